@@ -1,0 +1,38 @@
+"""Engine registry: names map to "module:attr" strings, imported only when a run needs them.
+
+`import factory` and `factory validate` therefore work without any engine installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from engines.base import Engine, EngineInfo
+from factory.errors import EngineNotInstalled, UnknownEngine, did_you_mean
+
+ENGINES: dict[str, str] = {
+    "genesis": "engines.genesis:GenesisEngine",
+}
+INSTALL_HINTS: dict[str, str] = {
+    "genesis": "pip install torch==2.13.0 genesis-world==1.4.5  (or: pip install -e '.[genesis]')",
+}
+_ENGINE_PACKAGES = {"genesis": "genesis"}
+
+
+def load_engine(name: str) -> type[Engine]:
+    """The engine class registered as `name`; clear errors for unknown or uninstalled engines."""
+    if name not in ENGINES:
+        raise UnknownEngine(f"unknown engine '{name}'{did_you_mean(name, ENGINES)}; "
+                            f"registered: {', '.join(ENGINES)}")
+    module_name, attr = ENGINES[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == _ENGINE_PACKAGES.get(name):
+            raise EngineNotInstalled(f"engine '{name}' needs the '{exc.name}' package: "
+                                     f"{INSTALL_HINTS[name]}") from None
+        raise
+    return getattr(module, attr)
+
+
+__all__ = ["ENGINES", "Engine", "EngineInfo", "load_engine"]

@@ -1,0 +1,37 @@
+"""The one protocol every engine adapter implements."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from factory.recipe import Recipe
+from factory.rollout import Layout, Rollout
+from factory.sampling import EpisodeSpec
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str
+    version: str
+    backend: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class Engine(Protocol):
+    """Simulates batches of episodes; knows nothing of storage.
+
+    Lifecycle: `Engine(recipe)` checks the recipe is representable (raising `EngineUnsupported`
+    before anything is built), `open()` builds the scene once, `run_batch()` runs up to
+    `recipe.n_envs` episodes at a time, `close()` frees the engine.
+    """
+
+    layout: Layout
+
+    def __init__(self, recipe: Recipe) -> None: ...
+    def info(self) -> EngineInfo: ...
+    def open(self) -> None: ...
+    def run_batch(self, specs: list[EpisodeSpec]) -> list[Rollout]: ...
+    def close(self) -> None: ...

@@ -1,0 +1,58 @@
+"""Read Genesis contacts for every env at once and hand them out per episode.
+
+Genesis reports contacts per geom pair with the force on geom A as `-force`; the reader maps
+links to the layout's body indices and keeps only the live contacts of each env.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from factory.rollout import Contacts, Layout
+
+
+class ContactReader:
+    def __init__(self, built, layout: Layout):
+        solver = built.scene.sim.rigid_solver
+        self._collider = solver.collider
+        entities = ([built.ground] if built.ground is not None else []) + list(built.objects)
+        self._body_of_link = np.full(solver.n_links, -1, np.int16)
+        for body, entity in enumerate(entities):
+            for link in entity.links:
+                self._body_of_link[link.idx] = body
+
+    def read(self, step: int) -> tuple[np.ndarray, Contacts]:
+        """Contacts live after the last `scene.step()`, tagged with recorded step `step`.
+
+        Returns (env index per row, contacts).
+        """
+        data = self._collider.get_contacts(as_tensor=True, to_torch=True, is_padded=True)
+        n = data["n_contacts"].cpu().numpy().reshape(-1)
+        capacity = data["link_a"].shape[-1]
+        live = np.arange(capacity)[None, :] < n[:, None]
+        env, slot = np.nonzero(live)
+        if len(env) == 0:
+            return env, Contacts.empty()
+
+        def take(key: str) -> np.ndarray:
+            return data[key].cpu().numpy()[env, slot]
+
+        return env, Contacts(
+            step=np.full(len(env), step, np.int32),
+            body_a=self._body_of_link[take("link_a")],
+            body_b=self._body_of_link[take("link_b")],
+            position=take("position").astype(np.float32),
+            normal=take("normal").astype(np.float32),
+            force_on_a=-take("force").astype(np.float32),
+            penetration=take("penetration").astype(np.float32),
+        )
+
+    @staticmethod
+    def split(parts: list[tuple[np.ndarray, Contacts]], n_envs: int) -> list[Contacts]:
+        """Regroup per-step contact reads into one `Contacts` per env, in step order."""
+        envs = np.concatenate([e for e, _ in parts]) if parts else np.zeros(0, int)
+        merged = Contacts.concat([c for _, c in parts])
+        order = np.argsort(envs, kind="stable")
+        bounds = np.searchsorted(envs[order], np.arange(n_envs + 1))
+        return [Contacts(*(getattr(merged, col)[order[bounds[b]:bounds[b + 1]]] for col in Contacts.COLUMNS))
+                for b in range(n_envs)]

@@ -1,0 +1,79 @@
+"""Map the recipe's engine-neutral scene onto Genesis entities, refusing what Genesis cannot do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from factory.distributions import is_random
+from factory.errors import EngineUnsupported
+from factory.recipe import BoxShape, CylinderShape, Recipe, RigidObject, SphereShape
+
+TABLE_THICKNESS = 0.1  # m; a table-top ground is a fixed box this thick
+
+
+def check_representable(recipe: Recipe) -> None:
+    """Raise `EngineUnsupported` naming every field Genesis cannot honour."""
+    problems = []
+    for i, obj in enumerate(recipe.scene.objects):
+        if obj.restitution is not None:
+            problems.append(f"scene.objects.{i}.restitution: Genesis rigid contacts are inelastic; "
+                            "remove the field (bounciness is not modelled)")
+        for dim in ("size", "radius", "height"):
+            values = getattr(obj.shape, dim, None)
+            values = values if isinstance(values, list) else [values]
+            if any(v is not None and is_random(v) for v in values):
+                problems.append(f"scene.objects.{i}.shape.{dim}: geometry is shared by every env of a "
+                                "batched Genesis scene, so it cannot vary per episode; randomize mass, "
+                                "friction, pose or velocity instead")
+        if obj.fixed and (is_random(obj.mass) or any(is_random(v) for v in obj.vel + obj.ang_vel)):
+            problems.append(f"scene.objects.{i}: a fixed object has no mass or velocity to randomize")
+    for name, value in [(f"scene.objects.{i}.friction", o.friction) for i, o in enumerate(recipe.scene.objects)]:
+        lo, hi = (value, value) if isinstance(value, (int, float)) else value.support()
+        if lo < 0.01 or hi > 5.0:
+            problems.append(f"{name}: Genesis needs friction in [0.01, 5]")
+    if problems:
+        raise EngineUnsupported("the recipe asks for what Genesis cannot simulate:\n" +
+                                "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class BuiltScene:
+    scene: object
+    ground: object | None
+    objects: list  # Genesis entities in recipe order
+
+
+def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
+    """Create and build the batched scene; per-episode values are set later, per env."""
+    scene = gs.Scene(
+        sim_options=gs.options.SimOptions(dt=recipe.dt, substeps=1, gravity=tuple(recipe.scene.gravity)),
+        rigid_options=gs.options.RigidOptions(batch_links_info=True, batch_dofs_info=True),
+        show_viewer=False,
+    )
+    ground = None
+    g = recipe.scene.ground
+    if g is not None:
+        material = gs.materials.Rigid(friction=1.0)
+        if g.size is None:
+            morph = gs.morphs.Plane(pos=(0.0, 0.0, g.height))
+        else:
+            morph = gs.morphs.Box(size=(g.size[0], g.size[1], TABLE_THICKNESS),
+                                  pos=(0.0, 0.0, g.height - TABLE_THICKNESS / 2), fixed=True)
+        ground = scene.add_entity(morph, material=material, name="ground")
+    objects = [scene.add_entity(_morph(gs, obj), material=gs.materials.Rigid(friction=1.0), name=obj.name)
+               for obj in recipe.scene.objects]
+    scene.build(n_envs=n_envs)
+    return BuiltScene(scene, ground, objects)
+
+
+def _morph(gs, obj: RigidObject):
+    """The Genesis primitive for one object, at a placeholder pose (each env sets its own)."""
+    shape = obj.shape
+    common = {"pos": (0.0, 0.0, 0.0), "fixed": obj.fixed}
+    if isinstance(shape, BoxShape):
+        return gs.morphs.Box(size=tuple(float(s) for s in shape.size), **common)
+    if isinstance(shape, SphereShape):
+        return gs.morphs.Sphere(radius=float(shape.radius), **common)
+    if isinstance(shape, CylinderShape):
+        return gs.morphs.Cylinder(radius=float(shape.radius), height=float(shape.height), **common)
+    raise EngineUnsupported(f"Genesis adapter has no mapping for shape '{shape.type}'")

@@ -1,0 +1,93 @@
+"""Read a finished dataset back, from either format, as the same triples and tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from factory.errors import StorageError
+from factory.rollout import Layout
+from factory.storage import reader_for
+from factory.storage.manifest import read_manifest
+
+
+@dataclass(frozen=True)
+class Episode:
+    index: int
+    states: np.ndarray  # (T+1, S)
+    actions: np.ndarray  # (T, A)
+    params: dict[str, float]
+    labels: dict[str, object]
+    contacts: pa.Table
+
+
+class Dataset:
+    """A dataset on disk; tables are read on demand, in episode order."""
+
+    def __init__(self, root: Path, fmt: str | None = None):
+        self.root = Path(root)
+        self.manifest = read_manifest(self.root)
+        formats = self.manifest["formats"]
+        self.format = fmt or formats[0]
+        if self.format not in formats:
+            raise StorageError(f"{root} holds {', '.join(formats)}, not {self.format}")
+        self.layout = Layout.from_dict(self.manifest["layout"])
+        self.files = [f["path"] for shard in self.manifest["shards"] for f in shard["files"]
+                      if f["path"].startswith(f"{self.format}/")]
+        self._reader = reader_for(self.format)
+
+    def __repr__(self) -> str:
+        c = self.manifest["counts"]
+        return (f"<Dataset {self.manifest['recipe']['name']} ({self.format}): {c['episodes']} episodes, "
+                f"{c['transitions']} transitions at {self.root}>")
+
+    def __len__(self) -> int:
+        return int(self.manifest["counts"]["transitions"])
+
+    def transitions(self) -> pa.Table:
+        return _sorted(self._reader.transitions(self.root, self.files), ["episode", "step"])
+
+    def episodes(self) -> pa.Table:
+        return _sorted(self._reader.episodes(self.root, self.files), ["episode"])
+
+    def contacts(self) -> pa.Table:
+        return _sorted(self._reader.contacts(self.root, self.files), ["episode", "step"])
+
+    def triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(state, action, next_state) for every transition, as float32 arrays."""
+        t = self.transitions()
+        return tuple(_matrix(t[c]) for c in ("state", "action", "next_state"))  # type: ignore[return-value]
+
+    def episode(self, index: int) -> Episode:
+        t = self.transitions().filter(pc.equal(pc.field("episode"), index))
+        if t.num_rows == 0:
+            raise StorageError(f"episode {index} is not in {self.root}")
+        ep = self.episodes().filter(pc.equal(pc.field("episode"), index)).to_pylist()[0]
+        states = _matrix(t["state"])
+        states = np.concatenate([states, _matrix(t["next_state"])[-1:]])
+        params = {k.removeprefix("param__"): v for k, v in ep.items() if k.startswith("param__")}
+        labels = {k: v for k, v in ep.items()
+                  if not k.startswith("param__") and k not in ("episode", "shard", "transitions",
+                                                               "transitions_offset")}
+        contacts = self.contacts().filter(pc.equal(pc.field("episode"), index))
+        return Episode(index, states, _matrix(t["action"]), params, labels, contacts)
+
+
+def open_dataset(path: str | Path, format: str | None = None) -> Dataset:
+    """Open a dataset written by `factory run`; `format` picks parquet or hdf5 when both exist."""
+    return Dataset(Path(path), format)
+
+
+def _matrix(column: pa.ChunkedArray) -> np.ndarray:
+    """Fixed-size-list column → (n, width) float32 array."""
+    arr = column.combine_chunks()
+    width = arr.type.list_size
+    return arr.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+
+
+def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
+    return table.sort_by([(k, "ascending") for k in keys])

@@ -1,0 +1,85 @@
+"""`factory inspect`: what a dataset holds, at a glance."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from factory.dataset import open_dataset
+
+_INDEX_COLUMNS = {"episode", "shard", "transitions", "transitions_offset"}
+
+
+def summarize(path: Path, fmt: str | None = None) -> dict[str, Any]:
+    ds = open_dataset(path, fmt)
+    m = ds.manifest
+    episodes = ds.episodes()
+    labels, params = {}, {}
+    for name in episodes.column_names:
+        if name in _INDEX_COLUMNS:
+            continue
+        values = np.asarray(episodes[name].to_numpy(zero_copy_only=False))
+        target = params if name.startswith("param__") else labels
+        target[name] = _describe(values)
+    transitions = ds.transitions()
+    step_labels = [c for c in transitions.column_names
+                   if c not in {"episode", "step", "t", "state", "action", "next_state",
+                                "is_first", "is_last", "is_terminal"}]
+    return {
+        "name": m["recipe"]["name"],
+        "path": str(path),
+        "format": ds.format,
+        "formats": m["formats"],
+        "engine": m["engine"],
+        "recipe_hash": m["recipe_hash"],
+        "seed": m["seed"],
+        "counts": m["counts"] | {"shards": len(m["shards"])},
+        "bytes": sum(f["bytes"] for s in m["shards"] for f in s["files"]),
+        "state": {"size": m["features"]["state"]["shape"][0], "objects": m["layout"]["objects"]},
+        "action": {"size": m["features"]["action"]["shape"][0], "unit": m["features"]["action"]["unit"]},
+        "step_labels": {c: _describe(np.asarray(transitions[c].to_numpy(zero_copy_only=False)))
+                        for c in step_labels},
+        "episode_labels": labels,
+        "params": params,
+    }
+
+
+def _describe(values: np.ndarray) -> dict[str, float]:
+    if values.dtype == bool:
+        return {"true": float(values.mean()) if len(values) else math.nan}
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    if len(finite) == 0:
+        return {"n": 0}
+    return {"mean": float(finite.mean()), "min": float(finite.min()), "max": float(finite.max()),
+            "n": int(len(finite))}
+
+
+def render(s: dict[str, Any]) -> str:
+    c = s["counts"]
+    lines = [
+        f"{s['name']}  ({s['path']}, reading {s['format']} of {', '.join(s['formats'])})",
+        f"  engine      {s['engine']['name']} {s['engine']['version']} ({s['engine']['backend']})",
+        f"  recipe      sha256 {s['recipe_hash'][:16]}…  seed {s['seed']}",
+        f"  counts      {c['episodes']} episodes, {c['transitions']} transitions, {c['contacts']} contacts, "
+        f"{c['shards']} shards, {s['bytes'] / 1e6:.2f} MB",
+        f"  state       {s['state']['size']} float32 ({', '.join(s['state']['objects'])}: pos, quat, vel, ang_vel)",
+        f"  action      {s['action']['size']} float32 ({s['action']['unit']})",
+        "  step labels",
+        *(f"    {k:<40} {_fmt(v)}" for k, v in s["step_labels"].items()),
+        "  episode labels",
+        *(f"    {k:<40} {_fmt(v)}" for k, v in s["episode_labels"].items()),
+        "  randomized parameters",
+        *(f"    {k:<40} {_fmt(v)}" for k, v in s["params"].items() if v.get("min") != v.get("max")),
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(d: dict[str, float]) -> str:
+    if "true" in d:
+        return f"{100 * d['true']:.1f}% true"
+    if d.get("n", 0) == 0:
+        return "no finite values"
+    return f"mean {d['mean']:.4g}  min {d['min']:.4g}  max {d['max']:.4g}  (n={d['n']})"

@@ -1,0 +1,235 @@
+"""The recipe schema: one strict pydantic model per concept, variants joined by a `type` tag.
+
+A recipe describes a *family* of scenarios: any numeric field may hold a distribution, and each
+episode draws its own values (see `factory.sampling`). Engines map the scene onto their own
+representation and refuse, with a clear error, what they cannot represent.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from factory.distributions import Distribution, support
+from factory.errors import did_you_mean
+
+Num = Annotated[Union[float, Distribution], Field(union_mode="left_to_right")]
+"""A number, or a distribution each episode draws from."""
+Vec3 = Annotated[list[Num], Field(min_length=3, max_length=3)]
+FixedVec3 = Annotated[list[float], Field(min_length=3, max_length=3)]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+def _require_range(value: Num, name: str, low: float, high: float = float("inf"),
+                   low_open: bool = True) -> None:
+    """Check every value `value` can take lies in the physical range of field `name`."""
+    lo, hi = support(value)
+    below = lo <= low if low_open else lo < low
+    if below or hi > high:
+        bound = f"> {low}" if low_open else f">= {low}"
+        rng = f"{bound}" + (f" and <= {high}" if high != float("inf") else "")
+        what = f"{lo}" if lo == hi else f"values in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be {rng}, but can take {what}")
+
+
+# ---------------------------------------------------------------- shapes
+class BoxShape(Strict):
+    type: Literal["box"]
+    size: Vec3 = Field(description="Edge lengths along x, y, z in metres.")
+
+    def validate_physical(self) -> None:
+        for axis, s in zip("xyz", self.size):
+            _require_range(s, f"size.{axis}", 0.0)
+
+
+class SphereShape(Strict):
+    type: Literal["sphere"]
+    radius: Num = Field(description="Radius in metres.")
+
+    def validate_physical(self) -> None:
+        _require_range(self.radius, "radius", 0.0)
+
+
+class CylinderShape(Strict):
+    type: Literal["cylinder"]
+    radius: Num
+    height: Num
+
+    def validate_physical(self) -> None:
+        _require_range(self.radius, "radius", 0.0)
+        _require_range(self.height, "height", 0.0)
+
+
+Shape = Annotated[Union[BoxShape, SphereShape, CylinderShape], Field(discriminator="type")]
+
+
+# ---------------------------------------------------------------- scene
+class RigidObject(Strict):
+    """One rigid body; pose and velocities are its state at step 0."""
+
+    name: Name
+    shape: Shape
+    mass: Num = Field(1.0, description="Mass in kg.")
+    friction: Num = Field(0.5, description="Coulomb friction coefficient (Genesis: 0.01-5).")
+    restitution: Num | None = Field(None, description="Coefficient of restitution, where the engine supports it.")
+    pos: Vec3 = Field(description="Initial centre position in metres.")
+    euler: Vec3 = Field([0.0, 0.0, 0.0], description="Initial orientation, extrinsic x-y-z, degrees.")
+    vel: Vec3 = Field([0.0, 0.0, 0.0], description="Initial linear velocity in m/s.")
+    ang_vel: Vec3 = Field([0.0, 0.0, 0.0], description="Initial angular velocity in rad/s.")
+    fixed: bool = Field(False, description="Welded to the world (a wall, a target post).")
+
+    @model_validator(mode="after")
+    def _physical(self) -> "RigidObject":
+        self.shape.validate_physical()
+        _require_range(self.mass, "mass", 0.0)
+        _require_range(self.friction, "friction", 0.0, low_open=False)
+        if self.restitution is not None:
+            _require_range(self.restitution, "restitution", 0.0, 1.0, low_open=False)
+        return self
+
+
+class Ground(Strict):
+    """The support surface: an infinite plane, or a table top of `size` whose top is at z=`height`."""
+
+    friction: Num = 0.5
+    height: float = 0.0
+    size: Annotated[list[float], Field(min_length=2, max_length=2)] | None = Field(
+        None, description="Table top extent [x, y] in metres; objects can fall off its edges.")
+
+    @model_validator(mode="after")
+    def _physical(self) -> "Ground":
+        _require_range(self.friction, "friction", 0.0, low_open=False)
+        if self.size is not None and min(self.size) <= 0:
+            raise ValueError("size must be positive")
+        return self
+
+
+class Scene(Strict):
+    gravity: FixedVec3 = [0.0, 0.0, -9.81]
+    ground: Ground | None = Field(default_factory=Ground)
+    objects: list[RigidObject] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Scene":
+        names = [o.name for o in self.objects]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"object names must be unique; repeated: {', '.join(dupes)}")
+        if "ground" in names:
+            raise ValueError("'ground' is reserved for the support surface")
+        return self
+
+
+# ---------------------------------------------------------------- actions
+class Push(Strict):
+    """A scripted push: a force held for `duration` steps, or an impulse, at each listed step."""
+
+    type: Literal["push"]
+    object: Name
+    at: list[Annotated[int, Field(ge=0)]] = Field(min_length=1, description="Simulation steps.")
+    force: Vec3 | None = Field(None, description="Newtons, world frame, held for `duration` steps.")
+    impulse: Vec3 | None = Field(None, description="N*s, world frame, delivered within one step.")
+    duration: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Push":
+        if (self.force is None) == (self.impulse is None):
+            raise ValueError("give exactly one of 'force' or 'impulse'")
+        return self
+
+
+class RandomPush(Strict):
+    """An impulse whose step, size and heading are drawn per episode; it happens with `probability`."""
+
+    type: Literal["random_push"]
+    object: Name
+    step: Num = Field(description="Simulation step of the push (rounded down).")
+    impulse: Num = Field(description="Impulse magnitude in N*s.")
+    heading_deg: Num = Field(default_factory=lambda: {"type": "uniform", "low": 0.0, "high": 360.0},
+                             description="Direction in the horizontal plane, degrees from +x.")
+    elevation_deg: Num = 0.0
+    probability: float = Field(1.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _physical(self) -> "RandomPush":
+        _require_range(self.step, "step", 0.0, low_open=False)
+        _require_range(self.impulse, "impulse", 0.0, low_open=False)
+        return self
+
+
+Action = Annotated[Union[Push, RandomPush], Field(discriminator="type")]
+
+
+# ---------------------------------------------------------------- engines
+class GenesisEngine(Strict):
+    type: Literal["genesis"]
+    backend: Literal["cpu", "gpu"] = "cpu"
+
+
+Engine = Annotated[Union[GenesisEngine], Field(discriminator="type")]
+ENGINE_NAMES = ("genesis",)
+
+
+# ---------------------------------------------------------------- outputs, labels
+class Outputs(Strict):
+    formats: list[Literal["parquet", "hdf5"]] = Field(["parquet", "hdf5"], min_length=1)
+    record_every: int = Field(1, ge=1, description="Record every k-th simulation step.")
+    shard_size: int = Field(256, ge=1, description="Episodes per data file.")
+
+
+class LabelOptions(Strict):
+    rest_speed: float = Field(0.02, gt=0, description="m/s below which a body counts as at rest.")
+    min_impact_force: float = Field(0.0, ge=0, description="Contacts weaker than this (N) are not impacts.")
+
+
+# ---------------------------------------------------------------- recipe
+class Recipe(Strict):
+    """A scenario family: what to simulate, how to randomize it, and what to write."""
+
+    name: Name
+    description: str = ""
+    kind: Literal["collision"] = "collision"
+    engine: Engine
+    seed: int = Field(ge=0)
+    episodes: int = Field(ge=1)
+    steps: int = Field(ge=1, description="Simulation steps per episode.")
+    dt: float = Field(gt=0, le=0.1, description="Simulation time step in seconds.")
+    n_envs: int = Field(1, ge=1, le=4096, description="Episodes simulated together in one batched scene.")
+    scene: Scene
+    actions: list[Action] = []
+    outputs: Outputs = Field(default_factory=Outputs)
+    labels: LabelOptions = Field(default_factory=LabelOptions)
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine_shorthand(cls, value: object) -> object:
+        """`engine: genesis` is short for `engine: {type: genesis}`."""
+        return {"type": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Recipe":
+        names = [o.name for o in self.scene.objects]
+        for i, action in enumerate(self.actions):
+            if action.object not in names:
+                raise ValueError(f"actions[{i}].object '{action.object}' is not an object of the scene"
+                                 f"{did_you_mean(action.object, names)}; objects: {', '.join(names)}")
+            target = next(o for o in self.scene.objects if o.name == action.object)
+            if target.fixed:
+                raise ValueError(f"actions[{i}] pushes '{action.object}', which is fixed")
+            last = max(action.at) if isinstance(action, Push) else support(action.step)[1]
+            if last >= self.steps:
+                raise ValueError(f"actions[{i}] acts at step {last:g}, past the episode's {self.steps} steps")
+        if self.steps % self.outputs.record_every:
+            raise ValueError(f"steps ({self.steps}) must be a multiple of outputs.record_every "
+                             f"({self.outputs.record_every})")
+        return self
+
+    @property
+    def recorded_steps(self) -> int:
+        """Transitions per episode as stored."""
+        return self.steps // self.outputs.record_every

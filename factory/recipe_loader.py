@@ -1,0 +1,210 @@
+"""Load a YAML recipe and turn every validation problem into one readable, located message.
+
+Each problem names the file, the YAML line, the field path and what is allowed, with a
+"did you mean" for misspelt keys and tags, so a user can fix all of them in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from factory.errors import RecipeError, did_you_mean
+from factory.recipe import Recipe
+
+Loc = tuple[Any, ...]
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file; raise `RecipeError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise RecipeError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    return parse_recipe(text, str(path))
+
+
+def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise RecipeError(source, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if node is None or not isinstance(node, yaml.MappingNode):
+        raise RecipeError(source, ["line 1: a recipe is a YAML mapping of keys such as name, engine, scene"])
+    lines: dict[Loc, int] = {}
+    data = _construct(node, (), lines)
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise RecipeError(source, _describe(exc, data, lines)) from None
+
+
+def recipe_hash(recipe: Recipe) -> str:
+    """sha256 of the resolved recipe: two recipes with the same hash make the same data."""
+    canonical = json.dumps(recipe.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _construct(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
+    """Build plain Python data from a composed YAML node, remembering each path's line."""
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            out[key] = _construct(value_node, loc + (key,), lines)
+            lines[loc + (key,)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(v, loc + (i,), lines) for i, v in enumerate(node.value)]
+    return _SCALARS.construct_object(node)
+
+
+_SCALARS = yaml.SafeLoader("")
+
+
+# ---------------------------------------------------------------- error formatting
+_BRANCH = re.compile(r"^(float|int|str|bool|(tagged-union|function-\w+|list|constrained-\w+)\[.*)$")
+
+
+def _is_branch_label(part: Any) -> bool:
+    """Pydantic inserts union member names into error paths; they are not recipe keys."""
+    return isinstance(part, str) and bool(_BRANCH.match(part))
+
+
+def _describe(exc: ValidationError, data: dict, lines: dict[Loc, int]) -> list[str]:
+    problems: list[str] = []
+    seen: set[tuple[Loc, str]] = set()
+    for err in _prune_union_noise(exc.errors(include_url=False), data):
+        loc = _data_loc(err["loc"], data)
+        message = _message(err, loc)
+        if err["type"] == "union_tag_invalid":
+            loc = loc + ("type",)
+        key = (loc, message)
+        if key in seen:
+            continue
+        seen.add(key)
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        problems.append(f"line {_line(loc, lines)}: {field}: {message}")
+    return problems
+
+
+def _data_loc(loc: Loc, data: Any) -> Loc:
+    """Drop the union-member and tag labels pydantic adds, keeping only real recipe keys."""
+    out: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and not _is_branch_label(part) and not _is_tag(node, part):
+            out.append(part)  # a key that is missing or unexpected
+            node = None
+    return tuple(out)
+
+
+def _is_tag(node: dict, part: Any) -> bool:
+    return node.get("type") == part
+
+
+def _prune_union_noise(errors: list[dict], data: Any) -> list[dict]:
+    """For 'number or distribution' fields keep only the errors of the branch the user wrote."""
+    kept = []
+    for err in errors:
+        loc = err["loc"]
+        if "float" in loc:
+            i = loc.index("float")
+            value = _value_at(_data_loc(loc[:i], data), data)
+            if isinstance(value, dict):
+                continue  # they wrote a distribution; the 'plain number' branch is noise
+        if any(isinstance(p, str) and p.startswith("tagged-union") for p in loc):
+            i = next(j for j, p in enumerate(loc) if isinstance(p, str) and p.startswith("tagged-union"))
+            value = _value_at(_data_loc(loc[:i], data), data)
+            if not isinstance(value, dict) and err["type"] in ("model_attributes_type", "dict_type",
+                                                               "model_type"):
+                continue  # they wrote a scalar; the float branch explains it
+        kept.append(err)
+    return kept
+
+
+def _value_at(loc: Loc, data: Any) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _line(loc: Loc, lines: dict[Loc, int]) -> int:
+    while loc not in lines and loc:
+        loc = loc[:-1]
+    return lines.get(loc, 1)
+
+
+def _message(err: dict, loc: Loc) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = did_you_mean(str(loc[-1]), allowed)
+        return f"unknown key{hint}; allowed: {', '.join(allowed)}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("union_tag_invalid", "literal_error"):
+        ctx = err.get("ctx", {})
+        expected = str(ctx.get("expected_tags", ctx.get("expected", "")))
+        given = ctx.get("tag", err.get("input"))
+        choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+        return f"'{given}' is not allowed{did_you_mean(str(given), choices)}; allowed: {expected}"
+    if kind == "union_tag_not_found":
+        return f"needs a 'type' key; allowed: {err.get('ctx', {}).get('discriminator', 'type')}"
+    if kind == "float_type":
+        return f"expected a number or a distribution like {{type: uniform, low: 0, high: 1}}, got {err['input']!r}"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    return f"{msg} (got {err['input']!r})" if not isinstance(err.get("input"), dict) else msg
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    """The keys a recipe may hold at `loc`, by walking the schema alongside the path."""
+    model: Any = Recipe
+    node_types: list[Any] = [model]
+    for part in loc:
+        next_types = []
+        for tp in node_types:
+            for candidate in _unwrap(tp):
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                    if part in candidate.model_fields:
+                        next_types.append(candidate.model_fields[part].annotation)
+                elif isinstance(part, int) and typing.get_origin(candidate) is list:
+                    next_types.extend(typing.get_args(candidate))
+        node_types = next_types
+    keys: list[str] = []
+    for tp in node_types:
+        for candidate in _unwrap(tp):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                keys.extend(k for k in candidate.model_fields if k not in keys)
+    return keys
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """Flatten Annotated / Union / Optional into their member types."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        return [m for a in typing.get_args(tp) for m in _unwrap(a)]
+    return [tp]

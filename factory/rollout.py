@@ -1,0 +1,118 @@
+"""The contract between engines and everything after them: arrays per episode, with a layout.
+
+Engines fill `Rollout`s; labels and writers read them. Neither side knows the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STATE_FIELDS: tuple[tuple[str, int], ...] = (("pos", 3), ("quat", 4), ("vel", 3), ("ang_vel", 3))
+"""Per-object state: position (m), orientation (w, x, y, z), linear (m/s) and angular (rad/s) velocity."""
+STATE_COMPONENTS = {"pos": "xyz", "quat": "wxyz", "vel": "xyz", "ang_vel": "xyz"}
+STATE_PER_OBJECT = sum(n for _, n in STATE_FIELDS)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Names and order of what a state and an action vector hold."""
+
+    objects: tuple[str, ...]
+    bodies: tuple[str, ...]  # contact body indices refer to this: ("ground", *objects) with a ground
+    record_dt: float  # seconds between two recorded states
+
+    @property
+    def state_names(self) -> list[str]:
+        return [f"{o}.{f}.{c}" for o in self.objects for f, _ in STATE_FIELDS for c in STATE_COMPONENTS[f]]
+
+    @property
+    def action_names(self) -> list[str]:
+        return [f"{o}.impulse.{c}" for o in self.objects for c in "xyz"]
+
+    @property
+    def state_size(self) -> int:
+        return STATE_PER_OBJECT * len(self.objects)
+
+    @property
+    def action_size(self) -> int:
+        return 3 * len(self.objects)
+
+    def field(self, states: np.ndarray, obj: str, name: str) -> np.ndarray:
+        """View of one field of one object across states: (..., width)."""
+        start = self.objects.index(obj) * STATE_PER_OBJECT
+        for f, width in STATE_FIELDS:
+            if f == name:
+                return states[..., start:start + width]
+            start += width
+        raise KeyError(name)
+
+    def to_dict(self) -> dict:
+        return {"objects": list(self.objects), "bodies": list(self.bodies), "record_dt": self.record_dt}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Layout":
+        return cls(tuple(d["objects"]), tuple(d["bodies"]), float(d["record_dt"]))
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """Contact points, one row each, observed at recorded states (column-wise arrays)."""
+
+    step: np.ndarray  # int32: index of the recorded state at which the contact was observed (1..T)
+    body_a: np.ndarray  # int16: index into Layout.bodies
+    body_b: np.ndarray  # int16
+    position: np.ndarray  # float32 (n, 3), world frame
+    normal: np.ndarray  # float32 (n, 3)
+    force_on_a: np.ndarray  # float32 (n, 3), N; body b feels the opposite
+    penetration: np.ndarray  # float32 (n,), m
+
+    COLUMNS = ("step", "body_a", "body_b", "position", "normal", "force_on_a", "penetration")
+
+    @classmethod
+    def empty(cls) -> "Contacts":
+        return cls(np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros(0, np.int16),
+                   np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32),
+                   np.zeros((0, 3), np.float32), np.zeros(0, np.float32))
+
+    @classmethod
+    def concat(cls, parts: list["Contacts"]) -> "Contacts":
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, c) for p in parts]) for c in cls.COLUMNS))
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    @property
+    def force(self) -> np.ndarray:
+        return np.linalg.norm(self.force_on_a, axis=-1)
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One simulated episode as recorded: T+1 states, T actions, the contacts seen."""
+
+    index: int
+    states: np.ndarray  # float32 (T+1, state_size)
+    actions: np.ndarray  # float32 (T, action_size): impulse applied to each object during the transition
+    contacts: Contacts = field(default_factory=Contacts.empty)
+
+    @property
+    def transitions(self) -> int:
+        return len(self.actions)
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    """A rollout with what sampling and labelling added: ready for any writer."""
+
+    rollout: Rollout
+    params: dict[str, float]
+    step_labels: dict[str, np.ndarray]  # each (T,)
+    episode_labels: dict[str, float | int | bool]
+
+    @property
+    def index(self) -> int:
+        return self.rollout.index

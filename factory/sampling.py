@@ -1,0 +1,139 @@
+"""Turn a recipe and an episode index into that episode's concrete parameters.
+
+An episode's values depend only on (recipe, seed, episode index): each parameter draws from its
+own generator seeded by (seed, index, name), so episode 17 is the same in any batch, shard or
+worker, and changing one parameter's distribution leaves the others' draws untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from factory.distributions import sample
+from factory.recipe import Push, RandomPush, Recipe, RigidObject
+
+
+@dataclass(frozen=True)
+class BodyInit:
+    """One body's sampled properties and its state at step 0."""
+
+    name: str
+    mass: float
+    friction: float
+    pos: tuple[float, float, float]
+    quat: tuple[float, float, float, float]  # w, x, y, z
+    vel: tuple[float, float, float]
+    ang_vel: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """Everything an engine needs to run one episode, and nothing about storage."""
+
+    index: int
+    params: dict[str, float]
+    bodies: tuple[BodyInit, ...]
+    ground_friction: float
+    forces: np.ndarray  # (steps, n_objects, 3) external force on each object per step, N
+
+
+def episode_rng(seed: int, index: int, name: str) -> np.random.Generator:
+    return np.random.default_rng([seed, index, zlib.crc32(name.encode())])
+
+
+class _Draw:
+    """Draws named parameters for one episode and keeps every value it drew."""
+
+    def __init__(self, seed: int, index: int):
+        self.seed, self.index = seed, index
+        self.params: dict[str, float] = {}
+
+    def __call__(self, name: str, value) -> float:
+        drawn = sample(value, episode_rng(self.seed, self.index, name))
+        self.params[name] = drawn
+        return drawn
+
+    def vec(self, name: str, values) -> tuple[float, float, float]:
+        return tuple(self(f"{name}.{axis}", v) for axis, v in zip("xyz", values))
+
+
+def sample_episode(recipe: Recipe, index: int) -> EpisodeSpec:
+    draw = _Draw(recipe.seed, index)
+    ground = recipe.scene.ground
+    ground_friction = draw("ground.friction", ground.friction) if ground else 0.0
+    bodies = tuple(_sample_body(obj, draw) for obj in recipe.scene.objects)
+    names = [o.name for o in recipe.scene.objects]
+    forces = np.zeros((recipe.steps, len(names), 3))
+    for i, action in enumerate(recipe.actions):
+        _schedule(action, f"actions.{i}", names.index(action.object), forces, recipe.dt, draw)
+    return EpisodeSpec(index, draw.params, bodies, ground_friction, forces)
+
+
+def _sample_body(obj: RigidObject, draw: _Draw) -> BodyInit:
+    n = obj.name
+    shape = obj.shape
+    for field in ("radius", "height"):
+        if hasattr(shape, field):
+            draw(f"{n}.{field}", getattr(shape, field))
+    if hasattr(shape, "size"):
+        draw.vec(f"{n}.size", shape.size)
+    return BodyInit(
+        name=n,
+        mass=draw(f"{n}.mass", obj.mass),
+        friction=draw(f"{n}.friction", obj.friction),
+        pos=draw.vec(f"{n}.pos", obj.pos),
+        quat=euler_to_quat(draw.vec(f"{n}.euler", obj.euler)),
+        vel=draw.vec(f"{n}.vel", obj.vel),
+        ang_vel=draw.vec(f"{n}.ang_vel", obj.ang_vel),
+    )
+
+
+def _schedule(action: Push | RandomPush, key: str, obj: int, forces: np.ndarray, dt: float,
+              draw: _Draw) -> None:
+    """Add the action's forces to the per-step force table; an impulse J is J/dt for one step."""
+    steps = forces.shape[0]
+    if isinstance(action, Push):
+        if action.force is not None:
+            vec = np.array(draw.vec(f"{key}.force", action.force))
+            for start in action.at:
+                forces[start:min(start + action.duration, steps), obj] += vec
+        else:
+            vec = np.array(draw.vec(f"{key}.impulse", action.impulse))
+            for start in action.at:
+                forces[start, obj] += vec / dt
+        return
+    happens = draw(f"{key}.roll", {"type": "uniform", "low": 0.0, "high": 1.0}) < action.probability
+    step = int(draw(f"{key}.step", action.step))
+    magnitude = draw(f"{key}.impulse", action.impulse)
+    heading = math.radians(draw(f"{key}.heading_deg", action.heading_deg))
+    elevation = math.radians(draw(f"{key}.elevation_deg", action.elevation_deg))
+    draw.params[f"{key}.applied"] = float(happens)
+    if happens:
+        direction = np.array([math.cos(elevation) * math.cos(heading),
+                              math.cos(elevation) * math.sin(heading), math.sin(elevation)])
+        forces[min(step, steps - 1), obj] += magnitude * direction / dt
+
+
+def euler_to_quat(euler_deg: tuple[float, float, float]) -> tuple[float, float, float, float]:
+    """Extrinsic x-y-z rotation in degrees → unit quaternion (w, x, y, z)."""
+    hx, hy, hz = (math.radians(a) / 2 for a in euler_deg)
+    cx, sx, cy, sy, cz, sz = math.cos(hx), math.sin(hx), math.cos(hy), math.sin(hy), math.cos(hz), math.sin(hz)
+    return (cx * cy * cz + sx * sy * sz,
+            sx * cy * cz - cx * sy * sz,
+            cx * sy * cz + sx * cy * sz,
+            cx * cy * sz - sx * sy * cz)
+
+
+def transition_impulses(forces: np.ndarray, dt: float, record_every: int) -> np.ndarray:
+    """Per-step forces (steps, n_objects, 3) → impulse per recorded transition (T, n_objects*3).
+
+    A transition spans `record_every` simulation steps; its action is the total impulse
+    (N*s) applied to each object during them, so actions keep their meaning at any recording rate.
+    """
+    steps, n_objects, _ = forces.shape
+    grouped = forces.reshape(steps // record_every, record_every, n_objects * 3)
+    return (grouped.sum(axis=1) * dt).astype(np.float32)

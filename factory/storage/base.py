@@ -1,0 +1,131 @@
+"""What every storage format provides, and the atomic-write rule they all follow.
+
+A shard file appears under its final name only when complete: it is written under a hidden
+temporary name in the same folder and renamed, so a crash never leaves a file that a reader
+(or a glob like `*.parquet`) could take as data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from factory.errors import StorageError
+from factory.rollout import EpisodeRecord, Layout
+
+FORMATS: dict[str, str] = {
+    "parquet": "factory.storage.parquet:ParquetFormat",
+    "hdf5": "factory.storage.hdf5:HDF5Format",
+}
+
+
+class ShardWriter(Protocol):
+    FORMAT: str
+
+    def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout) -> list[Path]:
+        """Write one shard of episodes; return the files written, relative to `root`."""
+
+
+class ShardReader(Protocol):
+    """Reads every shard of one format back as the same three Arrow tables."""
+
+    def transitions(self, root: Path, files: list[str]) -> pa.Table: ...
+    def episodes(self, root: Path, files: list[str]) -> pa.Table: ...
+    def contacts(self, root: Path, files: list[str]) -> pa.Table: ...
+
+
+def _load(fmt: str):
+    try:
+        module, attr = FORMATS[fmt].split(":")
+    except KeyError:
+        raise StorageError(f"unknown format '{fmt}'; known: {', '.join(FORMATS)}") from None
+    return getattr(importlib.import_module(module), attr)()
+
+
+def writer_for(fmt: str) -> ShardWriter:
+    return _load(fmt)
+
+
+def reader_for(fmt: str) -> ShardReader:
+    return _load(fmt)
+
+
+def shard_name(shard: int) -> str:
+    return f"shard-{shard:05d}"
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a hidden temporary path beside `path`; rename it to `path` only on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def param_column(name: str) -> str:
+    """Episode parameter `box.pos.x` → column `param__box__pos__x` (no quoting needed in SQL)."""
+    return "param__" + name.replace(".", "__")
+
+
+def fixed_list(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
+    """(n, width) float32 array → Arrow fixed-size list column, zero copy."""
+    flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(flat, width)
+
+
+def transition_columns(record: EpisodeRecord, layout: Layout) -> dict[str, pa.Array]:
+    """One episode's transitions as Arrow columns: the shape every reader returns."""
+    r = record.rollout
+    t = r.transitions
+    s, a = layout.state_size, layout.action_size
+    steps = np.arange(t, dtype=np.int32)
+    cols = {
+        "episode": pa.array(np.full(t, r.index, np.int64)),
+        "step": pa.array(steps),
+        "t": pa.array((steps * layout.record_dt).astype(np.float32)),
+        "state": fixed_list(r.states[:-1], s),
+        "action": fixed_list(r.actions, a),
+        "next_state": fixed_list(r.states[1:], s),
+        "is_first": pa.array(steps == 0),
+        "is_last": pa.array(steps == t - 1),
+        "is_terminal": pa.array(np.zeros(t, bool)),
+    }
+    for name, values in record.step_labels.items():
+        cols[name] = pa.array(values)
+    return cols
+
+
+def episode_row(record: EpisodeRecord, shard: int) -> dict[str, object]:
+    row: dict[str, object] = {"episode": record.index, "shard": shard, "transitions": record.rollout.transitions}
+    row.update({param_column(k): v for k, v in record.params.items()})
+    row.update(record.episode_labels)
+    return row
+
+
+def contact_columns(record: EpisodeRecord, layout: Layout) -> dict[str, pa.Array]:
+    c = record.rollout.contacts
+    bodies = pa.array(list(layout.bodies))
+    return {
+        "episode": pa.array(np.full(len(c), record.index, np.int64)),
+        "step": pa.array(c.step.astype(np.int32)),
+        "body_a": pa.DictionaryArray.from_arrays(pa.array(c.body_a.astype(np.int32)), bodies),
+        "body_b": pa.DictionaryArray.from_arrays(pa.array(c.body_b.astype(np.int32)), bodies),
+        "position": fixed_list(c.position, 3),
+        "normal": fixed_list(c.normal, 3),
+        "force_on_a": fixed_list(c.force_on_a, 3),
+        "force": pa.array(c.force.astype(np.float32)),
+        "penetration": pa.array(c.penetration.astype(np.float32)),
+    }
