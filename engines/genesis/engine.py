@@ -51,6 +51,9 @@ class GenesisEngine:
         if self._built is None:
             gs = _genesis(self.recipe.engine.backend)
             self._built = build_scene(gs, self.recipe, self.recipe.n_envs)
+            # `scene.reset()` keeps solver warm starts and contact caches, which would make an episode
+            # depend on what ran before it in the same env slot; a checkpoint taken now restores all of it.
+            self._pristine = self._built.scene.__getstate__()
             self._contacts = ContactReader(self._built, self.layout)
 
     def close(self) -> None:
@@ -68,7 +71,7 @@ class GenesisEngine:
             raise ValueError(f"a batch holds 1..{n_envs} episodes, got {len(specs)}")
         padded = specs + [specs[-1]] * (n_envs - len(specs))
         built = self._built
-        built.scene.reset()
+        built.scene.__setstate__(self._pristine)  # everything, warm starts included, as just built
         self._set_initial_state(padded)
 
         movable = [(i, e) for i, e in enumerate(built.objects) if not recipe.scene.objects[i].fixed]

@@ -1,0 +1,41 @@
+"""Shared fixtures. Genesis scenes cost a kernel compilation the first time (minutes, cached on
+disk afterwards), so tests reuse a few small datasets built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from factory.recipe import Recipe
+from factory.recipe_loader import load_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = ROOT / "recipes"
+
+
+def small(name: str, **update) -> Recipe:
+    """A shipped collision recipe, shrunk for tests (fields replaced without re-validation)."""
+    recipe = load_recipe(RECIPES / "collision" / f"{name}.yaml")
+    return Recipe.model_validate(recipe.model_dump() | update)
+
+
+@pytest.fixture(scope="session")
+def push_target_dataset(tmp_path_factory) -> Path:
+    """8 episodes of the Physion-style push recipe, both formats, 2 shards."""
+    from factory.runner import run
+
+    out = tmp_path_factory.mktemp("push_target")
+    recipe = small("push_target", episodes=8, n_envs=4,
+                   outputs={"formats": ["parquet", "hdf5"], "record_every": 5, "shard_size": 4})
+    run(recipe, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sliding_box_dataset(tmp_path_factory) -> Path:
+    from factory.runner import run
+
+    out = tmp_path_factory.mktemp("sliding_box")
+    run(small("sliding_box", episodes=8, n_envs=4), out)
+    return out
