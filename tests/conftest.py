@@ -15,7 +15,7 @@ RECIPES = ROOT / "recipes"
 
 
 def small(name: str, **update) -> Recipe:
-    """A shipped collision recipe, shrunk for tests (fields replaced without re-validation)."""
+    """A shipped collision recipe with some top-level fields replaced, validated again."""
     recipe = load_recipe(RECIPES / "collision" / f"{name}.yaml")
     return Recipe.model_validate(recipe.model_dump() | update)
 
