@@ -34,7 +34,7 @@ def _require_range(value: Num, name: str, low: float, high: float = float("inf")
         bound = f"> {low}" if low_open else f">= {low}"
         rng = f"{bound}" + (f" and <= {high}" if high != float("inf") else "")
         what = f"{lo}" if lo == hi else f"values in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be {rng}, but can take {what}")
+        raise ValueError(f"{name}: must be {rng}, but can take {what}")
 
 
 # ---------------------------------------------------------------- shapes
@@ -105,7 +105,7 @@ class Ground(Strict):
     def _physical(self) -> "Ground":
         _require_range(self.friction, "friction", 0.0, low_open=False)
         if self.size is not None and min(self.size) <= 0:
-            raise ValueError("size must be positive")
+            raise ValueError("size: must be positive")
         return self
 
 
@@ -119,9 +119,9 @@ class Scene(Strict):
         names = [o.name for o in self.objects]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"object names must be unique; repeated: {', '.join(dupes)}")
+            raise ValueError(f"objects: names must be unique; repeated: {', '.join(dupes)}")
         if "ground" in names:
-            raise ValueError("'ground' is reserved for the support surface")
+            raise ValueError("objects: 'ground' is reserved for the support surface")
         return self
 
 
@@ -139,7 +139,7 @@ class Push(Strict):
     @model_validator(mode="after")
     def _one_kind(self) -> "Push":
         if (self.force is None) == (self.impulse is None):
-            raise ValueError("give exactly one of 'force' or 'impulse'")
+            raise ValueError("impulse: give exactly one of 'force' or 'impulse'")
         return self
 
 
@@ -216,17 +216,19 @@ class Recipe(Strict):
         names = [o.name for o in self.scene.objects]
         for i, action in enumerate(self.actions):
             if action.object not in names:
-                raise ValueError(f"actions[{i}].object '{action.object}' is not an object of the scene"
+                raise ValueError(f"actions.{i}.object: '{action.object}' is not an object of the scene"
                                  f"{did_you_mean(action.object, names)}; objects: {', '.join(names)}")
             target = next(o for o in self.scene.objects if o.name == action.object)
             if target.fixed:
-                raise ValueError(f"actions[{i}] pushes '{action.object}', which is fixed")
+                raise ValueError(f"actions.{i}.object: '{action.object}' is fixed and cannot be pushed")
             last = max(action.at) if isinstance(action, Push) else support(action.step)[1]
             if last >= self.steps:
-                raise ValueError(f"actions[{i}] acts at step {last:g}, past the episode's {self.steps} steps")
+                field = "at" if isinstance(action, Push) else "step"
+                raise ValueError(f"actions.{i}.{field}: acts at step {last:g}, past the episode's "
+                                 f"{self.steps} steps")
         if self.steps % self.outputs.record_every:
-            raise ValueError(f"steps ({self.steps}) must be a multiple of outputs.record_every "
-                             f"({self.outputs.record_every})")
+            raise ValueError(f"outputs.record_every: steps ({self.steps}) must be a multiple of "
+                             f"record_every ({self.outputs.record_every})")
         return self
 
     @property

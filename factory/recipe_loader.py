@@ -83,20 +83,43 @@ def _is_branch_label(part: Any) -> bool:
 
 
 def _describe(exc: ValidationError, data: dict, lines: dict[Loc, int]) -> list[str]:
-    problems: list[str] = []
+    problems: list[tuple[int, str]] = []
     seen: set[tuple[Loc, str]] = set()
-    for err in _prune_union_noise(exc.errors(include_url=False), data):
+    errors = _prune_union_noise(exc.errors(include_url=False), data)
+    suggested = _suggested_missing(errors, data)
+    for err in errors:
         loc = _data_loc(err["loc"], data)
+        if err["type"] == "missing" and loc in suggested:
+            continue  # reported with the misspelt key that meant it
         message = _message(err, loc)
         if err["type"] == "union_tag_invalid":
             loc = loc + ("type",)
+        if err["type"] == "value_error" and (located := _FIELD_MESSAGE.match(message)):
+            loc = loc + tuple(int(p) if p.isdigit() else p for p in located[1].split("."))
+            message = located[2]
         key = (loc, message)
         if key in seen:
             continue
         seen.add(key)
         field = ".".join(str(p) for p in loc) or "(top level)"
-        problems.append(f"line {_line(loc, lines)}: {field}: {message}")
-    return problems
+        problems.append((_line(loc, lines), f"line {_line(loc, lines)}: {field}: {message}"))
+    return [p for _, p in sorted(problems, key=lambda lp: lp[0])]
+
+
+_FIELD_MESSAGE = re.compile(r"^([A-Za-z_][\w.]*): (.+)$", re.S)
+"""Validators name the field they judge as 'path.to.field: message', relative to the model."""
+
+
+def _suggested_missing(errors: list[dict], data: Any) -> set[Loc]:
+    """Missing fields that an unknown key's 'did you mean' points at."""
+    out = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            loc = _data_loc(err["loc"], data)
+            hint = did_you_mean(str(loc[-1]), _allowed_keys(loc[:-1]))
+            if hint:
+                out.add(loc[:-1] + (hint.split("'")[1],))
+    return out
 
 
 def _data_loc(loc: Loc, data: Any) -> Loc:
@@ -171,6 +194,8 @@ def _message(err: dict, loc: Loc) -> str:
         return f"'{given}' is not allowed{did_you_mean(str(given), choices)}; allowed: {expected}"
     if kind == "union_tag_not_found":
         return f"needs a 'type' key; allowed: {err.get('ctx', {}).get('discriminator', 'type')}"
+    if kind == "string_pattern_mismatch":
+        return f"{err['input']!r} must be lowercase letters, digits and '_', starting with a letter"
     if kind == "float_type":
         return f"expected a number or a distribution like {{type: uniform, low: 0, high: 1}}, got {err['input']!r}"
     if kind == "value_error":

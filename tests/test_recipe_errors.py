@@ -1,0 +1,148 @@
+"""Every user-facing recipe mistake gets a located, specific message; the CLI exits 2 and writes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from factory.errors import RecipeError
+from factory.recipe_loader import parse_recipe
+
+GOOD = """\
+name: demo
+engine: genesis
+seed: 1
+episodes: 4
+steps: 100
+dt: 0.01
+n_envs: 2
+scene:
+  objects:
+    - name: box
+      shape: {type: box, size: [0.2, 0.2, 0.2]}
+      mass: {type: uniform, low: 0.5, high: 2.0}
+      pos: [0, 0, 0.1]
+actions:
+  - type: push
+    object: box
+    at: [10]
+    impulse: [1, 0, 0]
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(text, "r.yaml")
+    return info.value.problems
+
+
+def test_good_recipe_parses():
+    recipe = parse_recipe(GOOD)
+    assert recipe.scene.objects[0].mass.type == "uniform"
+    assert recipe.engine.type == "genesis"
+
+
+MISTAKES = [
+    # (description, old, new, expected message fragment, expected line)
+    ("misspelt top-level key", "steps: 100", "stepz: 100", r"line 5: stepz: unknown key \(did you mean 'steps'\?\)", None),
+    ("unknown engine", "engine: genesis", "engine: genisis",
+     r"line 2: engine.type: 'genisis' is not allowed \(did you mean 'genesis'\?\)", None),
+    ("negative seed", "seed: 1", "seed: -1", r"line 3: seed: .*greater than or equal to 0", None),
+    ("zero episodes", "episodes: 4", "episodes: 0", r"line 4: episodes: .*greater than or equal to 1", None),
+    ("missing field", "dt: 0.01\n", "", r"dt: required field is missing", None),
+    ("dt too large", "dt: 0.01", "dt: 0.5", r"line 6: dt: .*less than or equal to 0.1", None),
+    ("bad name", "name: demo", "name: My Demo", r"line 1: name: .*pattern", None),
+    ("unknown shape", "type: box, size", "type: boxx, size",
+     r"line 11: scene.objects.0.shape.type: 'boxx' is not allowed \(did you mean 'box'\?\)", None),
+    ("short vector", "size: [0.2, 0.2, 0.2]", "size: [0.2, 0.2]",
+     r"line 11: scene.objects.0.shape.size: List should have at least 3 items", None),
+    ("incomplete distribution", "high: 2.0}", "hi: 2.0}", r"line 12: scene.objects.0.mass.hi: unknown key", None),
+    ("unknown distribution", "type: uniform, low: 0.5", "type: uniformm, low: 0.5",
+     r"scene.objects.0.mass.type: 'uniformm' is not allowed \(did you mean 'uniform'\?\)", None),
+    ("text for a number", "pos: [0, 0, 0.1]", "pos: [0, zero, 0.1]",
+     r"line 13: scene.objects.0.pos.1: expected a number or a distribution", None),
+    ("negative mass", "mass: {type: uniform, low: 0.5, high: 2.0}", "mass: {type: uniform, low: -1, high: 2.0}",
+     r"line 12: scene.objects.0.mass: must be > 0.0, but can take values in \[-1.0, 2.0\]", None),
+    ("inverted range", "low: 0.5, high: 2.0", "low: 3.0, high: 2.0", r"low \(3.0\) must not exceed high \(2.0\)", None),
+    ("push on unknown object", "object: box", "object: bx",
+     r"line 16: actions.0.object: 'bx' is not an object of the scene \(did you mean 'box'\?\)", None),
+    ("push past the end", "at: [10]", "at: [150]", r"line 17: actions.0.at: acts at step 150, past the episode's 100 steps", None),
+    ("push with force and impulse", "impulse: [1, 0, 0]", "impulse: [1, 0, 0]\n    force: [1, 0, 0]",
+     r"line 18: actions.0.impulse: give exactly one of 'force' or 'impulse'", None),
+    ("misspelt object key", "pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      velocity: [1, 0, 0]",
+     r"line 14: scene.objects.0.velocity: unknown key \(did you mean 'vel'\?\)", None),
+    ("bool for an int", "n_envs: 2", "n_envs: true", r"line 7: n_envs: Input should be a valid integer", None),
+    ("duplicate object names", "actions:", "    - name: box\n      shape: {type: sphere, radius: 0.1}\n"
+     "      pos: [1, 0, 0.1]\nactions:", r"line 9: scene.objects: names must be unique; repeated: box", None),
+    ("unknown output format", "actions:", "outputs: {formats: [parquet, csv]}\nactions:",
+     r"outputs.formats.1: 'csv' is not allowed", None),
+    ("record_every not dividing steps", "actions:", "outputs: {record_every: 7}\nactions:",
+     r"outputs.record_every: steps \(100\) must be a multiple of record_every \(7\)", None),
+]
+
+
+@pytest.mark.parametrize("desc,old,new,pattern,_", MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_each_mistake_has_its_message(desc, old, new, pattern, _):
+    assert old in GOOD, desc
+    found = problems(GOOD.replace(old, new, 1))
+    assert any(__import__("re").search(pattern, p) for p in found), found
+
+
+def test_all_problems_reported_at_once():
+    text = GOOD.replace("seed: 1", "seed: -1").replace("steps: 100", "stepz: 100").replace(
+        "type: box, size", "type: boxx, size")
+    found = problems(text)
+    assert len(found) == 3
+    assert [p.split(":")[0] for p in found] == ["line 3", "line 5", "line 11"]
+
+
+def test_yaml_syntax_error_names_line():
+    found = problems(GOOD.replace("seed: 1", "seed: [1"))
+    assert found[0].startswith("line ") and "not valid YAML" in found[0]
+
+
+def test_not_a_mapping():
+    assert "a recipe is a YAML mapping" in problems("- just\n- a list\n")[0]
+
+
+def test_missing_file_is_a_recipe_error(tmp_path):
+    from factory.recipe_loader import load_recipe
+
+    with pytest.raises(RecipeError, match="cannot read the file"):
+        load_recipe(tmp_path / "nope.yaml")
+
+
+def test_cli_bad_recipe_exits_2_and_writes_nothing(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("steps: 100", "stepz: 100"))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "factory.cli", "run", str(bad), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "bad.yaml: 1 problem in recipe" in proc.stderr
+    assert "line 5: stepz: unknown key (did you mean 'steps'?)" in proc.stderr
+    assert not out.exists()
+
+
+def test_engine_refusal_happens_before_any_write(tmp_path: Path):
+    """Genesis cannot randomize geometry per env: the run refuses before creating the output."""
+    from factory.errors import EngineUnsupported
+    from factory.runner import run
+
+    recipe = parse_recipe(GOOD.replace("size: [0.2, 0.2, 0.2]", "size: [{type: uniform, low: 0.1, high: 0.3}, 0.2, 0.2]"))
+    out = tmp_path / "out"
+    with pytest.raises(EngineUnsupported, match=r"shape.size: geometry is shared by every env"):
+        run(recipe, out)
+    assert not out.exists()
+
+
+def test_restitution_refused_by_genesis():
+    from engines.genesis import GenesisEngine
+    from factory.errors import EngineUnsupported
+
+    recipe = parse_recipe(GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: 0.5"))
+    with pytest.raises(EngineUnsupported, match="restitution: Genesis rigid contacts are inelastic"):
+        GenesisEngine(recipe)
