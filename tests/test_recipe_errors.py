@@ -54,7 +54,7 @@ MISTAKES = [
     ("zero episodes", "episodes: 4", "episodes: 0", r"line 4: episodes: .*greater than or equal to 1", None),
     ("missing field", "dt: 0.01\n", "", r"dt: required field is missing", None),
     ("dt too large", "dt: 0.01", "dt: 0.5", r"line 6: dt: .*less than or equal to 0.1", None),
-    ("bad name", "name: demo", "name: My Demo", r"line 1: name: .*pattern", None),
+    ("bad name", "name: demo", "name: My Demo", r"line 1: name: .My Demo. must be lowercase letters, digits and ._., starting with a letter", None),
     ("unknown shape", "type: box, size", "type: boxx, size",
      r"line 11: scene.objects.0.shape.type: 'boxx' is not allowed \(did you mean 'box'\?\)", None),
     ("short vector", "size: [0.2, 0.2, 0.2]", "size: [0.2, 0.2]",
