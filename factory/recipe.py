@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from factory.distributions import Distribution, support
+from factory.distributions import Distribution, Uniform, support
 from factory.errors import did_you_mean
 
 Num = Annotated[Union[float, Distribution], Field(union_mode="left_to_right")]
@@ -150,7 +150,7 @@ class RandomPush(Strict):
     object: Name
     step: Num = Field(description="Simulation step of the push (rounded down).")
     impulse: Num = Field(description="Impulse magnitude in N*s.")
-    heading_deg: Num = Field(default_factory=lambda: {"type": "uniform", "low": 0.0, "high": 360.0},
+    heading_deg: Num = Field(default_factory=lambda: Uniform(type="uniform", low=0.0, high=360.0),
                              description="Direction in the horizontal plane, degrees from +x.")
     elevation_deg: Num = 0.0
     probability: float = Field(1.0, ge=0.0, le=1.0)
@@ -182,6 +182,18 @@ class Outputs(Strict):
     shard_size: int = Field(256, ge=1, description="Episodes per data file.")
 
 
+class Quarantine(Strict):
+    """Bounds past which an episode is treated as a blown-up simulation and kept out of the data.
+
+    Non-finite states or contacts are always quarantined; these bounds catch what stays finite.
+    """
+
+    max_speed: float | None = Field(None, gt=0, description="m/s; any object faster than this at a "
+                                    "recorded state quarantines the episode.")
+    max_penetration: float | None = Field(None, gt=0, description="m; any contact deeper than this "
+                                          "quarantines the episode.")
+
+
 class LabelOptions(Strict):
     rest_speed: float = Field(0.02, gt=0, description="m/s below which a body counts as at rest.")
     min_impact_force: float = Field(0.0, ge=0, description="Contacts weaker than this (N) are not impacts.")
@@ -204,6 +216,7 @@ class Recipe(Strict):
     actions: list[Action] = []
     outputs: Outputs = Field(default_factory=Outputs)
     labels: LabelOptions = Field(default_factory=LabelOptions)
+    quarantine: Quarantine = Field(default_factory=Quarantine)
 
     @field_validator("engine", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from factory.distributions import sample
+from factory.distributions import Uniform, sample
 from factory.recipe import Push, RandomPush, Recipe, RigidObject
 
 
@@ -39,6 +39,9 @@ class EpisodeSpec:
     bodies: tuple[BodyInit, ...]
     ground_friction: float
     forces: np.ndarray  # (steps, n_objects, 3) external force on each object per step, N
+
+
+_UNIT = Uniform(type="uniform", low=0.0, high=1.0)
 
 
 def episode_rng(seed: int, index: int, name: str) -> np.random.Generator:
@@ -106,7 +109,7 @@ def _schedule(action: Push | RandomPush, key: str, obj: int, forces: np.ndarray,
             for start in action.at:
                 forces[start, obj] += vec / dt
         return
-    happens = draw(f"{key}.roll", {"type": "uniform", "low": 0.0, "high": 1.0}) < action.probability
+    happens = draw(f"{key}.roll", _UNIT) < action.probability
     step = int(draw(f"{key}.step", action.step))
     magnitude = draw(f"{key}.impulse", action.impulse)
     heading = math.radians(draw(f"{key}.heading_deg", action.heading_deg))

@@ -83,7 +83,9 @@ def param_column(name: str) -> str:
 def fixed_list(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
     """(n, width) float32 array → Arrow fixed-size list column, zero copy."""
     flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
-    return pa.FixedSizeListArray.from_arrays(flat, width)
+    # 'element' is the child name Parquet's compliant nested types use, so tables compare equal
+    # whether they were built here or read back from a file
+    return pa.FixedSizeListArray.from_arrays(flat, type=pa.list_(pa.field("element", pa.float32()), width))
 
 
 def transition_columns(record: EpisodeRecord, layout: Layout) -> dict[str, pa.Array]:

@@ -50,11 +50,11 @@ class HDF5Format:
     @staticmethod
     def _write_episode(f: h5py.File, record: EpisodeRecord) -> None:
         r = record.rollout
-        g = f.create_group(f"episode_{r.index:06d}")
+        g = f.create_group(f"episode_{r.index:06d}", track_order=True)  # attrs keep column order
         g.attrs["episode"] = r.index
         _dataset(g, "states", r.states.astype(np.float32))
         _dataset(g, "actions", r.actions.astype(np.float32))
-        labels = g.create_group("step_labels")
+        labels = g.create_group("step_labels", track_order=True)
         for name, values in record.step_labels.items():
             _dataset(labels, name, values)
         contacts = g.create_group("contacts")

@@ -32,6 +32,19 @@ def file_entry(root: Path, rel: Path) -> dict[str, Any]:
     return {"path": rel.as_posix(), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
+def check_file(root: Path, entry: dict[str, Any]) -> str | None:
+    """What is wrong with the file a manifest or receipt entry describes, or None if it matches."""
+    path = Path(root) / entry["path"]
+    if not path.is_file():
+        return f"{entry['path']}: missing"
+    size = path.stat().st_size
+    if size != entry["bytes"]:
+        return f"{entry['path']}: {size} bytes, expected {entry['bytes']} (truncated or replaced)"
+    if sha256_file(path) != entry["sha256"]:
+        return f"{entry['path']}: sha256 does not match (corrupt)"
+    return None
+
+
 def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:
     path = root / MANIFEST
     with atomic_path(path) as tmp:

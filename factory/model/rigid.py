@@ -1,0 +1,95 @@
+"""A small MLP world model for rigid bodies: (state, action) → normalized state delta.
+
+Predicting the delta rather than the next state keeps targets near zero and lets the model spend
+its capacity on what changes. Normalization lives in buffers, so a checkpoint is self-contained.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from factory.model.stats import scale
+from factory.rollout import STATE_PER_OBJECT, Layout
+
+QUAT_OFFSET = 3  # quat follows pos inside each object's 13 numbers
+
+
+class RigidModel(nn.Module):
+    def __init__(self, state_size: int, action_size: int, hidden: int = 256, layers: int = 3):
+        super().__init__()
+        self.config = {"state_size": state_size, "action_size": action_size, "hidden": hidden,
+                       "layers": layers}
+        dims = [state_size + action_size] + [hidden] * layers
+        blocks: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            blocks += [nn.Linear(a, b), nn.SiLU()]
+        self.net = nn.Sequential(*blocks, nn.Linear(dims[-1], state_size))
+        for name, size in (("state", state_size), ("action", action_size), ("delta", state_size)):
+            self.register_buffer(f"{name}_mean", torch.zeros(size))
+            self.register_buffer(f"{name}_std", torch.ones(size))
+        quat = [o * STATE_PER_OBJECT + QUAT_OFFSET for o in range(state_size // STATE_PER_OBJECT)]
+        self.register_buffer("quat_start", torch.tensor(quat, dtype=torch.long))
+
+    @classmethod
+    def for_dataset(cls, layout: Layout, stats: dict, **config) -> "RigidModel":
+        model = cls(layout.state_size, layout.action_size, **config)
+        for name in ("state", "action", "delta"):
+            mean, std = scale(stats, name)
+            getattr(model, f"{name}_mean").copy_(torch.from_numpy(mean))
+            getattr(model, f"{name}_std").copy_(torch.from_numpy(std))
+        return model
+
+    def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Normalized delta prediction."""
+        x = torch.cat([(state - self.state_mean) / self.state_std,
+                       (action - self.action_mean) / self.action_std], -1)
+        return self.net(x)
+
+    def target(self, state: torch.Tensor, next_state: torch.Tensor) -> torch.Tensor:
+        return (next_state - state - self.delta_mean) / self.delta_std
+
+    def loss(self, state: torch.Tensor, action: torch.Tensor, next_state: torch.Tensor,
+             noise: float = 0.0) -> torch.Tensor:
+        """MSE on the normalized delta; `noise` (in state std units) perturbs inputs for robustness."""
+        if noise > 0:
+            jitter = torch.randn_like(state) * noise * self.state_std
+            state_in, target = state + jitter, self.target(state + jitter, next_state)
+        else:
+            state_in, target = state, self.target(state, next_state)
+        return torch.mean((self(state_in, action) - target) ** 2)
+
+    def step(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Next state in physical units, quaternions renormalized."""
+        nxt = state + self(state, action) * self.delta_std + self.delta_mean
+        idx = self.quat_start[:, None] + torch.arange(4, device=state.device)
+        q = nxt[..., idx]
+        q = q / q.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+        return nxt.index_copy(-1, idx.reshape(-1), q.reshape(*q.shape[:-2], -1))
+
+
+class TorchPredictor:
+    """The numpy `Predictor` interface over a trained model, for evaluation beside baselines."""
+
+    name = "model"
+
+    def __init__(self, model: RigidModel, device: str = "cpu"):
+        self.model, self.device = model.eval().to(device), device
+
+    @torch.no_grad()
+    def predict(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
+        s = torch.from_numpy(np.ascontiguousarray(state, np.float32)).to(self.device)
+        a = torch.from_numpy(np.ascontiguousarray(action, np.float32)).to(self.device)
+        return self.model.step(s, a).cpu().numpy()
+
+
+def save_checkpoint(path, model: RigidModel, extra: dict) -> None:
+    torch.save({"kind": "rigid", "config": model.config, "state_dict": model.state_dict()} | extra, path)
+
+
+def load_checkpoint(path, device: str = "cpu") -> tuple[RigidModel, dict]:
+    ckpt = torch.load(path, map_location=device, weights_only=False)
+    model = RigidModel(**ckpt["config"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device), ckpt

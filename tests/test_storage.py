@@ -1,0 +1,166 @@
+"""Writers and readers, the same suite for every format, on hand-made episodes (no engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from factory import open_dataset
+from factory.errors import StorageError
+from factory.plan import plan_shards
+from factory.recipe_loader import parse_recipe
+from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
+from factory.runner import build_manifest, write_shard
+from factory.storage import FORMATS
+from factory.storage.manifest import write_manifest
+
+RECIPE = parse_recipe("""\
+name: synthetic
+engine: genesis
+seed: 0
+episodes: 6
+steps: 10
+dt: 0.01
+scene:
+  objects:
+    - {name: a, shape: {type: sphere, radius: 0.1}, mass: {type: uniform, low: 1, high: 2}, pos: [0, 0, 0.1]}
+    - {name: b, shape: {type: sphere, radius: 0.1}, pos: [1, 0, 0.1]}
+outputs: {shard_size: 4}
+""")
+LAYOUT = Layout(("a", "b"), ("ground", "a", "b"), 0.01)
+
+
+def record(i: int, T: int = 10) -> EpisodeRecord:
+    rng = np.random.default_rng(i)
+    n = 3
+    contacts = Contacts(np.array([1, 4, 4], np.int32), np.array([0, 1, 0], np.int16), np.array([1, 2, 2], np.int16),
+                        rng.random((n, 3), np.float32), rng.random((n, 3), np.float32),
+                        rng.random((n, 3), np.float32), rng.random(n, np.float32))
+    return EpisodeRecord(
+        Rollout(i, rng.random((T + 1, LAYOUT.state_size), np.float32), rng.random((T, 6), np.float32), contacts),
+        params={"a.mass": 1.0 + i / 10, "b.mass": 1.0},
+        step_labels={"n_contacts": np.arange(T, dtype=np.int16), "max_contact_force": np.ones(T, np.float32)},
+        episode_labels={"touched__a__b": bool(i % 2), "first_contact__a__b": 4 if i % 2 else -1,
+                        "max_speed__a": float(i)},
+    )
+
+
+def write_dataset(root: Path, episodes: int = 6) -> dict[int, EpisodeRecord]:
+    records = {i: record(i) for i in range(episodes)}
+    entries = [write_shard(root, s, [records[i] for i in s.episodes], LAYOUT, list(FORMATS))
+               for s in plan_shards(episodes, RECIPE.outputs.shard_size)]
+    write_manifest(root, build_manifest(RECIPE, {"name": "none", "version": "0", "backend": "cpu"},
+                                        LAYOUT, entries, episodes, None))
+    return records
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> tuple[Path, dict[int, EpisodeRecord]]:
+    root = tmp_path_factory.mktemp("ds")
+    return root, write_dataset(root)
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_round_trip_triples(dataset, fmt):
+    root, records = dataset
+    ds = open_dataset(root, fmt)
+    state, action, next_state = ds.triples()
+    assert len(ds) == len(state) == 60
+    expected = np.concatenate([records[i].rollout.states[:-1] for i in range(6)])
+    assert np.array_equal(state, expected)
+    assert np.array_equal(next_state, np.concatenate([records[i].rollout.states[1:] for i in range(6)]))
+    assert np.array_equal(action, np.concatenate([records[i].rollout.actions for i in range(6)]))
+    ep = ds.episode(3)
+    assert np.array_equal(ep.states, records[3].rollout.states)
+    assert ep.params == {"a__mass": pytest.approx(1.3), "b__mass": 1.0}
+    assert ep.labels["touched__a__b"] is True and ep.labels["first_contact__a__b"] == 4
+    assert ep.contacts.num_rows == 3 and ep.contacts["body_b"].to_pylist() == ["a", "b", "b"]
+
+
+def test_formats_hold_the_same_tables(dataset):
+    root, _ = dataset
+    pq_ds, h5_ds = open_dataset(root, "parquet"), open_dataset(root, "hdf5")
+    assert pq_ds.transitions().equals(h5_ds.transitions())
+    assert pq_ds.contacts().equals(h5_ds.contacts())
+    assert pq_ds.episodes().equals(h5_ds.episodes())
+
+
+def test_columns_are_typed(dataset):
+    root, _ = dataset
+    t = open_dataset(root).transitions()
+    assert t.schema.field("state").type == pa.list_(pa.float32(), 26)
+    assert t.schema.field("action").type == pa.list_(pa.float32(), 6)
+    assert t.schema.field("is_first").type == pa.bool_()
+    assert open_dataset(root).contacts().schema.field("body_a").type == pa.dictionary(pa.int32(), pa.string())
+    meta = pq.ParquetFile(next((root / "parquet" / "transitions").glob("*.parquet"))).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_row_groups_never_split_an_episode(tmp_path, monkeypatch):
+    import factory.storage.parquet as parquet
+
+    monkeypatch.setattr(parquet, "ROW_GROUP_TARGET", 15)  # 10-row episodes: groups of 2 episodes
+    write_dataset(tmp_path)
+    f = pq.ParquetFile(tmp_path / "parquet" / "transitions" / "shard-00000.parquet")
+    assert f.metadata.num_row_groups == 2
+    seen = set()
+    for g in range(f.metadata.num_row_groups):
+        episodes = set(f.read_row_group(g, columns=["episode"])["episode"].to_pylist())
+        assert not episodes & seen
+        seen |= episodes
+
+
+def test_manifest_lists_every_file_with_checksum(dataset):
+    from factory.storage.manifest import read_manifest, sha256_file
+
+    root, _ = dataset
+    m = read_manifest(root)
+    files = [f for s in m["shards"] for f in s["files"]]
+    assert {f["path"] for f in files} == {p.relative_to(root).as_posix() for p in root.rglob("*")
+                                          if p.is_file() and p.name != "manifest.json"}
+    assert all(sha256_file(root / f["path"]) == f["sha256"] for f in files)
+    assert m["counts"] == {"episodes": 6, "transitions": 60, "contacts": 18}
+    assert m["features"]["state"]["names"][:3] == ["a.pos.x", "a.pos.y", "a.pos.z"]
+    assert len(m["recipe_hash"]) == 64
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    bad = record(0)
+    bad.step_labels["n_contacts"] = np.zeros(3, np.int16)  # wrong length: the table cannot be built
+    with pytest.raises(pa.ArrowInvalid):
+        write_shard(tmp_path, plan_shards(1, 4)[0], [bad], LAYOUT, ["parquet"])
+    with pytest.raises(Exception):
+        write_shard(tmp_path, plan_shards(1, 4)[0], [record(0), "not a record"], LAYOUT, ["hdf5"])
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_incomplete_dataset_is_refused(tmp_path):
+    (tmp_path / "parquet").mkdir()
+    with pytest.raises(StorageError, match="no manifest.json; not a complete dataset"):
+        open_dataset(tmp_path)
+
+
+def test_other_tools_open_the_files(dataset):
+    """pandas, DuckDB, Polars, dask and h5py read the shards with no help from the factory."""
+    import dask.dataframe as dd
+    import duckdb
+    import h5py
+    import pandas as pd
+    import polars as pl
+
+    root, records = dataset
+    glob = str(root / "parquet" / "transitions" / "*.parquet")
+    assert len(pd.read_parquet(root / "parquet" / "transitions")) == 60
+    assert duckdb.sql(f"select count(*), count(distinct episode) from '{glob}'").fetchall()[0] == (60, 6)
+    assert duckdb.sql(f"select sum(touched__a__b::int) from '{root}/parquet/episodes/*.parquet'").fetchall()[0][0] == 3
+    assert pl.read_parquet(glob)["state"].dtype == pl.Array(pl.Float32, 26)
+    assert len(dd.read_parquet(str(root / "parquet" / "transitions")).compute()) == 60
+    with h5py.File(root / "hdf5" / "shard-00000.h5") as f:
+        g = f["episode_000002"]
+        assert g["states"].shape == (11, 26) and g["actions"].shape == (10, 6)
+        assert np.array_equal(g["states"][()], records[2].rollout.states)
+        assert g.attrs["param.a.mass"] == pytest.approx(1.2)
