@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted: finished shards are kept; no manifest was written", file=sys.stderr)
+        print("interrupted: finished shards are kept; run the same command again to resume", file=sys.stderr)
         return 130
 
 
@@ -50,10 +50,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", type=Path, help="YAML recipe file")
     p.add_argument("--out", type=Path, help="dataset folder (default: outputs/<recipe name>)")
     p.add_argument("--episodes", type=int, help="override the recipe's episode count")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over: delete what --out holds (by default a rerun resumes it)")
     p.add_argument("--backend", choices=["cpu", "gpu"], help="override the Genesis backend")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="run shards on a local dask cluster of N worker processes")
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run shards on an existing dask cluster (workers must see --out at the same path)")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("verify", help="check a dataset against its manifest",
+                       description="Re-hash every file against the manifest and check counts, schema and "
+                       "episode indices (none missing, none twice). Exit 1 on any problem.")
+    p.add_argument("dataset", type=Path)
+    p.set_defaults(func=_verify)
 
     p = sub.add_parser("validate", help="check a recipe; write nothing",
                        description="Validate RECIPE and report every problem with its YAML line.")
@@ -88,8 +100,15 @@ def _run(args: argparse.Namespace) -> int:
         raise RecipeError(str(args.recipe), ["--episodes must be at least 1"])
     if args.backend:
         recipe = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"backend": args.backend})})
+    if args.workers is not None and args.workers < 1:
+        raise RecipeError(str(args.recipe), ["--workers must be at least 1"])
     out = args.out or Path("outputs") / recipe.name
     total = args.episodes or recipe.episodes
+    executor = None
+    if args.workers or args.scheduler:
+        from factory.distributed import DaskExecutor
+
+        executor = DaskExecutor(args.workers, args.scheduler, say=_say)
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -98,18 +117,40 @@ def _run(args: argparse.Namespace) -> int:
         steps = [0]
 
         def progress(episodes: int, sim_steps: int) -> None:
+            if sim_steps == 0:  # episodes finished by an earlier run: not part of this run's rate
+                bar.initial += episodes
             steps[0] += sim_steps
             bar.update(episodes)
             bar.set_postfix_str(f"{steps[0] / max(bar.format_dict['elapsed'], 1e-9):,.0f} env-steps/s")
     try:
         manifest = run(recipe, out, episodes=args.episodes, overwrite=args.overwrite,
-                       progress=progress if bar else None, recipe_path=str(args.recipe))
+                       progress=progress if bar else None, recipe_path=str(args.recipe),
+                       executor=executor, say=_say)
     finally:
         if bar:
             bar.close()
     c = manifest["counts"]
-    print(f"wrote {c['episodes']} episodes, {c['transitions']} transitions, {c['contacts']} contacts "
-          f"to {out}")
+    quarantined = f" ({c['quarantined']} quarantined, see `factory inspect`)" if c["quarantined"] else ""
+    print(f"wrote {c['episodes']} episodes{quarantined}, {c['transitions']} transitions, {c['contacts']} "
+          f"contacts to {out}")
+    return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from factory.verify import verify
+
+    problems = verify(args.dataset)
+    for problem in problems:
+        print(f"{args.dataset}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s); run the same `factory run` command again to redo the bad shards",
+              file=sys.stderr)
+        return 1
+    print(f"{args.dataset}: ok")
     return 0
 
 

@@ -44,6 +44,7 @@ def summarize(path: Path, fmt: str | None = None) -> dict[str, Any]:
                         for c in step_labels},
         "episode_labels": labels,
         "params": params,
+        "quarantined": m.get("quarantined", []),
     }
 
 
@@ -74,6 +75,9 @@ def render(s: dict[str, Any]) -> str:
         "  randomized parameters",
         *(f"    {k:<40} {_fmt(v)}" for k, v in s["params"].items() if v.get("min") != v.get("max")),
     ]
+    if s["quarantined"]:  # blown-up episodes kept out of the data; the manifest says why
+        lines.append(f"  quarantined {len(s['quarantined'])} episodes (not in the data)")
+        lines += [f"    episode {q['episode']:<8} seed {q['seed']:<6} {q['reason']}" for q in s["quarantined"]]
     return "\n".join(lines)
 
 

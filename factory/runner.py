@@ -1,72 +1,112 @@
-"""`factory run`: recipe → plan → engine → labels → writers → manifest.
+"""`factory run`: recipe → plan → shards (serially or on dask workers) → manifest.
 
-Shards are written atomically as they finish; the manifest is written last, so an interrupted
-run never looks like a finished dataset.
+Each shard is written atomically and then receipted (`factory.resume`); the manifest is written
+last from the receipts, so an interrupted run never looks like a finished dataset, and running the
+same command again redoes only the shards without a valid receipt.
 """
 
 from __future__ import annotations
 
 import platform
-import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from engines import load_engine
+from engines.base import Engine
 from factory import __version__
-from factory.errors import StorageError
-from factory.labels import label_context, label_rollout
+from factory.engine_cache import cached_engine
+from factory.labels import LabelContext, label_context, label_rollout
+from factory.lock import output_lock
 from factory.plan import Shard, plan_batches, plan_shards
+from factory.quarantine import screen
 from factory.recipe import Recipe
 from factory.recipe_loader import recipe_hash
+from factory.resume import begin, check_output, remove_temporaries, scan, write_receipt
 from factory.rollout import EpisodeRecord, Layout
 from factory.sampling import sample_episode
 from factory.storage import writer_for
-from factory.storage.manifest import FORMAT_VERSION, MANIFEST, file_entry, write_manifest
+from factory.storage.manifest import FORMAT_VERSION, file_entry, write_manifest
 
 Progress = Callable[[int, int], None]  # (episodes done, simulation steps done) increments
+Executor = Callable[[Recipe, Path, list[Shard], "Progress | None"], Iterable[dict[str, Any]]]
+"""Runs `produce_shard` for every given shard, somewhere, and yields their receipts as they finish."""
 
 
 def run(recipe: Recipe, out: Path, *, episodes: int | None = None, overwrite: bool = False,
-        progress: Progress | None = None, recipe_path: str | None = None) -> dict[str, Any]:
-    """Generate the dataset `recipe` describes into `out`; return the manifest."""
-    engine = load_engine(recipe.engine.type)(recipe)  # refuses unrepresentable recipes before any write
+        progress: Progress | None = None, recipe_path: str | None = None,
+        executor: Executor | None = None, say: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Generate (or finish generating) the dataset `recipe` describes into `out`; return the manifest."""
+    layout = load_engine(recipe.engine.type)(recipe).layout  # refuses unrepresentable recipes before any write
     out = Path(out)
-    _prepare_output(out, overwrite)
     total = episodes if episodes is not None else recipe.episodes
     shards = plan_shards(total, recipe.outputs.shard_size)
-    ctx = label_context(recipe, engine.layout)
-    entries = []
-    try:
-        engine.open()
-        for shard in shards:
-            records = simulate_shard(recipe, shard, engine, ctx, progress)
-            entries.append(write_shard(out, shard, records, engine.layout, recipe.outputs.formats))
-    finally:
-        engine.close()
-    manifest = build_manifest(recipe, engine.info().to_dict(), engine.layout, entries, total, recipe_path)
-    write_manifest(out, manifest)
+    check_output(out, overwrite)
+    with output_lock(out):
+        record, resumed = begin(out, recipe, total, overwrite)
+        remove_temporaries(out)
+        done, todo = scan(out, shards)
+        if resumed:
+            redo = {k: v for k, v in todo.items() if v != "not finished"}
+            say(f"resuming {out}: {len(done)} of {len(shards)} shards verified"
+                + "".join(f"\n  redoing shard {k}: {why}" for k, why in sorted(redo.items())))
+        if progress and done:
+            progress(sum(shards[i].stop - shards[i].start for i in done), 0)
+        pending = [s for s in shards if s.id in todo]
+        for receipt in (executor or run_serially)(recipe, out, pending, progress):
+            done[receipt["id"]] = receipt
+        receipts = [done[s.id] for s in shards]
+        manifest = build_manifest(recipe, receipts[0]["engine"], layout, [_shard_entry(r) for r in receipts],
+                                  total, recipe_path, created=record.started,
+                                  quarantined=[q for r in receipts for q in r["quarantined"]])
+        write_manifest(out, manifest)
     return manifest
 
 
-def simulate_shard(recipe: Recipe, shard: Shard, engine, ctx, progress: Progress | None = None
-                   ) -> list[EpisodeRecord]:
-    records = []
+def run_serially(recipe: Recipe, out: Path, shards: list[Shard], progress: Progress | None = None
+                 ) -> Iterator[dict[str, Any]]:
+    """The executor of a plain `factory run`: every shard in this process, in order."""
+    for shard in shards:
+        yield produce_shard(recipe, out, shard, progress)
+
+
+def produce_shard(recipe: Recipe, out: Path, shard: Shard, progress: Progress | None = None) -> dict[str, Any]:
+    """Simulate, write and receipt one shard on this process's cached engine; return the receipt."""
+    engine, in_use = cached_engine(recipe)
+    with in_use:
+        records, quarantined = simulate_shard(recipe, shard, engine, label_context(recipe, engine.layout),
+                                              progress)
+        info = engine.info().to_dict()
+    receipt = write_shard(out, shard, records, engine.layout, recipe.outputs.formats)
+    receipt.update(quarantined=quarantined, engine=info)
+    write_receipt(out, receipt)
+    return receipt
+
+
+def simulate_shard(recipe: Recipe, shard: Shard, engine: Engine, ctx: LabelContext,
+                   progress: Progress | None = None) -> tuple[list[EpisodeRecord], list[dict[str, Any]]]:
+    """Labelled records of a shard's good episodes, and the quarantined ones (episode, seed, reason)."""
+    records, quarantined = [], []
     for batch in plan_batches(shard, recipe.n_envs):
         specs = [sample_episode(recipe, i) for i in batch]
         for spec, rollout in zip(specs, engine.run_batch(specs)):
-            records.append(label_rollout(rollout, spec.params, ctx))
+            reason = screen(rollout, engine.layout, recipe.quarantine)
+            if reason is None:
+                records.append(label_rollout(rollout, spec.params, ctx))
+            else:
+                quarantined.append({"episode": spec.index, "seed": recipe.seed, "reason": reason})
         if progress:
             progress(len(batch), len(batch) * recipe.steps)
-    return records
+    return records, quarantined
 
 
 def write_shard(out: Path, shard: Shard, records: list[EpisodeRecord], layout: Layout,
                 formats: list[str]) -> dict[str, Any]:
-    files = [file_entry(out, rel) for fmt in formats
+    """Write a shard's records in every format (no files when all were quarantined)."""
+    files = [file_entry(out, rel) for fmt in formats if records
              for rel in writer_for(fmt).write_shard(out, shard.id, records, layout)]
     return {
         "id": shard.id,
@@ -77,25 +117,21 @@ def write_shard(out: Path, shard: Shard, records: list[EpisodeRecord], layout: L
     }
 
 
-def _prepare_output(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            what = "a finished dataset" if (out / MANIFEST).exists() else "files from an earlier run"
-            raise StorageError(f"{out} already holds {what}; pass --overwrite to replace it "
-                               "or --out to write elsewhere")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+def _shard_entry(receipt: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in receipt.items() if k not in ("engine", "quarantined")}
 
 
 def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shards: list[dict],
-                   episodes: int, recipe_path: str | None) -> dict[str, Any]:
+                   episodes: int, recipe_path: str | None, *, created: str | None = None,
+                   quarantined: list[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The manifest of `episodes` planned episodes: `shards` hold the written ones, `quarantined` the rest."""
     from factory.storage.base import param_column
 
     transitions = sum(s["transitions"] for s in shards)
     return {
         "format_version": FORMAT_VERSION,
         "factory_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": sys.argv,
         "recipe_path": recipe_path,
         "recipe": recipe.model_dump(mode="json"),
@@ -114,9 +150,10 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
             "next_state": {"dtype": "float32", "shape": [layout.state_size], "names": layout.state_names},
         },
         "episode_params": [param_column(k) for k in sample_episode(recipe, 0).params],
-        "counts": {"episodes": episodes, "transitions": transitions,
-                   "contacts": sum(s["contacts"] for s in shards)},
+        "counts": {"episodes": episodes - len(quarantined), "quarantined": len(quarantined),
+                   "transitions": transitions, "contacts": sum(s["contacts"] for s in shards)},
         "shards": shards,
+        "quarantined": sorted(quarantined, key=lambda q: q["episode"]),
     }
 
 

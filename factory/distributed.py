@@ -1,0 +1,71 @@
+"""Run shards as dask.distributed tasks: a LocalCluster of processes, or an existing cluster.
+
+One task per shard. A worker simulates the shard on its process-wide cached engine, writes the
+data files and the receipt straight into the output folder, and returns the receipt; the client
+only collects receipts and writes the manifest last. Dask reruns the task of a worker that dies,
+and because a shard's bytes depend only on (recipe, seed, episode range), a rerun, a duplicate
+run on another worker, or a resume writes exactly the same files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from factory.errors import StorageError
+from factory.plan import Shard
+from factory.recipe import Recipe
+from factory.resume import receipt_path
+from factory.runner import Progress, produce_shard
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None,
+                say: Callable[[str], None] = print) -> Iterator[Any]:
+    """A client of `scheduler` (tcp://host:port), or of a new LocalCluster of `workers` processes."""
+    from dask.distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            client = stack.enter_context(Client(scheduler, timeout="30s"))
+        else:
+            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                       dashboard_address=":0"))
+            client = stack.enter_context(Client(cluster))
+        n = len(client.scheduler_info(n_workers=-1)["workers"]) if scheduler else workers
+        say(f"dask: {n} workers at {client.scheduler.address}; dashboard {client.dashboard_link}")
+        yield client
+
+
+class DaskExecutor:
+    """Executor (see `factory.runner.Executor`) that opens its cluster only when there is work."""
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None,
+                 say: Callable[[str], None] = print):
+        if (workers is None) == (scheduler is None):
+            raise ValueError("give exactly one of workers or scheduler")
+        self.workers, self.scheduler, self.say = workers, scheduler, say
+
+    def __call__(self, recipe: Recipe, out: Path, shards: list[Shard],
+                 progress: Progress | None = None) -> Iterator[dict[str, Any]]:
+        if not shards:
+            return
+        from dask.distributed import as_completed
+
+        out = Path(out).absolute()  # workers do not share the client's working directory
+        run_id = uuid.uuid4().hex[:8]
+        with dask_client(self.workers, self.scheduler, self.say) as client:
+            futures = [client.submit(produce_shard, recipe, out, shard, pure=False,
+                                     key=f"factory-shard-{shard.id:05d}-{run_id}") for shard in shards]
+            for future in as_completed(futures):
+                receipt = future.result()
+                if not receipt_path(out, receipt["id"]).is_file():
+                    raise StorageError(f"a worker wrote shard {receipt['id']} where this machine cannot see "
+                                       f"it: {out} must be the same folder for the workers and the client")
+                if progress:
+                    n = receipt["episodes"][1] - receipt["episodes"][0]
+                    progress(n, n * recipe.steps)
+                yield receipt
