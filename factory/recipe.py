@@ -171,8 +171,30 @@ class GenesisEngine(Strict):
     backend: Literal["cpu", "gpu"] = "cpu"
 
 
-Engine = Annotated[Union[GenesisEngine], Field(discriminator="type")]
-ENGINE_NAMES = ("genesis",)
+class UnityEngine(Strict):
+    """A Unity player build, or the Editor, driven through ML-Agents (see engines/unity/README.md)."""
+
+    type: Literal["unity"]
+    file_name: str | None = Field(None, description="Player build path without .x86_64/.exe/.app, "
+                                  "relative to the working directory; null waits for the Editor (press Play).")
+    behavior_name: str = Field(min_length=1, description="Behavior Parameters > Behavior Name of the factory agents.")
+    base_port: int | None = Field(None, ge=1024, le=65535, description="Port of worker 0; default 5005 for "
+                                  "a build, 5004 for the Editor. Worker k listens on base_port + worker_id + k.")
+    worker_id: int = Field(0, ge=0, le=1000, description="Worker id of the first build; parallel workers count up.")
+    no_graphics: bool = Field(True, description="Run builds with -nographics -batchmode.")
+    time_scale: float = Field(20.0, gt=0, le=100, description="Unity Time.timeScale (EngineConfigurationChannel).")
+    timeout_wait: int = Field(60, ge=1, description="Seconds to wait for a build to connect or answer a step.")
+    max_restarts: int = Field(2, ge=0, description="Restarts of a crashed or hung build per batch before the run fails.")
+    args: list[str] = Field([], description="Extra command-line arguments for the build.")
+    observation: list[str] | None = Field(None, description="Name of each vector observation entry after the "
+                                          "2-entry header (slot, step): a state field like 'box.pos.x', or '_' to "
+                                          "ignore it. Default: the state layout, object by object.")
+    action: list[str] | None = Field(None, description="Name of each continuous action entry, like "
+                                     "'box.impulse.x'. Default: every object's impulse, in scene order.")
+
+
+Engine = Annotated[Union[GenesisEngine, UnityEngine], Field(discriminator="type")]
+ENGINE_NAMES = ("genesis", "unity")
 
 
 # ---------------------------------------------------------------- outputs, labels
@@ -199,6 +221,29 @@ class LabelOptions(Strict):
     min_impact_force: float = Field(0.0, ge=0, description="Contacts weaker than this (N) are not impacts.")
 
 
+class QualityOptions(Strict):
+    """What `factory report` holds out for out-of-distribution tests, and its pass/fail thresholds."""
+
+    holdout: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        {}, description="Episode parameter (e.g. 'ball.mass') → [low, high]: episodes drawn in the "
+        "range are never trained on and make the out-of-distribution test set.")
+    min_improvement: float = Field(0.2, ge=0, lt=1, description="The model's one-step error must be "
+                                   "at most (1 - this) × the best trivial baseline's.")
+    max_nonfinite: int = Field(0, ge=0, description="NaN/inf values allowed in states and actions.")
+    max_penetration: float = Field(0.01, gt=0, description="Deepest allowed contact penetration, m.")
+    max_energy_gain: float = Field(0.05, gt=0, description="Largest energy gain over one transition with "
+                                   "no action, as a fraction of the episode's energy scale.")
+    max_action_residual: float = Field(0.5, gt=0, description="Median |m·Δv − J| / |J| over pushes: "
+                                       "how far recorded pushes may be from moving what they push.")
+    max_label_mismatch: float = Field(0.05, ge=0, le=1, description="Fraction of episodes whose labels "
+                                      "may disagree with their states.")
+    max_duplicates: float = Field(0.0, ge=0, le=1, description="Fraction of duplicate episodes allowed.")
+    min_coverage: float = Field(0.5, ge=0, le=1, description="Fraction of histogram bins each randomized "
+                                "parameter must fill over its declared range.")
+    max_ood_ratio: float = Field(5.0, gt=0, description="Out-of-distribution one-step error may be at "
+                                 "most this multiple of the in-distribution error.")
+
+
 # ---------------------------------------------------------------- recipe
 class Recipe(Strict):
     """A scenario family: what to simulate, how to randomize it, and what to write."""
@@ -216,6 +261,7 @@ class Recipe(Strict):
     actions: list[Action] = []
     outputs: Outputs = Field(default_factory=Outputs)
     labels: LabelOptions = Field(default_factory=LabelOptions)
+    quality: QualityOptions = Field(default_factory=QualityOptions)
     quarantine: Quarantine = Field(default_factory=Quarantine)
 
     @field_validator("engine", mode="before")

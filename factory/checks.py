@@ -1,0 +1,250 @@
+"""Data checks that need no model: pure numpy functions over recorded arrays, and one streaming
+accumulator that applies them episode by episode.
+
+Each check answers one question a data team asks before training on a dataset: are the numbers
+finite, do bodies overlap, does energy appear from nowhere, do pushes move what they push, do the
+labels agree with the states, does sampling cover every randomized parameter, are episodes
+repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+from pydantic import TypeAdapter
+
+from factory.distributions import Distribution
+from factory.labels.collision import LabelContext, left_support_step, rest_step
+from factory.rollout import Layout
+
+GEOMETRY_TOL = 0.01  # m: slack for contact geometry read from recorded (subsampled) states
+
+
+# ---------------------------------------------------------------- bodies
+@dataclass(frozen=True)
+class Body:
+    """What the checks need of one rigid body: mass, extent and inertia in its own frame."""
+
+    shape: str
+    mass: float
+    dims: tuple[float, ...]  # sphere (r,), box (x, y, z), cylinder (r, h)
+    inertia: tuple[float, float, float]
+
+    @property
+    def inner(self) -> float:
+        """Radius of the largest ball inside the body."""
+        if self.shape == "box":
+            return min(self.dims) / 2
+        if self.shape == "cylinder":
+            return min(self.dims[0], self.dims[1] / 2)
+        return self.dims[0]
+
+    @property
+    def outer(self) -> float:
+        """Radius of the smallest ball around the body."""
+        if self.shape == "box":
+            return float(np.linalg.norm(self.dims)) / 2
+        if self.shape == "cylinder":
+            return float(np.hypot(self.dims[0], self.dims[1] / 2))
+        return self.dims[0]
+
+    def lowest(self, rot: np.ndarray) -> np.ndarray:
+        """Depth of the body's lowest point below its centre, for rotations (..., 3, 3)."""
+        if self.shape == "box":
+            return (np.abs(rot[..., 2, :]) * np.asarray(self.dims) / 2).sum(-1)
+        if self.shape == "cylinder":
+            c = np.abs(rot[..., 2, 2])
+            return c * self.dims[1] / 2 + self.dims[0] * np.sqrt(np.clip(1 - c ** 2, 0, 1))
+        return np.full(rot.shape[:-2], self.dims[0])
+
+
+def make_body(shape: str, mass: float, dims: tuple[float, ...]) -> Body:
+    if shape == "sphere":
+        i = 0.4 * mass * dims[0] ** 2
+        inertia = (i, i, i)
+    elif shape == "box":
+        x, y, z = dims
+        inertia = (mass * (y * y + z * z) / 12, mass * (x * x + z * z) / 12, mass * (x * x + y * y) / 12)
+    else:
+        r, h = dims
+        side = mass * (3 * r * r + h * h) / 12
+        inertia = (side, side, mass * r * r / 2)
+    return Body(shape, mass, tuple(dims), inertia)
+
+
+def bodies_for(recipe: dict, params: dict[str, float]) -> dict[str, Body]:
+    """Each object's body as drawn for one episode (`params` keyed 'ball.mass', 'target.size.x')."""
+    out = {}
+    for obj in recipe["scene"]["objects"]:
+        n, shape = obj["name"], obj["shape"]["type"]
+        dims = {"sphere": ("radius",), "box": ("size.x", "size.y", "size.z"),
+                "cylinder": ("radius", "height")}[shape]
+        out[n] = make_body(shape, params[f"{n}.mass"], tuple(params[f"{n}.{d}"] for d in dims))
+    return out
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Unit quaternions (..., 4) as (w, x, y, z) → rotation matrices (..., 3, 3)."""
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], -2)
+
+
+# ---------------------------------------------------------------- physics checks
+def nonfinite(*arrays: np.ndarray) -> int:
+    return int(sum(np.size(a) - np.count_nonzero(np.isfinite(a)) for a in arrays))
+
+
+def energies(states: np.ndarray, layout: Layout, bodies: dict[str, Body], gravity: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(kinetic, total) mechanical energy per state, J; potential relative to the origin."""
+    kinetic = np.zeros(len(states))
+    potential = np.zeros(len(states))
+    for name, body in bodies.items():
+        vel, omega = layout.field(states, name, "vel"), layout.field(states, name, "ang_vel")
+        rot = quat_to_matrix(layout.field(states, name, "quat"))
+        body_omega = np.einsum("tji,tj->ti", rot, omega)  # world → body frame
+        kinetic += 0.5 * body.mass * (vel ** 2).sum(-1) + 0.5 * (np.asarray(body.inertia) * body_omega ** 2).sum(-1)
+        potential -= body.mass * layout.field(states, name, "pos") @ gravity
+    return kinetic, kinetic + potential
+
+
+def energy_gain(states: np.ndarray, actions: np.ndarray, layout: Layout, bodies: dict[str, Body],
+                gravity: np.ndarray) -> float:
+    """Largest energy gain over one transition with no action, relative to the episode's peak
+    kinetic energy: passive rigid bodies with friction only lose energy."""
+    kinetic, total = energies(states, layout, bodies, gravity)
+    scale = kinetic.max()
+    passive = ~np.any(actions != 0, axis=1)
+    if scale < 1e-9 or not passive.any():
+        return 0.0
+    return float(max(np.diff(total)[passive].max(), 0.0) / scale)
+
+
+def action_residuals(states: np.ndarray, actions: np.ndarray, layout: Layout, bodies: dict[str, Body]
+                     ) -> np.ndarray:
+    """|m Δv − J| / |J| for each pushed object and transition: ≈0 when pushes move what they push."""
+    out = []
+    for o, name in enumerate(layout.objects):
+        impulse = actions[:, 3 * o:3 * o + 3]
+        pushed = np.linalg.norm(impulse, axis=-1) > 1e-9
+        if not pushed.any():
+            continue
+        dv = np.diff(layout.field(states, name, "vel"), axis=0)[pushed]
+        dp = bodies[name].mass * dv
+        out.append(np.linalg.norm(dp - impulse[pushed], axis=-1) / np.linalg.norm(impulse[pushed], axis=-1))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+# ---------------------------------------------------------------- labels
+def label_readouts(states: np.ndarray, ctx: LabelContext, bodies: dict[str, Body]) -> dict[str, object]:
+    """Labels read from states alone; touches use centre distances against mid-extent radii."""
+    layout = ctx.layout
+    out: dict[str, object] = {}
+    pos = {n: layout.field(states, n, "pos") for n in layout.objects}
+    for a, b in combinations(layout.bodies, 2):
+        if a == "ground" or b == "ground":
+            obj = b if a == "ground" else a
+            low = pos[obj][:, 2] - bodies[obj].lowest(quat_to_matrix(layout.field(states, obj, "quat")))
+            out[f"touched__{a}__{b}"] = bool(low.min() <= ctx.ground_height + GEOMETRY_TOL)
+            continue
+        reach = (bodies[a].inner + bodies[a].outer + bodies[b].inner + bodies[b].outer) / 2
+        out[f"touched__{a}__{b}"] = bool(np.linalg.norm(pos[a] - pos[b], axis=-1).min() <= reach)
+    moving = [n for n in layout.objects if n not in ctx.fixed]
+    if moving:
+        speeds = np.stack([np.linalg.norm(layout.field(states, n, "vel"), axis=-1) for n in moving], 1)
+        out["came_to_rest"] = rest_step(speeds, ctx.rest_speed) >= 0
+        out["rest_step"] = rest_step(speeds, ctx.rest_speed)
+    for n in moving:
+        out[f"max_speed__{n}"] = float(np.linalg.norm(layout.field(states, n, "vel"), axis=-1).max())
+        if "ground" in layout.bodies:
+            out[f"left_support__{n}"] = left_support_step(pos[n], ctx) >= 0
+    return out
+
+
+def label_mismatches(states: np.ndarray, labels: dict[str, object], ctx: LabelContext,
+                     bodies: dict[str, Body]) -> list[str]:
+    """Names of labels that contradict the states: exact re-derivations must match, and touches
+    must be geometrically possible (touching bodies are within reach; untouched ones never overlap)."""
+    layout, bad = ctx.layout, []
+    read = label_readouts(states, ctx, bodies)
+    for name in ("came_to_rest", "rest_step", *(k for k in read if k.startswith(("left_support__", "max_speed__")))):
+        if name in labels and not _same(read[name], labels[name]):
+            bad.append(name)
+    for a, b in combinations(layout.objects, 2):
+        key = f"{a}__{b}"
+        if f"touched__{key}" not in labels:
+            continue
+        dist = np.linalg.norm(layout.field(states, a, "pos") - layout.field(states, b, "pos"), axis=-1)
+        first = int(labels.get(f"first_contact__{key}", -1))
+        if labels[f"touched__{key}"] and first >= 0:
+            if dist[first] > bodies[a].outer + bodies[b].outer + GEOMETRY_TOL:
+                bad.append(f"touched__{key}")
+        elif dist.min() < bodies[a].inner + bodies[b].inner - GEOMETRY_TOL:
+            bad.append(f"touched__{key}")
+    return bad
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return bool(np.isclose(float(a), float(b), rtol=1e-3, atol=1e-4))
+    return a == b
+
+
+# ---------------------------------------------------------------- diversity
+def episode_digest(states: np.ndarray, actions: np.ndarray, decimals: int = 5) -> str:
+    """A hash of an episode's rounded arrays: equal digests mean duplicate episodes."""
+    h = hashlib.sha1(np.round(states.astype(np.float64), decimals).tobytes())
+    h.update(np.round(actions.astype(np.float64), decimals).tobytes())
+    return h.hexdigest()
+
+
+def declared_range(value: object) -> tuple[float, float, bool] | None:
+    """(low, high, log-spaced) a recipe value is drawn over; None when fixed. Unbounded normals
+    are taken over mean ± 2 std, where 95% of draws land."""
+    if not isinstance(value, dict):
+        return None
+    dist = TypeAdapter(Distribution).validate_python(value)
+    low, high = dist.support()
+    if value["type"] == "normal":
+        low = max(low, value["mean"] - 2 * value["std"])
+        high = min(high, value["mean"] + 2 * value["std"])
+    return (low, high, value["type"] == "log_uniform") if high > low else None
+
+
+def recipe_value(recipe: dict, name: str) -> object:
+    """The recipe entry an episode parameter was drawn from: 'ball.pos.x', 'actions.0.impulse'."""
+    parts = name.split(".")
+    if parts[0] == "actions":
+        node: object = recipe["actions"][int(parts[1])]
+        rest = parts[2:]
+        if rest == ["roll"]:
+            return {"type": "uniform", "low": 0.0, "high": 1.0}
+    elif parts[0] == "ground":
+        node, rest = recipe["scene"]["ground"], parts[1:]
+    else:
+        node = next(o for o in recipe["scene"]["objects"] if o["name"] == parts[0])
+        rest = parts[1:]
+        if rest[0] in ("radius", "height", "size"):
+            node = node["shape"]
+    for key in rest:
+        if isinstance(node, list):
+            node = node["xyz".index(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            return None
+    return node
+
+
+def coverage(values: np.ndarray, low: float, high: float, log: bool = False, bins: int = 10) -> dict:
+    """Histogram of drawn values over the declared range and the fraction of its bins filled."""
+    edges = np.geomspace(low, high, bins + 1) if log and low > 0 else np.linspace(low, high, bins + 1)
+    counts, _ = np.histogram(np.clip(values, low, high), edges)
+    return {"edges": edges.tolist(), "counts": counts.tolist(), "filled": float((counts > 0).mean())}

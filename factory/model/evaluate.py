@@ -1,0 +1,125 @@
+"""`factory evaluate`: the model against trivial baselines on held-out episodes.
+
+One-step error is the mean squared error of the predicted state change, each feature divided by
+the spread of its change (so positions, quaternions and spins count alike); rollout error is the
+position RMSE in metres after feeding each predictor its own output for 1..H steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from factory.checks import Body, bodies_for, label_readouts
+from factory.dataset import Dataset
+from factory.labels import LabelContext, label_context
+from factory.model.baselines import Predictor
+from factory.model.pieces import EpisodeArrays, iter_chunks, iter_episodes
+from factory.model.stats import scale
+from factory.recipe import Recipe
+from factory.rollout import STATE_FIELDS, Layout
+
+
+def one_step(predictors: list[Predictor], ds: Dataset, episodes: list[int], stats: dict) -> dict:
+    """Per predictor: normalized one-step MSE and physical RMSE per state field."""
+    _, ds_std = scale(stats, "delta")
+    groups = field_groups(ds.layout)
+    sq = {p.name: np.zeros(ds.layout.state_size) for p in predictors}
+    rows = 0
+    for chunk in iter_chunks(ds, episodes):
+        rows += len(chunk)
+        for p in predictors:
+            err = p.predict(chunk.state, chunk.action) - chunk.next_state
+            sq[p.name] += (err.astype(np.float64) ** 2).sum(0)
+    out = {}
+    for name, s in sq.items():
+        mse = s / max(rows, 1)
+        out[name] = {"nmse": float((mse / ds_std.astype(np.float64) ** 2).mean()),
+                     "rmse": {g: float(np.sqrt(mse[idx].mean())) for g, idx in groups.items()},
+                     "transitions": rows}
+    return out
+
+
+def field_groups(layout: Layout) -> dict[str, np.ndarray]:
+    """State indices of each field (pos, quat, vel, ang_vel) across all objects."""
+    names = layout.state_names
+    return {f: np.array([i for i, n in enumerate(names) if n.split(".")[1] == f]) for f, _ in STATE_FIELDS}
+
+
+def rollout(predictor: Predictor, state0: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """Feed a predictor its own output: (N, S) start states, (N, H, A) actions → (N, H+1, S)."""
+    states = [state0]
+    for h in range(actions.shape[1]):
+        states.append(np.nan_to_num(predictor.predict(states[-1], actions[:, h]), posinf=1e6, neginf=-1e6))
+    return np.stack(states, 1)
+
+
+def windows(episodes: Iterable[EpisodeArrays], horizon: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every (H+1)-state window starting each `stride` steps: states (N, H+1, S), actions (N, H, A)."""
+    states, actions = [], []
+    for ep in episodes:
+        for t0 in range(0, len(ep.actions) - horizon + 1, stride):
+            states.append(ep.states[t0:t0 + horizon + 1])
+            actions.append(ep.actions[t0:t0 + horizon])
+    return np.stack(states), np.stack(actions)
+
+
+def rollout_error(predictors: list[Predictor], episodes: list[EpisodeArrays], layout: Layout,
+                  horizon: int, stride: int = 5) -> dict[str, list[float]]:
+    """Position RMSE (m) at horizons 1..H, per predictor."""
+    horizon = min(horizon, min(len(e.actions) for e in episodes))
+    true, actions = windows(episodes, horizon, stride)
+    pos = field_groups(layout)["pos"]
+    out = {}
+    for p in predictors:
+        pred = rollout(p, true[:, 0], actions)
+        err = ((pred[:, 1:, pos] - true[:, 1:, pos]) ** 2).reshape(len(true), horizon, -1, 3).sum(-1)
+        out[p.name] = np.sqrt(err.mean((0, 2))).tolist()
+    return out
+
+
+def label_accuracy(predictors: list[Predictor], episodes: list[EpisodeArrays], labels: dict[int, dict],
+                   bodies: dict[int, dict[str, Body]], ctx: LabelContext) -> dict:
+    """Accuracy of yes/no labels read out of whole-episode rollouts from the first state.
+
+    'truth-readout' applies the same readout to the recorded states: the ceiling a perfect model
+    would reach; 'majority' always answers the commonest label value.
+    """
+    def read(states: np.ndarray, ep: EpisodeArrays) -> dict[str, object]:
+        return label_readouts(states, ctx, bodies[ep.index])
+
+    names = sorted(k for k, v in read(episodes[0].states, episodes[0]).items()
+                   if isinstance(v, bool) and k in labels[episodes[0].index])
+    truth = np.array([[bool(labels[ep.index][n]) for n in names] for ep in episodes])
+    runs: dict[str, list[np.ndarray]] = {"truth-readout": [ep.states for ep in episodes]}
+    for p in predictors:
+        runs[p.name] = [rollout(p, ep.states[None, 0], ep.actions[None])[0] for ep in episodes]
+    out: dict[str, dict[str, float]] = {}
+    for run, trajectories in runs.items():
+        got = np.array([[read(s, ep)[n] for n in names] for s, ep in zip(trajectories, episodes)])
+        out[run] = {n: float((got[:, j] == truth[:, j]).mean()) for j, n in enumerate(names)}
+    out["majority"] = {n: float(max(truth[:, j].mean(), 1 - truth[:, j].mean())) for j, n in enumerate(names)}
+    out["positive_rate"] = {n: float(truth[:, j].mean()) for j, n in enumerate(names)}
+    return out
+
+
+def evaluate(predictors: list[Predictor], ds: Dataset, split_sets: dict[str, list[int]], stats: dict,
+             episode_info: dict[int, dict], horizon: int = 20) -> dict:
+    """All metrics on each held-out set ('test', 'ood'): one-step, rollout, label readouts."""
+    recipe = ds.manifest["recipe"]
+    ctx = label_context(Recipe.model_validate(recipe), ds.layout)
+    out = {}
+    for set_name, ids in split_sets.items():
+        if not ids:
+            continue
+        eps = list(iter_episodes(ds, ids))
+        bodies = {e.index: bodies_for(recipe, episode_info[e.index]["params"]) for e in eps}
+        labels = {e.index: episode_info[e.index]["labels"] for e in eps}
+        out[set_name] = {
+            "episodes": len(eps),
+            "one_step": one_step(predictors, ds, ids, stats),
+            "rollout": rollout_error(predictors, eps, ds.layout, horizon),
+            "labels": label_accuracy(predictors, eps, labels, bodies, ctx),
+        }
+    return out

@@ -1,0 +1,86 @@
+"""Run every model-free check over a dataset in one streaming pass over its episodes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pyarrow.parquet as pq
+
+from factory import checks
+from factory.dataset import Dataset
+from factory.labels import label_context
+from factory.model.pieces import iter_episodes
+from factory.recipe import Recipe
+
+
+def check_dataset(ds: Dataset, info: dict[int, dict]) -> dict:
+    """Numbers for the verdict and the report: one value per check, plus per-episode details."""
+    recipe_dict = ds.manifest["recipe"]
+    recipe = Recipe.model_validate(recipe_dict)
+    ctx = label_context(recipe, ds.layout)
+    gravity = np.asarray(recipe.scene.gravity)
+    bad_values = 0
+    gains, residuals, digests = {}, [], Counter()
+    mismatches: Counter[str] = Counter()
+    bad_episodes = 0
+    for ep in iter_episodes(ds):
+        bad_values += checks.nonfinite(ep.states, ep.actions)
+        states = np.nan_to_num(ep.states)
+        bodies = checks.bodies_for(recipe_dict, info[ep.index]["params"])
+        gains[ep.index] = checks.energy_gain(states, ep.actions, ds.layout, bodies, gravity)
+        residuals.append(checks.action_residuals(states, ep.actions, ds.layout, bodies))
+        wrong = checks.label_mismatches(states, info[ep.index]["labels"], ctx, bodies)
+        mismatches.update(wrong)
+        bad_episodes += bool(wrong)
+        digests[checks.episode_digest(ep.states, ep.actions)] += 1
+    n = max(len(gains), 1)
+    residual = np.concatenate(residuals) if residuals else np.zeros(0)
+    penetration = contact_penetration(ds)
+    gain_values = np.array(list(gains.values()))
+    return {
+        "episodes": len(gains),
+        "nonfinite": bad_values,
+        "penetration": {"max": float(penetration.max()) if len(penetration) else 0.0,
+                        "p99": float(np.percentile(penetration, 99)) if len(penetration) else 0.0,
+                        "contacts": int(len(penetration))},
+        "energy_gain": {"max": float(gain_values.max()) if len(gain_values) else 0.0,
+                        "median": float(np.median(gain_values)) if len(gain_values) else 0.0,
+                        "worst_episodes": sorted(gains, key=gains.get, reverse=True)[:5]},
+        "action_residual": {"median": float(np.median(residual)) if len(residual) else 0.0,
+                            "pushes": int(len(residual))},
+        "label_mismatch": {"fraction": bad_episodes / n, "by_label": dict(mismatches)},
+        "duplicates": {"fraction": sum(c - 1 for c in digests.values()) / n},
+        "coverage": parameter_coverage(recipe_dict, info),
+    }
+
+
+def parameter_coverage(recipe: dict, info: dict[int, dict]) -> dict[str, dict]:
+    """Histogram and filled-bin fraction of each randomized parameter over its declared range."""
+    if not info:
+        return {}
+    n = len(info)
+    bins = int(np.clip(n // 5, 4, 20))
+    out = {}
+    for name in next(iter(info.values()))["params"]:
+        declared = checks.declared_range(checks.recipe_value(recipe, name))
+        if declared is None:
+            continue
+        values = np.array([float(e["params"][name]) for e in info.values()])
+        out[name] = checks.coverage(values, *declared, bins=bins)
+    return out
+
+
+def contact_penetration(ds: Dataset) -> np.ndarray:
+    """Every contact's penetration depth, reading that one column file by file."""
+    parts = []
+    if ds.format == "parquet":
+        for rel in sorted(f for f in ds.files if Path(f).parts[:2] == ("parquet", "contacts")):
+            parts.append(pq.read_table(ds.root / rel, columns=["penetration"])["penetration"].to_numpy())
+    else:
+        for rel in sorted(f for f in ds.files if f.startswith("hdf5/")):
+            with h5py.File(ds.root / rel, "r") as f:
+                parts += [f[g]["contacts"]["penetration"][()] for g in f if g.startswith("episode_")]
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
