@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Create .venv and install the factory with every engine and the test tools.
+# torch is pinned and installed first: an open range would pull a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/pip install -q torch==2.13.0
+.venv/bin/pip install -q -e '.[genesis,model,unity,dev]'
+echo "setup done: $(.venv/bin/python --version), factory $(.venv/bin/python -c 'import factory; print(factory.__version__)')"
