@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the recipe JSON Schema (for editor autocompletion)")
     p.add_argument("--out", type=Path, help="write to this file instead of stdout")
     p.set_defaults(func=_schema)
+
+    from factory.report.commands import register as register_model_commands
+
+    register_model_commands(sub)  # train, evaluate, report
     return parser
 
 

@@ -39,3 +39,17 @@ def sliding_box_dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sliding_box")
     run(small("sliding_box", episodes=8, n_envs=4), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def push_target_32(tmp_path_factory) -> Path:
+    """32 push episodes in 4 shards (Parquet + HDF5), balls of 0.85-1 kg held out for OOD tests:
+    enough held-out data to score a trained model."""
+    from factory.runner import run
+
+    out = tmp_path_factory.mktemp("push_target_32")
+    recipe = small("push_target", episodes=32, n_envs=8,
+                   outputs={"formats": ["parquet", "hdf5"], "record_every": 5, "shard_size": 8},
+                   quality={"holdout": {"ball.mass": [0.85, 1.0]}})
+    run(recipe, out)
+    return out

@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from typing import Protocol
 
 import numpy as np
+import torch
 
+from factory.model.kinematics import constant_velocity
 from factory.model.pieces import Chunk
 from factory.model.stats import scale
 from factory.rollout import Layout
@@ -40,24 +42,9 @@ class ConstantVelocity:
         self.layout = layout
 
     def predict(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
-        out = state.copy()
-        dt = self.layout.record_dt
-        for obj in self.layout.objects:
-            pos, quat = self.layout.field(out, obj, "pos"), self.layout.field(out, obj, "quat")
-            pos += self.layout.field(state, obj, "vel") * dt
-            quat[:] = integrate_quat(quat, self.layout.field(state, obj, "ang_vel"), dt)
-        return out
-
-
-def integrate_quat(q: np.ndarray, omega: np.ndarray, dt: float) -> np.ndarray:
-    """Rotate unit quaternions (w, x, y, z) by a world-frame angular velocity held for dt."""
-    angle = np.linalg.norm(omega, axis=-1, keepdims=True) * dt
-    axis = omega / np.maximum(np.linalg.norm(omega, axis=-1, keepdims=True), 1e-12)
-    dw, dv = np.cos(angle / 2), axis * np.sin(angle / 2)
-    w, v = q[..., :1], q[..., 1:]
-    new_w = dw * w - (dv * v).sum(-1, keepdims=True)
-    new_v = dw * v + w * dv + np.cross(dv, v)
-    return np.concatenate([new_w, new_v], -1)
+        with torch.no_grad():
+            return constant_velocity(torch.from_numpy(np.ascontiguousarray(state, np.float32)),
+                                     self.layout.record_dt).numpy()
 
 
 class Linear:

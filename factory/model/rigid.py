@@ -1,7 +1,9 @@
-"""A small MLP world model for rigid bodies: (state, action) → normalized state delta.
+"""A small MLP world model for rigid bodies: (state, action) → normalized correction.
 
-Predicting the delta rather than the next state keeps targets near zero and lets the model spend
-its capacity on what changes. Normalization lives in buffers, so a checkpoint is self-contained.
+The model predicts what constant-velocity kinematics gets wrong (pushes, friction, contacts),
+normalized per feature: targets stay near zero, and integrating velocity into position, which an
+MLP learns poorly from absolute inputs, is done exactly. Normalization lives in buffers, so a
+checkpoint is self-contained.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from factory.model.kinematics import constant_velocity
 from factory.model.stats import scale
 from factory.rollout import STATE_PER_OBJECT, Layout
 
@@ -17,16 +20,18 @@ QUAT_OFFSET = 3  # quat follows pos inside each object's 13 numbers
 
 
 class RigidModel(nn.Module):
-    def __init__(self, state_size: int, action_size: int, hidden: int = 256, layers: int = 3):
+    def __init__(self, state_size: int, action_size: int, record_dt: float, hidden: int = 256,
+                 layers: int = 3):
         super().__init__()
-        self.config = {"state_size": state_size, "action_size": action_size, "hidden": hidden,
-                       "layers": layers}
+        self.config = {"state_size": state_size, "action_size": action_size, "record_dt": record_dt,
+                       "hidden": hidden, "layers": layers}
+        self.record_dt = record_dt
         dims = [state_size + action_size] + [hidden] * layers
         blocks: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
             blocks += [nn.Linear(a, b), nn.SiLU()]
         self.net = nn.Sequential(*blocks, nn.Linear(dims[-1], state_size))
-        for name, size in (("state", state_size), ("action", action_size), ("delta", state_size)):
+        for name, size in (("state", state_size), ("action", action_size), ("residual", state_size)):
             self.register_buffer(f"{name}_mean", torch.zeros(size))
             self.register_buffer(f"{name}_std", torch.ones(size))
         quat = [o * STATE_PER_OBJECT + QUAT_OFFSET for o in range(state_size // STATE_PER_OBJECT)]
@@ -34,25 +39,25 @@ class RigidModel(nn.Module):
 
     @classmethod
     def for_dataset(cls, layout: Layout, stats: dict, **config) -> "RigidModel":
-        model = cls(layout.state_size, layout.action_size, **config)
-        for name in ("state", "action", "delta"):
+        model = cls(layout.state_size, layout.action_size, layout.record_dt, **config)
+        for name in ("state", "action", "residual"):
             mean, std = scale(stats, name)
             getattr(model, f"{name}_mean").copy_(torch.from_numpy(mean))
             getattr(model, f"{name}_std").copy_(torch.from_numpy(std))
         return model
 
     def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """Normalized delta prediction."""
+        """Normalized correction to constant velocity."""
         x = torch.cat([(state - self.state_mean) / self.state_std,
                        (action - self.action_mean) / self.action_std], -1)
         return self.net(x)
 
     def target(self, state: torch.Tensor, next_state: torch.Tensor) -> torch.Tensor:
-        return (next_state - state - self.delta_mean) / self.delta_std
+        return (next_state - constant_velocity(state, self.record_dt) - self.residual_mean) / self.residual_std
 
     def loss(self, state: torch.Tensor, action: torch.Tensor, next_state: torch.Tensor,
              noise: float = 0.0) -> torch.Tensor:
-        """MSE on the normalized delta; `noise` (in state std units) perturbs inputs for robustness."""
+        """MSE on the normalized correction; `noise` (in state std units) perturbs inputs for robustness."""
         if noise > 0:
             jitter = torch.randn_like(state) * noise * self.state_std
             state_in, target = state + jitter, self.target(state + jitter, next_state)
@@ -62,7 +67,7 @@ class RigidModel(nn.Module):
 
     def step(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Next state in physical units, quaternions renormalized."""
-        nxt = state + self(state, action) * self.delta_std + self.delta_mean
+        nxt = constant_velocity(state, self.record_dt) + self(state, action) * self.residual_std + self.residual_mean
         idx = self.quat_start[:, None] + torch.arange(4, device=state.device)
         q = nxt[..., idx]
         q = q / q.norm(dim=-1, keepdim=True).clamp_min(1e-8)

@@ -17,7 +17,10 @@ from factory.model.pieces import iter_chunks
 from factory.storage.base import atomic_path
 
 STATS = "stats.json"
-FEATURES = ("state", "action", "delta")  # delta = next_state - state, what rigid models predict
+STATS_VERSION = 2  # bump when FEATURES change, so older files are recomputed
+FEATURES = ("state", "action", "delta", "residual")
+# delta = next_state - state (scales one-step errors); residual = next_state - constant-velocity
+# prediction (what the rigid model learns)
 
 
 @dataclass
@@ -54,7 +57,7 @@ class RunningStats:
 
 def fingerprint(ds: Dataset) -> str:
     m = ds.manifest
-    return f"{m['recipe_hash']}:{m['counts']['transitions']}:{m['created']}"
+    return f"v{STATS_VERSION}:{m['recipe_hash']}:{m['counts']['transitions']}:{m['created']}"
 
 
 def compute_stats(ds: Dataset) -> dict:
@@ -63,9 +66,19 @@ def compute_stats(ds: Dataset) -> dict:
         running["state"].add(chunk.state)
         running["action"].add(chunk.action)
         running["delta"].add(chunk.next_state - chunk.state)
+        running["residual"].add(chunk.next_state - _constant_velocity(chunk.state, ds.layout.record_dt))
     names = {"state": ds.layout.state_names, "action": ds.layout.action_names,
-             "delta": ds.layout.state_names}
+             "delta": ds.layout.state_names, "residual": ds.layout.state_names}
     return {"fingerprint": fingerprint(ds)} | {f: running[f].to_dict(names[f]) for f in FEATURES}
+
+
+def _constant_velocity(state: np.ndarray, dt: float) -> np.ndarray:
+    import torch  # only here: stats of the plain features need no torch
+
+    from factory.model.kinematics import constant_velocity
+
+    with torch.no_grad():
+        return constant_velocity(torch.from_numpy(np.array(state, np.float32)), dt).numpy()
 
 
 def load_stats(ds: Dataset, refresh: bool = False) -> dict:

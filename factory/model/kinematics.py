@@ -1,0 +1,31 @@
+"""Constant-velocity kinematics in torch: the physics prior the rigid model corrects.
+
+Both the constant-velocity baseline and the model's target use this one function, so "the model
+beats constant velocity" compares a learned correction against exactly the prior it starts from.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from factory.rollout import STATE_PER_OBJECT
+
+
+def integrate_quat(q: torch.Tensor, omega: torch.Tensor, dt: float) -> torch.Tensor:
+    """Rotate unit quaternions (w, x, y, z) by a world-frame angular velocity held for dt."""
+    speed = omega.norm(dim=-1, keepdim=True)
+    half = speed * dt / 2
+    axis = omega / speed.clamp_min(1e-12)
+    dw, dv = torch.cos(half), axis * torch.sin(half)
+    w, v = q[..., :1], q[..., 1:]
+    new_w = dw * w - (dv * v).sum(-1, keepdim=True)
+    new_v = dw * v + w * dv + torch.linalg.cross(dv, v)
+    return torch.cat([new_w, new_v], -1)
+
+
+def constant_velocity(state: torch.Tensor, dt: float) -> torch.Tensor:
+    """Every body keeps its linear and angular velocity for dt: (..., n_objects * 13)."""
+    s = state.reshape(*state.shape[:-1], -1, STATE_PER_OBJECT)
+    pos, quat, vel, omega = s[..., 0:3], s[..., 3:7], s[..., 7:10], s[..., 10:13]
+    out = torch.cat([pos + vel * dt, integrate_quat(quat, omega, dt), vel, omega], -1)
+    return out.reshape(state.shape)

@@ -1,0 +1,84 @@
+"""Assemble the report: checks → split → train → evaluate → verdict → figures, HTML, JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from factory.dataset import Dataset, open_dataset
+from factory.model.baselines import baselines
+from factory.model.evaluate import evaluate, rollout
+from factory.model.pieces import iter_chunks, iter_episodes
+from factory.model.rigid import RigidModel, TorchPredictor
+from factory.model.split import Split, episode_info, quality_options, split_episodes
+from factory.model.stats import load_stats, write_json
+from factory.model.train import TrainConfig, train
+from factory.report import html, plots
+from factory.report.data_checks import check_dataset
+from factory.report.verdict import verdict
+
+
+def evaluate_model(ds: Dataset, model: RigidModel, split: Split, stats: dict, info: dict[int, dict],
+                   horizon: int = 20) -> dict:
+    """The model beside baselines fit on the same training episodes, on the test and OOD sets."""
+    predictors = baselines(ds.layout, stats, iter_chunks(ds, split.train)) + [TorchPredictor(model)]
+    return evaluate(predictors, ds, {"test": split.test, "ood": split.ood}, stats, info, horizon)
+
+
+def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
+                config: TrainConfig = TrainConfig(), holdout: dict[str, list[float]] | None = None,
+                horizon: int = 20) -> dict:
+    """Write `out` (default DATASET/report)/index.html, summary.json and model.pt; return the summary."""
+    start = time.perf_counter()
+    ds = open_dataset(path, fmt)
+    out = Path(out) if out else ds.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    quality = quality_options(ds, holdout)
+    stats = load_stats(ds)
+    table = ds.episodes()
+    info = episode_info(table)
+    checks = check_dataset(ds, info)
+    split = split_episodes(table, quality.holdout, seed=config.seed)
+    trained = train(ds, split, stats, config, out / "model.pt")
+    evaluation = evaluate_model(ds, trained.model, split, stats, info, horizon)
+    summary = {
+        "dataset": {"name": ds.manifest["recipe"]["name"], "path": str(ds.root), "format": ds.format,
+                    "episodes": ds.manifest["counts"]["episodes"], "transitions": len(ds)},
+        "quality": quality.model_dump(),
+        "split": {k: len(v) for k, v in split.to_dict().items()},
+        "training": {"steps": trained.steps, "seconds": trained.seconds,
+                     "steps_per_second": trained.steps_per_second, "history": trained.history},
+        "checks": checks,
+        "evaluation": evaluation,
+        "verdict": verdict(checks, evaluation, quality),
+    }
+    figures = _figures(ds, summary, trained.model, split, out, info)
+    summary["seconds"] = time.perf_counter() - start
+    write_json(out / "summary.json", summary)
+    (out / "index.html").write_text(html.render(summary, figures))
+    return summary
+
+
+def _figures(ds: Dataset, summary: dict, model: RigidModel, split: Split, out: Path,
+             info: dict[int, dict]) -> dict[str, str]:
+    figures = {
+        "loss": plots.loss_curves(summary["training"]["history"], out / "loss.png"),
+        "rollout": plots.rollout_error(summary["evaluation"], out / "rollout.png"),
+    }
+    if summary["checks"]["coverage"]:
+        figures["coverage"] = plots.coverage(summary["checks"]["coverage"], out / "coverage.png")
+    rates = {k: sum(bool(e["labels"][k]) for e in info.values()) / len(info)
+             for k, v in next(iter(info.values()))["labels"].items() if isinstance(v, bool)}
+    if rates:
+        figures["labels"] = plots.label_rates(rates, out / "labels.png")
+    predictor = TorchPredictor(model)
+    previews = [(e.index, e.states, rollout(predictor, e.states[None, 0], e.actions[None])[0])
+                for e in iter_episodes(ds, split.test[:3])]
+    if previews:
+        figures["preview"] = plots.episode_preview(previews, ds.layout, out / "preview.png")
+    return {k: p.name for k, p in figures.items()}
+
+
+def load_summary(out: Path) -> dict:
+    return json.loads((Path(out) / "summary.json").read_text())

@@ -1,0 +1,116 @@
+"""`factory train`, `factory evaluate` and `factory report`: parsers and handlers.
+
+Registered by factory.cli with one call; torch and matplotlib load only when a handler runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from factory.errors import FactoryError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train the baseline world model on a dataset",
+                       description="Train the rigid-body model on DATASET's training episodes.")
+    _common(p)
+    p.add_argument("--out", type=Path, help="checkpoint path (default: DATASET/report/model.pt)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="score a trained model against trivial baselines",
+                       description="One-step, rollout and label-readout error of --model and of the "
+                       "zero-motion, constant-velocity and linear baselines on held-out episodes.")
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--model", type=Path, required=True, help="checkpoint written by factory train")
+    p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
+    p.add_argument("--horizon", type=int, default=20, help="rollout horizon in recorded steps")
+    p.add_argument("--json", action="store_true", help="print every number as JSON")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("report", help="checks + model + verdict → DATASET/report/index.html",
+                       description="Check DATASET, train and evaluate the baseline model, and write "
+                       "index.html, summary.json and figures with a pass/fail verdict.")
+    _common(p)
+    p.add_argument("--out", type=Path, help="report folder (default: DATASET/report)")
+    p.add_argument("--horizon", type=int, default=20, help="rollout horizon in recorded steps")
+    p.add_argument("--strict", action="store_true", help="exit 3 when the verdict fails")
+    p.set_defaults(func=_report)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when present)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--holdout", action="append", default=[], metavar="PARAM=LOW:HIGH",
+                   help="hold episodes with PARAM in [LOW, HIGH] out for the OOD test "
+                   "(overrides the recipe's quality.holdout; repeatable)")
+
+
+def parse_holdout(items: list[str]) -> dict[str, list[float]]:
+    out = {}
+    for item in items:
+        try:
+            name, rng = item.split("=")
+            low, high = (float(v) for v in rng.split(":"))
+        except ValueError:
+            raise FactoryError(f"--holdout '{item}' is not PARAM=LOW:HIGH, e.g. ball.mass=0.8:1.0") from None
+        out[name] = [low, high]
+    return out
+
+
+def _config(args: argparse.Namespace):
+    from factory.model.train import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, workers=args.workers,
+                       device=args.device, seed=args.seed)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from factory.dataset import open_dataset
+    from factory.model.split import quality_options, split_episodes
+    from factory.model.stats import load_stats
+    from factory.model.train import train
+
+    ds = open_dataset(args.dataset, args.format)
+    quality = quality_options(ds, parse_holdout(args.holdout))
+    split = split_episodes(ds.episodes(), quality.holdout, seed=args.seed)
+    out = args.out or ds.root / "report" / "model.pt"
+    result = train(ds, split, load_stats(ds), _config(args), out)
+    h = result.history
+    print(f"trained {result.steps} steps in {result.seconds:.1f} s ({result.steps_per_second:.0f} steps/s) on "
+          f"{len(split.train)} episodes; validation loss {h['val_loss'][-1]:.4g}; wrote {out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from factory.dataset import open_dataset
+    from factory.model.rigid import load_checkpoint
+    from factory.model.split import Split, episode_info
+    from factory.model.stats import load_stats
+    from factory.report.build import evaluate_model
+    from factory.report.text import render_evaluation
+
+    ds = open_dataset(args.dataset, args.format)
+    model, ckpt = load_checkpoint(args.model)
+    result = evaluate_model(ds, model, Split(**ckpt["split"]), load_stats(ds), episode_info(ds.episodes()),
+                            args.horizon)
+    print(json.dumps(result, indent=1) if args.json else render_evaluation(result))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from factory.report.build import make_report
+    from factory.report.text import render_verdict
+
+    summary = make_report(args.dataset, args.out, args.format, _config(args), parse_holdout(args.holdout),
+                          args.horizon)
+    out = args.out or Path(summary["dataset"]["path"]) / "report"
+    print(render_verdict(summary))
+    print(f"wrote {out / 'index.html'} and {out / 'summary.json'}")
+    return 3 if args.strict and not summary["verdict"]["passed"] else 0

@@ -1,0 +1,77 @@
+"""report/index.html: one self-describing page a data team can open, keep and show."""
+
+from __future__ import annotations
+
+from html import escape
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.pass{color:#0a7d28}.fail{color:#b3261e}
+.banner{font-size:1.6em;font-weight:bold;padding:.4em .8em;border-radius:6px;display:inline-block}
+.banner.pass{background:#e3f5e7}.banner.fail{background:#fbe4e2}img{max-width:100%;border:1px solid #eee}"""
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return f'<span class="{"pass" if value else "fail"}">{"pass" if value else "FAIL"}</span>'
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return escape(str(value))
+
+
+def render(summary: dict, figures: dict[str, str]) -> str:
+    v = summary["verdict"]
+    status = "pass" if v["passed"] else "fail"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Quality report: "
+             f"{escape(summary['dataset']['name'])}</title><style>{CSS}</style></head><body>",
+             f"<h1>Quality report: {escape(summary['dataset']['name'])}</h1>",
+             f"<p>{escape(summary['dataset']['path'])} — {summary['dataset']['episodes']} episodes, "
+             f"{summary['dataset']['transitions']} transitions ({escape(summary['dataset']['format'])}); "
+             f"report took {summary['seconds']:.1f} s.</p>",
+             f"<div class='banner {status}'>Verdict: {status.upper()}</div>",
+             "<p>" + ", ".join(f"{escape(a)}: {_cell(ok)}" for a, ok in v["aspects"].items()) + "</p>",
+             "<h2>Criteria</h2>",
+             _table(["aspect", "criterion", "value", "threshold", "result"],
+                    [[c["aspect"], c["name"], c["value"],
+                      ("≥ " if c["higher_is_better"] else "≤ ") + f"{c['threshold']:.4g}", c["passed"]]
+                     for c in v["criteria"]])]
+    ev = summary.get("evaluation") or {}
+    for set_name, title in (("test", "Held-out episodes (in distribution)"), ("ood", "Out of distribution")):
+        if set_name not in ev:
+            continue
+        one = ev[set_name]["one_step"]
+        fields = list(next(iter(one.values()))["rmse"])
+        parts += [f"<h2>{title}: {ev[set_name]['episodes']} episodes</h2>", "<h3>One-step error</h3>",
+                  _table(["predictor", "normalized MSE", *[f"RMSE {f}" for f in fields]],
+                         [[n, r["nmse"], *[r["rmse"][f] for f in fields]] for n, r in one.items()])]
+        labels = ev[set_name]["labels"]
+        runs = [r for r in labels if r != "positive_rate"]
+        parts += ["<h3>Label accuracy from whole-episode rollouts</h3>",
+                  _table(["label", "positive rate", *runs],
+                         [[n, labels["positive_rate"][n], *[labels[r][n] for r in runs]]
+                          for n in labels["positive_rate"]])]
+    for key, title in (("loss", "Loss curves"), ("rollout", "Rollout error vs horizon"),
+                       ("preview", "Episode preview: recorded (solid) vs model rollout (dashed)"),
+                       ("coverage", "Coverage of randomized parameters"), ("labels", "Label distribution")):
+        if key in figures:
+            parts.append(f"<h2>{title}</h2><img src='{escape(figures[key])}' alt='{escape(title)}'>")
+    c = summary["checks"]
+    parts += ["<h2>Data checks</h2>",
+              _table(["check", "value"], [
+                  ["non-finite values", c["nonfinite"]],
+                  ["max / p99 penetration (m)", f"{c['penetration']['max']:.4g} / {c['penetration']['p99']:.4g}"],
+                  ["max / median energy gain without action", f"{c['energy_gain']['max']:.4g} / "
+                   f"{c['energy_gain']['median']:.4g}"],
+                  ["episodes gaining most energy", ", ".join(map(str, c["energy_gain"]["worst_episodes"]))],
+                  ["push response residual (median over pushes)", c["action_residual"]["median"]],
+                  ["label mismatches", ", ".join(f"{k}: {n}" for k, n in c["label_mismatch"]["by_label"].items())
+                   or "none"],
+                  ["duplicate episodes (fraction)", c["duplicates"]["fraction"]]]),
+              "<p>Full numbers: <a href='summary.json'>summary.json</a>.</p></body></html>"]
+    return "\n".join(parts)

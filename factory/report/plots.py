@@ -1,0 +1,85 @@
+"""The report's figures, one PNG per function, drawn with matplotlib's Agg backend (no display)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from factory.rollout import Layout  # noqa: E402
+
+COLORS = {"model": "C3", "linear": "C2", "constant-velocity": "C1", "zero-motion": "C7"}
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def loss_curves(history: dict[str, list[float]], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ax.plot(history["epoch"], history["train_loss"], label="train")
+    ax.plot(history["epoch"], history["val_loss"], label="validation")
+    ax.set(xlabel="epoch", ylabel="normalized MSE (training target)", yscale="log", title="Training loss")
+    ax.legend()
+    return _save(fig, path)
+
+
+def rollout_error(evaluation: dict, path: Path) -> Path:
+    sets = [s for s in ("test", "ood") if s in evaluation]
+    fig, axes = plt.subplots(1, len(sets), figsize=(5.5 * len(sets), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], sets):
+        for predictor, errors in evaluation[name]["rollout"].items():
+            ax.plot(np.arange(1, len(errors) + 1), errors, label=predictor, color=COLORS.get(predictor),
+                    lw=2.5 if predictor == "model" else 1.5)
+        title = "held-out (in distribution)" if name == "test" else "out of distribution"
+        ax.set(xlabel="horizon (recorded steps)", ylabel="position RMSE (m)", title=f"Rollout error, {title}")
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def coverage(coverage: dict[str, dict], path: Path) -> Path:
+    names = list(coverage)
+    cols = min(4, max(len(names), 1))
+    rows = max(1, -(-len(names) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names):
+        c = coverage[name]
+        edges = np.asarray(c["edges"])
+        ax.bar(edges[:-1], c["counts"], width=np.diff(edges), align="edge", edgecolor="white",
+               color="C0" if c["filled"] >= 0.999 else "C1")
+        ax.set_title(f"{name} ({100 * c['filled']:.0f}% bins)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    return _save(fig, path)
+
+
+def label_rates(labels: dict[str, float], path: Path) -> Path:
+    names = sorted(labels)
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(names) + 1.2))
+    ax.barh(names, [labels[n] for n in names], color="C0")
+    ax.set(xlim=(0, 1), xlabel="fraction of episodes true", title="Episode labels")
+    ax.tick_params(labelsize=8)
+    return _save(fig, path)
+
+
+def episode_preview(previews: list[tuple[int, np.ndarray, np.ndarray]], layout: Layout, path: Path) -> Path:
+    """Top-down paths of every object: recorded (solid) against the model's rollout (dashed)."""
+    fig, axes = plt.subplots(1, len(previews), figsize=(3.6 * len(previews), 3.6), squeeze=False)
+    for ax, (index, true, pred) in zip(axes[0], previews):
+        for k, obj in enumerate(layout.objects):
+            t, p = layout.field(true, obj, "pos"), layout.field(pred, obj, "pos")
+            ax.plot(t[:, 0], t[:, 1], color=f"C{k}", label=obj)
+            ax.plot(p[:, 0], p[:, 1], color=f"C{k}", ls="--")
+            ax.plot(*t[0, :2], "o", color=f"C{k}", ms=4)
+        ax.set(title=f"episode {index}", xlabel="x (m)", ylabel="y (m)")
+        ax.set_aspect("equal", adjustable="datalim")
+    axes[0][0].legend(fontsize=7)
+    return _save(fig, path)

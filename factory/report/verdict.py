@@ -1,0 +1,61 @@
+"""Pass/fail against the recipe's quality thresholds: each criterion names its number and bound."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from factory.recipe import QualityOptions
+
+BASELINES = ("zero-motion", "constant-velocity", "linear")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    aspect: str  # learnable, consistent, diverse, generalizes
+    name: str
+    value: float
+    threshold: float
+    higher_is_better: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.value >= self.threshold if self.higher_is_better else self.value <= self.threshold
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"passed": self.passed}
+
+
+def criteria(checks: dict, evaluation: dict | None, q: QualityOptions) -> list[Criterion]:
+    out = [
+        Criterion("consistent", "non-finite values", checks["nonfinite"], q.max_nonfinite),
+        Criterion("consistent", "deepest penetration (m)", checks["penetration"]["max"], q.max_penetration),
+        Criterion("consistent", "energy gain without action (fraction)", checks["energy_gain"]["max"],
+                  q.max_energy_gain),
+        Criterion("consistent", "push response residual (median)", checks["action_residual"]["median"],
+                  q.max_action_residual),
+        Criterion("consistent", "episodes with labels contradicting states", checks["label_mismatch"]["fraction"],
+                  q.max_label_mismatch),
+        Criterion("diverse", "duplicate episodes (fraction)", checks["duplicates"]["fraction"], q.max_duplicates),
+    ]
+    if checks["coverage"]:
+        worst = min(c["filled"] for c in checks["coverage"].values())
+        out.append(Criterion("diverse", "least-covered parameter (bins filled)", worst, q.min_coverage, True))
+    if evaluation and "test" in evaluation:
+        one = evaluation["test"]["one_step"]
+        best = min(one[b]["nmse"] for b in BASELINES)
+        out.append(Criterion("learnable", "model / best baseline one-step error", one["model"]["nmse"] / best,
+                             1 - q.min_improvement))
+        if "ood" in evaluation:
+            ratio = evaluation["ood"]["one_step"]["model"]["nmse"] / max(one["model"]["nmse"], 1e-12)
+            out.append(Criterion("generalizes", "OOD / in-distribution one-step error", ratio, q.max_ood_ratio))
+    return out
+
+
+def verdict(checks: dict, evaluation: dict | None, q: QualityOptions) -> dict:
+    found = criteria(checks, evaluation, q)
+    aspects = {c.aspect for c in found}
+    return {
+        "passed": all(c.passed for c in found),
+        "aspects": {a: all(c.passed for c in found if c.aspect == a) for a in sorted(aspects)},
+        "criteria": [c.to_dict() for c in found],
+    }
