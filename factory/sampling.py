@@ -56,7 +56,10 @@ class _Draw:
         self.params: dict[str, float] = {}
 
     def __call__(self, name: str, value) -> float:
-        drawn = sample(value, episode_rng(self.seed, self.index, name))
+        if isinstance(value, (int, float)):  # constants need no generator (most fields; keeps runs fast)
+            drawn = float(value)
+        else:
+            drawn = sample(value, episode_rng(self.seed, self.index, name))
         self.params[name] = drawn
         return drawn
 

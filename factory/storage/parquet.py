@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from factory.rollout import EpisodeRecord, Layout
-from factory.storage.base import atomic_path, contact_columns, episode_row, shard_name, transition_columns
+from factory.storage.base import atomic_path, contacts_table, episodes_table, shard_name, transitions_table
 
 ROW_GROUP_TARGET = 65_536  # rows; a row group closes at the first episode boundary past this
 
@@ -23,17 +24,10 @@ class ParquetFormat:
 
     def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout) -> list[Path]:
         name = f"{shard_name(shard)}.parquet"
-        episode_tables = [pa.table(transition_columns(r, layout)) for r in records]
-        offsets, total = [], 0
-        for table in episode_tables:
-            offsets.append(total)
-            total += table.num_rows
-        rows = [dict(episode_row(r, shard), transitions_offset=o) for r, o in zip(records, offsets)]
-        contacts = pa.concat_tables([pa.table(contact_columns(r, layout)) for r in records])
         written = [
-            self._write_grouped(root / "parquet" / "transitions" / name, episode_tables),
-            self._write(root / "parquet" / "episodes" / name, pa.Table.from_pylist(rows)),
-            self._write(root / "parquet" / "contacts" / name, contacts),
+            self._write_transitions(root / "parquet" / "transitions" / name, records, layout),
+            self._write(root / "parquet" / "episodes" / name, episodes_table(records, shard)),
+            self._write(root / "parquet" / "contacts" / name, contacts_table(records, layout)),
         ]
         return [p.relative_to(root) for p in written]
 
@@ -44,18 +38,17 @@ class ParquetFormat:
         return path
 
     @staticmethod
-    def _write_grouped(path: Path, tables: list[pa.Table]) -> Path:
-        """Write episodes so that no row group splits one."""
+    def _write_transitions(path: Path, records: list[EpisodeRecord], layout: Layout) -> Path:
+        """Write row groups that end on episode boundaries, each of about ROW_GROUP_TARGET rows."""
+        table = transitions_table(records, layout)
+        ends = np.cumsum([r.rollout.transitions for r in records])
         with atomic_path(path) as tmp:
-            with pq.ParquetWriter(tmp, tables[0].schema, compression="zstd") as writer:
-                group: list[pa.Table] = []
-                for table in tables:
-                    group.append(table)
-                    if sum(t.num_rows for t in group) >= ROW_GROUP_TARGET:
-                        writer.write_table(pa.concat_tables(group), row_group_size=ROW_GROUP_TARGET * 4)
-                        group = []
-                if group:
-                    writer.write_table(pa.concat_tables(group), row_group_size=ROW_GROUP_TARGET * 4)
+            with pq.ParquetWriter(tmp, table.schema, compression="zstd") as writer:
+                start = 0
+                for i, end in enumerate(ends):
+                    if end - start >= ROW_GROUP_TARGET or i == len(ends) - 1:
+                        writer.write_table(table.slice(start, end - start), row_group_size=end - start)
+                        start = end
         return path
 
     # ------------------------------------------------------------ reading
