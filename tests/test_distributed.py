@@ -1,0 +1,190 @@
+"""Generation on real dask processes: a `dask scheduler` and two `dask worker`s on 127.0.0.1,
+`factory run` as a subprocess, real SIGKILLs. Every dataset is compared shard by shard (sha256 of
+every file) with one made serially in this process, and checked by `factory verify`, so a lost,
+duplicated or altered episode fails the test.
+
+The cluster is shared by the whole module (each worker pays Genesis' start once); the test that
+kills a worker runs last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from factory.recipe import Recipe
+from factory.resume import STATE_DIR
+from factory.runner import run
+from factory.storage.manifest import MANIFEST
+
+pytestmark = pytest.mark.genesis
+
+BIN = Path(sys.executable).parent
+EPISODES = 48  # 12 shards of 4: enough that a kill lands mid-run
+WORKER_ENV = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def recipe(**update) -> Recipe:
+    from conftest import small
+
+    outputs = {"formats": ["parquet", "hdf5"], "record_every": 2, "shard_size": 4}
+    return small("sliding_box", **({"episodes": EPISODES, "steps": 100, "n_envs": 4, "outputs": outputs} | update))
+
+
+def write_recipe(path: Path, r: Recipe) -> Path:
+    path.write_text(yaml.safe_dump(r.model_dump(mode="json"), sort_keys=False))
+    return path
+
+
+def shard_files(out: Path) -> dict[int, dict[str, str]]:
+    """Shard id → {file path: sha256}, from the manifest."""
+    manifest = json.loads((out / MANIFEST).read_text())
+    return {s["id"]: {f["path"]: f["sha256"] for f in s["files"]} for s in manifest["shards"]}
+
+
+def receipts(out: Path) -> list[Path]:
+    return sorted((out / STATE_DIR / "shards").glob("*.json"))
+
+
+def factory(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "factory"), *args], capture_output=True, text=True, timeout=300, **kw)
+
+
+def start_factory(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "factory"), *args, "--quiet"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_receipt(out: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
+    """Block until the run has finished its first shard (but the manifest is not written yet)."""
+    deadline = time.monotonic() + timeout
+    while not receipts(out):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no shard finished in time"
+        time.sleep(0.05)
+
+
+def assert_verified(out: Path) -> None:
+    proc = factory("verify", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith(": ok")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict[int, dict[str, str]]:
+    """The same recipe, simulated serially in this process."""
+    out = tmp_path_factory.mktemp("serial")
+    run(recipe(), out)
+    return shard_files(out)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A real scheduler and two single-threaded worker processes (no nanny: a killed worker stays dead)."""
+    from dask.distributed import Client
+
+    root = tmp_path_factory.mktemp("cluster")
+    info = root / "scheduler.json"
+    log = open(root / "cluster.log", "w")
+    scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                  "--no-dashboard", "--scheduler-file", str(info)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 60
+    while not info.exists():
+        assert time.monotonic() < deadline and scheduler.poll() is None, (root / "cluster.log").read_text()
+        time.sleep(0.1)
+    address = json.loads(info.read_text())["address"]
+    workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
+                                 "--name", f"w{i}", "--local-directory", str(root / f"w{i}")],
+                                stdout=log, stderr=log, env=WORKER_ENV) for i in range(2)]
+    with Client(address, timeout="60s") as client:
+        client.wait_for_workers(2, timeout=120)
+    yield address, workers
+    for proc in [*workers, scheduler]:
+        proc.kill()  # nothing of theirs needs a clean shutdown: the datasets are checked already
+        proc.wait()
+    log.close()
+
+
+def test_two_workers_write_what_one_process_writes(cluster, reference, tmp_path):
+    address, _ = cluster
+    out = tmp_path / "out"
+    proc = factory("run", str(write_recipe(tmp_path / "r.yaml", recipe())), "--out", str(out),
+                   "--scheduler", address)
+    assert proc.returncode == 0, proc.stderr
+    assert f"dask: 2 workers at {address}; dashboard" in proc.stderr
+    assert f"wrote {EPISODES} episodes" in proc.stdout
+    assert shard_files(out) == reference
+    assert_verified(out)
+
+
+def test_batch_size_does_not_change_episodes(cluster, reference, tmp_path):
+    """n_envs 3 puts episodes in other env slots and pads the last batch of every shard."""
+    out = tmp_path / "out"
+    proc = factory("run", str(write_recipe(tmp_path / "r.yaml", recipe(n_envs=3))), "--out", str(out),
+                   "--scheduler", cluster[0])
+    assert proc.returncode == 0, proc.stderr
+    assert shard_files(out) == reference
+
+
+def test_one_local_worker_writes_what_serial_writes(reference, tmp_path):
+    """`--workers 1` starts its own LocalCluster; shard content depends on the episode range only."""
+    out = tmp_path / "out"
+    proc = factory("run", str(write_recipe(tmp_path / "r.yaml", recipe())), "--out", str(out),
+                   "--workers", "1", "--episodes", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert "dask: 1 workers at tcp://127.0.0.1:" in proc.stderr
+    assert shard_files(out) == {i: reference[i] for i in (0, 1)}
+
+
+def test_kill_9_client_then_rerun_resumes_to_identical_dataset(cluster, reference, tmp_path):
+    out = tmp_path / "out"
+    args = ["run", str(write_recipe(tmp_path / "r.yaml", recipe())), "--out", str(out), "--scheduler", cluster[0]]
+    proc = start_factory(*args)
+    wait_for_receipt(out, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / MANIFEST).exists()
+    finished = len(receipts(out))
+    assert finished < EPISODES // 4, "the run finished before it was killed; nothing was tested"
+
+    again = factory(*args)
+    assert again.returncode == 0, again.stderr
+    assert "resuming" in again.stderr
+    assert shard_files(out) == reference
+    assert_verified(out)
+
+
+def test_second_run_on_same_output_is_refused_while_first_runs(cluster, tmp_path):
+    out = tmp_path / "out"
+    path = write_recipe(tmp_path / "r.yaml", recipe())
+    first = start_factory("run", str(path), "--out", str(out), "--scheduler", cluster[0])
+    wait_for_receipt(out, first)
+    second = factory("run", str(path), "--out", str(out), "--scheduler", cluster[0])
+    assert first.wait(timeout=300) == 0, first.communicate()
+    assert second.returncode == 1
+    assert f"{out} is being written by another run (pid {first.pid}" in second.stderr
+    assert_verified(out)
+
+
+def test_killed_worker_costs_nothing(cluster, reference, tmp_path):
+    """SIGKILL one of the two workers mid-run: dask reruns its shard on the other; nothing is lost."""
+    address, workers = cluster
+    out = tmp_path / "out"
+    proc = start_factory("run", str(write_recipe(tmp_path / "r.yaml", recipe())), "--out", str(out),
+                         "--scheduler", address)
+    wait_for_receipt(out, proc)
+    workers[1].send_signal(signal.SIGKILL)
+    assert workers[1].wait(timeout=30) == -signal.SIGKILL
+    assert len(receipts(out)) < EPISODES // 4
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert shard_files(out) == reference
+    assert_verified(out)
