@@ -43,7 +43,7 @@ class ConstantVelocity:
 
     def predict(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return constant_velocity(torch.from_numpy(np.ascontiguousarray(state, np.float32)),
+            return constant_velocity(torch.tensor(np.asarray(state), dtype=torch.float32),
                                      self.layout.record_dt).numpy()
 
 

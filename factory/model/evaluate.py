@@ -1,7 +1,7 @@
 """`factory evaluate`: the model against trivial baselines on held-out episodes.
 
-One-step error is the mean squared error of the predicted state change, each feature divided by
-the spread of its change (so positions, quaternions and spins count alike); rollout error is the
+One-step error is the mean squared error of the predicted state change divided by the spread of
+that change, per state field (so positions, quaternions and spins count alike); rollout error is the
 position RMSE in metres after feeding each predictor its own output for 1..H steps.
 """
 
@@ -22,7 +22,12 @@ from factory.rollout import STATE_FIELDS, Layout
 
 
 def one_step(predictors: list[Predictor], ds: Dataset, episodes: list[int], stats: dict) -> dict:
-    """Per predictor: normalized one-step MSE and physical RMSE per state field."""
+    """Per predictor: normalized one-step MSE and physical RMSE per state field.
+
+    `nmse` pools each field (pos, quat, vel, ang_vel) over objects: squared error over the variance
+    of that field's change, averaged over fields. Pooling keeps the jitter of resting bodies, whose
+    per-feature variance is tiny, from dominating; `nmse_per_feature` is the unpooled mean.
+    """
     _, ds_std = scale(stats, "delta")
     groups = field_groups(ds.layout)
     sq = {p.name: np.zeros(ds.layout.state_size) for p in predictors}
@@ -35,7 +40,9 @@ def one_step(predictors: list[Predictor], ds: Dataset, episodes: list[int], stat
     out = {}
     for name, s in sq.items():
         mse = s / max(rows, 1)
-        out[name] = {"nmse": float((mse / ds_std.astype(np.float64) ** 2).mean()),
+        var = ds_std.astype(np.float64) ** 2
+        out[name] = {"nmse": float(np.mean([mse[idx].sum() / var[idx].sum() for idx in groups.values()])),
+                     "nmse_per_feature": float((mse / var).mean()),
                      "rmse": {g: float(np.sqrt(mse[idx].mean())) for g, idx in groups.items()},
                      "transitions": rows}
     return out

@@ -84,8 +84,8 @@ class TorchPredictor:
 
     @torch.no_grad()
     def predict(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
-        s = torch.from_numpy(np.ascontiguousarray(state, np.float32)).to(self.device)
-        a = torch.from_numpy(np.ascontiguousarray(action, np.float32)).to(self.device)
+        s = torch.tensor(np.asarray(state), dtype=torch.float32, device=self.device)
+        a = torch.tensor(np.asarray(action), dtype=torch.float32, device=self.device)
         return self.model.step(s, a).cpu().numpy()
 
 
