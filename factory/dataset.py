@@ -23,6 +23,7 @@ class Episode:
     params: dict[str, float]
     labels: dict[str, object]
     contacts: pa.Table
+    points: dict[str, np.ndarray]  # fluid particles / cloth vertices: (T+1, N, 3) per field
 
 
 class Dataset:
@@ -74,7 +75,9 @@ class Dataset:
                   if not k.startswith("param__") and k not in ("episode", "shard", "transitions",
                                                                "transitions_offset")}
         contacts = self.contacts().filter(pc.equal(pc.field("episode"), index))
-        return Episode(index, states, _matrix(t["action"]), params, labels, contacts)
+        points = {name: np.concatenate([_points(t[name]), _points(t[f"next_{name}"])[-1:]])
+                  for name in self.layout.points}
+        return Episode(index, states, _matrix(t["action"]), params, labels, contacts, points)
 
 
 def open_dataset(path: str | Path, format: str | None = None) -> Dataset:
@@ -87,6 +90,13 @@ def _matrix(column: pa.ChunkedArray) -> np.ndarray:
     arr = column.combine_chunks()
     width = arr.type.list_size
     return arr.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+
+
+def _points(column: pa.ChunkedArray) -> np.ndarray:
+    """Column of N xyz lists per row → (rows, N, 3) float32 array."""
+    arr = column.combine_chunks()
+    n = arr.type.list_size
+    return arr.flatten().flatten().to_numpy(zero_copy_only=False).reshape(-1, n, 3)
 
 
 def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:

@@ -9,33 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from factory.distributions import Distribution, Uniform, support
+from factory.distributions import Uniform, support
 from factory.errors import did_you_mean
-
-Num = Annotated[Union[float, Distribution], Field(union_mode="left_to_right")]
-"""A number, or a distribution each episode draws from."""
-Vec3 = Annotated[list[Num], Field(min_length=3, max_length=3)]
-FixedVec3 = Annotated[list[float], Field(min_length=3, max_length=3)]
-Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-def _require_range(value: Num, name: str, low: float, high: float = float("inf"),
-                   low_open: bool = True) -> None:
-    """Check every value `value` can take lies in the physical range of field `name`."""
-    lo, hi = support(value)
-    below = lo <= low if low_open else lo < low
-    if below or hi > high:
-        bound = f"> {low}" if low_open else f">= {low}"
-        rng = f"{bound}" + (f" and <= {high}" if high != float("inf") else "")
-        what = f"{lo}" if lo == hi else f"values in [{lo}, {hi}]"
-        raise ValueError(f"{name}: must be {rng}, but can take {what}")
-
+from factory.recipe_types import FixedVec3, Name, Num, Strict, Vec3, require_range as _require_range
 
 # ---------------------------------------------------------------- shapes
 class BoxShape(Strict):
@@ -44,7 +22,7 @@ class BoxShape(Strict):
 
     def validate_physical(self) -> None:
         for axis, s in zip("xyz", self.size):
-            _require_range(s, f"size.{axis}", 0.0)
+            require_range(s, f"size.{axis}", 0.0)
 
 
 class SphereShape(Strict):
@@ -52,7 +30,7 @@ class SphereShape(Strict):
     radius: Num = Field(description="Radius in metres.")
 
     def validate_physical(self) -> None:
-        _require_range(self.radius, "radius", 0.0)
+        require_range(self.radius, "radius", 0.0)
 
 
 class CylinderShape(Strict):
@@ -61,8 +39,8 @@ class CylinderShape(Strict):
     height: Num
 
     def validate_physical(self) -> None:
-        _require_range(self.radius, "radius", 0.0)
-        _require_range(self.height, "height", 0.0)
+        require_range(self.radius, "radius", 0.0)
+        require_range(self.height, "height", 0.0)
 
 
 Shape = Annotated[Union[BoxShape, SphereShape, CylinderShape], Field(discriminator="type")]
@@ -86,10 +64,10 @@ class RigidObject(Strict):
     @model_validator(mode="after")
     def _physical(self) -> "RigidObject":
         self.shape.validate_physical()
-        _require_range(self.mass, "mass", 0.0)
-        _require_range(self.friction, "friction", 0.0, low_open=False)
+        require_range(self.mass, "mass", 0.0)
+        require_range(self.friction, "friction", 0.0, low_open=False)
         if self.restitution is not None:
-            _require_range(self.restitution, "restitution", 0.0, 1.0, low_open=False)
+            require_range(self.restitution, "restitution", 0.0, 1.0, low_open=False)
         return self
 
 
@@ -103,7 +81,7 @@ class Ground(Strict):
 
     @model_validator(mode="after")
     def _physical(self) -> "Ground":
-        _require_range(self.friction, "friction", 0.0, low_open=False)
+        require_range(self.friction, "friction", 0.0, low_open=False)
         if self.size is not None and min(self.size) <= 0:
             raise ValueError("size: must be positive")
         return self
@@ -157,8 +135,8 @@ class RandomPush(Strict):
 
     @model_validator(mode="after")
     def _physical(self) -> "RandomPush":
-        _require_range(self.step, "step", 0.0, low_open=False)
-        _require_range(self.impulse, "impulse", 0.0, low_open=False)
+        require_range(self.step, "step", 0.0, low_open=False)
+        require_range(self.impulse, "impulse", 0.0, low_open=False)
         return self
 
 

@@ -22,6 +22,9 @@ class Layout:
     objects: tuple[str, ...]
     bodies: tuple[str, ...]  # contact body indices refer to this: ("ground", *objects) with a ground
     record_dt: float  # seconds between two recorded states
+    points: tuple[str, ...] = ()  # per-point fields of a fluid or cloth, e.g. ("particle_pos", "particle_vel")
+    n_points: int = 0  # points recorded per state (a fixed subset of the particles or vertices)
+    action_names_override: tuple[str, ...] | None = None  # engines whose actions are not object impulses
 
     @property
     def state_names(self) -> list[str]:
@@ -29,6 +32,8 @@ class Layout:
 
     @property
     def action_names(self) -> list[str]:
+        if self.action_names_override is not None:
+            return list(self.action_names_override)
         return [f"{o}.impulse.{c}" for o in self.objects for c in "xyz"]
 
     @property
@@ -37,7 +42,7 @@ class Layout:
 
     @property
     def action_size(self) -> int:
-        return 3 * len(self.objects)
+        return len(self.action_names)
 
     def field(self, states: np.ndarray, obj: str, name: str) -> np.ndarray:
         """View of one field of one object across states: (..., width)."""
@@ -49,11 +54,16 @@ class Layout:
         raise KeyError(name)
 
     def to_dict(self) -> dict:
-        return {"objects": list(self.objects), "bodies": list(self.bodies), "record_dt": self.record_dt}
+        return {"objects": list(self.objects), "bodies": list(self.bodies), "record_dt": self.record_dt,
+                "points": list(self.points), "n_points": self.n_points, "action_names": self.action_names}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Layout":
-        return cls(tuple(d["objects"]), tuple(d["bodies"]), float(d["record_dt"]))
+        layout = cls(tuple(d["objects"]), tuple(d["bodies"]), float(d["record_dt"]),
+                     tuple(d.get("points", ())), int(d.get("n_points", 0)))
+        names = tuple(d.get("action_names", layout.action_names))
+        return cls(layout.objects, layout.bodies, layout.record_dt, layout.points, layout.n_points,
+                   None if list(names) == layout.action_names else names)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,7 @@ class Rollout:
     states: np.ndarray  # float32 (T+1, state_size)
     actions: np.ndarray  # float32 (T, action_size): impulse applied to each object during the transition
     contacts: Contacts = field(default_factory=Contacts.empty)
+    points: dict[str, np.ndarray] = field(default_factory=dict)  # Layout.points → float32 (T+1, n_points, 3)
 
     @property
     def transitions(self) -> int:

@@ -103,9 +103,19 @@ def transitions_table(records: list[EpisodeRecord], layout: Layout) -> pa.Table:
         "is_last": pa.array(steps == np.repeat(lengths - 1, lengths)),
         "is_terminal": pa.array(np.zeros(len(steps), bool)),
     }
+    for name in layout.points:
+        cols[name] = point_list(np.concatenate([r.rollout.points[name][:-1] for r in records]))
+        cols[f"next_{name}"] = point_list(np.concatenate([r.rollout.points[name][1:] for r in records]))
     for name in records[0].step_labels:
         cols[name] = pa.array(np.concatenate([r.step_labels[name] for r in records]))
     return pa.table(cols)
+
+
+def point_list(values: np.ndarray) -> pa.FixedSizeListArray:
+    """(rows, N, 3) float32 → a column of N fixed-size xyz lists per row (Polars: Array(Array(f32, 3), N))."""
+    rows, n, _ = values.shape
+    xyz = fixed_list(values.reshape(rows * n, 3), 3)
+    return pa.FixedSizeListArray.from_arrays(xyz, type=pa.list_(pa.field("element", xyz.type), n))
 
 
 def episodes_table(records: list[EpisodeRecord], shard: int) -> pa.Table:

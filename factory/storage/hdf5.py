@@ -4,6 +4,7 @@
     /episode_000017/actions         (T, A)   float32
     /episode_000017/step_labels/*   (T,)
     /episode_000017/contacts/*      one dataset per contact column
+    /episode_000017/points/*        (T+1, N, 3) per point field, for fluid and cloth
     /episode_000017 attrs           params as `param.<name>`, labels as `label.<name>`
 
 Datasets are chunked per episode and gzip-compressed with shuffle, which every h5py opens (level 1: as small as level 4 on this data, faster).
@@ -56,6 +57,10 @@ class HDF5Format:
         labels = g.create_group("step_labels", track_order=True)
         for name, values in record.step_labels.items():
             _dataset(labels, name, values)
+        if r.points:
+            points = g.create_group("points", track_order=True)
+            for name, values in r.points.items():
+                _dataset(points, name, values.astype(np.float32))
         contacts = g.create_group("contacts")
         for name in Contacts.COLUMNS:
             _dataset(contacts, name, getattr(r.contacts, name))
@@ -102,7 +107,8 @@ def _attr(value):
 
 def _read_episode(g: h5py.Group) -> EpisodeRecord:
     contacts = Contacts(*(g["contacts"][c][()] for c in Contacts.COLUMNS))
-    rollout = Rollout(int(g.attrs["episode"]), g["states"][()], g["actions"][()], contacts)
+    points = {k: g["points"][k][()] for k in g["points"]} if "points" in g else {}
+    rollout = Rollout(int(g.attrs["episode"]), g["states"][()], g["actions"][()], contacts, points)
     params = {k.removeprefix("param."): _attr(v) for k, v in g.attrs.items() if k.startswith("param.")}
     labels = {k.removeprefix("label."): _attr(v) for k, v in g.attrs.items() if k.startswith("label.")}
     step_labels = {k: g["step_labels"][k][()] for k in g["step_labels"]}
