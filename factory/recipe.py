@@ -13,7 +13,8 @@ from pydantic import Field, field_validator, model_validator
 
 from factory.distributions import Uniform, support
 from factory.errors import did_you_mean
-from factory.recipe_types import FixedVec3, Name, Num, Strict, Vec3, require_range as _require_range
+from factory.recipe_types import FixedVec3, Name, Num, Strict, Vec3, require_range
+
 
 # ---------------------------------------------------------------- shapes
 class BoxShape(Strict):
