@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from factory.errors import StorageError
+from factory.errors import FactoryError, StorageError
 from factory.plan import Shard
 from factory.recipe import Recipe
 from factory.resume import receipt_path
@@ -26,7 +26,11 @@ from factory.runner import Progress, produce_shard
 def dask_client(workers: int | None = None, scheduler: str | None = None,
                 say: Callable[[str], None] = print) -> Iterator[Any]:
     """A client of `scheduler` (tcp://host:port), or of a new LocalCluster of `workers` processes."""
-    from dask.distributed import Client, LocalCluster
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise FactoryError("--workers and --scheduler need dask.distributed: pip install 'dask[distributed]' "
+                           "(or: pip install -e '.[dask]')") from None
 
     with contextlib.ExitStack() as stack:
         if scheduler:

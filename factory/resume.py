@@ -11,6 +11,8 @@ The hidden folder keeps these out of globs such as `parquet/**/*.parquet`.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -40,7 +42,10 @@ class RunRecord:
 
 
 def check_output(out: Path, overwrite: bool) -> None:
-    """Refuse an output folder that holds something other than this factory's runs."""
+    """Refuse an output folder that holds something other than this factory's runs, or a URL."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", os.fspath(out)):
+        raise StorageError(f"{out}: writing to URLs is not supported yet; give a local path (for a cluster, "
+                           "one mounted at the same path on the client and every worker)")
     if overwrite or not out.exists() or (out / STATE_DIR / RUN_FILE).is_file():
         return
     if any(p.name != STATE_DIR for p in out.iterdir()):

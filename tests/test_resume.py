@@ -142,3 +142,8 @@ def test_screen_reasons():
     assert screen(rollout(fast), LAYOUT, bounds) == "speed 11 m/s of 'ball' exceeds quarantine.max_speed 10"
     assert screen(rollout(fast), LAYOUT, Quarantine()) is None  # no bound, no quarantine
     assert screen(rollout(ok, 0.02), LAYOUT, bounds) == "penetration 0.02 m exceeds quarantine.max_penetration 0.01"
+
+
+def test_url_output_is_refused_clearly():
+    with pytest.raises(StorageError, match="memory:/bucket/ds: writing to URLs is not supported yet"):
+        run(recipe(), "memory://bucket/ds")
