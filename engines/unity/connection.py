@@ -28,6 +28,16 @@ API_HINT = ("mlagents-envs 0.28 speaks communication API 1.5.0: use the com.unit
             "(ML-Agents Release 19 or 20) in the Unity project")
 
 
+class PortInUse(SimulationError):
+    """The worker's port is taken by a process outside the factory's port claims."""
+
+
+def port_of(cfg: UnityConfig, worker_id: int) -> int:
+    editor = cfg.file_name is None
+    base = cfg.base_port or (UnityEnvironment.DEFAULT_EDITOR_PORT if editor else UnityEnvironment.BASE_ENVIRONMENT_PORT)
+    return base + worker_id
+
+
 def check_build_exists(file_name: str) -> None:
     if env_utils.validate_environment_path(file_name) is None:
         raise EngineUnsupported(f"engine.file_name: no Unity build at '{file_name}' (looked for the file and "
@@ -58,6 +68,12 @@ class Connection:
             self.closed = True
             self.env.close()
 
+    def abort(self) -> None:
+        """Close a build that died or hung: kill it now instead of waiting `timeout_wait` for it to quit."""
+        if not self.closed:
+            self.closed = True
+            self.env._close(timeout=0)  # mlagents' own path for failed launches (pinned 0.28.0)
+
 
 def connect(cfg: UnityConfig, worker_id: int, seed: int, shared: dict[str, float], obs_size: int,
             action_size: int) -> Connection:
@@ -66,15 +82,13 @@ def connect(cfg: UnityConfig, worker_id: int, seed: int, shared: dict[str, float
     engine_config.set_configuration_parameters(time_scale=cfg.time_scale, target_frame_rate=-1)
     for key, value in shared.items():
         params.set_float_parameter(key, float(value))
-    editor = cfg.file_name is None
-    port = (cfg.base_port or (UnityEnvironment.DEFAULT_EDITOR_PORT if editor
-                              else UnityEnvironment.BASE_ENVIRONMENT_PORT)) + worker_id
+    editor, port = cfg.file_name is None, port_of(cfg, worker_id)
     try:
         env = UnityEnvironment(file_name=cfg.file_name, worker_id=worker_id, base_port=cfg.base_port,
                                seed=seed % 2**31, no_graphics=cfg.no_graphics, timeout_wait=cfg.timeout_wait,
                                additional_args=list(cfg.args), side_channels=[params, engine_config, labels])
     except UnityWorkerInUseException:
-        raise SimulationError(f"port {port} is in use (worker id {worker_id}): another build or factory "
+        raise PortInUse(f"port {port} is in use (worker id {worker_id}): another build or factory "
                               "worker holds it; give each worker its own engine.worker_id or base_port") from None
     except UnityTimeOutException as exc:
         if editor:

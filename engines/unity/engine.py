@@ -14,8 +14,9 @@ import numpy as np
 from mlagents_envs.base_env import ActionTuple
 
 from engines.base import EngineInfo
-from engines.unity.connection import RECOVERABLE, Connection, check_build_exists, connect
+from engines.unity.connection import RECOVERABLE, Connection, PortInUse, check_build_exists, connect, port_of
 from engines.unity.labels import contacts_by_slot
+from engines.unity.ports import PortClaim
 from engines.unity.protocol import param_key
 from engines.unity.scene import (check_representable, episode_parameters, make_layout, scene_parameters,
                                  vector_map)
@@ -25,19 +26,21 @@ from factory.rollout import Rollout
 from factory.sampling import EpisodeSpec, transition_impulses
 
 log = logging.getLogger(__name__)
+MAX_WORKERS = 64  # worker ids tried from the first one before giving up
 
 
 class UnityEngine:
     def __init__(self, recipe: Recipe, *, worker: int = 0):
-        """`worker` offsets `engine.worker_id`, so parallel workers each get their own port."""
+        """`worker` offsets the first worker id tried; ids already claimed on this machine are skipped."""
         self.layout = make_layout(recipe)
         check_representable(recipe, self.layout)
         if recipe.engine.file_name is not None:
             check_build_exists(recipe.engine.file_name)
         self.recipe, self.cfg = recipe, recipe.engine
-        self.worker_id = self.cfg.worker_id + worker
+        self.worker_id = self.cfg.worker_id + worker  # the id actually used is set by open()
         self._map = vector_map(recipe, self.layout)
         self._conn: Connection | None = None
+        self._claim: PortClaim | None = None
         self.restarts = 0
 
     def info(self) -> EngineInfo:
@@ -51,14 +54,37 @@ class UnityEngine:
         return self._conn.port if self._conn else None
 
     def open(self) -> None:
-        if self._conn is None:
-            self._conn = connect(self.cfg, self.worker_id, self.recipe.seed, scene_parameters(self.recipe),
-                                 self._map.obs_size, len(self._map.action_from_impulse))
+        """Connect on the first worker id whose port no other worker or process holds."""
+        if self._conn is not None:
+            return
+        first = self.worker_id
+        tries = 1 if self.cfg.file_name is None else MAX_WORKERS  # the Editor has one fixed port
+        for worker_id in range(first, first + tries):
+            claim = PortClaim.try_claim(port_of(self.cfg, worker_id))
+            if claim is None:
+                continue
+            try:
+                self._conn = connect(self.cfg, worker_id, self.recipe.seed, scene_parameters(self.recipe),
+                                     self._map.obs_size, len(self._map.action_from_impulse))
+            except PortInUse:
+                claim.release()
+                continue
+            except BaseException:
+                claim.release()
+                raise
+            self.worker_id, self._claim = worker_id, claim
+            return
+        raise SimulationError(f"no free Unity port: worker ids {first}..{first + tries - 1} (ports "
+                              f"{port_of(self.cfg, first)}..{port_of(self.cfg, first + tries - 1)}) are all taken; "
+                              "set engine.base_port to a free range")
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            conn.close()
+            conn.abort() if abort else conn.close()
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     # ------------------------------------------------------------------ running
     def run_batch(self, specs: list[EpisodeSpec]) -> list[Rollout]:
@@ -79,7 +105,7 @@ class UnityEngine:
                 return self._run_chunk(specs)
             except RECOVERABLE as exc:
                 port = self.port
-                self.close()
+                self.close(abort=True)
                 failures += 1
                 episodes = [s.index for s in specs]
                 if self.cfg.file_name is None:

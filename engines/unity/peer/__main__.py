@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 from mlagents_envs.communicator_objects.command_pb2 import QUIT, RESET, STEP
 from mlagents_envs.communicator_objects.unity_output_pb2 import UnityOutputProto
 
@@ -78,7 +79,11 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args, _unity_flags = _parser().parse_known_args(argv)
-    return serve(args)
+    try:
+        return serve(args)
+    except grpc.RpcError as exc:  # the trainer went away without a quit: a Unity player quits too
+        print(f"peer: connection to the trainer lost ({exc.code().name})", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
