@@ -1,0 +1,21 @@
+// Marks the support surface: contacts with it are reported as body "ground".
+using UnityEngine;
+
+namespace PhysicsFactory
+{
+    [RequireComponent(typeof(Collider))]
+    public class FactoryGround : MonoBehaviour
+    {
+        Collider m_Collider;
+
+        /// <summary>Per-episode ground values: "ground.friction" (and "ground.height" if you let it move).</summary>
+        public void ApplyEpisode(FactoryAgent agent)
+        {
+            if (m_Collider == null) m_Collider = GetComponent<Collider>();
+            var material = m_Collider.material;  // an instance per collider
+            material.dynamicFriction = material.staticFriction =
+                agent.Param("ground.friction", material.dynamicFriction);
+            material.frictionCombine = PhysicMaterialCombine.Average;
+        }
+    }
+}
