@@ -209,7 +209,8 @@ class QualityOptions(Strict):
     min_improvement: float = Field(0.2, ge=0, lt=1, description="The model's one-step error must be "
                                    "at most (1 - this) × the best trivial baseline's.")
     max_nonfinite: int = Field(0, ge=0, description="NaN/inf values allowed in states and actions.")
-    max_penetration: float = Field(0.01, gt=0, description="Deepest allowed contact penetration, m.")
+    max_penetration: float = Field(0.01, gt=0, description="Contact penetration depth (m) that at most "
+                                   "one contact in 1,000 may exceed; single transient spikes at impacts pass.")
     max_energy_gain: float = Field(0.05, gt=0, description="Largest energy gain over one transition with "
                                    "no action, as a fraction of the episode's energy scale.")
     max_action_residual: float = Field(0.5, gt=0, description="Median |m·Δv − J| / |J| over pushes: "

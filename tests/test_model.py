@@ -40,7 +40,7 @@ def test_model_beats_constant_velocity_one_step_by_a_clear_margin(trained):
     assert one["model"]["nmse"] < 0.7 * one["constant-velocity"]["nmse"]
     assert one["model"]["nmse"] < one["zero-motion"]["nmse"]
     history = result.history
-    assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
+    assert history["train_loss"][-1] < 0.7 * history["train_loss"][0]
     assert min(history["val_loss"]) < history["val_loss"][0]
 
 

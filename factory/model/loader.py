@@ -100,7 +100,8 @@ def _batches(chunks: Iterable[Chunk], batch_size: int) -> Iterator[Batch]:
 
 
 def _tensors(chunk: Chunk, rows: slice) -> Batch:
-    return {f: torch.from_numpy(np.ascontiguousarray(getattr(chunk, f)[rows])) for f in TRIPLE_COLUMNS}
+    return {f: torch.from_numpy(np.require(getattr(chunk, f)[rows], requirements=["C", "W"]))
+            for f in TRIPLE_COLUMNS}
 
 
 def make_loader(stream: TripleStream, workers: int = 0) -> DataLoader:

@@ -17,6 +17,7 @@ from factory.model.stats import scale
 from factory.rollout import STATE_PER_OBJECT, Layout
 
 QUAT_OFFSET = 3  # quat follows pos inside each object's 13 numbers
+VEL_OFFSET = 7  # then linear and angular velocity
 
 
 class RigidModel(nn.Module):
@@ -34,8 +35,13 @@ class RigidModel(nn.Module):
         for name, size in (("state", state_size), ("action", action_size), ("residual", state_size)):
             self.register_buffer(f"{name}_mean", torch.zeros(size))
             self.register_buffer(f"{name}_std", torch.ones(size))
-        quat = [o * STATE_PER_OBJECT + QUAT_OFFSET for o in range(state_size // STATE_PER_OBJECT)]
+        objects = range(state_size // STATE_PER_OBJECT)
+        quat = [o * STATE_PER_OBJECT + QUAT_OFFSET for o in objects]
         self.register_buffer("quat_start", torch.tensor(quat, dtype=torch.long))
+        moving = torch.zeros(state_size)
+        for o in objects:
+            moving[o * STATE_PER_OBJECT + VEL_OFFSET:(o + 1) * STATE_PER_OBJECT] = 1.0
+        self.register_buffer("velocity_mask", moving)
 
     @classmethod
     def for_dataset(cls, layout: Layout, stats: dict, **config) -> "RigidModel":
@@ -57,9 +63,12 @@ class RigidModel(nn.Module):
 
     def loss(self, state: torch.Tensor, action: torch.Tensor, next_state: torch.Tensor,
              noise: float = 0.0) -> torch.Tensor:
-        """MSE on the normalized correction; `noise` (in state std units) perturbs inputs for robustness."""
+        """MSE on the normalized correction. `noise` (in state-std units) perturbs the input
+        velocities, the way a rollout's own errors would, and the target still leads to the true
+        next state: the model learns to pull drifting velocities back. Positions are left clean,
+        since their residuals are far smaller than any useful noise."""
         if noise > 0:
-            jitter = torch.randn_like(state) * noise * self.state_std
+            jitter = torch.randn_like(state) * noise * self.state_std * self.velocity_mask
             state_in, target = state + jitter, self.target(state + jitter, next_state)
         else:
             state_in, target = state, self.target(state, next_state)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -79,6 +78,3 @@ def _figures(ds: Dataset, summary: dict, model: RigidModel, split: Split, out: P
         figures["preview"] = plots.episode_preview(previews, ds.layout, out / "preview.png")
     return {k: p.name for k, p in figures.items()}
 
-
-def load_summary(out: Path) -> dict:
-    return json.loads((Path(out) / "summary.json").read_text())

@@ -45,6 +45,7 @@ def check_dataset(ds: Dataset, info: dict[int, dict]) -> dict:
         "nonfinite": bad_values,
         "penetration": {"max": float(penetration.max()) if len(penetration) else 0.0,
                         "p99": float(np.percentile(penetration, 99)) if len(penetration) else 0.0,
+                        "p999": float(np.percentile(penetration, 99.9)) if len(penetration) else 0.0,
                         "contacts": int(len(penetration))},
         "energy_gain": {"max": float(gain_values.max()) if len(gain_values) else 0.0,
                         "median": float(np.median(gain_values)) if len(gain_values) else 0.0,

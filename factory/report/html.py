@@ -65,7 +65,8 @@ def render(summary: dict, figures: dict[str, str]) -> str:
     parts += ["<h2>Data checks</h2>",
               _table(["check", "value"], [
                   ["non-finite values", c["nonfinite"]],
-                  ["max / p99 penetration (m)", f"{c['penetration']['max']:.4g} / {c['penetration']['p99']:.4g}"],
+                  ["max / p99.9 / p99 penetration (m)", f"{c['penetration']['max']:.4g} / "
+                   f"{c['penetration']['p999']:.4g} / {c['penetration']['p99']:.4g}"],
                   ["max / median energy gain without action", f"{c['energy_gain']['max']:.4g} / "
                    f"{c['energy_gain']['median']:.4g}"],
                   ["episodes gaining most energy", ", ".join(map(str, c["energy_gain"]["worst_episodes"]))],

@@ -28,7 +28,8 @@ class Criterion:
 def criteria(checks: dict, evaluation: dict | None, q: QualityOptions) -> list[Criterion]:
     out = [
         Criterion("consistent", "non-finite values", checks["nonfinite"], q.max_nonfinite),
-        Criterion("consistent", "deepest penetration (m)", checks["penetration"]["max"], q.max_penetration),
+        Criterion("consistent", "99.9th percentile penetration (m)", checks["penetration"]["p999"],
+                  q.max_penetration),
         Criterion("consistent", "energy gain without action (fraction)", checks["energy_gain"]["max"],
                   q.max_energy_gain),
         Criterion("consistent", "push response residual (median)", checks["action_residual"]["median"],
