@@ -72,8 +72,11 @@ def main() -> None:
         results["serial"] = {"startup_s": serial_startup, "seconds": seconds}
         for n in args.workers:
             r = bench_workers(recipe, Path(tmp) / f"w{n}", n)
-            if r.pop("shards") != reference:
-                raise SystemExit(f"{n} workers wrote other shards than the serial run")
+            shards = r.pop("shards")
+            if shards != reference:
+                bad = [f["path"] for s, ref in zip(shards, reference) for f, g in zip(s["files"], ref["files"])
+                       if f != g]
+                raise SystemExit(f"{n} workers wrote other shards than the serial run: {bad[:5]}")
             results[f"{n} workers"] = r
     for r in results.values():
         r["episodes_per_s"] = args.episodes / r["seconds"]

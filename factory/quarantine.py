@@ -14,19 +14,21 @@ from factory.rollout import Layout, Rollout
 
 def screen(rollout: Rollout, layout: Layout, bounds: Quarantine) -> str | None:
     """The reason `rollout` must not be written as data, or None when it is fine."""
-    states, contacts = rollout.states, rollout.contacts
-    if not np.isfinite(states).all():
-        first = int(np.flatnonzero(~np.isfinite(states).all(axis=1))[0])
-        return f"non-finite state at recorded step {first}"
-    if not (np.isfinite(contacts.force_on_a).all() and np.isfinite(contacts.penetration).all()
-            and np.isfinite(contacts.position).all()):
+    arrays = {"state": rollout.states, **rollout.points}
+    for name, values in arrays.items():
+        finite = np.isfinite(values).reshape(len(values), -1).all(axis=1)
+        if not finite.all():
+            return f"non-finite {name} at recorded step {int(np.flatnonzero(~finite)[0])}"
+    contacts = rollout.contacts
+    if not all(np.isfinite(a).all() for a in (contacts.force_on_a, contacts.penetration, contacts.position)):
         return "non-finite contact"
     if bounds.max_speed is not None:
-        speeds = [np.linalg.norm(layout.field(states, obj, "vel"), axis=-1).max() for obj in layout.objects]
-        worst = int(np.argmax(speeds))
-        if speeds[worst] > bounds.max_speed:
-            return (f"speed {speeds[worst]:.4g} m/s of '{layout.objects[worst]}' exceeds "
-                    f"quarantine.max_speed {bounds.max_speed:g}")
+        speeds = {f"'{obj}'": layout.field(rollout.states, obj, "vel") for obj in layout.objects}
+        speeds |= {name: values for name, values in rollout.points.items() if name.endswith("_vel")}
+        for what, vel in speeds.items():
+            fastest = float(np.linalg.norm(vel, axis=-1).max(initial=0.0))
+            if fastest > bounds.max_speed:
+                return f"speed {fastest:.4g} m/s of {what} exceeds quarantine.max_speed {bounds.max_speed:g}"
     if bounds.max_penetration is not None and len(contacts):
         deepest = float(contacts.penetration.max())
         if deepest > bounds.max_penetration:

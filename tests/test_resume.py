@@ -147,3 +147,15 @@ def test_screen_reasons():
 def test_url_output_is_refused_clearly():
     with pytest.raises(StorageError, match="memory:/bucket/ds: writing to URLs is not supported yet"):
         run(recipe(), "memory://bucket/ds")
+
+
+def test_screen_checks_particles_too():
+    ok = np.zeros((5, 13))
+    ok[:, 3] = 1.0
+    vel = np.zeros((5, 7, 3))
+    vel[4, 2] = [0, 0, -30.0]
+    r = Rollout(0, ok.astype(np.float32), np.zeros((4, 3), np.float32), points={"particle_vel": vel})
+    assert screen(r, LAYOUT, Quarantine(max_speed=20.0)) == \
+        "speed 30 m/s of particle_vel exceeds quarantine.max_speed 20"
+    vel[1, 0, 0] = np.inf
+    assert screen(r, LAYOUT, Quarantine()) == "non-finite particle_vel at recorded step 1"
