@@ -24,6 +24,7 @@ class Episode:
     labels: dict[str, object]
     contacts: pa.Table
     points: dict[str, np.ndarray]  # fluid particles / cloth vertices: (T+1, N, 3) per field
+    point_index: np.ndarray | None  # which particles / vertices those are
 
 
 class Dataset:
@@ -73,11 +74,13 @@ class Dataset:
         params = {k.removeprefix("param__"): v for k, v in ep.items() if k.startswith("param__")}
         labels = {k: v for k, v in ep.items()
                   if not k.startswith("param__") and k not in ("episode", "shard", "transitions",
-                                                               "transitions_offset")}
+                                                               "transitions_offset", "point_index")}
         contacts = self.contacts().filter(pc.equal(pc.field("episode"), index))
         points = {name: np.concatenate([_points(t[name]), _points(t[f"next_{name}"])[-1:]])
                   for name in self.layout.points}
-        return Episode(index, states, _matrix(t["action"]), params, labels, contacts, points)
+        index_list = ep.get("point_index")
+        return Episode(index, states, _matrix(t["action"]), params, labels, contacts, points,
+                       None if index_list is None else np.asarray(index_list))
 
 
 def open_dataset(path: str | Path, format: str | None = None) -> Dataset:

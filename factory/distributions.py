@@ -125,6 +125,18 @@ def support(value: "float | _Dist") -> tuple[float, float]:
     return (float(value), float(value)) if isinstance(value, (int, float)) else value.support()
 
 
+def nominal(value: "float | _Dist") -> float:
+    """A representative value: what a scene is built with before each episode shifts it."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, Normal):
+        return float(np.clip(value.mean, *value.support()))
+    if isinstance(value, Choice):
+        return float(value.values[0])
+    lo, hi = value.support()
+    return math.sqrt(lo * hi) if isinstance(value, LogUniform) else (lo + hi) / 2
+
+
 def is_random(value: "float | _Dist") -> bool:
     lo, hi = support(value)
     return lo != hi

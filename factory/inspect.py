@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from factory.dataset import open_dataset
 
@@ -19,7 +20,7 @@ def summarize(path: Path, fmt: str | None = None) -> dict[str, Any]:
     episodes = ds.episodes()
     labels, params = {}, {}
     for name in episodes.column_names:
-        if name in _INDEX_COLUMNS:
+        if name in _INDEX_COLUMNS or pa.types.is_list(episodes.schema.field(name).type):
             continue
         values = np.asarray(episodes[name].to_numpy(zero_copy_only=False))
         target = params if name.startswith("param__") else labels
@@ -27,7 +28,8 @@ def summarize(path: Path, fmt: str | None = None) -> dict[str, Any]:
     transitions = ds.transitions()
     step_labels = [c for c in transitions.column_names
                    if c not in {"episode", "step", "t", "state", "action", "next_state",
-                                "is_first", "is_last", "is_terminal"}]
+                                "is_first", "is_last", "is_terminal"}
+                   and not pa.types.is_fixed_size_list(transitions.schema.field(c).type)]
     return {
         "name": m["recipe"]["name"],
         "path": str(path),

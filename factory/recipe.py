@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from factory.distributions import Uniform, support
 from factory.errors import did_you_mean
+from factory.recipe_particles import Cloth, Fluid, Move
 from factory.recipe_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 
 
@@ -92,6 +93,8 @@ class Scene(Strict):
     gravity: FixedVec3 = [0.0, 0.0, -9.81]
     ground: Ground | None = Field(default_factory=Ground)
     objects: list[RigidObject] = Field(min_length=1)
+    fluid: Fluid | None = Field(None, description="The liquid of a `kind: fluid` recipe.")
+    cloth: Cloth | None = Field(None, description="The sheet of a `kind: cloth` recipe.")
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Scene":
@@ -141,7 +144,7 @@ class RandomPush(Strict):
         return self
 
 
-Action = Annotated[Union[Push, RandomPush], Field(discriminator="type")]
+Action = Annotated[Union[Push, RandomPush, Move], Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- engines
@@ -230,7 +233,8 @@ class Recipe(Strict):
 
     name: Name
     description: str = ""
-    kind: Literal["collision"] = "collision"
+    kind: Literal["collision", "fluid", "cloth"] = Field(
+        "collision", description="collision: rigid bodies; fluid: scene.fluid; cloth: scene.cloth.")
     engine: Engine
     seed: int = Field(ge=0)
     episodes: int = Field(ge=1)
@@ -252,23 +256,44 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Recipe":
-        names = [o.name for o in self.scene.objects]
+        sections = {"fluid": self.scene.fluid, "cloth": self.scene.cloth}
+        for kind, section in sections.items():
+            if (kind == self.kind) != (section is not None):
+                raise ValueError(f"scene.{kind}: required for kind '{kind}'" if kind == self.kind else
+                                 f"scene.{kind}: only a kind '{kind}' recipe has one (this is '{self.kind}')")
         for i, action in enumerate(self.actions):
-            if action.object not in names:
-                raise ValueError(f"actions.{i}.object: '{action.object}' is not an object of the scene"
-                                 f"{did_you_mean(action.object, names)}; objects: {', '.join(names)}")
-            target = next(o for o in self.scene.objects if o.name == action.object)
-            if target.fixed:
-                raise ValueError(f"actions.{i}.object: '{action.object}' is fixed and cannot be pushed")
-            last = max(action.at) if isinstance(action, Push) else support(action.step)[1]
-            if last >= self.steps:
-                field = "at" if isinstance(action, Push) else "step"
-                raise ValueError(f"actions.{i}.{field}: acts at step {last:g}, past the episode's "
-                                 f"{self.steps} steps")
+            self._check_action(i, action)
         if self.steps % self.outputs.record_every:
             raise ValueError(f"outputs.record_every: steps ({self.steps}) must be a multiple of "
                              f"record_every ({self.outputs.record_every})")
         return self
+
+    def _check_action(self, i: int, action: Push | RandomPush | Move) -> None:
+        objects = {o.name: o for o in self.scene.objects}
+        grasped = self.kind == "cloth" and self.scene.cloth.grasp == "corner"
+        names = list(objects) + (["cloth"] if grasped else [])
+        if action.object not in names:
+            raise ValueError(f"actions.{i}.object: '{action.object}' is not an object of the scene"
+                             f"{did_you_mean(action.object, names)}; objects: {', '.join(names)}")
+        if isinstance(action, Move):
+            if self.kind == "collision":
+                raise ValueError(f"actions.{i}.type: 'move' drives fluid and cloth scenes; collision "
+                                 "recipes use 'push' or 'random_push'")
+            if action.object != "cloth" and not objects[action.object].fixed:
+                raise ValueError(f"actions.{i}.object: '{action.object}' must be fixed to be moved kinematically")
+            last = action.stop if action.stop is not None else self.steps
+            if not action.start < last <= self.steps:
+                raise ValueError(f"actions.{i}.stop: the move must run within steps {action.start}..{self.steps}")
+            return
+        if self.kind != "collision":
+            raise ValueError(f"actions.{i}.type: '{action.type}' is for collision recipes; "
+                             f"a {self.kind} recipe moves things with 'move'")
+        if objects[action.object].fixed:
+            raise ValueError(f"actions.{i}.object: '{action.object}' is fixed and cannot be pushed")
+        last = max(action.at) if isinstance(action, Push) else support(action.step)[1]
+        if last >= self.steps:
+            field = "at" if isinstance(action, Push) else "step"
+            raise ValueError(f"actions.{i}.{field}: acts at step {last:g}, past the episode's {self.steps} steps")
 
     @property
     def recorded_steps(self) -> int:

@@ -109,6 +109,7 @@ class Rollout:
     actions: np.ndarray  # float32 (T, action_size): impulse applied to each object during the transition
     contacts: Contacts = field(default_factory=Contacts.empty)
     points: dict[str, np.ndarray] = field(default_factory=dict)  # Layout.points → float32 (T+1, n_points, 3)
+    point_index: np.ndarray | None = None  # which particles / vertices the points are (same every episode)
 
     @property
     def transitions(self) -> int:

@@ -146,8 +146,11 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
         "features": {
             "state": {"dtype": "float32", "shape": [layout.state_size], "names": layout.state_names},
             "action": {"dtype": "float32", "shape": [layout.action_size], "names": layout.action_names,
-                       "unit": "N*s impulse applied during the transition"},
+                       "unit": "N*s impulse applied during the transition" if layout.action_names_override is None
+                       else "m/s mean commanded velocity of each mover during the transition"},
             "next_state": {"dtype": "float32", "shape": [layout.state_size], "names": layout.state_names},
+            **{name: {"dtype": "float32", "shape": [layout.n_points, 3],
+                      "unit": "m" if name.endswith("_pos") else "m/s"} for name in layout.points},
         },
         "episode_params": [param_column(k) for k in sample_episode(recipe, 0).params],
         "counts": {"episodes": episodes - len(quarantined), "quarantined": len(quarantined),

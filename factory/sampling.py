@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from factory.distributions import Uniform, sample
-from factory.recipe import Push, RandomPush, Recipe, RigidObject
+from factory.distributions import Uniform, nominal, sample
+from factory.recipe import Move, Push, RandomPush, Recipe, RigidObject
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class EpisodeSpec:
     bodies: tuple[BodyInit, ...]
     ground_friction: float
     forces: np.ndarray  # (steps, n_objects, 3) external force on each object per step, N
+    velocities: np.ndarray  # (steps, n_moves, 3) commanded velocity of each `move` action, m/s
+    points_shift: tuple[float, float, float] = (0.0, 0.0, 0.0)  # liquid block / cloth offset from nominal
 
 
 _UNIT = Uniform(type="uniform", low=0.0, high=1.0)
@@ -74,9 +76,27 @@ def sample_episode(recipe: Recipe, index: int) -> EpisodeSpec:
     bodies = tuple(_sample_body(obj, draw) for obj in recipe.scene.objects)
     names = [o.name for o in recipe.scene.objects]
     forces = np.zeros((recipe.steps, len(names), 3))
+    moves = [a for a in recipe.actions if isinstance(a, Move)]
+    velocities = np.zeros((recipe.steps, len(moves), 3))
     for i, action in enumerate(recipe.actions):
-        _schedule(action, f"actions.{i}", names.index(action.object), forces, recipe.dt, draw)
-    return EpisodeSpec(index, draw.params, bodies, ground_friction, forces)
+        if isinstance(action, Move):
+            v = draw.vec(f"actions.{i}.velocity", action.velocity)
+            velocities[action.start:action.stop, moves.index(action)] = v
+        else:
+            _schedule(action, f"actions.{i}", names.index(action.object), forces, recipe.dt, draw)
+    return EpisodeSpec(index, draw.params, bodies, ground_friction, forces, velocities, _points_shift(recipe, draw))
+
+
+def _points_shift(recipe: Recipe, draw: _Draw) -> tuple[float, float, float]:
+    """How far this episode's liquid block or cloth starts from where the scene was built."""
+    if recipe.scene.fluid is not None:
+        key, pos = "fluid.block.pos", recipe.scene.fluid.block.pos
+    elif recipe.scene.cloth is not None:
+        key, pos = "cloth.pos", recipe.scene.cloth.pos
+    else:
+        return (0.0, 0.0, 0.0)
+    drawn = draw.vec(key, pos)
+    return tuple(d - nominal(p) for d, p in zip(drawn, pos))
 
 
 def _sample_body(obj: RigidObject, draw: _Draw) -> BodyInit:
@@ -143,3 +163,10 @@ def transition_impulses(forces: np.ndarray, dt: float, record_every: int) -> np.
     steps, n_objects, _ = forces.shape
     grouped = forces.reshape(steps // record_every, record_every, n_objects * 3)
     return (grouped.sum(axis=1) * dt).astype(np.float32)
+
+
+def transition_velocities(velocities: np.ndarray, record_every: int) -> np.ndarray:
+    """Per-step mover velocities (steps, n_moves, 3) → mean velocity per transition (T, n_moves*3)."""
+    steps, n_moves, _ = velocities.shape
+    grouped = velocities.reshape(steps // record_every, record_every, n_moves * 3)
+    return grouped.mean(axis=1).astype(np.float32)

@@ -164,3 +164,29 @@ def test_other_tools_open_the_files(dataset):
         assert g["states"].shape == (11, 26) and g["actions"].shape == (10, 6)
         assert np.array_equal(g["states"][()], records[2].rollout.states)
         assert g.attrs["param.a.mass"] == pytest.approx(1.2)
+
+
+def test_points_round_trip_in_both_formats(tmp_path):
+    """Fluid/cloth episodes: (T+1, N, 3) point fields and their indices come back from either format."""
+    layout = Layout(("a",), ("a",), 0.01, ("particle_pos", "particle_vel"), 7, ("a.velocity.x",))
+    rng = np.random.default_rng(0)
+    records = [EpisodeRecord(
+        Rollout(i, rng.random((5, 13), np.float32), rng.random((4, 1), np.float32), Contacts.empty(),
+                {"particle_pos": rng.random((5, 7, 3), np.float32), "particle_vel": rng.random((5, 7, 3), np.float32)},
+                np.arange(0, 14, 2)),
+        {"a.mass": 1.0}, {"mean_height": np.ones(4, np.float32)}, {"settled": True}) for i in range(3)]
+    entries = [write_shard(tmp_path, plan_shards(3, 8)[0], records, layout, list(FORMATS))]
+    write_manifest(tmp_path, build_manifest(RECIPE, {"name": "none", "version": "0", "backend": "cpu"},
+                                            layout, entries, 3, None))
+    pq_ds, h5_ds = open_dataset(tmp_path, "parquet"), open_dataset(tmp_path, "hdf5")
+    assert pq_ds.transitions().equals(h5_ds.transitions())
+    t = pq_ds.transitions()
+    assert t.schema.field("particle_pos").type == pa.list_(pa.field("element", pa.list_(
+        pa.field("element", pa.float32()), 3)), 7)
+    for ds in (pq_ds, h5_ds):
+        ep = ds.episode(1)
+        assert np.array_equal(ep.points["particle_pos"], records[1].rollout.points["particle_pos"])
+        assert np.array_equal(ep.points["particle_vel"], records[1].rollout.points["particle_vel"])
+        assert ep.point_index.tolist() == [0, 2, 4, 6, 8, 10, 12]
+        assert ds.manifest["features"]["particle_pos"]["shape"] == [7, 3]
+        assert ds.layout.action_names == ["a.velocity.x"]

@@ -11,11 +11,13 @@ import numpy as np
 
 from engines.base import EngineInfo
 from engines.genesis.contacts import ContactReader
+from engines.genesis.particles import PointsDriver
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
 from factory.errors import SimulationError
 from factory.recipe import Recipe
+from factory.recipe_particles import Move
 from factory.rollout import STATE_PER_OBJECT, Layout, Rollout
-from factory.sampling import EpisodeSpec, transition_impulses
+from factory.sampling import EpisodeSpec, transition_impulses, transition_velocities
 
 _initialized_backend: str | None = None
 
@@ -33,13 +35,46 @@ def _genesis(backend: str):
     return gs
 
 
+def _checkpoint(gs, scene):
+    """The scene's full state right after the build, where Genesis can export it (rigid, SPH).
+
+    `scene.reset()` keeps solver warm starts and contact caches, which made an episode depend on
+    what ran before it in the same env slot; restoring a checkpoint resets all of it.
+    """
+    try:
+        return scene.__getstate__()
+    except gs.GenesisException:  # PBD cloth cannot be exported yet: `scene.reset()` it is
+        return None
+
+
+def _restore(scene, checkpoint) -> None:
+    if checkpoint is not None:
+        scene.__setstate__(checkpoint)
+        return
+    scene.reset()
+    solver = scene.sim.rigid_solver
+    solver.collider.reset(cache_only=False)
+    solver.constraint_solver.reset()
+
+
+def layout_of(recipe: Recipe) -> Layout:
+    """What a state and an action hold for this recipe, known before anything is built."""
+    objects = tuple(o.name for o in recipe.scene.objects)
+    bodies = (("ground",) if recipe.scene.ground else ()) + objects
+    record_dt = recipe.dt * recipe.outputs.record_every
+    if recipe.kind == "collision":
+        return Layout(objects, bodies, record_dt)
+    prefix = "particle" if recipe.kind == "fluid" else "vertex"
+    section = recipe.scene.fluid or recipe.scene.cloth
+    actions = tuple(f"{a.object}.velocity.{c}" for a in recipe.actions if isinstance(a, Move) for c in "xyz")
+    return Layout(objects, bodies, record_dt, (f"{prefix}_pos", f"{prefix}_vel"), section.record_points, actions)
+
+
 class GenesisEngine:
     def __init__(self, recipe: Recipe):
         check_representable(recipe)
         self.recipe = recipe
-        objects = tuple(o.name for o in recipe.scene.objects)
-        bodies = (("ground",) if recipe.scene.ground else ()) + objects
-        self.layout = Layout(objects, bodies, recipe.dt * recipe.outputs.record_every)
+        self.layout = layout_of(recipe)
         self._built: BuiltScene | None = None
 
     def info(self) -> EngineInfo:
@@ -51,12 +86,11 @@ class GenesisEngine:
         if self._built is None:
             gs = _genesis(self.recipe.engine.backend)
             self._built = build_scene(gs, self.recipe, self.recipe.n_envs)
-            # `scene.reset()` keeps solver warm starts and contact caches, which would make an episode
-            # depend on what ran before it in the same env slot; a checkpoint taken now restores all of it.
-            self._pristine = self._built.scene.__getstate__()
+            self._pristine = _checkpoint(gs, self._built.scene)
             self._movable = [i for i, o in enumerate(self.recipe.scene.objects) if not o.fixed]
             self._movable_links = [self._built.objects[i].base_link.idx for i in self._movable]
             self._contacts = ContactReader(self._built, self.layout)
+            self._points = PointsDriver(self._built, self.recipe)
 
     def close(self) -> None:
         if self._built is not None:
@@ -71,28 +105,48 @@ class GenesisEngine:
             raise ValueError(f"a batch holds 1..{n_envs} episodes, got {len(specs)}")
         padded = specs + [specs[-1]] * (n_envs - len(specs))
         built = self._built
-        built.scene.__setstate__(self._pristine)  # everything, warm starts included, as just built
+        _restore(built.scene, self._pristine)
         self._set_initial_state(padded)
+        self._points.start(padded)
 
         pushes = self._push_schedule(padded)
+        velocities = np.stack([s.velocities for s in padded])  # (B, steps, n_moves, 3)
         every, n_rec = recipe.outputs.record_every, recipe.recorded_steps
         states = np.empty((n_envs, n_rec + 1, self.layout.state_size), np.float32)
-        states[:, 0] = self._read_state()
+        points = {name: np.empty((n_envs, n_rec + 1, self.layout.n_points, 3), np.float32)
+                  for name in self.layout.points}
+        self._record(0, states, points)
         contact_parts: list = []
         solver = built.scene.sim.rigid_solver
         for step in range(recipe.steps):
             if step in pushes:
                 solver.apply_links_external_wrench(force=pushes[step], links_idx=self._movable_links)
+            if self._points.moves:
+                self._points.before_step(step, velocities[:, step])
             built.scene.step()
             if (step + 1) % every == 0:
                 k = (step + 1) // every
-                states[:, k] = self._read_state()
+                self._record(k, states, points)
                 contact_parts.append(self._contacts.read(k))
         # Non-finite states stay in their rollouts: the runner quarantines those episodes one by one,
         # so one blown-up env does not cost the rest of its batch.
         per_env = self._contacts.split(contact_parts, n_envs)
-        return [Rollout(spec.index, states[b], transition_impulses(spec.forces, recipe.dt, every), per_env[b])
+        return [Rollout(spec.index, states[b], self._actions(spec), per_env[b],
+                        {name: values[b] for name, values in points.items()}, self._points.index)
                 for b, spec in enumerate(specs)]
+
+    def _actions(self, spec: EpisodeSpec) -> np.ndarray:
+        every = self.recipe.outputs.record_every
+        if self.recipe.kind == "collision":
+            return transition_impulses(spec.forces, self.recipe.dt, every)
+        return transition_velocities(spec.velocities, every)
+
+    def _record(self, k: int, states: np.ndarray, points: dict[str, np.ndarray]) -> None:
+        states[:, k] = self._read_state()
+        if points:
+            pos, vel = self._points.read()
+            points[self.layout.points[0]][:, k] = pos
+            points[self.layout.points[1]][:, k] = vel
 
     def _push_schedule(self, specs: list[EpisodeSpec]) -> dict:
         """{step: (n_envs, n_movable, 3) force tensor} for the steps where any env is pushed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engines.genesis.particles import add_particle_entity, solver_options, substeps
 from factory.distributions import is_random
 from factory.errors import EngineUnsupported
 from factory.recipe import BoxShape, CylinderShape, Recipe, RigidObject, SphereShape
@@ -41,12 +42,14 @@ class BuiltScene:
     scene: object
     ground: object | None
     objects: list  # Genesis entities in recipe order
+    points: object | None = None  # the liquid or cloth entity of a fluid or cloth recipe
 
 
 def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
     """Create and build the batched scene; per-episode values are set later, per env."""
     scene = gs.Scene(
-        sim_options=gs.options.SimOptions(dt=recipe.dt, substeps=1, gravity=tuple(recipe.scene.gravity)),
+        sim_options=gs.options.SimOptions(dt=recipe.dt, substeps=substeps(recipe), gravity=tuple(recipe.scene.gravity)),
+        **solver_options(gs, recipe),
         # the exact (elliptic) friction cone: the default pyramid makes a fast-sliding box hop and
         # decelerate at a fraction of mu*g; elliptic matches mu*g within 1% (measured)
         rigid_options=gs.options.RigidOptions(batch_links_info=True, batch_dofs_info=True,
@@ -65,8 +68,9 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
         ground = scene.add_entity(morph, material=material, name="ground")
     objects = [scene.add_entity(_morph(gs, obj), material=gs.materials.Rigid(friction=1.0), name=obj.name)
                for obj in recipe.scene.objects]
+    points = add_particle_entity(gs, scene, recipe)
     scene.build(n_envs=n_envs)
-    return BuiltScene(scene, ground, objects)
+    return BuiltScene(scene, ground, objects, points)
 
 
 def _morph(gs, obj: RigidObject):

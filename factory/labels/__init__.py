@@ -1,13 +1,28 @@
-"""Auto-labels: pure functions from recorded arrays to per-step and per-episode labels."""
+"""Auto-labels: pure functions from recorded arrays to per-step and per-episode labels.
+
+`label_context` gathers the few scene facts an episode kind's labels need; `label_rollout`
+applies that kind's functions.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
+from factory.distributions import nominal
+from factory.labels.cloth import ClothContext, cloth_episode_labels, cloth_step_labels
 from factory.labels.collision import LabelContext, episode_labels, step_labels
-from factory.recipe import Recipe
+from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_labels
+from factory.recipe import BoxShape, Recipe, SphereShape
 from factory.rollout import EpisodeRecord, Layout, Rollout
 
+Context = LabelContext | FluidContext | ClothContext
 
-def label_context(recipe: Recipe, layout: Layout) -> LabelContext:
+
+def label_context(recipe: Recipe, layout: Layout) -> Context:
+    if recipe.kind == "fluid":
+        return _fluid_context(recipe, layout)
+    if recipe.kind == "cloth":
+        return _cloth_context(recipe)
     ground = recipe.scene.ground
     return LabelContext(
         layout=layout,
@@ -19,13 +34,45 @@ def label_context(recipe: Recipe, layout: Layout) -> LabelContext:
     )
 
 
-def label_rollout(rollout: Rollout, params: dict[str, float], ctx: LabelContext) -> EpisodeRecord:
-    return EpisodeRecord(
-        rollout=rollout,
-        params=params,
-        step_labels=step_labels(rollout.contacts, rollout.transitions),
-        episode_labels=episode_labels(rollout.states, rollout.contacts, ctx),
-    )
+def _fluid_context(recipe: Recipe, layout: Layout) -> FluidContext:
+    fluid = recipe.scene.fluid
+    target = fluid.target
+    return FluidContext(
+        tank_lower=np.array(fluid.tank.lower), tank_upper=np.array(fluid.tank.upper),
+        target_lower=np.array(target.lower) if target else None,
+        target_upper=np.array(target.upper) if target else None,
+        particle_size=fluid.particle_size, record_dt=layout.record_dt, settle_speed=recipe.labels.rest_speed)
 
 
-__all__ = ["LabelContext", "label_context", "label_rollout"]
+def _cloth_context(recipe: Recipe) -> ClothContext:
+    """The cloth falls on the scene's first fixed object: a sphere, or a box seen as its inscribed disk."""
+    obj = next(o for o in recipe.scene.objects if o.fixed)
+    center = np.array([nominal(v) for v in obj.pos])
+    if isinstance(obj.shape, SphereShape):
+        radius = half_height = nominal(obj.shape.radius)
+    elif isinstance(obj.shape, BoxShape):
+        radius = min(nominal(obj.shape.size[0]), nominal(obj.shape.size[1])) / 2
+        half_height = nominal(obj.shape.size[2]) / 2
+    else:
+        radius = nominal(obj.shape.radius)
+        half_height = nominal(obj.shape.height) / 2
+    ground = recipe.scene.ground
+    return ClothContext(object_center=center, object_radius=radius, object_top=center[2] + half_height,
+                        contact_distance=2 * recipe.scene.cloth.particle_size,
+                        ground_height=ground.height if ground else 0.0)
+
+
+def label_rollout(rollout: Rollout, params: dict[str, float], ctx: Context) -> EpisodeRecord:
+    if isinstance(ctx, FluidContext):
+        pos, vel = (rollout.points[k] for k in ("particle_pos", "particle_vel"))
+        steps, episode = fluid_step_labels(pos, ctx), fluid_episode_labels(pos, vel, ctx)
+    elif isinstance(ctx, ClothContext):
+        pos = rollout.points["vertex_pos"]
+        steps, episode = cloth_step_labels(pos, ctx), cloth_episode_labels(pos, ctx)
+    else:
+        steps = step_labels(rollout.contacts, rollout.transitions)
+        episode = episode_labels(rollout.states, rollout.contacts, ctx)
+    return EpisodeRecord(rollout=rollout, params=params, step_labels=steps, episode_labels=episode)
+
+
+__all__ = ["ClothContext", "Context", "FluidContext", "LabelContext", "label_context", "label_rollout"]

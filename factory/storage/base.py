@@ -125,6 +125,8 @@ def episodes_table(records: list[EpisodeRecord], shard: int) -> pa.Table:
         row: dict[str, object] = {"episode": r.index, "shard": shard, "transitions": r.rollout.transitions}
         row.update({param_column(k): v for k, v in r.params.items()})
         row.update(r.episode_labels)
+        if r.rollout.point_index is not None:
+            row["point_index"] = r.rollout.point_index.astype(np.int32).tolist()
         row["transitions_offset"] = offset
         offset += r.rollout.transitions
         rows.append(row)

@@ -61,6 +61,7 @@ class HDF5Format:
             points = g.create_group("points", track_order=True)
             for name, values in r.points.items():
                 _dataset(points, name, values.astype(np.float32))
+            points.attrs["index"] = r.point_index.astype(np.int32)
         contacts = g.create_group("contacts")
         for name in Contacts.COLUMNS:
             _dataset(contacts, name, getattr(r.contacts, name))
@@ -108,7 +109,8 @@ def _attr(value):
 def _read_episode(g: h5py.Group) -> EpisodeRecord:
     contacts = Contacts(*(g["contacts"][c][()] for c in Contacts.COLUMNS))
     points = {k: g["points"][k][()] for k in g["points"]} if "points" in g else {}
-    rollout = Rollout(int(g.attrs["episode"]), g["states"][()], g["actions"][()], contacts, points)
+    index = g["points"].attrs["index"] if "points" in g else None
+    rollout = Rollout(int(g.attrs["episode"]), g["states"][()], g["actions"][()], contacts, points, index)
     params = {k.removeprefix("param."): _attr(v) for k, v in g.attrs.items() if k.startswith("param.")}
     labels = {k.removeprefix("label."): _attr(v) for k, v in g.attrs.items() if k.startswith("label.")}
     step_labels = {k: g["step_labels"][k][()] for k in g["step_labels"]}

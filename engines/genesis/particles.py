@@ -1,0 +1,115 @@
+"""Liquid (SPH) and cloth (PBD) on a batched Genesis scene: build, place per episode, move, record.
+
+The particle entity is built once at the nominal position; each env's episode shifts it as a whole
+(`set_position`), kinematic movers follow their per-episode velocity, and a fixed random subset of
+particles or vertices is recorded every recorded step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from factory.distributions import nominal
+from factory.errors import EngineUnsupported
+from factory.recipe import Recipe
+from factory.recipe_particles import Move
+from factory.sampling import EpisodeSpec, episode_rng
+
+CLOTH_MESH_SIZE = 0.5  # metres: edge of Genesis' meshes/cloth.obj
+
+
+def solver_options(gs, recipe: Recipe) -> dict:
+    """Extra `gs.Scene` options for the particle solver, if the recipe has one."""
+    fluid, cloth = recipe.scene.fluid, recipe.scene.cloth
+    if fluid is not None:
+        return {"sph_options": gs.options.SPHOptions(particle_size=fluid.particle_size,
+                                                     lower_bound=tuple(fluid.tank.lower),
+                                                     upper_bound=tuple(fluid.tank.upper))}
+    if cloth is not None:
+        return {"pbd_options": gs.options.PBDOptions(particle_size=cloth.particle_size)}
+    return {}
+
+
+def substeps(recipe: Recipe) -> int:
+    section = recipe.scene.fluid or recipe.scene.cloth
+    return section.substeps if section is not None else 1
+
+
+def add_particle_entity(gs, scene, recipe: Recipe):
+    fluid, cloth = recipe.scene.fluid, recipe.scene.cloth
+    if fluid is not None:
+        return scene.add_entity(
+            morph=gs.morphs.Box(pos=tuple(nominal(v) for v in fluid.block.pos), size=tuple(fluid.block.size)),
+            material=gs.materials.SPH.Liquid(mu=fluid.viscosity), name="liquid")
+    if cloth is not None:
+        return scene.add_entity(
+            morph=gs.morphs.Mesh(file="meshes/cloth.obj", scale=cloth.size / CLOTH_MESH_SIZE,
+                                 pos=tuple(nominal(v) for v in cloth.pos)),
+            material=gs.materials.PBD.Cloth(stretch_compliance=cloth.stretch_compliance,
+                                            bending_compliance=cloth.bending_compliance),
+            name="cloth")
+    return None
+
+
+class PointsDriver:
+    """Per-batch life of the particle entity and the kinematic movers of one built scene."""
+
+    def __init__(self, built, recipe: Recipe):
+        self.recipe = recipe
+        self.entity = built.points
+        self.objects = {o.name: (i, e) for i, (o, e) in enumerate(zip(recipe.scene.objects, built.objects))}
+        section = recipe.scene.fluid or recipe.scene.cloth
+        total = self.entity.n_particles if self.entity is not None else 0
+        if section is not None and section.record_points > total:
+            raise EngineUnsupported(f"scene.{'fluid' if recipe.scene.fluid else 'cloth'}.record_points: "
+                                    f"asks for {section.record_points} points but Genesis made {total}; "
+                                    f"use at most {total}")
+        rng = episode_rng(recipe.seed, 0, "points.subset")
+        self.index = np.sort(rng.choice(total, section.record_points, replace=False)) if section else None
+        self.moves = [a for a in recipe.actions if isinstance(a, Move)]
+        self.center = np.array([nominal(v) for v in section.pos]) if recipe.scene.cloth else \
+            np.array([nominal(v) for v in recipe.scene.fluid.block.pos]) if recipe.scene.fluid else None
+        self.corner = None
+        if recipe.scene.cloth is not None and recipe.scene.cloth.grasp == "corner":
+            pos0 = self.entity.get_particles_pos()[0].cpu().numpy()
+            self.corner = int(np.argmin(pos0[:, 0] + pos0[:, 1]))  # the (-x, -y) corner
+
+    def start(self, specs: list[EpisodeSpec]) -> None:
+        """Place each env's liquid or sheet and remember where movers start."""
+        import torch
+
+        if self.entity is not None:
+            shifts = np.array([s.points_shift for s in specs])
+            self.entity.set_position(torch.as_tensor(self.center + shifts, dtype=torch.float32))
+            if self.corner is not None:
+                self.entity.fix_particles(torch.tensor([self.corner]))
+                self._corner_pos = self.entity.get_particles_pos()[:, self.corner].cpu().numpy().astype(np.float64)
+        self._mover_pos = {}
+        for move in self.moves:
+            if move.object != "cloth":
+                i, _ = self.objects[move.object]
+                self._mover_pos[move.object] = np.array([s.bodies[i].pos for s in specs], np.float64)
+
+    def before_step(self, step: int, velocities: np.ndarray) -> None:
+        """Advance every mover by its velocity over one step; `velocities` is (B, n_moves, 3)."""
+        import torch
+
+        dt = self.recipe.dt
+        for k, move in enumerate(self.moves):
+            v = velocities[:, k]
+            if not v.any():
+                continue
+            if move.object == "cloth":
+                self._corner_pos += v * dt
+                self.entity.set_particles_pos(torch.as_tensor(self._corner_pos[:, None], dtype=torch.float32),
+                                              torch.tensor([self.corner]))
+            else:
+                self._mover_pos[move.object] += v * dt
+                _, entity = self.objects[move.object]
+                entity.set_pos(torch.as_tensor(self._mover_pos[move.object], dtype=torch.float32))
+
+    def read(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and velocities of the recorded points: two (B, n_points, 3) arrays."""
+        pos = self.entity.get_particles_pos().cpu().numpy()[:, self.index]
+        vel = self.entity.get_particles_vel().cpu().numpy()[:, self.index]
+        return pos.astype(np.float32), vel.astype(np.float32)

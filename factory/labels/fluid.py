@@ -1,0 +1,78 @@
+"""Auto-labels for liquid episodes: pure functions of particle positions (T+1, N, 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FluidContext:
+    tank_lower: np.ndarray  # (3,)
+    tank_upper: np.ndarray
+    target_lower: np.ndarray | None
+    target_upper: np.ndarray | None
+    particle_size: float
+    record_dt: float
+    settle_speed: float  # m/s: mean particle speed below which the liquid counts as settled
+
+
+def inside(pos: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Which points of (..., 3) lie in the box [lower, upper]."""
+    return np.all((pos >= lower) & (pos <= upper), axis=-1)
+
+
+def fraction_inside(pos: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Per state: the fraction of particles in the box. (T+1, N, 3) → (T+1,)"""
+    return inside(pos, lower, upper).mean(axis=-1)
+
+
+def surface_height(pos: np.ndarray, floor: float) -> float:
+    """Height of the liquid's free surface above `floor`: the 95th percentile of particle heights."""
+    return float(np.percentile(pos[:, 2], 95) - floor)
+
+
+def settle_step(vel: np.ndarray, speed: float) -> int:
+    """First state from which the mean particle speed stays below `speed`; -1 if never."""
+    mean_speed = np.linalg.norm(vel, axis=-1).mean(axis=-1)
+    moving = np.flatnonzero(mean_speed >= speed)
+    if len(moving) and moving[-1] == len(mean_speed) - 1:
+        return -1
+    return int(moving[-1] + 1) if len(moving) else 0
+
+
+def conserved(pos: np.ndarray, ctx: FluidContext) -> bool:
+    """The particle count check: every particle finite and inside the tank at every state."""
+    slack = ctx.particle_size
+    return bool(np.isfinite(pos).all() and inside(pos, ctx.tank_lower - slack, ctx.tank_upper + slack).all())
+
+
+def fluid_step_labels(pos: np.ndarray, ctx: FluidContext) -> dict[str, np.ndarray]:
+    """Per transition t: the state of the liquid at t+1."""
+    labels = {"mean_height": pos[1:, :, 2].mean(axis=-1).astype(np.float32)}
+    if ctx.target_lower is not None:
+        labels["in_target"] = fraction_inside(pos[1:], ctx.target_lower, ctx.target_upper).astype(np.float32)
+    return labels
+
+
+def fluid_episode_labels(pos: np.ndarray, vel: np.ndarray, ctx: FluidContext) -> dict[str, float | int | bool]:
+    floor = float(ctx.tank_lower[2])
+    settle = settle_step(vel, ctx.settle_speed)
+    labels: dict[str, float | int | bool] = {
+        "surface_height": surface_height(pos[-1], floor),
+        "max_splash_height": float(pos[:, :, 2].max() - floor),
+        "settled": settle >= 0,
+        "settle_step": settle,
+        "settle_time": settle * ctx.record_dt if settle >= 0 else float("nan"),
+        "particles_conserved": conserved(pos, ctx),
+    }
+    if ctx.target_lower is not None:
+        in_target = fraction_inside(pos[-1:], ctx.target_lower, ctx.target_upper)[0]
+        labels["in_target_fraction"] = float(in_target)
+        # spilled: neither in the target nor back where it started (the source region at step 0)
+        source_lower, source_upper = pos[0].min(axis=0), pos[0].max(axis=0)
+        in_source = inside(pos[-1], source_lower, source_upper)
+        in_tgt = inside(pos[-1], ctx.target_lower, ctx.target_upper)
+        labels["spilled_fraction"] = float((~in_source & ~in_tgt).mean())
+    return labels

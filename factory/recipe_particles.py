@@ -1,0 +1,75 @@
+"""Recipe sections for particle scenes: a liquid in a tank, a cloth sheet, and kinematic movers.
+
+Particle counts and material constants are shared by every env of a batched scene, so they are
+plain numbers here; what varies per episode is where the liquid or cloth starts and how the movers
+move (velocities drawn per episode).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from factory.recipe_types import FixedVec3, Name, Strict, Vec3
+
+
+class Region(Strict):
+    """An axis-aligned box of space, `lower` to `upper` corner, in metres."""
+
+    lower: FixedVec3
+    upper: FixedVec3
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Region":
+        if any(lo >= hi for lo, hi in zip(self.lower, self.upper)):
+            raise ValueError("upper: every coordinate must exceed lower's")
+        return self
+
+
+class LiquidBlock(Strict):
+    """The liquid at step 0: a block of particles; its centre may vary per episode, its size may not."""
+
+    pos: Vec3 = Field(description="Centre in metres (per-episode values shift the block).")
+    size: FixedVec3 = Field(description="Edge lengths in metres; sets the particle count.")
+
+
+class Fluid(Strict):
+    """An SPH liquid inside a tank whose walls it cannot cross."""
+
+    solver: Literal["sph"] = "sph"
+    particle_size: float = Field(0.02, ge=0.005, le=0.1, description="Particle spacing in metres.")
+    tank: Region = Field(description="The container: the solver's domain, walls on all six sides.")
+    block: LiquidBlock
+    viscosity: float = Field(0.01, ge=0, description="Dynamic viscosity (Genesis SPH 'mu').")
+    target: Region | None = Field(None, description="Where the liquid should end up (for labels).")
+    record_points: int = Field(ge=1, description="Particles recorded per state: a fixed random subset "
+                               "(their indices are stored with every episode).")
+    substeps: int = Field(10, ge=1, le=50)
+
+
+class Cloth(Strict):
+    """A square sheet (Genesis' cloth mesh), dropped from `pos`; optionally held by one corner."""
+
+    size: float = Field(0.5, gt=0.05, le=3.0, description="Edge length of the square sheet in metres.")
+    pos: Vec3 = Field(description="Centre of the sheet at step 0 (per-episode values shift it).")
+    stretch_compliance: float = Field(1e-7, ge=0)
+    bending_compliance: float = Field(1e-5, ge=0)
+    particle_size: float = Field(0.01, ge=0.002, le=0.05)
+    grasp: Literal["none", "corner"] = Field("none", description="'corner': one corner follows a "
+                                             "`move` action on object 'cloth'.")
+    record_points: int = Field(ge=1, description="Vertices recorded per state: a fixed random subset "
+                               "(their indices are stored with every episode); edge strain covers the "
+                               "edges between recorded vertices.")
+    substeps: int = Field(10, ge=1, le=50)
+
+
+class Move(Strict):
+    """A kinematic mover: a fixed object (container, paddle) or the cloth's grasped corner moves
+    at a velocity drawn per episode from step `start` until step `stop`; the velocity is the action."""
+
+    type: Literal["move"]
+    object: Name = Field(description="A fixed object of the scene, or 'cloth' for the grasped corner.")
+    velocity: Vec3 = Field(description="m/s, world frame.")
+    start: int = Field(0, ge=0)
+    stop: int | None = Field(None, ge=1, description="Step at which it stops (default: the episode's end).")

@@ -1,0 +1,97 @@
+"""Fluid and cloth labels on hand-made particle arrays whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from factory.labels.cloth import (ClothContext, cloth_episode_labels, covered_fraction, edge_strain,
+                                  neighbour_edges, sphere_contact_fraction)
+from factory.labels.fluid import FluidContext, conserved, fluid_episode_labels, settle_step, surface_height
+
+FLUID = FluidContext(tank_lower=np.array([-1.0, -1, 0]), tank_upper=np.array([1.0, 1, 1]),
+                     target_lower=np.array([0.0, -1, 0]), target_upper=np.array([1.0, 1, 1]),
+                     particle_size=0.02, record_dt=0.1, settle_speed=0.05)
+
+
+def grid(n: int, spacing: float, z: float = 0.0) -> np.ndarray:
+    xs = np.arange(n) * spacing
+    x, y = np.meshgrid(xs, xs, indexing="ij")
+    return np.stack([x.ravel(), y.ravel(), np.full(n * n, z)], axis=-1)
+
+
+def test_fluid_labels_on_a_block_that_moves_across():
+    start = grid(10, 0.02, 0.1) + [-0.5, 0, 0]
+    end = grid(10, 0.02, 0.05) + [0.5, 0, 0]
+    pos = np.stack([start, (start + end) / 2, end, end])
+    vel = np.zeros_like(pos)
+    vel[1] = 1.0
+    labels = fluid_episode_labels(pos, vel, FLUID)
+    assert labels["in_target_fraction"] == 1.0 and labels["spilled_fraction"] == 0.0
+    assert labels["surface_height"] == pytest.approx(0.05)
+    assert labels["max_splash_height"] == pytest.approx(0.1)
+    assert labels["settled"] and labels["settle_step"] == 2 and labels["settle_time"] == pytest.approx(0.2)
+    assert labels["particles_conserved"]
+
+
+def test_spill_counts_what_is_neither_home_nor_in_target():
+    start = grid(4, 0.1, 0.1) + [-0.9, 0, 0]  # x in [-0.9, -0.6]
+    end = start.copy()
+    end[:4, 0] = -0.3  # 4 of 16 particles end between source and target
+    pos = np.stack([start, end])
+    labels = fluid_episode_labels(pos, np.zeros_like(pos), FLUID)
+    assert labels["spilled_fraction"] == pytest.approx(4 / 16) and labels["in_target_fraction"] == 0.0
+
+
+def test_conservation_check_catches_leaks_and_nan():
+    pos = np.zeros((3, 5, 3)) + 0.5
+    assert conserved(pos, FLUID)
+    leaked = pos.copy()
+    leaked[2, 0, 2] = -0.5  # through the floor
+    assert not conserved(leaked, FLUID)
+    broken = pos.copy()
+    broken[1, 1] = np.nan
+    assert not conserved(broken, FLUID)
+
+
+def test_settle_step_and_surface():
+    speeds = np.array([[1.0], [0.5], [0.01], [0.0]])[:, :, None] * np.ones((1, 1, 3)) / np.sqrt(3)
+    assert settle_step(speeds, 0.05) == 2
+    assert settle_step(np.ones((3, 2, 3)), 0.05) == -1
+    assert surface_height(np.array([[0, 0, z] for z in np.linspace(0, 1, 101)]), 0.0) == pytest.approx(0.95)
+
+
+def test_edge_strain_of_a_stretched_grid():
+    flat = grid(5, 0.1)
+    edges, rest = neighbour_edges(flat)
+    assert len(edges) == 2 * 5 * 4 + 2 * 4 * 4  # structural + both diagonals
+    stretched = flat * [1.1, 1.0, 1.0]
+    strain = edge_strain(np.stack([flat, stretched]), edges, rest)
+    assert strain[0].max() == pytest.approx(0.0)
+    assert strain[1].max() == pytest.approx(0.1)
+
+
+def test_contact_and_cover_on_a_sphere():
+    center, r = np.array([0.0, 0, 0.2]), 0.15
+    cap = np.array([[x, y, 0.2 + np.sqrt(max(r ** 2 - x ** 2 - y ** 2, 0)) + 0.005]
+                    for x in np.linspace(-0.1, 0.1, 21) for y in np.linspace(-0.1, 0.1, 21)])
+    far = cap + [0, 0, 1.0]
+    assert sphere_contact_fraction(cap, center, r, 0.02) == 1.0
+    assert sphere_contact_fraction(far, center, r, 0.02) == 0.0
+    # a cap of half-width 0.1 covers the cells of the r=0.15 disk inside |x|,|y| <= 0.1
+    covered = covered_fraction(cap, center, r, top=0.35)
+    assert 0.4 < covered < 0.75
+    assert covered_fraction(far + [2, 0, 0], center, r, top=0.35) == 0.0
+
+
+def test_cloth_slid_off_only_when_it_lies_on_the_floor():
+    ctx = ClothContext(object_center=np.array([0.0, 0, 0.2]), object_radius=0.15, object_top=0.35,
+                       contact_distance=0.02, ground_height=0.0)
+    sheet = grid(10, 0.05, 0.5)
+    on_floor = grid(10, 0.05, 0.005) + [1.0, 0, 0]
+    labels = cloth_episode_labels(np.stack([sheet, on_floor]), ctx)
+    assert labels["slid_off"] and labels["contact_fraction"] == 0.0
+    assert labels["final_height_max"] == pytest.approx(0.005)
+    hanging = sheet.copy()
+    hanging[:, 2] = 0.3
+    assert not cloth_episode_labels(np.stack([sheet, hanging]), ctx)["slid_off"]
