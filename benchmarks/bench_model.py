@@ -1,7 +1,7 @@
 """Benchmark the model path on one dataset: loader throughput against plain pyarrow / h5py reads of
 the same files, training steps/s, and the time `factory report` takes to a verdict.
 
-    .venv/bin/python benchmarks/bench_model.py /tmp/pt1000            # prints a markdown table
+    .venv/bin/python benchmarks/bench_model.py /tmp/pt1000 --holdout ball.mass=0.8:1.0  # a markdown table
     .venv/bin/python benchmarks/bench_model.py /tmp/pt1000 --no-report  # loader and training only
 """
 
@@ -23,6 +23,7 @@ from factory.model.split import quality_options, split_episodes
 from factory.model.stats import load_stats
 from factory.model.train import TrainConfig, train
 from factory.report.build import make_report
+from factory.report.commands import parse_holdout
 
 
 def _batches_of(arrays: tuple[np.ndarray, ...], batch: int) -> int:
@@ -72,6 +73,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=20, help="for the time-to-verdict run")
     parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--holdout", action="append", default=[], metavar="PARAM=LOW:HIGH",
+                        help="OOD range for the report run, as in factory report")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows: list[tuple[str, str]] = []
@@ -99,7 +102,8 @@ def main() -> None:
                  f"{result.steps_per_second:,.0f} steps/s ({result.steps} steps)"))
     if not args.no_report:
         start = time.perf_counter()
-        summary = make_report(args.dataset, config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size))
+        summary = make_report(args.dataset, config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size),
+                              holdout=parse_holdout(args.holdout))
         verdict = "pass" if summary["verdict"]["passed"] else "fail"
         rows.append((f"factory report, {args.epochs} epochs: time to verdict",
                      f"{time.perf_counter() - start:.1f} s (verdict: {verdict})"))
