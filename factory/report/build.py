@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from factory.dataset import Dataset, open_dataset
+from factory.errors import FactoryError
 from factory.model.baselines import baselines
 from factory.model.evaluate import evaluate, rollout
 from factory.model.pieces import iter_chunks, iter_episodes
@@ -31,6 +32,10 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
     """Write `out` (default DATASET/report)/index.html, summary.json and model.pt; return the summary."""
     start = time.perf_counter()
     ds = open_dataset(path, fmt)
+    kind = ds.manifest["recipe"].get("kind", "collision")
+    if kind != "collision":
+        raise FactoryError(f"factory report handles collision datasets; {ds.root} is a {kind} dataset, "
+                           "whose particle model (factory.model.particles) is not wired to datasets yet")
     out = Path(out) if out else ds.root / "report"
     out.mkdir(parents=True, exist_ok=True)
     quality = quality_options(ds, holdout)
