@@ -38,7 +38,9 @@ class HDF5Format:
     def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout) -> list[Path]:
         path = root / "hdf5" / f"{shard_name(shard)}.h5"
         with atomic_path(path) as tmp:
-            with h5py.File(tmp, "w") as f:
+            # no chunk cache: each chunk gets its file space when written, not when the cache lets go of
+            # it, which another thread holding frames (dask's profiler) delays; bytes then vary by run
+            with h5py.File(tmp, "w", rdcc_nbytes=0) as f:
                 f.attrs["layout"] = json.dumps(layout.to_dict())
                 f.attrs["state_names"] = json.dumps(layout.state_names)
                 f.attrs["action_names"] = json.dumps(layout.action_names)
