@@ -9,11 +9,13 @@ kills a worker runs last.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -79,11 +81,16 @@ def assert_verified(out: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> dict[int, dict[str, str]]:
+def serial(tmp_path_factory) -> Path:
     """The same recipe, simulated serially in this process."""
     out = tmp_path_factory.mktemp("serial")
     run(recipe(), out)
-    return shard_files(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(serial) -> dict[int, dict[str, str]]:
+    return shard_files(serial)
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +118,31 @@ def cluster(tmp_path_factory):
         proc.kill()  # nothing of theirs needs a clean shutdown: the datasets are checked already
         proc.wait()
     log.close()
+
+
+def test_hdf5_bytes_do_not_depend_on_a_thread_holding_frames(serial, reference, tmp_path):
+    """A dask worker's profiler thread keeps the writer's frames alive a little longer; that once
+    changed where HDF5 put its chunks, so the same shard came out with other bytes."""
+    from factory.storage.hdf5 import HDF5Format
+
+    fmt, files = HDF5Format(), ["hdf5/shard-00000.h5"]
+    records = [r for _, r in fmt.records(serial, files)]
+    stop = threading.Event()
+
+    def sample_frames() -> None:
+        held: list = []
+        while not stop.is_set():
+            held = [*held[-20:], sys._current_frames()]
+            time.sleep(0.0005)
+
+    threading.Thread(target=sample_frames, daemon=True).start()
+    try:
+        for k in range(10):
+            fmt.write_shard(tmp_path / str(k), 0, records, fmt.layout(serial, files))
+    finally:
+        stop.set()
+    digests = {hashlib.sha256((tmp_path / str(k) / files[0]).read_bytes()).hexdigest() for k in range(10)}
+    assert digests == {reference[0][files[0]]}
 
 
 def test_two_workers_write_what_one_process_writes(cluster, reference, tmp_path):
