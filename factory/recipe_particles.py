@@ -38,6 +38,8 @@ class Fluid(Strict):
     """An SPH liquid inside a tank whose walls it cannot cross."""
 
     solver: Literal["sph"] = "sph"
+    pressure_solver: Literal["WCSPH", "DFSPH"] = Field("WCSPH", description="Genesis SPH pressure solver; "
+                                                      "DFSPH costs about twice as much per step.")
     particle_size: float = Field(0.02, ge=0.005, le=0.1, description="Particle spacing in metres.")
     tank: Region = Field(description="The container: the solver's domain, walls on all six sides.")
     block: LiquidBlock

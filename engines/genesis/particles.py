@@ -23,6 +23,7 @@ def solver_options(gs, recipe: Recipe) -> dict:
     fluid, cloth = recipe.scene.fluid, recipe.scene.cloth
     if fluid is not None:
         return {"sph_options": gs.options.SPHOptions(particle_size=fluid.particle_size,
+                                                     pressure_solver=fluid.pressure_solver,
                                                      lower_bound=tuple(fluid.tank.lower),
                                                      upper_bound=tuple(fluid.tank.upper))}
     if cloth is not None:
@@ -67,8 +68,6 @@ class PointsDriver:
         rng = episode_rng(recipe.seed, 0, "points.subset")
         self.index = np.sort(rng.choice(total, section.record_points, replace=False)) if section else None
         self.moves = [a for a in recipe.actions if isinstance(a, Move)]
-        self.center = np.array([nominal(v) for v in section.pos]) if recipe.scene.cloth else \
-            np.array([nominal(v) for v in recipe.scene.fluid.block.pos]) if recipe.scene.fluid else None
         self.corner = None
         if recipe.scene.cloth is not None and recipe.scene.cloth.grasp == "corner":
             pos0 = self.entity.get_particles_pos()[0].cpu().numpy()
@@ -79,8 +78,10 @@ class PointsDriver:
         import torch
 
         if self.entity is not None:
-            shifts = np.array([s.points_shift for s in specs])
-            self.entity.set_position(torch.as_tensor(self.center + shifts, dtype=torch.float32))
+            # set_particles_pos acts at once (set_position only queues a target for the next step,
+            # so the first recorded state would show the unshifted sheet and the step a jolt)
+            shifts = torch.as_tensor(np.array([s.points_shift for s in specs]), dtype=torch.float32)
+            self.entity.set_particles_pos(self.entity.get_particles_pos() + shifts[:, None, :])
             if self.corner is not None:
                 self.entity.fix_particles(torch.tensor([self.corner]))
                 self._corner_pos = self.entity.get_particles_pos()[:, self.corner].cpu().numpy().astype(np.float64)
