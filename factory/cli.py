@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -55,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["cpu", "gpu"], help="override the Genesis backend")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, metavar="N",
-                       help="run shards on a local dask cluster of N worker processes")
+    where.add_argument("--workers", type=_worker_count, metavar="N|auto",
+                       help="run shards on a local dask cluster of N worker processes (auto: one per core)")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="run shards on an existing dask cluster (workers must see --out at the same path)")
     p.set_defaults(func=_run)
@@ -104,8 +105,6 @@ def _run(args: argparse.Namespace) -> int:
         raise RecipeError(str(args.recipe), ["--episodes must be at least 1"])
     if args.backend:
         recipe = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"backend": args.backend})})
-    if args.workers is not None and args.workers < 1:
-        raise RecipeError(str(args.recipe), ["--workers must be at least 1"])
     out = args.out or Path("outputs") / recipe.name
     total = args.episodes or recipe.episodes
     executor = None
@@ -138,6 +137,14 @@ def _run(args: argparse.Namespace) -> int:
     print(f"wrote {c['episodes']} episodes{quarantined}, {c['transitions']} transitions, {c['contacts']} "
           f"contacts to {out}")
     return 0
+
+
+def _worker_count(text: str) -> int:
+    if text == "auto":
+        return os.cpu_count() or 1
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of worker processes >= 1 or 'auto', got {text!r}")
+    return int(text)
 
 
 def _say(message: str) -> None:
