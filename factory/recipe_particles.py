@@ -44,6 +44,7 @@ class Fluid(Strict):
     tank: Region = Field(description="The container: the solver's domain, walls on all six sides.")
     block: LiquidBlock
     viscosity: float = Field(0.01, ge=0, description="Dynamic viscosity (Genesis SPH 'mu').")
+    source: Region | None = Field(None, description="The container the liquid starts in (for labels).")
     target: Region | None = Field(None, description="Where the liquid should end up (for labels).")
     record_points: int = Field(ge=1, description="Particles recorded per state: a fixed random subset "
                                "(their indices are stored with every episode).")

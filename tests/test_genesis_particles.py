@@ -87,6 +87,20 @@ def test_fluid_labels_agree_with_points(dam):
         assert np.allclose(ep.actions[:10, 2], lift)
 
 
+def test_a_faster_push_pours_more_over_the_weir(tmp_path):
+    out = tmp_path / "pour"
+    run(shipped("fluid/pour.yaml", episodes=2), out)
+    ds = open_dataset(out)
+    eps = sorted((ds.episode(i) for i in range(2)), key=lambda e: e.params["actions__0__velocity__x"])
+    poured = [e.labels["in_target_fraction"] for e in eps]
+    assert poured[0] > 0.02 and poured[1] > poured[0]
+    for ep in eps:  # the pusher moved the planned distance and pushed the liquid ahead of it
+        x = ds.layout.field(ep.states, "pusher", "pos")[:, 0]
+        assert x[-1] - x[0] == pytest.approx(ep.params["actions__0__velocity__x"] * 100 * 0.004, abs=1e-4)
+        behind = (ep.points["particle_pos"][-1, :, 0] < x[-1] - 0.01).mean()
+        assert behind < 0.25
+
+
 def test_both_formats_hold_the_same_particles(dam):
     a, b = open_dataset(dam, "parquet").episode(1), open_dataset(dam, "hdf5").episode(1)
     assert np.array_equal(a.points["particle_pos"], b.points["particle_pos"])

@@ -11,6 +11,7 @@ from factory.labels.fluid import FluidContext, conserved, fluid_episode_labels, 
 
 FLUID = FluidContext(tank_lower=np.array([-1.0, -1, 0]), tank_upper=np.array([1.0, 1, 1]),
                      target_lower=np.array([0.0, -1, 0]), target_upper=np.array([1.0, 1, 1]),
+                     source_lower=np.array([-1.0, -1, 0]), source_upper=np.array([-0.5, 1, 1]),
                      particle_size=0.02, record_dt=0.1, settle_speed=0.05)
 
 
@@ -21,7 +22,7 @@ def grid(n: int, spacing: float, z: float = 0.0) -> np.ndarray:
 
 
 def test_fluid_labels_on_a_block_that_moves_across():
-    start = grid(10, 0.02, 0.1) + [-0.5, 0, 0]
+    start = grid(10, 0.02, 0.1) + [-0.7, 0, 0]
     end = grid(10, 0.02, 0.05) + [0.5, 0, 0]
     pos = np.stack([start, (start + end) / 2, end, end])
     vel = np.zeros_like(pos)
@@ -34,13 +35,17 @@ def test_fluid_labels_on_a_block_that_moves_across():
     assert labels["particles_conserved"]
 
 
-def test_spill_counts_what_is_neither_home_nor_in_target():
-    start = grid(4, 0.1, 0.1) + [-0.9, 0, 0]  # x in [-0.9, -0.6]
+def test_spill_counts_what_is_neither_in_source_nor_in_target():
+    start = grid(4, 0.1, 0.1) + [-0.9, 0, 0]  # x in [-0.9, -0.6]: the source container
     end = start.copy()
     end[:4, 0] = -0.3  # 4 of 16 particles end between source and target
+    end[4:6, 0] = 0.5  # 2 in the target
     pos = np.stack([start, end])
     labels = fluid_episode_labels(pos, np.zeros_like(pos), FLUID)
-    assert labels["spilled_fraction"] == pytest.approx(4 / 16) and labels["in_target_fraction"] == 0.0
+    assert labels["spilled_fraction"] == pytest.approx(4 / 16)
+    assert labels["in_target_fraction"] == pytest.approx(2 / 16)
+    no_source = FluidContext(**{**FLUID.__dict__, "source_lower": None, "source_upper": None})
+    assert "spilled_fraction" not in fluid_episode_labels(pos, np.zeros_like(pos), no_source)
 
 
 def test_conservation_check_catches_leaks_and_nan():

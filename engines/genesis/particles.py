@@ -92,22 +92,25 @@ class PointsDriver:
                 self._mover_pos[move.object] = np.array([s.bodies[i].pos for s in specs], np.float64)
 
     def before_step(self, step: int, velocities: np.ndarray) -> None:
-        """Advance every mover by its velocity over one step; `velocities` is (B, n_moves, 3)."""
+        """Advance every mover by its velocity over one step; `velocities` is (B, n_moves, 3).
+
+        Rigid movers are held on their path every step (at rest too), so the liquid cannot push them.
+        """
         import torch
 
         dt = self.recipe.dt
         for k, move in enumerate(self.moves):
             v = velocities[:, k]
-            if not v.any():
-                continue
             if move.object == "cloth":
                 self._corner_pos += v * dt
                 self.entity.set_particles_pos(torch.as_tensor(self._corner_pos[:, None], dtype=torch.float32),
                                               torch.tensor([self.corner]))
-            else:
-                self._mover_pos[move.object] += v * dt
+            else:  # placed where this step starts; the step itself carries it v*dt further
                 _, entity = self.objects[move.object]
                 entity.set_pos(torch.as_tensor(self._mover_pos[move.object], dtype=torch.float32))
+                entity.set_dofs_velocity(torch.as_tensor(np.concatenate([v, np.zeros_like(v)], axis=1),
+                                                         dtype=torch.float32))
+                self._mover_pos[move.object] += v * dt
 
     def read(self) -> tuple[np.ndarray, np.ndarray]:
         """Positions and velocities of the recorded points: two (B, n_points, 3) arrays."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
-from factory.distributions import is_random
+from factory.distributions import is_random, nominal
 from factory.errors import EngineUnsupported
 from factory.recipe import BoxShape, CylinderShape, Recipe, RigidObject, SphereShape
+from factory.recipe_particles import Move
 
 TABLE_THICKNESS = 0.1  # m; a table-top ground is a fixed box this thick
 
@@ -66,21 +67,28 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
             morph = gs.morphs.Box(size=(g.size[0], g.size[1], TABLE_THICKNESS),
                                   pos=(0.0, 0.0, g.height - TABLE_THICKNESS / 2), fixed=True)
         ground = scene.add_entity(morph, material=material, name="ground")
-    objects = [scene.add_entity(_morph(gs, obj), material=gs.materials.Rigid(friction=1.0), name=obj.name)
+    # a mover is a free body that floats (gravity compensated) and is given its velocity every step:
+    # Genesis couples particles to rigid bodies through their velocity, so a teleported fixed body
+    # would pass through the liquid or cloth instead of pushing it
+    movers = {a.object for a in recipe.actions if isinstance(a, Move)}
+    objects = [scene.add_entity(_morph(gs, obj, obj.name in movers),
+                                material=gs.materials.Rigid(friction=1.0,
+                                                            gravity_compensation=float(obj.name in movers)),
+                                name=obj.name)
                for obj in recipe.scene.objects]
     points = add_particle_entity(gs, scene, recipe)
     scene.build(n_envs=n_envs)
     return BuiltScene(scene, ground, objects, points)
 
 
-def _morph(gs, obj: RigidObject):
+def _morph(gs, obj: RigidObject, mover: bool = False):
     """The Genesis primitive for one object, at a placeholder pose (each env sets its own)."""
     shape = obj.shape
-    common = {"pos": (0.0, 0.0, 0.0), "fixed": obj.fixed}
+    common = {"pos": (0.0, 0.0, 0.0), "fixed": obj.fixed and not mover}
     if isinstance(shape, BoxShape):
-        return gs.morphs.Box(size=tuple(float(s) for s in shape.size), **common)
+        return gs.morphs.Box(size=tuple(nominal(s) for s in shape.size), **common)
     if isinstance(shape, SphereShape):
-        return gs.morphs.Sphere(radius=float(shape.radius), **common)
+        return gs.morphs.Sphere(radius=nominal(shape.radius), **common)
     if isinstance(shape, CylinderShape):
-        return gs.morphs.Cylinder(radius=float(shape.radius), height=float(shape.height), **common)
+        return gs.morphs.Cylinder(radius=nominal(shape.radius), height=nominal(shape.height), **common)
     raise EngineUnsupported(f"Genesis adapter has no mapping for shape '{shape.type}'")

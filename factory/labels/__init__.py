@@ -36,11 +36,13 @@ def label_context(recipe: Recipe, layout: Layout) -> Context:
 
 def _fluid_context(recipe: Recipe, layout: Layout) -> FluidContext:
     fluid = recipe.scene.fluid
-    target = fluid.target
+    target, source = fluid.target, fluid.source
     return FluidContext(
         tank_lower=np.array(fluid.tank.lower), tank_upper=np.array(fluid.tank.upper),
         target_lower=np.array(target.lower) if target else None,
         target_upper=np.array(target.upper) if target else None,
+        source_lower=np.array(source.lower) if source else None,
+        source_upper=np.array(source.upper) if source else None,
         particle_size=fluid.particle_size, record_dt=layout.record_dt, settle_speed=recipe.labels.rest_speed)
 
 

@@ -13,6 +13,8 @@ class FluidContext:
     tank_upper: np.ndarray
     target_lower: np.ndarray | None
     target_upper: np.ndarray | None
+    source_lower: np.ndarray | None
+    source_upper: np.ndarray | None
     particle_size: float
     record_dt: float
     settle_speed: float  # m/s: mean particle speed below which the liquid counts as settled
@@ -68,11 +70,9 @@ def fluid_episode_labels(pos: np.ndarray, vel: np.ndarray, ctx: FluidContext) ->
         "particles_conserved": conserved(pos, ctx),
     }
     if ctx.target_lower is not None:
-        in_target = fraction_inside(pos[-1:], ctx.target_lower, ctx.target_upper)[0]
-        labels["in_target_fraction"] = float(in_target)
-        # spilled: neither in the target nor back where it started (the source region at step 0)
-        source_lower, source_upper = pos[0].min(axis=0), pos[0].max(axis=0)
-        in_source = inside(pos[-1], source_lower, source_upper)
-        in_tgt = inside(pos[-1], ctx.target_lower, ctx.target_upper)
-        labels["spilled_fraction"] = float((~in_source & ~in_tgt).mean())
+        in_target = inside(pos[-1], ctx.target_lower, ctx.target_upper)
+        labels["in_target_fraction"] = float(in_target.mean())
+        if ctx.source_lower is not None:  # spilled: neither in the source container nor in the target
+            in_source = inside(pos[-1], ctx.source_lower, ctx.source_upper)
+            labels["spilled_fraction"] = float((~in_source & ~in_target).mean())
     return labels
