@@ -65,7 +65,7 @@ class PointsDriver:
             raise EngineUnsupported(f"scene.{'fluid' if recipe.scene.fluid else 'cloth'}.record_points: "
                                     f"asks for {section.record_points} points but Genesis made {total}; "
                                     f"use at most {total}")
-        rng = episode_rng(recipe.seed, 0, "points.subset")
+        rng = episode_rng(0, 0, "points.subset")  # a function of the scene alone: engines are reused across seeds
         self.index = np.sort(rng.choice(total, section.record_points, replace=False)) if section else None
         self.moves = [a for a in recipe.actions if isinstance(a, Move)]
         self.corner = None
