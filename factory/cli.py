@@ -80,6 +80,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_inspect)
 
+    p = sub.add_parser("preview", help="render one episode to an animated GIF or MP4",
+                       description="Draw episode K of DATASET frame by frame (top and side views: bodies, "
+                       "contacts, liquid particles or cloth vertices) into DATASET/previews/episode_K.gif "
+                       "unless --out says otherwise.")
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--episode", type=int, required=True, metavar="K", help="episode index")
+    p.add_argument("--out", type=Path, metavar="FILE", help="output file (default: DATASET/previews/episode_K.gif)")
+    p.add_argument("--format", choices=["gif", "mp4"],
+                   help="default: --out's suffix, else gif; mp4 needs ffmpeg (imageio-ffmpeg ships one)")
+    p.add_argument("--fps", type=int, default=15, help="frames per second (default 15; at most 60 frames)")
+    p.set_defaults(func=_preview)
+
     p = sub.add_parser("schema", help="print the recipe JSON Schema (for editor autocompletion)")
     p.add_argument("--out", type=Path, help="write to this file instead of stdout")
     p.set_defaults(func=_schema)
@@ -178,6 +190,16 @@ def _inspect(args: argparse.Namespace) -> int:
 
     summary = summarize(args.dataset, args.format)
     print(json.dumps(summary, indent=2) if args.json else render(summary))
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from factory.preview import render_preview
+
+    if args.fps < 1:
+        print("error: --fps must be at least 1", file=sys.stderr)
+        return 2
+    print(render_preview(args.dataset, args.episode, args.out, args.format, args.fps))
     return 0
 
 

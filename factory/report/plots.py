@@ -74,12 +74,20 @@ def episode_preview(previews: list[tuple[int, np.ndarray, np.ndarray]], layout: 
     """Top-down paths of every object: recorded (solid) against the model's rollout (dashed)."""
     fig, axes = plt.subplots(1, len(previews), figsize=(3.6 * len(previews), 3.6), squeeze=False)
     for ax, (index, true, pred) in zip(axes[0], previews):
+        object_paths(ax, layout, true, legend=True)
+        object_paths(ax, layout, pred, ls="--")
         for k, obj in enumerate(layout.objects):
-            t, p = layout.field(true, obj, "pos"), layout.field(pred, obj, "pos")
-            ax.plot(t[:, 0], t[:, 1], color=f"C{k}", label=obj)
-            ax.plot(p[:, 0], p[:, 1], color=f"C{k}", ls="--")
-            ax.plot(*t[0, :2], "o", color=f"C{k}", ms=4)
+            ax.plot(*layout.field(true, obj, "pos")[0, :2], "o", color=f"C{k}", ms=4)
         ax.set(title=f"episode {index}", xlabel="x (m)", ylabel="y (m)")
         ax.set_aspect("equal", adjustable="datalim")
     axes[0][0].legend(fontsize=7)
     return _save(fig, path)
+
+
+def object_paths(ax, layout: Layout, states: np.ndarray, dims: tuple[int, int] = (0, 1), legend: bool = False,
+                 **style) -> None:
+    """Each object's path projected on two axes (x, y by default), in its colour C0, C1, … of layout order;
+    shared by the report's preview and `factory preview` so an object keeps one colour everywhere."""
+    for k, obj in enumerate(layout.objects):
+        p = layout.field(states, obj, "pos")
+        ax.plot(p[:, dims[0]], p[:, dims[1]], color=f"C{k}", label=obj if legend else None, **style)
