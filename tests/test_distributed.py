@@ -197,9 +197,12 @@ def test_kill_9_client_then_rerun_resumes_to_identical_dataset(cluster, referenc
 def test_second_run_on_same_output_is_refused_while_first_runs(cluster, tmp_path):
     out = tmp_path / "out"
     path = write_recipe(tmp_path / "r.yaml", recipe())
-    first = start_factory("run", str(path), "--out", str(out), "--scheduler", cluster[0])
-    wait_for_receipt(out, first)
-    second = factory("run", str(path), "--out", str(out), "--scheduler", cluster[0])
+    first = start_factory("run", str(path), "--out", str(out), "--scheduler", cluster[0], "--episodes", "96")
+    lock = out / STATE_DIR / "lock"
+    while not (lock.exists() and lock.read_text()):  # the first run holds the lock before any work
+        assert first.poll() is None, first.communicate()
+        time.sleep(0.02)
+    second = factory("run", str(path), "--out", str(out), "--scheduler", cluster[0], "--episodes", "96")
     assert first.wait(timeout=300) == 0, first.communicate()
     assert second.returncode == 1
     assert f"{out} is being written by another run (pid {first.pid}" in second.stderr
