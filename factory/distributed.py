@@ -10,6 +10,7 @@ run on another worker, or a resume writes exactly the same files.
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,8 +37,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
         if scheduler:
             client = stack.enter_context(Client(scheduler, timeout="30s"))
         else:
+            # silence_logs: a worker holding a built scene takes a few seconds to exit, which the nanny
+            # reports as a warning on every shutdown; errors still show
             cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                       dashboard_address=":0"))
+                                                       dashboard_address=":0", silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
         n = len(client.scheduler_info(n_workers=-1)["workers"]) if scheduler else workers
         say(f"dask: {n} workers at {client.scheduler.address}; dashboard {client.dashboard_link}")
