@@ -35,7 +35,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
 
     with contextlib.ExitStack() as stack:
         if scheduler:
-            client = stack.enter_context(Client(scheduler, timeout="30s"))
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="30s"))
+            except OSError as exc:
+                raise FactoryError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
         else:
             # silence_logs: a worker holding a built scene takes a few seconds to exit, which the nanny
             # reports as a warning on every shutdown; errors still show

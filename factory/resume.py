@@ -14,7 +14,7 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ def begin(out: Path, recipe: Recipe, episodes: int, overwrite: bool) -> tuple[Ru
         return record, True
     record = RunRecord(recipe_hash(recipe), episodes, datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        recipe.model_dump(mode="json"))
-    _write_json(path, record.__dict__)
+    _write_json(path, asdict(record))
     return record, False
 
 
