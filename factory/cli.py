@@ -15,6 +15,8 @@ typical session:
   factory validate recipes/collision/push_target.yaml      check a recipe, write nothing
   factory run recipes/collision/push_target.yaml           simulate → outputs/push_target/
   factory inspect outputs/push_target                      counts, schema, label summary
+  factory preview outputs/push_target --episode 3          animated GIF of one episode
+  factory run recipes/fluid/dam_break.yaml                 fluid (SPH) and cloth (PBD) work the same way
   factory schema > recipe.schema.json                      JSON Schema for editor autocompletion
 
 a dataset holds parquet/{transitions,episodes,contacts}/shard-*.parquet, hdf5/shard-*.h5 and
@@ -116,6 +118,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.episodes is not None and args.episodes < 1:
         raise RecipeError(str(args.recipe), ["--episodes must be at least 1"])
     if args.backend:
+        if recipe.engine.type != "genesis":
+            raise RecipeError(str(args.recipe), [f"--backend applies to Genesis recipes; this one runs on "
+                                                 f"{recipe.engine.type}"])
         recipe = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"backend": args.backend})})
     out = args.out or Path("outputs") / recipe.name
     total = args.episodes or recipe.episodes
