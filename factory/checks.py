@@ -175,7 +175,7 @@ def label_mismatches(states: np.ndarray, labels: dict[str, object], ctx: LabelCo
     layout, bad = ctx.layout, []
     read = label_readouts(states, ctx, bodies)
     for name in ("came_to_rest", "rest_step", *(k for k in read if k.startswith(("left_support__", "max_speed__")))):
-        if name in labels and not _same(read[name], labels[name]):
+        if name in labels and not agrees(read[name], labels[name]):
             bad.append(name)
     for a, b in combinations(layout.objects, 2):
         key = f"{a}__{b}"
@@ -191,9 +191,9 @@ def label_mismatches(states: np.ndarray, labels: dict[str, object], ctx: LabelCo
     return bad
 
 
-def _same(a: object, b: object) -> bool:
+def agrees(a: object, b: object) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        return bool(np.isclose(float(a), float(b), rtol=1e-3, atol=1e-4))
+        return bool(np.isclose(float(a), float(b), rtol=1e-3, atol=1e-4, equal_nan=True))
     return a == b
 
 
@@ -226,8 +226,8 @@ def recipe_value(recipe: dict, name: str) -> object:
         rest = parts[2:]
         if rest == ["roll"]:
             return {"type": "uniform", "low": 0.0, "high": 1.0}
-    elif parts[0] == "ground":
-        node, rest = recipe["scene"]["ground"], parts[1:]
+    elif parts[0] in ("ground", "fluid", "cloth"):
+        node, rest = recipe["scene"][parts[0]], parts[1:]
     else:
         node = next(o for o in recipe["scene"]["objects"] if o["name"] == parts[0])
         rest = parts[1:]

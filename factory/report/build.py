@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 from factory.dataset import Dataset, open_dataset
-from factory.errors import FactoryError
 from factory.model.baselines import baselines
 from factory.model.evaluate import evaluate, rollout
 from factory.model.pieces import iter_chunks, iter_episodes
@@ -14,8 +13,11 @@ from factory.model.rigid import RigidModel, TorchPredictor
 from factory.model.split import Split, episode_info, quality_options, split_episodes
 from factory.model.stats import load_stats, write_json
 from factory.model.train import TrainConfig, train
+from factory.model.particle_train import train_particles
 from factory.report import html, plots
 from factory.report.data_checks import check_dataset
+from factory.report.particle_build import evaluate_particle_model, particle_preview
+from factory.report.particle_checks import check_particles
 from factory.report.verdict import verdict
 
 
@@ -29,23 +31,26 @@ def evaluate_model(ds: Dataset, model: RigidModel, split: Split, stats: dict, in
 def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
                 config: TrainConfig = TrainConfig(), holdout: dict[str, list[float]] | None = None,
                 horizon: int = 20) -> dict:
-    """Write `out` (default DATASET/report)/index.html, summary.json and model.pt; return the summary."""
+    """Write `out` (default DATASET/report)/index.html, summary.json and model.pt; return the summary.
+
+    Collision datasets get the rigid-body model; fluid and cloth datasets the particle model."""
     start = time.perf_counter()
     ds = open_dataset(path, fmt)
-    kind = ds.manifest["recipe"].get("kind", "collision")
-    if kind != "collision":
-        raise FactoryError(f"factory report handles collision datasets; {ds.root} is a {kind} dataset, "
-                           "whose particle model (factory.model.particles) is not wired to datasets yet")
+    particles = is_particle_dataset(ds)
     out = Path(out) if out else ds.root / "report"
     out.mkdir(parents=True, exist_ok=True)
     quality = quality_options(ds, holdout)
-    stats = load_stats(ds)
     table = ds.episodes()
     info = episode_info(table)
-    checks = check_dataset(ds, info)
+    checks = check_particles(ds, info) if particles else check_dataset(ds, info)
     split = split_episodes(table, quality.holdout, seed=config.seed)
-    trained = train(ds, split, stats, config, out / "model.pt")
-    evaluation = evaluate_model(ds, trained.model, split, stats, info, horizon)
+    if particles:
+        trained = train_particles(ds, split, config, out=out / "model.pt")
+        evaluation = evaluate_particle_model(ds, trained.model, split, horizon)
+    else:
+        stats = load_stats(ds)
+        trained = train(ds, split, stats, config, out / "model.pt")
+        evaluation = evaluate_model(ds, trained.model, split, stats, info, horizon)
     summary = {
         "dataset": {"name": ds.manifest["recipe"]["name"], "path": str(ds.root), "format": ds.format,
                     "episodes": ds.manifest["counts"]["episodes"], "transitions": len(ds)},
@@ -57,15 +62,22 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
         "evaluation": evaluation,
         "verdict": verdict(checks, evaluation, quality),
     }
-    figures = _figures(ds, summary, trained.model, split, out, info)
+    figures = _figures(summary, out, info)
+    preview = (particle_preview(ds, trained.model, split, out / "preview.png") if particles
+               else _rigid_preview(ds, trained.model, split, out / "preview.png"))
+    if preview:
+        figures["preview"] = preview.name
     summary["seconds"] = time.perf_counter() - start
     write_json(out / "summary.json", summary)
     (out / "index.html").write_text(html.render(summary, figures))
     return summary
 
 
-def _figures(ds: Dataset, summary: dict, model: RigidModel, split: Split, out: Path,
-             info: dict[int, dict]) -> dict[str, str]:
+def is_particle_dataset(ds: Dataset) -> bool:
+    return ds.manifest["recipe"].get("kind", "collision") in ("fluid", "cloth")
+
+
+def _figures(summary: dict, out: Path, info: dict[int, dict]) -> dict[str, str]:
     figures = {
         "loss": plots.loss_curves(summary["training"]["history"], out / "loss.png"),
         "rollout": plots.rollout_error(summary["evaluation"], out / "rollout.png"),
@@ -76,10 +88,12 @@ def _figures(ds: Dataset, summary: dict, model: RigidModel, split: Split, out: P
              for k, v in next(iter(info.values()))["labels"].items() if isinstance(v, bool)}
     if rates:
         figures["labels"] = plots.label_rates(rates, out / "labels.png")
+    return {k: p.name for k, p in figures.items()}
+
+
+def _rigid_preview(ds: Dataset, model: RigidModel, split: Split, path: Path) -> Path | None:
     predictor = TorchPredictor(model)
     previews = [(e.index, e.states, rollout(predictor, e.states[None, 0], e.actions[None])[0])
                 for e in iter_episodes(ds, split.test[:3])]
-    if previews:
-        figures["preview"] = plots.episode_preview(previews, ds.layout, out / "preview.png")
-    return {k: p.name for k, p in figures.items()}
+    return plots.episode_preview(previews, ds.layout, path) if previews else None
 

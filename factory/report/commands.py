@@ -14,7 +14,8 @@ from factory.errors import FactoryError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the baseline world model on a dataset",
-                       description="Train the rigid-body model on DATASET's training episodes.")
+                       description="Train the baseline model on DATASET's training episodes: the rigid-body "
+                       "model for collision datasets, the particle model for fluid and cloth.")
     _common(p)
     p.add_argument("--out", type=Path, help="checkpoint path (default: DATASET/report/model.pt)")
     p.set_defaults(func=_train)
@@ -75,13 +76,16 @@ def _train(args: argparse.Namespace) -> int:
     from factory.dataset import open_dataset
     from factory.model.split import quality_options, split_episodes
     from factory.model.stats import load_stats
+    from factory.model.particle_train import train_particles
     from factory.model.train import train
+    from factory.report.build import is_particle_dataset
 
     ds = open_dataset(args.dataset, args.format)
     quality = quality_options(ds, parse_holdout(args.holdout))
     split = split_episodes(ds.episodes(), quality.holdout, seed=args.seed)
     out = args.out or ds.root / "report" / "model.pt"
-    result = train(ds, split, load_stats(ds), _config(args), out)
+    result = (train_particles(ds, split, _config(args), out=out) if is_particle_dataset(ds)
+              else train(ds, split, load_stats(ds), _config(args), out))
     h = result.history
     print(f"trained {result.steps} steps in {result.seconds:.1f} s ({result.steps_per_second:.0f} steps/s) on "
           f"{len(split.train)} episodes; validation loss {h['val_loss'][-1]:.4g}; wrote {out}")
@@ -90,16 +94,21 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from factory.dataset import open_dataset
-    from factory.model.rigid import load_checkpoint
+    from factory.model import particles, rigid
     from factory.model.split import Split, episode_info
     from factory.model.stats import load_stats
-    from factory.report.build import evaluate_model
+    from factory.report.build import evaluate_model, is_particle_dataset
+    from factory.report.particle_build import evaluate_particle_model
     from factory.report.text import render_evaluation
 
     ds = open_dataset(args.dataset, args.format)
-    model, ckpt = load_checkpoint(args.model)
-    result = evaluate_model(ds, model, Split(**ckpt["split"]), load_stats(ds), episode_info(ds.episodes()),
-                            args.horizon)
+    if is_particle_dataset(ds):
+        model, ckpt = particles.load_checkpoint(args.model)
+        result = evaluate_particle_model(ds, model, Split(**ckpt["split"]), args.horizon)
+    else:
+        model, ckpt = rigid.load_checkpoint(args.model)
+        result = evaluate_model(ds, model, Split(**ckpt["split"]), load_stats(ds), episode_info(ds.episodes()),
+                                args.horizon)
     print(json.dumps(result, indent=1) if args.json else render_evaluation(result))
     return 0
 

@@ -50,29 +50,48 @@ def render(summary: dict, figures: dict[str, str]) -> str:
         parts += [f"<h2>{title}: {ev[set_name]['episodes']} episodes</h2>", "<h3>One-step error</h3>",
                   _table(["predictor", "normalized MSE", *[f"RMSE {f}" for f in fields]],
                          [[n, r["nmse"], *[r["rmse"][f] for f in fields]] for n, r in one.items()])]
-        labels = ev[set_name]["labels"]
-        runs = [r for r in labels if r != "positive_rate"]
-        parts += ["<h3>Label accuracy from whole-episode rollouts</h3>",
-                  _table(["label", "positive rate", *runs],
-                         [[n, labels["positive_rate"][n], *[labels[r][n] for r in runs]]
-                          for n in labels["positive_rate"]])]
+        parts += _label_tables(ev[set_name])
     for key, title in (("loss", "Loss curves"), ("rollout", "Rollout error vs horizon"),
-                       ("preview", "Episode preview: recorded (solid) vs model rollout (dashed)"),
+                       ("preview", "Episode preview: recorded vs model rollout"),
                        ("coverage", "Coverage of randomized parameters"), ("labels", "Label distribution")):
         if key in figures:
             parts.append(f"<h2>{title}</h2><img src='{escape(figures[key])}' alt='{escape(title)}'>")
-    c = summary["checks"]
-    parts += ["<h2>Data checks</h2>",
-              _table(["check", "value"], [
-                  ["non-finite values", c["nonfinite"]],
-                  ["max / p99.9 / p99 penetration (m)", f"{c['penetration']['max']:.4g} / "
-                   f"{c['penetration']['p999']:.4g} / {c['penetration']['p99']:.4g}"],
-                  ["max / median energy gain without action", f"{c['energy_gain']['max']:.4g} / "
-                   f"{c['energy_gain']['median']:.4g}"],
-                  ["episodes gaining most energy", ", ".join(map(str, c["energy_gain"]["worst_episodes"]))],
-                  ["push response residual (median over pushes)", c["action_residual"]["median"]],
-                  ["label mismatches", ", ".join(f"{k}: {n}" for k, n in c["label_mismatch"]["by_label"].items())
-                   or "none"],
-                  ["duplicate episodes (fraction)", c["duplicates"]["fraction"]]]),
+    parts += ["<h2>Data checks</h2>", _table(["check", "value"], _check_rows(summary["checks"])),
               "<p>Full numbers: <a href='summary.json'>summary.json</a>.</p></body></html>"]
     return "\n".join(parts)
+
+
+def _label_tables(result: dict) -> list[str]:
+    """Rigid: yes/no label accuracy from rollouts; particles: label error from rollouts."""
+    if "labels" in result:
+        labels = result["labels"]
+        runs = [r for r in labels if r != "positive_rate"]
+        return ["<h3>Label accuracy from whole-episode rollouts</h3>",
+                _table(["label", "positive rate", *runs],
+                       [[n, labels["positive_rate"][n], *[labels[r][n] for r in runs]] for n in labels["positive_rate"]])]
+    errors = result.get("label_error") or {}
+    runs = list(errors)
+    if not runs:
+        return []
+    return ["<h3>Mean absolute label error, labels read out of whole-episode rollouts</h3>",
+            _table(["label", *runs], [[n, *[errors[r][n] for r in runs]] for n in errors[runs[0]]])]
+
+
+def _check_rows(c: dict) -> list[list[object]]:
+    rows: list[list[object]] = [["non-finite values", c["nonfinite"]]]
+    if "penetration" in c:
+        rows += [["max / p99.9 / p99 penetration (m)", f"{c['penetration']['max']:.4g} / "
+                  f"{c['penetration']['p999']:.4g} / {c['penetration']['p99']:.4g}"],
+                 ["max / median energy gain without action", f"{c['energy_gain']['max']:.4g} / "
+                  f"{c['energy_gain']['median']:.4g}"],
+                 ["episodes gaining most energy", ", ".join(map(str, c["energy_gain"]["worst_episodes"]))],
+                 ["push response residual (median over pushes)", c["action_residual"]["median"]]]
+    if "points_escaped" in c:
+        e = c["points_escaped"]
+        rows += [["episodes losing points (fraction)", e["fraction"]],
+                 ["episodes with points outside the walls", ", ".join(map(str, e["outside_walls"])) or "none"],
+                 ["episodes labelled not conserved", ", ".join(map(str, e["labelled_not_conserved"])) or "none"]]
+    rows += [["label mismatches", ", ".join(f"{k}: {n}" for k, n in c["label_mismatch"]["by_label"].items())
+              or "none"],
+             ["duplicate episodes (fraction)", c["duplicates"]["fraction"]]]
+    return rows

@@ -84,6 +84,18 @@ def episode_preview(previews: list[tuple[int, np.ndarray, np.ndarray]], layout: 
     return _save(fig, path)
 
 
+def point_preview(shown: list[tuple[int, np.ndarray, np.ndarray]], path: Path) -> Path:
+    """Side views (x, z) of particles or vertices (N, 3): recorded against predicted, per episode."""
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown), 3.2), squeeze=False)
+    for ax, (index, true, pred) in zip(axes[0], shown):
+        ax.scatter(true[:, 0], true[:, 2], s=2, color="C0", label="recorded")
+        ax.scatter(pred[:, 0], pred[:, 2], s=2, color=COLORS["model"], alpha=0.6, label="model")
+        ax.set(title=f"episode {index}, last state", xlabel="x (m)", ylabel="z (m)")
+        ax.set_aspect("equal", adjustable="datalim")
+    axes[0][0].legend(fontsize=7, markerscale=4)
+    return _save(fig, path)
+
+
 def object_paths(ax, layout: Layout, states: np.ndarray, dims: tuple[int, int] = (0, 1), legend: bool = False,
                  **style) -> None:
     """Each object's path projected on two axes (x, y by default), in its colour C0, C1, … of layout order;

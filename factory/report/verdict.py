@@ -26,14 +26,19 @@ class Criterion:
 
 
 def criteria(checks: dict, evaluation: dict | None, q: QualityOptions) -> list[Criterion]:
-    out = [
-        Criterion("consistent", "non-finite values", checks["nonfinite"], q.max_nonfinite),
-        Criterion("consistent", "99.9th percentile penetration (m)", checks["penetration"]["p999"],
-                  q.max_penetration),
-        Criterion("consistent", "energy gain without action (fraction)", checks["energy_gain"]["max"],
-                  q.max_energy_gain),
-        Criterion("consistent", "push response residual (median)", checks["action_residual"]["median"],
-                  q.max_action_residual),
+    out = [Criterion("consistent", "non-finite values", checks["nonfinite"], q.max_nonfinite)]
+    if "penetration" in checks:  # rigid bodies
+        out += [
+            Criterion("consistent", "99.9th percentile penetration (m)", checks["penetration"]["p999"],
+                      q.max_penetration),
+            Criterion("consistent", "energy gain without action (fraction)", checks["energy_gain"]["max"],
+                      q.max_energy_gain),
+            Criterion("consistent", "push response residual (median)", checks["action_residual"]["median"],
+                      q.max_action_residual)]
+    if "points_escaped" in checks:  # particles / vertices: conservation has no tolerance
+        out.append(Criterion("consistent", "episodes losing points through the walls (fraction)",
+                             checks["points_escaped"]["fraction"], 0.0))
+    out += [
         Criterion("consistent", "episodes with labels contradicting states", checks["label_mismatch"]["fraction"],
                   q.max_label_mismatch),
         Criterion("diverse", "duplicate episodes (fraction)", checks["duplicates"]["fraction"], q.max_duplicates),
@@ -43,7 +48,7 @@ def criteria(checks: dict, evaluation: dict | None, q: QualityOptions) -> list[C
         out.append(Criterion("diverse", "least-covered parameter (bins filled)", worst, q.min_coverage, True))
     if evaluation and "test" in evaluation:
         one = evaluation["test"]["one_step"]
-        best = min(one[b]["nmse"] for b in BASELINES)
+        best = min(one[b]["nmse"] for b in BASELINES if b in one)
         out.append(Criterion("learnable", "model / best baseline one-step error", one["model"]["nmse"] / best,
                              1 - q.min_improvement))
         if "ood" in evaluation:

@@ -1,0 +1,32 @@
+"""The fluid / cloth half of `factory report`: the particle model, its evaluation and its preview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from factory.dataset import Dataset
+from factory.model.particle_data import iter_point_episodes
+from factory.model.particle_evaluate import ConstantVelocity, ZeroMotion, evaluate_particles, rollout
+from factory.model.particles import ParticleModel, ParticlePredictor
+from factory.model.split import Split
+from factory.report import plots
+
+
+def evaluate_particle_model(ds: Dataset, model: ParticleModel, split: Split, horizon: int = 20) -> dict:
+    """The model beside zero motion and constant velocity on the test and OOD episodes; one-step
+    errors are scaled by the training displacement variance the model normalizes with."""
+    predictors = [ZeroMotion(), ConstantVelocity(), ParticlePredictor(model)]
+    return evaluate_particles(predictors, ds, {"test": split.test, "ood": split.ood}, model.history,
+                              float(model.vel_std) ** 2, horizon)
+
+
+def particle_preview(ds: Dataset, model: ParticleModel, split: Split, out: Path) -> Path | None:
+    """Side view of up to three test episodes' last state: recorded against the whole-episode rollout."""
+    shown = []
+    for e in iter_point_episodes(ds, split.test[:3]):
+        padded = e.padded(model.history, ds.layout.record_dt)
+        pred = rollout(ParticlePredictor(model), e, padded, np.zeros(1, int), len(e.actions), model.history)
+        shown.append((e.index, e.pos[-1], pred[0, -1]))
+    return plots.point_preview(shown, out) if shown else None

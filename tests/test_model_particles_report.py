@@ -1,0 +1,101 @@
+"""`factory report` on a small real fluid dataset: the particle model, its baselines, the particle
+data checks and the verdict, plus the checks catching a corrupted copy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+pytest.importorskip("torch")
+
+from factory import open_dataset  # noqa: E402
+from factory.model.particle_data import iter_point_episodes  # noqa: E402
+from factory.model.split import episode_info  # noqa: E402
+from factory.model.train import TrainConfig  # noqa: E402
+from factory.recipe import Recipe  # noqa: E402
+from factory.recipe_loader import load_recipe  # noqa: E402
+from factory.report.build import make_report  # noqa: E402
+from factory.report.particle_checks import check_particles  # noqa: E402
+from factory.runner import run  # noqa: E402
+
+pytestmark = pytest.mark.genesis
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def dam(tmp_path_factory) -> Path:
+    """Four short dam-break episodes (60 steps, 12 recorded transitions), in one batch."""
+    recipe = load_recipe(ROOT / "recipes" / "fluid" / "dam_break.yaml")
+    out = tmp_path_factory.mktemp("dam")
+    run(Recipe.model_validate(recipe.model_dump() | {"episodes": 4, "steps": 60, "n_envs": 4}), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(dam, tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("report")
+    return make_report(dam, out, config=TrainConfig(epochs=4)), out
+
+
+def test_report_renders_with_a_verdict(report):
+    summary, out = report
+    assert (out / "index.html").read_text().count("Verdict:") == 1
+    assert {"loss.png", "rollout.png", "preview.png", "summary.json", "model.pt"} <= {p.name for p in out.iterdir()}
+    names = {c["name"] for c in summary["verdict"]["criteria"]}
+    assert "episodes losing points through the walls (fraction)" in names
+    assert "model / best baseline one-step error" in names
+    assert summary["verdict"]["aspects"]["consistent"] and summary["verdict"]["aspects"]["diverse"]
+    assert summary["split"] == {"train": 2, "val": 1, "test": 1, "ood": 0}
+
+
+def test_particle_model_beats_constant_velocity_one_step(report):
+    one = report[0]["evaluation"]["test"]["one_step"]
+    assert one["constant-velocity"]["nmse"] < one["zero-motion"]["nmse"]
+    assert one["model"]["nmse"] < one["constant-velocity"]["nmse"]
+
+
+def test_point_episodes_agree_across_formats(dam):
+    pq_eps = list(iter_point_episodes(open_dataset(dam, "parquet"), [1, 2], velocities=True))
+    h5_eps = list(iter_point_episodes(open_dataset(dam, "hdf5"), [1, 2], velocities=True))
+    for a, b in zip(pq_eps, h5_eps, strict=True):
+        assert a.index == b.index
+        for f in ("pos", "vel", "movers", "actions"):
+            np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+
+
+def _points_column(values: np.ndarray, like: pa.DataType) -> pa.Array:
+    xyz = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), pa.float32()), 3)
+    return pa.FixedSizeListArray.from_arrays(xyz, values.shape[1]).cast(like)
+
+
+def test_checks_flag_escaped_particles_and_rewritten_labels(dam, tmp_path):
+    clean = check_particles(open_dataset(dam, "parquet"), episode_info(open_dataset(dam).episodes()))
+    assert clean["points_escaped"]["fraction"] == 0 and clean["label_mismatch"]["fraction"] == 0
+    assert clean["nonfinite"] == 0 and clean["duplicates"]["fraction"] == 0
+
+    bad = tmp_path / "bad"
+    shutil.copytree(dam, bad)
+    for path in sorted((bad / "parquet" / "transitions").glob("*.parquet")):
+        t = pq.read_table(path)
+        pos = t["particle_pos"].combine_chunks()
+        values = pos.flatten().flatten().to_numpy().reshape(len(t), -1, 3).copy()
+        values[np.asarray(t["episode"]) == 0, :5, 0] += 1.0  # five particles through the tank wall
+        pq.write_table(t.set_column(t.schema.get_field_index("particle_pos"), "particle_pos",
+                                    _points_column(values, pos.type)), path)
+    for path in sorted((bad / "parquet" / "episodes").glob("*.parquet")):
+        t = pq.read_table(path)
+        frac = np.asarray(t["in_target_fraction"]).copy()
+        frac[np.asarray(t["episode"]) == 1] += 0.25
+        pq.write_table(t.set_column(t.schema.get_field_index("in_target_fraction"), "in_target_fraction",
+                                    pa.array(frac)), path)
+    ds = open_dataset(bad, "parquet")
+    found = check_particles(ds, episode_info(ds.episodes()))
+    assert found["points_escaped"]["outside_walls"] == [0]
+    assert found["points_escaped"]["fraction"] == 0.25
+    assert "in_target_fraction" in found["label_mismatch"]["by_label"]
+    assert found["label_mismatch"]["fraction"] >= 0.25
