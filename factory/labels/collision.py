@@ -36,11 +36,19 @@ def step_labels(contacts: Contacts, transitions: int) -> dict[str, np.ndarray]:
     return {"n_contacts": n_contacts, "max_contact_force": max_force}
 
 
-def pair_contact_steps(contacts: Contacts, a: int, b: int, min_force: float = 0.0) -> np.ndarray:
-    """Sorted unique recorded steps at which bodies a and b touch (either order)."""
-    mask = ((contacts.body_a == a) & (contacts.body_b == b)) | ((contacts.body_a == b) & (contacts.body_b == a))
-    mask &= contacts.force >= min_force
-    return np.unique(contacts.step[mask])
+class _Strong:
+    """Contacts at or above the impact threshold, keyed by unordered body pair, computed once per episode."""
+
+    def __init__(self, contacts: Contacts, min_force: float, n_bodies: int):
+        keep = contacts.force >= min_force
+        a, b = contacts.body_a[keep].astype(np.int64), contacts.body_b[keep].astype(np.int64)
+        self.n = n_bodies
+        self.key = np.minimum(a, b) * n_bodies + np.maximum(a, b)
+        self.step = contacts.step[keep]
+
+    def steps(self, a: int, b: int) -> np.ndarray:
+        """Sorted unique recorded steps at which bodies a and b touch (either order)."""
+        return np.unique(self.step[self.key == min(a, b) * self.n + max(a, b)])
 
 
 def contact_onsets(steps: np.ndarray) -> int:
@@ -99,9 +107,10 @@ def episode_labels(states: np.ndarray, contacts: Contacts, ctx: LabelContext) ->
     """Outcome labels of one episode, flat and named `label__body[__body]`."""
     layout = ctx.layout
     labels: dict[str, float | int | bool] = {}
+    strong = _Strong(contacts, ctx.min_impact_force, len(layout.bodies))
     for a, b in combinations(range(len(layout.bodies)), 2):
         name = f"{layout.bodies[a]}__{layout.bodies[b]}"
-        steps = pair_contact_steps(contacts, a, b, ctx.min_impact_force)
+        steps = strong.steps(a, b)
         labels[f"touched__{name}"] = bool(len(steps))
         labels[f"first_contact__{name}"] = int(steps[0]) if len(steps) else -1
         labels[f"impacts__{name}"] = contact_onsets(steps)
