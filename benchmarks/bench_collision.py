@@ -81,7 +81,6 @@ def one(n_envs: int, repeat: int) -> dict:
 
 def writes(episodes: int = 512, transitions: int = 200) -> list[dict]:
     import numpy as np
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout

@@ -6,7 +6,6 @@ dataset is about 300 MB); each step draws a few (episode, transition) windows as
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,9 +14,9 @@ import torch
 
 from factory.dataset import Dataset
 from factory.model.particle_data import PointEpisode, iter_point_episodes, scene_bounds
-from factory.model.particles import ParticleModel, save_checkpoint
+from factory.model.particles import ParticleModel
 from factory.model.split import Split
-from factory.model.train import TrainConfig, TrainResult, pick_device
+from factory.model.train import TrainConfig, TrainResult, fit, pick_device
 
 
 @dataclass(frozen=True)
@@ -83,42 +82,18 @@ def train_particles(ds: Dataset, split: Split, config: TrainConfig = TrainConfig
     data = Windows(train_eps, pc.history, ds.layout.record_dt)
     val = Windows(list(iter_point_episodes(ds, split.val)), pc.history, ds.layout.record_dt)
     model = build_model(ds, train_eps, pc).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=pc.lr, weight_decay=1e-5)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
     rng = np.random.default_rng(config.seed)
-    history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "val_loss": [], "seconds": []}
-    steps, start = 0, time.perf_counter()
-    for epoch in range(config.epochs):
-        model.train()
-        losses = []
+
+    def batches(epoch: int):
         order = rng.permutation(len(data))
-        for i in range(0, len(order), pc.graphs):
-            win, nxt, movers, action = (x.to(device) for x in data.batch(order[i:i + pc.graphs].tolist()))
-            loss = model.loss(win, nxt, pc.noise, movers, action)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            steps += 1
-        sched.step()
-        elapsed = time.perf_counter() - start
-        history["epoch"].append(epoch + 1)
-        history["train_loss"].append(float(np.mean(losses)) if losses else float("nan"))
-        history["val_loss"].append(validation_loss(model, val, device))
-        history["seconds"].append(elapsed)
-        if config.max_seconds is not None and elapsed > config.max_seconds:
-            break
-    seconds = time.perf_counter() - start
-    result = TrainResult(model.eval(), None, history, steps, seconds)
-    if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(out, model, {"dataset": str(ds.root), "format": ds.format, "split": split.to_dict(),
-                                     "train_config": asdict(config), "particle_config": asdict(pc),
-                                     "history": history, "layout": ds.layout.to_dict(), "steps": steps,
-                                     "seconds": seconds})
-        result.checkpoint = out
-    return result
+        return (data.batch(order[i:i + pc.graphs].tolist()) for i in range(0, len(order), pc.graphs))
+
+    def loss_of(batch) -> torch.Tensor:
+        win, nxt, movers, action = (x.to(device) for x in batch)
+        return model.loss(win, nxt, pc.noise, movers, action)
+
+    return fit(model, "particles", config, pc.lr, batches, loss_of, lambda: validation_loss(model, val, device), out, ds,
+               split, {"particle_config": asdict(pc)})
 
 
 @torch.no_grad()

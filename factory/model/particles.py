@@ -151,10 +151,6 @@ class ParticlePredictor:
         return self.model.step(*t).cpu().numpy()
 
 
-def save_checkpoint(path: Path, model: ParticleModel, extra: dict) -> None:
-    torch.save({"kind": "particles", "config": model.config, "state_dict": model.state_dict()} | extra, path)
-
-
 def load_checkpoint(path: Path, device: str = "cpu") -> tuple[ParticleModel, dict]:
     ckpt = torch.load(path, map_location=device, weights_only=False)
     model = ParticleModel(**ckpt["config"])

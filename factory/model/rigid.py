@@ -98,10 +98,6 @@ class TorchPredictor:
         return self.model.step(s, a).cpu().numpy()
 
 
-def save_checkpoint(path, model: RigidModel, extra: dict) -> None:
-    torch.save({"kind": "rigid", "config": model.config, "state_dict": model.state_dict()} | extra, path)
-
-
 def load_checkpoint(path, device: str = "cpu") -> tuple[RigidModel, dict]:
     ckpt = torch.load(path, map_location=device, weights_only=False)
     model = RigidModel(**ckpt["config"])

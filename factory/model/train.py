@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,7 +13,7 @@ import torch
 
 from factory.dataset import Dataset
 from factory.model.loader import TripleStream, make_loader
-from factory.model.rigid import RigidModel, save_checkpoint
+from factory.model.rigid import RigidModel
 from factory.model.split import Split
 
 
@@ -55,17 +57,32 @@ def train(ds: Dataset, split: Split, stats: dict, config: TrainConfig = TrainCon
     model = RigidModel.for_dataset(ds.layout, stats, hidden=config.hidden, layers=config.layers).to(device)
     stream = TripleStream(ds, config.batch_size, episodes=split.train, seed=config.seed)
     loader = make_loader(stream, config.workers)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-5)
+
+    def batches(epoch: int):
+        stream.set_epoch(epoch)
+        return loader
+
+    def loss_of(batch) -> torch.Tensor:
+        return model.loss(*(batch[k].to(device) for k in ("state", "action", "next_state")), noise=config.noise)
+
+    return fit(model, "rigid", config, config.lr, batches, loss_of,
+               lambda: validation_loss(model, ds, split.val, device), out, ds, split)
+
+
+def fit(model: torch.nn.Module, kind: str, config: TrainConfig, lr: float, batches: Callable[[int], Iterable],
+        loss_of: Callable[[object], torch.Tensor], validate: Callable[[], float], out: Path | None,
+        ds: Dataset, split: Split, extra: dict | None = None) -> TrainResult:
+    """The training loop every model shares: AdamW, cosine schedule, one validation per epoch,
+    a time budget checked at epoch ends, and the checkpoint with its provenance."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
     history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "val_loss": [], "seconds": []}
     steps, start = 0, time.perf_counter()
     for epoch in range(config.epochs):
-        stream.set_epoch(epoch)
         model.train()
         losses = []
-        for batch in loader:
-            loss = model.loss(*(batch[k].to(device) for k in ("state", "action", "next_state")),
-                              noise=config.noise)
+        for batch in batches(epoch):
+            loss = loss_of(batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -75,7 +92,7 @@ def train(ds: Dataset, split: Split, stats: dict, config: TrainConfig = TrainCon
         elapsed = time.perf_counter() - start
         history["epoch"].append(epoch + 1)
         history["train_loss"].append(float(np.mean(losses)) if losses else float("nan"))
-        history["val_loss"].append(validation_loss(model, ds, split.val, device))
+        history["val_loss"].append(validate())
         history["seconds"].append(elapsed)
         if config.max_seconds is not None and elapsed > config.max_seconds:
             break
@@ -84,9 +101,9 @@ def train(ds: Dataset, split: Split, stats: dict, config: TrainConfig = TrainCon
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(out, model, {"dataset": str(ds.root), "format": ds.format, "split": split.to_dict(),
-                                     "train_config": asdict(config), "history": history,
-                                     "layout": ds.layout.to_dict(), "steps": steps, "seconds": seconds})
+        torch.save({"kind": kind, "config": model.config, "state_dict": model.state_dict(), "dataset": str(ds.root),
+                    "format": ds.format, "split": split.to_dict(), "train_config": asdict(config), **(extra or {}),
+                    "history": history, "layout": ds.layout.to_dict(), "steps": steps, "seconds": seconds}, out)
         result.checkpoint = out
     return result
 
