@@ -1,0 +1,112 @@
+"""Fluid and cloth throughput and write speed, side by side with bare stepping and plain pyarrow.
+
+    .venv/bin/python benchmarks/bench_particles.py [--repeat 2]
+
+Per recipe (each in its own process, so peak RSS is its own): the factory path (placement, movers,
+point recording, labels) against bare `scene.step()` of the same built scene with the same
+placement and movers; then the Parquet / HDF5 shard writes of the episodes it produced against a
+plain `pyarrow.parquet.write_table` of the same transitions table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RECIPES = ["fluid/dam_break.yaml", "fluid/pour.yaml", "cloth/drape.yaml"]
+
+
+def one(path: str, repeat: int) -> dict:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from engines.genesis import GenesisEngine
+    from engines.genesis.engine import _restore
+    from factory.labels import label_context, label_rollout
+    from factory.recipe_loader import load_recipe
+    from factory.sampling import sample_episode
+    from factory.storage import writer_for
+    from factory.storage.base import transitions_table
+
+    recipe = load_recipe(ROOT / "recipes" / path)
+    engine = GenesisEngine(recipe)
+    t0 = time.perf_counter()
+    engine.open()
+    build_s = time.perf_counter() - t0
+    ctx = label_context(recipe, engine.layout)
+    specs = [sample_episode(recipe, i) for i in range(recipe.n_envs)]
+    scene, points = engine._built.scene, engine._points
+
+    def factory_batch():
+        return [label_rollout(r, s.params, ctx) for s, r in zip(specs, engine.run_batch(specs))]
+
+    def bare_batch() -> float:
+        _restore(scene, engine._pristine)
+        engine._set_initial_state(specs)
+        points.start(specs)
+        velocities = np.stack([s.velocities for s in specs])
+        t = time.perf_counter()
+        for step in range(recipe.steps):
+            points.before_step(step, velocities[:, step])
+            scene.step()
+        return time.perf_counter() - t
+
+    records = factory_batch()  # compiles the step kernels
+    bare_batch()
+    times = {"factory": [], "bare": []}
+    for _ in range(repeat):
+        t = time.perf_counter()
+        records = factory_batch()
+        times["factory"].append(time.perf_counter() - t)
+        times["bare"].append(bare_batch())
+    env_steps = recipe.n_envs * recipe.steps
+    best = {k: min(v) for k, v in times.items()}
+    table = transitions_table(records, engine.layout)
+    mb = table.nbytes / 1e6
+    writes = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, fn in (("plain", lambda d: pq.write_table(table, d / "plain.parquet")),
+                         ("parquet", lambda d: writer_for("parquet").write_shard(d, 0, records, engine.layout)),
+                         ("hdf5", lambda d: writer_for("hdf5").write_shard(d, 0, records, engine.layout))):
+            d = Path(tmp) / name
+            d.mkdir()
+            t = time.perf_counter()
+            fn(d)
+            writes[name] = mb / (time.perf_counter() - t)
+    return {"recipe": path, "points": engine.layout.n_points, "n_envs": recipe.n_envs, "build_s": build_s,
+            "factory": env_steps / best["factory"], "bare": env_steps / best["bare"],
+            "transitions_s": recipe.n_envs * recipe.recorded_steps / best["factory"], "mb": mb,
+            "writes": writes, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.repeat)))
+        return
+    print("| recipe | points/env | n_envs | factory env-steps/s | bare env-steps/s | factory / bare "
+          "| transitions/s | MB/batch | parquet MB/s | hdf5 MB/s | plain pyarrow MB/s | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for path in RECIPES:
+        proc = subprocess.run([sys.executable, __file__, "--one", path, "--repeat", str(args.repeat)],
+                              capture_output=True, text=True, check=True)
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        w = r["writes"]
+        print(f"| {path} | {r['points']} | {r['n_envs']} | {r['factory']:,.0f} | {r['bare']:,.0f} | "
+              f"{r['factory'] / r['bare']:.0%} | {r['transitions_s']:,.1f} | {r['mb']:.1f} | {w['parquet']:,.0f} | "
+              f"{w['hdf5']:,.0f} | {w['plain']:,.0f} | {r['rss']:,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
