@@ -263,6 +263,9 @@ class Recipe(Strict):
                                  f"scene.{kind}: only a kind '{kind}' recipe has one (this is '{self.kind}')")
         for i, action in enumerate(self.actions):
             self._check_action(i, action)
+        if self.kind != "collision" and not any(isinstance(a, Move) for a in self.actions):
+            raise ValueError(f"actions: a {self.kind} recipe needs a 'move' action (a gate, wall, object or "
+                             "grasped corner), whose velocity is each transition's action")
         if self.steps % self.outputs.record_every:
             raise ValueError(f"outputs.record_every: steps ({self.steps}) must be a multiple of "
                              f"record_every ({self.outputs.record_every})")

@@ -146,3 +146,13 @@ def test_restitution_refused_by_genesis():
     recipe = parse_recipe(GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: 0.5"))
     with pytest.raises(EngineUnsupported, match="restitution: Genesis rigid contacts are inelastic"):
         GenesisEngine(recipe)
+
+
+def test_particle_recipes_need_a_mover():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "recipes" / "cloth" / "drape.yaml").read_text()
+    no_action = text[:text.index("actions:")] + "outputs:" + text.split("outputs:")[1]
+    assert any("a cloth recipe needs a 'move' action" in p for p in problems(no_action))
+    assert any("scene.cloth: only a kind 'cloth' recipe" in p
+               for p in problems(text.replace("kind: cloth", "kind: collision")))

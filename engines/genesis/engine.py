@@ -1,6 +1,7 @@
-"""Run batches of collision episodes on one batched Genesis scene, built once per process.
+"""Run batches of episodes (collision, fluid, cloth) on one batched Genesis scene, built once per process.
 
-Each env of the batch is one episode with its own sampled pose, velocity, mass and friction;
+Each env of the batch is one episode with its own sampled pose, velocity, mass and friction, and
+for particle scenes its own liquid/sheet placement and mover velocities;
 a batch smaller than `n_envs` is padded with copies of its last episode and the copies are
 dropped, so the compiled scene never changes shape.
 """
