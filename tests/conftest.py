@@ -3,6 +3,8 @@ disk afterwards), so tests reuse a few small datasets built once per session."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,30 @@ def push_target_32(tmp_path_factory) -> Path:
                    quality={"holdout": {"ball.mass": [0.85, 1.0]}})
     run(recipe, out)
     return out
+
+
+SHARDED_OUTPUTS = {"formats": ["parquet", "hdf5"], "record_every": 2, "shard_size": 4}
+
+
+def sharded(**update) -> Recipe:
+    """The sliding box as 16 short episodes in 4 shards: what the resume and verify tests run."""
+    return small("sliding_box", **({"episodes": 16, "steps": 40, "n_envs": 4, "outputs": SHARDED_OUTPUTS} | update))
+
+
+def manifest(root: Path) -> dict:
+    return json.loads((root / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def sharded_dataset(tmp_path_factory) -> Path:
+    from factory.runner import run
+
+    out = tmp_path_factory.mktemp("sharded") / "ds"
+    run(sharded(), out)
+    return out
+
+
+@pytest.fixture
+def copy(sharded_dataset, tmp_path) -> Path:
+    """A private copy of `sharded_dataset` to damage or resume."""
+    return Path(shutil.copytree(sharded_dataset, tmp_path / "ds"))

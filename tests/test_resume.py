@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +11,7 @@ from factory.errors import StorageError
 from factory.inspect import render, summarize
 from factory.lock import OutputLocked, output_lock
 from factory.quarantine import screen
-from factory.recipe import Quarantine, Recipe
+from factory.recipe import Quarantine
 from factory.resume import STATE_DIR, receipt_path
 from factory.rollout import Contacts, Layout, Rollout
 from factory.runner import run
@@ -22,61 +19,40 @@ from factory.sampling import sample_episode
 from factory.storage.manifest import MANIFEST
 from factory.verify import verify
 
+from conftest import manifest, sharded  # noqa: E402
+
 pytestmark = pytest.mark.genesis
 MAX_SPEED = 2.5
 
 
-def recipe(**update) -> Recipe:
-    from conftest import small
-
-    outputs = {"formats": ["parquet", "hdf5"], "record_every": 2, "shard_size": 4}
-    return small("sliding_box", **({"episodes": 12, "steps": 40, "n_envs": 4, "outputs": outputs} | update))
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("resume") / "ds"
-    run(recipe(), out)
-    return out
-
-
-@pytest.fixture
-def copy(dataset, tmp_path) -> Path:
-    return Path(shutil.copytree(dataset, tmp_path / "ds"))
-
-
-def manifest(root: Path) -> dict:
-    return json.loads((root / MANIFEST).read_text())
-
-
-def test_rerun_redoes_an_unfinished_shard_and_clears_half_written_files(dataset, copy):
+def test_rerun_redoes_an_unfinished_shard_and_clears_half_written_files(sharded_dataset, copy):
     """What a kill mid-shard leaves: no receipt for it, a hidden temp file, no manifest."""
     receipt_path(copy, 1).unlink()
     (copy / MANIFEST).unlink()
     temp = copy / "parquet" / "transitions" / ".shard-00001.parquet.tmp-999"
     temp.write_bytes(b"PAR1 half")
     said: list[str] = []
-    run(recipe(), copy, say=said.append)
-    assert said == [f"resuming {copy}: 2 of 3 shards verified"]
+    run(sharded(), copy, say=said.append)
+    assert said == [f"resuming {copy}: 3 of 4 shards verified"]
     assert not temp.exists()
-    assert manifest(copy)["shards"] == manifest(dataset)["shards"]
-    assert manifest(copy)["created"] == manifest(dataset)["created"]  # the run's start, kept across resumes
+    assert manifest(copy)["shards"] == manifest(sharded_dataset)["shards"]
+    assert manifest(copy)["created"] == manifest(sharded_dataset)["created"]  # the run's start, kept across resumes
 
 
 @pytest.mark.parametrize("change, match", [
     ({"steps": 60}, r"different recipe \(changed: steps\)"),
     ({"seed": 8}, r"different recipe \(changed: seed\)"),
-    ({"episodes": 16}, r"different recipe \(changed: episodes, episodes to run \(12 → 16\)\)"),
+    ({"episodes": 20}, r"different recipe \(changed: episodes, episodes to run \(16 → 20\)\)"),
 ])
 def test_changed_recipe_is_refused(copy, change, match):
     before = sorted(p.relative_to(copy) for p in copy.rglob("*"))
     with pytest.raises(StorageError, match=match + r"; run the original recipe to resume it, pass --overwrite"):
-        run(recipe(**change), copy)
+        run(sharded(**change), copy)
     assert sorted(p.relative_to(copy) for p in copy.rglob("*")) == before
 
 
 def test_overwrite_starts_over(copy):
-    run(recipe(episodes=4), copy, overwrite=True)
+    run(sharded(episodes=4), copy, overwrite=True)
     assert manifest(copy)["counts"]["episodes"] == 4
     assert len(list((copy / STATE_DIR / "shards").glob("*.json"))) == 1
     assert not (copy / "hdf5" / "shard-00001.h5").exists()
@@ -86,30 +62,30 @@ def test_overwrite_starts_over(copy):
 def test_locked_output_is_refused(copy):
     with output_lock(copy):
         with pytest.raises(OutputLocked, match=rf"{copy} is being written by another run \(pid \d+ on "):
-            run(recipe(), copy)
+            run(sharded(), copy)
 
 
 def test_foreign_folder_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(StorageError, match="already holds other files; pass --overwrite"):
-        run(recipe(), tmp_path)
+        run(sharded(), tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
-def test_blown_up_episodes_are_quarantined_not_written(dataset, tmp_path):
+def test_blown_up_episodes_are_quarantined_not_written(sharded_dataset, tmp_path):
     out = tmp_path / "q"
-    m = run(recipe(quarantine={"max_speed": MAX_SPEED}), out)
+    m = run(sharded(quarantine={"max_speed": MAX_SPEED}), out)
     # the box only slows down, so its launch speed decides; sampling alone predicts the quarantine
-    launch = {i: np.hypot(*(sample_episode(recipe(), i).params[f"box.vel.{a}"] for a in "xy")) for i in range(12)}
+    launch = {i: np.hypot(*(sample_episode(sharded(), i).params[f"box.vel.{a}"] for a in "xy")) for i in range(16)}
     expected = sorted(i for i, v in launch.items() if v > MAX_SPEED)
-    assert 0 < len(expected) < 12
+    assert 0 < len(expected) < 16
     assert [q["episode"] for q in m["quarantined"]] == expected
     assert all(q["seed"] == 7 and "exceeds quarantine.max_speed 2.5" in q["reason"] for q in m["quarantined"])
-    assert m["counts"]["episodes"] == 12 - len(expected) and m["counts"]["quarantined"] == len(expected)
+    assert m["counts"]["episodes"] == 16 - len(expected) and m["counts"]["quarantined"] == len(expected)
     assert verify(out) == []
 
-    kept, full = open_dataset(out), open_dataset(dataset)
-    assert kept.episodes()["episode"].to_pylist() == [i for i in range(12) if i not in expected]
+    kept, full = open_dataset(out), open_dataset(sharded_dataset)
+    assert kept.episodes()["episode"].to_pylist() == [i for i in range(16) if i not in expected]
     for fmt in ("parquet", "hdf5"):
         assert open_dataset(out, fmt).transitions().equals(
             full.transitions().filter(np.isin(full.transitions()["episode"].to_numpy(), expected, invert=True)))
@@ -146,7 +122,7 @@ def test_screen_reasons():
 
 def test_url_output_is_refused_clearly():
     with pytest.raises(StorageError, match="memory:/bucket/ds: writing to URLs is not supported yet"):
-        run(recipe(), "memory://bucket/ds")
+        run(sharded(), "memory://bucket/ds")
 
 
 def test_screen_checks_particles_too():

@@ -1,4 +1,4 @@
-"""`factory verify` on a real dataset: intact passes; truncation, bit flips, lost, duplicated or
+"""`factory verify` on a real sharded_dataset: intact passes; truncation, bit flips, lost, duplicated or
 stray episodes and files are each reported; a rerun of the same run redoes exactly the bad shards."""
 
 from __future__ import annotations
@@ -13,35 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from factory.recipe import Recipe
 from factory.runner import run
 from factory.storage.manifest import MANIFEST, file_entry
 from factory.verify import verify
 
+from conftest import manifest, sharded  # noqa: E402
+
 pytestmark = pytest.mark.genesis
-
-
-def recipe() -> Recipe:
-    from conftest import small
-
-    outputs = {"formats": ["parquet", "hdf5"], "record_every": 2, "shard_size": 4}
-    return small("sliding_box", episodes=16, steps=40, n_envs=4, outputs=outputs)
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("verify") / "ds"
-    run(recipe(), out)
-    return out
-
-
-@pytest.fixture
-def copy(dataset, tmp_path) -> Path:
-    return Path(shutil.copytree(dataset, tmp_path / "ds"))
-
-
-def manifest(root: Path) -> dict:
-    return json.loads((root / MANIFEST).read_text())
 
 
 def rewrite_listed(root: Path, rel: str, table: pa.Table) -> None:
@@ -53,14 +31,14 @@ def rewrite_listed(root: Path, rel: str, table: pa.Table) -> None:
     (root / MANIFEST).write_text(json.dumps(m))
 
 
-def test_intact_dataset_verifies(dataset):
-    assert verify(dataset) == []
-    proc = subprocess.run([sys.executable, "-m", "factory.cli", "verify", str(dataset)], capture_output=True,
+def test_intact_dataset_verifies(sharded_dataset):
+    assert verify(sharded_dataset) == []
+    proc = subprocess.run([sys.executable, "-m", "factory.cli", "verify", str(sharded_dataset)], capture_output=True,
                           text=True)
-    assert proc.returncode == 0 and proc.stdout.strip() == f"{dataset}: ok"
+    assert proc.returncode == 0 and proc.stdout.strip() == f"{sharded_dataset}: ok"
 
 
-def test_truncated_and_bit_flipped_shards_are_caught_and_redone(dataset, copy):
+def test_truncated_and_bit_flipped_shards_are_caught_and_redone(sharded_dataset, copy):
     truncated = copy / "parquet" / "transitions" / "shard-00001.parquet"
     truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
     flipped = copy / "hdf5" / "shard-00002.h5"
@@ -76,12 +54,12 @@ def test_truncated_and_bit_flipped_shards_are_caught_and_redone(dataset, copy):
     assert proc.returncode == 1 and "2 problem(s)" in proc.stderr
 
     said: list[str] = []
-    run(recipe(), copy, say=said.append)
+    run(sharded(), copy, say=said.append)
     assert "redoing shard 1: parquet/transitions/shard-00001.parquet" in said[0]
     assert "redoing shard 2: hdf5/shard-00002.h5: sha256" in said[0]
     assert "2 of 4 shards verified" in said[0]
     assert verify(copy) == []
-    assert manifest(copy)["shards"] == manifest(dataset)["shards"]
+    assert manifest(copy)["shards"] == manifest(sharded_dataset)["shards"]
 
 
 def test_lost_and_duplicated_episodes_are_caught_even_with_matching_hashes(copy):
