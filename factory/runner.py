@@ -19,7 +19,7 @@ from engines import load_engine
 from engines.base import Engine
 from factory import __version__
 from factory.engine_cache import cached_engine
-from factory.labels import LabelContext, label_context, label_rollout
+from factory.labels import Context, label_context, label_rollout
 from factory.lock import output_lock
 from factory.plan import Shard, plan_batches, plan_shards
 from factory.quarantine import screen
@@ -86,7 +86,7 @@ def produce_shard(recipe: Recipe, out: Path, shard: Shard, progress: Progress | 
     return receipt
 
 
-def simulate_shard(recipe: Recipe, shard: Shard, engine: Engine, ctx: LabelContext,
+def simulate_shard(recipe: Recipe, shard: Shard, engine: Engine, ctx: Context,
                    progress: Progress | None = None) -> tuple[list[EpisodeRecord], list[dict[str, Any]]]:
     """Labelled records of a shard's good episodes, and the quarantined ones (episode, seed, reason)."""
     records, quarantined = [], []
