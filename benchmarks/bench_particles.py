@@ -32,11 +32,13 @@ def one(path: str, repeat: int) -> dict:
     from engines.genesis.engine import _restore
     from factory.labels import label_context, label_rollout
     from factory.recipe_loader import load_recipe
-    from factory.sampling import sample_episode
+    from factory.sampling import sample_episode, scene_draws
+    from factory.scene_fields import pin_scene
     from factory.storage import writer_for
     from factory.storage.base import transitions_table
 
-    recipe = load_recipe(ROOT / "recipes" / path)
+    shipped = load_recipe(ROOT / "recipes" / path)
+    recipe = pin_scene(shipped, scene_draws(shipped, 0))  # one scene variant: what one engine runs
     engine = GenesisEngine(recipe)
     t0 = time.perf_counter()
     engine.open()

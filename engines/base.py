@@ -29,6 +29,9 @@ class Engine(Protocol):
     """
 
     layout: Layout
+    shares_scene: bool
+    """True if every env of a batch runs on one built scene, so scene-shaping fields
+    (`factory.scene_fields`) must be equal across a batch; the runner groups episodes accordingly."""
 
     def __init__(self, recipe: Recipe) -> None: ...
     def info(self) -> EngineInfo: ...

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from factory.errors import FactoryError, RecipeError
+from factory.errors import EngineUnsupported, FactoryError, RecipeError
 
 EPILOG = """\
 typical session:
@@ -21,7 +21,7 @@ typical session:
 
 a dataset holds parquet/{transitions,episodes,contacts}/shard-*.parquet, hdf5/shard-*.h5 and
 manifest.json; open it with factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
-exit codes: 0 ok, 1 run or storage error, 2 bad recipe or arguments.
+exit codes: 0 ok, 1 run or storage error, 2 bad recipe (or one its engine refuses) or arguments.
 """
 
 
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except RecipeError as exc:
+    except (RecipeError, EngineUnsupported) as exc:  # bad input: the recipe, or what its engine cannot do
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except FactoryError as exc:
@@ -183,10 +183,18 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from engines import load_engine
+    from factory.errors import EngineNotInstalled
+
     recipe = _load(args.recipe)
+    try:
+        load_engine(recipe.engine.type)(recipe)  # the engine's own refusals, before anything is built
+        checked = ""
+    except EngineNotInstalled as exc:
+        checked = f" (engine checks skipped: {exc})"
     objects = ", ".join(o.name for o in recipe.scene.objects)
     print(f"{args.recipe}: ok — {recipe.name}: {recipe.episodes} episodes × {recipe.steps} steps on "
-          f"{recipe.engine.type}, objects: {objects}")
+          f"{recipe.engine.type}, objects: {objects}{checked}")
     return 0
 
 

@@ -15,7 +15,9 @@ import numpy as np
 
 from factory.dataset import Dataset, Episode, open_dataset
 from factory.errors import FactoryError
+from factory.recipe import Recipe
 from factory.rollout import Layout
+from factory.scene_fields import episode_scene
 
 MAX_FRAMES = 60
 FIGSIZE = (6.0, 3.0)
@@ -205,7 +207,8 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
 
     from factory.report.plots import object_paths
 
-    layout, scene = ds.layout, ds.manifest["recipe"]["scene"]
+    recipe = episode_scene(Recipe.model_validate(ds.manifest["recipe"]), ep.params)  # its own sizes
+    layout, scene = ds.layout, recipe.model_dump(mode="json")["scene"]
     shapes = {o["name"]: _silhouette_points(o["shape"]) for o in scene["objects"] if o["name"] in layout.objects}
     reach = {o: float(np.linalg.norm(p, axis=1).max()) for o, p in shapes.items()}
     pos = {o: layout.field(ep.states, o, "pos") for o in shapes}

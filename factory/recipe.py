@@ -1,7 +1,8 @@
 """The recipe schema: one strict pydantic model per concept, variants joined by a `type` tag.
 
 A recipe describes a *family* of scenarios: any numeric field may hold a distribution, and each
-episode draws its own values (see `factory.sampling`). Engines map the scene onto their own
+episode draws its own values (see `factory.sampling`); fields that shape a built scene are drawn
+per scene variant (see `factory.scene_variants`). Engines map the scene onto their own
 representation and refuse, with a clear error, what they cannot represent.
 """
 
@@ -241,6 +242,11 @@ class Recipe(Strict):
     steps: int = Field(ge=1, description="Simulation steps per episode.")
     dt: float = Field(gt=0, le=0.1, description="Simulation time step in seconds.")
     n_envs: int = Field(1, ge=1, le=4096, description="Episodes simulated together in one batched scene.")
+    scene_variants: int | None = Field(
+        None, ge=1, description="How many scenes the scene-shape fields (object sizes, particle spacing, "
+        "liquid volume, viscosity, cloth size and compliances) are drawn for: episode i uses variant "
+        "i mod K, and an engine that batches one built scene (Genesis) builds K scenes. Null: drawn per "
+        "episode, and episodes that drew the same values share a scene (use a `choice`).")
     scene: Scene
     actions: list[Action] = []
     outputs: Outputs = Field(default_factory=Outputs)

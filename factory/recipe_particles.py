@@ -1,8 +1,8 @@
 """Recipe sections for particle scenes: a liquid in a tank, a cloth sheet, and kinematic movers.
 
-Particle counts and material constants are shared by every env of a batched scene, so they are
-plain numbers here; what varies per episode is where the liquid or cloth starts and how the movers
-move (velocities drawn per episode).
+Where the liquid or cloth starts and how the movers move are drawn per episode. Particle spacing,
+liquid volume, viscosity, sheet size and compliances shape the built scene: they are drawn per
+scene variant (`Recipe.scene_variants`, see `factory.scene_variants`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from factory.recipe_types import FixedVec3, Name, Strict, Vec3
+from factory.recipe_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 
 
 class Region(Strict):
@@ -28,10 +28,16 @@ class Region(Strict):
 
 
 class LiquidBlock(Strict):
-    """The liquid at step 0: a block of particles; its centre may vary per episode, its size may not."""
+    """The liquid at step 0: a block of particles; its centre varies per episode, its size per scene."""
 
     pos: Vec3 = Field(description="Centre in metres (per-episode values shift the block).")
-    size: FixedVec3 = Field(description="Edge lengths in metres; sets the particle count.")
+    size: Vec3 = Field(description="Edge lengths in metres; sets the liquid volume and the particle count.")
+
+    @model_validator(mode="after")
+    def _physical(self) -> "LiquidBlock":
+        for axis, s in zip("xyz", self.size):
+            require_range(s, f"size.{axis}", 0.0)
+        return self
 
 
 class Fluid(Strict):
@@ -40,31 +46,45 @@ class Fluid(Strict):
     solver: Literal["sph"] = "sph"
     pressure_solver: Literal["WCSPH", "DFSPH"] = Field("WCSPH", description="Genesis SPH pressure solver; "
                                                       "DFSPH costs about twice as much per step.")
-    particle_size: float = Field(0.02, ge=0.005, le=0.1, description="Particle spacing in metres.")
+    particle_size: Num = Field(0.02, description="Particle spacing in metres (0.005-0.1).")
     tank: Region = Field(description="The container: the solver's domain, walls on all six sides.")
     block: LiquidBlock
-    viscosity: float = Field(0.01, ge=0, description="Dynamic viscosity (Genesis SPH 'mu').")
+    viscosity: Num = Field(0.01, description="Dynamic viscosity (Genesis SPH 'mu').")
     source: Region | None = Field(None, description="The container the liquid starts in (for labels).")
     target: Region | None = Field(None, description="Where the liquid should end up (for labels).")
     record_points: int = Field(ge=1, description="Particles recorded per state: a fixed random subset "
                                "(their indices are stored with every episode).")
     substeps: int = Field(10, ge=1, le=50)
 
+    @model_validator(mode="after")
+    def _physical(self) -> "Fluid":
+        require_range(self.particle_size, "particle_size", 0.005, 0.1, low_open=False)
+        require_range(self.viscosity, "viscosity", 0.0, low_open=False)
+        return self
+
 
 class Cloth(Strict):
     """A square sheet (Genesis' cloth mesh), dropped from `pos`; optionally held by one corner."""
 
-    size: float = Field(0.5, gt=0.05, le=3.0, description="Edge length of the square sheet in metres.")
+    size: Num = Field(0.5, description="Edge length of the square sheet in metres (above 0.05, at most 3).")
     pos: Vec3 = Field(description="Centre of the sheet at step 0 (per-episode values shift it).")
-    stretch_compliance: float = Field(1e-7, ge=0)
-    bending_compliance: float = Field(1e-5, ge=0)
-    particle_size: float = Field(0.01, ge=0.002, le=0.05)
+    stretch_compliance: Num = Field(1e-7, description="PBD stretch compliance (inverse stiffness), >= 0.")
+    bending_compliance: Num = Field(1e-5, description="PBD bending compliance, >= 0.")
+    particle_size: Num = Field(0.01, description="PBD particle radius in metres (0.002-0.05).")
     grasp: Literal["none", "corner"] = Field("none", description="'corner': one corner follows a "
                                              "`move` action on object 'cloth'.")
     record_points: int = Field(ge=1, description="Vertices recorded per state: a fixed random subset "
                                "(their indices are stored with every episode); edge strain covers the "
                                "edges between recorded vertices.")
     substeps: int = Field(10, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _physical(self) -> "Cloth":
+        require_range(self.size, "size", 0.05, 3.0)
+        require_range(self.stretch_compliance, "stretch_compliance", 0.0, low_open=False)
+        require_range(self.bending_compliance, "bending_compliance", 0.0, low_open=False)
+        require_range(self.particle_size, "particle_size", 0.002, 0.05, low_open=False)
+        return self
 
 
 class Move(Strict):

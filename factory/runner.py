@@ -11,6 +11,7 @@ import platform
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,13 @@ from engines import load_engine
 from engines.base import Engine
 from factory import __version__
 from factory.engine_cache import cached_engine
-from factory.labels import Context, label_context, label_rollout
+from factory.labels import label_context, label_rollout
 from factory.lock import output_lock
 from factory.plan import Shard, plan_batches, plan_shards
 from factory.quarantine import screen
 from factory.recipe import Recipe
 from factory.recipe_loader import recipe_hash
+from factory.scene_fields import pin_scene
 from factory.resume import begin, check_output, remove_temporaries, scan, write_receipt
 from factory.rollout import EpisodeRecord, Layout
 from factory.sampling import sample_episode
@@ -74,33 +76,37 @@ def run_serially(recipe: Recipe, out: Path, shards: list[Shard], progress: Progr
 
 
 def produce_shard(recipe: Recipe, out: Path, shard: Shard, progress: Progress | None = None) -> dict[str, Any]:
-    """Simulate, write and receipt one shard on this process's cached engine; return the receipt."""
-    engine, in_use = cached_engine(recipe)
-    with in_use:
-        records, quarantined = simulate_shard(recipe, shard, engine, label_context(recipe, engine.layout),
-                                              progress)
-        info = engine.info().to_dict()
+    """Simulate, write and receipt one shard on this process's cached engines; return the receipt."""
+    records, quarantined, engine = simulate_shard(recipe, shard, progress)
     receipt = write_shard(out, shard, records, engine.layout, recipe.outputs.formats)
-    receipt.update(quarantined=quarantined, engine=info)
+    receipt.update(quarantined=quarantined, engine=engine.info().to_dict())
     write_receipt(out, receipt)
     return receipt
 
 
-def simulate_shard(recipe: Recipe, shard: Shard, engine: Engine, ctx: Context,
-                   progress: Progress | None = None) -> tuple[list[EpisodeRecord], list[dict[str, Any]]]:
-    """Labelled records of a shard's good episodes, and the quarantined ones (episode, seed, reason)."""
+def simulate_shard(recipe: Recipe, shard: Shard, progress: Progress | None = None
+                   ) -> tuple[list[EpisodeRecord], list[dict[str, Any]], Engine]:
+    """Labelled records of a shard's good episodes in index order, the quarantined ones (episode,
+    seed, reason), and the last engine used. Each scene variant runs on its own cached engine."""
     records, quarantined = [], []
-    for batch in plan_batches(shard, recipe.n_envs):
-        specs = [sample_episode(recipe, i) for i in batch]
-        for spec, rollout in zip(specs, engine.run_batch(specs)):
-            reason = screen(rollout, engine.layout, recipe.quarantine)
-            if reason is None:
-                records.append(label_rollout(rollout, spec.params, ctx))
-            else:
-                quarantined.append({"episode": spec.index, "seed": recipe.seed, "reason": reason})
-        if progress:
-            progress(len(batch), len(batch) * recipe.steps)
-    return records, quarantined
+    shared = load_engine(recipe.engine.type).shares_scene
+    for scene, batches in groupby(plan_batches(recipe, shard, shared), key=lambda b: b.scene):
+        scene_recipe = pin_scene(recipe, dict(scene))
+        engine, in_use = cached_engine(scene_recipe)
+        with in_use:
+            ctx = label_context(scene_recipe, engine.layout)
+            for batch in batches:
+                specs = [sample_episode(recipe, i) for i in batch.episodes]
+                for spec, rollout in zip(specs, engine.run_batch(specs)):
+                    reason = screen(rollout, engine.layout, recipe.quarantine)
+                    if reason is None:
+                        records.append(label_rollout(rollout, spec.params, ctx))
+                    else:
+                        quarantined.append({"episode": spec.index, "seed": recipe.seed, "reason": reason})
+                if progress:
+                    progress(len(specs), len(specs) * recipe.steps)
+    records.sort(key=lambda r: r.index)
+    return records, quarantined, engine
 
 
 def write_shard(out: Path, shard: Shard, records: list[EpisodeRecord], layout: Layout,

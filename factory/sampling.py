@@ -3,6 +3,8 @@
 An episode's values depend only on (recipe, seed, episode index): each parameter draws from its
 own generator seeded by (seed, index, name), so episode 17 is the same in any batch, shard or
 worker, and changing one parameter's distribution leaves the others' draws untouched.
+Scene-shaping fields (`factory.scene_fields`) are drawn the same way from the episode's scene
+variant instead of its index, so episodes of one variant share a buildable scene.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from factory.distributions import Uniform, nominal, sample
 from factory.recipe import Move, Push, RandomPush, Recipe, RigidObject
+from factory.scene_fields import scene_fields
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,21 @@ class _Draw:
         return tuple(self(f"{name}.{axis}", v) for axis, v in zip("xyz", values))
 
 
+def scene_variant(recipe: Recipe, index: int) -> int:
+    """Which scene variant episode `index` runs on: i mod `scene_variants`, or its own."""
+    return index % recipe.scene_variants if recipe.scene_variants else index
+
+
+def scene_draws(recipe: Recipe, index: int) -> dict[str, float]:
+    """The scene-shaping values of episode `index`, drawn from (seed, its scene variant, name)."""
+    variant = scene_variant(recipe, index)
+    return {f.name: float(f.value) if isinstance(f.value, (int, float))
+            else sample(f.value, episode_rng(recipe.seed, variant, f.name)) for f in scene_fields(recipe)}
+
+
 def sample_episode(recipe: Recipe, index: int) -> EpisodeSpec:
     draw = _Draw(recipe.seed, index)
+    draw.params.update(scene_draws(recipe, index))
     ground = recipe.scene.ground
     ground_friction = draw("ground.friction", ground.friction) if ground else 0.0
     bodies = tuple(_sample_body(obj, draw) for obj in recipe.scene.objects)
@@ -101,12 +117,6 @@ def _points_shift(recipe: Recipe, draw: _Draw) -> tuple[float, float, float]:
 
 def _sample_body(obj: RigidObject, draw: _Draw) -> BodyInit:
     n = obj.name
-    shape = obj.shape
-    for field in ("radius", "height"):
-        if hasattr(shape, field):
-            draw(f"{n}.{field}", getattr(shape, field))
-    if hasattr(shape, "size"):
-        draw.vec(f"{n}.size", shape.size)
     return BodyInit(
         name=n,
         mass=draw(f"{n}.mass", obj.mass),

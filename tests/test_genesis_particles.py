@@ -30,14 +30,14 @@ def shipped(path: str, **update) -> Recipe:
 @pytest.fixture(scope="module")
 def dam(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dam")
-    run(shipped("fluid/dam_break.yaml", episodes=2), out)
+    run(shipped("fluid/dam_break.yaml", episodes=2, n_envs=1), out)  # two scene variants, one episode each
     return out
 
 
 @pytest.fixture(scope="module")
 def drape(tmp_path_factory) -> Path:
     """The drape recipe with a still ball, so the sheet must come to rest on it."""
-    recipe = shipped("cloth/drape.yaml", episodes=2)
+    recipe = shipped("cloth/drape.yaml", episodes=2, n_envs=1)  # two scene variants, one episode each
     still = recipe.model_dump()
     still["actions"][0]["velocity"] = [0.0, 0.0, 0.0]
     out = tmp_path_factory.mktemp("drape")
@@ -117,7 +117,8 @@ def test_draped_cloth_rests_on_the_ball(drape):
         # it hangs over the ball: it fell from its start, and no vertex is far above the ball's top
         assert z[0].mean() == pytest.approx(ep.params["cloth__pos__z"], abs=1e-3)
         assert z[-1].mean() < z[0].mean() - 0.15
-        assert 0.34 < ep.labels["final_height_max"] < 0.45
+        top = 0.2 + ep.params["ball__radius"]  # this episode's ball
+        assert top - 0.01 < ep.labels["final_height_max"] < top + 0.1
 
 
 def test_cloth_strain_stays_bounded_and_matches_label(drape):

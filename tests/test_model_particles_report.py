@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def dam(tmp_path_factory) -> Path:
-    """Four short dam-break episodes (60 steps, 12 recorded transitions), in one batch."""
+    """Four short dam-break episodes (60 steps, 12 recorded transitions): two scene variants, a batch each."""
     recipe = load_recipe(ROOT / "recipes" / "fluid" / "dam_break.yaml")
     out = tmp_path_factory.mktemp("dam")
-    run(Recipe.model_validate(recipe.model_dump() | {"episodes": 4, "steps": 60, "n_envs": 4}), out)
+    run(Recipe.model_validate(recipe.model_dump() | {"episodes": 4, "steps": 60, "n_envs": 2}), out)
     return out
 
 

@@ -18,6 +18,7 @@ from factory.errors import FactoryError  # noqa: E402
 from factory.plan import plan_shards  # noqa: E402
 from factory.recipe_loader import parse_recipe  # noqa: E402
 from factory.rollout import STATE_PER_OBJECT, Contacts, EpisodeRecord, Layout, Rollout  # noqa: E402
+from factory.sampling import sample_episode  # noqa: E402
 from factory.runner import build_manifest, write_shard  # noqa: E402
 from factory.storage.manifest import write_manifest  # noqa: E402
 
@@ -67,7 +68,7 @@ def _write(root: Path, recipe, layout: Layout, steps: int, points: int = 0, labe
         records.append(EpisodeRecord(
             Rollout(i, _states(len(layout.objects), steps, rng), np.zeros((steps, layout.action_size), np.float32),
                     contacts if not points else Contacts.empty(), pts, np.arange(points) if points else None),
-            {}, {}, labels or {}))
+            sample_episode(recipe, i).params, {}, labels or {}))
     entries = [write_shard(root, plan_shards(2, 8)[0], records, layout, ["parquet"])]
     write_manifest(root, build_manifest(recipe, {"name": "none", "version": "0", "backend": "cpu"},
                                         layout, entries, 2, None))

@@ -128,13 +128,13 @@ def test_cli_bad_recipe_exits_2_and_writes_nothing(tmp_path: Path):
 
 
 def test_engine_refusal_happens_before_any_write(tmp_path: Path):
-    """Genesis cannot randomize geometry per env: the run refuses before creating the output."""
+    """Genesis has no restitution: the run refuses before creating the output."""
     from factory.errors import EngineUnsupported
     from factory.runner import run
 
-    recipe = parse_recipe(GOOD.replace("size: [0.2, 0.2, 0.2]", "size: [{type: uniform, low: 0.1, high: 0.3}, 0.2, 0.2]"))
+    recipe = parse_recipe(GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: 0.5"))
     out = tmp_path / "out"
-    with pytest.raises(EngineUnsupported, match=r"shape.size: geometry is shared by every env"):
+    with pytest.raises(EngineUnsupported, match="restitution: Genesis rigid contacts are inelastic"):
         run(recipe, out)
     assert not out.exists()
 

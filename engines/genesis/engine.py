@@ -14,11 +14,13 @@ from engines.base import EngineInfo
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
+from factory.distributions import is_random
 from factory.errors import SimulationError
 from factory.recipe import Recipe
 from factory.recipe_particles import Move
 from factory.rollout import STATE_PER_OBJECT, Layout, Rollout
 from factory.sampling import EpisodeSpec, transition_impulses, transition_velocities
+from factory.scene_fields import scene_fields
 
 _initialized_backend: str | None = None
 
@@ -72,6 +74,8 @@ def layout_of(recipe: Recipe) -> Layout:
 
 
 class GenesisEngine:
+    shares_scene = True  # geometry, particle spacing and materials are fixed when the scene is built
+
     def __init__(self, recipe: Recipe):
         check_representable(recipe)
         self.recipe = recipe
@@ -85,6 +89,10 @@ class GenesisEngine:
 
     def open(self) -> None:
         if self._built is None:
+            random = [f.name for f in scene_fields(self.recipe) if is_random(f.value)]
+            if random:  # building at a nominal value would silently mislabel every episode
+                raise SimulationError(f"scene fields {', '.join(random)} are still distributions: build "
+                                      "from `factory.scene_fields.pin_scene` (the runner does)")
             gs = _genesis(self.recipe.engine.backend)
             self._built = build_scene(gs, self.recipe, self.recipe.n_envs)
             self._pristine = _checkpoint(gs, self._built.scene)

@@ -1,8 +1,8 @@
 """Liquid (SPH) and cloth (PBD) on a batched Genesis scene: build, place per episode, move, record.
 
-The particle entity is built once at the nominal position; each env's episode shifts it as a whole
-(`set_position`), kinematic movers follow their per-episode velocity, and a fixed random subset of
-particles or vertices is recorded every recorded step.
+The particle entity is built once per scene variant at the nominal position; each env's episode
+shifts it as a whole (`set_particles_pos`), kinematic movers follow their per-episode velocity,
+and a fixed random subset of particles or vertices is recorded every recorded step.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from factory.errors import EngineUnsupported
 from factory.recipe import Recipe
 from factory.recipe_particles import Move
 from factory.sampling import EpisodeSpec, episode_rng
+from factory.scene_fields import scene_fields
 
 CLOTH_MESH_SIZE = 0.5  # metres: edge of Genesis' meshes/cloth.obj
 
@@ -62,9 +63,11 @@ class PointsDriver:
         section = recipe.scene.fluid or recipe.scene.cloth
         total = self.entity.n_particles if self.entity is not None else 0
         if section is not None and section.record_points > total:
-            raise EngineUnsupported(f"scene.{'fluid' if recipe.scene.fluid else 'cloth'}.record_points: "
-                                    f"asks for {section.record_points} points but Genesis made {total}; "
-                                    f"use at most {total}")
+            kind = "fluid" if recipe.scene.fluid else "cloth"
+            scene = ", ".join(f"{f.name}={f.value:g}" for f in scene_fields(recipe) if f.name.startswith(kind))
+            raise EngineUnsupported(f"scene.{kind}.record_points: asks for {section.record_points} points but "
+                                    f"Genesis made {total} for the scene with {scene}; use at most {total} "
+                                    "(every scene variant must have that many)")
         rng = episode_rng(0, 0, "points.subset")  # a function of the scene alone: engines are reused across seeds
         self.index = np.sort(rng.choice(total, section.record_points, replace=False)) if section else None
         self.moves = [a for a in recipe.actions if isinstance(a, Move)]

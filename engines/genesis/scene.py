@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
-from factory.distributions import is_random, nominal
+from factory.distributions import Choice, is_random, nominal
 from factory.errors import EngineUnsupported
 from factory.recipe import BoxShape, CylinderShape, Recipe, RigidObject, SphereShape
 from factory.recipe_particles import Move
+from factory.scene_fields import scene_fields
 
 TABLE_THICKNESS = 0.1  # m; a table-top ground is a fixed box this thick
 
@@ -20,15 +21,14 @@ def check_representable(recipe: Recipe) -> None:
         if obj.restitution is not None:
             problems.append(f"scene.objects.{i}.restitution: Genesis rigid contacts are inelastic; "
                             "remove the field (bounciness is not modelled)")
-        for dim in ("size", "radius", "height"):
-            values = getattr(obj.shape, dim, None)
-            values = values if isinstance(values, list) else [values]
-            if any(v is not None and is_random(v) for v in values):
-                problems.append(f"scene.objects.{i}.shape.{dim}: geometry is shared by every env of a "
-                                "batched Genesis scene, so it cannot vary per episode; randomize mass, "
-                                "friction, pose or velocity instead")
         if obj.fixed and (is_random(obj.mass) or any(is_random(v) for v in obj.vel + obj.ang_vel)):
             problems.append(f"scene.objects.{i}: a fixed object has no mass or velocity to randomize")
+    if recipe.scene_variants is None:
+        problems += [f"{'.'.join(map(str, f.path))}: varies continuously, and the envs of a Genesis batch "
+                     "share one built scene, so every episode would build its own (batches of one); set "
+                     "`scene_variants: K` to draw it for K scenes (episode i uses scene i mod K), or draw "
+                     "it from a `choice`" for f in scene_fields(recipe)
+                     if is_random(f.value) and not isinstance(f.value, Choice)]
     for name, value in [(f"scene.objects.{i}.friction", o.friction) for i, o in enumerate(recipe.scene.objects)]:
         lo, hi = (value, value) if isinstance(value, (int, float)) else value.support()
         if lo < 0.01 or hi > 5.0:

@@ -30,6 +30,8 @@ MAX_WORKERS = 64  # worker ids tried from the first one before giving up
 
 
 class UnityEngine:
+    shares_scene = False  # each agent resizes its own objects from its episode's parameters
+
     def __init__(self, recipe: Recipe, *, worker: int = 0):
         """`worker` offsets the first worker id tried; ids already claimed on this machine are skipped."""
         self.layout = make_layout(recipe)

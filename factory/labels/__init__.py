@@ -6,6 +6,8 @@ applies that kind's functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from factory.distributions import nominal
@@ -14,6 +16,7 @@ from factory.labels.collision import LabelContext, episode_labels, step_labels
 from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_labels
 from factory.recipe import BoxShape, Recipe, SphereShape
 from factory.rollout import EpisodeRecord, Layout, Rollout
+from factory.scene_fields import episode_scene, scene_fields
 
 Context = LabelContext | FluidContext | ClothContext
 
@@ -64,6 +67,21 @@ def _cloth_context(recipe: Recipe) -> ClothContext:
                         ground_height=ground.height if ground else 0.0)
 
 
+def episode_context(recipe: Recipe, layout: Layout) -> Callable[[dict[str, float]], Context]:
+    """Label context of a stored episode from its parameters: its scene-shaping values (which may
+    vary by episode, `factory.scene_fields`) pinned, one context per distinct scene."""
+    names = [f.name for f in scene_fields(recipe)]
+    contexts: dict[tuple, Context] = {}
+
+    def of(params: dict[str, float]) -> Context:
+        flat = {k.replace("__", "."): v for k, v in params.items()}
+        key = tuple(flat.get(n) for n in names)
+        if key not in contexts:
+            contexts[key] = label_context(episode_scene(recipe, flat), layout)
+        return contexts[key]
+    return of
+
+
 def label_rollout(rollout: Rollout, params: dict[str, float], ctx: Context) -> EpisodeRecord:
     if isinstance(ctx, FluidContext):
         pos, vel = (rollout.points[k] for k in ("particle_pos", "particle_vel"))
@@ -77,4 +95,5 @@ def label_rollout(rollout: Rollout, params: dict[str, float], ctx: Context) -> E
     return EpisodeRecord(rollout=rollout, params=params, step_labels=steps, episode_labels=episode)
 
 
-__all__ = ["ClothContext", "Context", "FluidContext", "LabelContext", "label_context", "label_rollout"]
+__all__ = ["ClothContext", "Context", "FluidContext", "LabelContext", "episode_context", "label_context",
+           "label_rollout"]

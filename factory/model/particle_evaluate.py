@@ -9,15 +9,17 @@ verdict, text and figures serve both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 
 from factory.dataset import Dataset
-from factory.labels import label_context
+from factory.labels import Context, episode_context
 from factory.labels.cloth import cloth_episode_labels
 from factory.labels.fluid import FluidContext, fluid_episode_labels
 from factory.model.particle_data import PointEpisode, iter_point_episodes
+from factory.model.split import episode_info
 from factory.recipe import Recipe
 
 # float labels that depend on positions alone, read out of whole-episode rollouts
@@ -61,7 +63,7 @@ def rollout(p: PointPredictor, episode: PointEpisode, padded: np.ndarray, starts
 
 
 def evaluate_episodes(predictors: list[PointPredictor], episodes: list[PointEpisode], history: int, dt: float,
-                      scale: float, horizon: int, ctx, stride: int = 5) -> dict:
+                      scale: float, horizon: int, context_of: Callable[[int], Context], stride: int = 5) -> dict:
     """One-step and rollout error on `episodes`, and label errors from whole-episode rollouts.
 
     One-step `nmse` is the squared error of the next position over the variance of one recorded
@@ -76,6 +78,7 @@ def evaluate_episodes(predictors: list[PointPredictor], episodes: list[PointEpis
         padded = e.padded(history, dt)
         t_all = np.arange(len(e.actions))
         starts = np.arange(0, len(e.actions) - horizon + 1, stride)
+        ctx = context_of(e.index)
         truth = readout(e.pos, dt, ctx)
         points += e.pos[1:].size // 3
         transitions += len(e.actions)
@@ -110,10 +113,12 @@ def readout(pos: np.ndarray, dt: float, ctx) -> dict[str, float]:
 def evaluate_particles(predictors: list[PointPredictor], ds: Dataset, split_sets: dict[str, list[int]],
                        history: int, scale: float, horizon: int = 20) -> dict:
     """All metrics on each non-empty held-out set ('test', 'ood')."""
-    ctx = label_context(Recipe.model_validate(ds.manifest["recipe"]), ds.layout)
+    context = episode_context(Recipe.model_validate(ds.manifest["recipe"]), ds.layout)
+    params = {i: e["params"] for i, e in episode_info(ds.episodes()).items()}
     out = {}
     for name, ids in split_sets.items():
         if ids:
             eps = list(iter_point_episodes(ds, ids))
-            out[name] = evaluate_episodes(predictors, eps, history, ds.layout.record_dt, scale, horizon, ctx)
+            out[name] = evaluate_episodes(predictors, eps, history, ds.layout.record_dt, scale, horizon,
+                                          lambda i: context(params[i]))
     return out

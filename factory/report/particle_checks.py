@@ -14,7 +14,8 @@ import numpy as np
 
 from factory import checks
 from factory.dataset import Dataset
-from factory.labels import FluidContext, label_context
+from factory.distributions import support
+from factory.labels import FluidContext, episode_context
 from factory.labels.cloth import cloth_episode_labels
 from factory.labels.fluid import fluid_episode_labels, inside
 from factory.model.particle_data import iter_point_episodes, scene_bounds
@@ -25,9 +26,10 @@ from factory.report.data_checks import parameter_coverage
 def check_particles(ds: Dataset, info: dict[int, dict]) -> dict:
     """Numbers for the verdict and the report: one value per check, plus the episodes behind it."""
     recipe = ds.manifest["recipe"]
-    ctx = label_context(Recipe.model_validate(recipe), ds.layout)
+    parsed = Recipe.model_validate(recipe)
+    context_of = episode_context(parsed, ds.layout)
     lower, upper = (np.asarray(b) for b in scene_bounds(recipe))
-    slack = (recipe["scene"].get("fluid") or recipe["scene"].get("cloth"))["particle_size"]
+    slack = support((parsed.scene.fluid or parsed.scene.cloth).particle_size)[1]
     bad_values, escaped, not_conserved = 0, [], []
     mismatches: Counter[str] = Counter()
     bad_episodes, digests = 0, Counter()
@@ -39,6 +41,7 @@ def check_particles(ds: Dataset, info: dict[int, dict]) -> dict:
         labels = info[ep.index]["labels"]
         if labels.get("particles_conserved") is False:
             not_conserved.append(ep.index)
+        ctx = context_of(info[ep.index]["params"])
         derived = (fluid_episode_labels(ep.pos, ep.vel, ctx) if isinstance(ctx, FluidContext)
                    else cloth_episode_labels(ep.pos, ctx))
         wrong = [k for k, v in derived.items() if k in labels and not checks.agrees(v, labels[k])]
