@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Draw episode K of DATASET frame by frame (top and side views: bodies, "
                        "contacts, liquid particles or cloth vertices) into DATASET/previews/episode_K.gif "
                        "unless --out says otherwise.")
-    p.add_argument("dataset", type=Path)
+    p.add_argument("dataset", help="dataset folder or URL")
     p.add_argument("--episode", type=int, required=True, metavar="K", help="episode index")
     p.add_argument("--out", type=Path, metavar="FILE", help="output file (default: DATASET/previews/episode_K.gif)")
     p.add_argument("--format", choices=["gif", "mp4"],

@@ -112,7 +112,8 @@ def write_shard(out: str | os.PathLike[str] | Location, shard: Shard, records: l
     were written, then put in place."""
     out = location(out)
     with out.staging() as folder:
-        rels = [rel for fmt in formats if records for rel in writer_for(fmt).write_shard(folder, shard.id, records, layout)]
+        rels = [rel for fmt in formats if records
+                for rel in writer_for(fmt).write_shard(folder, shard.id, records, layout)]
         files = [file_entry(folder, rel) for rel in rels]
         out.publish(folder, [f["path"] for f in files])
     return {

@@ -72,7 +72,8 @@ def test_run_to_s3_writes_what_a_local_run_writes(s3_dataset, sharded_dataset):
 
 def test_open_dataset_and_pandas_read_s3(s3_dataset, sharded_dataset):
     for fmt in ("parquet", "hdf5"):
-        remote, local = open_dataset(s3_dataset.url, fmt, s3_dataset.storage_options), open_dataset(sharded_dataset, fmt)
+        remote = open_dataset(s3_dataset.url, fmt, s3_dataset.storage_options)
+        local = open_dataset(sharded_dataset, fmt)
         assert remote.transitions().equals(local.transitions())
         assert remote.episodes().equals(local.episodes())
         assert remote.contacts().equals(local.contacts())

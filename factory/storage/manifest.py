@@ -40,7 +40,8 @@ def check_file(root: Location, entry: dict[str, Any]) -> str | None:
 
 
 def write_manifest(root: str | os.PathLike[str] | Location, manifest: dict[str, Any]) -> None:
-    location(root).write_bytes(MANIFEST, (json.dumps(manifest, indent=2, sort_keys=False, default=_jsonable) + "\n").encode())
+    text = json.dumps(manifest, indent=2, sort_keys=False, default=_jsonable) + "\n"
+    location(root).write_bytes(MANIFEST, text.encode())
 
 
 def read_manifest(root: str | os.PathLike[str] | Location) -> dict[str, Any]:
