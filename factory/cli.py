@@ -15,6 +15,7 @@ typical session:
   factory validate recipes/collision/push_target.yaml      check a recipe, write nothing
   factory run recipes/collision/push_target.yaml           simulate → outputs/push_target/
   factory inspect outputs/push_target                      counts, schema, label summary
+  factory run RECIPE --out s3://bucket/ds                  write to object storage (any fsspec URL)
   factory preview outputs/push_target --episode 3          animated GIF of one episode
   factory run recipes/fluid/dam_break.yaml                 fluid (SPH) and cloth (PBD) work the same way
   factory schema > recipe.schema.json                      JSON Schema for editor autocompletion
@@ -51,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="simulate a recipe and write its dataset",
                        description="Simulate every episode of RECIPE and write the dataset.")
     p.add_argument("recipe", type=Path, help="YAML recipe file")
-    p.add_argument("--out", type=Path, help="dataset folder (default: outputs/<recipe name>)")
+    p.add_argument("--out", help="dataset folder or fsspec URL such as s3://bucket/path "
+                   "(default: outputs/<recipe name>)")
     p.add_argument("--episodes", type=int, help="override the recipe's episode count")
     p.add_argument("--overwrite", action="store_true",
                    help="start over: delete what --out holds (by default a rerun resumes it)")
@@ -61,13 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--workers", type=_worker_count, metavar="N|auto",
                        help="run shards on a local dask cluster of N worker processes (auto: one per core)")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                       help="run shards on an existing dask cluster (workers must see --out at the same path)")
+                       help="run shards on an existing dask cluster (workers must see --out at the same path, "
+                       "or --out is a URL)")
+    _storage_options(p)
     p.set_defaults(func=_run)
 
     p = sub.add_parser("verify", help="check a dataset against its manifest",
                        description="Re-hash every file against the manifest and check counts, schema and "
                        "episode indices (none missing, none twice). Exit 1 on any problem.")
-    p.add_argument("dataset", type=Path)
+    p.add_argument("dataset", help="dataset folder or URL")
+    _storage_options(p)
     p.set_defaults(func=_verify)
 
     p = sub.add_parser("validate", help="check a recipe; write nothing",
@@ -77,16 +82,17 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="summarise a dataset",
                        description="Counts, schema and label summary of a dataset folder.")
-    p.add_argument("dataset", type=Path)
+    p.add_argument("dataset", help="dataset folder or URL")
     p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _storage_options(p)
     p.set_defaults(func=_inspect)
 
     p = sub.add_parser("preview", help="render one episode to an animated GIF or MP4",
                        description="Draw episode K of DATASET frame by frame (top and side views: bodies, "
                        "contacts, liquid particles or cloth vertices) into DATASET/previews/episode_K.gif "
                        "unless --out says otherwise.")
-    p.add_argument("dataset", type=Path)
+    p.add_argument("dataset", help="dataset folder or URL")
     p.add_argument("--episode", type=int, required=True, metavar="K", help="episode index")
     p.add_argument("--out", type=Path, metavar="FILE", help="output file (default: DATASET/previews/episode_K.gif)")
     p.add_argument("--format", choices=["gif", "mp4"],
@@ -102,6 +108,28 @@ def _parser() -> argparse.ArgumentParser:
 
     register_model_commands(sub)  # train, evaluate, report
     return parser
+
+
+def _storage_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage-option", dest="storage_options", action="append", type=_storage_option, default=[],
+                   metavar="KEY=VALUE", help="fsspec option for a URL, repeatable (e.g. endpoint_url=http://host:9000; "
+                   "VALUE is parsed as JSON when it can be); credentials are better left to the usual "
+                   "environment variables (AWS_ACCESS_KEY_ID, …)")
+
+
+def _storage_option(text: str) -> tuple[str, object]:
+    from factory.location import parse_storage_option
+
+    try:
+        return parse_storage_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _where(target: str, args: argparse.Namespace):
+    from factory.location import location
+
+    return location(target, dict(args.storage_options))
 
 
 def _load(path: Path, **overrides):
@@ -122,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
             raise RecipeError(str(args.recipe), [f"--backend applies to Genesis recipes; this one runs on "
                                                  f"{recipe.engine.type}"])
         recipe = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"backend": args.backend})})
-    out = args.out or Path("outputs") / recipe.name
+    out = _where(args.out or str(Path("outputs") / recipe.name), args)
     total = args.episodes or recipe.episodes
     executor = None
     if args.workers or args.scheduler:
@@ -171,7 +199,7 @@ def _say(message: str) -> None:
 def _verify(args: argparse.Namespace) -> int:
     from factory.verify import verify
 
-    problems = verify(args.dataset)
+    problems = verify(_where(args.dataset, args))
     for problem in problems:
         print(f"{args.dataset}: {problem}", file=sys.stderr)
     if problems:
@@ -201,7 +229,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from factory.inspect import summarize, render
 
-    summary = summarize(args.dataset, args.format)
+    summary = summarize(_where(args.dataset, args), args.format)
     print(json.dumps(summary, indent=2) if args.json else render(summary))
     return 0
 

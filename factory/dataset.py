@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from factory.errors import StorageError
+from factory.location import Location, location
 from factory.rollout import Layout
 from factory.storage import reader_for
 from factory.storage.manifest import read_manifest
@@ -28,15 +31,15 @@ class Episode:
 
 
 class Dataset:
-    """A dataset on disk; tables are read on demand, in episode order."""
+    """A dataset on disk or under a URL; tables are read on demand, in episode order."""
 
-    def __init__(self, root: Path, fmt: str | None = None):
-        self.root = Path(root)
-        self.manifest = read_manifest(self.root)
+    def __init__(self, where: str | os.PathLike[str] | Location, fmt: str | None = None):
+        self.location = where = location(where)
+        self.manifest = read_manifest(where)
         formats = self.manifest["formats"]
         self.format = fmt or formats[0]
         if self.format not in formats:
-            raise StorageError(f"{root} holds {', '.join(formats)}, not {self.format}")
+            raise StorageError(f"{where} holds {', '.join(formats)}, not {self.format}")
         self.layout = Layout.from_dict(self.manifest["layout"])
         self.files = [f["path"] for shard in self.manifest["shards"] for f in shard["files"]
                       if f["path"].startswith(f"{self.format}/")]
@@ -45,19 +48,25 @@ class Dataset:
     def __repr__(self) -> str:
         c = self.manifest["counts"]
         return (f"<Dataset {self.manifest['recipe']['name']} ({self.format}): {c['episodes']} episodes, "
-                f"{c['transitions']} transitions at {self.root}>")
+                f"{c['transitions']} transitions at {self.location}>")
+
+    @property
+    def root(self) -> Path:
+        """The dataset's local folder, for what reads files directly (loader, report, preview); a URL
+        dataset has none and says so."""
+        return self.location.local_path()
 
     def __len__(self) -> int:
         return int(self.manifest["counts"]["transitions"])
 
     def transitions(self) -> pa.Table:
-        return _sorted(self._reader.transitions(self.root, self.files), ["episode", "step"])
+        return _sorted(self._reader.transitions(self.location, self.files), ["episode", "step"])
 
     def episodes(self) -> pa.Table:
-        return _sorted(self._reader.episodes(self.root, self.files), ["episode"])
+        return _sorted(self._reader.episodes(self.location, self.files), ["episode"])
 
     def contacts(self) -> pa.Table:
-        return _sorted(self._reader.contacts(self.root, self.files), ["episode", "step"])
+        return _sorted(self._reader.contacts(self.location, self.files), ["episode", "step"])
 
     def triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(state, action, next_state) for every transition, as float32 arrays."""
@@ -67,7 +76,7 @@ class Dataset:
     def episode(self, index: int) -> Episode:
         t = self.transitions().filter(pc.equal(pc.field("episode"), index))
         if t.num_rows == 0:
-            raise StorageError(f"episode {index} is not in {self.root}")
+            raise StorageError(f"episode {index} is not in {self.location}")
         ep = self.episodes().filter(pc.equal(pc.field("episode"), index)).to_pylist()[0]
         states = _matrix(t["state"])
         states = np.concatenate([states, _matrix(t["next_state"])[-1:]])
@@ -83,9 +92,11 @@ class Dataset:
                        None if index_list is None else np.asarray(index_list))
 
 
-def open_dataset(path: str | Path, format: str | None = None) -> Dataset:
-    """Open a dataset written by `factory run`; `format` picks parquet or hdf5 when both exist."""
-    return Dataset(Path(path), format)
+def open_dataset(path: str | os.PathLike[str] | Location, format: str | None = None,
+                 storage_options: dict[str, Any] | None = None) -> Dataset:
+    """Open a dataset written by `factory run`: a folder or a URL (s3://bucket/ds, with fsspec's
+    `storage_options` such as endpoint_url); `format` picks parquet or hdf5 when both exist."""
+    return Dataset(location(path, storage_options), format)
 
 
 def _matrix(column: pa.ChunkedArray) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Run shards as dask.distributed tasks: a LocalCluster of processes, or an existing cluster.
 
 One task per shard. A worker simulates the shard on its process-wide cached engine, writes the
-data files and the receipt straight into the output folder, and returns the receipt; the client
+data files and the receipt straight into the output (a folder every worker sees at the same path,
+or a URL: the task carries the URL and its storage options, so workers need no configuration of
+their own), and returns the receipt; the client
 only collects receipts and writes the manifest last. Dask reruns the task of a worker that dies,
 and because a shard's bytes depend only on (recipe, seed, episode range), a rerun, a duplicate
 run on another worker, or a resume writes exactly the same files.
@@ -13,13 +15,13 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError, StorageError
+from factory.location import Location
 from factory.plan import Shard
 from factory.recipe import Recipe
-from factory.resume import receipt_path
+from factory.resume import receipt_name
 from factory.runner import Progress, produce_shard
 
 
@@ -59,20 +61,20 @@ class DaskExecutor:
             raise ValueError("give exactly one of workers or scheduler")
         self.workers, self.scheduler, self.say = workers, scheduler, say
 
-    def __call__(self, recipe: Recipe, out: Path, shards: list[Shard],
+    def __call__(self, recipe: Recipe, out: Location, shards: list[Shard],
                  progress: Progress | None = None) -> Iterator[dict[str, Any]]:
         if not shards:
             return
         from dask.distributed import as_completed
 
-        out = Path(out).absolute()  # workers do not share the client's working directory
+        out = out.for_workers()
         run_id = uuid.uuid4().hex[:8]
         with dask_client(self.workers, self.scheduler, self.say) as client:
             futures = [client.submit(produce_shard, recipe, out, shard, pure=False,
                                      key=f"factory-shard-{shard.id:05d}-{run_id}") for shard in shards]
             for future in as_completed(futures):
                 receipt = future.result()
-                if not receipt_path(out, receipt["id"]).is_file():
+                if not out.is_file(receipt_name(receipt["id"])):
                     raise StorageError(f"a worker wrote shard {receipt['id']} where this machine cannot see "
                                        f"it: {out} must be the same folder for the workers and the client")
                 if progress:

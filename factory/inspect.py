@@ -14,8 +14,9 @@ from factory.dataset import open_dataset
 _INDEX_COLUMNS = {"episode", "shard", "transitions", "transitions_offset"}
 
 
-def summarize(path: Path, fmt: str | None = None) -> dict[str, Any]:
-    ds = open_dataset(path, fmt)
+def summarize(path: str | Path, fmt: str | None = None, storage_options: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+    ds = open_dataset(path, fmt, storage_options)
     m = ds.manifest
     episodes = ds.episodes()
     labels, params = {}, {}
@@ -32,7 +33,7 @@ def summarize(path: Path, fmt: str | None = None) -> dict[str, Any]:
                    and not pa.types.is_fixed_size_list(transitions.schema.field(c).type)]
     return {
         "name": m["recipe"]["name"],
-        "path": str(path),
+        "path": str(ds.location),
         "format": ds.format,
         "formats": m["formats"],
         "engine": m["engine"],

@@ -5,30 +5,30 @@
 
 A receipt is written atomically after its shard's data files, so it exists only for a complete
 shard; a rerun trusts a shard only if its receipt is there and every file still hashes to it.
-The hidden folder keeps these out of globs such as `parquet/**/*.parquet`.
+The hidden folder keeps these out of globs such as `parquet/**/*.parquet`. OUT is any location
+(`factory.location`): a local folder or a URL.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
-import os
-import re
-import shutil
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from factory.errors import StorageError
+from factory.location import Location
 from factory.plan import Shard
 from factory.recipe import Recipe
 from factory.recipe_loader import recipe_hash
-from factory.storage.base import atomic_path, shard_name
+from factory.storage.base import shard_name
 from factory.storage.manifest import MANIFEST, check_file
 
 STATE_DIR = ".factory"
-RUN_FILE = "run.json"
-LOCK_FILE = "lock"
+RUN_FILE = f"{STATE_DIR}/run.json"
+LOCK_FILE = f"{STATE_DIR}/lock"
+TEMPORARY = ".*.tmp-*"  # what writers name a file until it is complete (see storage.base.atomic_path)
 
 
 @dataclass(frozen=True)
@@ -41,39 +41,35 @@ class RunRecord:
     recipe: dict[str, Any]
 
 
-def check_output(out: Path, overwrite: bool) -> None:
-    """Refuse an output folder that holds something other than this factory's runs, or a URL."""
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", os.fspath(out)):
-        raise StorageError(f"{out}: writing to URLs is not supported yet; give a local path (for a cluster, "
-                           "one mounted at the same path on the client and every worker)")
-    if overwrite or not out.exists() or (out / STATE_DIR / RUN_FILE).is_file():
+def check_output(out: Location, overwrite: bool) -> None:
+    """Refuse an output folder that holds something other than this factory's runs."""
+    if overwrite or not out.exists() or out.is_file(RUN_FILE):
         return
-    if any(p.name != STATE_DIR for p in out.iterdir()):
-        what = "a dataset without a run record" if (out / MANIFEST).exists() else "other files"
+    if any(name != STATE_DIR for name in out.names()):
+        what = "a dataset without a run record" if out.is_file(MANIFEST) else "other files"
         raise StorageError(f"{out} already holds {what}; pass --overwrite to replace it or --out to "
                            "write elsewhere")
 
 
-def begin(out: Path, recipe: Recipe, episodes: int, overwrite: bool) -> tuple[RunRecord, bool]:
+def begin(out: Location, recipe: Recipe, episodes: int, overwrite: bool) -> tuple[RunRecord, bool]:
     """Start or continue the run at `out` (the caller holds its lock); True when continuing.
 
     A run record from an earlier start must match this recipe and episode count exactly: resuming
     with another recipe would mix two datasets in one folder.
     """
     if overwrite:
-        _clear(out)
-    path = out / STATE_DIR / RUN_FILE
-    if path.is_file():
-        record = RunRecord(**json.loads(path.read_text()))
+        out.clear(keep=LOCK_FILE)  # the caller holds it
+    if out.is_file(RUN_FILE):
+        record = RunRecord(**json.loads(out.read_bytes(RUN_FILE)))
         _check_same(out, record, recipe, episodes)
         return record, True
     record = RunRecord(recipe_hash(recipe), episodes, datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        recipe.model_dump(mode="json"))
-    _write_json(path, asdict(record))
+    _write_json(out, RUN_FILE, asdict(record))
     return record, False
 
 
-def _check_same(out: Path, record: RunRecord, recipe: Recipe, episodes: int) -> None:
+def _check_same(out: Location, record: RunRecord, recipe: Recipe, episodes: int) -> None:
     if record.recipe_hash == recipe_hash(recipe) and record.episodes == episodes:
         return
     now = recipe.model_dump(mode="json")
@@ -85,44 +81,34 @@ def _check_same(out: Path, record: RunRecord, recipe: Recipe, episodes: int) -> 
                        "write elsewhere")
 
 
-def _clear(out: Path) -> None:
-    """Remove everything under `out` except the lock file the caller holds."""
-    for p in out.iterdir() if out.exists() else ():
-        if p.name == STATE_DIR:
-            for q in p.iterdir():
-                if q.name != LOCK_FILE:
-                    shutil.rmtree(q) if q.is_dir() else q.unlink()
-        else:
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
+def receipt_name(shard_id: int) -> str:
+    """Where a shard's receipt lives, relative to the output."""
+    return f"{STATE_DIR}/shards/{shard_name(shard_id)}.json"
 
 
-def receipt_path(out: Path, shard_id: int) -> Path:
-    return out / STATE_DIR / "shards" / f"{shard_name(shard_id)}.json"
-
-
-def write_receipt(out: Path, receipt: dict[str, Any]) -> None:
+def write_receipt(out: Location, receipt: dict[str, Any]) -> None:
     """Record a shard as finished; call only after all of its data files are in place."""
-    _write_json(receipt_path(out, receipt["id"]), receipt)
+    _write_json(out, receipt_name(receipt["id"]), receipt)
 
 
-def scan(out: Path, shards: list[Shard]) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
+def scan(out: Location, shards: list[Shard]) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
     """Split planned shards into finished ones (id → receipt) and the rest (id → why not)."""
     done, todo = {}, {}
     for shard in shards:
         problem = _receipt_problem(out, shard)
         if problem is None:
-            done[shard.id] = json.loads(receipt_path(out, shard.id).read_text())
+            done[shard.id] = json.loads(out.read_bytes(receipt_name(shard.id)))
         else:
             todo[shard.id] = problem
     return done, todo
 
 
-def _receipt_problem(out: Path, shard: Shard) -> str | None:
-    path = receipt_path(out, shard.id)
-    if not path.is_file():
+def _receipt_problem(out: Location, shard: Shard) -> str | None:
+    name = receipt_name(shard.id)
+    if not out.is_file(name):
         return "not finished"
     try:
-        receipt = json.loads(path.read_text())
+        receipt = json.loads(out.read_bytes(name))
     except ValueError:
         return "unreadable receipt"
     if receipt.get("episodes") != [shard.start, shard.stop]:
@@ -133,14 +119,13 @@ def _receipt_problem(out: Path, shard: Shard) -> str | None:
     return None
 
 
-def remove_temporaries(out: Path) -> int:
+def remove_temporaries(out: Location) -> int:
     """Delete hidden half-written files a killed writer left behind; return how many."""
-    stale = [p for p in out.rglob(".*.tmp-*") if p.is_file()]
-    for p in stale:
-        p.unlink(missing_ok=True)
+    stale = [rel for rel in out.files() if fnmatch.fnmatch(rel.rsplit("/", 1)[-1], TEMPORARY)]
+    for rel in stale:
+        out.remove(rel)
     return len(stale)
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
+def _write_json(out: Location, rel: str, data: dict[str, Any]) -> None:
+    out.write_bytes(rel, (json.dumps(data, indent=1) + "\n").encode())

@@ -7,6 +7,7 @@ same command again redoes only the shards without a valid receipt.
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from engines.base import Engine
 from factory import __version__
 from factory.engine_cache import cached_engine
 from factory.labels import label_context, label_rollout
+from factory.location import Location, location
 from factory.lock import output_lock
 from factory.plan import Shard, plan_batches, plan_shards
 from factory.quarantine import screen
@@ -34,16 +36,17 @@ from factory.storage import writer_for
 from factory.storage.manifest import FORMAT_VERSION, file_entry, write_manifest
 
 Progress = Callable[[int, int], None]  # (episodes done, simulation steps done) increments
-Executor = Callable[[Recipe, Path, list[Shard], "Progress | None"], Iterable[dict[str, Any]]]
+Executor = Callable[[Recipe, Location, list[Shard], "Progress | None"], Iterable[dict[str, Any]]]
 """Runs `produce_shard` for every given shard, somewhere, and yields their receipts as they finish."""
 
 
-def run(recipe: Recipe, out: Path, *, episodes: int | None = None, overwrite: bool = False,
+def run(recipe: Recipe, out: str | os.PathLike[str] | Location, *, episodes: int | None = None, overwrite: bool = False,
         progress: Progress | None = None, recipe_path: str | None = None,
         executor: Executor | None = None, say: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Generate (or finish generating) the dataset `recipe` describes into `out`; return the manifest."""
+    """Generate (or finish generating) the dataset `recipe` describes into `out` (a path, URL or
+    `factory.location.location(url, storage_options)`); return the manifest."""
     layout = load_engine(recipe.engine.type)(recipe).layout  # refuses unrepresentable recipes before any write
-    out = Path(out)
+    out = location(out)
     total = episodes if episodes is not None else recipe.episodes
     shards = plan_shards(total, recipe.outputs.shard_size)
     check_output(out, overwrite)
@@ -68,14 +71,14 @@ def run(recipe: Recipe, out: Path, *, episodes: int | None = None, overwrite: bo
     return manifest
 
 
-def run_serially(recipe: Recipe, out: Path, shards: list[Shard], progress: Progress | None = None
+def run_serially(recipe: Recipe, out: Location, shards: list[Shard], progress: Progress | None = None
                  ) -> Iterator[dict[str, Any]]:
     """The executor of a plain `factory run`: every shard in this process, in order."""
     for shard in shards:
         yield produce_shard(recipe, out, shard, progress)
 
 
-def produce_shard(recipe: Recipe, out: Path, shard: Shard, progress: Progress | None = None) -> dict[str, Any]:
+def produce_shard(recipe: Recipe, out: Location, shard: Shard, progress: Progress | None = None) -> dict[str, Any]:
     """Simulate, write and receipt one shard on this process's cached engines; return the receipt."""
     records, quarantined, engine = simulate_shard(recipe, shard, progress)
     receipt = write_shard(out, shard, records, engine.layout, recipe.outputs.formats)
@@ -109,11 +112,16 @@ def simulate_shard(recipe: Recipe, shard: Shard, progress: Progress | None = Non
     return records, quarantined, engine
 
 
-def write_shard(out: Path, shard: Shard, records: list[EpisodeRecord], layout: Layout,
-                formats: list[str]) -> dict[str, Any]:
-    """Write a shard's records in every format (no files when all were quarantined)."""
-    files = [file_entry(out, rel) for fmt in formats if records
-             for rel in writer_for(fmt).write_shard(out, shard.id, records, layout)]
+def write_shard(out: str | os.PathLike[str] | Location, shard: Shard, records: list[EpisodeRecord],
+                layout: Layout, formats: list[str]) -> dict[str, Any]:
+    """Write a shard's records in every format (no files when all were quarantined), hashed where they
+    were written, then put in place."""
+    out = location(out)
+    with out.staging() as folder:
+        rels = [rel for fmt in formats if records
+                for rel in writer_for(fmt).write_shard(folder, shard.id, records, layout)]
+        files = [file_entry(folder, rel) for rel in rels]
+        out.publish(folder, [f["path"] for f in files])
     return {
         "id": shard.id,
         "episodes": [shard.start, shard.stop],
@@ -138,7 +146,7 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
         "format_version": FORMAT_VERSION,
         "factory_version": __version__,
         "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": sys.argv,
+        "command": redacted(sys.argv),
         "recipe_path": recipe_path,
         "recipe": recipe.model_dump(mode="json"),
         "recipe_hash": recipe_hash(recipe),
@@ -164,6 +172,23 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
         "shards": shards,
         "quarantined": sorted(quarantined, key=lambda q: q["episode"]),
     }
+
+
+def redacted(argv: list[str]) -> list[str]:
+    """The command line with the values of --storage-option (which may hold credentials) as ***."""
+    def is_flag(arg: str) -> bool:  # argparse also takes an unambiguous prefix: --storage-opt
+        flag = arg.partition("=")[0]
+        return len(flag) >= 4 and "--storage-option".startswith(flag)
+
+    out = []
+    for i, arg in enumerate(argv):
+        if arg.startswith("--") and "=" in arg and is_flag(arg):
+            flag, _, option = arg.partition("=")
+            arg = f"{flag}={option.partition('=')[0]}=***"
+        elif i and is_flag(argv[i - 1]) and "=" not in argv[i - 1]:
+            arg = f"{arg.partition('=')[0]}=***"
+        out.append(arg)
+    return out
 
 
 def _git_commit() -> str | None:

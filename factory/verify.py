@@ -8,22 +8,23 @@ the manifest gives. Problems are returned, not raised, so one run reports all of
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from factory.errors import StorageError
+from factory.location import Location, location
 from factory.storage import reader_for
 from factory.storage.manifest import check_file, read_manifest
 
 DATA_SUFFIXES = (".parquet", ".h5")
 
 
-def verify(root: Path) -> list[str]:
-    """Every problem found in the dataset at `root`; an empty list means it is intact."""
-    root = Path(root)
+def verify(root: str | os.PathLike[str] | Location) -> list[str]:
+    """Every problem found in the dataset at `root` (a path, URL or location); an empty list means it is intact."""
+    root = location(root)
     try:
         manifest = read_manifest(root)
     except (StorageError, ValueError) as exc:
@@ -63,15 +64,15 @@ def _check_plan(manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _check_unlisted(root: Path, manifest: dict[str, Any]) -> list[str]:
+def _check_unlisted(root: Location, manifest: dict[str, Any]) -> list[str]:
     """Data files the manifest does not list would be read by any glob over the folder."""
     listed = {f["path"] for s in manifest["shards"] for f in s["files"]}
-    found = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix in DATA_SUFFIXES
-             and not any(part.startswith(".") for part in p.relative_to(root).parts)}
+    found = {rel for rel in root.files() if rel.endswith(DATA_SUFFIXES)
+             and not any(part.startswith(".") for part in rel.split("/"))}
     return [f"{path}: data file not in the manifest" for path in sorted(found - listed)]
 
 
-def _check_shard(root: Path, manifest: dict[str, Any], shard: dict[str, Any], expected: list[int]) -> list[str]:
+def _check_shard(root: Location, manifest: dict[str, Any], shard: dict[str, Any], expected: list[int]) -> list[str]:
     problems = []
     transitions_per_episode = manifest["recipe"]["steps"] // manifest["recipe"]["outputs"]["record_every"]
     widths = {"state": manifest["features"]["state"]["shape"][0],

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -82,3 +88,42 @@ def sharded_dataset(tmp_path_factory) -> Path:
 def copy(sharded_dataset, tmp_path) -> Path:
     """A private copy of `sharded_dataset` to damage or resume."""
     return Path(shutil.copytree(sharded_dataset, tmp_path / "ds"))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory) -> str:
+    """A real S3 HTTP API on 127.0.0.1: moto's server in a process of its own."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def s3_options(endpoint: str) -> dict:
+    """Everything a client needs, passed explicitly: nothing comes from this process's environment."""
+    return {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint) -> str:
+    """A new empty bucket; returns its name."""
+    import s3fs
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    s3fs.S3FileSystem(skip_instance_cache=True, **s3_options(s3_endpoint)).mkdir(name)
+    return name

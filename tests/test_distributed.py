@@ -22,16 +22,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from factory.location import Location
 from factory.recipe import Recipe
 from factory.resume import STATE_DIR
 from factory.runner import run
-from factory.storage.manifest import MANIFEST
+from factory.storage.manifest import MANIFEST, read_manifest
 
 pytestmark = pytest.mark.genesis
 
 BIN = Path(sys.executable).parent
 EPISODES = 48  # 12 shards of 4: enough that a kill lands mid-run
-WORKER_ENV = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# no object-store settings of their own: a URL run must hand the workers everything they need
+WORKER_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FSSPEC_"))} | {
+    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def recipe(**update) -> Recipe:
@@ -46,9 +49,9 @@ def write_recipe(path: Path, r: Recipe) -> Path:
     return path
 
 
-def shard_files(out: Path) -> dict[int, dict[str, str]]:
+def shard_files(out: Path | Location) -> dict[int, dict[str, str]]:
     """Shard id → {file path: sha256}, from the manifest."""
-    manifest = json.loads((out / MANIFEST).read_text())
+    manifest = read_manifest(out)
     return {s["id"]: {f["path"]: f["sha256"] for f in s["files"]} for s in manifest["shards"]}
 
 
@@ -123,10 +126,11 @@ def cluster(tmp_path_factory):
 def test_hdf5_bytes_do_not_depend_on_a_thread_holding_frames(serial, reference, tmp_path):
     """A dask worker's profiler thread keeps the writer's frames alive a little longer; that once
     changed where HDF5 put its chunks, so the same shard came out with other bytes."""
+    from factory.location import location
     from factory.storage.hdf5 import HDF5Format
 
     fmt, files = HDF5Format(), ["hdf5/shard-00000.h5"]
-    records = [r for _, r in fmt.records(serial, files)]
+    records = [r for _, r in fmt.records(location(serial), files)]
     stop = threading.Event()
 
     def sample_frames() -> None:
@@ -138,7 +142,7 @@ def test_hdf5_bytes_do_not_depend_on_a_thread_holding_frames(serial, reference, 
     threading.Thread(target=sample_frames, daemon=True).start()
     try:
         for k in range(10):
-            fmt.write_shard(tmp_path / str(k), 0, records, fmt.layout(serial, files))
+            fmt.write_shard(tmp_path / str(k), 0, records, fmt.layout(location(serial), files))
     finally:
         stop.set()
     digests = {hashlib.sha256((tmp_path / str(k) / files[0]).read_bytes()).hexdigest() for k in range(10)}
@@ -174,6 +178,25 @@ def test_one_local_worker_writes_what_serial_writes(reference, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "dask: 1 workers at tcp://127.0.0.1:" in proc.stderr
     assert shard_files(out) == {i: reference[i] for i in (0, 1)}
+
+
+def test_two_workers_write_to_s3(cluster, reference, s3_endpoint, s3_bucket, tmp_path):
+    """Worker processes without any S3 settings write straight to the bucket: the endpoint and
+    credentials travel with each task from --storage-option."""
+    from conftest import s3_options
+    from factory.location import location
+
+    url, opts = f"s3://{s3_bucket}/ds", s3_options(s3_endpoint)
+    flags = [f"--storage-option={k}={v}" for k, v in opts.items()]
+    proc = factory("run", str(write_recipe(tmp_path / "r.yaml", recipe())), "--out", url, "--scheduler", cluster[0],
+                   *flags)
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {EPISODES} episodes" in proc.stdout and url in proc.stdout
+    where = location(url, opts)
+    assert shard_files(where) == reference
+    assert "--storage-option=secret=***" in read_manifest(where)["command"]  # no credentials in the manifest
+    proc = factory("verify", url, *flags)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"{url}: ok", proc.stderr
 
 
 def test_kill_9_client_then_rerun_resumes_to_identical_dataset(cluster, reference, tmp_path):

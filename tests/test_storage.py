@@ -115,14 +115,15 @@ def test_row_groups_never_split_an_episode(tmp_path, monkeypatch):
 
 
 def test_manifest_lists_every_file_with_checksum(dataset):
-    from factory.storage.manifest import read_manifest, sha256_file
+    from factory.location import location
+    from factory.storage.manifest import read_manifest
 
     root, _ = dataset
     m = read_manifest(root)
     files = [f for s in m["shards"] for f in s["files"]]
     assert {f["path"] for f in files} == {p.relative_to(root).as_posix() for p in root.rglob("*")
                                           if p.is_file() and p.name != "manifest.json"}
-    assert all(sha256_file(root / f["path"]) == f["sha256"] for f in files)
+    assert all(location(root).sha256(f["path"]) == f["sha256"] for f in files)
     assert m["counts"] | {"quarantined": 0} == {"episodes": 6, "transitions": 60, "contacts": 18, "quarantined": 0}
     assert m["features"]["state"]["names"][:3] == ["a.pos.x", "a.pos.y", "a.pos.z"]
     assert len(m["recipe_hash"]) == 64

@@ -12,13 +12,16 @@ import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from factory.errors import StorageError
 from factory.rollout import Contacts, EpisodeRecord, Layout
+
+if TYPE_CHECKING:
+    from factory.location import Location  # which imports this module
 
 FORMATS: dict[str, str] = {
     "parquet": "factory.storage.parquet:ParquetFormat",
@@ -34,11 +37,11 @@ class ShardWriter(Protocol):
 
 
 class ShardReader(Protocol):
-    """Reads every shard of one format back as the same three Arrow tables."""
+    """Reads every shard of one format back as the same three Arrow tables, from a `factory.location`."""
 
-    def transitions(self, root: Path, files: list[str]) -> pa.Table: ...
-    def episodes(self, root: Path, files: list[str]) -> pa.Table: ...
-    def contacts(self, root: Path, files: list[str]) -> pa.Table: ...
+    def transitions(self, root: Location, files: list[str]) -> pa.Table: ...
+    def episodes(self, root: Location, files: list[str]) -> pa.Table: ...
+    def contacts(self, root: Location, files: list[str]) -> pa.Table: ...
 
 
 def _load(fmt: str):

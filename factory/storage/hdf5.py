@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import pyarrow as pa
 
+from factory.location import Location
 from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.storage.base import atomic_path, contacts_table, episodes_table, shard_name, transitions_table
 
@@ -73,34 +74,34 @@ class HDF5Format:
             g.attrs[f"label.{k}"] = v
 
     # ------------------------------------------------------------ reading
-    def records(self, root: Path, files: list[str]) -> list[tuple[int, EpisodeRecord]]:
+    def records(self, root: Location, files: list[str]) -> list[tuple[int, EpisodeRecord]]:
         """Every episode of every shard, as (shard, record), in episode order."""
         out = []
         for rel in sorted(f for f in files if f.startswith("hdf5/")):
-            with h5py.File(root / rel, "r") as f:
+            with root.open_read(rel) as source, h5py.File(source, "r") as f:
                 shard = int(f.attrs["shard"])
                 for name in sorted(k for k in f if k.startswith("episode_")):
                     out.append((shard, _read_episode(f[name])))
         return sorted(out, key=lambda sr: sr[1].index)
 
-    def transitions(self, root: Path, files: list[str]) -> pa.Table:
+    def transitions(self, root: Location, files: list[str]) -> pa.Table:
         layout = self.layout(root, files)
         return transitions_table([r for _, r in self.records(root, files)], layout)
 
-    def episodes(self, root: Path, files: list[str]) -> pa.Table:
+    def episodes(self, root: Location, files: list[str]) -> pa.Table:
         by_shard: dict[int, list[EpisodeRecord]] = {}
         for shard, record in self.records(root, files):
             by_shard.setdefault(shard, []).append(record)
         return pa.concat_tables([episodes_table(records, shard) for shard, records in sorted(by_shard.items())])
 
-    def contacts(self, root: Path, files: list[str]) -> pa.Table:
+    def contacts(self, root: Location, files: list[str]) -> pa.Table:
         layout = self.layout(root, files)
         return contacts_table([r for _, r in self.records(root, files)], layout)
 
     @staticmethod
-    def layout(root: Path, files: list[str]) -> Layout:
+    def layout(root: Location, files: list[str]) -> Layout:
         first = sorted(f for f in files if f.startswith("hdf5/"))[0]
-        with h5py.File(root / first, "r") as f:
+        with root.open_read(first) as source, h5py.File(source, "r") as f:
             return Layout.from_dict(json.loads(f.attrs["layout"]))
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from factory.location import Location
 from factory.rollout import EpisodeRecord, Layout
 from factory.storage.base import atomic_path, contacts_table, episodes_table, shard_name, transitions_table
 
@@ -52,16 +53,20 @@ class ParquetFormat:
         return path
 
     # ------------------------------------------------------------ reading
-    def transitions(self, root: Path, files: list[str]) -> pa.Table:
+    def transitions(self, root: Location, files: list[str]) -> pa.Table:
         return _concat(root, files, "transitions")
 
-    def episodes(self, root: Path, files: list[str]) -> pa.Table:
+    def episodes(self, root: Location, files: list[str]) -> pa.Table:
         return _concat(root, files, "episodes")
 
-    def contacts(self, root: Path, files: list[str]) -> pa.Table:
+    def contacts(self, root: Location, files: list[str]) -> pa.Table:
         return _concat(root, files, "contacts")
 
 
-def _concat(root: Path, files: list[str], table: str) -> pa.Table:
-    paths = sorted(f for f in files if Path(f).parts[:2] == ("parquet", table))
-    return pa.concat_tables([pq.read_table(root / p) for p in paths])
+def _concat(root: Location, files: list[str], table: str) -> pa.Table:
+    return pa.concat_tables([_read(root, p) for p in sorted(files) if Path(p).parts[:2] == ("parquet", table)])
+
+
+def _read(root: Location, rel: str) -> pa.Table:
+    with root.open_read(rel) as source:
+        return pq.read_table(source)
