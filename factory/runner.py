@@ -19,7 +19,7 @@ from engines import load_engine
 from engines.base import Engine
 from factory import __version__
 from factory.engine_cache import cached_engine
-from factory.labels import Context, label_context, label_rollout
+from factory.labels import Context, label_context, label_rollouts
 from factory.lock import output_lock
 from factory.plan import Shard, plan_batches, plan_shards
 from factory.quarantine import screen
@@ -92,12 +92,14 @@ def simulate_shard(recipe: Recipe, shard: Shard, engine: Engine, ctx: Context,
     records, quarantined = [], []
     for batch in plan_batches(shard, recipe.n_envs):
         specs = [sample_episode(recipe, i) for i in batch]
+        good = []
         for spec, rollout in zip(specs, engine.run_batch(specs)):
             reason = screen(rollout, engine.layout, recipe.quarantine)
             if reason is None:
-                records.append(label_rollout(rollout, spec.params, ctx))
+                good.append((spec, rollout))
             else:
                 quarantined.append({"episode": spec.index, "seed": recipe.seed, "reason": reason})
+        records += label_rollouts([r for _, r in good], [s.params for s, _ in good], ctx)  # one pass per batch
         if progress:
             progress(len(batch), len(batch) * recipe.steps)
     return records, quarantined
