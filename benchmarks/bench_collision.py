@@ -1,10 +1,18 @@
 """Collision throughput and write speed, side by side with the bare alternatives.
 
-    .venv/bin/python benchmarks/bench_collision.py [--envs 1 64 256] [--repeat 3]
+    .venv/bin/python benchmarks/bench_collision.py [--envs 1 64 256] [--repeat 5]
 
-1. `factory` path (sampling, batched Genesis run with state + contact reads, labels) against bare
-   `scene.step()` of the very same built scene and batch size, per n_envs; each n_envs runs in its
-   own process so its peak RSS is its own. Scene build (kernel cache warm) is reported apart.
+1. `factory` against `bare`, per n_envs, on the very same built scene and batch size in the same
+   process (each n_envs runs in its own process so its peak RSS is its own). `factory` is the
+   runner's `simulate_shard` on one batch: per-episode sampling, the batched Genesis run with the
+   checkpoint restore, initial states and state + contact reads, the quarantine screen and the
+   labels; everything `factory run` does per shard except writing, which part 2 measures. `bare` is
+   `scene.step()` with the same pushes from the same initial states, timed around the steps only
+   (restoring the checkpoint and setting the initial states are left out of it, so the ratio errs
+   against the factory). Best of `--repeat` interleaved batches each, after one warm-up batch each
+   (kernel compilation); scene build (kernel cache warm) is reported apart. `with writes` adds
+   the best time of writing that batch as a shard in the recipe's formats (Parquet + HDF5, with
+   checksums), which `factory run` does after simulating, in the same process.
 2. Parquet / HDF5 shard writes against a plain `pyarrow.parquet.write_table` of the same table.
 """
 
@@ -26,24 +34,25 @@ RECIPE = ROOT / "recipes" / "collision" / "push_target.yaml"
 
 def one(n_envs: int, repeat: int) -> dict:
     """Runs in a child process: factory vs bare stepping at one batch size."""
-    from engines.genesis import GenesisEngine
-    from factory.labels import label_context, label_rollout
+    from factory.engine_cache import cached_engine
+    from factory.plan import Shard
     from factory.recipe import Recipe
     from factory.recipe_loader import load_recipe
+    from factory.runner import simulate_shard, write_shard
     from factory.sampling import sample_episode
 
     recipe = load_recipe(RECIPE)
     recipe = Recipe.model_validate(recipe.model_dump() | {"n_envs": n_envs})
-    engine = GenesisEngine(recipe)
     t0 = time.perf_counter()
-    engine.open()
+    engine, _ = cached_engine(recipe)  # built and opened: the engine `simulate_shard` runs on
     build_s = time.perf_counter() - t0
-    ctx = label_context(recipe, engine.layout)
 
-    def factory_batch() -> None:
-        specs = [sample_episode(recipe, i) for i in range(n_envs)]
-        for spec, rollout in zip(specs, engine.run_batch(specs)):
-            label_rollout(rollout, spec.params, ctx)
+    shard = Shard(0, 0, n_envs)
+
+    def factory_batch() -> list:
+        records, _, used = simulate_shard(recipe, shard)
+        assert used is engine and len(records) == n_envs
+        return records
 
     scene = engine._built.scene
     solver = scene.sim.rigid_solver
@@ -63,17 +72,22 @@ def one(n_envs: int, repeat: int) -> dict:
 
     factory_batch()  # first call compiles the step kernels
     bare_batch()
-    times = {"factory": [], "bare": []}
-    for _ in range(repeat):
-        t = time.perf_counter()
-        factory_batch()
-        times["factory"].append(time.perf_counter() - t)
-        times["bare"].append(bare_batch())  # stepping only: setup is not the engine's stepping
+    times = {"factory": [], "bare": [], "write": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(repeat):
+            t = time.perf_counter()
+            records = factory_batch()
+            times["factory"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            write_shard(Path(tmp) / str(k), shard, records, engine.layout, recipe.outputs.formats)
+            times["write"].append(time.perf_counter() - t)
+            times["bare"].append(bare_batch())  # stepping only: setup is not the engine's stepping
     env_steps = n_envs * recipe.steps
     best = {k: min(v) for k, v in times.items()}
     return {
         "n_envs": n_envs, "build_s": build_s,
         "factory_env_steps_s": env_steps / best["factory"], "bare_env_steps_s": env_steps / best["bare"],
+        "with_writes_env_steps_s": env_steps / (best["factory"] + best["write"]),
         "factory_transitions_s": n_envs * recipe.recorded_steps / best["factory"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -118,21 +132,23 @@ def writes(episodes: int = 512, transitions: int = 200) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", type=int, nargs="+", default=[1, 64, 256])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args.repeat)))
         return
     print(f"recipe: {RECIPE.relative_to(ROOT)} (3 bodies + table, 250 steps, record every 5th)\n")
-    print("| n_envs | factory env-steps/s | bare env-steps/s | factory / bare | transitions/s | build s | peak RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("| n_envs | factory env-steps/s | bare env-steps/s | factory / bare | transitions/s "
+          "| with writes / bare | build s | peak RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.envs:
         proc = subprocess.run([sys.executable, __file__, "--one", str(n), "--repeat", str(args.repeat)],
                               capture_output=True, text=True, check=True)
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         print(f"| {n} | {r['factory_env_steps_s']:,.0f} | {r['bare_env_steps_s']:,.0f} | "
               f"{r['factory_env_steps_s'] / r['bare_env_steps_s']:.0%} | {r['factory_transitions_s']:,.0f} | "
+              f"{r['with_writes_env_steps_s'] / r['bare_env_steps_s']:.0%} | "
               f"{r['build_s']:.1f} | {r['peak_rss_mb']:,.0f} |", flush=True)
     rows, mb = writes()
     print(f"\nwrites: 512 episodes x 200 transitions ({mb:.0f} MB in memory)\n")

@@ -15,6 +15,16 @@ STATE_COMPONENTS = {"pos": "xyz", "quat": "wxyz", "vel": "xyz", "ang_vel": "xyz"
 STATE_PER_OBJECT = sum(n for _, n in STATE_FIELDS)
 
 
+def _field_span(name: str) -> tuple[int, int]:
+    """(offset within an object's state, width) of a state field."""
+    start = 0
+    for f, width in STATE_FIELDS:
+        if f == name:
+            return start, width
+        start += width
+    raise KeyError(name)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Names and order of what a state and an action vector hold."""
@@ -46,12 +56,15 @@ class Layout:
 
     def field(self, states: np.ndarray, obj: str, name: str) -> np.ndarray:
         """View of one field of one object across states: (..., width)."""
-        start = self.objects.index(obj) * STATE_PER_OBJECT
-        for f, width in STATE_FIELDS:
-            if f == name:
-                return states[..., start:start + width]
-            start += width
-        raise KeyError(name)
+        start, width = _field_span(name)
+        start += self.objects.index(obj) * STATE_PER_OBJECT
+        return states[..., start:start + width]
+
+    def fields(self, states: np.ndarray, name: str) -> np.ndarray:
+        """View of one field of every object across states: (..., n_objects, width)."""
+        start, width = _field_span(name)
+        per_object = states.reshape(*states.shape[:-1], len(self.objects), STATE_PER_OBJECT)
+        return per_object[..., start:start + width]
 
     def to_dict(self) -> dict:
         return {"objects": list(self.objects), "bodies": list(self.bodies), "record_dt": self.record_dt,

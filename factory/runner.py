@@ -21,7 +21,7 @@ from engines import load_engine
 from engines.base import Engine
 from factory import __version__
 from factory.engine_cache import cached_engine
-from factory.labels import label_context, label_rollout
+from factory.labels import label_context, label_rollouts
 from factory.location import Location, location
 from factory.lock import output_lock
 from factory.plan import Shard, plan_batches, plan_shards
@@ -100,12 +100,14 @@ def simulate_shard(recipe: Recipe, shard: Shard, progress: Progress | None = Non
             ctx = label_context(scene_recipe, engine.layout)
             for batch in batches:
                 specs = [sample_episode(recipe, i) for i in batch.episodes]
+                good = []
                 for spec, rollout in zip(specs, engine.run_batch(specs)):
                     reason = screen(rollout, engine.layout, recipe.quarantine)
                     if reason is None:
-                        records.append(label_rollout(rollout, spec.params, ctx))
+                        good.append((spec, rollout))
                     else:
                         quarantined.append({"episode": spec.index, "seed": recipe.seed, "reason": reason})
+                records += label_rollouts([r for _, r in good], [s.params for s, _ in good], ctx)  # one pass
                 if progress:
                     progress(len(specs), len(specs) * recipe.steps)
     records.sort(key=lambda r: r.index)

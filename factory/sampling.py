@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -50,7 +51,28 @@ _UNIT = Uniform(type="uniform", low=0.0, high=1.0)
 
 
 def episode_rng(seed: int, index: int, name: str) -> np.random.Generator:
-    return np.random.default_rng([seed, index, zlib.crc32(name.encode())])
+    """The generator of one parameter of one episode: `np.random.default_rng([seed, index, crc32(name)])`.
+
+    Built from the same SeedSequence words that default_rng derives from that list, so the draws are
+    the same, at about half its cost (a batch of 256 push_target episodes builds ~3,000 of these).
+    """
+    words = np.array(_words(seed) + _words(index) + _words(_crc(name)), np.uint32)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
+
+
+def _words(n: int) -> list[int]:
+    """A non-negative int as SeedSequence reads it: little-endian 32-bit words, [0] for 0."""
+    if n < 0:
+        raise ValueError(f"seeds and episode indices must be non-negative, got {n}")
+    words = [n & 0xFFFFFFFF]
+    while n := n >> 32:
+        words.append(n & 0xFFFFFFFF)
+    return words
+
+
+@lru_cache(maxsize=4096)
+def _crc(name: str) -> int:
+    return zlib.crc32(name.encode())
 
 
 class _Draw:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from factory.labels.collision import (LabelContext, contact_onsets, episode_labels, friction_cosine,
-                                      left_support_step, rest_step, step_labels)
+from factory.labels.collision import (LabelContext, episode_labels, friction_cosines, left_support_step,
+                                      pair_contacts, rest_step, step_labels)
 from factory.rollout import STATE_PER_OBJECT, Contacts, Layout
 
 LAYOUT = Layout(objects=("a", "b"), bodies=("ground", "a", "b"), record_dt=0.1)
@@ -47,12 +47,16 @@ def test_step_labels_count_and_max_force():
     assert np.allclose(labels["max_contact_force"], [5, 0, 1, 0])
 
 
-def test_contact_onsets_counts_spells():
-    assert contact_onsets(np.array([])) == 0
-    assert contact_onsets(np.array([3, 4, 5])) == 1
-    assert contact_onsets(np.array([3, 4, 7, 8, 12])) == 3
+def test_pair_contacts_counts_spells():
+    def impacts(steps: list[int]) -> int:
+        c = contacts([(k, 2, 1, (1, 0, 0), 1.0) for k in steps])
+        first, count = pair_contacts(c, np.zeros(len(c), np.int64), 1, 0.0, 3)
+        assert first[0, 1, 2] == (min(steps) if steps else -1)
+        return int(count[0, 1, 2])
 
-
+    assert impacts([]) == 0
+    assert impacts([3, 4, 5]) == 1
+    assert impacts([8, 3, 4, 7, 12, 3]) == 3  # unsorted, repeated: spells 3-4, 7-8, 12
 def test_rest_step():
     speeds = np.array([[1.0], [0.5], [0.01], [0.2], [0.01], [0.0]])
     assert rest_step(speeds, 0.05) == 4
@@ -76,11 +80,15 @@ def test_friction_opposes_sliding():
     # add a friction component opposite to the motion to the force on a
     c = Contacts(c.step, c.body_a, c.body_b, c.position, c.normal,
                  c.force_on_a + np.array([-3.0, 0, 0], np.float32), c.penetration)
-    assert friction_cosine(vel, c, body=1, ground=0, rest_speed=0.05) == pytest.approx(-1.0)
+
+    def cosine(vel: np.ndarray, c: Contacts) -> float:
+        return float(friction_cosines(vel[None, :, None], c, np.zeros(len(c), np.int64), [1], 0, 0.05)[0, 0])
+
+    assert cosine(vel, c) == pytest.approx(-1.0)
     # the same contact seen from the other side (ground as body a) gives the same answer
     swapped = Contacts(c.step, c.body_b, c.body_a, c.position, -c.normal, -c.force_on_a, c.penetration)
-    assert friction_cosine(vel, swapped, body=1, ground=0, rest_speed=0.05) == pytest.approx(-1.0)
-    assert math.isnan(friction_cosine(np.zeros((3, 3)), c, body=1, ground=0, rest_speed=0.05))
+    assert cosine(vel, swapped) == pytest.approx(-1.0)
+    assert math.isnan(cosine(np.zeros((3, 3)), c))
 
 
 def test_episode_labels_touch_and_first_contact():

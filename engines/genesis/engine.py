@@ -98,6 +98,7 @@ class GenesisEngine:
             self._pristine = _checkpoint(gs, self._built.scene)
             self._movable = [i for i, o in enumerate(self.recipe.scene.objects) if not o.fixed]
             self._movable_links = [self._built.objects[i].base_link.idx for i in self._movable]
+            self._object_links = np.array([e.base_link.idx for e in self._built.objects])
             self._contacts = ContactReader(self._built, self.layout)
             self._points = PointsDriver(self._built, self.recipe)
 
@@ -183,10 +184,13 @@ class GenesisEngine:
             built.ground.set_friction_ratio(torch.tensor([[s.ground_friction] for s in specs], dtype=f32))
 
     def _read_state(self) -> np.ndarray:
-        """(n_envs, state_size): pos, quat, vel, ang_vel of every object, in layout order."""
+        """(n_envs, state_size): pos, quat, vel, ang_vel of every object, in layout order.
+
+        Reads every link and picks ours in numpy: Genesis' getters with a link list cost up to
+        8 ms a call at 256 envs (quaternions), whole arrays a few microseconds.
+        """
         solver = self._built.scene.sim.rigid_solver
-        links = [e.base_link.idx for e in self._built.objects]
-        parts = [solver.get_links_pos(links), solver.get_links_quat(links),
-                 solver.get_links_vel(links), solver.get_links_ang(links)]
-        stacked = np.concatenate([p.cpu().numpy() for p in parts], axis=-1)  # (B, n_obj, 13)
-        return stacked.reshape(stacked.shape[0], len(links) * STATE_PER_OBJECT)
+        parts = [get().cpu().numpy() for get in (solver.get_links_pos, solver.get_links_quat,
+                                                 solver.get_links_vel, solver.get_links_ang)]
+        stacked = np.concatenate(parts, axis=-1)[:, self._object_links]  # (B, n_obj, 13)
+        return stacked.reshape(stacked.shape[0], len(self._object_links) * STATE_PER_OBJECT)

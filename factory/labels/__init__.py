@@ -12,10 +12,10 @@ import numpy as np
 
 from factory.distributions import nominal
 from factory.labels.cloth import ClothContext, cloth_episode_labels, cloth_step_labels
-from factory.labels.collision import LabelContext, episode_labels, step_labels
+from factory.labels.collision import LabelContext, batch_episode_labels, batch_step_labels
 from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_labels
 from factory.recipe import BoxShape, Recipe, SphereShape
-from factory.rollout import EpisodeRecord, Layout, Rollout
+from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.scene_fields import episode_scene, scene_fields
 
 Context = LabelContext | FluidContext | ClothContext
@@ -82,18 +82,42 @@ def episode_context(recipe: Recipe, layout: Layout) -> Callable[[dict[str, float
     return of
 
 
+def label_rollouts(rollouts: list[Rollout], params: list[dict[str, float]], ctx: Context) -> list[EpisodeRecord]:
+    """Label a batch of episodes (equal lengths, as an engine batch returns them).
+
+    Collision labels run over the whole batch at once; fluid and cloth labels, per episode, are
+    already array work on thousands of points.
+    """
+    if not rollouts:
+        return []
+    if isinstance(ctx, LabelContext):
+        steps, episodes = _collision_labels(rollouts, ctx)
+    else:
+        steps, episodes = zip(*(_particle_labels(r, ctx) for r in rollouts))
+    return [EpisodeRecord(rollout=r, params=p, step_labels=s, episode_labels=e)
+            for r, p, s, e in zip(rollouts, params, steps, episodes)]
+
+
 def label_rollout(rollout: Rollout, params: dict[str, float], ctx: Context) -> EpisodeRecord:
+    return label_rollouts([rollout], [params], ctx)[0]
+
+
+def _collision_labels(rollouts: list[Rollout], ctx: LabelContext) -> tuple[list, list]:
+    contacts = Contacts.concat([r.contacts for r in rollouts])
+    episode = np.repeat(np.arange(len(rollouts)), [len(r.contacts) for r in rollouts])
+    states = np.stack([r.states for r in rollouts])
+    steps = batch_step_labels(contacts, episode, len(rollouts), rollouts[0].transitions)
+    return ([{name: values[b] for name, values in steps.items()} for b in range(len(rollouts))],
+            batch_episode_labels(states, contacts, episode, ctx))
+
+
+def _particle_labels(rollout: Rollout, ctx: FluidContext | ClothContext) -> tuple[dict, dict]:
     if isinstance(ctx, FluidContext):
         pos, vel = (rollout.points[k] for k in ("particle_pos", "particle_vel"))
-        steps, episode = fluid_step_labels(pos, ctx), fluid_episode_labels(pos, vel, ctx)
-    elif isinstance(ctx, ClothContext):
-        pos = rollout.points["vertex_pos"]
-        steps, episode = cloth_step_labels(pos, ctx), cloth_episode_labels(pos, ctx)
-    else:
-        steps = step_labels(rollout.contacts, rollout.transitions)
-        episode = episode_labels(rollout.states, rollout.contacts, ctx)
-    return EpisodeRecord(rollout=rollout, params=params, step_labels=steps, episode_labels=episode)
+        return fluid_step_labels(pos, ctx), fluid_episode_labels(pos, vel, ctx)
+    pos = rollout.points["vertex_pos"]
+    return cloth_step_labels(pos, ctx), cloth_episode_labels(pos, ctx)
 
 
 __all__ = ["ClothContext", "Context", "FluidContext", "LabelContext", "episode_context", "label_context",
-           "label_rollout"]
+           "label_rollout", "label_rollouts"]

@@ -1,6 +1,10 @@
 """Auto-labels for rigid-body collision episodes: pure functions of states and contacts.
 
 Nothing here touches an engine or a file, so every label can be tested on hand-made arrays.
+Labels are computed for a whole batch of episodes at once (`batch_*`; contacts of every episode
+in one `Contacts` with an episode index per row): per-episode numpy calls on a few hundred
+contacts cost more in call overhead than in arithmetic. `step_labels` and `episode_labels` are the
+same functions for one episode.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from itertools import combinations
 import numpy as np
 
 from factory.rollout import Contacts, Layout
+
+Labels = dict[str, float | int | bool]
 
 
 @dataclass(frozen=True)
@@ -25,110 +31,147 @@ class LabelContext:
     min_impact_force: float
 
 
-def step_labels(contacts: Contacts, transitions: int) -> dict[str, np.ndarray]:
-    """Per transition t (state t → t+1): contact points seen at t+1 and the strongest force."""
-    n_contacts = np.zeros(transitions, np.int16)
-    max_force = np.zeros(transitions, np.float32)
-    if len(contacts):
-        idx = contacts.step - 1
-        np.add.at(n_contacts, idx, 1)
-        np.maximum.at(max_force, idx, contacts.force.astype(np.float32))
-    return {"n_contacts": n_contacts, "max_contact_force": max_force}
+def batch_step_labels(contacts: Contacts, episode: np.ndarray, n_episodes: int,
+                      transitions: int) -> dict[str, np.ndarray]:
+    """Per episode and transition t (state t → t+1): contact points seen at t+1 and the strongest force.
+
+    `episode` gives each contact row's episode in 0..n_episodes-1; each label is (n_episodes, transitions).
+    """
+    idx = episode * transitions + contacts.step - 1
+    size = n_episodes * transitions
+    n_contacts = np.bincount(idx, minlength=size).astype(np.int16)
+    max_force = np.zeros(size, np.float32)
+    np.maximum.at(max_force, idx, contacts.force.astype(np.float32))
+    return {"n_contacts": n_contacts.reshape(n_episodes, transitions),
+            "max_contact_force": max_force.reshape(n_episodes, transitions)}
 
 
-class _Strong:
-    """Contacts at or above the impact threshold, keyed by unordered body pair, computed once per episode."""
+def pair_contacts(contacts: Contacts, episode: np.ndarray, n_episodes: int, min_force: float,
+                  n_bodies: int) -> tuple[np.ndarray, np.ndarray]:
+    """First recorded step (-1 if never) and number of impacts of every body pair in every episode.
 
-    def __init__(self, contacts: Contacts, min_force: float, n_bodies: int):
-        keep = contacts.force >= min_force
-        a, b = contacts.body_a[keep].astype(np.int64), contacts.body_b[keep].astype(np.int64)
-        self.n = n_bodies
-        self.key = np.minimum(a, b) * n_bodies + np.maximum(a, b)
-        self.step = contacts.step[keep]
+    Only contacts at or above `min_force` count. Both arrays are (n_episodes, n_bodies, n_bodies),
+    filled at [e, a, b] for a < b whichever order the engine reported the pair in. An impact is a
+    separate contact spell: touching at steps 3, 4, 7 is two impacts.
+    """
+    keep = contacts.force >= min_force
+    a, b = contacts.body_a[keep].astype(np.int64), contacts.body_b[keep].astype(np.int64)
+    n_pairs = n_bodies * n_bodies
+    group = episode[keep].astype(np.int64) * n_pairs + np.minimum(a, b) * n_bodies + np.maximum(a, b)
+    span = int(contacts.step.max(initial=0)) + 2  # > any step + 1, so spells never join across groups
+    group, step = np.divmod(np.unique(group * span + contacts.step[keep]), span)  # sorted, each once
+    starts = np.ones(len(group), bool)
+    starts[1:] = group[1:] != group[:-1]
+    onset = starts.copy()
+    onset[1:] |= step[1:] - step[:-1] > 1
+    first = np.full(n_episodes * n_pairs, -1, np.int64)
+    first[group[starts]] = step[starts]
+    impacts = np.bincount(group[onset], minlength=n_episodes * n_pairs)
+    shape = (n_episodes, n_bodies, n_bodies)
+    return first.reshape(shape), impacts.reshape(shape)
 
-    def steps(self, a: int, b: int) -> np.ndarray:
-        """Sorted unique recorded steps at which bodies a and b touch (either order)."""
-        return np.unique(self.step[self.key == min(a, b) * self.n + max(a, b)])
 
-
-def contact_onsets(steps: np.ndarray) -> int:
-    """Number of separate contact spells in a sorted step list: each new spell is one impact."""
-    if len(steps) == 0:
-        return 0
-    return int(1 + np.count_nonzero(np.diff(steps) > 1))
-
-
-def rest_step(speeds: np.ndarray, rest_speed: float) -> int:
+def rest_step(speeds: np.ndarray, rest_speed: float) -> int | np.ndarray:
     """First state index from which every body stays below `rest_speed`; -1 if never.
 
-    `speeds` is (T+1, n_bodies).
+    `speeds` is (T+1, n_bodies), or (T+1, ..., n_bodies) for many episodes at once (then an array).
     """
-    moving = (speeds >= rest_speed).any(axis=1)
-    if moving[-1]:
-        return -1
-    last_moving = np.flatnonzero(moving)
-    return int(last_moving[-1] + 1) if len(last_moving) else 0
+    moving = (speeds >= rest_speed).any(axis=-1)
+    last_moving = len(moving) - 1 - moving[::-1].argmax(axis=0)
+    rest = np.where(moving[-1], -1, np.where(moving.any(axis=0), last_moving + 1, 0))
+    return int(rest) if rest.ndim == 0 else rest
 
 
-def left_support_step(pos: np.ndarray, ctx: LabelContext) -> int:
-    """First state index at which a body's centre is off the table top or below the ground; -1 if never."""
-    off = pos[:, 2] < ctx.ground_height
+def left_support_step(pos: np.ndarray, ctx: LabelContext) -> int | np.ndarray:
+    """First state index at which a body's centre is off the table top or below the ground; -1 if never.
+
+    `pos` is (T+1, 3) for one body, or (T+1, ..., 3) for many at once (then an array).
+    """
+    off = pos[..., 2] < ctx.ground_height
     if ctx.ground_size is not None:
-        half = np.asarray(ctx.ground_size) / 2
-        off |= (np.abs(pos[:, :2]) > half).any(axis=1)
-    hits = np.flatnonzero(off)
-    return int(hits[0]) if len(hits) else -1
+        off |= (np.abs(pos[..., :2]) > np.asarray(ctx.ground_size) / 2).any(axis=-1)
+    first = np.where(off.any(axis=0), off.argmax(axis=0), -1)
+    return int(first) if first.ndim == 0 else first
 
 
-def friction_cosine(vel: np.ndarray, contacts: Contacts, body: int, ground: int, rest_speed: float) -> float:
-    """Mean cosine between the ground's tangential force on a sliding body and its velocity.
+def friction_cosines(vel: np.ndarray, contacts: Contacts, episode: np.ndarray, bodies: list[int],
+                     ground: int, rest_speed: float) -> np.ndarray:
+    """Per episode and body, the mean cosine between the ground's tangential force on it and its sliding velocity.
 
-    Coulomb friction opposes sliding, so this should be close to -1; NaN when the body never slid.
+    `vel` is (n_episodes, T+1, n, 3) for the n `bodies` (indices into Layout.bodies); the result is
+    (n_episodes, n). Coulomb friction opposes sliding, so each should be close to -1; NaN for a body
+    that never slid on the ground.
     """
-    mask = ((contacts.body_a == body) & (contacts.body_b == ground)) | (
-        (contacts.body_b == body) & (contacts.body_a == ground))
-    if not mask.any():
-        return float("nan")
-    sign = np.where(contacts.body_a[mask] == body, 1.0, -1.0)[:, None]
-    force = contacts.force_on_a[mask] * sign
-    normal = contacts.normal[mask]
-    tangential = force - (force * normal).sum(-1, keepdims=True) * normal
-    v = vel[contacts.step[mask]]
-    v_t = v - (v * normal).sum(-1, keepdims=True) * normal
-    speed, f_norm = np.linalg.norm(v_t, axis=-1), np.linalg.norm(tangential, axis=-1)
+    n_episodes, n = vel.shape[0], len(bodies)
+    a, b = contacts.body_a.astype(np.int64), contacts.body_b.astype(np.int64)
+    column = np.full(max(a.max(initial=0), b.max(initial=0), *bodies) + 1, -1)
+    column[bodies] = np.arange(n)
+    col = np.where(a == ground, column[b], np.where(b == ground, column[a], -1))  # which of `bodies` the ground touches
+    hit = np.flatnonzero(col >= 0)
+    col, step, ep = col[hit], contacts.step[hit], episode[hit]
+    force = np.where(a[hit] == ground, -1.0, 1.0)[:, None] * contacts.force_on_a[hit]  # on the body, not the ground
+    normal = contacts.normal[hit]
+    tangential = force - _dot(force, normal)[:, None] * normal
+    v = vel[ep, step, col]
+    v_t = v - _dot(v, normal)[:, None] * normal
+    speed, f_norm = np.sqrt(_dot(v_t, v_t)), np.sqrt(_dot(tangential, tangential))
     sliding = (speed >= rest_speed) & (f_norm > 1e-6)
-    if not sliding.any():
-        return float("nan")
-    cos = (tangential[sliding] * v_t[sliding]).sum(-1) / (f_norm[sliding] * speed[sliding])
-    return float(cos.mean())
+    cos = _dot(tangential[sliding], v_t[sliding]) / (f_norm[sliding] * speed[sliding])
+    group = (ep * n + col)[sliding]
+    count = np.bincount(group, minlength=n_episodes * n)
+    total = np.bincount(group, weights=cos, minlength=n_episodes * n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (total / count).reshape(n_episodes, n)  # 0/0 = NaN: never slid
 
 
-def episode_labels(states: np.ndarray, contacts: Contacts, ctx: LabelContext) -> dict[str, float | int | bool]:
-    """Outcome labels of one episode, flat and named `label__body[__body]`."""
+def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise dot product of (m, 3) arrays (einsum: a sum over an axis of 3 is slow in numpy)."""
+    return np.einsum("ij,ij->i", x, y)
+
+
+def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.ndarray,
+                         ctx: LabelContext) -> list[Labels]:
+    """Outcome labels of each episode of a batch, flat and named `label__body[__body]`.
+
+    `states` is (n_episodes, T+1, state_size); `episode` gives each contact row's episode.
+    """
     layout = ctx.layout
-    labels: dict[str, float | int | bool] = {}
-    strong = _Strong(contacts, ctx.min_impact_force, len(layout.bodies))
+    n_episodes = len(states)
+    first, impacts = pair_contacts(contacts, episode, n_episodes, ctx.min_impact_force, len(layout.bodies))
+    columns: dict[str, list] = {}
     for a, b in combinations(range(len(layout.bodies)), 2):
         name = f"{layout.bodies[a]}__{layout.bodies[b]}"
-        steps = strong.steps(a, b)
-        labels[f"touched__{name}"] = bool(len(steps))
-        labels[f"first_contact__{name}"] = int(steps[0]) if len(steps) else -1
-        labels[f"impacts__{name}"] = contact_onsets(steps)
-    moving = [o for o in layout.objects if o not in ctx.fixed]
-    speeds = np.stack([np.linalg.norm(layout.field(states, o, "vel"), axis=-1) for o in moving], axis=1) \
-        if moving else np.zeros((len(states), 1))
-    rest = rest_step(speeds, ctx.rest_speed)
-    labels["came_to_rest"] = rest >= 0
-    labels["rest_step"] = rest
-    ground = layout.bodies.index("ground") if "ground" in layout.bodies else None
-    for obj in moving:
-        pos = layout.field(states, obj, "pos")
-        vel = layout.field(states, obj, "vel")
-        left = left_support_step(pos, ctx) if ground is not None else -1
-        labels[f"left_support__{obj}"] = left >= 0
-        labels[f"left_support_step__{obj}"] = left
-        labels[f"max_speed__{obj}"] = float(np.linalg.norm(vel, axis=-1).max())
-        labels[f"friction_cos__{obj}"] = (
-            friction_cosine(vel, contacts, layout.bodies.index(obj), ground, ctx.rest_speed)
-            if ground is not None else float("nan"))
-    return labels
+        columns[f"touched__{name}"] = (first[:, a, b] >= 0).tolist()
+        columns[f"first_contact__{name}"] = first[:, a, b].tolist()
+        columns[f"impacts__{name}"] = impacts[:, a, b].tolist()
+    moving = [i for i, o in enumerate(layout.objects) if o not in ctx.fixed]
+    pos, vel = (layout.fields(states, name)[:, :, moving] for name in ("pos", "vel"))  # (E, T+1, m, 3)
+    speeds = np.linalg.norm(vel, axis=-1)
+    rest = rest_step(speeds.swapaxes(0, 1), ctx.rest_speed)
+    columns["came_to_rest"] = (rest >= 0).tolist()
+    columns["rest_step"] = rest.tolist()
+    if "ground" in layout.bodies:
+        left = left_support_step(pos.swapaxes(0, 1), ctx)
+        bodies = [layout.bodies.index(layout.objects[i]) for i in moving]
+        friction = friction_cosines(vel, contacts, episode, bodies, layout.bodies.index("ground"), ctx.rest_speed)
+    else:
+        left, friction = np.full((n_episodes, len(moving)), -1), np.full((n_episodes, len(moving)), np.nan)
+    max_speed = speeds.max(axis=1)
+    for j, i in enumerate(moving):
+        obj = layout.objects[i]
+        columns[f"left_support__{obj}"] = (left[:, j] >= 0).tolist()
+        columns[f"left_support_step__{obj}"] = left[:, j].tolist()
+        columns[f"max_speed__{obj}"] = max_speed[:, j].tolist()
+        columns[f"friction_cos__{obj}"] = friction[:, j].tolist()
+    return [dict(zip(columns, row)) for row in zip(*columns.values())]
+
+
+def step_labels(contacts: Contacts, transitions: int) -> dict[str, np.ndarray]:
+    """`batch_step_labels` of one episode: each label is (transitions,)."""
+    labels = batch_step_labels(contacts, np.zeros(len(contacts), np.int64), 1, transitions)
+    return {name: values[0] for name, values in labels.items()}
+
+
+def episode_labels(states: np.ndarray, contacts: Contacts, ctx: LabelContext) -> Labels:
+    """`batch_episode_labels` of one episode with states (T+1, state_size)."""
+    return batch_episode_labels(states[None], contacts, np.zeros(len(contacts), np.int64), ctx)[0]
