@@ -29,7 +29,7 @@ from factory.quarantine import screen
 from factory.recipe import Recipe
 from factory.recipe_loader import recipe_hash
 from factory.scene_fields import pin_scene
-from factory.resume import begin, check_output, remove_temporaries, scan, write_receipt
+from factory.resume import LOCK_FILE, begin, check_output, remove_temporaries, scan, write_receipt
 from factory.rollout import EpisodeRecord, Layout
 from factory.sampling import sample_episode
 from factory.storage import writer_for
@@ -50,24 +50,37 @@ def run(recipe: Recipe, out: str | os.PathLike[str] | Location, *, episodes: int
     total = episodes if episodes is not None else recipe.episodes
     shards = plan_shards(total, recipe.outputs.shard_size)
     check_output(out, overwrite)
+    fresh = not out.exists()
     with output_lock(out):
-        record, resumed = begin(out, recipe, total, overwrite)
-        remove_temporaries(out)
-        done, todo = scan(out, shards)
-        if resumed:
-            redo = {k: v for k, v in todo.items() if v != "not finished"}
-            say(f"resuming {out}: {len(done)} of {len(shards)} shards verified"
-                + "".join(f"\n  redoing shard {k}: {why}" for k, why in sorted(redo.items())))
-        if progress and done:
-            progress(sum(shards[i].stop - shards[i].start for i in done), 0)
-        pending = [s for s in shards if s.id in todo]
-        for receipt in (executor or run_serially)(recipe, out, pending, progress):
-            done[receipt["id"]] = receipt
-        receipts = [done[s.id] for s in shards]
-        manifest = build_manifest(recipe, receipts[0]["engine"], layout, [_shard_entry(r) for r in receipts],
-                                  total, recipe_path, created=record.started,
-                                  quarantined=[q for r in receipts for q in r["quarantined"]])
-        write_manifest(out, manifest)
+        try:
+            return _generate(recipe, out, shards, total, overwrite, progress, recipe_path, executor, say, layout)
+        except BaseException:
+            if fresh and not scan(out, shards)[0]:
+                out.clear(keep=LOCK_FILE)  # nothing finished: drop the run record, so a corrected recipe starts clean
+            raise
+
+
+def _generate(recipe: Recipe, out: Location, shards: list[Shard], total: int, overwrite: bool,
+              progress: Progress | None, recipe_path: str | None, executor: Executor | None,
+              say: Callable[[str], None], layout: Layout) -> dict[str, Any]:
+    """`run` once the output is checked and locked."""
+    record, resumed = begin(out, recipe, total, overwrite)
+    remove_temporaries(out)
+    done, todo = scan(out, shards)
+    if resumed:
+        redo = {k: v for k, v in todo.items() if v != "not finished"}
+        say(f"resuming {out}: {len(done)} of {len(shards)} shards verified"
+            + "".join(f"\n  redoing shard {k}: {why}" for k, why in sorted(redo.items())))
+    if progress and done:
+        progress(sum(shards[i].stop - shards[i].start for i in done), 0)
+    pending = [s for s in shards if s.id in todo]
+    for receipt in (executor or run_serially)(recipe, out, pending, progress):
+        done[receipt["id"]] = receipt
+    receipts = [done[s.id] for s in shards]
+    manifest = build_manifest(recipe, receipts[0]["engine"], layout, [_shard_entry(r) for r in receipts],
+                              total, recipe_path, created=record.started,
+                              quarantined=[q for r in receipts for q in r["quarantined"]])
+    write_manifest(out, manifest)
     return manifest
 
 

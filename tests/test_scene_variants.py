@@ -196,3 +196,23 @@ def test_cloth_size_and_ball_radius_vary_by_scene(tmp_path):
         params = {k.replace("__", "."): v for k, v in ep.params.items()}
         assert context(params).object_radius == params["ball.radius"]
     assert sizes[0] != sizes[1]
+
+
+@pytest.mark.genesis
+def test_a_variant_too_small_for_record_points_stops_the_run_and_the_fixed_recipe_starts_clean(tmp_path):
+    from factory.errors import EngineUnsupported
+    from factory.runner import run
+
+    def dam(record_points: int) -> Recipe:  # seed 0: episode 0 draws the 6 cm block (~470 particles)
+        return with_scene(shipped("fluid/dam_break.yaml", episodes=2, steps=50, n_envs=1, seed=0,
+                                  outputs={"formats": ["parquet"], "record_every": 5, "shard_size": 1}),
+                          fluid__block__size=[{"type": "choice", "values": [0.06, 0.2]}, 0.27, 0.24],
+                          fluid__record_points=record_points)
+
+    out = tmp_path / "ds"
+    with pytest.raises(EngineUnsupported, match=r"record_points: asks for 512 points but Genesis made \d+ "
+                                                r"for the scene with .*fluid.block.size.x=0.06"):
+        run(dam(512), out)
+    assert not (out / ".factory" / "run.json").exists()  # no shard finished: no run left to resume
+    run(dam(256), out)  # so the corrected recipe is not refused as a different one
+    assert open_dataset(out).episode(1).points["particle_pos"].shape[1] == 256
