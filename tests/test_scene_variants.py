@@ -175,13 +175,15 @@ def test_liquid_volume_and_viscosity_vary_by_scene(tmp_path):
 
 
 @pytest.mark.genesis
-def test_cloth_size_and_ball_radius_vary_by_scene(tmp_path):
+def test_cloth_size_ball_radius_and_stiffness_vary_by_scene(tmp_path):
+    from factory.engine_cache import cached_engine
     from factory.labels import episode_context
     from factory.runner import run
 
     recipe = with_scene(shipped("cloth/drape.yaml", episodes=2, steps=45, n_envs=1, scene_variants=2),
                         cloth__size={"type": "uniform", "low": 0.35, "high": 0.6},
                         objects__0__shape__radius={"type": "uniform", "low": 0.08, "high": 0.15},
+                        cloth__stretch_compliance={"type": "log_uniform", "low": 1e-8, "high": 1e-6},
                         cloth__record_points=1000)  # a smaller sheet has fewer vertices
     run(recipe, tmp_path / "ds")
     ds = open_dataset(tmp_path / "ds")
@@ -195,6 +197,8 @@ def test_cloth_size_and_ball_radius_vary_by_scene(tmp_path):
         assert np.ptp(pos0[:, 0]) == pytest.approx(size, rel=0.02)  # the sheet's edge at step 0
         params = {k.replace("__", "."): v for k, v in ep.params.items()}
         assert context(params).object_radius == params["ball.radius"]
+        engine, _ = cached_engine(pin_scene(recipe, scene_draws(recipe, i)))
+        assert engine._built.points.material.stretch_compliance == params["cloth.stretch_compliance"]
     assert sizes[0] != sizes[1]
 
 
