@@ -7,11 +7,13 @@ same command again redoes only the shards without a valid receipt.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from itertools import groupby
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +36,7 @@ from factory.rollout import EpisodeRecord, Layout
 from factory.sampling import sample_episode
 from factory.storage import writer_for
 from factory.storage.manifest import FORMAT_VERSION, file_entry, write_manifest
+from factory.write_behind import write_behind
 
 Progress = Callable[[int, int], None]  # (episodes done, simulation steps done) increments
 Executor = Callable[[Recipe, Location, list[Shard], "Progress | None"], Iterable[dict[str, Any]]]
@@ -73,18 +76,45 @@ def run(recipe: Recipe, out: str | os.PathLike[str] | Location, *, episodes: int
 
 def run_serially(recipe: Recipe, out: Location, shards: list[Shard], progress: Progress | None = None
                  ) -> Iterator[dict[str, Any]]:
-    """The executor of a plain `factory run`: every shard in this process, in order."""
-    for shard in shards:
-        yield produce_shard(recipe, out, shard, progress)
+    """The executor of a plain `factory run`: every shard from this process, in order, each written
+    (`factory.write_behind`) while the next one simulates and receipted once its files are in place.
+    Shards still being written when the run stops (Ctrl-C, an engine error) are finished and receipted."""
+    in_flight: list[tuple[Future, list[dict[str, Any]], Engine]] = []
+
+    def receipt_of_first() -> dict[str, Any]:
+        future, quarantined, engine = in_flight[0]
+        receipt = receipted(out, future.result(), quarantined, engine)
+        in_flight.pop(0)
+        return receipt
+
+    with write_behind() as writer:
+        try:
+            for shard in shards:
+                records, quarantined, engine = simulate_shard(recipe, shard, progress)
+                in_flight.append((writer.submit(write_shard, out, shard, records, engine.layout,
+                                                recipe.outputs.formats), quarantined, engine))
+                if len(in_flight) == 2:
+                    yield receipt_of_first()
+            while in_flight:
+                yield receipt_of_first()
+        finally:
+            for future, quarantined, engine in in_flight:
+                with contextlib.suppress(Exception):  # what stopped the run is the error to report
+                    receipted(out, future.result(), quarantined, engine)
 
 
 def produce_shard(recipe: Recipe, out: Location, shard: Shard, progress: Progress | None = None) -> dict[str, Any]:
-    """Simulate, write and receipt one shard on this process's cached engines; return the receipt."""
+    """Simulate, write and receipt one shard in this process, on its cached engines; return the receipt."""
     records, quarantined, engine = simulate_shard(recipe, shard, progress)
-    receipt = write_shard(out, shard, records, engine.layout, recipe.outputs.formats)
-    receipt.update(quarantined=quarantined, engine=engine.info().to_dict())
-    write_receipt(out, receipt)
-    return receipt
+    return receipted(out, write_shard(out, shard, records, engine.layout, recipe.outputs.formats), quarantined, engine)
+
+
+def receipted(out: Location, written: dict[str, Any], quarantined: list[dict[str, Any]], engine: Engine
+              ) -> dict[str, Any]:
+    """`write_shard`'s result completed with what simulating found, written as the shard's receipt."""
+    written.update(quarantined=quarantined, engine=engine.info().to_dict())
+    write_receipt(out, written)
+    return written
 
 
 def simulate_shard(recipe: Recipe, shard: Shard, progress: Progress | None = None

@@ -1,0 +1,63 @@
+"""Where a plain `factory run` writes its shards: a second process, while the next shard simulates.
+
+Genesis on CPU steps on one core and holds the GIL while it launches kernels, and h5py holds it
+while it writes, so a writer thread takes turns with the stepping instead of running beside it;
+a process runs on the other core. The process is started with `spawn` (forking a process that runs
+Genesis' threads is unsafe) and warmed up at once, so its start overlaps the first shard.
+
+It ignores Ctrl-C (the run waits for the shard in flight and receipts it before stopping) and,
+on Linux, is killed with its parent, so a `kill -9`-ed run leaves no writer behind that could race
+the resume's clean-up. Where this process may not have children (a dask worker is daemonic), the
+shards are written in this process, one after the other.
+
+Scripts that call `factory.run` need the usual `if __name__ == "__main__":` guard, as for any
+multiprocessing code: the writer imports the main module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+
+
+def write_behind() -> Executor:
+    """An executor for shard writes: one writer process, or this process where it may have no children."""
+    if multiprocessing.current_process().daemon:
+        return Inline()
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_writer, initargs=(os.getpid(),))
+    pool.submit(_ready)  # start and import now, while the first shard simulates
+    return pool
+
+
+class Inline(Executor):
+    """Runs each call at once, in this process."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to whoever asks for the result, as a pool would
+            future.set_exception(exc)
+        return future
+
+
+def _start_writer(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+    import factory.runner  # noqa: F401 - what every write needs: pyarrow, h5py, the storage modules
+
+
+def _ready() -> None:
+    """Nothing: submitting it starts the writer process."""
