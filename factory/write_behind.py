@@ -1,14 +1,16 @@
-"""Where a plain `factory run` writes its shards: a second process, while the next shard simulates.
+"""The helper process of a plain `factory run`: it does what is not stepping while the engine steps.
 
-Genesis on CPU steps on one core and holds the GIL while it launches kernels, and h5py holds it
-while it writes, so a writer thread takes turns with the stepping instead of running beside it;
-a process runs on the other core. The process is started with `spawn` (forking a process that runs
-Genesis' threads is unsafe) and warmed up at once, so its start overlaps the first shard.
+While shard k simulates, the helper samples shard k+1's episodes and labels, screens and writes
+shard k-1 (`factory.runner.run_serially`). Genesis on CPU steps on one core and holds the GIL while
+it launches kernels, and h5py holds it while it writes, so a thread would take turns with the
+stepping instead of running beside it; a process runs on the other core. It is started with
+`spawn` (forking a process that runs Genesis' threads is unsafe) and warmed up at once, so its
+start overlaps the first shard.
 
-It ignores Ctrl-C (the run waits for the shard in flight and receipts it before stopping) and,
+It ignores Ctrl-C (the run waits for the shards in flight and receipts them before stopping) and,
 on Linux, is killed with its parent, so a `kill -9`-ed run leaves no writer behind that could race
 the resume's clean-up. Where this process may not have children (a dask worker is daemonic), the
-shards are written in this process, one after the other.
+helper's calls run in this process, one after the other.
 
 Scripts that call `factory.run` need the usual `if __name__ == "__main__":` guard, as for any
 multiprocessing code: the writer imports the main module.
@@ -29,7 +31,7 @@ _PR_SET_PDEATHSIG = 1
 
 
 def write_behind() -> Executor:
-    """An executor for shard writes: one writer process, or this process where it may have no children."""
+    """The helper: one spawned process, or this process where it may have no children."""
     if multiprocessing.current_process().daemon:
         return Inline()
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
