@@ -95,7 +95,7 @@ def run_serially(recipe: Recipe, out: Location, shards: list[Shard], progress: P
         in_flight.pop(0)
         return receipt
 
-    helper = write_behind()
+    helper = write_behind(out)
     try:
         upcoming: Future | None = None  # the next shard's sampled episodes
         for k, shard in enumerate(shards):

@@ -9,8 +9,10 @@ start overlaps the first shard.
 
 It ignores Ctrl-C (the run waits for the shards in flight and receipts them before stopping) and,
 on Linux, is killed with its parent, so a `kill -9`-ed run leaves no writer behind that could race
-the resume's clean-up. Where this process may not have children (a dask worker is daemonic), the
-helper's calls run in this process, one after the other.
+the resume's clean-up. The helper's calls run in this process, one after the other, where it may
+not have children (a dask worker is daemonic) and for outputs under a URL: a `memory://` folder
+exists in one process only, and fsspec keeps what this process listed (sizes, S3 etags), which
+another process's upload would leave stale; uploading, not encoding, is what such a run waits on.
 
 Scripts that call `factory.run` need the usual `if __name__ == "__main__":` guard, as for any
 multiprocessing code: the writer imports the main module.
@@ -27,12 +29,14 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
+from factory.location import LocalDir, Location
+
 _PR_SET_PDEATHSIG = 1
 
 
-def write_behind() -> Executor:
-    """The helper: one spawned process, or this process where it may have no children."""
-    if multiprocessing.current_process().daemon:
+def write_behind(out: Location) -> Executor:
+    """The helper for a run into `out`: one spawned process, or this process (see above)."""
+    if multiprocessing.current_process().daemon or not isinstance(out, LocalDir):
         return Inline()
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_writer, initargs=(os.getpid(),))

@@ -24,20 +24,26 @@ from factory.write_behind import Inline, write_behind
 from conftest import manifest, sharded  # noqa: E402
 
 
-def _writer_kind(queue: multiprocessing.Queue) -> None:
-    with write_behind() as writer:
+def _writer_kind(folder: str, queue: multiprocessing.Queue) -> None:
+    with write_behind(location(folder)) as writer:
         queue.put(type(writer).__name__)
 
 
-def test_daemonic_process_writes_inline():
+def test_daemonic_process_writes_inline(tmp_path):
     """A dask worker is daemonic and may not start children: shards are written where they simulate."""
-    assert isinstance(write_behind(), ProcessPoolExecutor)
+    with write_behind(location(tmp_path)) as helper:
+        assert isinstance(helper, ProcessPoolExecutor)
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    child = ctx.Process(target=_writer_kind, args=(queue,), daemon=True)
+    child = ctx.Process(target=_writer_kind, args=(str(tmp_path), queue), daemon=True)
     child.start()
     assert queue.get(timeout=60) == Inline.__name__
     child.join()
+
+
+def test_url_outputs_are_written_in_this_process():
+    """memory:// exists in this process only; other URLs keep listings a helper's uploads would leave stale."""
+    assert isinstance(write_behind(location("memory://factory-helper/ds")), Inline)
 
 
 def test_inline_hands_errors_to_the_result():
@@ -48,9 +54,9 @@ def test_inline_hands_errors_to_the_result():
 
 def test_writer_dies_with_its_parent():
     """After `kill -9` of the run, no writer is left to race the resume's clean-up of temporaries."""
-    code = ("from factory.write_behind import write_behind\nimport os, time\n"
+    code = ("from factory.location import location\nfrom factory.write_behind import write_behind\nimport os, time\n"
             "if __name__ == '__main__':\n"
-            "    w = write_behind(); print(w.submit(os.getpid).result(), flush=True); time.sleep(60)\n")
+            "    w = write_behind(location('.')); print(w.submit(os.getpid).result(), flush=True); time.sleep(60)\n")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                               env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
     child = int(parent.stdout.readline())
