@@ -15,7 +15,7 @@ exists in one process only, and fsspec keeps what this process listed (sizes, S3
 another process's upload would leave stale; uploading, not encoding, is what such a run waits on.
 
 Scripts that call `factory.run` need the usual `if __name__ == "__main__":` guard, as for any
-multiprocessing code: the writer imports the main module.
+multiprocessing code: the helper imports the main module.
 """
 
 from __future__ import annotations

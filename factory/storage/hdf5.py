@@ -95,8 +95,11 @@ class HDF5Format:
         out = []
         for rel in sorted(f for f in files if f.startswith("hdf5/")):
             with root.open_read(rel) as source, h5py.File(source, "r") as f:
-                shard = int(f.attrs["shard"])
-                out += [(shard, _read_episode(f[f"episode_{row['episode']:06d}"], row)) for row in f["episodes"][()]]
+                shard, rows = int(f.attrs["shard"]), f["episodes"][()]
+                groups = {k for k in f if k.startswith("episode_")}
+                if groups != {f"episode_{i:06d}" for i in rows["episode"]}:
+                    raise StorageError(f"{rel}: episode groups {sorted(groups)[:5]}… do not match its /episodes table")
+                out += [(shard, _read_episode(f[f"episode_{row['episode']:06d}"], row)) for row in rows]
         return sorted(out, key=lambda sr: sr[1].index)
 
     def transitions(self, root: Location, files: list[str]) -> pa.Table:
