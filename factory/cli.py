@@ -140,7 +140,7 @@ def _load(path: Path, **overrides):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from factory.runner import run
+    from factory.runner import run, run_write_behind
 
     recipe = _load(args.recipe)
     if args.episodes is not None and args.episodes < 1:
@@ -152,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
         recipe = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"backend": args.backend})})
     out = _where(args.out or str(Path("outputs") / recipe.name), args)
     total = args.episodes or recipe.episodes
-    executor = None
+    executor = run_write_behind  # one process steps, a helper samples, labels and writes beside it
     if args.workers or args.scheduler:
         from factory.distributed import DaskExecutor
 

@@ -7,13 +7,16 @@ same command again redoes only the shards without a valid receipt.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from itertools import groupby
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from engines import load_engine
 from engines.base import Engine
 from factory import __version__
 from factory.engine_cache import cached_engine
-from factory.labels import label_context, label_rollouts
+from factory.labels import Context, label_context, label_rollouts
 from factory.location import Location, location
 from factory.lock import output_lock
 from factory.plan import Shard, plan_batches, plan_shards
@@ -30,10 +33,11 @@ from factory.recipe import Recipe
 from factory.recipe_loader import recipe_hash
 from factory.scene_fields import pin_scene
 from factory.resume import LOCK_FILE, begin, check_output, remove_temporaries, scan, write_receipt
-from factory.rollout import EpisodeRecord, Layout
-from factory.sampling import sample_episode
+from factory.rollout import EpisodeRecord, Layout, Rollout
+from factory.sampling import EpisodeSpec, sample_episode
 from factory.storage import writer_for
 from factory.storage.manifest import FORMAT_VERSION, file_entry, write_manifest
+from factory.write_behind import write_behind
 
 Progress = Callable[[int, int], None]  # (episodes done, simulation steps done) increments
 Executor = Callable[[Recipe, Location, list[Shard], "Progress | None"], Iterable[dict[str, Any]]]
@@ -86,45 +90,128 @@ def _generate(recipe: Recipe, out: Location, shards: list[Shard], total: int, ov
 
 def run_serially(recipe: Recipe, out: Location, shards: list[Shard], progress: Progress | None = None
                  ) -> Iterator[dict[str, Any]]:
-    """The executor of a plain `factory run`: every shard in this process, in order."""
+    """The default executor of `run`: every step of every shard in this process, in order."""
     for shard in shards:
         yield produce_shard(recipe, out, shard, progress)
 
 
+def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progress: Progress | None = None
+                     ) -> Iterator[dict[str, Any]]:
+    """The executor of a plain `factory run`: every shard from this process, in order.
+
+    Only the engine runs here; while it steps, a helper process (`factory.write_behind`) samples the
+    next shard and labels, screens and writes the previous one. The last shard leaves this process
+    nothing to simulate, so it writes that shard's last format (HDF5 by default, the slower writer)
+    while the helper writes the others. A shard is receipted once its files are in place; shards
+    still being written when the run stops (Ctrl-C, an engine error) are finished and receipted.
+    A script that passes it to `run` needs the `if __name__ == "__main__":` guard of any
+    multiprocessing code (the helper is spawned and imports the main module)."""
+    if not shards:
+        return
+    formats = recipe.outputs.formats
+    in_flight: list[tuple[Callable[[], dict[str, Any]], Engine]] = []  # (its finished receipt, when ready)
+
+    def receipt_of_first() -> dict[str, Any]:
+        finished, engine = in_flight[0]
+        receipt = receipted(out, finished(), engine)
+        in_flight.pop(0)
+        return receipt
+
+    helper = write_behind(out)
+    try:
+        upcoming: Future | None = None  # the next shard's sampled episodes
+        for k, shard in enumerate(shards):
+            specs = upcoming.result() if upcoming else sample_shard(recipe, shard)
+            upcoming = helper.submit(sample_shard, recipe, shards[k + 1]) if k + 1 < len(shards) else None
+            simulated, engine = simulate_shard(recipe, shard, specs, progress)
+            if upcoming or len(formats) == 1:
+                in_flight.append((helper.submit(finish_shard, recipe, out, simulated).result, engine))
+            else:
+                theirs = helper.submit(finish_shard, recipe, out, simulated, formats[:-1])
+                mine = finish_shard(recipe, out, simulated, formats[-1:])
+                in_flight.append((lambda: mine | {"files": theirs.result()["files"] + mine["files"]}, engine))
+            if len(in_flight) == 2:
+                yield receipt_of_first()
+        while in_flight:
+            yield receipt_of_first()
+    finally:
+        for finished, engine in in_flight:
+            with contextlib.suppress(Exception):  # what stopped the run is the error to report
+                receipted(out, finished(), engine)
+        helper.shutdown(wait=False, cancel_futures=True)  # nothing left to wait for but the process's exit
+
+
 def produce_shard(recipe: Recipe, out: Location, shard: Shard, progress: Progress | None = None) -> dict[str, Any]:
-    """Simulate, write and receipt one shard on this process's cached engines; return the receipt."""
-    records, quarantined, engine = simulate_shard(recipe, shard, progress)
-    receipt = write_shard(out, shard, records, engine.layout, recipe.outputs.formats)
-    receipt.update(quarantined=quarantined, engine=engine.info().to_dict())
-    write_receipt(out, receipt)
-    return receipt
+    """Every step of one shard in this process, on its cached engines; return the receipt."""
+    simulated, engine = simulate_shard(recipe, shard, sample_shard(recipe, shard), progress)
+    return receipted(out, finish_shard(recipe, out, simulated), engine)
 
 
-def simulate_shard(recipe: Recipe, shard: Shard, progress: Progress | None = None
-                   ) -> tuple[list[EpisodeRecord], list[dict[str, Any]], Engine]:
-    """Labelled records of a shard's good episodes in index order, the quarantined ones (episode,
-    seed, reason), and the last engine used. Each scene variant runs on its own cached engine."""
-    records, quarantined = [], []
+@dataclass(frozen=True)
+class Simulated:
+    """A shard's rollouts as the engines returned them, batch by batch, with each batch's label
+    context and parameters: what is left to do without an engine (`finish_shard`)."""
+
+    shard: Shard
+    layout: Layout
+    batches: list[tuple[Context, list[dict[str, float]], list[Rollout]]]
+
+
+def sample_shard(recipe: Recipe, shard: Shard) -> list[EpisodeSpec]:
+    """A shard's episodes to run; each depends on (recipe, index) only, so any process may sample them."""
+    return [sample_episode(recipe, i) for i in shard.episodes]
+
+
+def simulate_shard(recipe: Recipe, shard: Shard, specs: list[EpisodeSpec], progress: Progress | None = None
+                   ) -> tuple[Simulated, Engine]:
+    """Run a shard's sampled episodes; each scene variant on its own cached engine (the last one is returned)."""
+    by_index = {spec.index: spec for spec in specs}
+    batches = []
     shared = load_engine(recipe.engine.type).shares_scene
-    for scene, batches in groupby(plan_batches(recipe, shard, shared), key=lambda b: b.scene):
+    for scene, planned in groupby(plan_batches(recipe, shard, shared), key=lambda b: b.scene):
         scene_recipe = pin_scene(recipe, dict(scene))
         engine, in_use = cached_engine(scene_recipe)
         with in_use:
             ctx = label_context(scene_recipe, engine.layout)
-            for batch in batches:
-                specs = [sample_episode(recipe, i) for i in batch.episodes]
-                good = []
-                for spec, rollout in zip(specs, engine.run_batch(specs)):
-                    reason = screen(rollout, engine.layout, recipe.quarantine)
-                    if reason is None:
-                        good.append((spec, rollout))
-                    else:
-                        quarantined.append({"episode": spec.index, "seed": recipe.seed, "reason": reason})
-                records += label_rollouts([r for _, r in good], [s.params for s, _ in good], ctx)  # one pass
+            for batch in planned:
+                batch_specs = [by_index[i] for i in batch.episodes]
+                batches.append((ctx, [s.params for s in batch_specs], engine.run_batch(batch_specs)))
                 if progress:
-                    progress(len(specs), len(specs) * recipe.steps)
+                    progress(len(batch_specs), len(batch_specs) * recipe.steps)
+    return Simulated(shard, engine.layout, batches), engine
+
+
+def label_shard(recipe: Recipe, simulated: Simulated) -> tuple[list[EpisodeRecord], list[dict[str, Any]]]:
+    """Labelled records of the good episodes in index order, and the quarantined ones (episode, seed, reason)."""
+    records, quarantined = [], []
+    for ctx, params, rollouts in simulated.batches:
+        good = []
+        for p, rollout in zip(params, rollouts):
+            reason = screen(rollout, simulated.layout, recipe.quarantine)
+            if reason is None:
+                good.append((p, rollout))
+            else:
+                quarantined.append({"episode": rollout.index, "seed": recipe.seed, "reason": reason})
+        records += label_rollouts([r for _, r in good], [p for p, _ in good], ctx)  # one pass per batch
     records.sort(key=lambda r: r.index)
-    return records, quarantined, engine
+    return records, quarantined
+
+
+def finish_shard(recipe: Recipe, out: Location, simulated: Simulated, formats: list[str] | None = None
+                 ) -> dict[str, Any]:
+    """Label, screen and write a simulated shard (in `formats`, by default the recipe's); its receipt
+    but for the engine (`receipted`)."""
+    records, quarantined = label_shard(recipe, simulated)
+    receipt = write_shard(out, simulated.shard, records, simulated.layout, formats or recipe.outputs.formats)
+    receipt["quarantined"] = quarantined
+    return receipt
+
+
+def receipted(out: Location, receipt: dict[str, Any], engine: Engine) -> dict[str, Any]:
+    """A finished shard's receipt completed with the engine that simulated it, and written."""
+    receipt["engine"] = engine.info().to_dict()
+    write_receipt(out, receipt)
+    return receipt
 
 
 def write_shard(out: str | os.PathLike[str] | Location, shard: Shard, records: list[EpisodeRecord],

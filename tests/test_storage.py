@@ -164,7 +164,10 @@ def test_other_tools_open_the_files(dataset):
         g = f["episode_000002"]
         assert g["states"].shape == (11, 26) and g["actions"].shape == (10, 6)
         assert np.array_equal(g["states"][()], records[2].rollout.states)
-        assert g.attrs["param.a.mass"] == pytest.approx(1.2)
+        assert g["contacts"]["body_b"].tolist() == [1, 2, 2] and g["contacts"]["position"].shape == (3, 3)
+        assert g["step_labels"]["n_contacts"].tolist() == list(range(10))
+        row = f["episodes"][list(f["episodes"]["episode"]).index(2)]
+        assert row["param.a.mass"] == pytest.approx(1.2) and row["label.first_contact__a__b"] == -1
 
 
 def test_points_round_trip_in_both_formats(tmp_path):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -25,6 +26,11 @@ pytestmark = pytest.mark.genesis
 def rewrite_listed(root: Path, rel: str, table: pa.Table) -> None:
     """Replace a data file and its manifest entry consistently, as a buggy writer would."""
     pq.write_table(table, root / rel)
+    relist(root, rel)
+
+
+def relist(root: Path, rel: str) -> None:
+    """Make the manifest's entry for `rel` match the file as it now is."""
     m = manifest(root)
     for shard in m["shards"]:
         shard["files"] = [file_entry(root, Path(rel)) if f["path"] == rel else f for f in shard["files"]]
@@ -79,6 +85,15 @@ def test_altered_transitions_are_caught_even_with_matching_hashes(copy):
     problems = verify(copy)
     assert "shard 3: parquet: episodes [15] do not have 20 transitions" in problems
     assert any("transitions, manifest says" in p for p in problems)
+
+
+def test_hdf5_episode_group_missing_from_its_table_is_caught(copy):
+    rel = "hdf5/shard-00000.h5"
+    with h5py.File(copy / rel, "a") as f:
+        del f["episode_000002"]
+    relist(copy, rel)
+    assert verify(copy) == [f"shard 0: hdf5: unreadable (StorageError: {rel}: episode groups ['episode_000000', "
+                            "'episode_000001', 'episode_000003']… do not match its /episodes table)"]
 
 
 def test_overlapping_shards_and_stray_files_are_caught(copy):

@@ -15,7 +15,7 @@ from factory.errors import StorageError
 from factory.location import Location, location, sha256_stream
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: HDF5 parameters and labels in a shard-level `episodes` table, compound contacts
 
 
 def file_entry(root: Path, rel: Path) -> dict[str, Any]:

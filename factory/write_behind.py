@@ -1,0 +1,70 @@
+"""The helper process of a plain `factory run`: it does what is not stepping while the engine steps.
+
+While shard k simulates, the helper samples shard k+1's episodes and labels, screens and writes
+shard k-1 (`factory.runner.run_write_behind`, the CLI's executor). Genesis on CPU steps on one core and holds the GIL while
+it launches kernels, and h5py holds it while it writes, so a thread would take turns with the
+stepping instead of running beside it; a process runs on the other core. It is started with
+`spawn` (forking a process that runs Genesis' threads is unsafe) and warmed up at once, so its
+start overlaps the first shard.
+
+It ignores Ctrl-C (the run waits for the shards in flight and receipts them before stopping) and,
+on Linux, is killed with its parent, so a `kill -9`-ed run leaves no writer behind that could race
+the resume's clean-up. The helper's calls run in this process, one after the other, where it may
+not have children (a dask worker is daemonic) and for outputs under a URL: a `memory://` folder
+exists in one process only, and fsspec keeps what this process listed (sizes, S3 etags), which
+another process's upload would leave stale; uploading, not encoding, is what such a run waits on.
+
+Scripts that pass `executor=run_write_behind` to `factory.run` need the usual
+`if __name__ == "__main__":` guard, as for any multiprocessing code: the helper imports the main
+module. `factory.run`'s default executor stays in one process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any
+
+from factory.location import LocalDir, Location
+
+_PR_SET_PDEATHSIG = 1
+
+
+def write_behind(out: Location) -> Executor:
+    """The helper for a run into `out`: one spawned process, or this process (see above)."""
+    if multiprocessing.current_process().daemon or not isinstance(out, LocalDir):
+        return Inline()
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_writer, initargs=(os.getpid(),))
+    pool.submit(_ready)  # start and import now, while the first shard simulates
+    return pool
+
+
+class Inline(Executor):
+    """Runs each call at once, in this process."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to whoever asks for the result, as a pool would
+            future.set_exception(exc)
+        return future
+
+
+def _start_writer(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+    import factory.runner  # noqa: F401 - what every write needs: pyarrow, h5py, the storage modules
+
+
+def _ready() -> None:
+    """Nothing: submitting it starts the writer process."""
