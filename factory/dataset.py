@@ -40,6 +40,10 @@ class Dataset:
         self.format = fmt or formats[0]
         if self.format not in formats:
             raise StorageError(f"{where} holds {', '.join(formats)}, not {self.format}")
+        if self.format == "hdf5" and self.manifest["format_version"] < 2:
+            raise StorageError(f"{where}: its HDF5 files have the format_version 1 layout, which this factory "
+                               "no longer reads; open its Parquet files (format='parquet')"
+                               if "parquet" in formats else f"{where}: HDF5 format_version 1 is no longer read")
         self.layout = Layout.from_dict(self.manifest["layout"])
         self.files = [f["path"] for shard in self.manifest["shards"] for f in shard["files"]
                       if f["path"].startswith(f"{self.format}/")]

@@ -9,11 +9,13 @@
                                     force_on_a (3), penetration
     /episode_000017/points/*        (T+1, N, 3) per point field, for fluid and cloth
 
+    /episode_000017 attrs["episode"] its `/episodes` row (parameters and labels), one compound attribute
+
 HDF5 pays ~50-80 µs per object and per attribute, so an episode is a handful of objects (a
-256-episode shard with 88 attributes and 11 datasets per episode took 2.9 s, now ~0.4 s):
-parameters and labels are one shard-level table row instead of attributes, contacts and step
-labels one compound dataset each. Only contacts are gzip-compressed (shuffle, level 1: ~30%
-smaller); float states and points came out larger compressed, so they are stored contiguous.
+256-episode shard with 88 attributes and 11 datasets per episode took 2.9 s, ~0.4 s as five):
+parameters and labels are one compound row (in the shard's table and as the group's attribute),
+contacts and step labels one compound dataset each. Every dataset is one gzip chunk (shuffle,
+level 1): recorded states shrink ~2.5x; random floats, as in the write benchmark, do not.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.storage.base import atomic_path, contacts_table, episodes_table, shard_name, transitions_table
 
 _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+
+
+def _dataset(group: h5py.Group, name: str, data: np.ndarray) -> None:
+    """One chunk per dataset, compressed (empty datasets cannot be chunked)."""
+    group.create_dataset(name, data=data, **({"chunks": data.shape, **_COMPRESSION} if data.size else {}))
 
 
 def packed(columns: dict[str, np.ndarray]) -> np.ndarray:
@@ -69,24 +76,25 @@ class HDF5Format:
                 f.attrs["state_names"] = json.dumps(layout.state_names)
                 f.attrs["action_names"] = json.dumps(layout.action_names)
                 f.attrs["shard"] = shard
-                f.create_dataset("episodes", data=episode_rows(records))
-                for record in records:
-                    self._write_episode(f, record)
+                rows = episode_rows(records)
+                f.create_dataset("episodes", data=rows)
+                for record, row in zip(records, rows):
+                    self._write_episode(f, record, row)
         return [path.relative_to(root)]
 
     @staticmethod
-    def _write_episode(f: h5py.File, record: EpisodeRecord) -> None:
+    def _write_episode(f: h5py.File, record: EpisodeRecord, row: np.void) -> None:
         r = record.rollout
         g = f.create_group(f"episode_{r.index:06d}")
-        g.create_dataset("states", data=r.states.astype(np.float32, copy=False))
-        g.create_dataset("actions", data=r.actions.astype(np.float32, copy=False))
-        g.create_dataset("step_labels", data=packed(record.step_labels))
-        contacts = packed({name: getattr(r.contacts, name) for name in Contacts.COLUMNS})
-        g.create_dataset("contacts", data=contacts, **({"chunks": contacts.shape, **_COMPRESSION} if len(contacts) else {}))
+        g.attrs["episode"] = row  # its parameters and labels beside its arrays: one compound attribute
+        _dataset(g, "states", r.states.astype(np.float32, copy=False))
+        _dataset(g, "actions", r.actions.astype(np.float32, copy=False))
+        _dataset(g, "step_labels", packed(record.step_labels))
+        _dataset(g, "contacts", packed({name: getattr(r.contacts, name) for name in Contacts.COLUMNS}))
         if r.points:
             points = g.create_group("points", track_order=True)
             for name, values in r.points.items():
-                points.create_dataset(name, data=values.astype(np.float32, copy=False))
+                _dataset(points, name, values.astype(np.float32, copy=False))
             points.attrs["index"] = r.point_index.astype(np.int32)
 
     # ------------------------------------------------------------ reading

@@ -16,6 +16,7 @@ from factory.location import Location, location, sha256_stream
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 2  # 2: HDF5 parameters and labels in a shard-level `episodes` table, compound contacts
+READABLE_VERSIONS = (1, 2)  # version 1 differs in its HDF5 files only: its Parquet files read as today
 
 
 def file_entry(root: Path, rel: Path) -> dict[str, Any]:
@@ -50,9 +51,9 @@ def read_manifest(root: str | os.PathLike[str] | Location) -> dict[str, Any]:
         hint = " (an interrupted run? run the same command again to finish it)" if root.exists() else ""
         raise StorageError(f"{root}: no {MANIFEST}; not a complete dataset{hint}")
     manifest = json.loads(root.read_bytes(MANIFEST))
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise StorageError(f"{root}/{MANIFEST}: format_version {manifest.get('format_version')} is not "
-                           f"{FORMAT_VERSION}, which this factory reads")
+    if manifest.get("format_version") not in READABLE_VERSIONS:
+        raise StorageError(f"{root}/{MANIFEST}: format_version {manifest.get('format_version')} is not one "
+                           f"this factory reads ({', '.join(map(str, READABLE_VERSIONS))})")
     return manifest
 
 
