@@ -4,7 +4,7 @@
 
 1. The main ratio, issue #2's target: a whole `factory run` of `--shards` shards of n_envs episodes
    (n_envs 256, shard_size n_envs, Parquet + HDF5) into a fresh folder, timed from the call to the
-   manifest: planning, lock, starting the helper process (`factory.write_behind`), sampling,
+   manifest: planning, lock, starting the helper process (`factory.generate.write_behind`), sampling,
    simulation, labels, quarantine screen, both formats written, checksums, receipts and manifest.
    Against `bare`: the same number of env-steps, `scene.step()` on the same built scene with the same
    pushes from the same initial states, timed around the steps only (restoring the checkpoint and
@@ -42,9 +42,9 @@ RECIPE = ROOT / "recipes" / "collision" / "push_target.yaml"
 
 def _engine(n_envs: int):
     """push_target at `n_envs` with shards of one batch, and its engine built (the one `factory run` uses)."""
-    from factory.engine_cache import cached_engine
-    from factory.recipe import Recipe
-    from factory.recipe_loader import load_recipe
+    from factory.generate.engine_cache import cached_engine
+    from factory.recipe.loader import load_recipe
+    from factory.recipe.schema import Recipe
 
     recipe = load_recipe(RECIPE)
     outputs = recipe.outputs.model_dump() | {"shard_size": n_envs}
@@ -56,7 +56,7 @@ def _engine(n_envs: int):
 
 def _bare(recipe, engine):
     """Stepping the engine's scene through a batch of episodes, with nothing read or labelled: seconds of stepping."""
-    from factory.sampling import sample_episode
+    from factory.generate.sampling import sample_episode
 
     scene = engine._built.scene
     solver = scene.sim.rigid_solver
@@ -78,9 +78,10 @@ def _bare(recipe, engine):
 
 def whole_run(n_envs: int, shards: int, runs: int) -> dict:
     """Runs in a child process: seconds of `factory run` (helper process / inline) and bare stepping, per repetition."""
-    from factory.plan import Shard
-    from factory.recipe import Recipe
-    from factory.runner import run, run_serially, run_write_behind, sample_shard, simulate_shard
+    from factory.generate.plan import Shard
+    from factory.generate.runner import run, run_serially, run_write_behind
+    from factory.generate.shard import sample_shard, simulate_shard
+    from factory.recipe.schema import Recipe
 
     recipe, engine, _ = _engine(n_envs)
     recipe = Recipe.model_validate(recipe.model_dump() | {"episodes": shards * n_envs})
@@ -102,8 +103,13 @@ def whole_run(n_envs: int, shards: int, runs: int) -> dict:
 
 def one(n_envs: int, repeat: int) -> dict:
     """Runs in a child process: factory vs bare stepping at one batch size."""
-    from factory.plan import Shard
-    from factory.runner import label_shard, sample_shard, simulate_shard, write_shard
+    from factory.generate.plan import Shard
+    from factory.generate.shard import (
+        label_shard,
+        sample_shard,
+        simulate_shard,
+        write_shard,
+    )
 
     recipe, engine, build_s = _engine(n_envs)
     bare = _bare(recipe, engine)

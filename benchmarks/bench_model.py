@@ -17,13 +17,13 @@ import pyarrow.parquet as pq
 import torch
 
 from factory import open_dataset
-from factory.dataset import Dataset
 from factory.model.loader import TripleStream, make_loader
 from factory.model.split import quality_options, split_episodes
 from factory.model.stats import load_stats
 from factory.model.train import TrainConfig, train
 from factory.report.build import make_report
 from factory.report.commands import parse_holdout
+from factory.storage.dataset import Dataset
 
 
 def _batches_of(arrays: tuple[np.ndarray, ...], batch: int) -> int:

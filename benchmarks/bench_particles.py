@@ -30,10 +30,10 @@ def one(path: str, repeat: int) -> dict:
 
     from engines.genesis import GenesisEngine
     from engines.genesis.engine import _restore
+    from factory.generate.sampling import sample_episode, scene_draws
     from factory.labels import label_context, label_rollout
-    from factory.recipe_loader import load_recipe
-    from factory.sampling import sample_episode, scene_draws
-    from factory.scene_fields import pin_scene
+    from factory.recipe.loader import load_recipe
+    from factory.recipe.scene_fields import pin_scene
     from factory.storage import writer_for
     from factory.storage.base import transitions_table
 

@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from factory.distributed import DaskExecutor
-from factory.engine_cache import cached_engine
-from factory.recipe import Recipe
-from factory.recipe_loader import load_recipe
-from factory.runner import run
+from factory.generate.distributed import DaskExecutor
+from factory.generate.engine_cache import cached_engine
+from factory.generate.runner import run
+from factory.recipe.loader import load_recipe
+from factory.recipe.schema import Recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from factory.recipe import Recipe
+from factory.generate.sampling import EpisodeSpec
+from factory.recipe.schema import Recipe
 from factory.rollout import Layout, Rollout
-from factory.sampling import EpisodeSpec
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Engine(Protocol):
     layout: Layout
     shares_scene: bool
     """True if every env of a batch runs on one built scene, so scene-shaping fields
-    (`factory.scene_fields`) must be equal across a batch; the runner groups episodes accordingly."""
+    (`factory.recipe.scene_fields`) must be equal across a batch; the runner groups episodes accordingly."""
 
     def __init__(self, recipe: Recipe) -> None: ...
     def info(self) -> EngineInfo: ...

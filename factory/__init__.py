@@ -1,8 +1,28 @@
-"""Physics data factory: YAML recipes → engine episodes → labeled state-action-result datasets."""
+"""Physics data factory: YAML recipes → engine episodes → labeled state-action-result datasets.
+
+The packages follow the data: `recipe` (schema, loading, distributions) → `generate` (plan,
+sampling, engines, shards, dask) → `labels` → `storage` (formats, locations, manifest, reading)
+→ `model` and `report`. `run` and `run_write_behind` load lazily, so `import factory` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-from factory.dataset import Dataset, open_dataset  # noqa: E402
-from factory.recipe_loader import load_recipe  # noqa: E402
+from factory.recipe.loader import load_recipe  # noqa: E402
+from factory.storage.dataset import Dataset, open_dataset  # noqa: E402
 
-__all__ = ["Dataset", "__version__", "load_recipe", "open_dataset"]
+_LAZY = {"run": "factory.generate.runner", "run_write_behind": "factory.generate.runner"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'factory' has no attribute '{name}'")
+
+
+__all__ = ["Dataset", "__version__", "load_recipe", "open_dataset", "run", "run_write_behind"]

@@ -118,7 +118,7 @@ def _storage_options(p: argparse.ArgumentParser) -> None:
 
 
 def _storage_option(text: str) -> tuple[str, object]:
-    from factory.location import parse_storage_option
+    from factory.storage.location import parse_storage_option
 
     try:
         return parse_storage_option(text)
@@ -127,20 +127,20 @@ def _storage_option(text: str) -> tuple[str, object]:
 
 
 def _where(target: str, args: argparse.Namespace):
-    from factory.location import location
+    from factory.storage.location import location
 
     return location(target, dict(args.storage_options))
 
 
 def _load(path: Path, **overrides):
-    from factory.recipe_loader import load_recipe
+    from factory.recipe.loader import load_recipe
 
     recipe = load_recipe(path)
     return recipe.model_copy(update=overrides) if overrides else recipe
 
 
 def _run(args: argparse.Namespace) -> int:
-    from factory.runner import run, run_write_behind
+    from factory.generate.runner import run, run_write_behind
 
     recipe = _load(args.recipe)
     if args.episodes is not None and args.episodes < 1:
@@ -154,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
     total = args.episodes or recipe.episodes
     executor = run_write_behind  # one process steps, a helper samples, labels and writes beside it
     if args.workers or args.scheduler:
-        from factory.distributed import DaskExecutor
+        from factory.generate.distributed import DaskExecutor
 
         executor = DaskExecutor(args.workers, args.scheduler, say=_say)
     bar = None
@@ -197,7 +197,7 @@ def _say(message: str) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from factory.verify import verify
+    from factory.storage.verify import verify
 
     problems = verify(_where(args.dataset, args))
     for problem in problems:
@@ -227,7 +227,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from factory.inspect import summarize, render
+    from factory.storage.inspect import render, summarize
 
     summary = summarize(_where(args.dataset, args), args.format)
     print(json.dumps(summary, indent=2) if args.json else render(summary))
@@ -245,7 +245,7 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from factory.recipe import Recipe
+    from factory.recipe.schema import Recipe
 
     text = json.dumps(Recipe.model_json_schema(), indent=2) + "\n"
     if args.out:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from factory.dataset import Dataset, Episode, open_dataset
 from factory.errors import FactoryError
-from factory.recipe import Recipe
+from factory.recipe.scene_fields import episode_scene
+from factory.recipe.schema import Recipe
 from factory.rollout import Layout
-from factory.scene_fields import episode_scene
+from factory.storage.dataset import Dataset, Episode, open_dataset
 
 MAX_FRAMES = 60
 FIGSIZE = (6.0, 3.0)

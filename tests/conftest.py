@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from factory.recipe import Recipe
-from factory.recipe_loader import load_recipe
+from factory.recipe.loader import load_recipe
+from factory.recipe.schema import Recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "recipes"
@@ -31,7 +31,7 @@ def small(name: str, **update) -> Recipe:
 @pytest.fixture(scope="session")
 def push_target_dataset(tmp_path_factory) -> Path:
     """8 episodes of the Physion-style push recipe, both formats, 2 shards."""
-    from factory.runner import run
+    from factory.generate.runner import run
 
     out = tmp_path_factory.mktemp("push_target")
     recipe = small("push_target", episodes=8, n_envs=4,
@@ -42,7 +42,7 @@ def push_target_dataset(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def sliding_box_dataset(tmp_path_factory) -> Path:
-    from factory.runner import run
+    from factory.generate.runner import run
 
     out = tmp_path_factory.mktemp("sliding_box")
     run(small("sliding_box", episodes=8, n_envs=4), out)
@@ -53,7 +53,7 @@ def sliding_box_dataset(tmp_path_factory) -> Path:
 def push_target_32(tmp_path_factory) -> Path:
     """32 push episodes in 4 shards (Parquet + HDF5), balls of 0.85-1 kg held out for OOD tests:
     enough held-out data to score a trained model."""
-    from factory.runner import run
+    from factory.generate.runner import run
 
     out = tmp_path_factory.mktemp("push_target_32")
     recipe = small("push_target", episodes=32, n_envs=8,
@@ -77,7 +77,7 @@ def manifest(root: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def sharded_dataset(tmp_path_factory) -> Path:
-    from factory.runner import run
+    from factory.generate.runner import run
 
     out = tmp_path_factory.mktemp("sharded") / "ds"
     run(sharded(), out)

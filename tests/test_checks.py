@@ -14,7 +14,7 @@ import pytest
 from factory import checks, open_dataset
 from factory.labels.collision import LabelContext
 from factory.model.split import episode_info, quality_options
-from factory.recipe_loader import load_recipe
+from factory.recipe.loader import load_recipe
 from factory.report.data_checks import check_dataset
 from factory.report.verdict import verdict
 from factory.rollout import Layout

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from factory.location import Location
-from factory.recipe import Recipe
-from factory.resume import STATE_DIR
-from factory.runner import run
+from factory.generate.resume import STATE_DIR
+from factory.generate.runner import run
+from factory.recipe.schema import Recipe
+from factory.storage.location import Location
 from factory.storage.manifest import MANIFEST, read_manifest
 
 pytestmark = pytest.mark.genesis
@@ -126,8 +126,8 @@ def cluster(tmp_path_factory):
 def test_hdf5_bytes_do_not_depend_on_a_thread_holding_frames(serial, reference, tmp_path):
     """A dask worker's profiler thread keeps the writer's frames alive a little longer; that once
     changed where HDF5 put its chunks, so the same shard came out with other bytes."""
-    from factory.location import location
     from factory.storage.hdf5 import HDF5Format
+    from factory.storage.location import location
 
     fmt, files = HDF5Format(), ["hdf5/shard-00000.h5"]
     records = [r for _, r in fmt.records(location(serial), files)]
@@ -184,7 +184,8 @@ def test_two_workers_write_to_s3(cluster, reference, s3_endpoint, s3_bucket, tmp
     """Worker processes without any S3 settings write straight to the bucket: the endpoint and
     credentials travel with each task from --storage-option."""
     from conftest import s3_options
-    from factory.location import location
+
+    from factory.storage.location import location
 
     url, opts = f"s3://{s3_bucket}/ds", s3_options(s3_endpoint)
     flags = [f"--storage-option={k}={v}" for k, v in opts.items()]

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from factory import open_dataset
+from factory.generate.runner import run
 from factory.labels.cloth import edge_strain, neighbour_edges
 from factory.labels.fluid import fraction_inside
-from factory.recipe import Recipe
-from factory.recipe_loader import load_recipe
-from factory.runner import run
+from factory.recipe.loader import load_recipe
+from factory.recipe.schema import Recipe
 
 pytestmark = pytest.mark.genesis
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,7 +150,7 @@ def test_grasped_corner_follows_the_action(tmp_path):
 def test_cloth_episode_is_independent_of_batch_history_and_slot():
     """PBD scenes cannot be checkpointed; reset must still give each episode the same trajectory."""
     from engines.genesis import GenesisEngine
-    from factory.sampling import sample_episode
+    from factory.generate.sampling import sample_episode
 
     recipe = shipped("cloth/corner_pull.yaml", steps=20)
     engine = GenesisEngine(recipe)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from factory import open_dataset
+from factory.generate.sampling import sample_episode
 from factory.labels import label_context, label_rollout
-from factory.recipe_loader import parse_recipe
-from factory.sampling import sample_episode
+from factory.recipe.loader import parse_recipe
 
 pytestmark = pytest.mark.genesis
 G = 9.81
@@ -143,7 +143,8 @@ def _sphere_box_gap(center, box_pos, box_quat, radius, half):
 
 def test_same_seed_same_data_any_batch_size(tmp_path):
     from conftest import small
-    from factory.runner import run
+
+    from factory.generate.runner import run
 
     a, b = tmp_path / "a", tmp_path / "b"
     run(small("sliding_box", episodes=8, n_envs=4), a)
@@ -156,7 +157,8 @@ def test_same_seed_same_data_any_batch_size(tmp_path):
 
 def test_different_seed_different_data(tmp_path, sliding_box_dataset):
     from conftest import small
-    from factory.runner import run
+
+    from factory.generate.runner import run
 
     run(small("sliding_box", episodes=8, n_envs=4, seed=8), tmp_path / "c")
     a = open_dataset(sliding_box_dataset).triples()[0]

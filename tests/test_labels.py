@@ -7,8 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from factory.labels.collision import (LabelContext, episode_labels, friction_cosines, left_support_step,
-                                      pair_contacts, rest_step, step_labels)
+from factory.labels.collision import (
+    LabelContext,
+    episode_labels,
+    friction_cosines,
+    left_support_step,
+    pair_contacts,
+    rest_step,
+    step_labels,
+)
 from factory.rollout import STATE_PER_OBJECT, Contacts, Layout
 
 LAYOUT = Layout(objects=("a", "b"), bodies=("ground", "a", "b"), record_dt=0.1)

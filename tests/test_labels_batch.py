@@ -188,7 +188,7 @@ def test_written_labels_match_reference_on_genesis_data(push_target_32):
     """Labels `factory run` wrote (batch path) against the reference on the states and contacts it wrote."""
     from factory import open_dataset
     from factory.labels import label_context
-    from factory.recipe import Recipe
+    from factory.recipe.schema import Recipe
 
     ds = open_dataset(push_target_32)
     ctx = label_context(Recipe.model_validate(ds.manifest["recipe"]), ds.layout)

@@ -5,9 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from factory.labels.cloth import (ClothContext, cloth_episode_labels, covered_fraction, edge_strain,
-                                  neighbour_edges, sphere_contact_fraction)
-from factory.labels.fluid import FluidContext, conserved, fluid_episode_labels, settle_step, surface_height
+from factory.labels.cloth import (
+    ClothContext,
+    cloth_episode_labels,
+    covered_fraction,
+    edge_strain,
+    neighbour_edges,
+    sphere_contact_fraction,
+)
+from factory.labels.fluid import (
+    FluidContext,
+    conserved,
+    fluid_episode_labels,
+    settle_step,
+    surface_height,
+)
 
 FLUID = FluidContext(tank_lower=np.array([-1.0, -1, 0]), tank_upper=np.array([1.0, 1, 1]),
                      target_lower=np.array([0.0, -1, 0]), target_upper=np.array([1.0, 1, 1]),

@@ -9,8 +9,8 @@ import pytest
 
 from factory.cli import main
 from factory.errors import StorageError
-from factory.location import LocalDir, RemoteDir, location, parse_storage_option
-from factory.runner import redacted
+from factory.generate.provenance import redacted
+from factory.storage.location import LocalDir, RemoteDir, location, parse_storage_option
 
 
 def test_paths_and_file_urls_are_local_folders(tmp_path):

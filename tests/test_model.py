@@ -15,7 +15,12 @@ from factory.errors import FactoryError  # noqa: E402
 from factory.model.baselines import ConstantVelocity, Linear, ZeroMotion  # noqa: E402
 from factory.model.pieces import Chunk  # noqa: E402
 from factory.model.rigid import TorchPredictor, load_checkpoint  # noqa: E402
-from factory.model.split import episode_info, param_values, quality_options, split_episodes  # noqa: E402
+from factory.model.split import (  # noqa: E402
+    episode_info,
+    param_values,
+    quality_options,
+    split_episodes,
+)
 from factory.model.stats import load_stats  # noqa: E402
 from factory.model.train import TrainConfig, train  # noqa: E402
 from factory.report.build import evaluate_model  # noqa: E402

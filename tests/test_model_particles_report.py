@@ -14,14 +14,14 @@ import pytest
 pytest.importorskip("torch")
 
 from factory import open_dataset  # noqa: E402
+from factory.generate.runner import run  # noqa: E402
 from factory.model.particle_data import iter_point_episodes  # noqa: E402
 from factory.model.split import episode_info  # noqa: E402
 from factory.model.train import TrainConfig  # noqa: E402
-from factory.recipe import Recipe  # noqa: E402
-from factory.recipe_loader import load_recipe  # noqa: E402
+from factory.recipe.loader import load_recipe  # noqa: E402
+from factory.recipe.schema import Recipe  # noqa: E402
 from factory.report.build import make_report  # noqa: E402
 from factory.report.particle_checks import check_particles  # noqa: E402
-from factory.runner import run  # noqa: E402
 
 pytestmark = pytest.mark.genesis
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,11 +15,12 @@ from PIL import Image  # noqa: E402
 from factory import preview  # noqa: E402
 from factory.cli import main  # noqa: E402
 from factory.errors import FactoryError  # noqa: E402
-from factory.plan import plan_shards  # noqa: E402
-from factory.recipe_loader import parse_recipe  # noqa: E402
+from factory.generate.plan import plan_shards  # noqa: E402
+from factory.generate.provenance import build_manifest  # noqa: E402
+from factory.generate.sampling import sample_episode  # noqa: E402
+from factory.generate.shard import write_shard  # noqa: E402
+from factory.recipe.loader import parse_recipe  # noqa: E402
 from factory.rollout import STATE_PER_OBJECT, Contacts, EpisodeRecord, Layout, Rollout  # noqa: E402
-from factory.sampling import sample_episode  # noqa: E402
-from factory.runner import build_manifest, write_shard  # noqa: E402
 from factory.storage.manifest import write_manifest  # noqa: E402
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from factory.errors import RecipeError
-from factory.recipe_loader import parse_recipe
+from factory.recipe.loader import parse_recipe
 
 GOOD = """\
 name: demo
@@ -109,7 +109,7 @@ def test_not_a_mapping():
 
 
 def test_missing_file_is_a_recipe_error(tmp_path):
-    from factory.recipe_loader import load_recipe
+    from factory.recipe.loader import load_recipe
 
     with pytest.raises(RecipeError, match="cannot read the file"):
         load_recipe(tmp_path / "nope.yaml")
@@ -130,7 +130,7 @@ def test_cli_bad_recipe_exits_2_and_writes_nothing(tmp_path: Path):
 def test_engine_refusal_happens_before_any_write(tmp_path: Path):
     """Genesis has no restitution: the run refuses before creating the output."""
     from factory.errors import EngineUnsupported
-    from factory.runner import run
+    from factory.generate.runner import run
 
     recipe = parse_recipe(GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: 0.5"))
     out = tmp_path / "out"

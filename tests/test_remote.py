@@ -15,17 +15,16 @@ import uuid
 
 import pandas as pd
 import pytest
+from conftest import manifest, s3_options, sharded  # noqa: E402
 
 from factory import open_dataset
 from factory.errors import StorageError
-from factory.location import RemoteDir, location
-from factory.lock import OutputLocked, output_lock
-from factory.resume import LOCK_FILE, receipt_name
-from factory.runner import run
+from factory.generate.lock import OutputLocked, output_lock
+from factory.generate.resume import LOCK_FILE, receipt_name
+from factory.generate.runner import run
+from factory.storage.location import RemoteDir, location
 from factory.storage.manifest import MANIFEST
-from factory.verify import verify
-
-from conftest import manifest, s3_options, sharded  # noqa: E402
+from factory.storage.verify import verify
 
 pytestmark = pytest.mark.genesis
 

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from conftest import manifest, sharded  # noqa: E402
 
 from factory import open_dataset
 from factory.errors import StorageError
-from factory.inspect import render, summarize
-from factory.lock import OutputLocked, output_lock
-from factory.quarantine import screen
-from factory.recipe import Quarantine
-from factory.resume import STATE_DIR, receipt_name
+from factory.generate.lock import OutputLocked, output_lock
+from factory.generate.quarantine import screen
+from factory.generate.resume import STATE_DIR, receipt_name
+from factory.generate.runner import run
+from factory.generate.sampling import sample_episode
+from factory.recipe.schema import Quarantine
 from factory.rollout import Contacts, Layout, Rollout
-from factory.runner import run
-from factory.sampling import sample_episode
+from factory.storage.inspect import render, summarize
 from factory.storage.manifest import MANIFEST
-from factory.verify import verify
-
-from conftest import manifest, sharded  # noqa: E402
+from factory.storage.verify import verify
 
 pytestmark = pytest.mark.genesis
 MAX_SPEED = 2.5

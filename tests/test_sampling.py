@@ -8,9 +8,14 @@ import zlib
 import numpy as np
 import pytest
 
-from factory.distributions import Choice, LogUniform, Normal, Uniform
-from factory.recipe_loader import parse_recipe
-from factory.sampling import episode_rng, euler_to_quat, sample_episode, transition_impulses
+from factory.generate.sampling import (
+    episode_rng,
+    euler_to_quat,
+    sample_episode,
+    transition_impulses,
+)
+from factory.recipe.distributions import Choice, LogUniform, Normal, Uniform
+from factory.recipe.loader import parse_recipe
 
 RECIPE = """\
 name: demo

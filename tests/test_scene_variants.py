@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from factory import open_dataset
-from factory.distributions import is_random
-from factory.plan import Shard, plan_batches
-from factory.recipe import Recipe
-from factory.recipe_loader import load_recipe, parse_recipe
-from factory.sampling import sample_episode, scene_draws
-from factory.scene_fields import pin_scene, scene_fields
+from factory.generate.plan import Shard, plan_batches
+from factory.generate.sampling import sample_episode, scene_draws
+from factory.recipe.distributions import is_random
+from factory.recipe.loader import load_recipe, parse_recipe
+from factory.recipe.scene_fields import pin_scene, scene_fields
+from factory.recipe.schema import Recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 BOXES = """\
@@ -138,7 +138,7 @@ def test_genesis_will_not_build_a_scene_that_is_still_random():
 # ---------------------------------------------------------------- Genesis
 @pytest.mark.genesis
 def test_each_box_rests_at_half_its_own_height_in_any_batching(tmp_path):
-    from factory.runner import run
+    from factory.generate.runner import run
 
     run(boxes(), tmp_path / "a")
     run(boxes(n_envs=1), tmp_path / "b")
@@ -155,8 +155,8 @@ def test_each_box_rests_at_half_its_own_height_in_any_batching(tmp_path):
 
 @pytest.mark.genesis
 def test_liquid_volume_and_viscosity_vary_by_scene(tmp_path):
-    from factory.engine_cache import cached_engine
-    from factory.runner import run
+    from factory.generate.engine_cache import cached_engine
+    from factory.generate.runner import run
 
     recipe = with_scene(shipped("fluid/dam_break.yaml", episodes=2, steps=50, n_envs=1, seed=0),
                         fluid__block__size=[{"type": "choice", "values": [0.1, 0.2]}, 0.27, 0.24],
@@ -176,9 +176,9 @@ def test_liquid_volume_and_viscosity_vary_by_scene(tmp_path):
 
 @pytest.mark.genesis
 def test_cloth_size_ball_radius_and_stiffness_vary_by_scene(tmp_path):
-    from factory.engine_cache import cached_engine
+    from factory.generate.engine_cache import cached_engine
+    from factory.generate.runner import run
     from factory.labels import episode_context
-    from factory.runner import run
 
     recipe = with_scene(shipped("cloth/drape.yaml", episodes=2, steps=45, n_envs=1, scene_variants=2),
                         cloth__size={"type": "uniform", "low": 0.35, "high": 0.6},
@@ -205,7 +205,7 @@ def test_cloth_size_ball_radius_and_stiffness_vary_by_scene(tmp_path):
 @pytest.mark.genesis
 def test_a_variant_too_small_for_record_points_stops_the_run_and_the_fixed_recipe_starts_clean(tmp_path):
     from factory.errors import EngineUnsupported
-    from factory.runner import run
+    from factory.generate.runner import run
 
     def dam(record_points: int) -> Recipe:  # seed 0: episode 0 draws the 6 cm block (~470 particles)
         return with_scene(shipped("fluid/dam_break.yaml", episodes=2, steps=50, n_envs=1, seed=0,

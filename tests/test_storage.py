@@ -11,10 +11,11 @@ import pytest
 
 from factory import open_dataset
 from factory.errors import StorageError
-from factory.plan import plan_shards
-from factory.recipe_loader import parse_recipe
+from factory.generate.plan import plan_shards
+from factory.generate.provenance import build_manifest
+from factory.generate.shard import write_shard
+from factory.recipe.loader import parse_recipe
 from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
-from factory.runner import build_manifest, write_shard
 from factory.storage import FORMATS
 from factory.storage.manifest import write_manifest
 
@@ -115,7 +116,7 @@ def test_row_groups_never_split_an_episode(tmp_path, monkeypatch):
 
 
 def test_manifest_lists_every_file_with_checksum(dataset):
-    from factory.location import location
+    from factory.storage.location import location
     from factory.storage.manifest import read_manifest
 
     root, _ = dataset

@@ -11,10 +11,11 @@ import pytest
 
 pytest.importorskip("mlagents_envs")
 
-from factory import open_dataset  # noqa: E402
-from factory.distributed import DaskExecutor  # noqa: E402
-from factory.runner import run  # noqa: E402
 from test_unity_engine import recipe  # noqa: E402
+
+from factory import open_dataset  # noqa: E402
+from factory.generate.distributed import DaskExecutor  # noqa: E402
+from factory.generate.runner import run  # noqa: E402
 
 pytestmark = pytest.mark.unity
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,13 +11,22 @@ import pytest
 pytest.importorskip("mlagents_envs")
 
 from engines import load_engine  # noqa: E402
-from engines.unity.protocol import ContactReport, decode_contacts, encode_contacts, episode_seed  # noqa: E402
-from engines.unity.scene import (check_representable, episode_parameters, make_layout,  # noqa: E402
-                                 vector_map)
+from engines.unity.protocol import (  # noqa: E402
+    ContactReport,
+    decode_contacts,
+    encode_contacts,
+    episode_seed,
+)
+from engines.unity.scene import (  # noqa: E402
+    check_representable,
+    episode_parameters,
+    make_layout,
+    vector_map,
+)
 from factory.errors import EngineNotInstalled, EngineUnsupported  # noqa: E402
-from factory.recipe import Recipe  # noqa: E402
-from factory.recipe_loader import load_recipe  # noqa: E402
-from factory.sampling import sample_episode  # noqa: E402
+from factory.generate.sampling import sample_episode  # noqa: E402
+from factory.recipe.loader import load_recipe  # noqa: E402
+from factory.recipe.schema import Recipe  # noqa: E402
 
 pytestmark = pytest.mark.unity
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"

@@ -13,12 +13,11 @@ import h5py
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from factory.runner import run
-from factory.storage.manifest import MANIFEST, file_entry
-from factory.verify import verify
-
 from conftest import manifest, sharded  # noqa: E402
+
+from factory.generate.runner import run
+from factory.storage.manifest import MANIFEST, file_entry
+from factory.storage.verify import verify
 
 pytestmark = pytest.mark.genesis
 

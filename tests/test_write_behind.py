@@ -12,16 +12,16 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-
-from factory.location import location
-from factory.plan import plan_shards
-from factory.resume import STATE_DIR, receipt_name
-from factory.runner import produce_shard, run, run_write_behind
-from factory.storage.manifest import MANIFEST
-from factory.verify import verify
-from factory.write_behind import Inline, write_behind
-
 from conftest import manifest, sharded  # noqa: E402
+
+from factory.generate.plan import plan_shards
+from factory.generate.resume import STATE_DIR, receipt_name
+from factory.generate.runner import run, run_write_behind
+from factory.generate.shard import produce_shard
+from factory.generate.write_behind import Inline, write_behind
+from factory.storage.location import location
+from factory.storage.manifest import MANIFEST
+from factory.storage.verify import verify
 
 
 def _writer_kind(folder: str, queue: multiprocessing.Queue) -> None:
@@ -54,7 +54,7 @@ def test_inline_hands_errors_to_the_result():
 
 def test_writer_dies_with_its_parent():
     """After `kill -9` of the run, no writer is left to race the resume's clean-up of temporaries."""
-    code = ("from factory.location import location\nfrom factory.write_behind import write_behind\nimport os, time\n"
+    code = ("from factory.storage.location import location\nfrom factory.generate.write_behind import write_behind\nimport os, time\n"
             "if __name__ == '__main__':\n"
             "    w = write_behind(location('.')); print(w.submit(os.getpid).result(), flush=True); time.sleep(60)\n")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,

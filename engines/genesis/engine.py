@@ -14,13 +14,17 @@ from engines.base import EngineInfo
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
-from factory.distributions import is_random
 from factory.errors import SimulationError
-from factory.recipe import Recipe
-from factory.recipe_particles import Move
+from factory.generate.sampling import (
+    EpisodeSpec,
+    transition_impulses,
+    transition_velocities,
+)
+from factory.recipe.distributions import is_random
+from factory.recipe.particles import Move
+from factory.recipe.scene_fields import scene_fields
+from factory.recipe.schema import Recipe
 from factory.rollout import STATE_PER_OBJECT, Layout, Rollout
-from factory.sampling import EpisodeSpec, transition_impulses, transition_velocities
-from factory.scene_fields import scene_fields
 
 _initialized_backend: str | None = None
 

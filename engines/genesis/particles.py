@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from factory.distributions import nominal
 from factory.errors import EngineUnsupported
-from factory.recipe import Recipe
-from factory.recipe_particles import Move
-from factory.sampling import EpisodeSpec, episode_rng
-from factory.scene_fields import scene_fields
+from factory.generate.sampling import EpisodeSpec, episode_rng
+from factory.recipe.distributions import nominal
+from factory.recipe.particles import Move
+from factory.recipe.scene_fields import scene_fields
+from factory.recipe.schema import Recipe
 
 CLOTH_MESH_SIZE = 0.5  # metres: edge of Genesis' meshes/cloth.obj
 

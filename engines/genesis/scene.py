@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
-from factory.distributions import Choice, is_random, nominal
 from factory.errors import EngineUnsupported
-from factory.recipe import BoxShape, CylinderShape, Recipe, RigidObject, SphereShape
-from factory.recipe_particles import Move
-from factory.scene_fields import scene_fields
+from factory.recipe.distributions import Choice, is_random, nominal
+from factory.recipe.particles import Move
+from factory.recipe.scene_fields import scene_fields
+from factory.recipe.schema import (
+    BoxShape,
+    CylinderShape,
+    Recipe,
+    RigidObject,
+    SphereShape,
+)
 
 TABLE_THICKNESS = 0.1  # m; a table-top ground is a fixed box this thick
 

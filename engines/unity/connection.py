@@ -14,14 +14,22 @@ from dataclasses import dataclass
 from mlagents_envs import env_utils
 from mlagents_envs.base_env import BehaviorSpec
 from mlagents_envs.environment import UnityEnvironment
-from mlagents_envs.exception import (UnityCommunicatorStoppedException, UnityEnvironmentException,
-                                     UnityTimeOutException, UnityWorkerInUseException)
-from mlagents_envs.side_channel.engine_configuration_channel import EngineConfigurationChannel
-from mlagents_envs.side_channel.environment_parameters_channel import EnvironmentParametersChannel
+from mlagents_envs.exception import (
+    UnityCommunicatorStoppedException,
+    UnityEnvironmentException,
+    UnityTimeOutException,
+    UnityWorkerInUseException,
+)
+from mlagents_envs.side_channel.engine_configuration_channel import (
+    EngineConfigurationChannel,
+)
+from mlagents_envs.side_channel.environment_parameters_channel import (
+    EnvironmentParametersChannel,
+)
 
 from engines.unity.labels import LabelsChannel
 from factory.errors import EngineUnsupported, SimulationError, did_you_mean
-from factory.recipe import UnityEngine as UnityConfig
+from factory.recipe.schema import UnityEngine as UnityConfig
 
 RECOVERABLE = (UnityCommunicatorStoppedException, UnityTimeOutException, UnityEnvironmentException)
 API_HINT = ("mlagents-envs 0.28 speaks communication API 1.5.0: use the com.unity.ml-agents 2.x package "

@@ -14,16 +14,28 @@ import numpy as np
 from mlagents_envs.base_env import ActionTuple
 
 from engines.base import EngineInfo
-from engines.unity.connection import RECOVERABLE, Connection, PortInUse, check_build_exists, connect, port_of
+from engines.unity.connection import (
+    RECOVERABLE,
+    Connection,
+    PortInUse,
+    check_build_exists,
+    connect,
+    port_of,
+)
 from engines.unity.labels import contacts_by_slot
 from engines.unity.ports import PortClaim
 from engines.unity.protocol import param_key
-from engines.unity.scene import (check_representable, episode_parameters, make_layout, scene_parameters,
-                                 vector_map)
+from engines.unity.scene import (
+    check_representable,
+    episode_parameters,
+    make_layout,
+    scene_parameters,
+    vector_map,
+)
 from factory.errors import SimulationError
-from factory.recipe import Recipe
+from factory.generate.sampling import EpisodeSpec, transition_impulses
+from factory.recipe.schema import Recipe
 from factory.rollout import Rollout
-from factory.sampling import EpisodeSpec, transition_impulses
 
 log = logging.getLogger(__name__)
 MAX_WORKERS = 64  # worker ids tried from the first one before giving up

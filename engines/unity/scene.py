@@ -11,13 +11,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engines.unity.protocol import (EPISODE, EPISODE_SEED, IGNORED, KEY_DT, KEY_GRAVITY, KEY_PROTOCOL,
-                                    OBS_HEADER, PROTOCOL_VERSION, episode_seed)
-from factory.distributions import is_random
+from engines.unity.protocol import (
+    EPISODE,
+    EPISODE_SEED,
+    IGNORED,
+    KEY_DT,
+    KEY_GRAVITY,
+    KEY_PROTOCOL,
+    OBS_HEADER,
+    PROTOCOL_VERSION,
+    episode_seed,
+)
 from factory.errors import EngineUnsupported, did_you_mean
-from factory.recipe import Recipe
+from factory.generate.sampling import EpisodeSpec
+from factory.recipe.distributions import is_random
+from factory.recipe.schema import Recipe
 from factory.rollout import Layout
-from factory.sampling import EpisodeSpec
 
 
 def make_layout(recipe: Recipe) -> Layout:

@@ -10,13 +10,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from factory.distributions import nominal
 from factory.labels.cloth import ClothContext, cloth_episode_labels, cloth_step_labels
-from factory.labels.collision import LabelContext, batch_episode_labels, batch_step_labels
+from factory.labels.collision import (
+    LabelContext,
+    batch_episode_labels,
+    batch_step_labels,
+)
 from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_labels
-from factory.recipe import BoxShape, Recipe, SphereShape
+from factory.recipe.distributions import nominal
+from factory.recipe.scene_fields import episode_scene, scene_fields
+from factory.recipe.schema import BoxShape, Recipe, SphereShape
 from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
-from factory.scene_fields import episode_scene, scene_fields
 
 Context = LabelContext | FluidContext | ClothContext
 
@@ -69,7 +73,7 @@ def _cloth_context(recipe: Recipe) -> ClothContext:
 
 def episode_context(recipe: Recipe, layout: Layout) -> Callable[[dict[str, float]], Context]:
     """Label context of a stored episode from its parameters: its scene-shaping values (which may
-    vary by episode, `factory.scene_fields`) pinned, one context per distinct scene."""
+    vary by episode, `factory.recipe.scene_fields`) pinned, one context per distinct scene."""
     names = [f.name for f in scene_fields(recipe)]
     contexts: dict[tuple, Context] = {}
 

@@ -12,13 +12,13 @@ from collections.abc import Iterable
 import numpy as np
 
 from factory.checks import Body, bodies_for, label_readouts
-from factory.dataset import Dataset
 from factory.labels import LabelContext, label_context
 from factory.model.baselines import Predictor
 from factory.model.pieces import EpisodeArrays, iter_chunks, iter_episodes
 from factory.model.stats import scale
-from factory.recipe import Recipe
+from factory.recipe.schema import Recipe
 from factory.rollout import STATE_FIELDS, Layout
+from factory.storage.dataset import Dataset
 
 
 def one_step(predictors: list[Predictor], ds: Dataset, episodes: list[int], stats: dict) -> dict:

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from factory.dataset import Dataset
 from factory.model.pieces import TRIPLE_COLUMNS, Chunk, Piece, list_pieces, read_piece
+from factory.storage.dataset import Dataset
 
 Batch = dict[str, torch.Tensor]
 

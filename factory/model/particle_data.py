@@ -14,9 +14,9 @@ import h5py
 import numpy as np
 import pyarrow.parquet as pq
 
-from factory.dataset import Dataset, _matrix, _points
 from factory.model.pieces import list_pieces
 from factory.rollout import Layout
+from factory.storage.dataset import Dataset, _matrix, _points
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ from typing import Protocol
 
 import numpy as np
 
-from factory.dataset import Dataset
 from factory.labels import Context, episode_context
 from factory.labels.cloth import cloth_episode_labels
 from factory.labels.fluid import FluidContext, fluid_episode_labels
 from factory.model.particle_data import PointEpisode, iter_point_episodes
 from factory.model.split import episode_info
-from factory.recipe import Recipe
+from factory.recipe.schema import Recipe
+from factory.storage.dataset import Dataset
 
 # float labels that depend on positions alone, read out of whole-episode rollouts
 READOUT_LABELS = ("in_target_fraction", "spilled_fraction", "surface_height", "max_splash_height",

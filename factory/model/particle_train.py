@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from factory.dataset import Dataset
 from factory.model.particle_data import PointEpisode, iter_point_episodes, scene_bounds
 from factory.model.particles import ParticleModel
 from factory.model.split import Split
 from factory.model.train import TrainConfig, TrainResult, fit, pick_device
+from factory.storage.dataset import Dataset
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.dataset import Dataset
+from factory.storage.dataset import Dataset
 
 TRIPLE_COLUMNS = ["episode", "step", "state", "action", "next_state"]
 

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
-from factory.dataset import Dataset
 from factory.errors import FactoryError, did_you_mean
-from factory.recipe import QualityOptions
+from factory.recipe.schema import QualityOptions
 from factory.storage.base import param_column
+from factory.storage.dataset import Dataset
 
 
 @dataclass(frozen=True)

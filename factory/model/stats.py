@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from factory.dataset import Dataset
 from factory.model.pieces import iter_chunks
-from factory.storage.base import atomic_path
+from factory.storage.dataset import Dataset
+from factory.storage.location import atomic_path
 
 STATS = "stats.json"
 STATS_VERSION = 2  # bump when FEATURES change, so older files are recomputed

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from factory.dataset import Dataset
 from factory.model.loader import TripleStream, make_loader
 from factory.model.rigid import RigidModel
 from factory.model.split import Split
+from factory.storage.dataset import Dataset
 
 
 @dataclass(frozen=True)

@@ -5,20 +5,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from factory.dataset import Dataset, open_dataset
 from factory.model.baselines import baselines
 from factory.model.evaluate import evaluate, rollout
+from factory.model.particle_train import train_particles
 from factory.model.pieces import iter_chunks, iter_episodes
 from factory.model.rigid import RigidModel, TorchPredictor
 from factory.model.split import Split, episode_info, quality_options, split_episodes
 from factory.model.stats import load_stats, write_json
 from factory.model.train import TrainConfig, train
-from factory.model.particle_train import train_particles
 from factory.report import html, plots
 from factory.report.data_checks import check_dataset
 from factory.report.particle_build import evaluate_particle_model, particle_preview
 from factory.report.particle_checks import check_particles
 from factory.report.verdict import verdict
+from factory.storage.dataset import Dataset, open_dataset
 
 
 def evaluate_model(ds: Dataset, model: RigidModel, split: Split, stats: dict, info: dict[int, dict],

@@ -73,12 +73,12 @@ def _config(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from factory.dataset import open_dataset
+    from factory.model.particle_train import train_particles
     from factory.model.split import quality_options, split_episodes
     from factory.model.stats import load_stats
-    from factory.model.particle_train import train_particles
     from factory.model.train import train
     from factory.report.build import is_particle_dataset
+    from factory.storage.dataset import open_dataset
 
     ds = open_dataset(args.dataset, args.format)
     quality = quality_options(ds, parse_holdout(args.holdout))
@@ -93,13 +93,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from factory.dataset import open_dataset
     from factory.model import particles, rigid
     from factory.model.split import Split, episode_info
     from factory.model.stats import load_stats
     from factory.report.build import evaluate_model, is_particle_dataset
     from factory.report.particle_build import evaluate_particle_model
     from factory.report.text import render_evaluation
+    from factory.storage.dataset import open_dataset
 
     ds = open_dataset(args.dataset, args.format)
     if is_particle_dataset(ds):

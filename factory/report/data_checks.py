@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from factory import checks
-from factory.dataset import Dataset
 from factory.labels import label_context
 from factory.model.pieces import iter_episodes
-from factory.recipe import Recipe
+from factory.recipe.schema import Recipe
+from factory.storage.dataset import Dataset
 
 
 def check_dataset(ds: Dataset, info: dict[int, dict]) -> dict:

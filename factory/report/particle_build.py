@@ -6,12 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
-from factory.dataset import Dataset
 from factory.model.particle_data import iter_point_episodes
-from factory.model.particle_evaluate import ConstantVelocity, ZeroMotion, evaluate_particles, rollout
+from factory.model.particle_evaluate import (
+    ConstantVelocity,
+    ZeroMotion,
+    evaluate_particles,
+    rollout,
+)
 from factory.model.particles import ParticleModel, ParticlePredictor
 from factory.model.split import Split
 from factory.report import plots
+from factory.storage.dataset import Dataset
 
 
 def evaluate_particle_model(ds: Dataset, model: ParticleModel, split: Split, horizon: int = 20) -> dict:

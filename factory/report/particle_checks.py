@@ -13,14 +13,14 @@ from collections import Counter
 import numpy as np
 
 from factory import checks
-from factory.dataset import Dataset
-from factory.distributions import support
 from factory.labels import FluidContext, episode_context
 from factory.labels.cloth import cloth_episode_labels
 from factory.labels.fluid import fluid_episode_labels, inside
 from factory.model.particle_data import iter_point_episodes, scene_bounds
-from factory.recipe import Recipe
+from factory.recipe.distributions import support
+from factory.recipe.schema import Recipe
 from factory.report.data_checks import parameter_coverage
+from factory.storage.dataset import Dataset
 
 
 def check_particles(ds: Dataset, info: dict[int, dict]) -> dict:

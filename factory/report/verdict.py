@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from factory.recipe import QualityOptions
+from factory.recipe.schema import QualityOptions
 
 BASELINES = ("zero-motion", "constant-velocity", "linear")
 

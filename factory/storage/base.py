@@ -7,10 +7,7 @@ temporary name in the same folder and renamed, so a crash never leaves a file th
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -21,7 +18,7 @@ from factory.errors import StorageError
 from factory.rollout import Contacts, EpisodeRecord, Layout
 
 if TYPE_CHECKING:
-    from factory.location import Location  # which imports this module
+    from factory.storage.location import Location
 
 FORMATS: dict[str, str] = {
     "parquet": "factory.storage.parquet:ParquetFormat",
@@ -37,7 +34,7 @@ class ShardWriter(Protocol):
 
 
 class ShardReader(Protocol):
-    """Reads every shard of one format back as the same three Arrow tables, from a `factory.location`."""
+    """Reads every shard of one format back as the same three Arrow tables, from a `factory.storage.location`."""
 
     def transitions(self, root: Location, files: list[str]) -> pa.Table: ...
     def episodes(self, root: Location, files: list[str]) -> pa.Table: ...
@@ -62,20 +59,6 @@ def reader_for(fmt: str) -> ShardReader:
 
 def shard_name(shard: int) -> str:
     return f"shard-{shard:05d}"
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a hidden temporary path beside `path`; rename it to `path` only on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield tmp
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def param_column(name: str) -> str:

@@ -28,9 +28,14 @@ import numpy as np
 import pyarrow as pa
 
 from factory.errors import StorageError
-from factory.location import Location
 from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
-from factory.storage.base import atomic_path, contacts_table, episodes_table, shard_name, transitions_table
+from factory.storage.base import (
+    contacts_table,
+    episodes_table,
+    shard_name,
+    transitions_table,
+)
+from factory.storage.location import Location, atomic_path
 
 _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 

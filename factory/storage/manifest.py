@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.errors import StorageError
-from factory.location import Location, location, sha256_stream
+from factory.storage.location import Location, location, sha256_stream
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 2  # 2: HDF5 parameters and labels in a shard-level `episodes` table, compound contacts

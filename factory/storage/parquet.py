@@ -13,9 +13,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.location import Location
 from factory.rollout import EpisodeRecord, Layout
-from factory.storage.base import atomic_path, contacts_table, episodes_table, shard_name, transitions_table
+from factory.storage.base import (
+    contacts_table,
+    episodes_table,
+    shard_name,
+    transitions_table,
+)
+from factory.storage.location import Location, atomic_path
 
 ROW_GROUP_TARGET = 65_536  # rows; a row group closes at the first episode boundary past this
 

@@ -15,14 +15,23 @@ from pathlib import Path
 
 import numpy as np
 from mlagents_envs.communicator_objects.agent_info_pb2 import AgentInfoProto
-from mlagents_envs.communicator_objects.brain_parameters_pb2 import ActionSpecProto, BrainParametersProto
+from mlagents_envs.communicator_objects.brain_parameters_pb2 import (
+    ActionSpecProto,
+    BrainParametersProto,
+)
 from mlagents_envs.communicator_objects.observation_pb2 import NONE, ObservationProto
 from mlagents_envs.communicator_objects.unity_output_pb2 import UnityOutputProto
 from mlagents_envs.communicator_objects.unity_rl_input_pb2 import UnityRLInputProto
 
 from engines.unity.peer.link import join_side_channel, split_side_channel
 from engines.unity.peer.world import World
-from engines.unity.protocol import KEY_DT, KEY_GRAVITY, LABELS_CHANNEL_ID, ContactReport, encode_contacts
+from engines.unity.protocol import (
+    KEY_DT,
+    KEY_GRAVITY,
+    LABELS_CHANNEL_ID,
+    ContactReport,
+    encode_contacts,
+)
 
 ENV_PARAMS_CHANNEL = uuid.UUID("534c891e-810f-11ea-a9d0-822485860400")
 ENGINE_CONFIG_CHANNEL = uuid.UUID("e951342c-4f7e-11ea-b238-784f4387d1f7")

@@ -3,7 +3,7 @@
 An episode's values depend only on (recipe, seed, episode index): each parameter draws from its
 own generator seeded by (seed, index, name), so episode 17 is the same in any batch, shard or
 worker, and changing one parameter's distribution leaves the others' draws untouched.
-Scene-shaping fields (`factory.scene_fields`) are drawn the same way from the episode's scene
+Scene-shaping fields (`factory.recipe.scene_fields`) are drawn the same way from the episode's scene
 variant instead of its index, so episodes of one variant share a buildable scene.
 """
 
@@ -16,9 +16,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from factory.distributions import Uniform, nominal, sample
-from factory.recipe import Move, Push, RandomPush, Recipe, RigidObject
-from factory.scene_fields import scene_fields
+from factory.recipe.distributions import Uniform, nominal, sample
+from factory.recipe.scene_fields import scene_fields
+from factory.recipe.schema import Move, Push, RandomPush, Recipe, RigidObject
 
 
 @dataclass(frozen=True)

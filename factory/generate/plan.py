@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from factory.recipe import Recipe
-from factory.sampling import scene_draws
+from factory.generate.sampling import scene_draws
+from factory.recipe.schema import Recipe
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from factory.errors import RecipeError, did_you_mean
-from factory.recipe import Recipe
+from factory.recipe.schema import Recipe
 
 Loc = tuple[Any, ...]
 

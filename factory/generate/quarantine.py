@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from factory.recipe import Quarantine
+from factory.recipe.schema import Quarantine
 from factory.rollout import Layout, Rollout
 
 

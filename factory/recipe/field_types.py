@@ -6,7 +6,7 @@ from typing import Annotated, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory.distributions import Distribution, support
+from factory.recipe.distributions import Distribution, support
 
 Num = Annotated[Union[float, Distribution], Field(union_mode="left_to_right")]
 """A number, or a distribution each episode draws from."""

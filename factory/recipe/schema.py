@@ -1,7 +1,7 @@
 """The recipe schema: one strict pydantic model per concept, variants joined by a `type` tag.
 
 A recipe describes a *family* of scenarios: any numeric field may hold a distribution, and each
-episode draws its own values (see `factory.sampling`); fields that shape a built scene are drawn
+episode draws its own values (see `factory.generate.sampling`); fields that shape a built scene are drawn
 per scene variant (see `factory.scene_variants`). Engines map the scene onto their own
 representation and refuse, with a clear error, what they cannot represent.
 """
@@ -12,10 +12,10 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from factory.distributions import Uniform, support
 from factory.errors import did_you_mean
-from factory.recipe_particles import Cloth, Fluid, Move
-from factory.recipe_types import FixedVec3, Name, Num, Strict, Vec3, require_range
+from factory.recipe.distributions import Uniform, support
+from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
+from factory.recipe.particles import Cloth, Fluid, Move
 
 
 # ---------------------------------------------------------------- shapes

@@ -23,12 +23,25 @@ from pathlib import Path
 from typing import IO, Any
 
 from factory.errors import StorageError
-from factory.storage.base import atomic_path
 
 # object stores: an object appears whole when its PUT (or multipart upload) completes
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
 _MANGLED_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/[^/]")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a hidden temporary path beside `path`; rename it to `path` only on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def sha256_stream(f: IO[bytes], chunk: int = 1 << 20) -> str:

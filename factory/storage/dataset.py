@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from factory.errors import StorageError
-from factory.location import Location, location
 from factory.rollout import Layout
 from factory.storage import reader_for
+from factory.storage.location import Location, location
 from factory.storage.manifest import read_manifest
 
 

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from factory.errors import FactoryError, StorageError
-from factory.location import Location
-from factory.plan import Shard
-from factory.recipe import Recipe
-from factory.resume import receipt_name
-from factory.runner import Progress, produce_shard
+from factory.generate.plan import Shard
+from factory.generate.resume import receipt_name
+from factory.generate.shard import Progress, produce_shard
+from factory.recipe.schema import Recipe
+from factory.storage.location import Location
 
 
 @contextlib.contextmanager
@@ -53,7 +53,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
 
 
 class DaskExecutor:
-    """Executor (see `factory.runner.Executor`) that opens its cluster only when there is work."""
+    """Executor (see `factory.generate.runner.Executor`) that opens its cluster only when there is work."""
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None,
                  say: Callable[[str], None] = print):

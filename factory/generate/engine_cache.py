@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 from engines import load_engine
 from engines.base import Engine
-from factory.recipe import Recipe
+from factory.recipe.schema import Recipe
 
 MAX_OPEN = 2  # scenes kept open per process; the oldest is closed past this
 _NOT_SCENE = ("name", "description", "seed", "episodes", "outputs", "labels", "quarantine")

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from factory.recipe import Recipe
-from factory.recipe_types import Num
+from factory.recipe.field_types import Num
+from factory.recipe.schema import Recipe
 
 _AXES = "xyz"
 

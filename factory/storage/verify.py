@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow as pa
 
 from factory.errors import StorageError
-from factory.location import Location, location
 from factory.storage import reader_for
+from factory.storage.location import Location, location
 from factory.storage.manifest import check_file, read_manifest
 
 DATA_SUFFIXES = (".parquet", ".h5")

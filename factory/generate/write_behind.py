@@ -1,7 +1,7 @@
 """The helper process of a plain `factory run`: it does what is not stepping while the engine steps.
 
 While shard k simulates, the helper samples shard k+1's episodes and labels, screens and writes
-shard k-1 (`factory.runner.run_write_behind`, the CLI's executor). Genesis on CPU steps on one core and holds the GIL while
+shard k-1 (`factory.generate.runner.run_write_behind`, the CLI's executor). Genesis on CPU steps on one core and holds the GIL while
 it launches kernels, and h5py holds it while it writes, so a thread would take turns with the
 stepping instead of running beside it; a process runs on the other core. It is started with
 `spawn` (forking a process that runs Genesis' threads is unsafe) and warmed up at once, so its
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
-from factory.location import LocalDir, Location
+from factory.storage.location import LocalDir, Location
 
 _PR_SET_PDEATHSIG = 1
 
@@ -63,7 +63,7 @@ def _start_writer(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before the line above
             os._exit(1)
-    import factory.runner  # noqa: F401 - what every write needs: pyarrow, h5py, the storage modules
+    import factory.generate.shard  # noqa: F401 - what every write needs: pyarrow, h5py, the storage modules
 
 
 def _ready() -> None:

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from factory.errors import StorageError
-from factory.location import LocalDir, Location, RemoteDir, location
-from factory.resume import LOCK_FILE
+from factory.generate.resume import LOCK_FILE
+from factory.storage.location import LocalDir, Location, RemoteDir, location
 
 
 class OutputLocked(StorageError):

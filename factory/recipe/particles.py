@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from factory.recipe_types import FixedVec3, Name, Num, Strict, Vec3, require_range
+from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 
 
 class Region(Strict):

@@ -6,7 +6,7 @@
 A receipt is written atomically after its shard's data files, so it exists only for a complete
 shard; a rerun trusts a shard only if its receipt is there and every file still hashes to it.
 The hidden folder keeps these out of globs such as `parquet/**/*.parquet`. OUT is any location
-(`factory.location`): a local folder or a URL.
+(`factory.storage.location`): a local folder or a URL.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 from factory.errors import StorageError
-from factory.location import Location
-from factory.plan import Shard
-from factory.recipe import Recipe
-from factory.recipe_loader import recipe_hash
+from factory.generate.plan import Shard
+from factory.recipe.loader import recipe_hash
+from factory.recipe.schema import Recipe
 from factory.storage.base import shard_name
+from factory.storage.location import Location
 from factory.storage.manifest import MANIFEST, check_file
 
 STATE_DIR = ".factory"
 RUN_FILE = f"{STATE_DIR}/run.json"
 LOCK_FILE = f"{STATE_DIR}/lock"
-TEMPORARY = ".*.tmp-*"  # what writers name a file until it is complete (see storage.base.atomic_path)
+TEMPORARY = ".*.tmp-*"  # what writers name a file until it is complete (see storage.location.atomic_path)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,122 @@
+"""One shard's work: sample its episodes, simulate them on cached engines, label, screen and write.
+
+Split so that a helper process can do what needs no engine (`sample_shard`, `finish_shard`) while
+the engine steps (`simulate_shard`); `produce_shard` does all of it in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from engines import load_engine
+from engines.base import Engine
+from factory.generate.engine_cache import cached_engine
+from factory.generate.plan import Shard, plan_batches
+from factory.generate.quarantine import screen
+from factory.generate.resume import write_receipt
+from factory.generate.sampling import EpisodeSpec, sample_episode
+from factory.labels import Context, label_context, label_rollouts
+from factory.recipe.scene_fields import pin_scene
+from factory.recipe.schema import Recipe
+from factory.rollout import EpisodeRecord, Layout, Rollout
+from factory.storage import writer_for
+from factory.storage.location import Location, location
+from factory.storage.manifest import file_entry
+
+Progress = Callable[[int, int], None]  # (episodes done, simulation steps done) increments
+
+
+def produce_shard(recipe: Recipe, out: Location, shard: Shard, progress: Progress | None = None) -> dict[str, Any]:
+    """Every step of one shard in this process, on its cached engines; return the receipt."""
+    simulated, engine = simulate_shard(recipe, shard, sample_shard(recipe, shard), progress)
+    return receipted(out, finish_shard(recipe, out, simulated), engine)
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """A shard's rollouts as the engines returned them, batch by batch, with each batch's label
+    context and parameters: what is left to do without an engine (`finish_shard`)."""
+
+    shard: Shard
+    layout: Layout
+    batches: list[tuple[Context, list[dict[str, float]], list[Rollout]]]
+
+
+def sample_shard(recipe: Recipe, shard: Shard) -> list[EpisodeSpec]:
+    """A shard's episodes to run; each depends on (recipe, index) only, so any process may sample them."""
+    return [sample_episode(recipe, i) for i in shard.episodes]
+
+
+def simulate_shard(recipe: Recipe, shard: Shard, specs: list[EpisodeSpec], progress: Progress | None = None
+                   ) -> tuple[Simulated, Engine]:
+    """Run a shard's sampled episodes; each scene variant on its own cached engine (the last one is returned)."""
+    by_index = {spec.index: spec for spec in specs}
+    batches = []
+    shared = load_engine(recipe.engine.type).shares_scene
+    for scene, planned in groupby(plan_batches(recipe, shard, shared), key=lambda b: b.scene):
+        scene_recipe = pin_scene(recipe, dict(scene))
+        engine, in_use = cached_engine(scene_recipe)
+        with in_use:
+            ctx = label_context(scene_recipe, engine.layout)
+            for batch in planned:
+                batch_specs = [by_index[i] for i in batch.episodes]
+                batches.append((ctx, [s.params for s in batch_specs], engine.run_batch(batch_specs)))
+                if progress:
+                    progress(len(batch_specs), len(batch_specs) * recipe.steps)
+    return Simulated(shard, engine.layout, batches), engine
+
+
+def label_shard(recipe: Recipe, simulated: Simulated) -> tuple[list[EpisodeRecord], list[dict[str, Any]]]:
+    """Labelled records of the good episodes in index order, and the quarantined ones (episode, seed, reason)."""
+    records, quarantined = [], []
+    for ctx, params, rollouts in simulated.batches:
+        good = []
+        for p, rollout in zip(params, rollouts):
+            reason = screen(rollout, simulated.layout, recipe.quarantine)
+            if reason is None:
+                good.append((p, rollout))
+            else:
+                quarantined.append({"episode": rollout.index, "seed": recipe.seed, "reason": reason})
+        records += label_rollouts([r for _, r in good], [p for p, _ in good], ctx)  # one pass per batch
+    records.sort(key=lambda r: r.index)
+    return records, quarantined
+
+
+def finish_shard(recipe: Recipe, out: Location, simulated: Simulated, formats: list[str] | None = None
+                 ) -> dict[str, Any]:
+    """Label, screen and write a simulated shard (in `formats`, by default the recipe's); its receipt
+    but for the engine (`receipted`)."""
+    records, quarantined = label_shard(recipe, simulated)
+    receipt = write_shard(out, simulated.shard, records, simulated.layout, formats or recipe.outputs.formats)
+    receipt["quarantined"] = quarantined
+    return receipt
+
+
+def receipted(out: Location, receipt: dict[str, Any], engine: Engine) -> dict[str, Any]:
+    """A finished shard's receipt completed with the engine that simulated it, and written."""
+    receipt["engine"] = engine.info().to_dict()
+    write_receipt(out, receipt)
+    return receipt
+
+
+def write_shard(out: str | os.PathLike[str] | Location, shard: Shard, records: list[EpisodeRecord],
+                layout: Layout, formats: list[str]) -> dict[str, Any]:
+    """Write a shard's records in every format (no files when all were quarantined), hashed where they
+    were written, then put in place."""
+    out = location(out)
+    with out.staging() as folder:
+        rels = [rel for fmt in formats if records
+                for rel in writer_for(fmt).write_shard(folder, shard.id, records, layout)]
+        files = [file_entry(folder, rel) for rel in rels]
+        out.publish(folder, [f["path"] for f in files])
+    return {
+        "id": shard.id,
+        "episodes": [shard.start, shard.stop],
+        "transitions": sum(r.rollout.transitions for r in records),
+        "contacts": sum(len(r.rollout.contacts) for r in records),
+        "files": files,
+    }
