@@ -45,13 +45,14 @@ def param_values(episodes: pa.Table, name: str) -> np.ndarray:
     return np.asarray(episodes[column].to_numpy(zero_copy_only=False), np.float64)
 
 
-def split_episodes(episodes: pa.Table, holdout: dict[str, list[float]], seed: int = 0,
+def split_episodes(episodes: pa.Table, holdout: dict[str, list], seed: int = 0,
                    val: float = 0.1, test: float = 0.2) -> Split:
     ids = np.asarray(episodes["episode"].to_numpy(), np.int64)
     ood = np.zeros(len(ids), bool)
-    for name, (low, high) in holdout.items():
+    for name, bands in QualityOptions(holdout=holdout).bands().items():
         values = param_values(episodes, name)
-        ood |= (values >= low) & (values <= high)
+        for low, high in bands:
+            ood |= (values >= low) & (values <= high)
     rest = np.random.default_rng(seed).permutation(ids[~ood])
     n_val = max(1, round(val * len(rest))) if len(rest) >= 3 else 0
     n_test = max(1, round(test * len(rest))) if len(rest) >= 3 else 0

@@ -204,12 +204,21 @@ class LabelOptions(Strict):
     min_impact_force: float = Field(0.0, ge=0, description="Contacts weaker than this (N) are not impacts.")
 
 
+Band = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
 class QualityOptions(Strict):
     """What `factory report` holds out for out-of-distribution tests, and its pass/fail thresholds."""
 
-    holdout: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
-        {}, description="Episode parameter (e.g. 'ball.mass') → [low, high]: episodes drawn in the "
-        "range are never trained on and make the out-of-distribution test set.")
+    holdout: dict[str, Band | list[Band]] = Field(
+        {}, description="Episode parameter (e.g. 'ball.mass') → [low, high], or a list of such bands "
+        "(PhyWorld-style: one below and one above the training range): episodes drawn in a band are "
+        "never trained on and make that band's out-of-distribution test set.")
+
+    def bands(self) -> dict[str, list[tuple[float, float]]]:
+        """Every holdout parameter's bands as (low, high) pairs, whichever form the recipe used."""
+        return {name: [tuple(b) for b in (spec if isinstance(spec[0], list) else [spec])]
+                for name, spec in self.holdout.items()}
     min_improvement: float = Field(0.2, ge=0, lt=1, description="The model's one-step error must be "
                                    "at most (1 - this) × the best trivial baseline's.")
     max_nonfinite: int = Field(0, ge=0, description="NaN/inf values allowed in states and actions.")
