@@ -7,5 +7,5 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e '.[genesis,model,unity,cloud,dev]'
+.venv/bin/pip install -q -e '.[genesis,mujoco,model,unity,cloud,dev]'
 echo "setup done: $(.venv/bin/python --version), factory $(.venv/bin/python -c 'import factory; print(factory.__version__)')"

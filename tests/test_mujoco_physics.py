@@ -1,0 +1,197 @@
+"""The MuJoCo adapter against analytic physics (mirrors test_genesis_physics.py), and its refusals."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from engines.conformance import check_refuses
+from engines.mujoco import MuJoCoEngine
+from engines.mujoco.restitution import DIRECT_MIN
+from factory.generate.sampling import sample_episode
+from factory.labels import label_context, label_rollout
+from factory.recipe.loader import parse_recipe
+
+G = 9.81
+TWO_SPHERES = """\
+name: two_spheres
+engine: mujoco
+seed: 5
+episodes: 4
+steps: 150
+dt: 0.004
+n_envs: 4
+scene:
+  gravity: [0, 0, {gz}]
+  ground: {{friction: 0.01}}
+  objects:
+    - name: left
+      shape: {{type: sphere, radius: 0.1}}
+      mass: {{type: uniform, low: 0.5, high: 2.0}}
+      friction: 0.01{left}
+      pos: [-0.6, 0, {z}]
+      vel: [{{type: uniform, low: 1.0, high: 3.0}}, 0, 0]
+    - name: right
+      shape: {{type: sphere, radius: 0.1}}
+      mass: {{type: uniform, low: 0.5, high: 2.0}}
+      friction: 0.01{right}
+      pos: [0.6, 0, {z}]
+      vel: [{{type: uniform, low: -3.0, high: -1.0}}, 0, 0]
+"""
+SLIDING_BOX = """\
+name: slide
+engine: mujoco
+seed: 7
+episodes: 4
+steps: 200
+dt: 0.005
+n_envs: 4
+scene:
+  ground: {friction: 0.01}
+  objects:
+    - name: box
+      shape: {type: box, size: [0.3, 0.3, 0.1]}
+      mass: {type: log_uniform, low: 0.5, high: 4.0}
+      friction: {type: uniform, low: 0.2, high: 0.5}
+      pos: [0, 0, 0.05]
+      euler: [0, 0, {type: uniform, low: 0, high: 90}]
+      vel: [{type: uniform, low: 1.0, high: 3.0}, {type: normal, mean: 0, std: 0.3}, 0]
+"""
+
+
+def two_spheres(gz: float = 0.0, z: float = 0.5, left: float | None = None, right: float | None = None):
+    def extra(e):
+        return "" if e is None else f"\n      restitution: {e}"
+    return parse_recipe(TWO_SPHERES.format(gz=gz, z=z, left=extra(left), right=extra(right)))
+
+
+def simulate(recipe, indices=range(4)):
+    engine = MuJoCoEngine(recipe)
+    try:
+        specs = [sample_episode(recipe, i) for i in indices]
+        return specs, engine.run_batch(specs), engine.layout
+    finally:
+        engine.close()
+
+
+def test_free_fall_matches_half_g_t_squared():
+    recipe = two_spheres(gz=-G, z=3.0)
+    recipe = recipe.model_copy(update={"scene": recipe.scene.model_copy(update={"objects": [
+        o.model_copy(update={"vel": [0.0, 0.0, 0.0]}) for o in recipe.scene.objects]})})
+    _, rollouts, layout = simulate(recipe)
+    t = np.arange(recipe.steps + 1) * recipe.dt
+    for r in rollouts:
+        z = layout.field(r.states, "left", "pos")[:, 2]
+        assert np.all(np.abs(z - (3.0 - G * t ** 2 / 2)) <= G * recipe.dt * t / 2 + 1e-4)
+        assert np.allclose(layout.field(r.states, "left", "vel")[:, 2], -G * t, atol=1e-3)
+        assert len(r.contacts) == 0
+
+
+def test_head_on_collision_conserves_momentum_and_labels_it():
+    recipe = two_spheres()  # no gravity, above the floor: no external force
+    specs, rollouts, layout = simulate(recipe)
+    ctx = label_context(recipe, layout)
+    for spec, r in zip(specs, rollouts):
+        m = {b.name: b.mass for b in spec.bodies}
+        p = sum(m[o] * layout.field(r.states, o, "vel") for o in ("left", "right"))
+        assert np.allclose(p, p[0], atol=1e-3 * np.abs(p[0]).max() + 1e-4)
+        labels = label_rollout(r, spec.params, ctx).episode_labels
+        assert labels["touched__left__right"] and labels["impacts__left__right"] == 1
+        k = labels["first_contact__left__right"]
+        gap = np.linalg.norm(layout.field(r.states, "left", "pos") - layout.field(r.states, "right", "pos"), axis=-1) - 0.2
+        closing = abs(vx0 := layout.field(r.states, "left", "vel")[0, 0] - layout.field(r.states, "right", "vel")[0, 0])
+        # contacts found at the start of a step are recorded with the state it ends in (as on Genesis)
+        assert vx0 and gap[k] <= 1e-3 and gap[k - 1] > -closing * recipe.dt
+        # Newton's third law in the recorded contacts: body a feels -F, b feels +F, along the normal
+        c = r.contacts
+        assert set(zip(c.body_a.tolist(), c.body_b.tolist())) <= {(1, 2), (2, 1)}
+        along = np.einsum("ij,ij->i", c.force_on_a, c.normal)
+        assert (along <= 1e-6).all()  # the normal points from a to b: a is pushed back
+
+
+@pytest.mark.parametrize("e_left, e_right", [(0.8, 0.4), (1.0, 0.0)])
+def test_head_on_restitution_is_the_mean_of_both(e_left, e_right):
+    recipe = two_spheres(left=e_left, right=e_right)
+    _, rollouts, layout = simulate(recipe)
+    measured = []
+    for r in rollouts:
+        vx = {o: layout.field(r.states, o, "vel")[:, 0] for o in ("left", "right")}
+        measured.append((vx["right"][-1] - vx["left"][-1]) / (vx["left"][0] - vx["right"][0]))
+    # each impact lands at its own phase of a step (2-6 m/s, a 6-step contact): spread ±0.1 around the mean
+    e = (e_left + e_right) / 2
+    assert np.mean(measured) == pytest.approx(e, abs=0.04)
+    assert np.allclose(measured, e, atol=0.12)
+
+
+def test_restitution_below_the_floor_gets_the_default_contact():
+    recipe = two_spheres()  # unset: e = 0, MuJoCo's default contact bounces a little
+    _, rollouts, layout = simulate(recipe)
+    for r in rollouts:
+        vx = {o: layout.field(r.states, o, "vel")[:, 0] for o in ("left", "right")}
+        e = (vx["right"][-1] - vx["left"][-1]) / (vx["left"][0] - vx["right"][0])
+        assert 0.05 < e < DIRECT_MIN
+
+
+def test_sliding_box_decelerates_at_mu_g():
+    recipe = parse_recipe(SLIDING_BOX)
+    specs, rollouts, layout = simulate(recipe)
+    ctx = label_context(recipe, layout)
+    for spec, r in zip(specs, rollouts):
+        mu = spec.params["box.friction"]
+        speed = np.linalg.norm(layout.field(r.states, "box", "vel")[:, :2], axis=-1)
+        t = np.arange(len(speed)) * layout.record_dt
+        sliding = speed > 0.3 * speed[0]
+        assert np.polyfit(t[sliding], speed[sliding], 1)[0] == pytest.approx(-mu * G, rel=0.05)
+        labels = label_rollout(r, spec.params, ctx).episode_labels
+        assert labels["came_to_rest"]
+        assert labels["rest_step"] * layout.record_dt == pytest.approx(speed[0] / (mu * G), abs=0.05)
+        assert labels["friction_cos__box"] < -0.9
+
+
+def test_contact_forces_match_mj_contact_force():
+    """The vectorised read of efc_force equals MuJoCo's own per-contact extraction."""
+    from engines.mujoco.contacts import read_contacts
+    from engines.mujoco.episode import EpisodeRunner
+    from engines.mujoco.mjcf import scene_model
+
+    recipe = parse_recipe(SLIDING_BOX.replace("vel: [{type: uniform, low: 1.0, high: 3.0}, {type: normal, mean: 0, std: 0.3}, 0]",
+                                              "vel: [0, 0, 0]"))
+    engine = MuJoCoEngine(recipe)
+    runner = EpisodeRunner(recipe, scene_model(recipe), engine.layout)
+    spec = sample_episode(recipe, 0)
+    runner._configure(spec)
+    runner._initial_state(spec)
+    mujoco.mj_step(runner.model, runner.data, 50)
+    d = runner.data
+    contacts = read_contacts(d, np.array([0, 1], np.int16), 1)
+    assert len(contacts) == d.ncon == 4  # a box flat on a plane: its four corners
+    for i in range(d.ncon):
+        f = np.zeros(6)
+        mujoco.mj_contactForce(runner.model, d, i, f)
+        on_b = d.contact.frame[i].reshape(3, 3).T @ f[:3]
+        assert np.allclose(contacts.force_on_a[i], -on_b, rtol=1e-5, atol=1e-5)
+    box_mass = spec.bodies[0].mass
+    # the plane (a, geom1) pushes the box (b) up with its weight, shared by the corners
+    assert -contacts.force_on_a[:, 2].sum() == pytest.approx(box_mass * G, rel=0.02)
+
+
+def test_particle_recipes_are_refused_naming_the_kind():
+    from pathlib import Path
+
+    from factory.recipe.loader import load_recipe
+
+    root = Path(__file__).resolve().parent.parent / "recipes"
+    for path in (root / "fluid").glob("*.yaml"):
+        recipe = load_recipe(path)
+        recipe = recipe.model_copy(update={"engine": recipe.engine.__class__.model_validate(
+            {"type": "genesis"})})  # a fluid recipe, whatever engine it names
+        data = recipe.model_dump(mode="json") | {"engine": {"type": "mujoco"}}
+        check_refuses("mujoco", type(recipe).model_validate(data), "kind")
+        break
+
+
+def test_unreachable_restitution_is_refused_naming_the_field():
+    two_spheres(left=1.0)  # 1.0 with 0 means 0.5: fine
+    err = check_refuses("mujoco", two_spheres(left=1.0, right=0.95), "scene.objects.0.restitution")
+    assert "0.95" in str(err)
