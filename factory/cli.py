@@ -19,6 +19,7 @@ typical session:
   factory preview outputs/push_target --episode 3          animated GIF of one episode
   factory run recipes/fluid/dam_break.yaml                 fluid (SPH) and cloth (PBD) work the same way
   factory schema > recipe.schema.json                      JSON Schema for editor autocompletion
+  factory compare RECIPE --engines genesis,mujoco --out DIR the same episodes on two engines, side by side
 
 a dataset holds parquet/{transitions,episodes,contacts}/shard-*.parquet, hdf5/shard-*.h5 and
 manifest.json; open it with factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
@@ -107,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     from factory.report.commands import register as register_model_commands
 
     register_model_commands(sub)  # train, evaluate, report
+    from factory.compare.command import register as register_compare
+
+    register_compare(sub)  # compare
     return parser
 
 

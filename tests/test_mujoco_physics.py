@@ -151,7 +151,7 @@ def test_sliding_box_decelerates_at_mu_g():
 
 def test_contact_forces_match_mj_contact_force():
     """The vectorised read of efc_force equals MuJoCo's own per-contact extraction."""
-    from engines.mujoco.contacts import read_contacts
+    from engines.mujoco.contacts import ContactLog
     from engines.mujoco.episode import EpisodeRunner
     from engines.mujoco.mjcf import scene_model
 
@@ -164,7 +164,9 @@ def test_contact_forces_match_mj_contact_force():
     runner._initial_state(spec)
     mujoco.mj_step(runner.model, runner.data, 50)
     d = runner.data
-    contacts = read_contacts(d, np.array([0, 1], np.int16), 1)
+    log = ContactLog(np.array([0, 1], np.int16))
+    log.grab(d, 1)
+    contacts = log.build()
     assert len(contacts) == d.ncon == 4  # a box flat on a plane: its four corners
     for i in range(d.ncon):
         f = np.zeros(6)
