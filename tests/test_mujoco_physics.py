@@ -149,33 +149,33 @@ def test_sliding_box_decelerates_at_mu_g():
         assert labels["friction_cos__box"] < -0.9
 
 
-def test_contact_forces_match_mj_contact_force():
-    """The vectorised read of efc_force equals MuJoCo's own per-contact extraction."""
-    from engines.mujoco.contacts import ContactLog
-    from engines.mujoco.episode import EpisodeRunner
+def test_contact_sensors_match_mj_contact_force():
+    """The contact sensors `mujoco.rollout` records give what MuJoCo's own per-contact extraction gives."""
+    from engines.mujoco.contacts import sensor_contacts
+    from engines.mujoco.episode import EpisodeSetup
     from engines.mujoco.mjcf import scene_model
 
     recipe = parse_recipe(SLIDING_BOX.replace("vel: [{type: uniform, low: 1.0, high: 3.0}, {type: normal, mean: 0, std: 0.3}, 0]",
-                                              "vel: [0, 0, 0]"))
-    engine = MuJoCoEngine(recipe)
-    runner = EpisodeRunner(recipe, scene_model(recipe), engine.layout)
+                                              "vel: [0.3, 0, 0]"))
+    setup = EpisodeSetup(recipe, scene_model(recipe), MuJoCoEngine(recipe).layout)
     spec = sample_episode(recipe, 0)
-    runner._configure(spec)
-    runner._initial_state(spec)
-    mujoco.mj_step(runner.model, runner.data, 50)
-    d = runner.data
-    log = ContactLog(np.array([0, 1], np.int16))
-    log.grab(d, 1)
-    contacts = log.build()
+    m, d = setup.model, setup.data
+    setup.initial_state(m, spec)
+    mujoco.mj_step(m, d, 50)
+    contacts = sensor_contacts(d.sensordata[None].copy(), setup.scene)
     assert len(contacts) == d.ncon == 4  # a box flat on a plane: its four corners
     for i in range(d.ncon):
         f = np.zeros(6)
-        mujoco.mj_contactForce(runner.model, d, i, f)
-        on_b = d.contact.frame[i].reshape(3, 3).T @ f[:3]
-        assert np.allclose(contacts.force_on_a[i], -on_b, rtol=1e-5, atol=1e-5)
-    box_mass = spec.bodies[0].mass
-    # the plane (a, geom1) pushes the box (b) up with its weight, shared by the corners
-    assert -contacts.force_on_a[:, 2].sum() == pytest.approx(box_mass * G, rel=0.02)
+        mujoco.mj_contactForce(m, d, i, f)
+        on_geom2 = d.contact.frame[i].reshape(3, 3).T @ f[:3]
+        # the sensor orders the pair as declared (plane, box); MuJoCo's contact may have them swapped
+        sign = 1.0 if tuple(d.contact.geom[i]) == (0, 1) else -1.0
+        row = np.flatnonzero(np.all(np.isclose(contacts.position, d.contact.pos[i], atol=1e-6), axis=1))
+        assert len(row) == 1
+        assert np.allclose(contacts.force_on_a[row[0]], -sign * on_geom2, rtol=1e-5, atol=1e-6)
+    # the plane (a) pushes the box (b) up with its weight, shared by the corners
+    assert -contacts.force_on_a[:, 2].sum() == pytest.approx(spec.bodies[0].mass * G, rel=0.02)
+    assert (contacts.body_a == 0).all() and (contacts.body_b == 1).all()
 
 
 def test_particle_recipes_are_refused_naming_the_kind():

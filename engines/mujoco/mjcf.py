@@ -25,6 +25,8 @@ from factory.recipe.schema import (
 
 TABLE_THICKNESS = 0.1  # m; a table-top ground is a fixed box this thick (as on Genesis)
 MIN_FRICTION = 1e-5  # MuJoCo clamps smaller coefficients to mjMINMU
+SENSOR_DATA = "found force dist pos normal tangent"
+SENSOR_FIELDS = 14  # 1 + 3 + 1 + 3 + 3 + 3 numbers per reported contact
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class SceneModel:
     xml: str
     bodies: tuple[str, ...]  # layout bodies in order: ("ground", *objects) with a ground
     pairs: tuple[tuple[int, int], ...]  # layout body indices of each <pair>, in model order
+    slots: tuple[int, ...]  # contacts each pair's contact sensor can report per step
+
+    @property
+    def sensor_width(self) -> int:
+        return SENSOR_FIELDS * sum(self.slots)
 
 
 def check_representable(recipe: Recipe, max_restitution: float) -> None:
@@ -79,8 +86,20 @@ def scene_model(recipe: Recipe) -> SceneModel:
     pairs = tuple((a, b) for a, b in combinations(range(len(bodies)), 2) if not {a, b} <= welded)
     lines.append('  <contact>')
     lines += [f'    <pair geom1="{bodies[a]}" geom2="{bodies[b]}" condim="3"/>' for a, b in pairs]
-    lines += ['  </contact>', '</mujoco>']
-    return SceneModel("\n".join(lines), bodies, pairs)
+    lines.append('  </contact>')
+    # a contact sensor per pair reports its contacts every step, so `mujoco.rollout` records them in C
+    shapes = [_shape_kind(recipe, name) for name in bodies]
+    slots = tuple(1 if "sphere" in (shapes[a], shapes[b]) else 4 if "plane" in (shapes[a], shapes[b]) else 8
+                  for a, b in pairs)
+    lines += ['  <sensor>'] + [f'    <contact geom1="{bodies[a]}" geom2="{bodies[b]}" num="{n}" data="{SENSOR_DATA}"/>'
+                               for (a, b), n in zip(pairs, slots)] + ['  </sensor>', '</mujoco>']
+    return SceneModel("\n".join(lines), bodies, pairs, slots)
+
+
+def _shape_kind(recipe: Recipe, name: str) -> str:
+    if name == "ground":
+        return "plane" if recipe.scene.ground.size is None else "box"
+    return _object(recipe, name).shape.type
 
 
 def _object(recipe: Recipe, name: str) -> RigidObject:
