@@ -5,6 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 import pytest
+from test_genesis_physics import TWO_SPHERES  # the same scene as the Genesis tests
 
 from engines.conformance import check_refuses
 from engines.mujoco import MuJoCoEngine
@@ -14,31 +15,6 @@ from factory.labels import label_context, label_rollout
 from factory.recipe.loader import parse_recipe
 
 G = 9.81
-TWO_SPHERES = """\
-name: two_spheres
-engine: mujoco
-seed: 5
-episodes: 4
-steps: 150
-dt: 0.004
-n_envs: 4
-scene:
-  gravity: [0, 0, {gz}]
-  ground: {{friction: 0.01}}
-  objects:
-    - name: left
-      shape: {{type: sphere, radius: 0.1}}
-      mass: {{type: uniform, low: 0.5, high: 2.0}}
-      friction: 0.01{left}
-      pos: [-0.6, 0, {z}]
-      vel: [{{type: uniform, low: 1.0, high: 3.0}}, 0, 0]
-    - name: right
-      shape: {{type: sphere, radius: 0.1}}
-      mass: {{type: uniform, low: 0.5, high: 2.0}}
-      friction: 0.01{right}
-      pos: [0.6, 0, {z}]
-      vel: [{{type: uniform, low: -3.0, high: -1.0}}, 0, 0]
-"""
 SLIDING_BOX = """\
 name: slide
 engine: mujoco
@@ -61,9 +37,12 @@ scene:
 
 
 def two_spheres(gz: float = 0.0, z: float = 0.5, left: float | None = None, right: float | None = None):
-    def extra(e):
-        return "" if e is None else f"\n      restitution: {e}"
-    return parse_recipe(TWO_SPHERES.format(gz=gz, z=z, left=extra(left), right=extra(right)))
+    """Genesis' two-sphere test scene on MuJoCo, with the spheres' restitution where given."""
+    recipe = parse_recipe(TWO_SPHERES.format(gz=gz, z=z).replace("engine: genesis", "engine: mujoco"))
+    data = recipe.model_dump(mode="json")
+    for obj, e in zip(data["scene"]["objects"], (left, right)):
+        obj["restitution"] = e
+    return type(recipe).model_validate(data)
 
 
 def simulate(recipe, indices=range(4)):
@@ -178,19 +157,33 @@ def test_contact_sensors_match_mj_contact_force():
     assert (contacts.body_a == 0).all() and (contacts.body_b == 1).all()
 
 
-def test_particle_recipes_are_refused_naming_the_kind():
+def test_particle_recipes_are_refused_naming_the_kind(tmp_path, capsys):
     from pathlib import Path
 
-    from factory.recipe.loader import load_recipe
+    from factory.cli import main
 
     root = Path(__file__).resolve().parent.parent / "recipes"
-    for path in (root / "fluid").glob("*.yaml"):
-        recipe = load_recipe(path)
-        recipe = recipe.model_copy(update={"engine": recipe.engine.__class__.model_validate(
-            {"type": "genesis"})})  # a fluid recipe, whatever engine it names
-        data = recipe.model_dump(mode="json") | {"engine": {"type": "mujoco"}}
-        check_refuses("mujoco", type(recipe).model_validate(data), "kind")
-        break
+    for kind in ("fluid", "cloth"):
+        source = sorted((root / kind).glob("*.yaml"))[0].read_text()
+        path = tmp_path / f"{kind}.yaml"
+        path.write_text("\n".join("engine: mujoco" if line.startswith("engine:") else line
+                                  for line in source.splitlines()))
+        assert main(["validate", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "kind: the MuJoCo adapter simulates rigid collisions" in err and f"scene.{kind}" in err
+
+
+def test_missing_mujoco_names_the_pip_line(monkeypatch):
+    import sys
+
+    from engines import load_engine
+    from factory.errors import EngineNotInstalled
+
+    for name in [m for m in sys.modules if m == "mujoco" or m.startswith(("mujoco.", "engines.mujoco"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "mujoco", None)  # import mujoco now fails as if not installed
+    with pytest.raises(EngineNotInstalled, match=r"pip install -e '\.\[mujoco\]'"):
+        load_engine("mujoco")
 
 
 def test_unreachable_restitution_is_refused_naming_the_field():
