@@ -12,7 +12,9 @@ HDF5, checksums, receipts, manifest). Genesis runs at n_envs `--genesis-envs` (i
 batch); MuJoCo at the recipe's n_envs (one `mujoco.rollout` call per batch). `bare` is
 `mujoco.rollout` alone stepping the same episodes (same models, initial states and pushes) on the
 same pinned cores and threads, timed around the call: the ceiling a factory run of MuJoCo is
-measured against. env-steps/s = episodes × steps / s; transitions/s = episodes ×
+measured against. `in engine` is the share of the whole run spent inside the engine's
+`run_batch`, and `engine vs bare` how close that comes to bare stepping (what the adapter costs;
+the rest of a run is sampling, labels and writes, the same for every engine). env-steps/s = episodes × steps / s; transitions/s = episodes ×
 recorded steps / s.
 """
 
@@ -47,15 +49,30 @@ def _recipe(name: str, engine: str, episodes: int, genesis_envs: int):
 
 def child(engine: str, name: str, cores: int, episodes: int, genesis_envs: int) -> dict:
     """Runs in a pinned child process: seconds of a whole run (and of bare MuJoCo stepping)."""
+    from engines import load_engine
     from factory.generate.runner import run, run_write_behind
 
     recipe = _recipe(name, engine, episodes, genesis_envs)
+    cls = load_engine(engine)
+    in_engine = [0.0]
+    plain = cls.run_batch
+
+    def timed_batch(self, specs):  # seconds inside the engine, of the whole run
+        t = time.perf_counter()
+        try:
+            return plain(self, specs)
+        finally:
+            in_engine[0] += time.perf_counter() - t
+
+    cls.run_batch = timed_batch
     with tempfile.TemporaryDirectory() as tmp:
         run(recipe, Path(tmp) / "warm", episodes=recipe.n_envs, executor=run_write_behind)
+        in_engine[0] = 0.0
         t = time.perf_counter()
         run(recipe, Path(tmp) / "timed", executor=run_write_behind)
         seconds = time.perf_counter() - t
-    out = {"seconds": seconds, "env_steps": episodes * recipe.steps, "transitions": episodes * recipe.recorded_steps}
+    out = {"seconds": seconds, "engine_seconds": in_engine[0], "env_steps": episodes * recipe.steps,
+           "transitions": episodes * recipe.recorded_steps}
     if engine == "mujoco":
         out["bare_seconds"] = bare_mujoco(recipe, cores)
     return out
@@ -109,7 +126,8 @@ def main() -> None:
     args = parser.parse_args()
     engines = ["mujoco"] + ([] if args.skip_genesis else ["genesis"])
     results = {}
-    print(f"{'recipe':<12} {'cores':>5} {'engine':<8} {'seconds':>8} {'env-steps/s':>12} {'transitions/s':>14} {'vs genesis':>10} {'vs bare':>8}")
+    print(f"{'recipe':<12} {'cores':>5} {'engine':<8} {'seconds':>8} {'env-steps/s':>12} {'transitions/s':>14} "
+          f"{'vs genesis':>10} {'vs bare':>8} {'in engine':>9} {'engine vs bare':>14}")
     for name in args.recipes:
         for cores in args.cores:
             row = {e: _spawn(e, name, cores, args) for e in engines}
@@ -120,8 +138,11 @@ def main() -> None:
                 rate = r["env_steps"] / r["seconds"]
                 vs_g = f"{g['seconds'] / r['seconds']:.2f}x" if g and e == "mujoco" else ""
                 vs_bare = f"{r['bare_seconds'] / r['seconds']:.2f}x" if "bare_seconds" in r else ""
+                share = f"{r['engine_seconds'] / r['seconds']:.0%}" if "engine_seconds" in r else ""
+                engine_bare = (f"{r['bare_seconds'] / r['engine_seconds']:.2f}x"
+                               if "bare_seconds" in r and r.get("engine_seconds") else "")
                 print(f"{name:<12} {cores:>5} {e:<8} {r['seconds']:>8.2f} {rate:>12,.0f} "
-                      f"{r['transitions'] / r['seconds']:>14,.0f} {vs_g:>10} {vs_bare:>8}")
+                      f"{r['transitions'] / r['seconds']:>14,.0f} {vs_g:>10} {vs_bare:>8} {share:>9} {engine_bare:>14}")
             if "bare_seconds" in row["mujoco"]:
                 r = row["mujoco"]
                 print(f"{name:<12} {cores:>5} {'bare mj':<8} {r['bare_seconds']:>8.2f} "
