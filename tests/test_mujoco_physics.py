@@ -190,3 +190,37 @@ def test_unreachable_restitution_is_refused_naming_the_field():
     two_spheres(left=1.0)  # 1.0 with 0 means 0.5: fine
     err = check_refuses("mujoco", two_spheres(left=1.0, right=0.95), "scene.objects.0.restitution")
     assert "0.95" in str(err)
+
+
+def test_a_fixed_wall_stays_put_and_turns_a_ball_back():
+    recipe = parse_recipe("""\
+name: wall
+engine: mujoco
+seed: 3
+episodes: 2
+steps: 150
+dt: 0.004
+n_envs: 2
+scene:
+  ground: {friction: 0.01, size: [3.0, 3.0]}
+  objects:
+    - name: ball
+      shape: {type: sphere, radius: 0.05}
+      pos: [-0.3, 0, 0.05]
+      vel: [2.0, 0, 0]
+    - name: wall
+      shape: {type: box, size: [0.1, 1.0, 0.3]}
+      fixed: true
+      pos: [{type: uniform, low: 0.1, high: 0.2}, 0, 0.15]
+      euler: [0, 0, {type: uniform, low: -10, high: 10}]
+""")
+    specs, rollouts, layout = simulate(recipe, range(2))
+    ctx = label_context(recipe, layout)
+    for spec, r in zip(specs, rollouts):
+        wall = spec.bodies[1]
+        assert np.allclose(layout.field(r.states, "wall", "pos"), wall.pos, atol=1e-6)
+        assert np.allclose(layout.field(r.states, "wall", "quat"), wall.quat, atol=1e-6)
+        assert not layout.field(r.states, "wall", "vel").any()
+        assert layout.field(r.states, "ball", "vel")[-1, 0] < 0  # bounced off the wall
+        labels = label_rollout(r, spec.params, ctx).episode_labels
+        assert labels["touched__ball__wall"] and not labels["touched__ground__wall"]
