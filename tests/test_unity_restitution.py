@@ -15,7 +15,12 @@ from test_unity_engine import BUILD, free_base_port, run  # noqa: E402
 from test_unity_scene import head_on  # noqa: E402
 
 from engines.unity.protocol import KEY_BOUNCE_THRESHOLD, pair_restitution  # noqa: E402
-from engines.unity.scene import check_representable, episode_parameters, make_layout, scene_parameters  # noqa: E402
+from engines.unity.scene import (  # noqa: E402
+    check_representable,
+    episode_parameters,
+    make_layout,
+    scene_parameters,
+)
 from factory.errors import EngineUnsupported, RecipeError  # noqa: E402
 from factory.generate.sampling import sample_episode  # noqa: E402
 from factory.recipe.loader import parse_recipe  # noqa: E402
@@ -101,8 +106,7 @@ def test_drawn_restitution_is_sent_only_if_the_episodes_table_records_it():
             check_representable(r, make_layout(r))
 
 
-def test_ground_restitution_out_of_range_is_a_located_recipe_error():
-    text = """\
+DROP = """\
 name: drop
 engine: genesis
 seed: 1
@@ -117,7 +121,17 @@ scene:
       shape: {type: sphere, radius: 0.1}
       pos: [0, 0, 1]
 """
+
+
+def test_ground_restitution_out_of_range_is_a_located_recipe_error():
     with pytest.raises(RecipeError) as info:
-        parse_recipe(text, "r.yaml")
+        parse_recipe(DROP, "r.yaml")
     assert any(re.search(r"line 9: scene.ground.restitution: must be >= 0.0 and <= 1.0, but can take 1.5", p)
                for p in info.value.problems), info.value.problems
+
+
+def test_genesis_refuses_ground_restitution_instead_of_ignoring_it():
+    from engines.genesis.scene import check_representable as genesis_check
+
+    with pytest.raises(EngineUnsupported, match=r"scene.ground.restitution: Genesis rigid contacts are inelastic"):
+        genesis_check(parse_recipe(DROP.replace("restitution: 1.5", "restitution: 0.5")))
