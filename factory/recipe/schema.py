@@ -78,6 +78,7 @@ class Ground(Strict):
     """The support surface: an infinite plane, or a table top of `size` whose top is at z=`height`."""
 
     friction: Num = 0.5
+    restitution: Num | None = Field(None, description="Coefficient of restitution, where the engine supports it.")
     height: float = 0.0
     size: Annotated[list[float], Field(min_length=2, max_length=2)] | None = Field(
         None, description="Table top extent [x, y] in metres; objects can fall off its edges.")
@@ -85,6 +86,8 @@ class Ground(Strict):
     @model_validator(mode="after")
     def _physical(self) -> "Ground":
         require_range(self.friction, "friction", 0.0, low_open=False)
+        if self.restitution is not None:
+            require_range(self.restitution, "restitution", 0.0, 1.0, low_open=False)
         if self.size is not None and min(self.size) <= 0:
             raise ValueError("size: must be positive")
         return self
