@@ -241,6 +241,10 @@ class QualityOptions(Strict):
 
 
 # ---------------------------------------------------------------- recipe
+MAX_EPISODES = 100_000_000  # per dataset: planning and the manifest list every shard
+MAX_SHARDS = 100_000
+
+
 class Recipe(Strict):
     """A scenario family: what to simulate, how to randomize it, and what to write."""
 
@@ -250,7 +254,8 @@ class Recipe(Strict):
         "collision", description="collision: rigid bodies; fluid: scene.fluid; cloth: scene.cloth.")
     engine: Engine
     seed: int = Field(ge=0)
-    episodes: int = Field(ge=1)
+    episodes: int = Field(ge=1, le=MAX_EPISODES, description=f"At most {MAX_EPISODES:,} per dataset; "
+                          "`factory merge` joins datasets.")
     steps: int = Field(ge=1, description="Simulation steps per episode.")
     dt: float = Field(gt=0, le=0.1, description="Simulation time step in seconds.")
     n_envs: int = Field(1, ge=1, le=4096, description="Episodes simulated together in one batched scene.")
@@ -284,6 +289,9 @@ class Recipe(Strict):
         if self.kind != "collision" and not any(isinstance(a, Move) for a in self.actions):
             raise ValueError(f"actions: a {self.kind} recipe needs a 'move' action (a gate, wall, object or "
                              "grasped corner), whose velocity is each transition's action")
+        if -(-self.episodes // self.outputs.shard_size) > MAX_SHARDS:
+            raise ValueError(f"outputs.shard_size: {self.episodes:,} episodes in shards of "
+                             f"{self.outputs.shard_size} make more than {MAX_SHARDS:,} shards; raise shard_size")
         if self.steps % self.outputs.record_every:
             raise ValueError(f"outputs.record_every: steps ({self.steps}) must be a multiple of "
                              f"record_every ({self.outputs.record_every})")
