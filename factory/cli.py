@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from factory.errors import EngineUnsupported, FactoryError, RecipeError
+from factory.errors import EngineUnsupported, ExportError, FactoryError, MergeError, RecipeError
 
 EPILOG = """\
 typical session:
@@ -19,6 +19,8 @@ typical session:
   factory preview outputs/push_target --episode 3          animated GIF of one episode
   factory run recipes/fluid/dam_break.yaml                 fluid (SPH) and cloth (PBD) work the same way
   factory schema > recipe.schema.json                      JSON Schema for editor autocompletion
+  factory export outputs/push_target --format lerobot --out exports/push   LeRobot, Minari, HF, WebDataset
+  factory merge outputs/a outputs/b --out outputs/ab       one dataset from several of the same layout
 
 a dataset holds parquet/{transitions,episodes,contacts}/shard-*.parquet, hdf5/shard-*.h5 and
 manifest.json; open it with factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (RecipeError, EngineUnsupported) as exc:  # bad input: the recipe, or what its engine cannot do
+    except (RecipeError, EngineUnsupported, ExportError, MergeError) as exc:  # bad input: the recipe, what its engine
+        # cannot do, an export or merge destination it must not touch, datasets of different layouts
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except FactoryError as exc:
@@ -109,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     from factory.report.commands import register as register_model_commands
 
     register_model_commands(sub)  # train, evaluate, report
+    from factory.export.commands import register as register_export_commands
+
+    register_export_commands(sub)  # export, merge
     return parser
 
 
