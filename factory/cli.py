@@ -8,7 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from factory.errors import EngineUnsupported, ExportError, FactoryError, MergeError, RecipeError
+from factory.errors import (
+    EngineUnsupported,
+    ExportError,
+    FactoryError,
+    MergeError,
+    RecipeError,
+)
 
 EPILOG = """\
 typical session:

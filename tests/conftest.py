@@ -63,6 +63,34 @@ def push_target_32(tmp_path_factory) -> Path:
     return out
 
 
+def shipped(path: str, **update) -> Recipe:
+    """Any shipped recipe (path under recipes/) with some top-level fields replaced."""
+    recipe = load_recipe(RECIPES / path)
+    return Recipe.model_validate(recipe.model_dump() | update)
+
+
+@pytest.fixture(scope="session")
+def dam_break_dataset(tmp_path_factory) -> Path:
+    """Two full dam-break episodes (two scene variants, one episode each), 512 particles recorded."""
+    from factory.generate.runner import run
+
+    out = tmp_path_factory.mktemp("dam")
+    run(shipped("fluid/dam_break.yaml", episodes=2, n_envs=1), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def drape_dataset(tmp_path_factory) -> Path:
+    """The drape recipe with a still ball (so the sheet must come to rest on it), two episodes."""
+    from factory.generate.runner import run
+
+    still = shipped("cloth/drape.yaml", episodes=2, n_envs=1).model_dump()
+    still["actions"][0]["velocity"] = [0.0, 0.0, 0.0]
+    out = tmp_path_factory.mktemp("drape")
+    run(Recipe.model_validate(still), out)
+    return out
+
+
 SHARDED_OUTPUTS = {"formats": ["parquet", "hdf5"], "record_every": 2, "shard_size": 4}
 
 

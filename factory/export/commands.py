@@ -72,8 +72,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from factory.storage.dataset import open_dataset
     from factory.merge import merge
+    from factory.storage.dataset import open_dataset
 
     total = sum(len(open_dataset(d)) for d in args.datasets)
     with _bar(total, "merge", args.quiet) as progress:

@@ -87,7 +87,7 @@ class MinariExporter:
         act = gym.spaces.Box(-np.inf, np.inf, (source.layout.action_size,), np.float32)
         dataset = None
         with _datasets_path(out), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*(eval_env|env_spec)", category=UserWarning)  # no env: by design
+            warnings.filterwarnings("ignore", message=".*(eval_env|env_spec|code_permalink|author)", category=UserWarning)  # no env: by design
             for block in source.blocks():
                 buffers = _buffers(block, source)
                 if dataset is None:

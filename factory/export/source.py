@@ -24,7 +24,6 @@ from factory.storage.manifest import MANIFEST
 from factory.storage.records import EPISODE_BOOKKEEPING, TRANSITION_COLUMNS
 
 
-
 @dataclass(frozen=True)
 class EpisodeSlice:
     """One episode of a block: its row in the episodes table and its transition rows [start, stop)."""

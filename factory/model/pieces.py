@@ -8,7 +8,7 @@ memory stays bounded by one piece whatever the dataset's size.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from factory.storage.dataset import Dataset
+from factory.storage.group import DatasetGroup
 
 TRIPLE_COLUMNS = ["episode", "step", "state", "action", "next_state"]
 
@@ -25,7 +26,8 @@ TRIPLE_COLUMNS = ["episode", "step", "state", "action", "next_state"]
 class Piece:
     path: Path
     key: int | str  # Parquet row-group index, or HDF5 group name
-    episode: int | None = None  # the one episode an HDF5 piece holds
+    episode: int | None = None  # the one episode an HDF5 piece holds (numbered as the reader sees it)
+    offset: int = 0  # added to the file's episode indices: its dataset's offset in a DatasetGroup
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,12 @@ class EpisodeArrays:
     actions: np.ndarray  # (T, A)
 
 
-def list_pieces(ds: Dataset) -> list[Piece]:
-    """Every piece of the dataset's chosen format, in a fixed order (the same in every worker)."""
+def list_pieces(ds: Dataset | DatasetGroup) -> list[Piece]:
+    """Every piece of the dataset's chosen format, in a fixed order (the same in every worker); for
+    a group, every member's pieces with its episodes numbered across the group."""
+    if isinstance(ds, DatasetGroup):
+        return [replace(p, offset=off, episode=None if p.episode is None else p.episode + off)
+                for member, off in zip(ds.datasets, ds.offsets) for p in list_pieces(member)]
     pieces: list[Piece] = []
     if ds.format == "parquet":
         for rel in sorted(f for f in ds.files if Path(f).parts[:2] == ("parquet", "transitions")):
@@ -86,7 +92,7 @@ def read_piece(piece: Piece, episodes: frozenset[int] | None = None,
         return
     pf = pq.ParquetFile(piece.path)
     for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[piece.key], columns=TRIPLE_COLUMNS):
-        chunk = _chunk(batch)
+        chunk = _chunk(batch, piece.offset)
         if episodes is not None:
             keep = np.isin(chunk.episode, np.fromiter(episodes, np.int64, len(episodes)))
             if not keep.all():
@@ -95,14 +101,14 @@ def read_piece(piece: Piece, episodes: frozenset[int] | None = None,
             yield chunk
 
 
-def iter_chunks(ds: Dataset, episodes: Iterable[int] | None = None) -> Iterator[Chunk]:
+def iter_chunks(ds: Dataset | DatasetGroup, episodes: Iterable[int] | None = None) -> Iterator[Chunk]:
     """Every transition of the dataset (or of `episodes`), piece by piece."""
     keep = frozenset(episodes) if episodes is not None else None
     for piece in list_pieces(ds):
         yield from read_piece(piece, keep)
 
 
-def iter_episodes(ds: Dataset, episodes: Iterable[int] | None = None) -> Iterator[EpisodeArrays]:
+def iter_episodes(ds: Dataset | DatasetGroup, episodes: Iterable[int] | None = None) -> Iterator[EpisodeArrays]:
     """Whole episodes, streamed: consecutive chunks are joined and cut at episode boundaries."""
     pending: list[Chunk] = []
     for chunk in iter_chunks(ds, episodes):
@@ -125,9 +131,9 @@ def _episode(c: Chunk) -> EpisodeArrays:
     return EpisodeArrays(int(c.episode[0]), states, c.action[order])
 
 
-def _chunk(batch: pa.RecordBatch) -> Chunk:
+def _chunk(batch: pa.RecordBatch, offset: int = 0) -> Chunk:
     cols = {name: batch.column(name) for name in TRIPLE_COLUMNS}
-    return Chunk(cols["episode"].to_numpy(), cols["step"].to_numpy(),
+    return Chunk(cols["episode"].to_numpy() + offset, cols["step"].to_numpy(),
                  _matrix(cols["state"]), _matrix(cols["action"]), _matrix(cols["next_state"]))
 
 
