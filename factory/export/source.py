@@ -111,20 +111,22 @@ class Source:
                 yield Block(t, e)
 
     @cached_property
-    def _first(self) -> Block:
-        return next(self.blocks())
+    def _schemas(self) -> tuple[pa.Schema, pa.Schema]:
+        """The transitions and episodes schemas (of the first shard: every shard has the same)."""
+        first = next(self.blocks())
+        return first.transitions.schema, first.episodes.schema
 
     @property
     def step_labels(self) -> dict[str, pa.DataType]:
         """Per-step label columns and their Arrow types."""
-        schema = self._first.transitions.schema
+        schema = self._schemas[0]
         skip = set(TRANSITION_COLUMNS) | set(self.layout.points) | {f"next_{p}" for p in self.layout.points}
         return {f.name: f.type for f in schema if f.name not in skip}
 
     @property
     def episode_columns(self) -> dict[str, pa.DataType]:
         """Episode parameters (`param__…`) and labels, with their Arrow types."""
-        return {f.name: f.type for f in self._first.episodes.schema if f.name not in EPISODE_BOOKKEEPING}
+        return {f.name: f.type for f in self._schemas[1] if f.name not in EPISODE_BOOKKEEPING}
 
     @cached_property
     def provenance(self) -> dict[str, Any]:

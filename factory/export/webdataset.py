@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import io
 import json
+import tarfile
 from pathlib import Path
 
 import numpy as np
-import webdataset
 
 from factory.export import Progress
 from factory.export.source import Block, Source
@@ -30,25 +30,39 @@ def sample_key(episode: int, step: int) -> str:
     return f"e{episode:06d}_s{step:04d}"
 
 
-def _npy(array: np.ndarray) -> bytes:
+def npy_rows(values: np.ndarray) -> list[bytes]:
+    """Each row of `values` as the bytes of a .npy file: the header is the same for every row."""
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-    return buf.getvalue()
+    np.save(buf, np.ascontiguousarray(values[0]), allow_pickle=False)
+    header = buf.getvalue()[:-values[0].nbytes]
+    rows = np.ascontiguousarray(values)
+    return [header + rows[i].tobytes() for i in range(len(rows))]
 
 
 def _samples(block: Block, source: Source):
+    """(key, {member suffix: bytes}) for each transition of the block."""
     arrays = {"state": block.matrix("state"), "action": block.matrix("action"), "next_state": block.matrix("next_state")}
     for name in source.layout.points:
         arrays[name], arrays[f"next_{name}"] = block.points(name), block.points(f"next_{name}")
+    encoded = {f"{name}.npy": npy_rows(values) for name, values in arrays.items()}
     scalars = {name: block.column(name) for name in ("step", "t", *FLAGS, *source.step_labels)}
     for ep in block.slices():
         episode = {"params": ep.params, "labels": ep.labels}
         for row in range(ep.start, ep.stop):
             info = {"episode": ep.index, **{k: v[row].item() for k, v in scalars.items()}, **episode}
-            sample = {"__key__": sample_key(ep.index, int(scalars["step"][row]))}
-            sample.update({f"{name}.npy": _npy(values[row]) for name, values in arrays.items()})
-            sample["json"] = json.dumps(info, default=_plain).encode()
-            yield sample
+            members = {suffix: rows[row] for suffix, rows in encoded.items()}
+            members["json"] = json.dumps(info, default=_plain).encode()
+            yield sample_key(ep.index, int(scalars["step"][row])), members
+
+
+def write_tar(path: Path, samples) -> None:
+    """Plain ustar members, mtime 0 and no owner: the same bytes for the same data."""
+    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for key, members in samples:
+            for suffix, data in members.items():
+                info = tarfile.TarInfo(f"{key}.{suffix}")
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
 
 
 def _plain(value: object) -> object:
@@ -64,9 +78,7 @@ class WebDatasetExporter:
         shards = []
         for i, block in enumerate(source.blocks()):
             name = f"shard-{i:05d}.tar"
-            with webdataset.TarWriter(str(out / name), encoder=False) as sink:
-                for sample in _samples(block, source):
-                    sink.write(sample)
+            write_tar(out / name, _samples(block, source))
             shards.append({"file": name, "samples": len(block)})
             progress(len(block))
         meta = {"physics_data_factory": source.provenance, "shards": shards,
