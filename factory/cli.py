@@ -25,12 +25,13 @@ typical session:
   factory preview outputs/push_target --episode 3          animated GIF of one episode
   factory run recipes/fluid/dam_break.yaml                 fluid (SPH) and cloth (PBD) work the same way
   factory schema > recipe.schema.json                      JSON Schema for editor autocompletion
-  factory export outputs/push_target --format lerobot --out exports/push   LeRobot, Minari, HF, WebDataset
+  factory export outputs/push_target -f lerobot --out DIR  also minari, hf (HF datasets), webdataset
   factory merge outputs/a outputs/b --out outputs/ab       one dataset from several of the same layout
 
 a dataset holds parquet/{transitions,episodes,contacts}/shard-*.parquet, hdf5/shard-*.h5 and
 manifest.json; open it with factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
-exit codes: 0 ok, 1 run or storage error, 2 bad recipe (or one its engine refuses) or arguments.
+exit codes: 0 ok, 1 run or storage error, 2 bad recipe (or one its engine refuses) or arguments,
+an export or merge destination in use, datasets of different layouts.
 """
 
 

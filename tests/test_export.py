@@ -203,9 +203,24 @@ def test_export_again_replaces_its_own_export(push_target_dataset, tmp_path, cap
     assert (dest / "dataset_dict.json").exists() and not list(dest.glob("*.tar"))
 
 
-def test_unknown_format_and_missing_library_named():
+def test_export_to_a_url(push_target_dataset):
+    import datasets
+
+    url = "memory://exports/push_target_hf"
+    export(push_target_dataset, "hf", url)
+    assert len(datasets.load_from_disk(url)["transitions"]) == 400
+    with pytest.raises(ExportError, match="an export to a URL needs an empty destination"):
+        export(push_target_dataset, "hf", url)
+
+
+def test_unknown_format_and_missing_library_named(monkeypatch):
     with pytest.raises(ExportError, match="unknown export format 'lerobott' \\(did you mean 'lerobot'\\?\\)"):
         load_exporter("lerobott")
+    monkeypatch.delitem(sys.modules, "factory.export.minari", raising=False)
+    monkeypatch.setitem(sys.modules, "minari", None)  # as if not installed: importing it fails
+    with pytest.raises(ExportError, match=r"'minari' package: pip install -e '\.\[export\]'"):
+        load_exporter("minari")
+    monkeypatch.undo()
     assert set(EXPORTERS) == {"lerobot", "minari", "hf", "webdataset"}
     assert all(load_exporter(name).FORMAT == name for name in EXPORTERS)
 

@@ -35,7 +35,10 @@ def check_destination(dest: Location) -> None:
         return
     if isinstance(dest, LocalDir) and not dest.root.is_dir():
         raise ExportError(f"{dest}: exists and is not a folder")
-    if isinstance(dest, RemoteDir) or not dest.is_file(MARKER):
+    if isinstance(dest, RemoteDir):
+        raise ExportError(f"{dest}: not empty ({', '.join(sorted(names)[:5])}…); an export to a URL needs an "
+                          "empty destination (it cannot be replaced in one step)")
+    if not dest.is_file(MARKER):
         raise ExportError(f"{dest}: not empty ({', '.join(sorted(names)[:5])}…) and not an earlier export; "
                           "choose an empty or new --out")
 
