@@ -22,10 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "recipes"
 
 
-def small(name: str, **update) -> Recipe:
-    """A shipped collision recipe with some top-level fields replaced, validated again."""
-    recipe = load_recipe(RECIPES / "collision" / f"{name}.yaml")
+def shipped(path: str, **update) -> Recipe:
+    """Any shipped recipe (path under recipes/) with some top-level fields replaced, validated again."""
+    recipe = load_recipe(RECIPES / path)
     return Recipe.model_validate(recipe.model_dump() | update)
+
+
+def small(name: str, **update) -> Recipe:
+    """A shipped collision recipe with some top-level fields replaced."""
+    return shipped(f"collision/{name}.yaml", **update)
 
 
 @pytest.fixture(scope="session")
@@ -61,12 +66,6 @@ def push_target_32(tmp_path_factory) -> Path:
                    quality={"holdout": {"ball.mass": [0.85, 1.0]}})
     run(recipe, out)
     return out
-
-
-def shipped(path: str, **update) -> Recipe:
-    """Any shipped recipe (path under recipes/) with some top-level fields replaced."""
-    recipe = load_recipe(RECIPES / path)
-    return Recipe.model_validate(recipe.model_dump() | update)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from factory.cli import main
 from factory.errors import MergeError
 from factory.merge import merge
 from factory.model.loader import TripleStream
+from factory.storage import FORMATS
 from factory.storage.verify import verify
 
 pytestmark = pytest.mark.genesis
@@ -61,7 +62,7 @@ def test_merge_keeps_each_episode_once_and_verifies(merged, push_target_dataset,
     assert verify(merged) == []
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "hdf5"])
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_merged_tables_equal_the_sources(merged, push_target_dataset, push_target_32, fmt):
     a, b, out = (open_dataset(p, fmt) for p in (push_target_dataset, push_target_32, merged))
     first = {e: e for e in range(8)}
@@ -114,7 +115,7 @@ def test_open_dataset_takes_several(push_target_dataset, push_target_32):
     np.testing.assert_array_equal(state, np.concatenate([a.triples()[0], b.triples()[0]]))
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "hdf5"])
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_training_loader_streams_several_datasets(push_target_dataset, push_target_32, fmt):
     a, b = open_dataset(push_target_dataset, fmt), open_dataset(push_target_32, fmt)
     group = open_dataset([push_target_dataset, push_target_32], fmt)

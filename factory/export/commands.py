@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 from factory.export import EXPORTERS
+from factory.storage import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", help="dataset folder or URL")
     p.add_argument("--format", "-f", required=True, choices=list(EXPORTERS), dest="export_format")
     p.add_argument("--out", required=True, help="destination folder or fsspec URL")
-    p.add_argument("--source-format", dest="source_format", help="which copy of DATASET to read (default: its first)")
+    p.add_argument("--source-format", dest="source_format", choices=list(FORMATS),
+                   help="which copy of DATASET to read (default: its first)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--storage-option", dest="storage_options", action="append", type=_option, default=[],
                    metavar="KEY=VALUE", help="fsspec option for a URL --out, repeatable")
