@@ -60,6 +60,8 @@ def export(dataset: str | os.PathLike[str] | Dataset, fmt: str, out: str | os.Pa
     """Write `dataset` (a path, URL or opened Dataset) as `fmt` into `out` (a folder or URL); return where."""
     exporter = load_exporter(fmt)
     source = Source(dataset if isinstance(dataset, Dataset) else open_dataset(dataset))
+    if source.episodes == 0:
+        raise ExportError(f"{source.ds.location}: no episodes to export (all quarantined?)")
     dest = location(out, storage_options)
     marker = {"format": fmt, "source": source.provenance["source"],
               "manifest_sha256": source.provenance["manifest_sha256"]}

@@ -72,6 +72,12 @@ class HFExporter:
         description = json.dumps({"physics_data_factory": source.provenance}, default=str)
         splits = {split: datasets.Dataset.from_file(str(files[split]), info=datasets.DatasetInfo(
             description=description, features=f, dataset_name=source.name)) for split, f in feats.items()}
-        datasets.DatasetDict(splits).save_to_disk(str(out))
+        bars = datasets.is_progress_bar_enabled()
+        datasets.disable_progress_bars()  # the export has its own bar
+        try:
+            datasets.DatasetDict(splits).save_to_disk(str(out))
+        finally:
+            if bars:
+                datasets.enable_progress_bars()
         return ["dataset_dict.json"]
 

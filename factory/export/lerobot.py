@@ -83,7 +83,7 @@ def feature_stats(values: np.ndarray) -> dict[str, np.ndarray]:
     x = values.reshape(len(values), -1) if values.ndim <= 2 else values.reshape(-1, values.shape[-1])
     x = x.astype(np.float64)
     stats = {"min": x.min(0), "max": x.max(0), "mean": x.mean(0), "std": x.std(0), "count": np.array([len(values)])}
-    stats.update({k: np.quantile(x, q, axis=0) for k, q in QUANTILES.items()})
+    stats.update(zip(QUANTILES, np.quantile(x, list(QUANTILES.values()), axis=0)))
     return stats
 
 

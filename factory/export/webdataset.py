@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -47,22 +46,38 @@ def _samples(block: Block, source: Source):
     encoded = {f"{name}.npy": npy_rows(values) for name, values in arrays.items()}
     scalars = {name: block.column(name) for name in ("step", "t", *FLAGS, *source.step_labels)}
     for ep in block.slices():
-        episode = {"params": ep.params, "labels": ep.labels}
+        # the episode's part of every sample's json, encoded once: `{"episode": …, step fields…, "params": …}`
+        episode = json.dumps({"params": ep.params, "labels": ep.labels}, default=_plain)[1:]
         for row in range(ep.start, ep.stop):
-            info = {"episode": ep.index, **{k: v[row].item() for k, v in scalars.items()}, **episode}
+            step = json.dumps({"episode": ep.index, **{k: v[row].item() for k, v in scalars.items()}})
             members = {suffix: rows[row] for suffix, rows in encoded.items()}
-            members["json"] = json.dumps(info, default=_plain).encode()
+            members["json"] = f"{step[:-1]}, {episode}".encode()
             yield sample_key(ep.index, int(scalars["step"][row])), members
 
 
+def ustar_header(name: str, size: int) -> bytes:
+    """A POSIX ustar header for a regular file: mode 644, mtime 0, no owner (the same bytes for the
+    same data). Written by hand: `tarfile` builds one in ~0.3 ms of Python, per member."""
+    encoded = name.encode()
+    if len(encoded) > 100:
+        raise ValueError(f"tar member name over 100 bytes: {name}")
+    fields = [encoded.ljust(100, b"\0"), b"0000644\0", b"0000000\0", b"0000000\0", b"%011o\0" % size,
+              b"00000000000\0", b" " * 8, b"0", b"\0" * 100, b"ustar\x0000", b"\0" * 32, b"\0" * 32,
+              b"0000000\0", b"0000000\0", b"\0" * 155]
+    header = b"".join(fields).ljust(512, b"\0")
+    checksum = b"%06o\0 " % sum(header)
+    return header[:148] + checksum + header[156:]
+
+
 def write_tar(path: Path, samples) -> None:
-    """Plain ustar members, mtime 0 and no owner: the same bytes for the same data."""
-    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
+    """Every sample's members, in order, as one uncompressed tar."""
+    with open(path, "wb") as f:
         for key, members in samples:
             for suffix, data in members.items():
-                info = tarfile.TarInfo(f"{key}.{suffix}")
-                info.size, info.mode = len(data), 0o644
-                tar.addfile(info, io.BytesIO(data))
+                f.write(ustar_header(f"{key}.{suffix}", len(data)))
+                f.write(data)
+                f.write(b"\0" * (-len(data) % 512))
+        f.write(b"\0" * 1024)  # end of archive: two zero blocks
 
 
 def _plain(value: object) -> object:
