@@ -72,7 +72,8 @@ def test_minari_load_dataset(source, tmp_path, monkeypatch):
             parts[p], parts[f"next_{p}"] = obs[p][:-1], obs[p][1:]
         for k, v in parts.items():
             got.setdefault(k, []).append(v)
-        assert_same_episode(options["params"], options["labels"], episodes[options["source_episode"]])
+        assert_same_episode(json.loads(options["params"]), json.loads(options["labels"]),
+                            episodes[options["source_episode"]])
         assert ep.truncations[-1] and not ep.truncations[:-1].any()
     assert_same_transitions({k: np.concatenate(v) for k, v in got.items()}, want)
     assert dataset.storage.metadata["physics_data_factory"]["manifest_sha256"] == manifest_sha256(source)

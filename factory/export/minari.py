@@ -4,8 +4,8 @@ Each source episode becomes one Minari episode: observations are the T+1 states 
 `state` and, for fluid and cloth, each point field as a (N, 3) Box), actions the T actions,
 rewards 0, terminations the source's `is_terminal`, truncation on the last step (episodes end at
 the recipe's step count). Per-step labels are the episode's `infos` (T values each); parameters,
-episode labels and the source index are the episode's metadata
-(`dataset.storage.get_episode_metadata`), under `options`. The provenance is the dataset's
+episode labels (each a JSON object) and the source index are the episode's metadata
+(`dataset.storage.get_episode_metadata` → `options`). The provenance is the dataset's
 `metadata.json` → `physics_data_factory`.
 
 Minari writes `metadata.json` in place on every update; the export stays atomic because the
@@ -27,7 +27,7 @@ import numpy as np
 from minari.data_collector.episode_buffer import EpisodeBuffer
 
 from factory.export import Progress
-from factory.export.source import Block, Source
+from factory.export.source import Block, Source, plain
 
 NAMESPACE = "factory"
 
@@ -56,9 +56,10 @@ def _buffers(block: Block, source: Source) -> list[EpisodeBuffer]:
         steps = ep.stop - ep.start
         truncated = np.zeros(steps, bool)
         truncated[-1] = not terminal[ep.stop - 1]
-        options = {"source_episode": ep.index, "params": ep.params,
-                   "labels": {k: v for k, v in ep.labels.items() if v is not None}}
-        if "point_index" in ep.row and ep.row["point_index"] is not None:
+        # two JSON attributes, not one per value: HDF5 pays ~0.5 ms per attribute here, 90 per episode
+        options = {"source_episode": ep.index, "params": json.dumps(ep.params, default=plain),
+                   "labels": json.dumps(ep.labels, default=plain)}
+        if ep.row.get("point_index") is not None:
             options["point_index"] = np.asarray(ep.row["point_index"], np.int32)
         out.append(EpisodeBuffer(observations=obs, actions=action[rows], rewards=np.zeros(steps, np.float32),
                                  terminations=terminal[rows].copy(), truncations=truncated,

@@ -147,3 +147,10 @@ class Source:
             "features": m["features"],
         }
 
+
+
+def plain(value: object) -> object:
+    """json.dumps' `default` for numpy scalars (labels and parameters read from Arrow)."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

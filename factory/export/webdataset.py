@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from factory.export import Progress
-from factory.export.source import Block, Source
+from factory.export.source import Block, Source, plain
 
 FLAGS = ("is_first", "is_last", "is_terminal")
 
@@ -47,7 +47,7 @@ def _samples(block: Block, source: Source):
     scalars = {name: block.column(name) for name in ("step", "t", *FLAGS, *source.step_labels)}
     for ep in block.slices():
         # the episode's part of every sample's json, encoded once: `{"episode": …, step fields…, "params": …}`
-        episode = json.dumps({"params": ep.params, "labels": ep.labels}, default=_plain)[1:]
+        episode = json.dumps({"params": ep.params, "labels": ep.labels}, default=plain)[1:]
         for row in range(ep.start, ep.stop):
             step = json.dumps({"episode": ep.index, **{k: v[row].item() for k, v in scalars.items()}})
             members = {suffix: rows[row] for suffix, rows in encoded.items()}
@@ -78,12 +78,6 @@ def write_tar(path: Path, samples) -> None:
                 f.write(data)
                 f.write(b"\0" * (-len(data) % 512))
         f.write(b"\0" * 1024)  # end of archive: two zero blocks
-
-
-def _plain(value: object) -> object:
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 class WebDatasetExporter:
