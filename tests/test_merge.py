@@ -50,7 +50,7 @@ def assert_same_table(got: pa.Table, want: pa.Table, what: str) -> None:
             assert got[name].equals(want[name]), f"{what}.{name}"
 
 
-def test_merge_keeps_each_episode_once_and_verifies(merged, push_target_dataset, push_target_32):
+def test_merge_keeps_each_episode_once_and_verifies(merged, push_target_dataset, push_target_32, capsys):
     ds = open_dataset(merged)
     m = ds.manifest["merge"]
     assert m["duplicates"] == 8 and ds.manifest["counts"]["episodes"] == 32
@@ -60,6 +60,8 @@ def test_merge_keeps_each_episode_once_and_verifies(merged, push_target_dataset,
         hashlib.sha256((p / "manifest.json").read_bytes()).hexdigest() for p in sources]
     assert [s["recipe"]["episodes"] for s in m["sources"]] == [8, 32]
     assert verify(merged) == []
+    assert main(["verify", str(merged)]) == 0 and main(["inspect", str(merged)]) == 0
+    assert f"merged from {push_target_dataset}, {push_target_32}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
