@@ -33,7 +33,7 @@ from factory.storage.dataset import Dataset, open_dataset
 from factory.storage.group import check_same_layout
 from factory.storage.location import Location, location
 from factory.storage.manifest import FORMAT_VERSION, MANIFEST, write_manifest
-from factory.storage.records import records_from_tables
+from factory.storage.records import records_from_tables, shard_files
 
 # recipe fields that do not change any episode's content (tested byte-identical across them)
 NOT_CONTENT = ("episodes", "n_envs", "name", "description", "quality")
@@ -74,21 +74,34 @@ def merge(sources: list[str | os.PathLike[str] | Location], out: str | os.PathLi
     dest = location(out)
     if dest.names():
         raise MergeError(f"{dest}: not empty; merge writes a new dataset")
-    progress = progress or (lambda n: None)
-    seen: dict[tuple[str, int, int], int] = {}
+    try:
+        manifest = _write(opened, formats, dest, progress or (lambda n: None))
+    except BaseException:
+        for rel in dest.files():  # it was empty: all of it is this merge's shards (no manifest yet)
+            dest.remove(rel)
+        dest.prune()  # so the same command can run again
+        raise
+    write_manifest(dest, manifest)
+    return manifest
+
+
+def _write(opened: list[Dataset], formats: list[str], dest: Location,
+           progress: Callable[[int], None]) -> dict[str, Any]:
+    """Every source's episodes, each key once, as shards of `dest`; the manifest to write last."""
+    seen: set[tuple[str, int, int]] = set()
     episode_map: dict[str, list[int]] = {"source": [], "episode": []}
     shards: list[dict[str, Any]] = []
     duplicates = 0
     for k, ds in enumerate(opened):
         key = episode_key(ds.manifest)
-        for files in _shard_files(ds):
+        for files in shard_files(ds):
             records, read = [], _read_shard(ds, files)
             for r in read:
                 if key(r.index) in seen:
                     duplicates += 1
                     continue
                 new = len(episode_map["source"])
-                seen[key(r.index)] = new
+                seen.add(key(r.index))
                 episode_map["source"].append(k)
                 episode_map["episode"].append(r.index)
                 records.append(dataclasses.replace(r, rollout=dataclasses.replace(r.rollout, index=new)))
@@ -97,15 +110,7 @@ def merge(sources: list[str | os.PathLike[str] | Location], out: str | os.PathLi
                 shard = Shard(len(shards), start, start + len(records))
                 shards.append(write_shard(dest, shard, records, ds.layout, formats))
             progress(sum(r.rollout.transitions for r in read))
-    manifest = _manifest(opened, formats, shards, episode_map, duplicates)
-    write_manifest(dest, manifest)
-    return manifest
-
-
-def _shard_files(ds: Dataset) -> list[list[str]]:
-    prefix = f"{ds.format}/"
-    return [[f["path"] for f in s["files"] if f["path"].startswith(prefix)]
-            for s in sorted(ds.manifest["shards"], key=lambda s: s["episodes"][0])]
+    return _manifest(opened, formats, shards, episode_map, duplicates)
 
 
 def _read_shard(ds: Dataset, files: list[str]):

@@ -129,3 +129,15 @@ def test_training_loader_streams_several_datasets(push_target_dataset, push_targ
     assert set(episode) == set(range(40))
     only = list(TripleStream([a, b], 64, episodes=[3, 20], shuffle=True))  # a list works as a group too
     assert set(np.concatenate([x["episode"].numpy() for x in only])) == {3, 20}
+
+
+def test_interrupted_merge_leaves_nothing_and_runs_again(push_target_dataset, push_target_32, tmp_path):
+    out = tmp_path / "ab"
+
+    def interrupt(transitions: int) -> None:  # after the first shard is written
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        merge([push_target_dataset, push_target_32], out, progress=interrupt)
+    assert not [p for p in out.rglob("*") if p.is_file()]
+    assert merge([push_target_dataset, push_target_32], out)["counts"]["episodes"] == 32

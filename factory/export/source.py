@@ -21,7 +21,7 @@ import pyarrow as pa
 from factory.storage import reader_for
 from factory.storage.dataset import Dataset
 from factory.storage.manifest import MANIFEST
-from factory.storage.records import EPISODE_BOOKKEEPING, TRANSITION_COLUMNS
+from factory.storage.records import EPISODE_BOOKKEEPING, TRANSITION_COLUMNS, shard_files
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,8 @@ class Source:
     def episodes(self) -> int:
         return int(self.manifest["counts"]["episodes"])
 
-    def shard_files(self) -> list[list[str]]:
-        """Each shard's files of the dataset's chosen format, in shard order."""
-        prefix = f"{self.ds.format}/"
-        return [[f["path"] for f in s["files"] if f["path"].startswith(prefix)]
-                for s in sorted(self.manifest["shards"], key=lambda s: s["episodes"][0])]
-
     def blocks(self) -> Iterator[Block]:
-        for files in self.shard_files():
+        for files in shard_files(self.ds):
             if not files:
                 continue
             t = self._reader.transitions(self.ds.location, files).sort_by([("episode", "ascending"),

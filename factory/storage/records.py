@@ -7,13 +7,25 @@ dotted paths of recipe fields and object names, which hold no double underscore.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 
 from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 
+if TYPE_CHECKING:
+    from factory.storage.dataset import Dataset
+
 TRANSITION_COLUMNS = ("episode", "step", "t", "state", "action", "next_state", "is_first", "is_last", "is_terminal")
 EPISODE_BOOKKEEPING = ("episode", "shard", "transitions", "transitions_offset", "point_index")
+
+
+def shard_files(ds: Dataset) -> list[list[str]]:
+    """Each shard's files in the dataset's chosen format, in episode order: what one shard's read takes."""
+    prefix = f"{ds.format}/"
+    return [[f["path"] for f in s["files"] if f["path"].startswith(prefix)]
+            for s in sorted(ds.manifest["shards"], key=lambda s: s["episodes"][0])]
 
 
 def _matrix(arr: pa.Array) -> np.ndarray:
