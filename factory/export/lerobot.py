@@ -78,13 +78,25 @@ def _frames(block: Block, source: Source, first_index: int, episode_index: np.nd
     return pa.table(cols)
 
 
-def feature_stats(values: np.ndarray) -> dict[str, np.ndarray]:
-    """LeRobot's per-episode stats of one feature: over frames (and points), per last axis."""
-    x = values.reshape(len(values), -1) if values.ndim <= 2 else values.reshape(-1, values.shape[-1])
-    x = x.astype(np.float64)
-    stats = {"min": x.min(0), "max": x.max(0), "mean": x.mean(0), "std": x.std(0), "count": np.array([len(values)])}
-    stats.update(zip(QUANTILES, np.quantile(x, list(QUANTILES.values()), axis=0)))
-    return stats
+def episode_stats(values: np.ndarray, lengths: list[int]) -> list[dict[str, np.ndarray]]:
+    """LeRobot's per-episode stats of one feature, over frames (and points) per last axis, for a
+    block's rows (`values`, episode after episode, `lengths` rows each); episodes of one length,
+    as a recipe makes them, are reduced together in one call per statistic."""
+    width = values.shape[-1] if values.ndim > 1 else 1
+    if len(set(lengths)) == 1:
+        groups = [(values.reshape(len(lengths), -1, width), lengths[0])]
+    else:
+        starts = np.cumsum([0, *lengths[:-1]])
+        groups = [(values[a:a + n].reshape(1, -1, width), n) for a, n in zip(starts, lengths)]
+    out = []
+    for x, frames in groups:
+        x = x.astype(np.float64)
+        q = np.quantile(x, list(QUANTILES.values()), axis=1)  # (quantile, episode, width)
+        cols = {"min": x.min(1), "max": x.max(1), "mean": x.mean(1), "std": x.std(1)}
+        for e in range(len(x)):
+            stats = {k: v[e] for k, v in cols.items()} | {"count": np.array([frames])}
+            out.append(stats | {k: q[i, e] for i, k in enumerate(QUANTILES)})
+    return out
 
 
 def aggregate(per_episode: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -115,17 +127,17 @@ class LeRobotExporter:
             ids = np.repeat(np.arange(episodes, episodes + len(slices)), [e.stop - e.start for e in slices])
             table = _frames(block, source, frames, ids)
             _write(out / DATA_PATH.format(chunk_index=chunk, file_index=file), table)
+            lengths = [e.stop - e.start for e in slices]
+            stats = {key: episode_stats(_numpy(table[key]), lengths) for key in stat_keys}
             rows = []
-            for new_index, ep in enumerate(slices, start=episodes):
-                part = table.slice(ep.start, ep.stop - ep.start)
+            for i, (new_index, ep) in enumerate(zip(range(episodes, episodes + len(slices)), slices)):
                 row: dict[str, Any] = {
                     "episode_index": new_index, "source_episode": ep.index, "tasks": [task], "length": ep.stop - ep.start,
                     "data/chunk_index": chunk, "data/file_index": file,
                     "dataset_from_index": frames + ep.start, "dataset_to_index": frames + ep.stop}
                 for key in stat_keys:
-                    stats = feature_stats(_numpy(part[key]))
-                    summaries[key].append(stats)
-                    row.update({f"stats/{key}/{s}": v.tolist() for s, v in stats.items()})
+                    summaries[key].append(stats[key][i])
+                    row.update({f"stats/{key}/{name}": v.tolist() for name, v in stats[key][i].items()})
                 row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = chunk, file
                 row.update({f"params.{k}": v for k, v in ep.params.items()})
                 row.update({f"labels.{k}": v for k, v in ep.labels.items()})
