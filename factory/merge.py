@@ -53,7 +53,7 @@ def episode_key(manifest: dict[str, Any]) -> Callable[[int], tuple[str, int, int
     if "merge" not in manifest:
         recipe_key = content_hash(manifest["recipe"])
         return lambda index: (recipe_key, int(manifest["seed"]), index)
-    sources = [episode_key({"recipe": s["recipe"], "seed": s["seed"], **({"merge": s["merge"]} if "merge" in s else {})})
+    sources = [episode_key({k: s[k] for k in ("recipe", "seed", "merge") if k in s})
                for s in manifest["merge"]["sources"]]
     back = manifest["merge"]["episodes"]
     return lambda index: sources[back["source"][index]](back["episode"][index])

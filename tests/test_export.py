@@ -256,7 +256,7 @@ def test_killed_export_leaves_nothing_a_loader_takes(push_target_dataset, tmp_pa
 
 def test_lerobot_episode_stats_alike_for_equal_and_unequal_lengths():
     """Equal-length episodes are reduced together; the result is what each episode gives alone."""
-    from factory.export.lerobot import aggregate, episode_stats
+    from factory.export.lerobot import Aggregate, episode_stats
 
     values = np.random.default_rng(0).normal(size=(9, 4, 3)).astype(np.float32)  # 9 frames of (4, 3) points
     together = episode_stats(values[:6], [3, 3])
@@ -265,6 +265,9 @@ def test_lerobot_episode_stats_alike_for_equal_and_unequal_lengths():
     for a, b in zip(together, alone):
         assert a.keys() == b.keys() and all(np.allclose(a[k], b[k]) for k in a)
     assert mixed[0]["count"][0] == 6 and np.allclose(mixed[0]["mean"], values[:6].reshape(-1, 3).mean(0))
-    pooled = aggregate(mixed)
+    total = Aggregate()
+    for stats in mixed:
+        total.add(stats)
+    pooled = total.result()
     assert np.allclose(pooled["mean"], values.reshape(-1, 3).mean(0))
     assert np.allclose(pooled["std"], values.reshape(-1, 3).std(0)) and pooled["count"][0] == 9

@@ -73,7 +73,8 @@ def test_merged_tables_equal_the_sources(merged, push_target_dataset, push_targe
     assert renumbered(b.transitions(), first).equals(a.transitions())
     skip = ("shard", "transitions_offset")
     for name in ("transitions", "episodes", "contacts"):
-        want = pa.concat_tables([renumbered(getattr(a, name)(), first, skip), renumbered(getattr(b, name)(), rest, skip)])
+        want = pa.concat_tables([renumbered(getattr(a, name)(), first, skip),
+                                 renumbered(getattr(b, name)(), rest, skip)])
         got = getattr(out, name)().drop_columns([c for c in skip if c in getattr(out, name)().column_names])
         assert_same_table(got, want, name)
 

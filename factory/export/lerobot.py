@@ -11,8 +11,9 @@ Frame features: `observation.state`, `action`, `next.observation.state`, point f
 `observation.<name>` / `next.observation.<name>` (N, 3), `next.done` (last transition),
 `is_terminal`, per-step labels as `labels.<name>`, and LeRobot's own `timestamp`, `frame_index`,
 `episode_index`, `index`, `task_index`. Episode stats and the aggregate follow LeRobot's
-`compute_stats`/`aggregate_stats` (quantiles are count-weighted means of per-episode quantiles,
-as LeRobot aggregates them). The provenance is `info.json` → `physics_data_factory`.
+`compute_stats`/`aggregate_stats` (quantiles are count-weighted means of per-episode quantiles, as
+LeRobot aggregates them, accumulated episode by episode; per-episode quantiles are exact, where
+LeRobot estimates them from a histogram). The provenance is `info.json` → `physics_data_factory`.
 """
 
 from __future__ import annotations
@@ -99,17 +100,29 @@ def episode_stats(values: np.ndarray, lengths: list[int]) -> list[dict[str, np.n
     return out
 
 
-def aggregate(per_episode: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """LeRobot's `aggregate_feature_stats`: pooled mean and variance, count-weighted quantiles."""
-    counts = np.array([s["count"][0] for s in per_episode], np.float64)[:, None]
-    total = counts.sum()
-    means = np.stack([s["mean"] for s in per_episode])
-    mean = (means * counts).sum(0) / total
-    var = ((np.stack([s["std"] for s in per_episode]) ** 2 + (means - mean) ** 2) * counts).sum(0) / total
-    out = {"min": np.min([s["min"] for s in per_episode], 0), "max": np.max([s["max"] for s in per_episode], 0),
-           "mean": mean, "std": np.sqrt(var), "count": np.array([int(total)])}
-    out.update({k: (np.stack([s[k] for s in per_episode]) * counts).sum(0) / total for k in QUANTILES})
-    return out
+class Aggregate:
+    """LeRobot's `aggregate_feature_stats` over episodes added one at a time, in constant memory:
+    pooled mean and variance, min of mins, max of maxes, count-weighted quantiles."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sums: dict[str, np.ndarray] = {}  # count-weighted sums of mean, mean² + std², quantiles
+
+    def add(self, stats: dict[str, np.ndarray]) -> None:
+        c = int(stats["count"][0])
+        parts = {"mean": stats["mean"], "square": stats["std"] ** 2 + stats["mean"] ** 2,
+                 **{k: stats[k] for k in QUANTILES}}
+        for k, v in parts.items():
+            self.sums[k] = self.sums.get(k, 0) + c * v
+        self.sums["min"] = np.minimum(self.sums.get("min", stats["min"]), stats["min"])
+        self.sums["max"] = np.maximum(self.sums.get("max", stats["max"]), stats["max"])
+        self.count += c
+
+    def result(self) -> dict[str, np.ndarray]:
+        mean = self.sums["mean"] / self.count
+        var = np.maximum(self.sums["square"] / self.count - mean ** 2, 0)
+        return {"min": self.sums["min"], "max": self.sums["max"], "mean": mean, "std": np.sqrt(var),
+                "count": np.array([self.count]), **{k: self.sums[k] / self.count for k in QUANTILES}}
 
 
 class LeRobotExporter:
@@ -119,7 +132,7 @@ class LeRobotExporter:
         feats = frame_features(source)
         stat_keys = [k for k, f in feats.items() if f["dtype"] != "bool"]
         task = source.manifest["recipe"].get("description") or source.name
-        summaries: dict[str, list[dict[str, np.ndarray]]] = {k: [] for k in stat_keys}
+        summaries = {k: Aggregate() for k in stat_keys}
         frames = episodes = 0
         for file_index, block in enumerate(source.blocks()):
             chunk, file = divmod(file_index, CHUNKS_SIZE)
@@ -132,11 +145,12 @@ class LeRobotExporter:
             rows = []
             for i, (new_index, ep) in enumerate(zip(range(episodes, episodes + len(slices)), slices)):
                 row: dict[str, Any] = {
-                    "episode_index": new_index, "source_episode": ep.index, "tasks": [task], "length": ep.stop - ep.start,
+                    "episode_index": new_index, "source_episode": ep.index, "tasks": [task],
+                    "length": ep.stop - ep.start,
                     "data/chunk_index": chunk, "data/file_index": file,
                     "dataset_from_index": frames + ep.start, "dataset_to_index": frames + ep.stop}
                 for key in stat_keys:
-                    summaries[key].append(stats[key][i])
+                    summaries[key].add(stats[key][i])
                     row.update({f"stats/{key}/{name}": v.tolist() for name, v in stats[key][i].items()})
                 row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = chunk, file
                 row.update({f"params.{k}": v for k, v in ep.params.items()})
@@ -148,7 +162,7 @@ class LeRobotExporter:
             progress(len(block))
         (out / "meta").mkdir(parents=True, exist_ok=True)
         pd.DataFrame({"task_index": [0]}, index=pd.Index([task])).to_parquet(out / "meta" / "tasks.parquet")
-        stats = {k: {s: v.tolist() for s, v in aggregate(summaries[k]).items()} for k in stat_keys}
+        stats = {k: {name: v.tolist() for name, v in summaries[k].result().items()} for k in stat_keys}
         (out / "meta" / "stats.json").write_text(json.dumps(stats, indent=1))
         fps = 1.0 / source.layout.record_dt
         info = {

@@ -52,7 +52,8 @@ def _buffers(block: Block, source: Source) -> list[EpisodeBuffer]:
     for ep in block.slices():
         rows = slice(ep.start, ep.stop)
         obs = {"state": np.concatenate([state[rows], next_state[ep.stop - 1:ep.stop]])}
-        obs.update({name: np.concatenate([now[rows], later[ep.stop - 1:ep.stop]]) for name, (now, later) in points.items()})
+        obs.update({name: np.concatenate([now[rows], later[ep.stop - 1:ep.stop]])
+                    for name, (now, later) in points.items()})
         steps = ep.stop - ep.start
         truncated = np.zeros(steps, bool)
         truncated[-1] = not terminal[ep.stop - 1]
@@ -88,7 +89,8 @@ class MinariExporter:
         act = gym.spaces.Box(-np.inf, np.inf, (source.layout.action_size,), np.float32)
         dataset = None
         with _datasets_path(out), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*(eval_env|env_spec|code_permalink|author)", category=UserWarning)  # no env: by design
+            # no environment and no author by design: Minari warns about each
+            warnings.filterwarnings("ignore", message=".*(eval_env|env_spec|code_permalink|author)", category=UserWarning)
             for block in source.blocks():
                 buffers = _buffers(block, source)
                 if dataset is None:

@@ -40,7 +40,7 @@ def npy_rows(values: np.ndarray) -> list[bytes]:
 
 def _samples(block: Block, source: Source):
     """(key, {member suffix: bytes}) for each transition of the block."""
-    arrays = {"state": block.matrix("state"), "action": block.matrix("action"), "next_state": block.matrix("next_state")}
+    arrays = {name: block.matrix(name) for name in ("state", "action", "next_state")}
     for name in source.layout.points:
         arrays[name], arrays[f"next_{name}"] = block.points(name), block.points(f"next_{name}")
     encoded = {f"{name}.npy": npy_rows(values) for name, values in arrays.items()}

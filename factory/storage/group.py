@@ -39,7 +39,8 @@ def check_same_layout(manifests: list[dict[str, Any]], names: list[str]) -> None
         other = layout_of(manifest)
         for key in [*first, *(k for k in other if k not in first)]:
             if first.get(key) != other.get(key):
-                problems.append(f"{key}: {_describe(first.get(key))} in {names[0]}, {_describe(other.get(key))} in {name}")
+                problems.append(f"{key}: {_describe(first.get(key))} in {names[0]}, "
+                                f"{_describe(other.get(key))} in {name}")
     if problems:
         raise MergeError("datasets have different layouts:\n" + "\n".join(f"  - {p}" for p in problems))
 
