@@ -33,7 +33,7 @@ from factory.storage.dataset import Dataset, open_dataset
 from factory.storage.group import check_same_layout
 from factory.storage.location import Location, location
 from factory.storage.manifest import FORMAT_VERSION, MANIFEST, write_manifest
-from factory.storage.records import records_from_tables, shard_files
+from factory.storage.readback import records_from_tables, shard_files
 
 # recipe fields that do not change any episode's content (tested byte-identical across them)
 NOT_CONTENT = ("episodes", "n_envs", "name", "description", "quality")

@@ -21,7 +21,11 @@ import pyarrow as pa
 from factory.storage import reader_for
 from factory.storage.dataset import Dataset
 from factory.storage.manifest import MANIFEST
-from factory.storage.records import EPISODE_BOOKKEEPING, TRANSITION_COLUMNS, shard_files
+from factory.storage.readback import (
+    EPISODE_BOOKKEEPING,
+    TRANSITION_COLUMNS,
+    shard_files,
+)
 
 
 @dataclass(frozen=True)
