@@ -15,13 +15,14 @@ from factory import open_dataset  # noqa: E402
 from factory.model.loader import TripleStream, make_loader, shuffle_buffer  # noqa: E402
 from factory.model.pieces import Chunk, iter_episodes, list_pieces  # noqa: E402
 from factory.model.stats import STATS, load_stats  # noqa: E402
+from factory.storage import FORMATS  # noqa: E402
 
 
 def _keys(batches) -> list[tuple[int, int]]:
     return [(int(e), int(s)) for b in batches for e, s in zip(b["episode"], b["step"])]
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "hdf5"])
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_two_workers_yield_every_triple_exactly_once(push_target_dataset, fmt):
     ds = open_dataset(push_target_dataset, fmt)
     assert len(list_pieces(ds)) >= 2  # both workers get work
