@@ -22,6 +22,7 @@ ENGINE = {"name": "none", "version": "0", "backend": "cpu"}
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
+    """test_storage's six hand-made episodes in two shards, every format."""
     root = tmp_path_factory.mktemp("reader")
     return root, write_dataset(root)
 
@@ -117,3 +118,14 @@ def test_registry_refuses_unknown_and_mismatched_formats(monkeypatch):
     monkeypatch.setitem(FORMATS, other, FORMATS[first])
     with pytest.raises(StorageError, match=f"whose FORMAT is '{first}', not '{other}'"):
         reader_for(other)
+
+
+def test_hdf5_pieces_are_runs_of_groups_within_a_memory_budget(dataset, monkeypatch):
+    import factory.storage.hdf5 as hdf5
+
+    root, _ = dataset
+    ds = open_dataset(root, "hdf5")
+    assert [p.episodes for p in ds.pieces()] == [(0, 1, 2, 3), (4, 5)]  # one piece per shard file
+    monkeypatch.setattr(hdf5, "PIECE_BYTES", 2 * (11 * 26 + 10 * 6) * 4)  # two episodes' states + actions
+    assert [p.episodes for p in ds.pieces()] == [(0, 1), (2, 3), (4, 5)]
+    assert pa.concat_tables([t for p in ds.pieces() for t in ds.read_piece(p)]).equals(ds.transitions())

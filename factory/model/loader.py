@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from factory.model.pieces import TRIPLE_COLUMNS, Chunk, Piece, list_pieces, read_piece
+from factory.model.pieces import TRIPLE_COLUMNS, Chunk, read_piece
+from factory.storage.base import Piece
 from factory.storage.dataset import Dataset
 
 Batch = dict[str, torch.Tensor]
@@ -31,7 +32,7 @@ class TripleStream(IterableDataset):
                  shuffle: bool = True, buffer_size: int = 16384, seed: int = 0,
                  rank: int | None = None, world_size: int | None = None):
         self.ds = ds
-        self.pieces: list[Piece] = list_pieces(ds)
+        self.pieces: list[Piece] = ds.pieces()  # the same order in every worker and rank
         self.episodes = frozenset(int(e) for e in episodes) if episodes is not None else None
         if self.episodes is not None:
             self.pieces = [p for p in self.pieces if self.episodes & set(p.episodes)]

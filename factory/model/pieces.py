@@ -46,11 +46,6 @@ class EpisodeArrays:
     actions: np.ndarray  # (T, A)
 
 
-def list_pieces(ds: Dataset) -> list[Piece]:
-    """Every piece of the dataset's chosen format, in a fixed order (the same in every worker)."""
-    return ds.pieces()
-
-
 def read_piece(ds: Dataset, piece: Piece, episodes: frozenset[int] | None = None,
                batch_rows: int = 8192) -> Iterator[Chunk]:
     """Stream one piece as chunks of at most `batch_rows`, keeping only `episodes` when given."""
@@ -61,7 +56,7 @@ def read_piece(ds: Dataset, piece: Piece, episodes: frozenset[int] | None = None
 def iter_chunks(ds: Dataset, episodes: Iterable[int] | None = None) -> Iterator[Chunk]:
     """Every transition of the dataset (or of `episodes`), piece by piece."""
     keep = frozenset(episodes) if episodes is not None else None
-    for piece in list_pieces(ds):
+    for piece in ds.pieces():
         yield from read_piece(ds, piece, keep)
 
 

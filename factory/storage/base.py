@@ -68,7 +68,9 @@ class ShardReader(Protocol):
     def read_piece(self, root: Location, piece: Piece, columns: Sequence[str] | None = None,
                    batch_rows: int = 8192) -> Iterator[pa.Table]:
         """A piece's transitions (only `columns`, all by default) as tables of at most `batch_rows`
-        rows, in the schema of `transitions()`, in episode then step order."""
+        rows, in the schema of `transitions()`, in episode then step order. At least the rows of
+        `piece.episodes`: a caller may narrow those to skip what a format stores apart, and filters
+        rows itself (`Dataset.read_piece` does both)."""
 
     def column(self, root: Location, files: list[str], table: str, name: str) -> pa.ChunkedArray:
         """One column of one of the three tables, read shard by shard, in storage order."""
@@ -151,11 +153,13 @@ def chained(parts: list[pa.ChunkedArray]) -> pa.ChunkedArray:
 
 def column_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Any column of the tables → numpy: scalars (n,), vectors (n, width), point fields (n, N, 3)."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    shape = []
+    if isinstance(column, pa.ChunkedArray):
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    arr, shape = column, []
     while pa.types.is_fixed_size_list(arr.type):
-        shape.append(arr.type.list_size)
-        arr = arr.flatten()  # respects slices, unlike .values
+        width = arr.type.list_size
+        shape.append(width)
+        arr = arr.values.slice(arr.offset * width, len(arr) * width)  # the slice's own values, no compute call
     return arr.to_numpy(zero_copy_only=False).reshape(-1, *shape)
 
 

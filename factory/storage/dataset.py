@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,8 @@ class Dataset:
         formats = self.manifest["formats"]
         self.format = fmt or formats[0]
         if self.format not in formats:
-            raise StorageError(f"{where} holds {', '.join(formats)}, not {self.format}")
+            raise StorageError(f"{where} holds {', '.join(formats)}, not {self.format}"
+                               f"{did_you_mean(str(self.format), formats)}")
         if self.format == "hdf5" and self.manifest["format_version"] < 2:
             raise StorageError(f"{where}: its HDF5 files have the format_version 1 layout, which this factory "
                                "no longer reads; open its Parquet files (format='parquet')"
@@ -94,15 +95,17 @@ class Dataset:
                    episodes: Collection[int] | None = None, batch_rows: int = 8192) -> Iterator[pa.Table]:
         """One piece's transitions as tables of at most `batch_rows` rows, episode then step order,
         with `columns` in that order (all by default), keeping only `episodes` when given."""
-        if episodes is not None and not set(piece.episodes) & set(episodes):
+        kept = piece.episodes if episodes is None else tuple(e for e in piece.episodes if e in episodes)
+        if not kept:
             return
-        partial = episodes is not None and not set(piece.episodes) <= set(episodes)
+        partial = kept != piece.episodes
         read = None if columns is None else list(dict.fromkeys([*columns, *(["episode"] if partial else [])]))
-        for table in self._reader.read_piece(self.location, piece, read, batch_rows):
+        # a narrowed piece lets a format skip what it stores apart (HDF5 groups); rows are filtered anyway
+        for table in self._reader.read_piece(self.location, replace(piece, episodes=kept), read, batch_rows):
             if unknown := [c for c in columns or () if c not in table.column_names]:
                 raise StorageError(f"no transitions column {', '.join(unknown)} in {self.location}")
             if partial:
-                table = table.filter(pc.is_in(table["episode"], pa.array(sorted(episodes), pa.int64())))
+                table = table.filter(pc.is_in(table["episode"], pa.array(kept, pa.int64())))
             if table.num_rows:
                 yield table if columns is None else table.select(list(columns))
 

@@ -31,6 +31,7 @@ import pyarrow as pa
 from factory.errors import StorageError
 from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.storage.base import (
+    TRANSITION_COLUMNS,
     Piece,
     chained,
     contact_rows,
@@ -43,6 +44,7 @@ from factory.storage.location import Location, atomic_path
 from factory.storage.records import check_records
 
 _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+PIECE_BYTES = 16 << 20  # what one streamed piece (consecutive episode groups) holds in memory, about
 
 
 def _dataset(group: h5py.Group, name: str, data: np.ndarray) -> None:
@@ -141,26 +143,28 @@ class HDF5Format:
         return contacts_table([r for _, r in self._shard_records(root, files)], layout)
 
     def pieces(self, root: Location, files: list[str]) -> list[Piece]:
-        """One piece per episode group."""
+        """Runs of consecutive episode groups of about PIECE_BYTES, sized from the file's first
+        group (a size budget only: episodes of other lengths change a piece's size, not its data)."""
         pieces = []
         for rel in _of(files):
             with root.open_read(rel) as source, h5py.File(source, "r") as f:
-                pieces += [Piece(rel, _group(e), (int(e),)) for e in _rows(f, rel)["episode"]]
+                episodes = [int(e) for e in _rows(f, rel)["episode"]]
+                per_episode = _episode_bytes(f[_group(episodes[0])]) if episodes else 1
+            n = max(1, PIECE_BYTES // max(per_episode, 1))
+            pieces += [Piece(rel, k, tuple(episodes[i:i + n])) for k, i in enumerate(range(0, len(episodes), n))]
         return pieces
 
     def read_piece(self, root: Location, piece: Piece, columns: Sequence[str] | None = None,
                    batch_rows: int = 8192) -> Iterator[pa.Table]:
         """Reads only the arrays `columns` need: states and actions, and point fields or step labels when asked."""
+        wanted = set(columns) if columns is not None else None
         with root.open_read(piece.file) as source, h5py.File(source, "r") as f:
             layout = Layout.from_dict(json.loads(f.attrs["layout"]))
-            g = f[str(piece.key)]
-            wanted = set(columns) if columns is not None else None
-            points = {k: g["points"][k][()] for k in layout.points
-                      if wanted is None or {k, f"next_{k}"} & wanted}
-            step = g["step_labels"][()]
-            labels = {name: np.ascontiguousarray(step[name]) for name in step.dtype.names}
-            rollout = Rollout(piece.episodes[0], g["states"][()], g["actions"][()], Contacts.empty(), points)
-        table = transitions_table([EpisodeRecord(rollout, {}, labels, {})], layout, columns)
+            points = [k for k in layout.points if wanted is None or {k, f"next_{k}"} & wanted]
+            fixed = set(TRANSITION_COLUMNS) | set(points) | {f"next_{k}" for k in points}
+            labels = wanted is None or bool(wanted - fixed)
+            records = [_arrays(f[_group(e)], e, points, labels) for e in piece.episodes]
+        table = transitions_table(records, layout, columns)
         for start in range(0, table.num_rows, batch_rows):
             yield table.slice(start, batch_rows)
 
@@ -199,6 +203,21 @@ def _rows(f: h5py.File, rel: str) -> np.ndarray:
     if groups != {_group(i) for i in rows["episode"]}:
         raise StorageError(f"{rel}: episode groups {sorted(groups)[:5]}… do not match its /episodes table")
     return rows
+
+
+def _episode_bytes(g: h5py.Group) -> int:
+    """What reading one episode group's states, actions and points costs in memory."""
+    arrays = [g["states"], g["actions"], *(g["points"].values() if "points" in g else ())]
+    return sum(a.size * a.dtype.itemsize for a in arrays)
+
+
+def _arrays(g: h5py.Group, episode: int, points: list[str], labels: bool) -> EpisodeRecord:
+    """An episode's states and actions, with only the point fields and (when asked) step labels wanted."""
+    step = g["step_labels"][()] if labels else None
+    rollout = Rollout(episode, g["states"][()], g["actions"][()], Contacts.empty(),
+                      {k: g["points"][k][()] for k in points})
+    return EpisodeRecord(rollout, {}, {n: np.ascontiguousarray(step[n]) for n in step.dtype.names}
+                         if step is not None else {}, {})
 
 
 def _contacts(g: h5py.Group) -> Contacts:
