@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from test_storage import LAYOUT, RECIPE, write_dataset, write_points_dataset
+import test_storage
+from test_storage import LAYOUT, RECIPE, write_points_dataset
 
 from factory import open_dataset
 from factory.errors import StorageError
@@ -20,11 +21,7 @@ from factory.storage.manifest import write_manifest
 ENGINE = {"name": "none", "version": "0", "backend": "cpu"}
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    """test_storage's six hand-made episodes in two shards, every format."""
-    root = tmp_path_factory.mktemp("reader")
-    return root, write_dataset(root)
+dataset = test_storage.dataset  # its six hand-made episodes in two shards, every format (a module fixture)
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))

@@ -75,7 +75,7 @@ class ShardReader(Protocol):
     def column(self, root: Location, files: list[str], table: str, name: str) -> pa.ChunkedArray:
         """One column of one of the three tables, read shard by shard, in storage order."""
 
-    def records(self, root: Location, files: list[str],
+    def records(self, root: Location, files: list[str], layout: Layout,
                 episodes: Iterable[int] | None = None) -> Iterator[EpisodeRecord]:
         """Whole episodes (all, or those in `episodes`) as the records that were written, one at a
         time, in storage order: what a converter or a merge feeds a writer."""

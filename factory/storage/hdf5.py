@@ -111,9 +111,9 @@ class HDF5Format:
             points.attrs["index"] = r.point_index.astype(np.int32)
 
     # ------------------------------------------------------------ reading
-    def records(self, root: Location, files: list[str], layout: Layout | None = None,
+    def records(self, root: Location, files: list[str], layout: Layout,
                 episodes: Iterable[int] | None = None) -> Iterator[EpisodeRecord]:
-        """Episode groups back as records, one at a time, in storage order (the layout is in the file)."""
+        """Episode groups back as records, one at a time, in storage order (each file has its layout)."""
         keep = None if episodes is None else frozenset(int(e) for e in episodes)
         for _, record in self._shard_records(root, files, keep):
             yield record
@@ -169,9 +169,11 @@ class HDF5Format:
             yield table.slice(start, batch_rows)
 
     def column(self, root: Location, files: list[str], table: str, name: str) -> pa.ChunkedArray:
-        """Contact columns straight from each group's contacts; the other tables through their builders."""
-        if table != "contacts":
-            return {"transitions": self.transitions, "episodes": self.episodes}[table](root, files)[name]
+        """Transitions piece by piece, contacts straight from each group's contacts, episodes from their table."""
+        if table == "transitions":
+            return chained([t[name] for p in self.pieces(root, files) for t in self.read_piece(root, p, [name])])
+        if table == "episodes":
+            return self.episodes(root, files)[name]
         layout = self.layout(root, files)
         parts = []
         for rel in _of(files):

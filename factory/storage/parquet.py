@@ -138,9 +138,9 @@ def _read(root: Location, rel: str, columns: list[str] | None = None) -> pa.Tabl
         return pq.read_table(source, columns=columns)
 
 
-
 def record_from_tables(row: dict, transitions: pa.Table, contacts: pa.Table, layout: Layout) -> EpisodeRecord:
-    """One episode's rows of the three tables back as the record they were built from."""
+    """One episode's rows of the three tables back as the record they were built from. Parameter
+    names come back from their columns (`param__a__mass` → `a.mass`): a name with `__` in it would not."""
     index = int(row["episode"])
     t = transitions.filter(pc.equal(transitions["episode"], index)).sort_by("step")
     c = contacts.filter(pc.equal(contacts["episode"], index))
