@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from factory.errors import EngineUnsupported, FactoryError, RecipeError
+from factory.storage.base import FORMATS
 
 EPILOG = """\
 typical session:
@@ -20,8 +21,8 @@ typical session:
   factory run recipes/fluid/dam_break.yaml                 fluid (SPH) and cloth (PBD) work the same way
   factory schema > recipe.schema.json                      JSON Schema for editor autocompletion
 
-a dataset holds parquet/{transitions,episodes,contacts}/shard-*.parquet, hdf5/shard-*.h5 and
-manifest.json; open it with factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
+a dataset holds one folder per format ({formats}) and manifest.json; open it with
+factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
 exit codes: 0 ok, 1 run or storage error, 2 bad recipe (or one its engine refuses) or arguments.
 """
 
@@ -45,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="factory", description="Synthetic physics data factory: turn YAML recipes into labeled "
-        "state-action-result datasets (Parquet + HDF5) from physics engines.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        f"state-action-result datasets ({' + '.join(FORMATS)}) from physics engines.",
+        epilog=EPILOG.format(formats=", ".join(f"{f}/" for f in FORMATS)),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run", help="simulate a recipe and write its dataset",
@@ -85,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="summarise a dataset",
                        description="Counts, schema and label summary of a dataset folder.")
     p.add_argument("dataset", help="dataset folder or URL")
-    p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
+    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _storage_options(p)
     p.set_defaults(func=_inspect)
