@@ -50,7 +50,7 @@ def plain_h5py(ds: Dataset, batch: int) -> int:
     rows = 0
     for rel in sorted(f for f in ds.files if f.startswith("hdf5/")):
         with h5py.File(ds.root / rel, "r") as f:
-            for name in f:
+            for name in (k for k in f if k.startswith("episode_")):  # not the /episodes table
                 states, actions = f[name]["states"][()], f[name]["actions"][()]
                 rows += _batches_of((states[:-1], actions, states[1:]), batch)
     return rows

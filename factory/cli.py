@@ -15,6 +15,7 @@ from factory.errors import (
     MergeError,
     RecipeError,
 )
+from factory.storage.base import FORMATS
 
 EPILOG = """\
 typical session:
@@ -28,8 +29,8 @@ typical session:
   factory export outputs/push_target -f lerobot --out DIR  also minari, hf (HF datasets), webdataset
   factory merge outputs/a outputs/b --out outputs/ab       one dataset from several of the same layout
 
-a dataset holds parquet/{transitions,episodes,contacts}/shard-*.parquet, hdf5/shard-*.h5 and
-manifest.json; open it with factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
+a dataset holds one folder per format ({formats}) and manifest.json; open it with
+factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
 exit codes: 0 ok, 1 run or storage error, 2 bad recipe (or one its engine refuses) or arguments,
 an export or merge destination in use, datasets of different layouts.
 """
@@ -55,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="factory", description="Synthetic physics data factory: turn YAML recipes into labeled "
-        "state-action-result datasets (Parquet + HDF5) from physics engines.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        f"state-action-result datasets ({' + '.join(FORMATS)}) from physics engines.",
+        epilog=EPILOG.format(formats=", ".join(f"{f}/" for f in FORMATS)),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run", help="simulate a recipe and write its dataset",
@@ -95,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="summarise a dataset",
                        description="Counts, schema and label summary of a dataset folder.")
     p.add_argument("dataset", help="dataset folder or URL")
-    p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
+    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _storage_options(p)
     p.set_defaults(func=_inspect)

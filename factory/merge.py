@@ -25,15 +25,16 @@ from typing import Any
 
 from factory import __version__
 from factory.errors import MergeError
+from factory.export.source import shard_files
 from factory.generate.plan import Shard
 from factory.generate.provenance import redacted
 from factory.generate.shard import write_shard
+from factory.rollout import EpisodeRecord
 from factory.storage import reader_for
 from factory.storage.dataset import Dataset, open_dataset
 from factory.storage.group import check_same_layout
 from factory.storage.location import Location, location
 from factory.storage.manifest import FORMAT_VERSION, MANIFEST, write_manifest
-from factory.storage.readback import records_from_tables, shard_files
 
 # recipe fields that do not change any episode's content (tested byte-identical across them)
 NOT_CONTENT = ("episodes", "n_envs", "name", "description", "quality")
@@ -113,12 +114,9 @@ def _write(opened: list[Dataset], formats: list[str], dest: Location,
     return _manifest(opened, formats, shards, episode_map, duplicates)
 
 
-def _read_shard(ds: Dataset, files: list[str]):
-    if not files:
-        return []
-    reader = reader_for(ds.format)
-    return records_from_tables(reader.transitions(ds.location, files), reader.episodes(ds.location, files),
-                               reader.contacts(ds.location, files), ds.layout)
+def _read_shard(ds: Dataset, files: list[str]) -> list[EpisodeRecord]:
+    """One source shard's episodes as the records that were written (the reader's `records`)."""
+    return list(reader_for(ds.format).records(ds.location, files, ds.layout)) if files else []
 
 
 def _manifest(opened: list[Dataset], formats: list[str], shards: list[dict[str, Any]],

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_recipe_errors import GOOD
 
 from factory.errors import RecipeError, StorageError
 from factory.generate.resume import check_output, remove_run
 from factory.recipe.loader import load_recipe, parse_recipe
 from factory.storage.location import location
-from tests.test_recipe_errors import GOOD
 
 ROOT = Path(__file__).resolve().parent.parent
 

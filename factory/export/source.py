@@ -19,13 +19,9 @@ import numpy as np
 import pyarrow as pa
 
 from factory.storage import reader_for
+from factory.storage.base import EPISODE_COLUMNS, TRANSITION_COLUMNS
 from factory.storage.dataset import Dataset
 from factory.storage.manifest import MANIFEST
-from factory.storage.readback import (
-    EPISODE_BOOKKEEPING,
-    TRANSITION_COLUMNS,
-    shard_files,
-)
 
 
 @dataclass(frozen=True)
@@ -43,7 +39,7 @@ class EpisodeSlice:
 
     @property
     def labels(self) -> dict[str, Any]:
-        return {k: v for k, v in self.row.items() if not k.startswith("param__") and k not in EPISODE_BOOKKEEPING}
+        return {k: v for k, v in self.row.items() if not k.startswith("param__") and k not in EPISODE_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -75,6 +71,13 @@ class Block:
         stops = np.r_[starts[1:], len(episode)]
         rows = {r["episode"]: r for r in self.episodes.to_pylist()}
         return [EpisodeSlice(int(episode[a]), rows[int(episode[a])], int(a), int(b)) for a, b in zip(starts, stops)]
+
+
+def shard_files(ds: Dataset) -> list[list[str]]:
+    """Each shard's files in the dataset's chosen format, in episode order: what one shard's read takes."""
+    prefix = f"{ds.format}/"
+    return [[f["path"] for f in s["files"] if f["path"].startswith(prefix)]
+            for s in sorted(ds.manifest["shards"], key=lambda s: s["episodes"][0])]
 
 
 class Source:
@@ -124,7 +127,7 @@ class Source:
     @property
     def episode_columns(self) -> dict[str, pa.DataType]:
         """Episode parameters (`param__…`) and labels, with their Arrow types."""
-        return {f.name: f.type for f in self._schemas[1] if f.name not in EPISODE_BOOKKEEPING}
+        return {f.name: f.type for f in self._schemas[1] if f.name not in EPISODE_COLUMNS}
 
     @cached_property
     def provenance(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@
 
 A receipt is written atomically after its shard's data files, so it exists only for a complete
 shard; a rerun trusts a shard only if its receipt is there and every file still hashes to it.
-The hidden folder keeps these out of globs such as `parquet/**/*.parquet`. OUT is any location
+The hidden folder keeps these out of globs over a format's folder. OUT is any location
 (`factory.storage.location`): a local folder or a URL.
 """
 

@@ -16,6 +16,7 @@ from factory.errors import did_you_mean
 from factory.recipe.distributions import Uniform, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.particles import Cloth, Fluid, Move
+from factory.storage.base import FORMATS
 
 
 # ---------------------------------------------------------------- shapes
@@ -180,14 +181,24 @@ class UnityEngine(Strict):
 
 
 Engine = Annotated[Union[GenesisEngine, UnityEngine], Field(discriminator="type")]
-ENGINE_NAMES = ("genesis", "unity")
 
 
 # ---------------------------------------------------------------- outputs, labels
+FormatName = Literal[tuple(FORMATS)]  # the storage registry's keys, in its order
+
+
 class Outputs(Strict):
-    formats: list[Literal["parquet", "hdf5"]] = Field(["parquet", "hdf5"], min_length=1)
+    formats: list[FormatName] = Field(list(FORMATS), min_length=1, description="Storage formats to "
+                                      "write, each once; every one holds the same data.")
     record_every: int = Field(1, ge=1, description="Record every k-th simulation step.")
     shard_size: int = Field(256, ge=1, description="Episodes per data file.")
+
+    @field_validator("formats")
+    @classmethod
+    def _each_once(cls, formats: list[str]) -> list[str]:
+        if twice := sorted({f for f in formats if formats.count(f) > 1}):
+            raise ValueError(f"{', '.join(twice)} listed more than once; list each format once")
+        return formats
 
 
 class Quarantine(Strict):

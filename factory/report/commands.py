@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from factory.errors import FactoryError
+from factory.storage.base import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "zero-motion, constant-velocity and linear baselines on held-out episodes.")
     p.add_argument("dataset")  # a str: a URL reaches open_dataset intact and gets its own error
     p.add_argument("--model", type=Path, required=True, help="checkpoint written by factory train")
-    p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
+    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
     p.add_argument("--horizon", type=int, default=20, help="rollout horizon in recorded steps")
     p.add_argument("--json", action="store_true", help="print every number as JSON")
     p.set_defaults(func=_evaluate)
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset")  # a str: a URL reaches open_dataset intact and gets its own error
-    p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
+    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")

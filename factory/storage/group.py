@@ -7,6 +7,8 @@ back to (dataset, episode). Nothing is copied; `factory merge` writes the same u
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,7 +17,8 @@ import pyarrow.compute as pc
 
 from factory.errors import MergeError
 from factory.rollout import Layout
-from factory.storage.dataset import Dataset, Episode, _matrix
+from factory.storage.base import Piece, column_array
+from factory.storage.dataset import Dataset, Episode
 
 
 def layout_of(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -55,6 +58,13 @@ def _describe(value: Any) -> str:
     if isinstance(value, list) and len(value) > 4:
         return f"[{', '.join(map(str, value[:4]))}, … {len(value)} in all]"
     return repr(value)
+
+
+@dataclass(frozen=True)
+class GroupPiece(Piece):
+    """A member's piece, its episodes numbered across the group; `member` says whose it is."""
+
+    member: int = 0
 
 
 class DatasetGroup:
@@ -103,9 +113,26 @@ class DatasetGroup:
 
     def triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         t = self.transitions()
-        return tuple(_matrix(t[c]) for c in ("state", "action", "next_state"))  # type: ignore[return-value]
+        return tuple(column_array(t[c]) for c in ("state", "action", "next_state"))  # type: ignore[return-value]
 
     def episode(self, index: int) -> Episode:
         k, own = self.locate(index)
         ep = self.datasets[k].episode(own)
         return Episode(index, ep.states, ep.actions, ep.params, ep.labels, ep.contacts, ep.points, ep.point_index)
+
+    # ------------------------------------------------------------ streaming, as Dataset (the loader's reads)
+    def pieces(self) -> list[GroupPiece]:
+        return [GroupPiece(p.file, p.key, tuple(e + off for e in p.episodes), k)
+                for k, (d, off) in enumerate(zip(self.datasets, self.offsets)) for p in d.pieces()]
+
+    def read_piece(self, piece: GroupPiece, columns: Sequence[str] | None = None,
+                   episodes: Collection[int] | None = None, batch_rows: int = 8192) -> Iterator[pa.Table]:
+        """The member's `Dataset.read_piece`, with episode numbers moved to the group's."""
+        off = self.offsets[piece.member]
+        own = Piece(piece.file, piece.key, tuple(e - off for e in piece.episodes))
+        keep = None if episodes is None else {int(e) - off for e in episodes}
+        for table in self.datasets[piece.member].read_piece(own, columns, keep, batch_rows):
+            if "episode" in table.column_names:
+                shifted = pc.add(table["episode"], pa.scalar(off, pa.int64()))
+                table = table.set_column(table.schema.get_field_index("episode"), "episode", shifted)
+            yield table
