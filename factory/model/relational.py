@@ -142,7 +142,7 @@ class RelationalPredictor:
 
     @torch.no_grad()
     def predict(self, state: np.ndarray, action: np.ndarray, episode: np.ndarray) -> np.ndarray:
-        t = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float32, device=self.device)  # noqa: E731
+        t = lambda x: torch.as_tensor(np.array(x, np.float32), device=self.device)  # noqa: E731
         static = np.stack([self.static[int(e)] for e in np.atleast_1d(episode)])
         return self.model.step(t(state), t(action), t(static)).cpu().numpy()
 

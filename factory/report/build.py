@@ -26,7 +26,7 @@ from factory.report.data_checks import check_dataset
 from factory.report.particle_build import evaluate_particle_model, particle_preview
 from factory.report.particle_checks import check_particles
 from factory.report.probe_build import probe_scores
-from factory.report.verdict import verdict
+from factory.report.verdict import gap_closed, verdict
 from factory.storage.dataset import Dataset, open_dataset
 
 
@@ -83,6 +83,7 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
         "evaluation": evaluation,
         "generalization": side_by_side(evaluation),
         "probes": probes,
+        "label_gap_closed": {k: gap_closed(r["labels"]) for k, r in evaluation.items() if "labels" in r},
         "verdict": verdict(checks, evaluation, quality),
     }
     figures = _figures(summary, out, info)

@@ -54,7 +54,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset")  # a str: a URL reaches open_dataset intact and gets its own error
     p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=64, help="rollout windows (rigid) per step")
+    p.add_argument("--train-seconds", type=float, default=300.0,
+                   help="training time budget in seconds; the learning-rate schedule fits it (default 300)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when present)")
     p.add_argument("--seed", type=int, default=0)
@@ -79,7 +81,7 @@ def _config(args: argparse.Namespace):
     from factory.model.train import TrainConfig
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, workers=args.workers,
-                       device=args.device, seed=args.seed)
+                       device=args.device, seed=args.seed, max_seconds=args.train_seconds)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -123,9 +125,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         if ckpt.get("kind") != "relational":
             raise FactoryError(f"{args.model} is a '{ckpt.get('kind')}' checkpoint, not one `factory train` "
                                "writes for a collision dataset; train again")
-        table = ds.episodes()
-        result = evaluate_model(ds, load_relational(ckpt), Split(**ckpt["split"]), load_stats(ds),
-                                episode_info(table), args.horizon, ood_bands(table, quality_options(ds).holdout))
+        table, split = ds.episodes(), Split(**ckpt["split"])
+        bands = {k: v for k, v in ood_bands(table, quality_options(ds).holdout).items() if set(v) <= set(split.ood)}
+        result = evaluate_model(ds, load_relational(ckpt), split, load_stats(ds), episode_info(table), args.horizon,
+                                bands)
     print(json.dumps(result, indent=1) if args.json else render_evaluation(result))
     return 0
 
