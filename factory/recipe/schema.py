@@ -78,6 +78,7 @@ class Ground(Strict):
     """The support surface: an infinite plane, or a table top of `size` whose top is at z=`height`."""
 
     friction: Num = 0.5
+    restitution: Num | None = Field(None, description="Coefficient of restitution, where the engine supports it.")
     height: float = 0.0
     size: Annotated[list[float], Field(min_length=2, max_length=2)] | None = Field(
         None, description="Table top extent [x, y] in metres; objects can fall off its edges.")
@@ -85,6 +86,8 @@ class Ground(Strict):
     @model_validator(mode="after")
     def _physical(self) -> "Ground":
         require_range(self.friction, "friction", 0.0, low_open=False)
+        if self.restitution is not None:
+            require_range(self.restitution, "restitution", 0.0, 1.0, low_open=False)
         if self.size is not None and min(self.size) <= 0:
             raise ValueError("size: must be positive")
         return self
@@ -238,6 +241,10 @@ class QualityOptions(Strict):
 
 
 # ---------------------------------------------------------------- recipe
+MAX_EPISODES = 100_000_000  # per dataset: planning and the manifest list every shard
+MAX_SHARDS = 100_000
+
+
 class Recipe(Strict):
     """A scenario family: what to simulate, how to randomize it, and what to write."""
 
@@ -247,7 +254,8 @@ class Recipe(Strict):
         "collision", description="collision: rigid bodies; fluid: scene.fluid; cloth: scene.cloth.")
     engine: Engine
     seed: int = Field(ge=0)
-    episodes: int = Field(ge=1)
+    episodes: int = Field(ge=1, le=MAX_EPISODES, description=f"At most {MAX_EPISODES:,} per dataset; "
+                          "`factory merge` joins datasets.")
     steps: int = Field(ge=1, description="Simulation steps per episode.")
     dt: float = Field(gt=0, le=0.1, description="Simulation time step in seconds.")
     n_envs: int = Field(1, ge=1, le=4096, description="Episodes simulated together in one batched scene.")
@@ -281,6 +289,9 @@ class Recipe(Strict):
         if self.kind != "collision" and not any(isinstance(a, Move) for a in self.actions):
             raise ValueError(f"actions: a {self.kind} recipe needs a 'move' action (a gate, wall, object or "
                              "grasped corner), whose velocity is each transition's action")
+        if -(-self.episodes // self.outputs.shard_size) > MAX_SHARDS:
+            raise ValueError(f"outputs.shard_size: {self.episodes:,} episodes in shards of "
+                             f"{self.outputs.shard_size} make more than {MAX_SHARDS:,} shards; raise shard_size")
         if self.steps % self.outputs.record_every:
             raise ValueError(f"outputs.record_every: steps ({self.steps}) must be a multiple of "
                              f"record_every ({self.outputs.record_every})")

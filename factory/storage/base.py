@@ -8,6 +8,7 @@ temporary name in the same folder and renamed, so a crash never leaves a file th
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -59,6 +60,12 @@ def reader_for(fmt: str) -> ShardReader:
 
 def shard_name(shard: int) -> str:
     return f"shard-{shard:05d}"
+
+
+def is_shard_file(rel: str) -> bool:
+    """Whether a dataset-relative path is one a format writes (`FORMAT/.../shard-NNNNN.ext`)."""
+    parts = rel.split("/")
+    return len(parts) > 1 and parts[0] in FORMATS and re.fullmatch(r"shard-\d{5}\.\w+", parts[-1]) is not None
 
 
 def param_column(name: str) -> str:
