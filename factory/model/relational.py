@@ -102,14 +102,12 @@ class RelationalModel(nn.Module):
         return torch.cat([pos, quat, vel, omega], -1).reshape(b, -1)
 
     def rollout_loss(self, states: torch.Tensor, actions: torch.Tensor, static: torch.Tensor,
-                     noise: float = 0.0, position_noise: float = 0.0) -> torch.Tensor:
+                     noise: float = 0.0) -> torch.Tensor:
         """Mean normalized error over a K-step rollout of windows (B, K+1, S), (B, K, A).
 
-        The first state's velocities get Gaussian noise of `noise` output-stds and its positions
-        of `position_noise` metres (a body sunk into the table or lifted off it must come back:
-        a rollout's drift, shown before it happens); each step's error is the next velocities'
-        error in output-stds plus the position error in (output-std × dt), against the recorded
-        states."""
+        The first state's velocities get Gaussian noise of `noise` output-stds (positions the
+        same held for one interval); each step's error is the next velocities' error in
+        output-stds plus the position error in (output-std × dt), against the recorded states."""
         b, o = states.shape[0], len(self.scene.objects)
         vel_scale = self.out_std[:6].repeat(o)
         pos_scale = self.out_std[:3].repeat(o) * self.record_dt
@@ -119,10 +117,10 @@ class RelationalModel(nn.Module):
         placed[:3] = True
         placed = placed.repeat(o)
         s = states[:, 0]
-        if noise > 0 or position_noise > 0:
+        if noise > 0:
             jitter = torch.zeros_like(s)
             jitter[:, moving] = torch.randn(b, int(moving.sum()), device=s.device) * noise * vel_scale
-            jitter[:, placed] = torch.randn(b, int(placed.sum()), device=s.device) * position_noise
+            jitter[:, placed] = torch.randn(b, int(placed.sum()), device=s.device) * noise * pos_scale
             free = (object_static(static, self.scene)[..., -1] < 0.5).to(s.dtype).repeat_interleave(STATE_PER_OBJECT, -1)
             s = s + jitter * free
         loss = s.new_zeros(())

@@ -25,8 +25,7 @@ class RelationalConfig:
     hidden: int = 64
     steps: int = 2  # message-passing steps
     horizon: int = 4  # rollout steps per training window
-    noise: float = 0.5  # first-state velocity noise, in output-std units (see RelationalModel.rollout_loss)
-    position_noise: float = 0.002  # first-state position noise, m
+    noise: float = 0.5  # first-state noise, in output-std units (see RelationalModel.rollout_loss)
     lr: float = 2e-3
 
 
@@ -79,8 +78,7 @@ def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: T
     gen = torch.Generator().manual_seed(config.seed)
 
     def loss_of(batch) -> torch.Tensor:
-        return model.rollout_loss(*(x.to(device) for x in batch), noise=model_config.noise,
-                                  position_noise=model_config.position_noise)
+        return model.rollout_loss(*(x.to(device) for x in batch), noise=model_config.noise)
 
     @torch.no_grad()
     def validate() -> float:
