@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "plain-words description of the scene and the action.")
     p.add_argument("dataset")
     p.add_argument("--out", type=Path, required=True, help="JSON-lines file to write")
-    p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
+    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
     p.set_defaults(func=_probes)
 
 
