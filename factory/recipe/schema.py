@@ -233,8 +233,9 @@ class QualityOptions(Strict):
         """Every holdout parameter's bands as (low, high) pairs, whichever form the recipe used."""
         return {name: [tuple(b) for b in (spec if isinstance(spec[0], list) else [spec])]
                 for name, spec in self.holdout.items()}
-    min_improvement: float = Field(0.2, ge=0, lt=1, description="The model's one-step error must be "
-                                   "at most (1 - this) × the best trivial baseline's.")
+    min_improvement: float = Field(0.2, ge=0, lt=1, description="The model's one-step error and its "
+                                   "position error after the rollout horizon must each be at most "
+                                   "(1 - this) × the best trivial baseline's.")
     max_nonfinite: int = Field(0, ge=0, description="NaN/inf values allowed in states and actions.")
     max_penetration: float = Field(0.01, gt=0, description="Contact penetration depth (m) that at most "
                                    "one contact in 1,000 may exceed; single transient spikes at impacts pass.")
