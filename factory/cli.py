@@ -8,7 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from factory.errors import EngineUnsupported, FactoryError, RecipeError
+from factory.errors import (
+    EngineUnsupported,
+    ExportError,
+    FactoryError,
+    MergeError,
+    RecipeError,
+)
 from factory.storage.base import FORMATS
 
 EPILOG = """\
@@ -20,10 +26,13 @@ typical session:
   factory preview outputs/push_target --episode 3          animated GIF of one episode
   factory run recipes/fluid/dam_break.yaml                 fluid (SPH) and cloth (PBD) work the same way
   factory schema > recipe.schema.json                      JSON Schema for editor autocompletion
+  factory export outputs/push_target -f lerobot --out DIR  also minari, hf (HF datasets), webdataset
+  factory merge outputs/a outputs/b --out outputs/ab       one dataset from several of the same layout
 
 a dataset holds one folder per format ({formats}) and manifest.json; open it with
 factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
-exit codes: 0 ok, 1 run or storage error, 2 bad recipe (or one its engine refuses) or arguments.
+exit codes: 0 ok, 1 run or storage error, 2 bad recipe (or one its engine refuses) or arguments,
+an export or merge destination in use, datasets of different layouts.
 """
 
 
@@ -32,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (RecipeError, EngineUnsupported) as exc:  # bad input: the recipe, or what its engine cannot do
+    except (RecipeError, EngineUnsupported, ExportError, MergeError) as exc:  # bad input: the recipe, what its engine
+        # cannot do, an export or merge destination it must not touch, datasets of different layouts
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except FactoryError as exc:
@@ -111,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     from factory.report.commands import register as register_model_commands
 
     register_model_commands(sub)  # train, evaluate, report
+    from factory.export.commands import register as register_export_commands
+
+    register_export_commands(sub)  # export, merge
     return parser
 
 

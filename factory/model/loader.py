@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from factory.model.pieces import TRIPLE_COLUMNS, Chunk, read_piece
 from factory.storage.base import Piece
 from factory.storage.dataset import Dataset
+from factory.storage.group import DatasetGroup
 
 Batch = dict[str, torch.Tensor]
 
@@ -24,14 +25,18 @@ Batch = dict[str, torch.Tensor]
 class TripleStream(IterableDataset):
     """Batches of {episode, step, state, action, next_state} over the triples of `episodes`.
 
+    `ds` is one dataset or several of one layout (`open_dataset([A, B])`, or a list of datasets),
+    whose episodes are then numbered across them (`DatasetGroup.offsets`).
+
     `rank`/`world_size` default to torch.distributed's when it is initialized. Call
     `set_epoch` before each epoch (as with DistributedSampler) to draw a new order.
     """
 
-    def __init__(self, ds: Dataset, batch_size: int = 256, *, episodes: Iterable[int] | None = None,
+    def __init__(self, ds: Dataset | DatasetGroup | list[Dataset], batch_size: int = 256, *, episodes: Iterable[int] | None = None,
                  shuffle: bool = True, buffer_size: int = 16384, seed: int = 0,
                  rank: int | None = None, world_size: int | None = None):
-        self.ds = ds
+        self.ds = DatasetGroup(ds) if isinstance(ds, list) else ds
+        ds = self.ds
         self.pieces: list[Piece] = ds.pieces()  # the same order in every worker and rank
         self.episodes = frozenset(int(e) for e in episodes) if episodes is not None else None
         if self.episodes is not None:
