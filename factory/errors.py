@@ -41,6 +41,14 @@ class StorageError(FactoryError):
     """A dataset on disk that is missing, incomplete or inconsistent."""
 
 
+class ExportError(FactoryError):
+    """An export that cannot start: unknown format, missing library, or a destination it must not touch."""
+
+
+class MergeError(FactoryError):
+    """Datasets that cannot be merged into one (different layouts), or a merge destination in use."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A ' (did you mean 'x'?)' suffix when `name` is close to one of `choices`, else ''."""
     choices = list(choices)

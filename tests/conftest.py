@@ -17,15 +17,21 @@ import pytest
 
 from factory.recipe.loader import load_recipe
 from factory.recipe.schema import Recipe
+from factory.storage import FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "recipes"
 
 
-def small(name: str, **update) -> Recipe:
-    """A shipped collision recipe with some top-level fields replaced, validated again."""
-    recipe = load_recipe(RECIPES / "collision" / f"{name}.yaml")
+def shipped(path: str, **update) -> Recipe:
+    """Any shipped recipe (path under recipes/) with some top-level fields replaced, validated again."""
+    recipe = load_recipe(RECIPES / path)
     return Recipe.model_validate(recipe.model_dump() | update)
+
+
+def small(name: str, **update) -> Recipe:
+    """A shipped collision recipe with some top-level fields replaced."""
+    return shipped(f"collision/{name}.yaml", **update)
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +41,7 @@ def push_target_dataset(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("push_target")
     recipe = small("push_target", episodes=8, n_envs=4,
-                   outputs={"formats": ["parquet", "hdf5"], "record_every": 5, "shard_size": 4})
+                   outputs={"formats": list(FORMATS), "record_every": 5, "shard_size": 4})
     run(recipe, out)
     return out
 
@@ -57,13 +63,35 @@ def push_target_32(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("push_target_32")
     recipe = small("push_target", episodes=32, n_envs=8,
-                   outputs={"formats": ["parquet", "hdf5"], "record_every": 5, "shard_size": 8},
+                   outputs={"formats": list(FORMATS), "record_every": 5, "shard_size": 8},
                    quality={"holdout": {"ball.mass": [0.85, 1.0]}})
     run(recipe, out)
     return out
 
 
-SHARDED_OUTPUTS = {"formats": ["parquet", "hdf5"], "record_every": 2, "shard_size": 4}
+@pytest.fixture(scope="session")
+def dam_break_dataset(tmp_path_factory) -> Path:
+    """Two full dam-break episodes (two scene variants, one episode each), 512 particles recorded."""
+    from factory.generate.runner import run
+
+    out = tmp_path_factory.mktemp("dam")
+    run(shipped("fluid/dam_break.yaml", episodes=2, n_envs=1), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def drape_dataset(tmp_path_factory) -> Path:
+    """The drape recipe with a still ball (so the sheet must come to rest on it), two episodes."""
+    from factory.generate.runner import run
+
+    still = shipped("cloth/drape.yaml", episodes=2, n_envs=1).model_dump()
+    still["actions"][0]["velocity"] = [0.0, 0.0, 0.0]
+    out = tmp_path_factory.mktemp("drape")
+    run(Recipe.model_validate(still), out)
+    return out
+
+
+SHARDED_OUTPUTS = {"formats": list(FORMATS), "record_every": 2, "shard_size": 4}
 
 
 def sharded(**update) -> Recipe:

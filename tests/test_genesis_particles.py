@@ -10,39 +10,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shipped  # noqa: E402
 
 from factory import open_dataset
 from factory.generate.runner import run
 from factory.labels.cloth import edge_strain, neighbour_edges
 from factory.labels.fluid import fraction_inside
-from factory.recipe.loader import load_recipe
-from factory.recipe.schema import Recipe
 
 pytestmark = pytest.mark.genesis
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def shipped(path: str, **update) -> Recipe:
-    recipe = load_recipe(ROOT / "recipes" / path)
-    return Recipe.model_validate(recipe.model_dump() | update)
+@pytest.fixture
+def dam(dam_break_dataset) -> Path:
+    return dam_break_dataset  # conftest: shared with the export tests
 
 
-@pytest.fixture(scope="module")
-def dam(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dam")
-    run(shipped("fluid/dam_break.yaml", episodes=2, n_envs=1), out)  # two scene variants, one episode each
-    return out
-
-
-@pytest.fixture(scope="module")
-def drape(tmp_path_factory) -> Path:
-    """The drape recipe with a still ball, so the sheet must come to rest on it."""
-    recipe = shipped("cloth/drape.yaml", episodes=2, n_envs=1)  # two scene variants, one episode each
-    still = recipe.model_dump()
-    still["actions"][0]["velocity"] = [0.0, 0.0, 0.0]
-    out = tmp_path_factory.mktemp("drape")
-    run(Recipe.model_validate(still), out)
-    return out
+@pytest.fixture
+def drape(drape_dataset) -> Path:
+    return drape_dataset
 
 
 def test_liquid_stays_in_its_tank(dam):

@@ -29,6 +29,8 @@ def check_representable(recipe: Recipe) -> None:
                             "remove the field (bounciness is not modelled)")
         if obj.fixed and (is_random(obj.mass) or any(is_random(v) for v in obj.vel + obj.ang_vel)):
             problems.append(f"scene.objects.{i}: a fixed object has no mass or velocity to randomize")
+    if recipe.scene.ground is not None and recipe.scene.ground.restitution is not None:
+        problems.append("scene.ground.restitution: Genesis rigid contacts are inelastic; remove the field")
     if recipe.scene_variants is None:
         problems += [f"{'.'.join(map(str, f.path))}: varies continuously, and the envs of a Genesis batch "
                      "share one built scene, so every episode would build its own (batches of one); set "

@@ -10,7 +10,8 @@ import numpy as np
 from factory.generate.runner import run
 from factory.recipe.schema import Recipe
 from factory.rollout import Layout
-from factory.storage.dataset import _matrix, open_dataset
+from factory.storage.base import column_array
+from factory.storage.dataset import open_dataset
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,14 @@ def run_engine(recipe: Recipe, engine: str, episodes: int, out: Path) -> EngineR
     t = ds.transitions()
     rows = ds.episodes().to_pylist()
     n_episodes, n_steps = len(rows), recipe.recorded_steps
-    state = _matrix(t["state"]).reshape(n_episodes, n_steps, -1)
-    last = _matrix(t["next_state"]).reshape(n_episodes, n_steps, -1)[:, -1:]
+    state = column_array(t["state"]).reshape(n_episodes, n_steps, -1)
+    last = column_array(t["next_state"]).reshape(n_episodes, n_steps, -1)[:, -1:]
     params = [{k.removeprefix("param__"): v for k, v in r.items() if k.startswith("param__")} for r in rows]
     labels = [{k: v for k, v in r.items() if not k.startswith("param__")} for r in rows]
     force = np.asarray(t["max_contact_force"].to_numpy(), float).reshape(n_episodes, n_steps).max(axis=1)
     info = manifest["engine"]
     return EngineRun(engine, str(info.get("version", "?")), np.array([r["episode"] for r in rows]), ds.layout, np.concatenate([state, last], axis=1),
-                     _matrix(t["action"]).reshape(n_episodes, n_steps, -1), params, labels, force)
+                     column_array(t["action"]).reshape(n_episodes, n_steps, -1), params, labels, force)
 
 
 def aligned(runs: list[EngineRun]) -> list[EngineRun]:

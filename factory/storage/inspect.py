@@ -48,6 +48,7 @@ def summarize(path: str | Path, fmt: str | None = None, storage_options: dict[st
         "episode_labels": labels,
         "params": params,
         "quarantined": m.get("quarantined", []),
+        "merged_from": [src["location"] for src in m["merge"]["sources"]] if "merge" in m else None,
     }
 
 
@@ -66,7 +67,8 @@ def render(s: dict[str, Any]) -> str:
     lines = [
         f"{s['name']}  ({s['path']}, reading {s['format']} of {', '.join(s['formats'])})",
         f"  engine      {s['engine']['name']} {s['engine']['version']} ({s['engine']['backend']})",
-        f"  recipe      sha256 {s['recipe_hash'][:16]}…  seed {s['seed']}",
+        f"  recipe      sha256 {s['recipe_hash'][:16]}…  seed {s['seed']}" if s["recipe_hash"] else
+        f"  merged from {', '.join(s['merged_from'] or [])}",
         f"  counts      {c['episodes']} episodes, {c['transitions']} transitions, {c['contacts']} contacts, "
         f"{c['shards']} shards, {s['bytes'] / 1e6:.2f} MB",
         f"  state       {s['state']['size']} float32 ({', '.join(s['state']['objects'])}: pos, quat, vel, ang_vel)",

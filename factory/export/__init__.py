@@ -1,0 +1,73 @@
+"""Export a dataset to the formats training code reads: LeRobot v3.0, Minari, HF datasets, WebDataset.
+
+Exporters are registered by name as "module:attr" strings and imported only when used, so
+`import factory` needs none of their libraries. Each reads the source one shard at a time
+(`factory.export.source`) and writes where no loader looks until it is complete (`staging`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from factory.errors import ExportError, did_you_mean
+from factory.export.source import Source
+from factory.export.staging import write_staged
+from factory.storage.dataset import Dataset, open_dataset
+from factory.storage.location import Location, location
+
+EXPORTERS: dict[str, str] = {
+    "lerobot": "factory.export.lerobot:LeRobotExporter",
+    "minari": "factory.export.minari:MinariExporter",
+    "hf": "factory.export.hf:HFExporter",
+    "webdataset": "factory.export.webdataset:WebDatasetExporter",
+}
+INSTALL_HINT = "pip install -e '.[export]'  (minari, datasets, webdataset)"
+
+Progress = Callable[[int], None]
+"""Called with the number of transitions just written."""
+
+
+class Exporter(Protocol):
+    FORMAT: str
+
+    def write(self, source: Source, out: Any, scratch: Any, progress: Progress) -> list[str]:
+        """Write `source` into the folder `out` (temporary files into `scratch`); return the entry files,
+        those a loader opens first, relative to `out` (uploaded last to a URL)."""
+
+
+def load_exporter(name: str) -> Exporter:
+    if name not in EXPORTERS:
+        raise ExportError(f"unknown export format '{name}'{did_you_mean(name, EXPORTERS)}; "
+                          f"known: {', '.join(EXPORTERS)}")
+    module_name, attr = EXPORTERS[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and not exc.name.startswith("factory"):
+            raise ExportError(f"export format '{name}' needs the '{exc.name}' package: {INSTALL_HINT}") from None
+        raise
+    exporter = getattr(module, attr)()
+    if exporter.FORMAT != name:
+        raise ExportError(f"{EXPORTERS[name]} says it writes '{exporter.FORMAT}', registered as '{name}'")
+    return exporter
+
+
+def export(dataset: str | os.PathLike[str] | Dataset, fmt: str, out: str | os.PathLike[str] | Location, *,
+           storage_options: dict[str, Any] | None = None, progress: Progress | None = None) -> Location:
+    """Write `dataset` (a path, URL or opened Dataset) as `fmt` into `out` (a folder or URL); return where."""
+    exporter = load_exporter(fmt)
+    source = Source(dataset if isinstance(dataset, Dataset) else open_dataset(dataset))
+    if source.episodes == 0:
+        raise ExportError(f"{source.ds.location}: no episodes to export (all quarantined?)")
+    dest = location(out, storage_options)
+    marker = {"format": fmt, "source": source.provenance["source"],
+              "manifest_sha256": source.provenance["manifest_sha256"]}
+    write_staged(dest, lambda folder, scratch: exporter.write(source, folder, scratch, progress or (lambda n: None)),
+                 marker)
+    return dest
+
+
+__all__ = ["EXPORTERS", "Exporter", "export", "load_exporter"]

@@ -1,0 +1,157 @@
+"""What every exporter reads: a dataset streamed one shard at a time, with its features named.
+
+An exporter never holds more than one source shard: `Source.blocks()` reads a shard's transitions
+and episodes through the storage reader and yields them as a `Block`, in episode order. The
+`Source` also says what the columns are (state, action, point fields, per-step labels, episode
+parameters and labels) and what the dataset came from (`provenance`), so each exporter maps
+them onto its own format's features and metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from factory.storage import reader_for
+from factory.storage.base import EPISODE_COLUMNS, TRANSITION_COLUMNS
+from factory.storage.dataset import Dataset
+from factory.storage.manifest import MANIFEST
+
+
+@dataclass(frozen=True)
+class EpisodeSlice:
+    """One episode of a block: its row in the episodes table and its transition rows [start, stop)."""
+
+    index: int
+    row: dict[str, Any]
+    start: int
+    stop: int
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {k.removeprefix("param__"): v for k, v in self.row.items() if k.startswith("param__")}
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        return {k: v for k, v in self.row.items() if not k.startswith("param__") and k not in EPISODE_COLUMNS}
+
+
+@dataclass(frozen=True)
+class Block:
+    """One source shard: transitions sorted by (episode, step) and the shard's episode rows."""
+
+    transitions: pa.Table
+    episodes: pa.Table
+
+    def __len__(self) -> int:
+        return self.transitions.num_rows
+
+    def matrix(self, column: str) -> np.ndarray:
+        """A fixed-size-list column as a (rows, width) float32 array."""
+        arr = self.transitions[column].combine_chunks()
+        return arr.flatten().to_numpy(zero_copy_only=False).reshape(-1, arr.type.list_size)
+
+    def points(self, column: str) -> np.ndarray:
+        """A point column as a (rows, N, 3) float32 array."""
+        arr = self.transitions[column].combine_chunks()
+        return arr.flatten().flatten().to_numpy(zero_copy_only=False).reshape(-1, arr.type.list_size, 3)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.transitions[name].to_numpy()
+
+    def slices(self) -> list[EpisodeSlice]:
+        episode = self.column("episode")
+        starts = np.flatnonzero(np.r_[True, episode[1:] != episode[:-1]])
+        stops = np.r_[starts[1:], len(episode)]
+        rows = {r["episode"]: r for r in self.episodes.to_pylist()}
+        return [EpisodeSlice(int(episode[a]), rows[int(episode[a])], int(a), int(b)) for a, b in zip(starts, stops)]
+
+
+def shard_files(ds: Dataset) -> list[list[str]]:
+    """Each shard's files in the dataset's chosen format, in episode order: what one shard's read takes."""
+    prefix = f"{ds.format}/"
+    return [[f["path"] for f in s["files"] if f["path"].startswith(prefix)]
+            for s in sorted(ds.manifest["shards"], key=lambda s: s["episodes"][0])]
+
+
+class Source:
+    """A finished dataset, read shard by shard for export."""
+
+    def __init__(self, ds: Dataset):
+        self.ds = ds
+        self.layout = ds.layout
+        self.manifest = ds.manifest
+        self._reader = reader_for(ds.format)
+
+    @property
+    def name(self) -> str:
+        return self.manifest["recipe"]["name"]
+
+    @property
+    def transitions(self) -> int:
+        return int(self.manifest["counts"]["transitions"])
+
+    @property
+    def episodes(self) -> int:
+        return int(self.manifest["counts"]["episodes"])
+
+    def blocks(self) -> Iterator[Block]:
+        for files in shard_files(self.ds):
+            if not files:
+                continue
+            t = self._reader.transitions(self.ds.location, files).sort_by([("episode", "ascending"),
+                                                                             ("step", "ascending")])
+            e = self._reader.episodes(self.ds.location, files).sort_by([("episode", "ascending")])
+            if t.num_rows:
+                yield Block(t, e)
+
+    @cached_property
+    def _schemas(self) -> tuple[pa.Schema, pa.Schema]:
+        """The transitions and episodes schemas (of the first shard: every shard has the same)."""
+        first = next(self.blocks())
+        return first.transitions.schema, first.episodes.schema
+
+    @property
+    def step_labels(self) -> dict[str, pa.DataType]:
+        """Per-step label columns and their Arrow types."""
+        schema = self._schemas[0]
+        skip = set(TRANSITION_COLUMNS) | set(self.layout.points) | {f"next_{p}" for p in self.layout.points}
+        return {f.name: f.type for f in schema if f.name not in skip}
+
+    @property
+    def episode_columns(self) -> dict[str, pa.DataType]:
+        """Episode parameters (`param__…`) and labels, with their Arrow types."""
+        return {f.name: f.type for f in self._schemas[1] if f.name not in EPISODE_COLUMNS}
+
+    @cached_property
+    def provenance(self) -> dict[str, Any]:
+        """Where the data came from, for each format's metadata: the source manifest's sha256 and recipe."""
+        m = self.manifest
+        return {
+            "source": str(self.ds.location),
+            "source_format": self.ds.format,
+            "manifest_sha256": hashlib.sha256(self.ds.location.read_bytes(MANIFEST)).hexdigest(),
+            "recipe_hash": m.get("recipe_hash"),
+            "recipe": m["recipe"],
+            "seed": m.get("seed"),
+            "engine": m.get("engine"),
+            "factory_version": m.get("factory_version"),
+            "created": m.get("created"),
+            "merged_from": [{k: v for k, v in s.items() if k != "merge"} for s in m["merge"]["sources"]]
+            if "merge" in m else None,
+            "features": m["features"],
+        }
+
+
+
+def plain(value: object) -> object:
+    """json.dumps' `default` for numpy scalars (labels and parameters read from Arrow)."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
