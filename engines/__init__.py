@@ -13,12 +13,14 @@ from factory.errors import EngineNotInstalled, UnknownEngine, did_you_mean
 ENGINES: dict[str, str] = {
     "genesis": "engines.genesis:GenesisEngine",
     "unity": "engines.unity:UnityEngine",
+    "mujoco": "engines.mujoco:MuJoCoEngine",
 }
 INSTALL_HINTS: dict[str, str] = {
     "genesis": "pip install torch==2.13.0 genesis-world==1.4.5  (or: pip install -e '.[genesis]')",
     "unity": "pip install mlagents-envs==0.28.0 protobuf==3.20.3  (or: pip install -e '.[unity]')",
+    "mujoco": "pip install mujoco==4.0.0  (or: pip install -e '.[mujoco]')",
 }
-_ENGINE_PACKAGES = {"genesis": "genesis", "unity": "mlagents_envs"}
+_ENGINE_PACKAGES = {"genesis": "genesis", "unity": "mlagents_envs", "mujoco": "mujoco"}
 
 
 def load_engine(name: str) -> type[Engine]:

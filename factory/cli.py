@@ -28,6 +28,7 @@ typical session:
   factory schema > recipe.schema.json                      JSON Schema for editor autocompletion
   factory export outputs/push_target -f lerobot --out DIR  also minari, hf (HF datasets), webdataset
   factory merge outputs/a outputs/b --out outputs/ab       one dataset from several of the same layout
+  factory compare RECIPE --engines genesis,mujoco --out DIR the same episodes on two engines, side by side
 
 a dataset holds one folder per format ({formats}) and manifest.json; open it with
 factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
@@ -124,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     from factory.export.commands import register as register_export_commands
 
     register_export_commands(sub)  # export, merge
+    from factory.compare.command import register as register_compare
+
+    register_compare(sub)  # compare
     return parser
 
 

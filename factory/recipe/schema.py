@@ -58,7 +58,8 @@ class RigidObject(Strict):
     shape: Shape
     mass: Num = Field(1.0, description="Mass in kg.")
     friction: Num = Field(0.5, description="Coulomb friction coefficient (Genesis: 0.01-5).")
-    restitution: Num | None = Field(None, description="Coefficient of restitution, where the engine supports it.")
+    restitution: Num | None = Field(None, description="Coefficient of restitution; a contact takes the mean "
+                                    "of its two bodies' values (the ground counts as a body; unset is 0).")
     pos: Vec3 = Field(description="Initial centre position in metres.")
     euler: Vec3 = Field([0.0, 0.0, 0.0], description="Initial orientation, extrinsic x-y-z, degrees.")
     vel: Vec3 = Field([0.0, 0.0, 0.0], description="Initial linear velocity in m/s.")
@@ -79,7 +80,8 @@ class Ground(Strict):
     """The support surface: an infinite plane, or a table top of `size` whose top is at z=`height`."""
 
     friction: Num = 0.5
-    restitution: Num | None = Field(None, description="Coefficient of restitution, where the engine supports it.")
+    restitution: Num | None = Field(None, description="Coefficient of restitution of the surface; a contact "
+                                    "takes the mean of its two bodies' values.")
     height: float = 0.0
     size: Annotated[list[float], Field(min_length=2, max_length=2)] | None = Field(
         None, description="Table top extent [x, y] in metres; objects can fall off its edges.")
@@ -180,7 +182,15 @@ class UnityEngine(Strict):
                                      "'box.impulse.x'. Default: every object's impulse, in scene order.")
 
 
-Engine = Annotated[Union[GenesisEngine, UnityEngine], Field(discriminator="type")]
+class MuJoCoEngine(Strict):
+    """MuJoCo on the CPU: each thread steps its own episodes (the same bytes at any thread count)."""
+
+    type: Literal["mujoco"]
+    threads: int | None = Field(None, ge=1, le=256, description="Threads stepping a batch; default: "
+                                "the cores this process may run on.")
+
+
+Engine = Annotated[Union[GenesisEngine, UnityEngine, MuJoCoEngine], Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- outputs, labels
