@@ -31,10 +31,11 @@ from factory.generate.provenance import redacted
 from factory.generate.shard import write_shard
 from factory.rollout import EpisodeRecord
 from factory.storage import reader_for
-from factory.storage.dataset import Dataset, open_dataset
+from factory.storage.dataset import Dataset
 from factory.storage.group import check_same_layout
 from factory.storage.location import Location, location
 from factory.storage.manifest import FORMAT_VERSION, MANIFEST, write_manifest
+from factory.storage.opener import open_dataset
 
 # recipe fields that do not change any episode's content (tested byte-identical across them)
 NOT_CONTENT = ("episodes", "n_envs", "name", "description", "quality")

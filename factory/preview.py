@@ -17,7 +17,8 @@ from factory.errors import FactoryError
 from factory.recipe.scene_fields import episode_scene
 from factory.recipe.schema import Recipe
 from factory.rollout import Layout
-from factory.storage.dataset import Dataset, Episode, open_dataset
+from factory.storage.dataset import Dataset, Episode
+from factory.storage.opener import open_dataset
 
 MAX_FRAMES = 60
 FIGSIZE = (6.0, 3.0)

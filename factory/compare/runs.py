@@ -11,7 +11,7 @@ from factory.generate.runner import run
 from factory.recipe.schema import Recipe
 from factory.rollout import Layout
 from factory.storage.base import column_array
-from factory.storage.dataset import open_dataset
+from factory.storage.opener import open_dataset
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from typing import Any, Protocol
 from factory.errors import ExportError, did_you_mean
 from factory.export.source import Source
 from factory.export.staging import write_staged
-from factory.storage.dataset import Dataset, open_dataset
+from factory.storage.dataset import Dataset
 from factory.storage.location import Location, location
+from factory.storage.opener import open_dataset
 
 EXPORTERS: dict[str, str] = {
     "lerobot": "factory.export.lerobot:LeRobotExporter",

@@ -62,7 +62,7 @@ def _bar(total: int, desc: str, quiet: bool) -> Iterator[Callable[[int], None]]:
 
 def _export(args: argparse.Namespace) -> int:
     from factory.export import export
-    from factory.storage.dataset import open_dataset
+    from factory.storage.opener import open_dataset
 
     ds = open_dataset(args.dataset, args.source_format)
     with _bar(len(ds), f"{ds.manifest['recipe']['name']} → {args.export_format}", args.quiet) as progress:
@@ -75,7 +75,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _merge(args: argparse.Namespace) -> int:
     from factory.merge import merge
-    from factory.storage.dataset import open_dataset
+    from factory.storage.opener import open_dataset
 
     total = sum(len(open_dataset(d)) for d in args.datasets)
     with _bar(total, "merge", args.quiet) as progress:

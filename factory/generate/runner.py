@@ -18,7 +18,13 @@ from engines.base import Engine
 from factory.generate.lock import output_lock
 from factory.generate.plan import Shard, check_scale, plan_shards
 from factory.generate.provenance import build_manifest
-from factory.generate.resume import begin, check_output, remove_run, remove_temporaries, scan
+from factory.generate.resume import (
+    begin,
+    check_output,
+    remove_run,
+    remove_temporaries,
+    scan,
+)
 from factory.generate.shard import (
     Progress,
     finish_shard,

@@ -27,7 +27,8 @@ from factory.report.particle_build import evaluate_particle_model, particle_prev
 from factory.report.particle_checks import check_particles
 from factory.report.probe_build import probe_scores
 from factory.report.verdict import gap_closed, verdict
-from factory.storage.dataset import Dataset, open_dataset
+from factory.storage.dataset import Dataset
+from factory.storage.opener import open_dataset
 
 
 def evaluate_model(ds: Dataset, model: RelationalModel, split: Split, stats: dict, info: dict[int, dict],

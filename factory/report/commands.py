@@ -90,7 +90,7 @@ def _train(args: argparse.Namespace) -> int:
     from factory.model.rigid_train import train_relational
     from factory.model.split import episode_info, quality_options, split_episodes
     from factory.report.build import is_particle_dataset
-    from factory.storage.dataset import open_dataset
+    from factory.storage.opener import open_dataset
 
     ds = open_dataset(args.dataset, args.format)
     quality = quality_options(ds, parse_holdout(args.holdout))
@@ -115,7 +115,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from factory.report.build import evaluate_model, is_particle_dataset
     from factory.report.particle_build import evaluate_particle_model
     from factory.report.text import render_evaluation
-    from factory.storage.dataset import open_dataset
+    from factory.storage.opener import open_dataset
 
     ds = open_dataset(args.dataset, args.format)
     if is_particle_dataset(ds):
@@ -149,7 +149,7 @@ def _report(args: argparse.Namespace) -> int:
 def _probes(args: argparse.Namespace) -> int:
     from factory.model.split import episode_info
     from factory.report.probe_build import dataset_probes, write_probes
-    from factory.storage.dataset import open_dataset
+    from factory.storage.opener import open_dataset
 
     ds = open_dataset(args.dataset, args.format)
     items = dataset_probes(ds, episode_info(ds.episodes()))

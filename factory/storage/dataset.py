@@ -6,7 +6,6 @@ import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -142,18 +141,6 @@ class Dataset:
         index_list = ep.get("point_index")
         return Episode(index, states, column_array(t["action"]), params, labels, contacts, points,
                        None if index_list is None else np.asarray(index_list))
-
-
-def open_dataset(path: str | os.PathLike[str] | Location | list | tuple, format: str | None = None,
-                 storage_options: dict[str, Any] | None = None) -> Dataset:
-    """Open a dataset written by `factory run`: a folder or a URL (s3://bucket/ds, with fsspec's
-    `storage_options` such as endpoint_url); `format` picks parquet or hdf5 when both exist.
-    A list of datasets of one layout opens as one `DatasetGroup` (episodes numbered across them)."""
-    if isinstance(path, list | tuple):
-        from factory.storage.group import DatasetGroup
-
-        return DatasetGroup([open_dataset(p, format, storage_options) for p in path])  # type: ignore[return-value]
-    return Dataset(location(path, storage_options), format)
 
 
 def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:

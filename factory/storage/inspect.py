@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from factory.storage.dataset import open_dataset
+from factory.storage.opener import open_dataset
 
 _INDEX_COLUMNS = {"episode", "shard", "transitions", "transitions_offset"}
 
