@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from engines.genesis import restitution
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
 from factory.errors import EngineUnsupported
 from factory.recipe.distributions import Choice, is_random, nominal
@@ -24,9 +27,6 @@ def check_representable(recipe: Recipe) -> None:
     """Raise `EngineUnsupported` naming every field Genesis cannot honour."""
     problems = []
     for i, obj in enumerate(recipe.scene.objects):
-        if obj.restitution is not None:
-            problems.append(f"scene.objects.{i}.restitution: Genesis rigid contacts are inelastic; "
-                            "remove the field (bounciness is not modelled)")
         if obj.fixed and (is_random(obj.mass) or any(is_random(v) for v in obj.vel + obj.ang_vel)):
             problems.append(f"scene.objects.{i}: a fixed object has no mass or velocity to randomize")
     if recipe.scene_variants is None:
@@ -55,7 +55,7 @@ class BuiltScene:
 def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
     """Create and build the batched scene; per-episode values are set later, per env."""
     scene = gs.Scene(
-        sim_options=gs.options.SimOptions(dt=recipe.dt, substeps=substeps(recipe), gravity=tuple(recipe.scene.gravity)),
+        sim_options=gs.options.SimOptions(dt=recipe.dt, substeps=_substeps(recipe), gravity=tuple(recipe.scene.gravity)),
         **solver_options(gs, recipe),
         # the exact (elliptic) friction cone: the default pyramid makes a fast-sliding box hop and
         # decelerate at a fraction of mu*g; elliptic matches mu*g within 1% (measured)
@@ -83,8 +83,50 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
                                 name=obj.name)
                for obj in recipe.scene.objects]
     points = add_particle_entity(gs, scene, recipe)
+    for entity, params in _contact_params(recipe, ground, objects):
+        for geom in entity.geoms:  # an array: a list would break the scene's checkpoint (`__getstate__`)
+            geom.set_sol_params(np.asarray(params, np.float64))
     scene.build(n_envs=n_envs)
     return BuiltScene(scene, ground, objects, points)
+
+
+def elastic(recipe: Recipe) -> bool:
+    """Whether any body of the scene has a restitution (else Genesis' default, inelastic contacts)."""
+    g = recipe.scene.ground
+    return any(o.restitution is not None for o in recipe.scene.objects) or (g is not None and g.restitution is not None)
+
+
+def _substeps(recipe: Recipe) -> int:
+    if elastic(recipe):  # an impact must span SUBSTEPS_PER_CONTACT substeps to bounce as calibrated
+        return max(substeps(recipe), restitution.substep_dt(recipe.dt)[0])
+    return substeps(recipe)
+
+
+def contact_dampratios(recipe: Recipe) -> dict[str, float]:
+    """Each body's contact damping ratio in a scene with pinned restitutions (unset counts as 0);
+    refuses a scene whose pairs the per-body values cannot all give their mean e."""
+    g = recipe.scene.ground
+    values = {o.name: float(o.restitution or 0.0) for o in recipe.scene.objects}
+    if g is not None:
+        values["ground"] = float(g.restitution or 0.0)
+    movable = {o.name for o in recipe.scene.objects if not o.fixed}
+    zetas, worst = restitution.body_dampratios(values, movable)
+    if worst > restitution.PAIR_TOLERANCE:
+        raise EngineUnsupported(
+            f"scene.objects: Genesis averages the contact parameters of two bodies, and no per-body values give "
+            f"every pair that can meet the mean of its two restitutions (worst pair off by {worst:.3f}); use fewer "
+            "distinct restitution values (one per role: balls, cushions, ground)")
+    return zetas
+
+
+def _contact_params(recipe: Recipe, ground, objects: list) -> list[tuple[object, list[float]]]:
+    if not elastic(recipe):
+        return []
+    zetas = contact_dampratios(recipe)
+    sub_dt = recipe.dt / _substeps(recipe)
+    named = ([("ground", ground)] if ground is not None else []) + \
+        [(o.name, e) for o, e in zip(recipe.scene.objects, objects)]
+    return [(entity, restitution.sol_params(zetas[name], sub_dt)) for name, entity in named]
 
 
 def _morph(gs, obj: RigidObject, mover: bool = False):

@@ -57,7 +57,8 @@ class RigidObject(Strict):
     shape: Shape
     mass: Num = Field(1.0, description="Mass in kg.")
     friction: Num = Field(0.5, description="Coulomb friction coefficient (Genesis: 0.01-5).")
-    restitution: Num | None = Field(None, description="Coefficient of restitution, where the engine supports it.")
+    restitution: Num | None = Field(None, description="Coefficient of restitution; a contact takes the mean "
+                                    "of its two bodies' values (the ground counts as a body; unset is 0).")
     pos: Vec3 = Field(description="Initial centre position in metres.")
     euler: Vec3 = Field([0.0, 0.0, 0.0], description="Initial orientation, extrinsic x-y-z, degrees.")
     vel: Vec3 = Field([0.0, 0.0, 0.0], description="Initial linear velocity in m/s.")
@@ -78,6 +79,8 @@ class Ground(Strict):
     """The support surface: an infinite plane, or a table top of `size` whose top is at z=`height`."""
 
     friction: Num = 0.5
+    restitution: Num | None = Field(None, description="Coefficient of restitution of the surface; a contact "
+                                    "takes the mean of its two bodies' values.")
     height: float = 0.0
     size: Annotated[list[float], Field(min_length=2, max_length=2)] | None = Field(
         None, description="Table top extent [x, y] in metres; objects can fall off its edges.")
@@ -85,6 +88,8 @@ class Ground(Strict):
     @model_validator(mode="after")
     def _physical(self) -> "Ground":
         require_range(self.friction, "friction", 0.0, low_open=False)
+        if self.restitution is not None:
+            require_range(self.restitution, "restitution", 0.0, 1.0, low_open=False)
         if self.size is not None and min(self.size) <= 0:
             raise ValueError("size: must be positive")
         return self
@@ -202,6 +207,9 @@ class Quarantine(Strict):
 class LabelOptions(Strict):
     rest_speed: float = Field(0.02, gt=0, description="m/s below which a body counts as at rest.")
     min_impact_force: float = Field(0.0, ge=0, description="Contacts weaker than this (N) are not impacts.")
+    striker: Name | None = Field(None, description="A struck ball (billiards' cue ball): adds the strike "
+                                 "labels of `factory.labels.strike` (first ball hit, contact order, cushion "
+                                 "bounces, balls moved, final positions).")
 
 
 Band = Annotated[list[float], Field(min_length=2, max_length=2)]
@@ -278,6 +286,11 @@ class Recipe(Strict):
                                  f"scene.{kind}: only a kind '{kind}' recipe has one (this is '{self.kind}')")
         for i, action in enumerate(self.actions):
             self._check_action(i, action)
+        striker = self.labels.striker
+        movable = [o.name for o in self.scene.objects if not o.fixed]
+        if striker is not None and striker not in movable:
+            raise ValueError(f"labels.striker: '{striker}' is not a movable object of the scene"
+                             f"{did_you_mean(striker, movable)}; movable: {', '.join(movable)}")
         if self.kind != "collision" and not any(isinstance(a, Move) for a in self.actions):
             raise ValueError(f"actions: a {self.kind} recipe needs a 'move' action (a gate, wall, object or "
                              "grasped corner), whose velocity is each transition's action")
