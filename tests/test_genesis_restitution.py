@@ -172,7 +172,7 @@ def test_calibration_holds_for_every_geometry_and_speed():
     recipe = calibration_recipe()
     built = build_scene(_genesis("cpu"), recipe, recipe.n_envs)
     targets = [0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95]
-    rows = measure(built, dampratios=[float(restitution.dampratio_for(e)) for e in targets])
+    rows = measure(built, recipe, dampratios=[float(restitution.dampratio_for(e)) for e in targets])
     built.scene.destroy()
     for e, row in zip(targets, rows):
         for test, values in row["by_test"].items():

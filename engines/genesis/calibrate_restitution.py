@@ -23,8 +23,8 @@ from engines.genesis import restitution
 from factory.recipe.schema import Recipe
 
 SPEEDS = (0.5, 1.0, 2.0, 5.0)  # m/s, impact speed of each body (each env one)
-DAMPRATIOS = (0.004, 0.008, 0.012, 0.016, 0.02, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.125, 0.15, 0.2,
-              0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0)
+DAMPRATIOS = (0.002, 0.004, 0.008, 0.012, 0.016, 0.02, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.125, 0.15, 0.2,
+              0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.5, 2.0, 3.0, 5.0)
 DT, GAP, RADIUS, BOX = 0.004, 0.01, 0.05, 0.1  # s, m: recipe step, initial gap, sphere radius, box edge
 STEPS = 40  # 0.16 s: the slowest body crosses its gap and leaves the contact long before
 
@@ -44,7 +44,7 @@ def calibration_recipe() -> Recipe:
              "friction": 0.01, "restitution": 0.5}]}})
 
 
-def measure(built, dampratios=DAMPRATIOS, speeds=SPEEDS) -> list[dict]:
+def measure(built, recipe: Recipe, dampratios=DAMPRATIOS, speeds=SPEEDS) -> list[dict]:
     """One row per ζ: e of each test at each speed, and the middle and width of their range."""
     import torch
 
@@ -59,8 +59,9 @@ def measure(built, dampratios=DAMPRATIOS, speeds=SPEEDS) -> list[dict]:
         scene.__setstate__(pristine)
         params = torch.tensor([restitution.sol_params(zeta, sub_dt)] * solver.n_geoms, dtype=torch.float32)
         solver.set_sol_params(params, geoms_idx=list(range(solver.n_geoms)))
-        for entity, vel in ((drop, _vz(-v, zeros)), (left, _vx(v, zeros)), (right, _vx(-v, zeros)),
-                            (box, _vz(-v, zeros))):
+        for obj, entity, vel in zip(recipe.scene.objects, built.objects,
+                                    (_vz(-v, zeros), _vx(v, zeros), _vx(-v, zeros), _vz(-v, zeros))):
+            entity.set_pos(torch.tensor([obj.pos] * len(speeds), dtype=torch.float32), zero_velocity=True)
             entity.set_dofs_velocity(vel)
         for _ in range(STEPS):
             scene.step()
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
 
     recipe = calibration_recipe()
     built = build_scene(_genesis("cpu"), recipe, recipe.n_envs)
-    rows = measure(built)
+    rows = measure(built, recipe)
     sub = built.scene.sim.substeps
     table = {"about": "Genesis contact damping ratio -> measured coefficient of restitution; written by "
                       "`python -m engines.genesis.calibrate_restitution`",

@@ -9,8 +9,8 @@ impact speed. That function is measured (`calibrate_restitution.py`) and shipped
 A contact averages its two geoms' parameters; its e is then e(mean ζ), not the mean of the two e
 the factory's pair rule asks for. So the adapter solves, for each built scene, the per-body ζ whose
 pairwise means give every pair that can meet (at least one of them movable) ζ_pair = ζ(mean e):
-exact when the scene has at most one value per role (all balls one e, cushions another, the
-ground a third), least squares otherwise, and refused past `PAIR_TOLERANCE`.
+exact when the scene has one value per role (all balls one e, cushions another, the ground a
+third) or at most three movable bodies, least squares otherwise, and refused past `PAIR_TOLERANCE`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
-from itertools import combinations_with_replacement
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,9 @@ def table() -> tuple[np.ndarray, np.ndarray]:
         return zeta, np.exp(-np.pi * zeta / np.sqrt(1 - zeta ** 2))
     data = json.loads(TABLE_PATH.read_text())
     rows = sorted(data["rows"], key=lambda r: r["dampratio"])
-    return np.array([r["dampratio"] for r in rows]), np.array([r["e"] for r in rows])
+    zeta, e = np.array([r["dampratio"] for r in rows]), np.array([r["e"] for r in rows])
+    falling = np.concatenate([[True], np.minimum.accumulate(e)[1:] < np.minimum.accumulate(e)[:-1]])
+    return zeta[falling], e[falling]  # the monotone part: e → ζ must be a function
 
 
 def dampratio_for(e: float | np.ndarray) -> np.ndarray:
@@ -64,15 +66,14 @@ def substep_dt(dt: float) -> tuple[int, float]:
 
 
 def body_dampratios(values: dict[str, float], movable: set[str]) -> tuple[dict[str, float], float]:
-    """Per-body ζ such that every pair that can meet gets ζ(mean of its two e); and the worst
-    pair's |e - mean e| left by the solve.
+    """Per-body ζ such that every pair that can meet gets ζ(mean of its two e), by least squares
+    (exact for up to three bodies or values per role); and the worst pair's |e - mean e| left.
 
     `values` maps every body (the ground included) to its e; a pair can meet when at least one
     of its bodies is movable (fixed bodies never touch each other).
     """
     names = sorted(values)
-    pairs = [(a, b) for a, b in combinations_with_replacement(names, 2)
-             if (a in movable or b in movable) and (a != b or a in movable)]
+    pairs = [(a, b) for a, b in combinations(names, 2) if a in movable or b in movable]
     col = {n: i for i, n in enumerate(names)}
     rows = np.zeros((len(pairs), len(names)))
     target = np.empty(len(pairs))
@@ -80,9 +81,10 @@ def body_dampratios(values: dict[str, float], movable: set[str]) -> tuple[dict[s
         rows[k, col[a]] += 0.5
         rows[k, col[b]] += 0.5
         target[k] = dampratio_for((values[a] + values[b]) / 2)
-    zeta_min = table()[0][0]
-    solved = np.linalg.lstsq(rows, target, rcond=None)[0] if pairs else np.zeros(len(names))
-    solved = np.maximum(solved, zeta_min)
+    from scipy.optimize import lsq_linear
+
+    zeta = table()[0]
+    solved = lsq_linear(rows, target, bounds=(zeta[0], zeta[-1])).x if pairs else np.zeros(len(names))
     untouched = ~rows.any(axis=0)  # a body no pair involves keeps its own value
     solved[untouched] = dampratio_for([values[n] for n in np.array(names)[untouched]])
     worst = 0.0
