@@ -132,7 +132,7 @@ outputs: {{formats: [parquet]}}
 """)
     factory_run(recipe, tmp_path / "d")
     ds = open_dataset(tmp_path / "d")
-    info = episode_info(ds.episodes)
+    info = episode_info(ds.episodes())
     drawn = sorted(v["params"]["ball.restitution"] for v in info.values())
     assert drawn[1] - drawn[0] > 0.05
     for ep in iter_episodes(ds):
@@ -177,3 +177,29 @@ def test_calibration_holds_for_every_geometry_and_speed():
     for e, row in zip(targets, rows):
         for test, values in row["by_test"].items():
             assert np.abs(np.array(values) - e).max() <= 0.03, (e, test, values)
+
+
+@pytest.mark.slow
+def test_a_billiards_break_passes_the_data_checks(tmp_path):
+    """Hard breaks (4 m/s) on the shipped table: labels agree with the states, and elastic
+    impacts and cushion bounces gain no energy."""
+    from factory import open_dataset
+    from factory.generate.runner import run as factory_run
+    from factory.model.split import episode_info
+    from factory.recipe.schema import QualityOptions
+    from factory.report.data_checks import check_dataset
+
+    recipe = load_recipe(ROOT / "recipes/collision/billiards.yaml")
+    data = recipe.model_dump(mode="json")
+    data.update(episodes=4, n_envs=4, steps=200)
+    data["actions"][0]["impulse"] = 0.7
+    factory_run(type(recipe).model_validate(data), tmp_path / "b")
+    ds = open_dataset(tmp_path / "b")
+    info = episode_info(ds.episodes())
+    checks = check_dataset(ds, info)
+    assert checks["label_mismatch"]["fraction"] == 0, checks["label_mismatch"]
+    assert checks["energy_gain"]["max"] < QualityOptions().max_energy_gain, checks["energy_gain"]
+    for episode in info.values():
+        labels = episode["labels"]
+        assert labels["touched__cue__b1"] and labels["first_hit__cue__b1"]  # a straight hard break
+        assert labels["balls_moved"] >= 3
