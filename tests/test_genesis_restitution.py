@@ -69,6 +69,20 @@ def test_a_dropped_body_rebounds_to_e2_h(drops, body, half):
         assert rebound / h == pytest.approx(0.8 ** 2, rel=0.03), (body, h)
 
 
+def test_bounces_pass_the_energy_check(drops):
+    """Impacts recorded mid-contact (energy in the spring) are no gain: the report's check passes."""
+    from engines.genesis.engine import layout_of
+    from factory import checks
+    from factory.recipe.schema import QualityOptions
+
+    recipe, specs, rollouts = drops
+    layout = layout_of(recipe)
+    bodies = {"ball": checks.make_body("sphere", 1.0, (R,)), "box": checks.make_body("box", 1.0, (BOX,) * 3)}
+    for r in rollouts:
+        gain = checks.energy_gain(r.states, r.actions, layout, bodies, np.array(recipe.scene.gravity))
+        assert gain < QualityOptions().max_energy_gain
+
+
 HEAD_ON = f"""
 name: head_on_pair
 engine: genesis
@@ -199,7 +213,13 @@ def test_a_billiards_break_passes_the_data_checks(tmp_path):
     checks = check_dataset(ds, info)
     assert checks["label_mismatch"]["fraction"] == 0, checks["label_mismatch"]
     assert checks["energy_gain"]["max"] < QualityOptions().max_energy_gain, checks["energy_gain"]
+    balls = ("b1", "b2", "b3", "b4", "b5", "b6")
+    hits = 0
     for episode in info.values():
         labels = episode["labels"]
-        assert labels["touched__cue__b1"] and labels["first_hit__cue__b1"]  # a straight hard break
-        assert labels["balls_moved"] >= 3
+        touched = [b for b in balls if labels[f"touched__cue__{b}"]]
+        first = [b for b in balls if labels[f"first_hit__cue__{b}"]]
+        assert len(first) == (1 if touched else 0) and set(first) <= set(touched), labels
+        assert labels["balls_moved"] >= len(touched)
+        hits += bool(touched)
+    assert hits >= 2, "hard breaks aimed at the rack mostly hit it"

@@ -63,7 +63,7 @@ def measure(built, recipe: Recipe, dampratios=DAMPRATIOS, speeds=SPEEDS) -> list
                                     (_vz(-v, zeros), _vx(v, zeros), _vx(-v, zeros), _vz(-v, zeros))):
             entity.set_pos(torch.tensor([obj.pos] * len(speeds), dtype=torch.float32), zero_velocity=True)
             entity.set_dofs_velocity(vel)
-        for _ in range(STEPS):
+        for _ in range(STEPS * built.reads):  # each recipe step is `reads` Genesis steps
             scene.step()
         out = {name: entity.get_vel().cpu().numpy() for name, entity in
                (("drop", drop), ("left", left), ("right", right), ("box", box))}

@@ -50,12 +50,14 @@ class BuiltScene:
     ground: object | None
     objects: list  # Genesis entities in recipe order
     points: object | None = None  # the liquid or cloth entity of a fluid or cloth recipe
+    reads: int = 1  # Genesis steps per recipe step, contacts read after each (elastic scenes)
 
 
 def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
     """Create and build the batched scene; per-episode values are set later, per env."""
+    reads, per_read = _stepping(recipe)
     scene = gs.Scene(
-        sim_options=gs.options.SimOptions(dt=recipe.dt, substeps=_substeps(recipe), gravity=tuple(recipe.scene.gravity)),
+        sim_options=gs.options.SimOptions(dt=recipe.dt / reads, substeps=per_read, gravity=tuple(recipe.scene.gravity)),
         **solver_options(gs, recipe),
         # the exact (elliptic) friction cone: the default pyramid makes a fast-sliding box hop and
         # decelerate at a fraction of mu*g; elliptic matches mu*g within 1% (measured)
@@ -87,7 +89,7 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
         for geom in entity.geoms:  # an array: a list would break the scene's checkpoint (`__getstate__`)
             geom.set_sol_params(np.asarray(params, np.float64))
     scene.build(n_envs=n_envs)
-    return BuiltScene(scene, ground, objects, points)
+    return BuiltScene(scene, ground, objects, points, reads)
 
 
 def elastic(recipe: Recipe) -> bool:
@@ -96,10 +98,15 @@ def elastic(recipe: Recipe) -> bool:
     return any(o.restitution is not None for o in recipe.scene.objects) or (g is not None and g.restitution is not None)
 
 
-def _substeps(recipe: Recipe) -> int:
-    if elastic(recipe):  # an impact must span SUBSTEPS_PER_CONTACT substeps to bounce as calibrated
-        return max(substeps(recipe), restitution.substep_dt(recipe.dt)[0])
-    return substeps(recipe)
+def _stepping(recipe: Recipe) -> tuple[int, int]:
+    """(Genesis steps per recipe step, substeps per Genesis step). An elastic collision scene
+    resolves each impact in SUBSTEPS_PER_CONTACT substeps, as calibrated, and reads contacts
+    several times per impact; anything else keeps one Genesis step per recipe step."""
+    if elastic(recipe):
+        if recipe.kind == "collision":
+            return restitution.contact_reads(recipe.dt)
+        return 1, max(substeps(recipe), restitution.substep_dt(recipe.dt)[0])
+    return 1, substeps(recipe)
 
 
 def contact_dampratios(recipe: Recipe) -> dict[str, float]:
@@ -123,7 +130,8 @@ def _contact_params(recipe: Recipe, ground, objects: list) -> list[tuple[object,
     if not elastic(recipe):
         return []
     zetas = contact_dampratios(recipe)
-    sub_dt = recipe.dt / _substeps(recipe)
+    reads, per_read = _stepping(recipe)
+    sub_dt = recipe.dt / (reads * per_read)
     named = ([("ground", ground)] if ground is not None else []) + \
         [(o.name, e) for o, e in zip(recipe.scene.objects, objects)]
     return [(entity, restitution.sol_params(zetas[name], sub_dt)) for name, entity in named]
