@@ -208,13 +208,27 @@ def label_mismatches(states: np.ndarray, labels: dict[str, object], ctx: LabelCo
         dist = np.linalg.norm(layout.field(states, a, "pos") - layout.field(states, b, "pos"), axis=-1)
         first = int(labels.get(f"first_contact__{key}", -1))
         if labels[f"touched__{key}"] and first >= 0:
-            if dist[first] > bodies[a].outer + bodies[b].outer + GEOMETRY_TOL:
+            if closest_bound(states, layout, a, b, first) > bodies[a].outer + bodies[b].outer + GEOMETRY_TOL:
                 bad.append(f"touched__{key}")
         elif dist.min() < bodies[a].inner + bodies[b].inner - GEOMETRY_TOL:
             bad.append(f"touched__{key}")
     if ctx.striker is not None:
         bad += first_hit_mismatches(labels, ctx.striker)
     return bad
+
+
+def closest_bound(states: np.ndarray, layout: Layout, a: str, b: str, k: int) -> float:
+    """A lower bound on how close a and b came during the transition that ends at state k.
+
+    The contact is live at state k (dist[k]), or was seen before it (elastic scenes read contacts
+    between records: the impact may be over by then), when neither end's distance can shrink faster
+    than the larger relative speed at the two ends allows (an impact does not speed a pair apart).
+    """
+    dist = np.linalg.norm(layout.field(states, a, "pos") - layout.field(states, b, "pos"), axis=-1)
+    if k == 0:
+        return float(dist[0])
+    rel = np.linalg.norm(layout.field(states, a, "vel") - layout.field(states, b, "vel"), axis=-1)
+    return float(min(dist[k], max(dist[k - 1], dist[k]) - max(rel[k - 1], rel[k]) * layout.record_dt))
 
 
 def first_hit_mismatches(labels: dict[str, object], striker: str) -> list[str]:
