@@ -32,14 +32,13 @@ def run(recipe_text: str):
         engine.close()
 
 
-DROP = f"""
-name: drop
-engine: genesis
-seed: 0
-episodes: {len(SPEEDS)}
-n_envs: {len(SPEEDS)}
-steps: 200
-dt: 0.004
+def head(name: str, steps: int) -> str:
+    """A one-batch recipe's first lines: one env per impact speed."""
+    return f"name: {name}\nengine: genesis\nseed: 0\nepisodes: {len(SPEEDS)}\nn_envs: {len(SPEEDS)}\n" \
+        f"steps: {steps}\ndt: 0.004\n"
+
+
+DROP = head("drop", 200) + f"""
 scene:
   ground: {{restitution: 0.8, friction: 0.01}}
   objects:
@@ -83,14 +82,7 @@ def test_bounces_pass_the_energy_check(drops):
         assert gain < QualityOptions().max_energy_gain
 
 
-HEAD_ON = f"""
-name: head_on_pair
-engine: genesis
-seed: 3
-episodes: {len(SPEEDS)}
-n_envs: {len(SPEEDS)}
-steps: 60
-dt: 0.004
+HEAD_ON = head("head_on_pair", 60) + f"""
 scene:
   gravity: [0, 0, 0]
   ground: null

@@ -71,3 +71,16 @@ def test_contacts_between_records_are_kept_once_per_pair_as_last_seen():
     assert rows == [(0, 0, 1, 2.0), (0, 0, 1, 2.0), (0, 2, 1, 2.0), (1, 0, 1, 1.0)]
     assert (c.step == 7).all()
     assert restitution.contact_reads(0.004) == (4, 10) and restitution.contact_reads(0.001) == (1, 10)
+
+
+def test_an_unreachable_pair_rule_is_refused_before_anything_runs():
+    from engines.genesis import GenesisEngine
+    from factory.errors import EngineUnsupported
+    from factory.recipe.loader import parse_recipe
+
+    balls = "\n".join(f"    - {{name: b{i}, shape: {{type: sphere, radius: 0.1}}, restitution: {e}, pos: [{i}, 0, 0.1]}}"
+                      for i, e in enumerate((0.9, 0.5, 0.2)))
+    recipe = parse_recipe(f"name: r\nengine: genesis\nseed: 0\nepisodes: 1\nsteps: 10\ndt: 0.004\n"
+                          f"scene:\n  ground: null\n  objects:\n{balls}\n")
+    with pytest.raises(EngineUnsupported, match="scene.objects: Genesis averages the contact parameters"):
+        GenesisEngine(recipe)

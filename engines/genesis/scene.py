@@ -39,6 +39,12 @@ def check_representable(recipe: Recipe) -> None:
         lo, hi = (value, value) if isinstance(value, (int, float)) else value.support()
         if lo < 0.01 or hi > 5.0:
             problems.append(f"{name}: Genesis needs friction in [0.01, 5]")
+    fields = [f for f in scene_fields(recipe) if f.name.endswith(".restitution")]
+    if elastic(recipe) and not any(is_random(f.value) for f in fields):  # drawn ones: checked per built scene
+        try:
+            contact_dampratios(recipe)
+        except EngineUnsupported as err:
+            problems.append(str(err))
     if problems:
         raise EngineUnsupported("the recipe asks for what Genesis cannot simulate:\n" +
                                 "\n".join(f"  - {p}" for p in problems))
