@@ -15,7 +15,7 @@ from factory.recipe.loader import load_recipe, parse_recipe
 pytestmark = pytest.mark.genesis
 G = 9.81
 R, BOX = 0.05, 0.1
-SPEEDS = (1.0, 2.0, 4.0)  # impact speeds, one env each
+SPEEDS = (1.0, 2.0, 3.0)  # impact speeds, one env each
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,7 +38,7 @@ def head(name: str, steps: int) -> str:
         f"steps: {steps}\ndt: 0.004\n"
 
 
-DROP = head("drop", 200) + f"""
+DROP = head("drop", 150) + f"""
 scene:
   ground: {{restitution: 0.8, friction: 0.01}}
   objects:
