@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
+# Mono's C# compiler: tests/test_unity_kit.py compiles the Unity kit with it (skipped without it, except in CI)
+if ! command -v mcs >/dev/null; then
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq mono-mcs || echo "warning: could not install mono-mcs; the Unity kit compile test will skip"
+fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0

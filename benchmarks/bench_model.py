@@ -1,8 +1,9 @@
-"""Benchmark the model path on one dataset: loader throughput against plain pyarrow / h5py reads of
-the same files, training steps/s, and the time `factory report` takes to a verdict.
+"""Benchmark the model path on datasets: loader throughput against plain pyarrow / h5py reads of
+the same files, training steps/s, the time `factory report` takes to a verdict, and the figures
+the verdict rests on (the relational model and the old flat MLP against the best trivial baseline).
 
-    .venv/bin/python benchmarks/bench_model.py /tmp/pt1000 --holdout ball.mass=0.8:1.0  # a markdown table
-    .venv/bin/python benchmarks/bench_model.py /tmp/pt1000 --no-report  # loader and training only
+    .venv/bin/python benchmarks/bench_model.py /tmp/pt500 --holdout ball.mass=0.2:0.3 --holdout ball.mass=0.9:1.0
+    .venv/bin/python benchmarks/bench_model.py /tmp/pt500 /tmp/ho200 /tmp/sb200 --no-loader  # figures only
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ import pyarrow.parquet as pq
 import torch
 
 from factory import open_dataset
+from factory.model.baselines import baselines
+from factory.model.evaluate import evaluate
 from factory.model.loader import TripleStream, make_loader
-from factory.model.split import quality_options, split_episodes
+from factory.model.pieces import iter_chunks
+from factory.model.rigid import TorchPredictor
+from factory.model.split import episode_info, quality_options, split_episodes
 from factory.model.stats import load_stats
 from factory.model.train import TrainConfig, train
 from factory.report.build import make_report
 from factory.report.commands import parse_holdout
+from factory.report.verdict import BASELINES, gap_closed
 from factory.storage.dataset import Dataset
 
 
@@ -50,7 +56,7 @@ def plain_h5py(ds: Dataset, batch: int) -> int:
     rows = 0
     for rel in sorted(f for f in ds.files if f.startswith("hdf5/")):
         with h5py.File(ds.root / rel, "r") as f:
-            for name in f:
+            for name in (k for k in f if k.startswith("episode_")):  # not the /episodes table
                 states, actions = f[name]["states"][()], f[name]["actions"][()]
                 rows += _batches_of((states[:-1], actions, states[1:]), batch)
     return rows
@@ -66,47 +72,87 @@ def timed(fn, repeats: int = 2) -> tuple[float, int]:
     return best, rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", type=Path)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=20, help="for the time-to-verdict run")
-    parser.add_argument("--no-report", action="store_true")
-    parser.add_argument("--holdout", action="append", default=[], metavar="PARAM=LOW:HIGH",
-                        help="OOD range for the report run, as in factory report")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    rows: list[tuple[str, str]] = []
-    ds = open_dataset(args.dataset)
-    rows.append(("dataset", f"{ds.manifest['counts']['episodes']} episodes, {len(ds)} transitions"))
+def loader_rows(path: Path, batch: int, workers: int) -> list[tuple[str, str]]:
+    rows = []
+    ds = open_dataset(path)
     for fmt, plain in (("parquet", plain_pyarrow), ("hdf5", plain_h5py)):
         if fmt not in ds.manifest["formats"]:
             continue
-        d = open_dataset(args.dataset, fmt)
+        d = open_dataset(path, fmt)
         load_stats(d)
         runs = {
-            f"plain {'pyarrow' if fmt == 'parquet' else 'h5py'} → torch batches": lambda: plain(d, args.batch_size),
-            "TripleStream, in order": lambda: sum(len(b["state"]) for b in TripleStream(d, args.batch_size,
-                                                                                        shuffle=False)),
-            "TripleStream, shuffled": lambda: sum(len(b["state"]) for b in TripleStream(d, args.batch_size)),
-            f"TripleStream, shuffled, DataLoader {args.workers} workers": lambda: sum(
-                len(b["state"]) for b in make_loader(TripleStream(d, args.batch_size), args.workers)),
+            f"plain {'pyarrow' if fmt == 'parquet' else 'h5py'} → torch batches": lambda: plain(d, batch),
+            "TripleStream, in order": lambda: sum(len(b["state"]) for b in TripleStream(d, batch, shuffle=False)),
+            "TripleStream, shuffled": lambda: sum(len(b["state"]) for b in TripleStream(d, batch)),
+            f"TripleStream, shuffled, DataLoader {workers} workers": lambda: sum(
+                len(b["state"]) for b in make_loader(TripleStream(d, batch), workers)),
         }
         for name, fn in runs.items():
             seconds, n = timed(fn)
             rows.append((f"{fmt}: {name}", f"{n / seconds:,.0f} triples/s ({seconds:.2f} s)"))
-    split = split_episodes(ds.episodes(), quality_options(ds).holdout)
-    result = train(ds, split, load_stats(ds), TrainConfig(epochs=3, batch_size=args.batch_size))
-    rows.append((f"training (batch {args.batch_size}, CPU, 1 thread, incl. validation)",
-                 f"{result.steps_per_second:,.0f} steps/s ({result.steps} steps)"))
-    if not args.no_report:
+    return rows
+
+
+def figures(evaluation: dict, name: str = "model") -> str:
+    """one-step and H-step position error as multiples of the best trivial baseline, label gap closed."""
+    r = evaluation["test"]
+    one = r["one_step"][name]["nmse"] / min(r["one_step"][b]["nmse"] for b in BASELINES)
+    roll = r["rollout"][name][-1] / min(r["rollout"][b][-1] for b in BASELINES)
+    return (f"one-step {one:.2f}×, {len(r['rollout'][name])}-step position {roll:.2f}× the best baseline; "
+            f"labels close {gap_closed(r['labels'], name):.0%} of the majority→readout gap")
+
+
+def old_mlp(path: Path, holdout: dict, epochs: int, batch: int) -> tuple[str, str]:
+    """The flat MLP the relational model replaced, trained and scored on the same split."""
+    ds = open_dataset(path)
+    table = ds.episodes()
+    split = split_episodes(table, quality_options(ds, holdout).holdout)
+    stats = load_stats(ds)
+    result = train(ds, split, stats, TrainConfig(epochs=epochs, batch_size=batch))
+    predictors = baselines(ds.layout, stats, iter_chunks(ds, split.train)) + [TorchPredictor(result.model)]
+    ev = evaluate(predictors, ds, {"test": split.test}, stats, episode_info(table))
+    return (f"{ds.manifest['recipe']['name']}: old flat MLP, {epochs} epochs",
+            f"{figures(ev, 'mlp')}; training {result.seconds:.0f} s, {result.steps_per_second:.0f} steps/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("datasets", type=Path, nargs="+")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--train-seconds", type=float, default=300.0, help="the report's training budget")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=20, help="for the time-to-verdict run")
+    parser.add_argument("--mlp-epochs", type=int, default=20,
+                        help="for the old MLP beside the first dataset's model (0: skip)")
+    parser.add_argument("--no-loader", action="store_true", help="skip the loader throughput rows")
+    parser.add_argument("--holdout", action="append", default=[], metavar="PARAM=LOW:HIGH",
+                        help="OOD bands for the first dataset's report, as in factory report")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows: list[tuple[str, str]] = []
+    for k, path in enumerate(args.datasets):
+        ds = open_dataset(path)
+        name = ds.manifest["recipe"]["name"]
+        rows.append((f"{name}: dataset", f"{ds.manifest['counts']['episodes']} episodes, {len(ds)} transitions"))
+        if not args.no_loader and k == 0:
+            rows += loader_rows(path, args.batch_size, args.workers)
+        holdout = parse_holdout(args.holdout) if k == 0 else None
         start = time.perf_counter()
-        summary = make_report(args.dataset, config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size),
-                              holdout=parse_holdout(args.holdout))
-        verdict = "pass" if summary["verdict"]["passed"] else "fail"
-        rows.append((f"factory report, {args.epochs} epochs: time to verdict",
-                     f"{time.perf_counter() - start:.1f} s (verdict: {verdict})"))
+        summary = make_report(path, config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                                                       max_seconds=args.train_seconds), holdout=holdout)
+        t = summary["training"]
+        rows.append((f"{name}: factory report, {args.epochs} epochs: time to verdict",
+                     f"{time.perf_counter() - start:.0f} s (training {t['seconds']:.0f} s, "
+                     f"{t['steps_per_second']:.1f} steps/s); verdict: "
+                     f"{'pass' if summary['verdict']['passed'] else 'fail'}"))
+        if "labels" in summary["evaluation"]["test"]:
+            rows.append((f"{name}: relational model", figures(summary["evaluation"])))
+            for kind, r in summary["probes"].get("test", {}).items():
+                rows.append((f"{name}: probe '{kind}' ({r['items']} items)",
+                             f"model {r['model']:.2f}, readout {r['truth-readout']:.2f}, "
+                             f"majority {r['majority']:.2f}, chance {r['chance']:.2f}"))
+            if args.mlp_epochs and k == 0:
+                rows.append(old_mlp(path, holdout, args.mlp_epochs, 256))
     width = max(len(k) for k, _ in rows)
     print(f"| {'measure':<{width}} | result |\n|{'-' * (width + 2)}|--------|")
     for k, v in rows:

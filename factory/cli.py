@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from factory.errors import EngineUnsupported, FactoryError, RecipeError
+from factory.storage.base import FORMATS
 
 EPILOG = """\
 typical session:
@@ -20,8 +21,8 @@ typical session:
   factory run recipes/fluid/dam_break.yaml                 fluid (SPH) and cloth (PBD) work the same way
   factory schema > recipe.schema.json                      JSON Schema for editor autocompletion
 
-a dataset holds parquet/{transitions,episodes,contacts}/shard-*.parquet, hdf5/shard-*.h5 and
-manifest.json; open it with factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
+a dataset holds one folder per format ({formats}) and manifest.json; open it with
+factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
 exit codes: 0 ok, 1 run or storage error, 2 bad recipe (or one its engine refuses) or arguments.
 """
 
@@ -45,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="factory", description="Synthetic physics data factory: turn YAML recipes into labeled "
-        "state-action-result datasets (Parquet + HDF5) from physics engines.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        f"state-action-result datasets ({' + '.join(FORMATS)}) from physics engines.",
+        epilog=EPILOG.format(formats=", ".join(f"{f}/" for f in FORMATS)),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run", help="simulate a recipe and write its dataset",
@@ -59,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="start over: delete what --out holds (by default a rerun resumes it)")
     p.add_argument("--backend", choices=["cpu", "gpu"], help="override the Genesis backend")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true", help="show the engine's own output (kernel compilation, "
+                   "warnings) instead of keeping it in OUT/.factory/engine.log")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_worker_count, metavar="N|auto",
                        help="run shards on a local dask cluster of N worker processes (auto: one per core)")
@@ -83,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="summarise a dataset",
                        description="Counts, schema and label summary of a dataset folder.")
     p.add_argument("dataset", help="dataset folder or URL")
-    p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
+    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _storage_options(p)
     p.set_defaults(func=_inspect)
@@ -140,6 +144,7 @@ def _load(path: Path, **overrides):
 
 
 def _run(args: argparse.Namespace) -> int:
+    from factory.generate.engine_log import LOG_FILE, engine_output_to_log
     from factory.generate.runner import run, run_write_behind
 
     recipe = _load(args.recipe)
@@ -157,31 +162,46 @@ def _run(args: argparse.Namespace) -> int:
         from factory.generate.distributed import DaskExecutor
 
         executor = DaskExecutor(args.workers, args.scheduler, say=_say)
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="ep", desc=recipe.name, dynamic_ncols=True)
-        steps = [0]
-
-        def progress(episodes: int, sim_steps: int) -> None:
-            if sim_steps == 0:  # episodes finished by an earlier run: not part of this run's rate
-                bar.initial += episodes
-            steps[0] += sim_steps
-            bar.update(episodes)
-            bar.set_postfix_str(f"{steps[0] / max(bar.format_dict['elapsed'], 1e-9):,.0f} env-steps/s")
-    try:
-        manifest = run(recipe, out, episodes=args.episodes, overwrite=args.overwrite,
-                       progress=progress if bar else None, recipe_path=str(args.recipe),
-                       executor=executor, say=_say)
-    finally:
-        if bar:
-            bar.close()
+    with engine_output_to_log(out, args.verbose) as terminal:
+        bar = None if args.quiet else _progress_bar(recipe, total, terminal.err)
+        try:
+            manifest = run(recipe, out, episodes=args.episodes, overwrite=args.overwrite,
+                           progress=bar.progress if bar else None, recipe_path=str(args.recipe),
+                           executor=executor, say=lambda message: print(message, file=terminal.err, flush=True))
+        finally:
+            if bar:
+                bar.close()
+    if terminal.log:
+        _say(f"engine output of this run: {terminal.log}")
     c = manifest["counts"]
     quarantined = f" ({c['quarantined']} quarantined, see `factory inspect`)" if c["quarantined"] else ""
+    log = "" if args.verbose else f"; engine output in {out}/{LOG_FILE}"
     print(f"wrote {c['episodes']} episodes{quarantined}, {c['transitions']} transitions, {c['contacts']} "
-          f"contacts to {out}")
+          f"contacts to {out}{log}")
     return 0
+
+
+def _progress_bar(recipe, total: int, stream):
+    """A tqdm bar whose postfix tells the scene build apart from the stepping speed."""
+    from tqdm import tqdm
+
+    class Bar(tqdm):
+        steps, build_s = 0, 0.0
+
+        def progress(self, episodes: int, sim_steps: int, build_s: float = 0.0) -> None:
+            if sim_steps == 0 and not build_s:  # episodes finished by an earlier run: not part of this run's rate
+                self.initial += episodes
+            self.steps += sim_steps
+            self.build_s += build_s
+            self.update(episodes)
+            stepping = max(self.format_dict["elapsed"] - self.build_s, 1e-9)
+            built = f"scene built in {self.build_s:.0f} s, " if self.build_s else ""
+            self.set_postfix_str(f"{built}{self.steps / stepping:,.0f} env-steps/s" if self.steps else built)
+
+    bar = Bar(total=total, unit="ep", desc=recipe.name, dynamic_ncols=True, file=stream)
+    hint = " (a machine's first Genesis run compiles kernels: a minute or more)" if recipe.engine.type == "genesis" else ""
+    bar.set_postfix_str(f"building the {recipe.engine.type} scene{hint}")
+    return bar
 
 
 def _worker_count(text: str) -> int:
@@ -213,10 +233,12 @@ def _verify(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from engines import load_engine
     from factory.errors import EngineNotInstalled
+    from factory.generate.plan import check_scale
 
     recipe = _load(args.recipe)
     try:
-        load_engine(recipe.engine.type)(recipe)  # the engine's own refusals, before anything is built
+        layout = load_engine(recipe.engine.type)(recipe).layout  # the engine's refusals, before anything is built
+        check_scale(recipe, recipe.episodes, layout, str(args.recipe))
         checked = ""
     except EngineNotInstalled as exc:
         checked = f" (engine checks skipped: {exc})"

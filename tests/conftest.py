@@ -17,6 +17,7 @@ import pytest
 
 from factory.recipe.loader import load_recipe
 from factory.recipe.schema import Recipe
+from factory.storage import FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "recipes"
@@ -35,7 +36,7 @@ def push_target_dataset(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("push_target")
     recipe = small("push_target", episodes=8, n_envs=4,
-                   outputs={"formats": ["parquet", "hdf5"], "record_every": 5, "shard_size": 4})
+                   outputs={"formats": list(FORMATS), "record_every": 5, "shard_size": 4})
     run(recipe, out)
     return out
 
@@ -57,13 +58,13 @@ def push_target_32(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("push_target_32")
     recipe = small("push_target", episodes=32, n_envs=8,
-                   outputs={"formats": ["parquet", "hdf5"], "record_every": 5, "shard_size": 8},
+                   outputs={"formats": list(FORMATS), "record_every": 5, "shard_size": 8},
                    quality={"holdout": {"ball.mass": [0.85, 1.0]}})
     run(recipe, out)
     return out
 
 
-SHARDED_OUTPUTS = {"formats": ["parquet", "hdf5"], "record_every": 2, "shard_size": 4}
+SHARDED_OUTPUTS = {"formats": list(FORMATS), "record_every": 2, "shard_size": 4}
 
 
 def sharded(**update) -> Recipe:

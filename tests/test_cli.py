@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,10 @@ def test_run_then_inspect(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "wrote 4 episodes, 400 transitions" in proc.stdout
     assert "ep/s" in proc.stderr  # the progress bar
+    assert "building the genesis scene (a machine's first Genesis run compiles kernels" in proc.stderr
+    assert re.search(r"scene built in \d+ s, [\d,]+ env-steps/s", proc.stderr)
+    assert "[Genesis]" not in proc.stderr and "[W " not in proc.stderr  # engine output is in the log
+    assert (out / ".factory" / "engine.log").is_file() and "engine output in" in proc.stdout
     assert (out / "manifest.json").is_file()
     summary = json.loads(factory("inspect", str(out), "--json").stdout)
     assert summary["counts"]["episodes"] == 4 and summary["counts"]["transitions"] == 400

@@ -130,7 +130,8 @@ def test_hdf5_bytes_do_not_depend_on_a_thread_holding_frames(serial, reference, 
     from factory.storage.location import location
 
     fmt, files = HDF5Format(), ["hdf5/shard-00000.h5"]
-    records = [r for _, r in fmt.records(location(serial), files)]
+    layout = fmt.layout(location(serial), files)
+    records = list(fmt.records(location(serial), files, layout))
     stop = threading.Event()
 
     def sample_frames() -> None:
@@ -142,7 +143,7 @@ def test_hdf5_bytes_do_not_depend_on_a_thread_holding_frames(serial, reference, 
     threading.Thread(target=sample_frames, daemon=True).start()
     try:
         for k in range(10):
-            fmt.write_shard(tmp_path / str(k), 0, records, fmt.layout(location(serial), files))
+            fmt.write_shard(tmp_path / str(k), 0, records, layout)
     finally:
         stop.set()
     digests = {hashlib.sha256((tmp_path / str(k) / files[0]).read_bytes()).hexdigest() for k in range(10)}

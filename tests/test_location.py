@@ -62,11 +62,3 @@ def test_manifest_command_hides_storage_option_values():
             "--storage-option=key=k1", "--storage-opt", "token=t", "--quiet"]
     assert redacted(argv) == ["factory", "run", "r.yaml", "--out", "s3://b/x", "--storage-option", "secret=***",
                               "--storage-option=key=***", "--storage-opt", "token=***", "--quiet"]
-
-
-def test_clear_keeps_only_the_held_lock(tmp_path):
-    for rel in (".factory/lock", ".factory/run.json", ".factory/shards/a.json", "hdf5/shard-00000.h5", "manifest.json"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text("x")
-    location(tmp_path).clear(keep=".factory/lock")
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [".factory", ".factory/lock"]

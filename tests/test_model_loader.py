@@ -13,18 +13,19 @@ torch = pytest.importorskip("torch")
 
 from factory import open_dataset  # noqa: E402
 from factory.model.loader import TripleStream, make_loader, shuffle_buffer  # noqa: E402
-from factory.model.pieces import Chunk, iter_episodes, list_pieces  # noqa: E402
+from factory.model.pieces import Chunk, iter_episodes  # noqa: E402
 from factory.model.stats import STATS, load_stats  # noqa: E402
+from factory.storage import FORMATS  # noqa: E402
 
 
 def _keys(batches) -> list[tuple[int, int]]:
     return [(int(e), int(s)) for b in batches for e, s in zip(b["episode"], b["step"])]
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "hdf5"])
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_two_workers_yield_every_triple_exactly_once(push_target_dataset, fmt):
     ds = open_dataset(push_target_dataset, fmt)
-    assert len(list_pieces(ds)) >= 2  # both workers get work
+    assert len(ds.pieces()) >= 2  # both workers get work
     stream = TripleStream(ds, batch_size=64, buffer_size=128, seed=3)
     batches = list(make_loader(stream, workers=2))
     counts = Counter(_keys(batches))
@@ -73,7 +74,7 @@ def test_shuffle_buffer_emits_each_row_once():
 
 
 def test_episodes_stream_whole_and_in_order(push_target_dataset):
-    for fmt in ("parquet", "hdf5"):
+    for fmt in FORMATS:
         ds = open_dataset(push_target_dataset, fmt)
         eps = list(iter_episodes(ds))
         assert [e.index for e in eps] == list(range(8))

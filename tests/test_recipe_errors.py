@@ -10,6 +10,7 @@ import pytest
 
 from factory.errors import RecipeError
 from factory.recipe.loader import parse_recipe
+from factory.storage import FORMATS
 
 GOOD = """\
 name: demo
@@ -78,7 +79,11 @@ MISTAKES = [
     ("duplicate object names", "actions:", "    - name: box\n      shape: {type: sphere, radius: 0.1}\n"
      "      pos: [1, 0, 0.1]\nactions:", r"line 9: scene.objects: names must be unique; repeated: box", None),
     ("unknown output format", "actions:", "outputs: {formats: [parquet, csv]}\nactions:",
-     r"outputs.formats.1: 'csv' is not allowed", None),
+     r"outputs.formats.1: 'csv' is not allowed; allowed: " + " or ".join(f"'{f}'" for f in FORMATS), None),
+    ("misspelt output format", "actions:", "outputs: {formats: [hfd5]}\nactions:",
+     r"outputs.formats.0: 'hfd5' is not allowed \(did you mean 'hdf5'\?\)", None),
+    ("repeated output format", "actions:", "outputs: {formats: [hdf5, parquet, hdf5]}\nactions:",
+     r"line 14: outputs.formats: hdf5 listed more than once; list each format once", None),
     ("restitution above 1", "pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: 1.2",
      r"line 1[34]: scene.objects.0.restitution: must be >= 0.0 and <= 1.0, but can take 1.2", None),
     ("ground restitution drawn below 0", "scene:\n", "scene:\n  ground: {restitution: {type: uniform, low: -0.1, high: 0.5}}\n",
@@ -165,3 +170,17 @@ def test_particle_recipes_need_a_mover():
     assert any("a cloth recipe needs a 'move' action" in p for p in problems(no_action))
     assert any("scene.cloth: only a kind 'cloth' recipe" in p
                for p in problems(text.replace("kind: cloth", "kind: collision")))
+
+
+def test_format_and_engine_choices_come_from_their_registries():
+    """The JSON Schema offers the storage registry's formats (its default: all, in registry order),
+    and the recipe's engine types are exactly the registered engines."""
+    import typing
+
+    from engines import ENGINES
+    from factory.recipe.schema import Engine, Recipe
+
+    schema = Recipe.model_json_schema()["$defs"]["Outputs"]["properties"]["formats"]
+    assert schema["items"]["enum"] == schema["default"] == list(FORMATS)
+    union = typing.get_args(typing.get_args(Engine)[0])
+    assert sorted(typing.get_args(cls.model_fields["type"].annotation)[0] for cls in union) == sorted(ENGINES)

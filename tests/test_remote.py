@@ -108,7 +108,7 @@ def test_interrupted_s3_run_resumes_only_the_bad_shards(s3_copy, sharded_dataset
     s3_copy.remove(MANIFEST)
     flip_bit(s3_copy, "parquet/transitions/shard-00003.parquet")
     said, progress = [], []
-    run(sharded(), s3_copy, say=said.append, progress=lambda episodes, steps: progress.append((episodes, steps)))
+    run(sharded(), s3_copy, say=said.append, progress=lambda episodes, steps, **_: progress.append((episodes, steps)))
     assert said == [f"resuming {s3_copy}: 2 of 4 shards verified\n  redoing shard 3: "
                     "parquet/transitions/shard-00003.parquet: sha256 does not match (corrupt)"]
     assert progress[0] == (8, 0) and sum(e for e, _ in progress) == 16  # shards 0 and 2 were not simulated again

@@ -65,7 +65,7 @@ def test_locked_output_is_refused(copy):
 
 def test_foreign_folder_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(StorageError, match="already holds other files; pass --overwrite"):
+    with pytest.raises(StorageError, match=r"already holds other files \(notes.txt\) and no dataset of this factory; choose another --out"):
         run(sharded(), tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 

@@ -130,16 +130,6 @@ def test_manifest_lists_every_file_with_checksum(dataset):
     assert len(m["recipe_hash"]) == 64
 
 
-def test_failed_write_leaves_no_file(tmp_path):
-    bad = record(0)
-    bad.step_labels["n_contacts"] = np.zeros(3, np.int16)  # wrong length: the table cannot be built
-    with pytest.raises(pa.ArrowInvalid):
-        write_shard(tmp_path, plan_shards(1, 4)[0], [bad], LAYOUT, ["parquet"])
-    with pytest.raises(Exception):
-        write_shard(tmp_path, plan_shards(1, 4)[0], [record(0), "not a record"], LAYOUT, ["hdf5"])
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
-
-
 def test_incomplete_dataset_is_refused(tmp_path):
     (tmp_path / "parquet").mkdir()
     with pytest.raises(StorageError, match="no manifest.json; not a complete dataset"):
@@ -171,8 +161,8 @@ def test_other_tools_open_the_files(dataset):
         assert row["param.a.mass"] == pytest.approx(1.2) and row["label.first_contact__a__b"] == -1
 
 
-def test_points_round_trip_in_both_formats(tmp_path):
-    """Fluid/cloth episodes: (T+1, N, 3) point fields and their indices come back from either format."""
+def write_points_dataset(root: Path) -> list[EpisodeRecord]:
+    """3 fluid/cloth-like episodes: 7 points of two (T+1, N, 3) fields, in every format."""
     layout = Layout(("a",), ("a",), 0.01, ("particle_pos", "particle_vel"), 7, ("a.velocity.x",))
     rng = np.random.default_rng(0)
     records = [EpisodeRecord(
@@ -180,9 +170,15 @@ def test_points_round_trip_in_both_formats(tmp_path):
                 {"particle_pos": rng.random((5, 7, 3), np.float32), "particle_vel": rng.random((5, 7, 3), np.float32)},
                 np.arange(0, 14, 2)),
         {"a.mass": 1.0}, {"mean_height": np.ones(4, np.float32)}, {"settled": True}) for i in range(3)]
-    entries = [write_shard(tmp_path, plan_shards(3, 8)[0], records, layout, list(FORMATS))]
-    write_manifest(tmp_path, build_manifest(RECIPE, {"name": "none", "version": "0", "backend": "cpu"},
-                                            layout, entries, 3, None))
+    entries = [write_shard(root, plan_shards(3, 8)[0], records, layout, list(FORMATS))]
+    write_manifest(root, build_manifest(RECIPE, {"name": "none", "version": "0", "backend": "cpu"},
+                                        layout, entries, 3, None))
+    return records
+
+
+def test_points_round_trip_in_both_formats(tmp_path):
+    """Fluid/cloth episodes: (T+1, N, 3) point fields and their indices come back from either format."""
+    records = write_points_dataset(tmp_path)
     pq_ds, h5_ds = open_dataset(tmp_path, "parquet"), open_dataset(tmp_path, "hdf5")
     assert pq_ds.transitions().equals(h5_ds.transitions())
     t = pq_ds.transitions()

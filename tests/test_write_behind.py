@@ -104,7 +104,7 @@ def test_interrupt_keeps_the_shard_being_written_and_resumes(sharded_dataset, tm
     recipe, out = sharded(), tmp_path / "ds"
     per_shard = recipe.outputs.shard_size
 
-    def progress(episodes: int, _steps: int, seen: list[int] = [0]) -> None:  # noqa: B006 - a counter
+    def progress(episodes: int, _steps: int, seen: list[int] = [0], **_) -> None:  # noqa: B006 - a counter
         seen[0] += episodes
         if seen[0] > per_shard:
             raise KeyboardInterrupt

@@ -7,6 +7,9 @@ Three parties implement it and must stay in step: the adapter (Python side), the
 - Parameters travel through ML-Agents' EnvironmentParametersChannel as float32. Per-episode values
   are keyed `"<slot>/<name>"` (`"0/box.mass"`, `"3/box.pos.x"`), where slot is the agent's index in
   the build (0..K-1); scene-wide values use the `factory.` prefix (`"factory.dt"`).
+- Restitution: a body's `<obj>.restitution` and the ground's `ground.restitution` (0 when absent)
+  are physic-material bounciness with the Average combine: a contact bounces with the mean of its
+  two values, and only when the bodies approach faster than `factory.bounce_threshold` (m/s).
 - Every vector observation starts with `OBS_HEADER` (slot, step since the episode began); the
   recipe's `observation` list names the entries after it.
 - The continuous action is the impulse (N*s, world frame) applied at the start of the coming step.
@@ -24,19 +27,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 LABELS_CHANNEL_ID = uuid.UUID("6f1b2c8e-4d1a-4f3e-9a57-0c2d7e5b9a41")
 OBS_HEADER = ("factory.slot", "factory.step")
 IGNORED = "_"  # an observation entry the factory does not read
 
 KEY_PROTOCOL = "factory.protocol"
 KEY_DT = "factory.dt"
+KEY_BOUNCE_THRESHOLD = "factory.bounce_threshold"
 KEY_GRAVITY = ("factory.gravity.x", "factory.gravity.y", "factory.gravity.z")
 EPISODE = "factory.episode"
 EPISODE_SEED = "factory.seed"
 
 MSG_CONTACTS = 1
 CONTACT_FLOATS = 10  # position xyz, normal xyz (from a to b), force on a xyz (N), penetration (m)
+
+
+def bounce_threshold(dt: float, gravity: tuple[float, float, float]) -> float:
+    """Approach speed (m/s) below which a contact does not bounce: twice what gravity adds in one
+    step, so resting bodies stay at rest while slow impacts keep the recipe's restitution (Unity's
+    own default, 2 m/s, would make every impact under 2 m/s plastic). Floored at 1 mm/s, as Unity
+    needs a positive value."""
+    g = float(np.linalg.norm(gravity))
+    return max(2.0 * g * dt, 1e-3)
+
+
+def pair_restitution(a: float, b: float) -> float:
+    """The restitution of a contact between bodies of restitution a and b (Unity's Average combine)."""
+    return (a + b) / 2
 
 
 def param_key(slot: int, name: str) -> str:

@@ -15,15 +15,17 @@ from engines.unity.protocol import (
     EPISODE,
     EPISODE_SEED,
     IGNORED,
+    KEY_BOUNCE_THRESHOLD,
     KEY_DT,
     KEY_GRAVITY,
     KEY_PROTOCOL,
     OBS_HEADER,
     PROTOCOL_VERSION,
+    bounce_threshold,
     episode_seed,
 )
 from factory.errors import EngineUnsupported, did_you_mean
-from factory.generate.sampling import EpisodeSpec
+from factory.generate.sampling import EpisodeSpec, sample_episode
 from factory.recipe.distributions import is_random
 from factory.recipe.schema import Recipe
 from factory.rollout import Layout
@@ -48,12 +50,29 @@ def check_representable(recipe: Recipe, layout: Layout) -> None:
                             f"{', '.join(missing)}")
     if cfg.file_name is None and cfg.worker_id != 0:
         problems.append("engine.worker_id: the Editor (no file_name) serves one connection; use worker_id 0")
-    for i, obj in enumerate(recipe.scene.objects):
-        if obj.restitution is not None and is_random(obj.restitution):
-            problems.append(f"scene.objects.{i}.restitution: only a fixed value is sent to Unity")
+    problems += _unrecorded_restitution(recipe)
     if problems:
         raise EngineUnsupported("the recipe asks for what the Unity adapter cannot do:\n" +
                                 "\n".join(f"  - {p}" for p in problems))
+
+
+def _restitutions(recipe: Recipe) -> list[tuple[str, str, object]]:
+    """(recipe path, parameter name, value) of every restitution the recipe sets."""
+    found = [(f"scene.objects.{i}.restitution", f"{o.name}.restitution", o.restitution)
+             for i, o in enumerate(recipe.scene.objects) if o.restitution is not None]
+    ground = recipe.scene.ground
+    if ground is not None and ground.restitution is not None:
+        found.append(("scene.ground.restitution", "ground.restitution", ground.restitution))
+    return found
+
+
+def _unrecorded_restitution(recipe: Recipe) -> list[str]:
+    """A Unity build takes any value per agent, so a drawn restitution is sent per episode; but only
+    if the sampler draws it, so that the episodes table records the value the build used."""
+    drawn = sample_episode(recipe, 0).params
+    return [f"{path}: the factory does not draw restitution per episode, so the episodes table would not "
+            "record the value Unity used; give a fixed value" for path, name, value in _restitutions(recipe)
+            if is_random(value) and name not in drawn]
 
 
 def _name_problems(field: str, names: list[str] | None, valid: list[str], complete: bool) -> list[str]:
@@ -98,7 +117,8 @@ def vector_map(recipe: Recipe, layout: Layout) -> VectorMap:
 
 def scene_parameters(recipe: Recipe) -> dict[str, float]:
     """Values shared by every agent of the build."""
-    return {KEY_PROTOCOL: PROTOCOL_VERSION, KEY_DT: recipe.dt, **dict(zip(KEY_GRAVITY, recipe.scene.gravity))}
+    return {KEY_PROTOCOL: PROTOCOL_VERSION, KEY_DT: recipe.dt, **dict(zip(KEY_GRAVITY, recipe.scene.gravity)),
+            KEY_BOUNCE_THRESHOLD: bounce_threshold(recipe.dt, recipe.scene.gravity)}
 
 
 def episode_parameters(recipe: Recipe, spec: EpisodeSpec) -> dict[str, float]:
@@ -107,8 +127,9 @@ def episode_parameters(recipe: Recipe, spec: EpisodeSpec) -> dict[str, float]:
     for obj, body in zip(recipe.scene.objects, spec.bodies):
         params.update(zip((f"{obj.name}.quat.{c}" for c in "wxyz"), body.quat))
         params[f"{obj.name}.fixed"] = float(obj.fixed)
-        if obj.restitution is not None:
-            params[f"{obj.name}.restitution"] = float(obj.restitution)
+    for _, name, value in _restitutions(recipe):
+        if name not in params:  # a drawn value is in spec.params already (see check_representable)
+            params[name] = float(value)
     ground = recipe.scene.ground
     if ground is not None:
         params["ground.height"] = ground.height

@@ -8,10 +8,16 @@ that drew the same scene-shaping values.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+from factory.errors import RecipeError
 from factory.generate.sampling import scene_draws
-from factory.recipe.schema import Recipe
+from factory.recipe.schema import MAX_EPISODES, MAX_SHARDS, Recipe
+from factory.rollout import Layout
+
+MEMORY_SHARE = 0.25  # of this machine's RAM that the shards a run holds at once may take
+SHARDS_IN_MEMORY = 3  # simulating one, writing one, one finished awaiting its receipt
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,35 @@ class Shard:
     @property
     def episodes(self) -> range:
         return range(self.start, self.stop)
+
+
+def check_scale(recipe: Recipe, episodes: int, layout: Layout, source: str = "<recipe>") -> None:
+    """Refuse a run whose plan, or whose shards in memory, would not fit this machine, before any
+    memory is spent on it: planning lists every shard, and a shard's episodes are held until written."""
+    problems = []
+    if not 1 <= episodes <= MAX_EPISODES:
+        problems.append(f"episodes: {episodes:,} is outside 1..{MAX_EPISODES:,}; split the work into datasets "
+                        "and `factory merge` them")
+    elif -(-episodes // recipe.outputs.shard_size) > MAX_SHARDS:
+        problems.append(f"outputs.shard_size: {episodes:,} episodes in shards of {recipe.outputs.shard_size} "
+                        f"make more than {MAX_SHARDS:,} shards; raise shard_size")
+    need = SHARDS_IN_MEMORY * shard_bytes(recipe, layout)
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > MEMORY_SHARE * have:
+        problems.append(f"outputs.shard_size: {recipe.outputs.shard_size} episodes × {recipe.recorded_steps + 1} "
+                        f"recorded states would hold ~{need / 2**30:,.1f} GiB in memory, over "
+                        f"{MEMORY_SHARE:.0%} of this machine's {have / 2**30:,.0f} GiB; lower shard_size, "
+                        "steps or record_points, or raise outputs.record_every")
+    if problems:
+        raise RecipeError(source, problems)
+
+
+def shard_bytes(recipe: Recipe, layout: Layout) -> int:
+    """Memory a shard's rollouts take before they are written: states, actions and points as float32,
+    twice over (the arrays and the tables built from them)."""
+    per_state = layout.state_size + layout.action_size + 3 * layout.n_points * len(layout.points)
+    episodes = max(recipe.outputs.shard_size, recipe.n_envs)
+    return 2 * 4 * episodes * (recipe.recorded_steps + 1) * per_state
 
 
 def plan_shards(episodes: int, shard_size: int) -> list[Shard]:

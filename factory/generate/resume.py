@@ -5,7 +5,7 @@
 
 A receipt is written atomically after its shard's data files, so it exists only for a complete
 shard; a rerun trusts a shard only if its receipt is there and every file still hashes to it.
-The hidden folder keeps these out of globs such as `parquet/**/*.parquet`. OUT is any location
+The hidden folder keeps these out of globs over a format's folder. OUT is any location
 (`factory.storage.location`): a local folder or a URL.
 """
 
@@ -21,13 +21,14 @@ from factory.errors import StorageError
 from factory.generate.plan import Shard
 from factory.recipe.loader import recipe_hash
 from factory.recipe.schema import Recipe
-from factory.storage.base import shard_name
+from factory.storage.base import is_shard_file, shard_name
 from factory.storage.location import Location
 from factory.storage.manifest import MANIFEST, check_file
 
 STATE_DIR = ".factory"
 RUN_FILE = f"{STATE_DIR}/run.json"
 LOCK_FILE = f"{STATE_DIR}/lock"
+PREVIEWS = "previews/episode_*"  # what `factory preview` writes into a dataset by default
 TEMPORARY = ".*.tmp-*"  # what writers name a file until it is complete (see storage.location.atomic_path)
 
 
@@ -42,13 +43,46 @@ class RunRecord:
 
 
 def check_output(out: Location, overwrite: bool) -> None:
-    """Refuse an output folder that holds something other than this factory's runs."""
-    if overwrite or not out.exists() or out.is_file(RUN_FILE):
+    """Refuse an output that holds something other than this factory's runs; with `overwrite`,
+    refuse one that holds anything the factory did not write (it may remove only its own files)."""
+    names = [name for name in out.names() if name != STATE_DIR] if out.exists() else []
+    if not names and not (out.exists() and out.links()):
         return
-    if any(name != STATE_DIR for name in out.names()):
-        what = "a dataset without a run record" if out.is_file(MANIFEST) else "other files"
-        raise StorageError(f"{out} already holds {what}; pass --overwrite to replace it or --out to "
-                           "write elsewhere")
+    ours = out.is_file(RUN_FILE) or out.is_file(MANIFEST)
+    if not overwrite:
+        if out.is_file(RUN_FILE):
+            return
+        if ours:
+            raise StorageError(f"{out} already holds a dataset without a run record; pass --overwrite to "
+                               "replace it or --out to write elsewhere")
+        raise StorageError(f"{out} already holds other files ({_listing(names)}) and no dataset of this "
+                           "factory; choose another --out")
+    if not ours:
+        raise StorageError(f"--overwrite replaces only a dataset this factory wrote, and {out} has no "
+                           f"{MANIFEST} or {RUN_FILE}; it holds {_listing(names)}; choose another --out")
+    foreign = [rel for rel in out.files() if not made_here(rel)] + [f"{rel} (a link)" for rel in out.links()]
+    if foreign:
+        raise StorageError(f"--overwrite removes only this factory's files, and {out} also holds "
+                           f"{_listing(foreign)}; move them away or choose another --out")
+
+
+def made_here(rel: str) -> bool:
+    """Whether a file below an output is one the factory writes there."""
+    return (rel == MANIFEST or rel.startswith(f"{STATE_DIR}/") or is_shard_file(rel)
+            or fnmatch.fnmatch(rel, PREVIEWS) or fnmatch.fnmatch(rel.rsplit("/", 1)[-1], TEMPORARY))
+
+
+def remove_run(out: Location) -> None:
+    """Delete the factory's files below `out` (but the lock the caller holds) and the folders they leave empty."""
+    for rel in out.files():
+        if made_here(rel) and rel != LOCK_FILE:
+            out.remove(rel)
+    out.prune()
+
+
+def _listing(entries: list[str], most: int = 5) -> str:
+    more = f" and {len(entries) - most} more" if len(entries) > most else ""
+    return ", ".join(sorted(entries)[:most]) + more
 
 
 def begin(out: Location, recipe: Recipe, episodes: int, overwrite: bool) -> tuple[RunRecord, bool]:
@@ -58,7 +92,7 @@ def begin(out: Location, recipe: Recipe, episodes: int, overwrite: bool) -> tupl
     with another recipe would mix two datasets in one folder.
     """
     if overwrite:
-        out.clear(keep=LOCK_FILE)  # the caller holds it
+        remove_run(out)  # check_output made sure it holds nothing else
     if out.is_file(RUN_FILE):
         record = RunRecord(**json.loads(out.read_bytes(RUN_FILE)))
         _check_same(out, record, recipe, episodes)

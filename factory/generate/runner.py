@@ -16,15 +16,9 @@ from typing import Any
 from engines import load_engine
 from engines.base import Engine
 from factory.generate.lock import output_lock
-from factory.generate.plan import Shard, plan_shards
+from factory.generate.plan import Shard, check_scale, plan_shards
 from factory.generate.provenance import build_manifest
-from factory.generate.resume import (
-    LOCK_FILE,
-    begin,
-    check_output,
-    remove_temporaries,
-    scan,
-)
+from factory.generate.resume import begin, check_output, remove_run, remove_temporaries, scan
 from factory.generate.shard import (
     Progress,
     finish_shard,
@@ -51,6 +45,7 @@ def run(recipe: Recipe, out: str | os.PathLike[str] | Location, *, episodes: int
     layout = load_engine(recipe.engine.type)(recipe).layout  # refuses unrepresentable recipes before any write
     out = location(out)
     total = episodes if episodes is not None else recipe.episodes
+    check_scale(recipe, total, layout, recipe_path or "<recipe>")
     shards = plan_shards(total, recipe.outputs.shard_size)
     check_output(out, overwrite)
     fresh = not out.exists()
@@ -59,7 +54,7 @@ def run(recipe: Recipe, out: str | os.PathLike[str] | Location, *, episodes: int
             return _generate(recipe, out, shards, total, overwrite, progress, recipe_path, executor, say, layout)
         except BaseException:
             if fresh and not scan(out, shards)[0]:
-                out.clear(keep=LOCK_FILE)  # nothing finished: drop the run record, so a corrected recipe starts clean
+                remove_run(out)  # nothing finished: drop the run record, so a corrected recipe starts clean
             raise
 
 

@@ -7,6 +7,7 @@ the engine steps (`simulate_shard`); `produce_shard` does all of it in one proce
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
@@ -27,7 +28,9 @@ from factory.storage import writer_for
 from factory.storage.location import Location, location
 from factory.storage.manifest import file_entry
 
-Progress = Callable[[int, int], None]  # (episodes done, simulation steps done) increments
+Progress = Callable[..., None]
+"""progress(episodes done, simulation steps done) increments, and progress(0, 0, build_s=s) after a scene build."""
+BUILT_AFTER_S = 0.05  # an engine handed out by the cache takes microseconds; anything longer was a build
 
 
 def produce_shard(recipe: Recipe, out: Location, shard: Shard, progress: Progress | None = None) -> dict[str, Any]:
@@ -59,7 +62,10 @@ def simulate_shard(recipe: Recipe, shard: Shard, specs: list[EpisodeSpec], progr
     shared = load_engine(recipe.engine.type).shares_scene
     for scene, planned in groupby(plan_batches(recipe, shard, shared), key=lambda b: b.scene):
         scene_recipe = pin_scene(recipe, dict(scene))
+        started = time.perf_counter()
         engine, in_use = cached_engine(scene_recipe)
+        if progress and (build_s := time.perf_counter() - started) > BUILT_AFTER_S:
+            progress(0, 0, build_s=build_s)
         with in_use:
             ctx = label_context(scene_recipe, engine.layout)
             for batch in planned:

@@ -1,7 +1,8 @@
 """Trivial predictors a learned model must beat: zero motion, constant velocity, linear.
 
-All predictors share one numpy interface, `predict(state, action) -> next_state` on batches,
-so the evaluation treats the learned model and the baselines identically.
+All predictors share one numpy interface, `predict(state, action, episode) -> next_state` on
+batches, so the evaluation treats the learned models and the baselines identically; `episode`
+(each row's episode index) lets a model look up that episode's parameters.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from factory.rollout import Layout
 class Predictor(Protocol):
     name: str
 
-    def predict(self, state: np.ndarray, action: np.ndarray) -> np.ndarray: ...
+    def predict(self, state: np.ndarray, action: np.ndarray, episode: np.ndarray) -> np.ndarray: ...
 
 
 class ZeroMotion:
@@ -29,7 +30,7 @@ class ZeroMotion:
 
     name = "zero-motion"
 
-    def predict(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
+    def predict(self, state: np.ndarray, action: np.ndarray, episode: np.ndarray | None = None) -> np.ndarray:
         return state.copy()
 
 
@@ -41,7 +42,7 @@ class ConstantVelocity:
     def __init__(self, layout: Layout):
         self.layout = layout
 
-    def predict(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
+    def predict(self, state: np.ndarray, action: np.ndarray, episode: np.ndarray | None = None) -> np.ndarray:
         with torch.no_grad():
             return constant_velocity(torch.tensor(np.asarray(state), dtype=torch.float32),
                                      self.layout.record_dt).numpy()
@@ -75,7 +76,7 @@ class Linear:
         self.weights = np.linalg.solve(xtx + reg, xty)
         return self
 
-    def predict(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
+    def predict(self, state: np.ndarray, action: np.ndarray, episode: np.ndarray | None = None) -> np.ndarray:
         dm, ds = scale(self.stats, "delta")
         delta = self._inputs(state, action) @ self.weights * ds + dm
         return (state + delta).astype(np.float32)

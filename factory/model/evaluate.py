@@ -35,7 +35,7 @@ def one_step(predictors: list[Predictor], ds: Dataset, episodes: list[int], stat
     for chunk in iter_chunks(ds, episodes):
         rows += len(chunk)
         for p in predictors:
-            err = p.predict(chunk.state, chunk.action) - chunk.next_state
+            err = p.predict(chunk.state, chunk.action, chunk.episode) - chunk.next_state
             sq[p.name] += (err.astype(np.float64) ** 2).sum(0)
     out = {}
     for name, s in sq.items():
@@ -54,33 +54,48 @@ def field_groups(layout: Layout) -> dict[str, np.ndarray]:
     return {f: np.array([i for i, n in enumerate(names) if n.split(".")[1] == f]) for f, _ in STATE_FIELDS}
 
 
-def rollout(predictor: Predictor, state0: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """Feed a predictor its own output: (N, S) start states, (N, H, A) actions → (N, H+1, S)."""
+def rollout(predictor: Predictor, state0: np.ndarray, actions: np.ndarray, episode: np.ndarray) -> np.ndarray:
+    """Feed a predictor its own output: (N, S) start states, (N, H, A) actions, (N,) episodes → (N, H+1, S)."""
     states = [state0]
     for h in range(actions.shape[1]):
-        states.append(np.nan_to_num(predictor.predict(states[-1], actions[:, h]), posinf=1e6, neginf=-1e6))
+        nxt = predictor.predict(states[-1], actions[:, h], episode)
+        states.append(np.clip(np.nan_to_num(nxt, posinf=1e6, neginf=-1e6), -1e6, 1e6))
     return np.stack(states, 1)
 
 
-def windows(episodes: Iterable[EpisodeArrays], horizon: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every (H+1)-state window starting each `stride` steps: states (N, H+1, S), actions (N, H, A)."""
-    states, actions = [], []
+def episode_rollouts(predictor: Predictor, episodes: list[EpisodeArrays]) -> list[np.ndarray]:
+    """Whole-episode rollouts from each first state, episodes of one length batched together."""
+    out: dict[int, np.ndarray] = {}
+    for length in sorted({len(e.actions) for e in episodes}):
+        group = [e for e in episodes if len(e.actions) == length]
+        run = rollout(predictor, np.stack([e.states[0] for e in group]), np.stack([e.actions for e in group]),
+                      np.array([e.index for e in group]))
+        out.update({e.index: r for e, r in zip(group, run)})
+    return [out[e.index] for e in episodes]
+
+
+def windows(episodes: Iterable[EpisodeArrays], horizon: int, stride: int
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (H+1)-state window starting each `stride` steps: states (N, H+1, S), actions (N, H, A),
+    episodes (N,)."""
+    states, actions, index = [], [], []
     for ep in episodes:
         for t0 in range(0, len(ep.actions) - horizon + 1, stride):
             states.append(ep.states[t0:t0 + horizon + 1])
             actions.append(ep.actions[t0:t0 + horizon])
-    return np.stack(states), np.stack(actions)
+            index.append(ep.index)
+    return np.stack(states), np.stack(actions), np.array(index)
 
 
 def rollout_error(predictors: list[Predictor], episodes: list[EpisodeArrays], layout: Layout,
                   horizon: int, stride: int = 5) -> dict[str, list[float]]:
     """Position RMSE (m) at horizons 1..H, per predictor."""
     horizon = min(horizon, min(len(e.actions) for e in episodes))
-    true, actions = windows(episodes, horizon, stride)
+    true, actions, index = windows(episodes, horizon, stride)
     pos = field_groups(layout)["pos"]
     out = {}
     for p in predictors:
-        pred = rollout(p, true[:, 0], actions)
+        pred = rollout(p, true[:, 0], actions, index)
         err = ((pred[:, 1:, pos] - true[:, 1:, pos]) ** 2).reshape(len(true), horizon, -1, 3).sum(-1)
         out[p.name] = np.sqrt(err.mean((0, 2))).tolist()
     return out
@@ -101,7 +116,7 @@ def label_accuracy(predictors: list[Predictor], episodes: list[EpisodeArrays], l
     truth = np.array([[bool(labels[ep.index][n]) for n in names] for ep in episodes])
     runs: dict[str, list[np.ndarray]] = {"truth-readout": [ep.states for ep in episodes]}
     for p in predictors:
-        runs[p.name] = [rollout(p, ep.states[None, 0], ep.actions[None])[0] for ep in episodes]
+        runs[p.name] = episode_rollouts(p, episodes)
     out: dict[str, dict[str, float]] = {}
     for run, trajectories in runs.items():
         got = np.array([[read(s, ep)[n] for n in names] for s, ep in zip(trajectories, episodes)])

@@ -29,3 +29,13 @@ def constant_velocity(state: torch.Tensor, dt: float) -> torch.Tensor:
     pos, quat, vel, omega = s[..., 0:3], s[..., 3:7], s[..., 7:10], s[..., 10:13]
     out = torch.cat([pos + vel * dt, integrate_quat(quat, omega, dt), vel, omega], -1)
     return out.reshape(state.shape)
+
+
+def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:
+    """Unit quaternions (..., 4) as (w, x, y, z) → rotation matrices (..., 3, 3), body to world."""
+    q = q / q.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    w, x, y, z = q.unbind(-1)
+    return torch.stack([
+        torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        torch.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        torch.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], -2)

@@ -1,6 +1,6 @@
 """A streaming torch loader over a dataset's triples: sharded, buffer-shuffled, batched.
 
-Pieces (Parquet row groups, HDF5 episode groups) are permuted per epoch with a seed every
+Pieces (whole episodes each, see `factory.storage.Piece`) are permuted per epoch with a seed every
 process shares, then dealt round-robin to (rank, worker) pairs: each triple is read by exactly
 one worker per epoch. Inside a worker, triples pass through a shuffle buffer and leave as ready
 torch batches, so a DataLoader runs with `batch_size=None` and no per-sample Python overhead.
@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from factory.model.pieces import TRIPLE_COLUMNS, Chunk, Piece, list_pieces, read_piece
+from factory.model.pieces import TRIPLE_COLUMNS, Chunk, read_piece
+from factory.storage.base import Piece
 from factory.storage.dataset import Dataset
 
 Batch = dict[str, torch.Tensor]
@@ -30,11 +31,11 @@ class TripleStream(IterableDataset):
     def __init__(self, ds: Dataset, batch_size: int = 256, *, episodes: Iterable[int] | None = None,
                  shuffle: bool = True, buffer_size: int = 16384, seed: int = 0,
                  rank: int | None = None, world_size: int | None = None):
-        self.root, self.format = ds.root, ds.format
-        self.pieces: list[Piece] = list_pieces(ds)
+        self.ds = ds
+        self.pieces: list[Piece] = ds.pieces()  # the same order in every worker and rank
         self.episodes = frozenset(int(e) for e in episodes) if episodes is not None else None
         if self.episodes is not None:
-            self.pieces = [p for p in self.pieces if p.episode is None or p.episode in self.episodes]
+            self.pieces = [p for p in self.pieces if self.episodes & set(p.episodes)]
         self.batch_size, self.shuffle, self.buffer_size, self.seed = batch_size, shuffle, buffer_size, seed
         dist = torch.distributed.is_available() and torch.distributed.is_initialized()
         self.rank = rank if rank is not None else (torch.distributed.get_rank() if dist else 0)
@@ -58,7 +59,7 @@ class TripleStream(IterableDataset):
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, info.id if info else 0])
-        chunks = (c for p in self.my_pieces() for c in read_piece(p, self.episodes))
+        chunks = (c for p in self.my_pieces() for c in read_piece(self.ds, p, self.episodes))
         yield from _batches(shuffle_buffer(chunks, self.buffer_size, rng) if self.shuffle else chunks,
                             self.batch_size)
 

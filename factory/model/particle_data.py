@@ -1,8 +1,8 @@
 """Fluid particles and cloth vertices read back from a dataset, one episode at a time, without torch.
 
-A Parquet row group or an HDF5 episode group holds whole episodes, so episodes stream piece by
-piece like the rigid loader's triples; only the position field, its first-state velocity, the
-rigid objects' positions and the actions are kept.
+A piece holds whole episodes, so episodes stream piece by piece like the rigid loader's triples;
+only the position field, its first-state velocity, the rigid objects' positions and the actions
+are kept.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import h5py
 import numpy as np
-import pyarrow.parquet as pq
+import pyarrow as pa
 
-from factory.model.pieces import list_pieces
 from factory.rollout import Layout
-from factory.storage.dataset import Dataset, _matrix, _points
+from factory.storage.base import column_array
+from factory.storage.dataset import Dataset
 
 
 @dataclass(frozen=True)
@@ -46,30 +45,23 @@ def iter_point_episodes(ds: Dataset, episodes: Iterable[int] | None = None,
                         velocities: bool = False) -> Iterator[PointEpisode]:
     """Episodes of `episodes` (all by default), in storage order; every recorded velocity with
     `velocities`, else only the first state's (all a model needs)."""
-    last = None if velocities else 1
     keep = frozenset(int(e) for e in episodes) if episodes is not None else None
     pos_name, vel_name = point_fields(ds.layout)
-    for piece in list_pieces(ds):
-        if isinstance(piece.key, str):
-            if keep is not None and piece.episode not in keep:
-                continue
-            with h5py.File(piece.path, "r") as f:
-                g = f[piece.key]
-                yield _episode(ds.layout, piece.episode, g["points"][pos_name][()],
-                               g["points"][vel_name][:last], g["states"][()], g["actions"][()])
+    columns = ["episode", "step", "state", "next_state", "action", pos_name, f"next_{pos_name}", vel_name,
+               *([f"next_{vel_name}"] if velocities else [])]
+    for piece in ds.pieces():
+        if keep is not None and not keep & set(piece.episodes):
             continue
-        table = pq.ParquetFile(piece.path).read_row_group(
-            piece.key, columns=["episode", "step", "state", "next_state", "action", pos_name, f"next_{pos_name}",
-                                vel_name, f"next_{vel_name}"])
+        table = pa.concat_tables(ds.read_piece(piece, columns, keep))
         ids = table["episode"].to_numpy()
         for ep in dict.fromkeys(ids.tolist()):
-            if keep is not None and ep not in keep:
-                continue
             rows = table.filter(ids == ep).sort_by("step")
-            pos, vel = (np.concatenate([_points(rows[f]), _points(rows[f"next_{f}"])[-1:]])
-                        for f in (pos_name, vel_name))
-            states = np.concatenate([_matrix(rows["state"]), _matrix(rows["next_state"])[-1:]])
-            yield _episode(ds.layout, ep, pos, vel[:last], states, _matrix(rows["action"]))
+
+            def whole(name: str) -> np.ndarray:  # T+1 values: a column and the last of its next_ twin
+                return np.concatenate([column_array(rows[name]), column_array(rows[f"next_{name}"])[-1:]])
+
+            vel = whole(vel_name) if velocities else column_array(rows[vel_name])[:1]
+            yield _episode(ds.layout, ep, whole(pos_name), vel, whole("state"), column_array(rows["action"]))
 
 
 def _episode(layout: Layout, index: int, pos: np.ndarray, vel: np.ndarray, states: np.ndarray,

@@ -1,31 +1,21 @@
 """Streaming reads of a dataset's triples, one *piece* at a time, without torch.
 
-A piece is the smallest unit a worker reads on its own: a Parquet row group (row groups hold
-whole episodes) or an HDF5 episode group. Loaders, statistics and checks all stream pieces, so
-memory stays bounded by one piece whatever the dataset's size.
+A piece (`factory.storage.Piece`) is the smallest unit a worker reads on its own, whole episodes
+whatever the format. Loaders, statistics and checks all stream pieces through the dataset's
+reader, so memory stays bounded by one piece whatever the dataset's size or format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import h5py
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from factory.storage.base import Piece, column_array
 from factory.storage.dataset import Dataset
 
 TRIPLE_COLUMNS = ["episode", "step", "state", "action", "next_state"]
-
-
-@dataclass(frozen=True)
-class Piece:
-    path: Path
-    key: int | str  # Parquet row-group index, or HDF5 group name
-    episode: int | None = None  # the one episode an HDF5 piece holds
 
 
 @dataclass(frozen=True)
@@ -56,50 +46,18 @@ class EpisodeArrays:
     actions: np.ndarray  # (T, A)
 
 
-def list_pieces(ds: Dataset) -> list[Piece]:
-    """Every piece of the dataset's chosen format, in a fixed order (the same in every worker)."""
-    pieces: list[Piece] = []
-    if ds.format == "parquet":
-        for rel in sorted(f for f in ds.files if Path(f).parts[:2] == ("parquet", "transitions")):
-            n = pq.ParquetFile(ds.root / rel).metadata.num_row_groups
-            pieces += [Piece(ds.root / rel, i) for i in range(n)]
-    else:
-        for rel in sorted(f for f in ds.files if f.startswith("hdf5/")):
-            with h5py.File(ds.root / rel, "r") as f:
-                pieces += [Piece(ds.root / rel, name, int(name.removeprefix("episode_")))
-                           for name in sorted(k for k in f if k.startswith("episode_"))]
-    return pieces
-
-
-def read_piece(piece: Piece, episodes: frozenset[int] | None = None,
+def read_piece(ds: Dataset, piece: Piece, episodes: frozenset[int] | None = None,
                batch_rows: int = 8192) -> Iterator[Chunk]:
     """Stream one piece as chunks of at most `batch_rows`, keeping only `episodes` when given."""
-    if isinstance(piece.key, str):
-        if episodes is not None and piece.episode not in episodes:
-            return
-        with h5py.File(piece.path, "r") as f:
-            g = f[piece.key]
-            states, actions = g["states"][()], g["actions"][()]
-        t = len(actions)
-        yield Chunk(np.full(t, piece.episode, np.int64), np.arange(t, dtype=np.int32),
-                    states[:-1], actions, states[1:])
-        return
-    pf = pq.ParquetFile(piece.path)
-    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[piece.key], columns=TRIPLE_COLUMNS):
-        chunk = _chunk(batch)
-        if episodes is not None:
-            keep = np.isin(chunk.episode, np.fromiter(episodes, np.int64, len(episodes)))
-            if not keep.all():
-                chunk = chunk.take(np.flatnonzero(keep))
-        if len(chunk):
-            yield chunk
+    for table in ds.read_piece(piece, TRIPLE_COLUMNS, episodes, batch_rows):
+        yield Chunk(*(column_array(table[name]) for name in TRIPLE_COLUMNS))
 
 
 def iter_chunks(ds: Dataset, episodes: Iterable[int] | None = None) -> Iterator[Chunk]:
     """Every transition of the dataset (or of `episodes`), piece by piece."""
     keep = frozenset(episodes) if episodes is not None else None
-    for piece in list_pieces(ds):
-        yield from read_piece(piece, keep)
+    for piece in ds.pieces():
+        yield from read_piece(ds, piece, keep)
 
 
 def iter_episodes(ds: Dataset, episodes: Iterable[int] | None = None) -> Iterator[EpisodeArrays]:
@@ -123,14 +81,3 @@ def _episode(c: Chunk) -> EpisodeArrays:
     order = np.argsort(c.step, kind="stable")
     states = np.concatenate([c.state[order], c.next_state[order][-1:]])
     return EpisodeArrays(int(c.episode[0]), states, c.action[order])
-
-
-def _chunk(batch: pa.RecordBatch) -> Chunk:
-    cols = {name: batch.column(name) for name in TRIPLE_COLUMNS}
-    return Chunk(cols["episode"].to_numpy(), cols["step"].to_numpy(),
-                 _matrix(cols["state"]), _matrix(cols["action"]), _matrix(cols["next_state"]))
-
-
-def _matrix(arr: pa.FixedSizeListArray) -> np.ndarray:
-    width = arr.type.list_size
-    return arr.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)

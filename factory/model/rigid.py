@@ -86,13 +86,13 @@ class RigidModel(nn.Module):
 class TorchPredictor:
     """The numpy `Predictor` interface over a trained model, for evaluation beside baselines."""
 
-    name = "model"
+    name = "mlp"
 
     def __init__(self, model: RigidModel, device: str = "cpu"):
         self.model, self.device = model.eval().to(device), device
 
     @torch.no_grad()
-    def predict(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
+    def predict(self, state: np.ndarray, action: np.ndarray, episode: np.ndarray | None = None) -> np.ndarray:
         s = torch.tensor(np.asarray(state), dtype=torch.float32, device=self.device)
         a = torch.tensor(np.asarray(action), dtype=torch.float32, device=self.device)
         return self.model.step(s, a).cpu().numpy()

@@ -48,11 +48,7 @@ def param_values(episodes: pa.Table, name: str) -> np.ndarray:
 def split_episodes(episodes: pa.Table, holdout: dict[str, list], seed: int = 0,
                    val: float = 0.1, test: float = 0.2) -> Split:
     ids = np.asarray(episodes["episode"].to_numpy(), np.int64)
-    ood = np.zeros(len(ids), bool)
-    for name, bands in QualityOptions(holdout=holdout).bands().items():
-        values = param_values(episodes, name)
-        for low, high in bands:
-            ood |= (values >= low) & (values <= high)
+    ood = np.isin(ids, [e for band in ood_bands(episodes, holdout).values() for e in band])
     rest = np.random.default_rng(seed).permutation(ids[~ood])
     n_val = max(1, round(val * len(rest))) if len(rest) >= 3 else 0
     n_test = max(1, round(test * len(rest))) if len(rest) >= 3 else 0
@@ -61,6 +57,22 @@ def split_episodes(episodes: pa.Table, holdout: dict[str, list], seed: int = 0,
     parts = rest[:n_val], rest[n_val:n_val + n_test], rest[n_val + n_test:]
     return Split(train=sorted(parts[2].tolist()), val=sorted(parts[0].tolist()),
                  test=sorted(parts[1].tolist()), ood=sorted(ids[ood].tolist()))
+
+
+def band_name(param: str, band: tuple[float, float]) -> str:
+    """How a holdout band is named in evaluations and reports: 'ood ball.mass 0.2–0.3'."""
+    return f"ood {param} {band[0]:g}–{band[1]:g}"
+
+
+def ood_bands(episodes: pa.Table, holdout: dict[str, list]) -> dict[str, list[int]]:
+    """Each holdout band's episodes (PhyWorld-style: each band its own out-of-distribution set)."""
+    ids = np.asarray(episodes["episode"].to_numpy(), np.int64)
+    out = {}
+    for name, bands in QualityOptions(holdout=holdout).bands().items():
+        values = param_values(episodes, name)
+        for low, high in bands:
+            out[band_name(name, (low, high))] = sorted(ids[(values >= low) & (values <= high)].tolist())
+    return out
 
 
 INDEX_COLUMNS = ("episode", "shard", "transitions", "transitions_offset")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -28,7 +29,7 @@ class TrainConfig:
     workers: int = 0
     device: str = "auto"
     threads: int = 1  # CPU threads for torch: a small MLP gains nothing from more, and a shared box loses
-    max_seconds: float | None = None  # stop early, at an epoch boundary, past this budget
+    max_seconds: float | None = None  # stop training past this budget (the schedule fits it)
 
 
 @dataclass
@@ -71,23 +72,30 @@ def train(ds: Dataset, split: Split, stats: dict, config: TrainConfig = TrainCon
 def fit(model: torch.nn.Module, kind: str, config: TrainConfig, lr: float, batches: Callable[[int], Iterable],
         loss_of: Callable[[object], torch.Tensor], validate: Callable[[], float], out: Path | None,
         ds: Dataset, split: Split, extra: dict | None = None) -> TrainResult:
-    """The training loop every model shares: AdamW, cosine schedule, one validation per epoch,
-    a time budget checked at epoch ends, and the checkpoint with its provenance."""
+    """The training loop every model shares: AdamW, a cosine schedule over the epochs or over the
+    time budget, whichever runs out first (so a budget cut ends at a low learning rate, not
+    mid-schedule), one validation per epoch, and the checkpoint with its provenance."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
     history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "val_loss": [], "seconds": []}
     steps, start = 0, time.perf_counter()
     for epoch in range(config.epochs):
         model.train()
         losses = []
+        for group in opt.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
         for batch in batches(epoch):
+            if config.max_seconds is not None:
+                done = max(epoch / config.epochs, (time.perf_counter() - start) / config.max_seconds)
+                if done >= 1.0 and losses:
+                    break
+                for group in opt.param_groups:
+                    group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
             loss = loss_of(batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(loss.item())
             steps += 1
-        sched.step()
         elapsed = time.perf_counter() - start
         history["epoch"].append(epoch + 1)
         history["train_loss"].append(float(np.mean(losses)) if losses else float("nan"))

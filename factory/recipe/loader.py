@@ -26,10 +26,22 @@ def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe file; raise `RecipeError` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise RecipeError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    return parse_recipe(text, str(path))
+    return parse_recipe(decode_recipe(raw, str(path)), str(path))
+
+
+def decode_recipe(raw: bytes, source: str) -> str:
+    """The file's text: a recipe is UTF-8 (a UTF-8 byte-order mark is allowed)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise RecipeError(source, ["line 1: the file is UTF-16 text; save it as UTF-8"])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise RecipeError(source, [f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                                   f"{exc.start}); a recipe is a UTF-8 YAML file"]) from None
 
 
 def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
@@ -42,11 +54,15 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
     if node is None or not isinstance(node, yaml.MappingNode):
         raise RecipeError(source, ["line 1: a recipe is a YAML mapping of keys such as name, engine, scene"])
     lines: dict[Loc, int] = {}
-    data = _construct(node, (), lines)
+    repeated: list[str] = []
+    data = _construct(node, (), lines, repeated)
     try:
-        return Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        raise RecipeError(source, _describe(exc, data, lines)) from None
+        raise RecipeError(source, repeated + _describe(exc, data, lines)) from None
+    if repeated:
+        raise RecipeError(source, repeated)
+    return recipe
 
 
 def recipe_hash(recipe: Recipe) -> str:
@@ -55,18 +71,24 @@ def recipe_hash(recipe: Recipe) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _construct(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
-    """Build plain Python data from a composed YAML node, remembering each path's line."""
+def _construct(node: yaml.Node, loc: Loc, lines: dict[Loc, int], repeated: list[str]) -> Any:
+    """Build plain Python data from a composed YAML node, remembering each path's line and
+    reporting a key given twice in one mapping (YAML would silently keep the last)."""
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            out[key] = _construct(value_node, loc + (key,), lines)
-            lines[loc + (key,)] = key_node.start_mark.line + 1
+            line = key_node.start_mark.line + 1
+            if key in out:
+                path = ".".join(str(p) for p in loc + (key,))
+                repeated.append(f"line {line}: {path}: given twice (first on line {lines[loc + (key,)]}); "
+                                "keep one")
+            out[key] = _construct(value_node, loc + (key,), lines, repeated)
+            lines[loc + (key,)] = line
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(v, loc + (i,), lines) for i, v in enumerate(node.value)]
+        return [_construct(v, loc + (i,), lines, repeated) for i, v in enumerate(node.value)]
     return _SCALARS.construct_object(node)
 
 

@@ -16,6 +16,7 @@ from factory.errors import did_you_mean
 from factory.recipe.distributions import Uniform, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.particles import Cloth, Fluid, Move
+from factory.storage.base import FORMATS
 
 
 # ---------------------------------------------------------------- shapes
@@ -182,14 +183,24 @@ class UnityEngine(Strict):
 
 
 Engine = Annotated[Union[GenesisEngine, UnityEngine], Field(discriminator="type")]
-ENGINE_NAMES = ("genesis", "unity")
 
 
 # ---------------------------------------------------------------- outputs, labels
+FormatName = Literal[tuple(FORMATS)]  # the storage registry's keys, in its order
+
+
 class Outputs(Strict):
-    formats: list[Literal["parquet", "hdf5"]] = Field(["parquet", "hdf5"], min_length=1)
+    formats: list[FormatName] = Field(list(FORMATS), min_length=1, description="Storage formats to "
+                                      "write, each once; every one holds the same data.")
     record_every: int = Field(1, ge=1, description="Record every k-th simulation step.")
     shard_size: int = Field(256, ge=1, description="Episodes per data file.")
+
+    @field_validator("formats")
+    @classmethod
+    def _each_once(cls, formats: list[str]) -> list[str]:
+        if twice := sorted({f for f in formats if formats.count(f) > 1}):
+            raise ValueError(f"{', '.join(twice)} listed more than once; list each format once")
+        return formats
 
 
 class Quarantine(Strict):
@@ -227,8 +238,9 @@ class QualityOptions(Strict):
         """Every holdout parameter's bands as (low, high) pairs, whichever form the recipe used."""
         return {name: [tuple(b) for b in (spec if isinstance(spec[0], list) else [spec])]
                 for name, spec in self.holdout.items()}
-    min_improvement: float = Field(0.2, ge=0, lt=1, description="The model's one-step error must be "
-                                   "at most (1 - this) × the best trivial baseline's.")
+    min_improvement: float = Field(0.2, ge=0, lt=1, description="The model's one-step error and its "
+                                   "position error after the rollout horizon must each be at most "
+                                   "(1 - this) × the best trivial baseline's.")
     max_nonfinite: int = Field(0, ge=0, description="NaN/inf values allowed in states and actions.")
     max_penetration: float = Field(0.01, gt=0, description="Contact penetration depth (m) that at most "
                                    "one contact in 1,000 may exceed; single transient spikes at impacts pass.")
@@ -246,6 +258,10 @@ class QualityOptions(Strict):
 
 
 # ---------------------------------------------------------------- recipe
+MAX_EPISODES = 100_000_000  # per dataset: planning and the manifest list every shard
+MAX_SHARDS = 100_000
+
+
 class Recipe(Strict):
     """A scenario family: what to simulate, how to randomize it, and what to write."""
 
@@ -255,7 +271,8 @@ class Recipe(Strict):
         "collision", description="collision: rigid bodies; fluid: scene.fluid; cloth: scene.cloth.")
     engine: Engine
     seed: int = Field(ge=0)
-    episodes: int = Field(ge=1)
+    episodes: int = Field(ge=1, le=MAX_EPISODES, description=f"At most {MAX_EPISODES:,} per dataset; "
+                          "`factory merge` joins datasets.")
     steps: int = Field(ge=1, description="Simulation steps per episode.")
     dt: float = Field(gt=0, le=0.1, description="Simulation time step in seconds.")
     n_envs: int = Field(1, ge=1, le=4096, description="Episodes simulated together in one batched scene.")
@@ -294,6 +311,9 @@ class Recipe(Strict):
         if self.kind != "collision" and not any(isinstance(a, Move) for a in self.actions):
             raise ValueError(f"actions: a {self.kind} recipe needs a 'move' action (a gate, wall, object or "
                              "grasped corner), whose velocity is each transition's action")
+        if -(-self.episodes // self.outputs.shard_size) > MAX_SHARDS:
+            raise ValueError(f"outputs.shard_size: {self.episodes:,} episodes in shards of "
+                             f"{self.outputs.shard_size} make more than {MAX_SHARDS:,} shards; raise shard_size")
         if self.steps % self.outputs.record_every:
             raise ValueError(f"outputs.record_every: steps ({self.steps}) must be a multiple of "
                              f"record_every ({self.outputs.record_every})")

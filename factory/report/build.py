@@ -5,27 +5,43 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from factory.model.baselines import baselines
-from factory.model.evaluate import evaluate, rollout
+from factory.model.baselines import ConstantVelocity, baselines
+from factory.model.evaluate import episode_rollouts, evaluate
 from factory.model.particle_train import train_particles
 from factory.model.pieces import iter_chunks, iter_episodes
-from factory.model.rigid import RigidModel, TorchPredictor
-from factory.model.split import Split, episode_info, quality_options, split_episodes
+from factory.model.relational import RelationalModel, RelationalPredictor
+from factory.model.rigid_train import episode_statics, train_relational
+from factory.model.split import (
+    Split,
+    episode_info,
+    ood_bands,
+    quality_options,
+    split_episodes,
+)
 from factory.model.stats import load_stats, write_json
-from factory.model.train import TrainConfig, train
+from factory.model.train import TrainConfig
 from factory.report import html, plots
+from factory.report.bands import side_by_side
 from factory.report.data_checks import check_dataset
 from factory.report.particle_build import evaluate_particle_model, particle_preview
 from factory.report.particle_checks import check_particles
-from factory.report.verdict import verdict
+from factory.report.probe_build import probe_scores
+from factory.report.verdict import gap_closed, verdict
 from factory.storage.dataset import Dataset, open_dataset
 
 
-def evaluate_model(ds: Dataset, model: RigidModel, split: Split, stats: dict, info: dict[int, dict],
-                   horizon: int = 20) -> dict:
-    """The model beside baselines fit on the same training episodes, on the test and OOD sets."""
-    predictors = baselines(ds.layout, stats, iter_chunks(ds, split.train)) + [TorchPredictor(model)]
-    return evaluate(predictors, ds, {"test": split.test, "ood": split.ood}, stats, info, horizon)
+def evaluate_model(ds: Dataset, model: RelationalModel, split: Split, stats: dict, info: dict[int, dict],
+                   horizon: int = 20, bands: dict[str, list[int]] | None = None) -> dict:
+    """The model beside baselines fit on the same training episodes, on the test set, all OOD
+    episodes and each holdout band's episodes (PhyWorld-style, side by side)."""
+    predictors = baselines(ds.layout, stats, iter_chunks(ds, split.train)) + [
+        RelationalPredictor(model, episode_statics(ds, info))]
+    sets = {"test": split.test, "ood": split.ood} | {k: v for k, v in (bands or {}).items() if len(bands) > 1}
+    out = evaluate(predictors, ds, sets, stats, info, horizon)
+    for name in bands or {}:  # a lone band is the whole OOD set: evaluated once
+        if name not in out and "ood" in out:
+            out[name] = out["ood"]
+    return out
 
 
 def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
@@ -44,13 +60,18 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
     info = episode_info(table)
     checks = check_particles(ds, info) if particles else check_dataset(ds, info)
     split = split_episodes(table, quality.holdout, seed=config.seed)
+    bands = ood_bands(table, quality.holdout)
+    probes = {}
     if particles:
         trained = train_particles(ds, split, config, out=out / "model.pt")
-        evaluation = evaluate_particle_model(ds, trained.model, split, horizon)
+        evaluation = evaluate_particle_model(ds, trained.model, split, horizon, bands)
     else:
         stats = load_stats(ds)
-        trained = train(ds, split, stats, config, out / "model.pt")
-        evaluation = evaluate_model(ds, trained.model, split, stats, info, horizon)
+        trained = train_relational(ds, split, info, config, out=out / "model.pt")
+        evaluation = evaluate_model(ds, trained.model, split, stats, info, horizon, bands)
+        predictors = [ConstantVelocity(ds.layout), RelationalPredictor(trained.model, episode_statics(ds, info))]
+        probes = {name: probe_scores(ds, info, predictors, ids)
+                  for name, ids in (("test", split.test), ("ood", split.ood)) if ids}
     summary = {
         "dataset": {"name": ds.manifest["recipe"]["name"], "path": str(ds.root), "format": ds.format,
                     "episodes": ds.manifest["counts"]["episodes"], "transitions": len(ds)},
@@ -60,11 +81,14 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
                      "steps_per_second": trained.steps_per_second, "history": trained.history},
         "checks": checks,
         "evaluation": evaluation,
+        "generalization": side_by_side(evaluation),
+        "probes": probes,
+        "label_gap_closed": {k: gap_closed(r["labels"]) for k, r in evaluation.items() if "labels" in r},
         "verdict": verdict(checks, evaluation, quality),
     }
     figures = _figures(summary, out, info)
     preview = (particle_preview(ds, trained.model, split, out / "preview.png") if particles
-               else _rigid_preview(ds, trained.model, split, out / "preview.png"))
+               else _rigid_preview(ds, trained.model, split, info, out / "preview.png"))
     if preview:
         figures["preview"] = preview.name
     summary["seconds"] = time.perf_counter() - start
@@ -91,9 +115,10 @@ def _figures(summary: dict, out: Path, info: dict[int, dict]) -> dict[str, str]:
     return {k: p.name for k, p in figures.items()}
 
 
-def _rigid_preview(ds: Dataset, model: RigidModel, split: Split, path: Path) -> Path | None:
-    predictor = TorchPredictor(model)
-    previews = [(e.index, e.states, rollout(predictor, e.states[None, 0], e.actions[None])[0])
-                for e in iter_episodes(ds, split.test[:3])]
+def _rigid_preview(ds: Dataset, model: RelationalModel, split: Split, info: dict[int, dict],
+                   path: Path) -> Path | None:
+    episodes = list(iter_episodes(ds, split.test[:3]))
+    runs = episode_rollouts(RelationalPredictor(model, episode_statics(ds, info)), episodes)
+    previews = [(e.index, e.states, run) for e, run in zip(episodes, runs)]
     return plots.episode_preview(previews, ds.layout, path) if previews else None
 

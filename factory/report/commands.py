@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from factory.errors import FactoryError
+from factory.storage.base import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "zero-motion, constant-velocity and linear baselines on held-out episodes.")
     p.add_argument("dataset")  # a str: a URL reaches open_dataset intact and gets its own error
     p.add_argument("--model", type=Path, required=True, help="checkpoint written by factory train")
-    p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
+    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
     p.add_argument("--horizon", type=int, default=20, help="rollout horizon in recorded steps")
     p.add_argument("--json", action="store_true", help="print every number as JSON")
     p.set_defaults(func=_evaluate)
@@ -39,21 +40,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strict", action="store_true", help="exit 3 when the verdict fails")
     p.set_defaults(func=_report)
 
+    p = sub.add_parser("probes", help="physical-reasoning questions and answers from a dataset's episodes",
+                       description="Write one JSON line per question (friction direction, does A touch B, which "
+                       "object moves first, does it come to rest, does it fall off, does the cloth slide off, "
+                       "does the liquid reach the target), each with its episode, options, ground truth and a "
+                       "plain-words description of the scene and the action.")
+    p.add_argument("dataset")
+    p.add_argument("--out", type=Path, required=True, help="JSON-lines file to write")
+    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
+    p.set_defaults(func=_probes)
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset")  # a str: a URL reaches open_dataset intact and gets its own error
-    p.add_argument("--format", choices=["parquet", "hdf5"], help="which copy to read")
+    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=64, help="rollout windows (rigid) per step")
+    p.add_argument("--train-seconds", type=float, default=300.0,
+                   help="training time budget in seconds; the learning-rate schedule fits it (default 300)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when present)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--holdout", action="append", default=[], metavar="PARAM=LOW:HIGH",
                    help="hold episodes with PARAM in [LOW, HIGH] out for the OOD test "
-                   "(overrides the recipe's quality.holdout; repeatable)")
+                   "(overrides the recipe's quality.holdout; repeat for several bands or parameters)")
 
 
-def parse_holdout(items: list[str]) -> dict[str, list[float]]:
+def parse_holdout(items: list[str]) -> dict[str, list[list[float]]]:
     out = {}
     for item in items:
         try:
@@ -61,7 +74,7 @@ def parse_holdout(items: list[str]) -> dict[str, list[float]]:
             low, high = (float(v) for v in rng.split(":"))
         except ValueError:
             raise FactoryError(f"--holdout '{item}' is not PARAM=LOW:HIGH, e.g. ball.mass=0.8:1.0") from None
-        out[name] = [low, high]
+        out.setdefault(name, []).append([low, high])  # repeated: several bands of one parameter
     return out
 
 
@@ -69,23 +82,23 @@ def _config(args: argparse.Namespace):
     from factory.model.train import TrainConfig
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, workers=args.workers,
-                       device=args.device, seed=args.seed)
+                       device=args.device, seed=args.seed, max_seconds=args.train_seconds)
 
 
 def _train(args: argparse.Namespace) -> int:
     from factory.model.particle_train import train_particles
-    from factory.model.split import quality_options, split_episodes
-    from factory.model.stats import load_stats
-    from factory.model.train import train
+    from factory.model.rigid_train import train_relational
+    from factory.model.split import episode_info, quality_options, split_episodes
     from factory.report.build import is_particle_dataset
     from factory.storage.dataset import open_dataset
 
     ds = open_dataset(args.dataset, args.format)
     quality = quality_options(ds, parse_holdout(args.holdout))
-    split = split_episodes(ds.episodes(), quality.holdout, seed=args.seed)
+    table = ds.episodes()
+    split = split_episodes(table, quality.holdout, seed=args.seed)
     out = args.out or ds.root / "report" / "model.pt"
     result = (train_particles(ds, split, _config(args), out=out) if is_particle_dataset(ds)
-              else train(ds, split, load_stats(ds), _config(args), out))
+              else train_relational(ds, split, episode_info(table), _config(args), out=out))
     h = result.history
     print(f"trained {result.steps} steps in {result.seconds:.1f} s ({result.steps_per_second:.0f} steps/s) on "
           f"{len(split.train)} episodes; validation loss {h['val_loss'][-1]:.4g}; wrote {out}")
@@ -93,8 +106,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from factory.model import particles, rigid
-    from factory.model.split import Split, episode_info
+    import torch
+
+    from factory.model import particles
+    from factory.model.relational import load_relational
+    from factory.model.split import Split, episode_info, ood_bands, quality_options
     from factory.model.stats import load_stats
     from factory.report.build import evaluate_model, is_particle_dataset
     from factory.report.particle_build import evaluate_particle_model
@@ -106,9 +122,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         model, ckpt = particles.load_checkpoint(args.model)
         result = evaluate_particle_model(ds, model, Split(**ckpt["split"]), args.horizon)
     else:
-        model, ckpt = rigid.load_checkpoint(args.model)
-        result = evaluate_model(ds, model, Split(**ckpt["split"]), load_stats(ds), episode_info(ds.episodes()),
-                                args.horizon)
+        ckpt = torch.load(args.model, map_location="cpu", weights_only=False)
+        if ckpt.get("kind") != "relational":
+            raise FactoryError(f"{args.model} is a '{ckpt.get('kind')}' checkpoint, not one `factory train` "
+                               "writes for a collision dataset; train again")
+        table, split = ds.episodes(), Split(**ckpt["split"])
+        bands = {k: v for k, v in ood_bands(table, quality_options(ds).holdout).items() if set(v) <= set(split.ood)}
+        result = evaluate_model(ds, load_relational(ckpt), split, load_stats(ds), episode_info(table), args.horizon,
+                                bands)
     print(json.dumps(result, indent=1) if args.json else render_evaluation(result))
     return 0
 
@@ -123,3 +144,16 @@ def _report(args: argparse.Namespace) -> int:
     print(render_verdict(summary))
     print(f"wrote {out / 'index.html'} and {out / 'summary.json'}")
     return 3 if args.strict and not summary["verdict"]["passed"] else 0
+
+
+def _probes(args: argparse.Namespace) -> int:
+    from factory.model.split import episode_info
+    from factory.report.probe_build import dataset_probes, write_probes
+    from factory.storage.dataset import open_dataset
+
+    ds = open_dataset(args.dataset, args.format)
+    items = dataset_probes(ds, episode_info(ds.episodes()))
+    write_probes(items, args.out)
+    kinds = sorted({i["kind"] for i in items})
+    print(f"wrote {len(items)} probes ({', '.join(kinds) or 'none'}) to {args.out}")
+    return 0

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
-import h5py
 import numpy as np
-import pyarrow.parquet as pq
 
 from factory import checks
 from factory.labels import label_context
@@ -76,12 +73,4 @@ def parameter_coverage(recipe: dict, info: dict[int, dict]) -> dict[str, dict]:
 
 def contact_penetration(ds: Dataset) -> np.ndarray:
     """Every contact's penetration depth, reading that one column file by file."""
-    parts = []
-    if ds.format == "parquet":
-        for rel in sorted(f for f in ds.files if Path(f).parts[:2] == ("parquet", "contacts")):
-            parts.append(pq.read_table(ds.root / rel, columns=["penetration"])["penetration"].to_numpy())
-    else:
-        for rel in sorted(f for f in ds.files if f.startswith("hdf5/")):
-            with h5py.File(ds.root / rel, "r") as f:
-                parts += [f[g]["contacts"]["penetration"][()] for g in f if g.startswith("episode_")]
-    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+    return ds.column("contacts", "penetration").astype(np.float64)

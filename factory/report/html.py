@@ -51,6 +51,10 @@ def render(summary: dict, figures: dict[str, str]) -> str:
                   _table(["predictor", "normalized MSE", *[f"RMSE {f}" for f in fields]],
                          [[n, r["nmse"], *[r["rmse"][f] for f in fields]] for n, r in one.items()])]
         parts += _label_tables(ev[set_name])
+    if summary.get("generalization"):
+        parts += _band_table(summary["generalization"])
+    if summary.get("probes"):
+        parts += _probe_table(summary["probes"])
     for key, title in (("loss", "Loss curves"), ("rollout", "Rollout error vs horizon"),
                        ("preview", "Episode preview: recorded vs model rollout"),
                        ("coverage", "Coverage of randomized parameters"), ("labels", "Label distribution")):
@@ -75,6 +79,33 @@ def _label_tables(result: dict) -> list[str]:
         return []
     return ["<h3>Mean absolute label error, labels read out of whole-episode rollouts</h3>",
             _table(["label", *runs], [[n, *[errors[r][n] for r in runs]] for n in errors[runs[0]]])]
+
+
+def _band_table(g: dict) -> list[str]:
+    """One row per predictor: one-step error and position RMSE at each horizon, per set, side by side."""
+    sets = g["sets"]
+    horizons = sorted({int(h) for p in g["predictors"].values() for r in p.values() for h in r["position_rmse"]})
+    header = ["predictor"] + [f"{s} ({g['episodes'][s]} ep): {m}" for s in sets
+                              for m in ["one-step nMSE", *[f"pos RMSE @{h} m" for h in horizons]]]
+    rows = [[name] + [v for s in sets for v in (by_set[s]["one_step_nmse"],
+                                                *[by_set[s]["position_rmse"].get(h, by_set[s]["position_rmse"].get(str(h)))
+                                                  for h in horizons])]
+            for name, by_set in g["predictors"].items()]
+    return ["<h2>In distribution vs each out-of-distribution band</h2>", _table(header, rows)]
+
+
+def _probe_table(probes: dict) -> list[str]:
+    """Per set and probe kind: the model's rollout answers beside the readout ceiling, majority and chance."""
+    parts = ["<h2>Physical-reasoning probes answered through rollouts</h2>"]
+    for set_name, kinds in probes.items():
+        if not kinds:
+            continue
+        runs = [k for k in next(iter(kinds.values())) if k not in ("majority", "majority_answer", "chance", "items")]
+        parts += [f"<h3>{escape(set_name)}</h3>",
+                  _table(["probe", "items", *runs, "majority", "chance"],
+                         [[k, r["items"], *[r[run] for run in runs], f"{r['majority']:.3g} ({r['majority_answer']})",
+                           r["chance"]] for k, r in kinds.items()])]
+    return parts
 
 
 def _check_rows(c: dict) -> list[list[object]]:

@@ -19,12 +19,17 @@ from factory.report import plots
 from factory.storage.dataset import Dataset
 
 
-def evaluate_particle_model(ds: Dataset, model: ParticleModel, split: Split, horizon: int = 20) -> dict:
-    """The model beside zero motion and constant velocity on the test and OOD episodes; one-step
-    errors are scaled by the training displacement variance the model normalizes with."""
+def evaluate_particle_model(ds: Dataset, model: ParticleModel, split: Split, horizon: int = 20,
+                            bands: dict[str, list[int]] | None = None) -> dict:
+    """The model beside zero motion and constant velocity on the test, OOD and each band's episodes;
+    one-step errors are scaled by the training displacement variance the model normalizes with."""
     predictors = [ZeroMotion(), ConstantVelocity(), ParticlePredictor(model)]
-    return evaluate_particles(predictors, ds, {"test": split.test, "ood": split.ood}, model.history,
-                              float(model.vel_std) ** 2, horizon)
+    sets = {"test": split.test, "ood": split.ood} | {k: v for k, v in (bands or {}).items() if len(bands) > 1}
+    out = evaluate_particles(predictors, ds, sets, model.history, float(model.vel_std) ** 2, horizon)
+    for name in bands or {}:  # a lone band is the whole OOD set
+        if name not in out and "ood" in out:
+            out[name] = out["ood"]
+    return out
 
 
 def particle_preview(ds: Dataset, model: ParticleModel, split: Split, out: Path) -> Path | None:

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from factory.report.bands import band_sets  # noqa: E402
 from factory.rollout import Layout  # noqa: E402
 
 COLORS = {"model": "C3", "linear": "C2", "constant-velocity": "C1", "zero-motion": "C7"}
@@ -32,13 +33,14 @@ def loss_curves(history: dict[str, list[float]], path: Path) -> Path:
 
 
 def rollout_error(evaluation: dict, path: Path) -> Path:
-    sets = [s for s in ("test", "ood") if s in evaluation]
-    fig, axes = plt.subplots(1, len(sets), figsize=(5.5 * len(sets), 3.8), squeeze=False)
+    """One panel per set: in distribution, then each holdout band (factory.report.bands)."""
+    sets = [s for s in band_sets(evaluation) if s in evaluation]
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.6 * len(sets), 3.8), squeeze=False)
     for ax, name in zip(axes[0], sets):
         for predictor, errors in evaluation[name]["rollout"].items():
             ax.plot(np.arange(1, len(errors) + 1), errors, label=predictor, color=COLORS.get(predictor),
                     lw=2.5 if predictor == "model" else 1.5)
-        title = "held-out (in distribution)" if name == "test" else "out of distribution"
+        title = "in distribution" if name == "test" else name
         ax.set(xlabel="horizon (recorded steps)", ylabel="position RMSE (m)", title=f"Rollout error, {title}")
         ax.legend(fontsize=8)
     return _save(fig, path)

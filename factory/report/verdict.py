@@ -51,6 +51,12 @@ def criteria(checks: dict, evaluation: dict | None, q: QualityOptions) -> list[C
         best = min(one[b]["nmse"] for b in BASELINES if b in one)
         out.append(Criterion("learnable", "model / best baseline one-step error", one["model"]["nmse"] / best,
                              1 - q.min_improvement))
+        roll = evaluation["test"]["rollout"]
+        if "model" in roll and roll["model"]:  # the gauge must not fail where errors compound
+            h = len(roll["model"])
+            best_roll = min(roll[b][-1] for b in BASELINES if b in roll)
+            out.append(Criterion("learnable", f"model / best baseline position error after {h} steps",
+                                 roll["model"][-1] / max(best_roll, 1e-12), 1 - q.min_improvement))
         if "ood" in evaluation:
             ratio = evaluation["ood"]["one_step"]["model"]["nmse"] / max(one["model"]["nmse"], 1e-12)
             out.append(Criterion("generalizes", "OOD / in-distribution one-step error", ratio, q.max_ood_ratio))
@@ -65,3 +71,14 @@ def verdict(checks: dict, evaluation: dict | None, q: QualityOptions) -> dict:
         "aspects": {a: all(c.passed for c in found if c.aspect == a) for a in sorted(aspects)},
         "criteria": [c.to_dict() for c in found],
     }
+
+
+def gap_closed(labels: dict, run: str = "model") -> float:
+    """How much of the gap between always answering the majority and the truth readout `run`'s
+    yes/no labels close, pooled over the labels where the readout beats the majority: 1 is the
+    ceiling, 0 no better than the majority, negative worse. NaN when no label leaves a gap."""
+    names = [n for n in labels.get("majority", {}) if labels["truth-readout"][n] > labels["majority"][n]]
+    gap = sum(labels["truth-readout"][n] - labels["majority"][n] for n in names)
+    if not names or gap <= 0:
+        return float("nan")
+    return sum(labels[run][n] - labels["majority"][n] for n in names) / gap

@@ -8,13 +8,16 @@ temporary name in the same folder and renamed, so a crash never leaves a file th
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyarrow as pa
 
-from factory.errors import StorageError
+from factory.errors import StorageError, did_you_mean
 from factory.rollout import Contacts, EpisodeRecord, Layout
 
 if TYPE_CHECKING:
@@ -24,29 +27,72 @@ FORMATS: dict[str, str] = {
     "parquet": "factory.storage.parquet:ParquetFormat",
     "hdf5": "factory.storage.hdf5:HDF5Format",
 }
+"""The registry of storage formats: every list of format names (recipe, CLI, readers) comes from here."""
+
+TABLES = ("transitions", "episodes", "contacts")
+TRANSITION_COLUMNS = ("episode", "step", "t", "state", "action", "next_state", "is_first", "is_last", "is_terminal")
+"""The transitions table's fixed columns; point fields (and their next_ twins) and step labels follow."""
+EPISODE_COLUMNS = ("episode", "shard", "transitions", "point_index", "transitions_offset")
+"""The episodes table's own columns; the others are parameters (`param__...`) and episode labels."""
+
+
+@dataclass(frozen=True)
+class Piece:
+    """The smallest unit of transitions one worker reads on its own (a Parquet row group, an HDF5
+    episode group): whole episodes only, named by the file (relative to the dataset) that holds it."""
+
+    file: str
+    key: int | str  # the format's own handle: row-group number, group name
+    episodes: tuple[int, ...]  # the episodes it holds, in storage order
 
 
 class ShardWriter(Protocol):
     FORMAT: str
 
     def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout) -> list[Path]:
-        """Write one shard of episodes; return the files written, relative to `root`."""
+        """Check `records` (`check_records`), write one shard of them; return the files written, relative to `root`."""
 
 
 class ShardReader(Protocol):
-    """Reads every shard of one format back as the same three Arrow tables, from a `factory.storage.location`."""
+    """Reads every shard of one format back, from a `factory.storage.location`, as the same Arrow
+    tables (`transitions_table`, `episodes_table`, `contacts_table`), whole or streamed."""
+
+    FORMAT: str
 
     def transitions(self, root: Location, files: list[str]) -> pa.Table: ...
     def episodes(self, root: Location, files: list[str]) -> pa.Table: ...
     def contacts(self, root: Location, files: list[str]) -> pa.Table: ...
 
+    def pieces(self, root: Location, files: list[str]) -> list[Piece]:
+        """Every piece of transitions, in storage order (shard, then episode)."""
+
+    def read_piece(self, root: Location, piece: Piece, columns: Sequence[str] | None = None,
+                   batch_rows: int = 8192) -> Iterator[pa.Table]:
+        """A piece's transitions (only `columns`, all by default) as tables of at most `batch_rows`
+        rows, in the schema of `transitions()`, in episode then step order. At least the rows of
+        `piece.episodes`: a caller may narrow those to skip what a format stores apart, and filters
+        rows itself (`Dataset.read_piece` does both)."""
+
+    def column(self, root: Location, files: list[str], table: str, name: str) -> pa.ChunkedArray:
+        """One column of one of the three tables, read shard by shard, in storage order."""
+
+    def records(self, root: Location, files: list[str], layout: Layout,
+                episodes: Iterable[int] | None = None) -> Iterator[EpisodeRecord]:
+        """Whole episodes (all, or those in `episodes`) as the records that were written, one at a
+        time, in storage order: what a converter or a merge feeds a writer."""
+
 
 def _load(fmt: str):
-    try:
-        module, attr = FORMATS[fmt].split(":")
-    except KeyError:
-        raise StorageError(f"unknown format '{fmt}'; known: {', '.join(FORMATS)}") from None
-    return getattr(importlib.import_module(module), attr)()
+    """The format class registered as `fmt`, checked to be that format (FORMAT == key)."""
+    if fmt not in FORMATS:
+        raise StorageError(f"unknown format '{fmt}'{did_you_mean(str(fmt), FORMATS)}; "
+                           f"registered: {', '.join(FORMATS)}")
+    module, attr = FORMATS[fmt].split(":")
+    cls = getattr(importlib.import_module(module), attr)
+    if getattr(cls, "FORMAT", None) != fmt:
+        raise StorageError(f"FORMATS['{fmt}'] is {FORMATS[fmt]}, whose FORMAT is "
+                           f"{getattr(cls, 'FORMAT', None)!r}, not '{fmt}'")
+    return cls()
 
 
 def writer_for(fmt: str) -> ShardWriter:
@@ -59,6 +105,12 @@ def reader_for(fmt: str) -> ShardReader:
 
 def shard_name(shard: int) -> str:
     return f"shard-{shard:05d}"
+
+
+def is_shard_file(rel: str) -> bool:
+    """Whether a dataset-relative path is one a format writes (`FORMAT/.../shard-NNNNN.ext`)."""
+    parts = rel.split("/")
+    return len(parts) > 1 and parts[0] in FORMATS and re.fullmatch(r"shard-\d{5}\.\w+", parts[-1]) is not None
 
 
 def param_column(name: str) -> str:
@@ -74,27 +126,48 @@ def fixed_list(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(flat, type=pa.list_(pa.field("element", pa.float32()), width))
 
 
-def transitions_table(records: list[EpisodeRecord], layout: Layout) -> pa.Table:
-    """Episodes' transitions as one Arrow table: the shape every reader returns."""
+def transitions_table(records: list[EpisodeRecord], layout: Layout, columns: Sequence[str] | None = None) -> pa.Table:
+    """Episodes' transitions as one Arrow table: the shape every reader returns; only `columns`
+    (kept in the table's own order) when given, so a streamed read builds only what it needs."""
     lengths = np.array([r.rollout.transitions for r in records])
     steps = np.concatenate([np.arange(t, dtype=np.int32) for t in lengths])
-    cols = {
-        "episode": pa.array(np.repeat([r.index for r in records], lengths).astype(np.int64)),
-        "step": pa.array(steps),
-        "t": pa.array((steps * layout.record_dt).astype(np.float32)),
-        "state": fixed_list(np.concatenate([r.rollout.states[:-1] for r in records]), layout.state_size),
-        "action": fixed_list(np.concatenate([r.rollout.actions for r in records]), layout.action_size),
-        "next_state": fixed_list(np.concatenate([r.rollout.states[1:] for r in records]), layout.state_size),
-        "is_first": pa.array(steps == 0),
-        "is_last": pa.array(steps == np.repeat(lengths - 1, lengths)),
-        "is_terminal": pa.array(np.zeros(len(steps), bool)),
+    rollouts = [r.rollout for r in records]
+    cols: dict[str, Callable[[], pa.Array]] = {
+        "episode": lambda: pa.array(np.repeat([r.index for r in records], lengths).astype(np.int64)),
+        "step": lambda: pa.array(steps),
+        "t": lambda: pa.array((steps * layout.record_dt).astype(np.float32)),
+        "state": lambda: fixed_list(np.concatenate([r.states[:-1] for r in rollouts]), layout.state_size),
+        "action": lambda: fixed_list(np.concatenate([r.actions for r in rollouts]), layout.action_size),
+        "next_state": lambda: fixed_list(np.concatenate([r.states[1:] for r in rollouts]), layout.state_size),
+        "is_first": lambda: pa.array(steps == 0),
+        "is_last": lambda: pa.array(steps == np.repeat(lengths - 1, lengths)),
+        "is_terminal": lambda: pa.array(np.zeros(len(steps), bool)),
     }
     for name in layout.points:
-        cols[name] = point_list(np.concatenate([r.rollout.points[name][:-1] for r in records]))
-        cols[f"next_{name}"] = point_list(np.concatenate([r.rollout.points[name][1:] for r in records]))
+        cols[name] = lambda name=name: point_list(np.concatenate([r.points[name][:-1] for r in rollouts]))
+        cols[f"next_{name}"] = lambda name=name: point_list(np.concatenate([r.points[name][1:] for r in rollouts]))
     for name in records[0].step_labels:
-        cols[name] = pa.array(np.concatenate([r.step_labels[name] for r in records]))
-    return pa.table(cols)
+        cols[name] = lambda name=name: pa.array(np.concatenate([r.step_labels[name] for r in records]))
+    if unknown := sorted(set(columns or ()) - set(cols)):
+        raise StorageError(f"no transitions column {', '.join(unknown)}; columns: {', '.join(cols)}")
+    return pa.table({name: make() for name, make in cols.items() if columns is None or name in columns})
+
+
+def chained(parts: list[pa.ChunkedArray]) -> pa.ChunkedArray:
+    """Columns read file by file as one column (of at least one file)."""
+    return pa.chunked_array([c for p in parts for c in p.chunks], type=parts[0].type)
+
+
+def column_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Any column of the tables → numpy: scalars (n,), vectors (n, width), point fields (n, N, 3)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    arr, shape = column, []
+    while pa.types.is_fixed_size_list(arr.type):
+        width = arr.type.list_size
+        shape.append(width)
+        arr = arr.values.slice(arr.offset * width, len(arr) * width)  # the slice's own values, no compute call
+    return arr.to_numpy(zero_copy_only=False).reshape(-1, *shape)
 
 
 def point_list(values: np.ndarray) -> pa.FixedSizeListArray:
@@ -120,8 +193,13 @@ def episodes_table(records: list[EpisodeRecord], shard: int) -> pa.Table:
 
 
 def contacts_table(records: list[EpisodeRecord], layout: Layout) -> pa.Table:
-    c = Contacts.concat([r.rollout.contacts for r in records])
-    episode = np.repeat([r.index for r in records], [len(r.rollout.contacts) for r in records])
+    return contact_rows([r.index for r in records], [r.rollout.contacts for r in records], layout)
+
+
+def contact_rows(episodes: list[int], contacts: list[Contacts], layout: Layout) -> pa.Table:
+    """The contacts table of episodes `episodes`, whose contacts are `contacts` (one entry each)."""
+    c = Contacts.concat(contacts)
+    episode = np.repeat(np.asarray(episodes, np.int64), [len(x) for x in contacts])
     bodies = pa.array(list(layout.bodies))
     return pa.table({
         "episode": pa.array(episode.astype(np.int64)),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from factory.errors import StorageError
-from factory.rollout import Layout
-from factory.storage import reader_for
+from factory.errors import StorageError, did_you_mean
+from factory.rollout import EpisodeRecord, Layout
+from factory.storage.base import (
+    EPISODE_COLUMNS,
+    TABLES,
+    Piece,
+    column_array,
+    reader_for,
+)
 from factory.storage.location import Location, location
 from factory.storage.manifest import read_manifest
 
@@ -39,7 +46,8 @@ class Dataset:
         formats = self.manifest["formats"]
         self.format = fmt or formats[0]
         if self.format not in formats:
-            raise StorageError(f"{where} holds {', '.join(formats)}, not {self.format}")
+            raise StorageError(f"{where} holds {', '.join(formats)}, not {self.format}"
+                               f"{did_you_mean(str(self.format), formats)}")
         if self.format == "hdf5" and self.manifest["format_version"] < 2:
             raise StorageError(f"{where}: its HDF5 files have the format_version 1 layout, which this factory "
                                "no longer reads; open its Parquet files (format='parquet')"
@@ -75,24 +83,64 @@ class Dataset:
     def triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(state, action, next_state) for every transition, as float32 arrays."""
         t = self.transitions()
-        return tuple(_matrix(t[c]) for c in ("state", "action", "next_state"))  # type: ignore[return-value]
+        return tuple(column_array(t[c]) for c in ("state", "action", "next_state"))  # type: ignore[return-value]
+
+    # ------------------------------------------------------------ streaming, any format
+    def pieces(self) -> list[Piece]:
+        """Every piece of transitions (whole episodes each), in a fixed storage order: the units a
+        loader deals out to workers; a Piece is small and pickles."""
+        return self._reader.pieces(self.location, self.files)
+
+    def read_piece(self, piece: Piece, columns: Sequence[str] | None = None,
+                   episodes: Collection[int] | None = None, batch_rows: int = 8192) -> Iterator[pa.Table]:
+        """One piece's transitions as tables of at most `batch_rows` rows, episode then step order,
+        with `columns` in that order (all by default), keeping only `episodes` when given."""
+        kept = piece.episodes if episodes is None else tuple(e for e in piece.episodes if e in episodes)
+        if not kept:
+            return
+        partial = kept != piece.episodes
+        read = None if columns is None else list(dict.fromkeys([*columns, *(["episode"] if partial else [])]))
+        # a narrowed piece lets a format skip what it stores apart (HDF5 groups); rows are filtered anyway
+        for table in self._reader.read_piece(self.location, replace(piece, episodes=kept), read, batch_rows):
+            if unknown := [c for c in columns or () if c not in table.column_names]:
+                raise StorageError(f"no transitions column {', '.join(unknown)} in {self.location}")
+            if partial:
+                table = table.filter(pc.is_in(table["episode"], pa.array(kept, pa.int64())))
+            if table.num_rows:
+                yield table if columns is None else table.select(list(columns))
+
+    def iter_transitions(self, columns: Sequence[str] | None = None, episodes: Iterable[int] | None = None,
+                         batch_rows: int = 8192) -> Iterator[pa.Table]:
+        """Every transition (or those of `episodes`), piece by piece: memory stays within one piece."""
+        keep = None if episodes is None else frozenset(int(e) for e in episodes)
+        for piece in self.pieces():
+            yield from self.read_piece(piece, columns, keep, batch_rows)
+
+    def column(self, table: str, name: str) -> np.ndarray:
+        """One column of the transitions, episodes or contacts table as numpy, read file by file."""
+        if table not in TABLES:
+            raise StorageError(f"no table '{table}'{did_you_mean(table, TABLES)}; tables: {', '.join(TABLES)}")
+        return column_array(self._reader.column(self.location, self.files, table, name))
+
+    def records(self, episodes: Iterable[int] | None = None) -> Iterator[EpisodeRecord]:
+        """Whole episodes (all, or `episodes`) as the records a writer takes, one at a time, in storage
+        order: `writer_for(fmt).write_shard(root, shard, list_of_them, ds.layout)` writes them again."""
+        return self._reader.records(self.location, self.files, self.layout, episodes)
 
     def episode(self, index: int) -> Episode:
-        t = self.transitions().filter(pc.equal(pc.field("episode"), index))
-        if t.num_rows == 0:
+        pieces = [p for p in self.pieces() if index in p.episodes]
+        if not pieces:
             raise StorageError(f"episode {index} is not in {self.location}")
+        t = pa.concat_tables([b for p in pieces for b in self.read_piece(p, episodes=[index])])
         ep = self.episodes().filter(pc.equal(pc.field("episode"), index)).to_pylist()[0]
-        states = _matrix(t["state"])
-        states = np.concatenate([states, _matrix(t["next_state"])[-1:]])
+        states = np.concatenate([column_array(t["state"]), column_array(t["next_state"])[-1:]])
         params = {k.removeprefix("param__"): v for k, v in ep.items() if k.startswith("param__")}
-        labels = {k: v for k, v in ep.items()
-                  if not k.startswith("param__") and k not in ("episode", "shard", "transitions",
-                                                               "transitions_offset", "point_index")}
+        labels = {k: v for k, v in ep.items() if not k.startswith("param__") and k not in EPISODE_COLUMNS}
         contacts = self.contacts().filter(pc.equal(pc.field("episode"), index))
-        points = {name: np.concatenate([_points(t[name]), _points(t[f"next_{name}"])[-1:]])
+        points = {name: np.concatenate([column_array(t[name]), column_array(t[f"next_{name}"])[-1:]])
                   for name in self.layout.points}
         index_list = ep.get("point_index")
-        return Episode(index, states, _matrix(t["action"]), params, labels, contacts, points,
+        return Episode(index, states, column_array(t["action"]), params, labels, contacts, points,
                        None if index_list is None else np.asarray(index_list))
 
 
@@ -101,20 +149,6 @@ def open_dataset(path: str | os.PathLike[str] | Location, format: str | None = N
     """Open a dataset written by `factory run`: a folder or a URL (s3://bucket/ds, with fsspec's
     `storage_options` such as endpoint_url); `format` picks parquet or hdf5 when both exist."""
     return Dataset(location(path, storage_options), format)
-
-
-def _matrix(column: pa.ChunkedArray) -> np.ndarray:
-    """Fixed-size-list column → (n, width) float32 array."""
-    arr = column.combine_chunks()
-    width = arr.type.list_size
-    return arr.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
-
-
-def _points(column: pa.ChunkedArray) -> np.ndarray:
-    """Column of N xyz lists per row → (rows, N, 3) float32 array."""
-    arr = column.combine_chunks()
-    n = arr.type.list_size
-    return arr.flatten().flatten().to_numpy(zero_copy_only=False).reshape(-1, n, 3)
 
 
 def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:

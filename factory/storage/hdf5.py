@@ -21,6 +21,7 @@ level 1): recorded states shrink ~2.5x; random floats, as in the write benchmark
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import h5py
@@ -30,14 +31,20 @@ import pyarrow as pa
 from factory.errors import StorageError
 from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.storage.base import (
+    TRANSITION_COLUMNS,
+    Piece,
+    chained,
+    contact_rows,
     contacts_table,
     episodes_table,
     shard_name,
     transitions_table,
 )
 from factory.storage.location import Location, atomic_path
+from factory.storage.records import check_records
 
 _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+PIECE_BYTES = 16 << 20  # what one streamed piece (consecutive episode groups) holds in memory, about
 
 
 def _dataset(group: h5py.Group, name: str, data: np.ndarray) -> None:
@@ -72,6 +79,7 @@ class HDF5Format:
     FORMAT = "hdf5"
 
     def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout) -> list[Path]:
+        check_records(records, layout)
         path = root / "hdf5" / f"{shard_name(shard)}.h5"
         with atomic_path(path) as tmp:
             # no chunk cache: each chunk gets its file space when written, not when the cache lets go of
@@ -103,43 +111,125 @@ class HDF5Format:
             points.attrs["index"] = r.point_index.astype(np.int32)
 
     # ------------------------------------------------------------ reading
-    def records(self, root: Location, files: list[str]) -> list[tuple[int, EpisodeRecord]]:
-        """Every episode of every shard, as (shard, record), in episode order."""
-        out = []
-        for rel in sorted(f for f in files if f.startswith("hdf5/")):
+    def records(self, root: Location, files: list[str], layout: Layout,
+                episodes: Iterable[int] | None = None) -> Iterator[EpisodeRecord]:
+        """Episode groups back as records, one at a time, in storage order (each file has its layout)."""
+        keep = None if episodes is None else frozenset(int(e) for e in episodes)
+        for _, record in self._shard_records(root, files, keep):
+            yield record
+
+    def _shard_records(self, root: Location, files: list[str],
+                       keep: frozenset[int] | None = None) -> Iterator[tuple[int, EpisodeRecord]]:
+        """(shard, record) for every episode (in `keep`) of every shard, in storage order."""
+        for rel in _of(files):
             with root.open_read(rel) as source, h5py.File(source, "r") as f:
-                shard, rows = int(f.attrs["shard"]), f["episodes"][()]
-                groups = {k for k in f if k.startswith("episode_")}
-                if groups != {f"episode_{i:06d}" for i in rows["episode"]}:
-                    raise StorageError(f"{rel}: episode groups {sorted(groups)[:5]}… do not match its /episodes table")
-                out += [(shard, _read_episode(f[f"episode_{row['episode']:06d}"], row)) for row in rows]
-        return sorted(out, key=lambda sr: sr[1].index)
+                shard, rows = int(f.attrs["shard"]), _rows(f, rel)
+                for row in rows:
+                    if keep is None or int(row["episode"]) in keep:
+                        yield shard, _read_episode(f[_group(row["episode"])], row)
 
     def transitions(self, root: Location, files: list[str]) -> pa.Table:
         layout = self.layout(root, files)
-        return transitions_table([r for _, r in self.records(root, files)], layout)
+        return transitions_table([r for _, r in self._shard_records(root, files)], layout)
 
     def episodes(self, root: Location, files: list[str]) -> pa.Table:
         by_shard: dict[int, list[EpisodeRecord]] = {}
-        for shard, record in self.records(root, files):
+        for shard, record in self._shard_records(root, files):
             by_shard.setdefault(shard, []).append(record)
         return pa.concat_tables([episodes_table(records, shard) for shard, records in sorted(by_shard.items())])
 
     def contacts(self, root: Location, files: list[str]) -> pa.Table:
         layout = self.layout(root, files)
-        return contacts_table([r for _, r in self.records(root, files)], layout)
+        return contacts_table([r for _, r in self._shard_records(root, files)], layout)
+
+    def pieces(self, root: Location, files: list[str]) -> list[Piece]:
+        """Runs of consecutive episode groups of about PIECE_BYTES, sized from the file's first
+        group (a size budget only: episodes of other lengths change a piece's size, not its data)."""
+        pieces = []
+        for rel in _of(files):
+            with root.open_read(rel) as source, h5py.File(source, "r") as f:
+                episodes = [int(e) for e in _rows(f, rel)["episode"]]
+                per_episode = _episode_bytes(f[_group(episodes[0])]) if episodes else 1
+            n = max(1, PIECE_BYTES // max(per_episode, 1))
+            pieces += [Piece(rel, k, tuple(episodes[i:i + n])) for k, i in enumerate(range(0, len(episodes), n))]
+        return pieces
+
+    def read_piece(self, root: Location, piece: Piece, columns: Sequence[str] | None = None,
+                   batch_rows: int = 8192) -> Iterator[pa.Table]:
+        """Reads only the arrays `columns` need: states and actions, and point fields or step labels when asked."""
+        wanted = set(columns) if columns is not None else None
+        with root.open_read(piece.file) as source, h5py.File(source, "r") as f:
+            layout = Layout.from_dict(json.loads(f.attrs["layout"]))
+            points = [k for k in layout.points if wanted is None or {k, f"next_{k}"} & wanted]
+            fixed = set(TRANSITION_COLUMNS) | set(points) | {f"next_{k}" for k in points}
+            labels = wanted is None or bool(wanted - fixed)
+            records = [_arrays(f[_group(e)], e, points, labels) for e in piece.episodes]
+        table = transitions_table(records, layout, columns)
+        for start in range(0, table.num_rows, batch_rows):
+            yield table.slice(start, batch_rows)
+
+    def column(self, root: Location, files: list[str], table: str, name: str) -> pa.ChunkedArray:
+        """Transitions piece by piece, contacts straight from each group's contacts, episodes from their table."""
+        if table == "transitions":
+            return chained([t[name] for p in self.pieces(root, files) for t in self.read_piece(root, p, [name])])
+        if table == "episodes":
+            return self.episodes(root, files)[name]
+        layout = self.layout(root, files)
+        parts = []
+        for rel in _of(files):
+            with root.open_read(rel) as source, h5py.File(source, "r") as f:
+                episodes = [int(e) for e in _rows(f, rel)["episode"]]
+                contacts = [_contacts(f[_group(e)]) for e in episodes]
+            parts.append(contact_rows(episodes, contacts, layout)[name])
+        return chained(parts)
 
     @staticmethod
     def layout(root: Location, files: list[str]) -> Layout:
-        first = sorted(f for f in files if f.startswith("hdf5/"))[0]
-        with root.open_read(first) as source, h5py.File(source, "r") as f:
+        with root.open_read(_of(files)[0]) as source, h5py.File(source, "r") as f:
             return Layout.from_dict(json.loads(f.attrs["layout"]))
+
+
+def _of(files: list[str]) -> list[str]:
+    """The HDF5 shard files, in shard order."""
+    return sorted(f for f in files if f.startswith("hdf5/"))
+
+
+def _group(episode: int) -> str:
+    return f"episode_{int(episode):06d}"
+
+
+def _rows(f: h5py.File, rel: str) -> np.ndarray:
+    """The shard's `/episodes` table, in episode order, checked against its groups."""
+    rows = np.sort(f["episodes"][()], order="episode")
+    groups = {k for k in f if k.startswith("episode_")}
+    if groups != {_group(i) for i in rows["episode"]}:
+        raise StorageError(f"{rel}: episode groups {sorted(groups)[:5]}… do not match its /episodes table")
+    return rows
+
+
+def _episode_bytes(g: h5py.Group) -> int:
+    """What reading one episode group's states, actions and points costs in memory."""
+    arrays = [g["states"], g["actions"], *(g["points"].values() if "points" in g else ())]
+    return sum(a.size * a.dtype.itemsize for a in arrays)
+
+
+def _arrays(g: h5py.Group, episode: int, points: list[str], labels: bool) -> EpisodeRecord:
+    """An episode's states and actions, with only the point fields and (when asked) step labels wanted."""
+    step = g["step_labels"][()] if labels else None
+    rollout = Rollout(episode, g["states"][()], g["actions"][()], Contacts.empty(),
+                      {k: g["points"][k][()] for k in points})
+    return EpisodeRecord(rollout, {}, {n: np.ascontiguousarray(step[n]) for n in step.dtype.names}
+                         if step is not None else {}, {})
+
+
+def _contacts(g: h5py.Group) -> Contacts:
+    c = g["contacts"][()]
+    return Contacts(*(np.ascontiguousarray(c[name]) for name in Contacts.COLUMNS))
 
 
 def _read_episode(g: h5py.Group, row: np.void) -> EpisodeRecord:
     """An episode group and its `/episodes` row back as the record that was written."""
-    c = g["contacts"][()]
-    contacts = Contacts(*(np.ascontiguousarray(c[name]) for name in Contacts.COLUMNS))
+    contacts = _contacts(g)
     points = {k: g["points"][k][()] for k in g["points"]} if "points" in g else {}
     index = g["points"].attrs["index"] if "points" in g else None
     rollout = Rollout(int(row["episode"]), g["states"][()], g["actions"][()], contacts, points, index)

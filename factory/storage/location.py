@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -95,27 +94,29 @@ class LocalDir:
         return [p.name for p in self.root.iterdir()] if self.root.is_dir() else []
 
     def files(self) -> list[str]:
-        """Every file below the root, as POSIX paths relative to it."""
-        return [p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file()]
+        """Every file below the root, as POSIX paths relative to it (symbolic links are not followed
+        and not listed: see `links`)."""
+        return [rel for rel, link in self._walk() if not link]
+
+    def links(self) -> list[str]:
+        """Symbolic links below the root: never the factory's, never followed."""
+        return [rel for rel, link in self._walk() if link]
+
+    def _walk(self) -> Iterator[tuple[str, bool]]:
+        for folder, dirs, names in os.walk(self.root):
+            for name in names + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+                path = Path(folder, name)
+                if path.is_symlink() or path.is_file():
+                    yield path.relative_to(self.root).as_posix(), path.is_symlink()
+
+    def prune(self) -> None:
+        """Remove folders left empty below the root (a dataset's emptied shard folders)."""
+        for folder, _, _ in sorted(os.walk(self.root), key=lambda w: -len(w[0])):
+            if Path(folder) != self.root and not os.listdir(folder):
+                os.rmdir(folder)
 
     def remove(self, rel: str) -> None:
         (self.root / rel).unlink(missing_ok=True)
-
-    def clear(self, keep: str) -> None:
-        """Delete everything below the root except the file `keep` (and the folders holding it)."""
-        kept = self.root / keep
-
-        def clear_dir(folder: Path) -> None:
-            for p in folder.iterdir():
-                if p == kept:
-                    continue
-                if p in kept.parents:
-                    clear_dir(p)
-                else:
-                    shutil.rmtree(p) if p.is_dir() else p.unlink()
-
-        if self.root.is_dir():
-            clear_dir(self.root)
 
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:
@@ -239,10 +240,11 @@ class RemoteDir:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.path(rel))
 
-    def clear(self, keep: str) -> None:
-        for rel in self.files():
-            if rel != keep:
-                self.remove(rel)
+    def links(self) -> list[str]:
+        return []  # object stores and fsspec filesystems list objects, not links
+
+    def prune(self) -> None:
+        """Nothing: an object store has no folders to leave empty."""
 
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:

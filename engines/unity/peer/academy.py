@@ -24,8 +24,9 @@ from mlagents_envs.communicator_objects.unity_output_pb2 import UnityOutputProto
 from mlagents_envs.communicator_objects.unity_rl_input_pb2 import UnityRLInputProto
 
 from engines.unity.peer.link import join_side_channel, split_side_channel
-from engines.unity.peer.world import World
+from engines.unity.peer.world import UNITY_BOUNCE_THRESHOLD, World
 from engines.unity.protocol import (
+    KEY_BOUNCE_THRESHOLD,
     KEY_DT,
     KEY_GRAVITY,
     LABELS_CHANNEL_ID,
@@ -79,12 +80,13 @@ class Academy:
         actions = list(rl_input.agent_actions[self.behavior].value) if self.behavior in rl_input.agent_actions else []
         dt = self.params.get(KEY_DT, 0.02)
         gravity = np.array([self.params.get(k, d) for k, d in zip(KEY_GRAVITY, (0.0, 0.0, -9.81))])
+        threshold = self.params.get(KEY_BOUNCE_THRESHOLD, UNITY_BOUNCE_THRESHOLD)
         for position, slot in enumerate(self.order):
             world = self.worlds[slot]
             impulses = np.zeros((len(world.bodies), 3))
             if position < len(actions):
                 impulses = np.asarray(actions[position].continuous_actions, np.float64).reshape(-1, 3)
-            contacts = world.step(impulses, dt, gravity)
+            contacts = world.step(impulses, dt, gravity, threshold)
             if contacts:
                 report = ContactReport(slot, world.step_count, tuple((a, b) for a, b, _ in contacts),
                                        np.stack([v for _, _, v in contacts]))

@@ -53,6 +53,8 @@ namespace PhysicsFactory
             if (protocol != FactoryProtocol.ProtocolVersion)
                 Debug.LogError($"PhysicsFactory: the factory speaks protocol {protocol}, this kit {FactoryProtocol.ProtocolVersion}");
             Time.fixedDeltaTime = Shared(FactoryProtocol.KeyDt, Time.fixedDeltaTime);
+            // impacts slower than this stay plastic; Unity's default (2 m/s) would flatten slow bounces
+            Physics.bounceThreshold = Shared(FactoryProtocol.KeyBounceThreshold, Physics.bounceThreshold);
             Physics.gravity = FactoryFrame.FromFactory(Shared(FactoryProtocol.KeyGravity[0], 0f),
                 Shared(FactoryProtocol.KeyGravity[1], 0f), Shared(FactoryProtocol.KeyGravity[2], -9.81f));
             EpisodeIndex = (int)Param(FactoryProtocol.Episode, 0f);

@@ -6,12 +6,13 @@ namespace PhysicsFactory
 {
     public static class FactoryProtocol
     {
-        public const int ProtocolVersion = 1;
+        public const int ProtocolVersion = 2;
         public static readonly Guid LabelsChannelId = new Guid("6f1b2c8e-4d1a-4f3e-9a57-0c2d7e5b9a41");
         public const int MsgContacts = 1;
 
         public const string KeyProtocol = "factory.protocol";
         public const string KeyDt = "factory.dt";
+        public const string KeyBounceThreshold = "factory.bounce_threshold";
         public static readonly string[] KeyGravity = { "factory.gravity.x", "factory.gravity.y", "factory.gravity.z" };
         public const string Episode = "factory.episode";
         public const string EpisodeSeed = "factory.seed";
