@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from factory.labels.collision import LabelContext, left_support_step, rest_step
+from factory.labels.strike import motion_labels
 from factory.recipe.distributions import Distribution
 from factory.rollout import Layout
 
@@ -117,14 +118,33 @@ def energies(states: np.ndarray, layout: Layout, bodies: dict[str, Body], gravit
 
 def energy_gain(states: np.ndarray, actions: np.ndarray, layout: Layout, bodies: dict[str, Body],
                 gravity: np.ndarray) -> float:
-    """Largest energy gain over one transition with no action, relative to the episode's peak
-    kinetic energy: passive rigid bodies with friction only lose energy."""
+    """Largest rise of energy above its highest value since the last action, relative to the
+    episode's peak kinetic energy: passive rigid bodies may conserve energy but never gain it.
+
+    Against the running peak rather than the previous state, because contacts are springs: a
+    recorded state inside an elastic impact holds part of the energy in the (unrecorded) contact
+    spring, and the next state gets it back, which is no gain over the energy before the impact.
+    """
     kinetic, total = energies(states, layout, bodies, gravity)
     scale = kinetic.max()
-    passive = ~np.any(actions != 0, axis=1)
-    if scale < 1e-9 or not passive.any():
+    pushed = np.any(actions != 0, axis=1)
+    if scale < 1e-9 or pushed.all():
         return 0.0
-    return float(max(np.diff(total)[passive].max(), 0.0) / scale)
+    return float(max(passive_rise(total, pushed).max(), 0.0) / scale)
+
+
+def passive_rise(total: np.ndarray, pushed: np.ndarray) -> np.ndarray:
+    """For each transition t, total[t+1] minus the highest total since the last pushed transition
+    (its end state included); -inf where t itself is pushed."""
+    rise = np.full(len(pushed), -np.inf)
+    peak = total[0]
+    for t, p in enumerate(pushed):
+        if p:
+            peak = total[t + 1]
+            continue
+        rise[t] = total[t + 1] - peak
+        peak = max(peak, total[t + 1])
+    return rise
 
 
 def action_residuals(states: np.ndarray, actions: np.ndarray, layout: Layout, bodies: dict[str, Body]
@@ -161,6 +181,9 @@ def label_readouts(states: np.ndarray, ctx: LabelContext, bodies: dict[str, Body
         speeds = np.stack([np.linalg.norm(layout.field(states, n, "vel"), axis=-1) for n in moving], 1)
         out["came_to_rest"] = rest_step(speeds, ctx.rest_speed) >= 0
         out["rest_step"] = rest_step(speeds, ctx.rest_speed)
+    if ctx.striker is not None:
+        motion = motion_labels(states[None], layout, moving, ctx.striker)
+        out.update({name: values[0] for name, values in motion.items()})
     for n in moving:
         out[f"max_speed__{n}"] = float(np.linalg.norm(layout.field(states, n, "vel"), axis=-1).max())
         if "ground" in layout.bodies:
@@ -174,7 +197,8 @@ def label_mismatches(states: np.ndarray, labels: dict[str, object], ctx: LabelCo
     must be geometrically possible (touching bodies are within reach; untouched ones never overlap)."""
     layout, bad = ctx.layout, []
     read = label_readouts(states, ctx, bodies)
-    for name in ("came_to_rest", "rest_step", *(k for k in read if k.startswith(("left_support__", "max_speed__")))):
+    exact = ("left_support__", "max_speed__", "moved__", "final_x__", "final_y__", "balls_moved")
+    for name in ("came_to_rest", "rest_step", *(k for k in read if k.startswith(exact))):
         if name in labels and not agrees(read[name], labels[name]):
             bad.append(name)
     for a, b in combinations(layout.objects, 2):
@@ -184,11 +208,44 @@ def label_mismatches(states: np.ndarray, labels: dict[str, object], ctx: LabelCo
         dist = np.linalg.norm(layout.field(states, a, "pos") - layout.field(states, b, "pos"), axis=-1)
         first = int(labels.get(f"first_contact__{key}", -1))
         if labels[f"touched__{key}"] and first >= 0:
-            if dist[first] > bodies[a].outer + bodies[b].outer + GEOMETRY_TOL:
+            if closest_bound(states, layout, a, b, first) > bodies[a].outer + bodies[b].outer + GEOMETRY_TOL:
                 bad.append(f"touched__{key}")
         elif dist.min() < bodies[a].inner + bodies[b].inner - GEOMETRY_TOL:
             bad.append(f"touched__{key}")
+    if ctx.striker is not None:
+        bad += first_hit_mismatches(labels, ctx.striker)
     return bad
+
+
+def closest_bound(states: np.ndarray, layout: Layout, a: str, b: str, k: int) -> float:
+    """A lower bound on how close a and b came during the transition that ends at state k.
+
+    The contact is live at state k (dist[k]), or was seen before it (elastic scenes read contacts
+    between records: the impact may be over by then), when neither end's distance can shrink faster
+    than the larger relative speed at the two ends allows (an impact does not speed a pair apart).
+    """
+    dist = np.linalg.norm(layout.field(states, a, "pos") - layout.field(states, b, "pos"), axis=-1)
+    if k == 0:
+        return float(dist[0])
+    rel = np.linalg.norm(layout.field(states, a, "vel") - layout.field(states, b, "vel"), axis=-1)
+    return float(min(dist[k], max(dist[k - 1], dist[k]) - max(rel[k - 1], rel[k]) * layout.record_dt))
+
+
+def first_hit_mismatches(labels: dict[str, object], striker: str) -> list[str]:
+    """The striker's first hit must be the touched ball with the earliest first contact (whose
+    touch the geometry check above vouches for), and there is one exactly when it touched a ball."""
+    firsts = {}
+    for name in labels:
+        if name.startswith(f"first_hit__{striker}__"):
+            ball = name.removeprefix(f"first_hit__{striker}__")
+            pair = f"{striker}__{ball}" if f"first_contact__{striker}__{ball}" in labels else f"{ball}__{striker}"
+            firsts[name] = int(labels.get(f"first_contact__{pair}", -1))
+    touched = [step for step in firsts.values() if step >= 0]
+    chosen = [name for name in firsts if labels[name]]
+    if (len(chosen) == 1) != bool(touched) or len(chosen) > 1 or \
+            (chosen and firsts[chosen[0]] != min(touched)):
+        return chosen or [f"first_hit__{striker}"]
+    return []
 
 
 def agrees(a: object, b: object) -> bool:

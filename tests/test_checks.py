@@ -43,6 +43,34 @@ def test_free_fall_keeps_its_energy_and_noise_gains_some():
     assert checks.energy_gain(noisy, actions, LAYOUT, BALL, G) > 0.05
 
 
+def _bounce(e: float) -> np.ndarray:
+    """A ball (r = 0.1) falling at 2 m/s onto the ground, one recorded state inside the impact
+    (its energy in the contact spring, unrecorded), leaving at 2e m/s."""
+    z = np.array([0.3, 0.2, 0.099, 0.1 + 0.02 * e, 0.1 + 0.04 * e])[:, None]
+    v = np.array([-2.0, -2.0, 0.0, 2 * e, 2 * e])[:, None]
+    zeros = np.zeros((5, 2))
+    return _states(np.hstack([zeros, z]), np.hstack([zeros, v]))
+
+
+def test_an_elastic_bounce_keeps_its_energy_and_a_gaining_one_fails():
+    """Energy that comes back out of a contact spring is no gain; a bounce with e > 1 is."""
+    actions, none = np.zeros((4, 3)), {"ball": checks.make_body("sphere", 2.0, (0.1,))}
+    g0 = np.zeros(3)  # gravity off: the bounce's energy is all kinetic
+    assert checks.energy_gain(_bounce(1.0), actions, LAYOUT, none, g0) == pytest.approx(0.0, abs=1e-6)
+    assert checks.energy_gain(_bounce(0.8), actions, LAYOUT, none, g0) == pytest.approx(0.0, abs=1e-6)
+    assert checks.energy_gain(_bounce(1.1), actions, LAYOUT, none, g0) == pytest.approx(1 - 1 / 1.1 ** 2, rel=1e-3)  # of the peak
+
+
+def test_energy_may_rise_after_a_push_but_not_past_its_level_after_it():
+    states = _bounce(1.0)
+    actions = np.zeros((4, 3))
+    actions[0] = [0, 0, 1.0]  # the first transition is pushed: its end state resets the reference
+    g0 = np.zeros(3)
+    assert checks.energy_gain(states, actions, LAYOUT, BALL, g0) == pytest.approx(0.0, abs=1e-6)
+    assert checks.passive_rise(np.array([1.0, 3.0, 2.0, 3.5]), np.array([True, False, False])).tolist() == \
+        [-np.inf, -1.0, 0.5]
+
+
 def test_spin_counts_in_kinetic_energy():
     states = _states(np.zeros((2, 3)), np.zeros((2, 3)))
     states[:, 10:13] = [0, 0, 10.0]

@@ -84,6 +84,12 @@ MISTAKES = [
      r"outputs.formats.0: 'hfd5' is not allowed \(did you mean 'hdf5'\?\)", None),
     ("repeated output format", "actions:", "outputs: {formats: [hdf5, parquet, hdf5]}\nactions:",
      r"line 14: outputs.formats: hdf5 listed more than once; list each format once", None),
+    ("restitution above 1", "pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: 1.2",
+     r"line 1[34]: scene.objects.0.restitution: must be >= 0.0 and <= 1.0, but can take 1.2", None),
+    ("ground restitution drawn below 0", "scene:\n", "scene:\n  ground: {restitution: {type: uniform, low: -0.1, high: 0.5}}\n",
+     r"line 9: scene.ground.restitution: must be >= 0.0 and <= 1.0, but can take values in \[-0.1, 0.5\]", None),
+    ("striker not movable", "actions:", "labels: {striker: boxx}\nactions:",
+     r"labels.striker: 'boxx' is not a movable object of the scene \(did you mean 'box'\?\)", None),
     ("record_every not dividing steps", "actions:", "outputs: {record_every: 7}\nactions:",
      r"outputs.record_every: steps \(100\) must be a multiple of record_every \(7\)", None),
 ]
@@ -133,24 +139,27 @@ def test_cli_bad_recipe_exits_2_and_writes_nothing(tmp_path: Path):
 
 
 def test_engine_refusal_happens_before_any_write(tmp_path: Path):
-    """Genesis has no restitution: the run refuses before creating the output."""
+    """A fixed object with a random mass is refused by Genesis before the output is created."""
     from factory.errors import EngineUnsupported
     from factory.generate.runner import run
 
-    recipe = parse_recipe(GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: 0.5"))
+    recipe = parse_recipe(GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      fixed: true").replace(
+        "actions:\n  - type: push\n    object: box\n    at: [10]\n    impulse: [1, 0, 0]\n", ""))
     out = tmp_path / "out"
-    with pytest.raises(EngineUnsupported, match="restitution: Genesis rigid contacts are inelastic"):
+    with pytest.raises(EngineUnsupported, match="a fixed object has no mass or velocity to randomize"):
         run(recipe, out)
     assert not out.exists()
 
 
-def test_restitution_refused_by_genesis():
+def test_continuous_restitution_needs_scene_variants():
+    """Restitution sets contact parameters baked into a Genesis scene: drawn per scene variant."""
     from engines.genesis import GenesisEngine
     from factory.errors import EngineUnsupported
 
-    recipe = parse_recipe(GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: 0.5"))
-    with pytest.raises(EngineUnsupported, match="restitution: Genesis rigid contacts are inelastic"):
-        GenesisEngine(recipe)
+    drawn = GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: {type: uniform, low: 0.2, high: 0.9}")
+    with pytest.raises(EngineUnsupported, match="box.restitution|scene.objects.0.restitution: varies continuously"):
+        GenesisEngine(parse_recipe(drawn))
+    GenesisEngine(parse_recipe(drawn.replace("n_envs: 2", "n_envs: 2\nscene_variants: 2")))
 
 
 def test_particle_recipes_need_a_mover():

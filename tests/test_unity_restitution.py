@@ -130,8 +130,14 @@ def test_ground_restitution_out_of_range_is_a_located_recipe_error():
                for p in info.value.problems), info.value.problems
 
 
-def test_genesis_refuses_ground_restitution_instead_of_ignoring_it():
+def test_genesis_honours_ground_restitution_too():
+    """Genesis takes the ground's restitution under the same pair rule (engines/genesis/restitution.py)."""
+    from engines.genesis import restitution
     from engines.genesis.scene import check_representable as genesis_check
+    from engines.genesis.scene import contact_dampratios
 
-    with pytest.raises(EngineUnsupported, match=r"scene.ground.restitution: Genesis rigid contacts are inelastic"):
-        genesis_check(parse_recipe(DROP.replace("restitution: 1.5", "restitution: 0.5")))
+    recipe = parse_recipe(DROP.replace("restitution: 1.5", "restitution: 0.5"))
+    genesis_check(recipe)
+    zetas = contact_dampratios(recipe)
+    ball = recipe.scene.objects[0].restitution or 0.0
+    assert restitution.restitution_of((zetas["ball"] + zetas["ground"]) / 2) == pytest.approx((ball + 0.5) / 2)

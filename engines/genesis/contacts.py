@@ -48,6 +48,25 @@ class ContactReader:
         )
 
     @staticmethod
+    def latest(reads: list[tuple[np.ndarray, Contacts]], step: int) -> tuple[np.ndarray, Contacts]:
+        """One recorded step's contacts from several reads since the last one: each (env, body pair)
+        as last seen, so an impact that began and ended between two recorded states is kept."""
+        envs = np.concatenate([e for e, _ in reads]) if reads else np.zeros(0, int)
+        merged = Contacts.concat([c for _, c in reads])
+        if not len(envs):
+            return envs, Contacts.empty()
+        read = np.repeat(np.arange(len(reads)), [len(e) for e, _ in reads])
+        lo, hi = np.minimum(merged.body_a, merged.body_b), np.maximum(merged.body_a, merged.body_b)
+        key = (envs.astype(np.int64) * 65536 + lo) * 65536 + hi
+        last = {}
+        for k, r in zip(key.tolist(), read.tolist()):
+            last[k] = r
+        keep = np.flatnonzero(read == np.array([last[k] for k in key.tolist()]))
+        picked = Contacts(*(getattr(merged, col)[keep] for col in Contacts.COLUMNS))
+        picked.step[:] = step
+        return envs[keep], picked
+
+    @staticmethod
     def split(parts: list[tuple[np.ndarray, Contacts]], n_envs: int) -> list[Contacts]:
         """Regroup per-step contact reads into one `Contacts` per env, in step order."""
         envs = np.concatenate([e for e, _ in parts]) if parts else np.zeros(0, int)

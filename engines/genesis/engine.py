@@ -132,16 +132,21 @@ class GenesisEngine:
         self._record(0, states, points)
         contact_parts: list = []
         solver = built.scene.sim.rigid_solver
+        seen: list = []  # contact reads since the last recorded state (elastic scenes read every Genesis step)
         for step in range(recipe.steps):
-            if step in pushes:
-                solver.apply_links_external_wrench(force=pushes[step], links_idx=self._movable_links)
             if self._points.moves:
                 self._points.before_step(step, velocities[:, step])
-            built.scene.step()
+            for _ in range(built.reads):
+                if step in pushes:  # a wrench lasts one Genesis step: held over the whole recipe step
+                    solver.apply_links_external_wrench(force=pushes[step], links_idx=self._movable_links)
+                built.scene.step()
+                if built.reads > 1:
+                    seen.append(self._contacts.read(0))  # its step is set when recorded
             if (step + 1) % every == 0:
                 k = (step + 1) // every
                 self._record(k, states, points)
-                contact_parts.append(self._contacts.read(k))
+                contact_parts.append(self._contacts.read(k) if built.reads == 1 else ContactReader.latest(seen, k))
+                seen = []
         # Non-finite states stay in their rollouts: the runner quarantines those episodes one by one,
         # so one blown-up env does not cost the rest of its batch.
         per_env = self._contacts.split(contact_parts, n_envs)

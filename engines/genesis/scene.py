@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from engines.genesis import restitution
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
 from factory.errors import EngineUnsupported
 from factory.recipe.distributions import Choice, is_random, nominal
@@ -24,13 +27,8 @@ def check_representable(recipe: Recipe) -> None:
     """Raise `EngineUnsupported` naming every field Genesis cannot honour."""
     problems = []
     for i, obj in enumerate(recipe.scene.objects):
-        if obj.restitution is not None:
-            problems.append(f"scene.objects.{i}.restitution: Genesis rigid contacts are inelastic; "
-                            "remove the field (bounciness is not modelled)")
         if obj.fixed and (is_random(obj.mass) or any(is_random(v) for v in obj.vel + obj.ang_vel)):
             problems.append(f"scene.objects.{i}: a fixed object has no mass or velocity to randomize")
-    if recipe.scene.ground is not None and recipe.scene.ground.restitution is not None:
-        problems.append("scene.ground.restitution: Genesis rigid contacts are inelastic; remove the field")
     if recipe.scene_variants is None:
         problems += [f"{'.'.join(map(str, f.path))}: varies continuously, and the envs of a Genesis batch "
                      "share one built scene, so every episode would build its own (batches of one); set "
@@ -41,6 +39,12 @@ def check_representable(recipe: Recipe) -> None:
         lo, hi = (value, value) if isinstance(value, (int, float)) else value.support()
         if lo < 0.01 or hi > 5.0:
             problems.append(f"{name}: Genesis needs friction in [0.01, 5]")
+    fields = [f for f in scene_fields(recipe) if f.name.endswith(".restitution")]
+    if elastic(recipe) and not any(is_random(f.value) for f in fields):  # drawn ones: checked per built scene
+        try:
+            contact_dampratios(recipe)
+        except EngineUnsupported as err:
+            problems.append(str(err))
     if problems:
         raise EngineUnsupported("the recipe asks for what Genesis cannot simulate:\n" +
                                 "\n".join(f"  - {p}" for p in problems))
@@ -52,12 +56,14 @@ class BuiltScene:
     ground: object | None
     objects: list  # Genesis entities in recipe order
     points: object | None = None  # the liquid or cloth entity of a fluid or cloth recipe
+    reads: int = 1  # Genesis steps per recipe step, contacts read after each (elastic scenes)
 
 
 def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
     """Create and build the batched scene; per-episode values are set later, per env."""
+    reads, per_read = _stepping(recipe)
     scene = gs.Scene(
-        sim_options=gs.options.SimOptions(dt=recipe.dt, substeps=substeps(recipe), gravity=tuple(recipe.scene.gravity)),
+        sim_options=gs.options.SimOptions(dt=recipe.dt / reads, substeps=per_read, gravity=tuple(recipe.scene.gravity)),
         **solver_options(gs, recipe),
         # the exact (elliptic) friction cone: the default pyramid makes a fast-sliding box hop and
         # decelerate at a fraction of mu*g; elliptic matches mu*g within 1% (measured)
@@ -85,8 +91,56 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
                                 name=obj.name)
                for obj in recipe.scene.objects]
     points = add_particle_entity(gs, scene, recipe)
+    for entity, params in _contact_params(recipe, ground, objects):
+        for geom in entity.geoms:  # an array: a list would break the scene's checkpoint (`__getstate__`)
+            geom.set_sol_params(np.asarray(params, np.float64))
     scene.build(n_envs=n_envs)
-    return BuiltScene(scene, ground, objects, points)
+    return BuiltScene(scene, ground, objects, points, reads)
+
+
+def elastic(recipe: Recipe) -> bool:
+    """Whether any body of the scene has a restitution (else Genesis' default, inelastic contacts)."""
+    g = recipe.scene.ground
+    return any(o.restitution is not None for o in recipe.scene.objects) or (g is not None and g.restitution is not None)
+
+
+def _stepping(recipe: Recipe) -> tuple[int, int]:
+    """(Genesis steps per recipe step, substeps per Genesis step). An elastic collision scene
+    resolves each impact in SUBSTEPS_PER_CONTACT substeps, as calibrated, and reads contacts
+    several times per impact; anything else keeps one Genesis step per recipe step."""
+    if elastic(recipe):
+        if recipe.kind == "collision":
+            return restitution.contact_reads(recipe.dt)
+        return 1, max(substeps(recipe), restitution.substep_dt(recipe.dt)[0])
+    return 1, substeps(recipe)
+
+
+def contact_dampratios(recipe: Recipe) -> dict[str, float]:
+    """Each body's contact damping ratio in a scene with pinned restitutions (unset counts as 0);
+    refuses a scene whose pairs the per-body values cannot all give their mean e."""
+    g = recipe.scene.ground
+    values = {o.name: float(o.restitution or 0.0) for o in recipe.scene.objects}
+    if g is not None:
+        values["ground"] = float(g.restitution or 0.0)
+    movable = {o.name for o in recipe.scene.objects if not o.fixed}
+    zetas, worst = restitution.body_dampratios(values, movable)
+    if worst > restitution.PAIR_TOLERANCE:
+        raise EngineUnsupported(
+            f"scene.objects: Genesis averages the contact parameters of two bodies, and no per-body values give "
+            f"every pair that can meet the mean of its two restitutions (worst pair off by {worst:.3f}); use fewer "
+            "distinct restitution values (one per role: balls, cushions, ground)")
+    return zetas
+
+
+def _contact_params(recipe: Recipe, ground, objects: list) -> list[tuple[object, list[float]]]:
+    if not elastic(recipe):
+        return []
+    zetas = contact_dampratios(recipe)
+    reads, per_read = _stepping(recipe)
+    sub_dt = recipe.dt / (reads * per_read)
+    named = ([("ground", ground)] if ground is not None else []) + \
+        [(o.name, e) for o, e in zip(recipe.scene.objects, objects)]
+    return [(entity, restitution.sol_params(zetas[name], sub_dt)) for name, entity in named]
 
 
 def _morph(gs, obj: RigidObject, mover: bool = False):

@@ -38,6 +38,7 @@ def label_context(recipe: Recipe, layout: Layout) -> Context:
         ground_size=tuple(ground.size) if ground and ground.size else None,
         rest_speed=recipe.labels.rest_speed,
         min_impact_force=recipe.labels.min_impact_force,
+        striker=recipe.labels.striker,
     )
 
 

@@ -14,6 +14,7 @@ from itertools import combinations
 
 import numpy as np
 
+from factory.labels.strike import strike_labels
 from factory.rollout import Contacts, Layout
 
 Labels = dict[str, float | int | bool]
@@ -29,6 +30,7 @@ class LabelContext:
     ground_size: tuple[float, float] | None  # table top extent, None for an infinite plane
     rest_speed: float
     min_impact_force: float
+    striker: str | None = None  # a struck ball whose strike labels (`labels.strike`) are wanted
 
 
 def batch_step_labels(contacts: Contacts, episode: np.ndarray, n_episodes: int,
@@ -163,6 +165,8 @@ def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.nda
         columns[f"left_support_step__{obj}"] = left[:, j].tolist()
         columns[f"max_speed__{obj}"] = max_speed[:, j].tolist()
         columns[f"friction_cos__{obj}"] = friction[:, j].tolist()
+    if ctx.striker is not None:
+        columns.update(strike_labels(states, first, impacts, layout, ctx.fixed, ctx.striker))
     return [dict(zip(columns, row)) for row in zip(*columns.values())]
 
 

@@ -226,6 +226,9 @@ class Quarantine(Strict):
 class LabelOptions(Strict):
     rest_speed: float = Field(0.02, gt=0, description="m/s below which a body counts as at rest.")
     min_impact_force: float = Field(0.0, ge=0, description="Contacts weaker than this (N) are not impacts.")
+    striker: Name | None = Field(None, description="A struck ball (billiards' cue ball): adds the strike "
+                                 "labels of `factory.labels.strike` (first ball hit, contact order, cushion "
+                                 "bounces, balls moved, final positions).")
 
 
 Band = Annotated[list[float], Field(min_length=2, max_length=2)]
@@ -308,6 +311,11 @@ class Recipe(Strict):
                                  f"scene.{kind}: only a kind '{kind}' recipe has one (this is '{self.kind}')")
         for i, action in enumerate(self.actions):
             self._check_action(i, action)
+        striker = self.labels.striker
+        movable = [o.name for o in self.scene.objects if not o.fixed]
+        if striker is not None and striker not in movable:
+            raise ValueError(f"labels.striker: '{striker}' is not a movable object of the scene"
+                             f"{did_you_mean(striker, movable)}; movable: {', '.join(movable)}")
         if self.kind != "collision" and not any(isinstance(a, Move) for a in self.actions):
             raise ValueError(f"actions: a {self.kind} recipe needs a 'move' action (a gate, wall, object or "
                              "grasped corner), whose velocity is each transition's action")
