@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engines.genesis.bounds import check_inside, cloth_domain
 from factory.errors import EngineUnsupported
 from factory.generate.sampling import EpisodeSpec, episode_rng
 from factory.recipe.distributions import nominal
@@ -28,7 +29,9 @@ def solver_options(gs, recipe: Recipe) -> dict:
                                                      lower_bound=tuple(fluid.tank.lower),
                                                      upper_bound=tuple(fluid.tank.upper))}
     if cloth is not None:
-        return {"pbd_options": gs.options.PBDOptions(particle_size=cloth.particle_size)}
+        lower, upper, cell = cloth_domain(recipe)
+        return {"pbd_options": gs.options.PBDOptions(particle_size=cloth.particle_size, lower_bound=lower,
+                                                     upper_bound=upper, hash_grid_cell_size=cell)}
     return {}
 
 
@@ -70,6 +73,7 @@ class PointsDriver:
                                     "(every scene variant must have that many)")
         rng = episode_rng(0, 0, "points.subset")  # a function of the scene alone: engines are reused across seeds
         self.index = np.sort(rng.choice(total, section.record_points, replace=False)) if section else None
+        self.domain = cloth_domain(recipe)[:2] if recipe.scene.cloth is not None else None
         self.moves = [a for a in recipe.actions if isinstance(a, Move)]
         self.corner = None
         if recipe.scene.cloth is not None and recipe.scene.cloth.grasp == "corner":
@@ -116,7 +120,11 @@ class PointsDriver:
                 self._mover_pos[move.object] += v * dt
 
     def read(self) -> tuple[np.ndarray, np.ndarray]:
-        """Positions and velocities of the recorded points: two (B, n_points, 3) arrays."""
-        pos = self.entity.get_particles_pos().cpu().numpy()[:, self.index]
+        """Positions and velocities of the recorded points: two (B, n_points, 3) arrays; a cloth
+        that reached its domain walls raises `SimulationError`."""
+        every = self.entity.get_particles_pos().cpu().numpy()
+        if self.domain is not None:
+            check_inside(every, *self.domain, tolerance=1e-4)
+        pos = every[:, self.index]
         vel = self.entity.get_particles_vel().cpu().numpy()[:, self.index]
         return pos.astype(np.float32), vel.astype(np.float32)
