@@ -14,7 +14,13 @@ import numpy as np
 from factory.errors import SimulationError
 from factory.recipe.distributions import support
 from factory.recipe.particles import Move
-from factory.recipe.schema import BoxShape, CylinderShape, Recipe, RigidObject, SphereShape
+from factory.recipe.schema import (
+    BoxShape,
+    CylinderShape,
+    Recipe,
+    RigidObject,
+    SphereShape,
+)
 
 MARGIN = 0.1  # m of free space around the reachable region
 MAX_CELLS = 32 ** 3  # hash cells per env: fewer cells than this and a cell holds too many vertices
