@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from factory import open_dataset
+from factory.errors import SimulationError
 from factory.generate.runner import run
 from factory.labels.cloth import edge_strain, neighbour_edges
 from factory.labels.fluid import fraction_inside
@@ -20,6 +21,7 @@ from factory.recipe.schema import Recipe
 
 pytestmark = pytest.mark.genesis
 ROOT = Path(__file__).resolve().parent.parent
+MEASURED_BLOCK_HEIGHT = 0.68  # of a 16 cm block in a 20 × 20 cm tank, d = 2 cm, after 0.4 s
 
 
 def shipped(path: str, **update) -> Recipe:
@@ -148,7 +150,8 @@ def test_grasped_corner_follows_the_action(tmp_path):
 
 
 def test_cloth_episode_is_independent_of_batch_history_and_slot():
-    """PBD scenes cannot be checkpointed; reset must still give each episode the same trajectory."""
+    """PBD scenes cannot be checkpointed; reset must still give each episode the same trajectory.
+    A sheet that leaves the fitted PBD domain (here made too low for the lifted corner) is refused."""
     from engines.genesis import GenesisEngine
     from factory.generate.sampling import sample_episode
 
@@ -159,6 +162,9 @@ def test_cloth_episode_is_independent_of_batch_history_and_slot():
         first = engine.run_batch(specs)
         again = engine.run_batch(specs)
         swapped = engine.run_batch(specs[::-1])
+        engine._points.domain = (engine._points.domain[0], engine._points.domain[1][:2] + (0.03,))
+        with pytest.raises(SimulationError, match="reached the fitted PBD domain"):  # the lifted corner leaves it
+            engine.run_batch(specs)
     finally:
         engine.close()
     for a, b, c in zip(first, again, swapped[::-1]):
@@ -167,3 +173,42 @@ def test_cloth_episode_is_independent_of_batch_history_and_slot():
             assert np.array_equal(a.points[name], c.points[name])
         assert np.array_equal(a.states, c.states)
     assert not np.array_equal(first[0].points["vertex_pos"], first[1].points["vertex_pos"])
+
+
+BLOCK = 0.16  # m: height of a liquid block filling its tank's 0.2 × 0.2 m footprint
+
+
+def block_at_rest() -> Recipe:
+    return Recipe.model_validate({
+        "name": "block_at_rest", "kind": "fluid", "engine": "genesis", "seed": 3, "episodes": 1,
+        "steps": 100, "dt": 0.004, "n_envs": 1,
+        "scene": {"ground": None,
+                  "objects": [{"name": "lid", "shape": {"type": "box", "size": [0.04, 0.04, 0.02]},
+                               "pos": [0, 0, 0.45], "fixed": True}],
+                  "fluid": {"particle_size": 0.02, "tank": {"lower": [-0.1, -0.1, 0], "upper": [0.1, 0.1, 0.5]},
+                            "block": {"pos": [0, 0, BLOCK / 2], "size": [0.2, 0.2, BLOCK]},
+                            "record_points": 400}},
+        "actions": [{"type": "move", "object": "lid", "velocity": [0, 0, 0]}], "outputs": {"record_every": 10}})
+
+
+def test_a_block_at_rest_keeps_its_height_and_replays_byte_identical():
+    from engines.genesis import GenesisEngine
+    from factory.generate.sampling import sample_episode
+    from factory.labels.fluid import volume_ratio
+
+    recipe = block_at_rest()
+    engine = GenesisEngine(recipe)
+    try:
+        specs = [sample_episode(recipe, 0)]
+        first, again = engine.run_batch(specs)[0], engine.run_batch(specs)[0]
+    finally:
+        engine.close()
+    assert np.array_equal(first.points["particle_pos"], again.points["particle_pos"])
+    pos = first.points["particle_pos"]
+    assert pos[0, :, 2].max() < BLOCK and pos[0, :, 2].min() > 0  # it starts as the block
+    height = 2 * pos[:, :, 2].mean(axis=1)  # a level column's height from its particles' mean height
+    assert np.ptp(height[-3:]) < 0.01 * BLOCK  # at rest
+    # measured: 0.68 of its height with 'rest' sampling (0.48 with Genesis' own lattice); the target
+    # of 0.95 needs boundary particles Genesis' SPH does not have (README, Fluid and cloth)
+    assert height[-1] / BLOCK > MEASURED_BLOCK_HEIGHT - 0.03
+    assert volume_ratio(pos)[-1] == pytest.approx(height[-1] / BLOCK, abs=0.1)
