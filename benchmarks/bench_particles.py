@@ -1,17 +1,21 @@
 """Fluid and cloth throughput and write speed, side by side with bare stepping and plain pyarrow.
 
-    .venv/bin/python benchmarks/bench_particles.py [--repeat 2]
+    .venv/bin/python benchmarks/bench_particles.py [--repeat 2] [--n-envs 2 8 32] [--threads 1 2]
+        [--steps 50] [--recipes cloth/drape.yaml ...]
 
-Per recipe (each in its own process, so peak RSS is its own): the factory path (placement, movers,
-point recording, labels) against bare `scene.step()` of the same built scene with the same
-placement and movers; then the Parquet / HDF5 shard writes of the episodes it produced against a
-plain `pyarrow.parquet.write_table` of the same transitions table.
+Per recipe, n_envs and thread count (each in its own process: `QD_NUM_THREADS` must be set before
+Genesis is imported, and peak RSS is then its own): the factory path (placement, movers, point
+recording, labels) against bare `scene.step()` of the same built scene with the same placement and
+movers, in env-steps/s and particle-substeps/s (particles per env × substeps × env-steps); then
+the Parquet / HDF5 shard writes of the episodes it produced against a plain
+`pyarrow.parquet.write_table` of the same transitions table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -24,12 +28,13 @@ sys.path.insert(0, str(ROOT))
 RECIPES = ["fluid/dam_break.yaml", "fluid/pour.yaml", "cloth/drape.yaml"]
 
 
-def one(path: str, repeat: int) -> dict:
+def one(path: str, repeat: int, n_envs: int, steps: int | None) -> dict:
     import numpy as np
     import pyarrow.parquet as pq
 
     from engines.genesis import GenesisEngine
     from engines.genesis.engine import _restore
+    from engines.genesis.particles import substeps
     from factory.generate.sampling import sample_episode, scene_draws
     from factory.labels import label_context, label_rollout
     from factory.recipe.loader import load_recipe
@@ -38,6 +43,7 @@ def one(path: str, repeat: int) -> dict:
     from factory.storage.base import transitions_table
 
     shipped = load_recipe(ROOT / "recipes" / path)
+    shipped = shipped.model_copy(update={"n_envs": n_envs} | ({"steps": steps} if steps else {}))
     recipe = pin_scene(shipped, scene_draws(shipped, 0))  # one scene variant: what one engine runs
     engine = GenesisEngine(recipe)
     t0 = time.perf_counter()
@@ -83,8 +89,11 @@ def one(path: str, repeat: int) -> dict:
             t = time.perf_counter()
             fn(d)
             writes[name] = mb / (time.perf_counter() - t)
-    return {"recipe": path, "points": engine.layout.n_points, "n_envs": recipe.n_envs, "build_s": build_s,
+    per_env_step = engine._built.points.n_particles * substeps(recipe)
+    return {"recipe": path, "points": engine.layout.n_points, "particles": engine._built.points.n_particles,
+            "n_envs": recipe.n_envs, "build_s": build_s, "threads": os.environ.get("QD_NUM_THREADS", "1"),
             "factory": env_steps / best["factory"], "bare": env_steps / best["bare"],
+            "particle_substeps": per_env_step * env_steps / best["bare"],
             "transitions_s": recipe.n_envs * recipe.recorded_steps / best["factory"], "mb": mb,
             "writes": writes, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -92,22 +101,29 @@ def one(path: str, repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--n-envs", type=int, nargs="+", default=[2, 8, 32])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--steps", type=int, help="steps per episode (default: the recipe's)")
+    parser.add_argument("--recipes", nargs="+", default=RECIPES)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.repeat)))
+        print(json.dumps(one(args.one, args.repeat, args.n_envs[0], args.steps)))
         return
-    print("| recipe | points/env | n_envs | factory env-steps/s | bare env-steps/s | factory / bare "
-          "| transitions/s | MB/batch | parquet MB/s | hdf5 MB/s | plain pyarrow MB/s | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for path in RECIPES:
-        proc = subprocess.run([sys.executable, __file__, "--one", path, "--repeat", str(args.repeat)],
-                              capture_output=True, text=True, check=True)
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
-        w = r["writes"]
-        print(f"| {path} | {r['points']} | {r['n_envs']} | {r['factory']:,.0f} | {r['bare']:,.0f} | "
-              f"{r['factory'] / r['bare']:.0%} | {r['transitions_s']:,.1f} | {r['mb']:.1f} | {w['parquet']:,.0f} | "
-              f"{w['hdf5']:,.0f} | {w['plain']:,.0f} | {r['rss']:,.0f} |", flush=True)
+    print("| recipe | particles/env | n_envs | threads | factory env-steps/s | bare env-steps/s | factory / bare "
+          "| bare M particle-substeps/s | MB/batch | parquet MB/s | hdf5 MB/s | plain pyarrow MB/s | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for path in args.recipes:
+        for n_envs in args.n_envs:
+            for threads in args.threads:
+                cmd = [sys.executable, __file__, "--one", path, "--repeat", str(args.repeat), "--n-envs", str(n_envs)]
+                proc = subprocess.run(cmd + (["--steps", str(args.steps)] if args.steps else []), capture_output=True,
+                                      text=True, check=True, env=os.environ | {"QD_NUM_THREADS": str(threads)})
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                w = r["writes"]
+                print(f"| {path} | {r['particles']} | {n_envs} | {threads} | {r['factory']:,.1f} | {r['bare']:,.1f} | "
+                      f"{r['factory'] / r['bare']:.0%} | {r['particle_substeps'] / 1e6:.2f} | {r['mb']:.1f} | "
+                      f"{w['parquet']:,.0f} | {w['hdf5']:,.0f} | {w['plain']:,.0f} | {r['rss']:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -207,15 +207,15 @@ def test_a_variant_too_small_for_record_points_stops_the_run_and_the_fixed_recip
     from factory.errors import EngineUnsupported
     from factory.generate.runner import run
 
-    def dam(record_points: int) -> Recipe:  # seed 0: episode 0 draws the 6 cm block (~470 particles)
+    def dam(record_points: int) -> Recipe:  # seed 0: episode 0 draws the 4 cm block (~420 particles)
         return with_scene(shipped("fluid/dam_break.yaml", episodes=2, steps=50, n_envs=1, seed=0,
                                   outputs={"formats": ["parquet"], "record_every": 5, "shard_size": 1}),
-                          fluid__block__size=[{"type": "choice", "values": [0.06, 0.2]}, 0.27, 0.24],
+                          fluid__block__size=[{"type": "choice", "values": [0.04, 0.2]}, 0.27, 0.24],
                           fluid__record_points=record_points)
 
     out = tmp_path / "ds"
     with pytest.raises(EngineUnsupported, match=r"record_points: asks for 512 points but Genesis made \d+ "
-                                                r"for the scene with .*fluid.block.size.x=0.06"):
+                                                r"for the scene with .*fluid.block.size.x=0.04"):
         run(dam(512), out)
     assert not (out / ".factory" / "run.json").exists()  # no shard finished: no run left to resume
     run(dam(256), out)  # so the corrected recipe is not refused as a different one

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,13 @@ class ClothContext:
 
 def neighbour_edges(pos0: np.ndarray, reach: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
     """Edges between recorded vertices of the flat sheet at step 0: pairs closer than `reach` times
-    the median nearest-neighbour distance. Returns (E, 2) indices and their rest lengths."""
-    d = np.linalg.norm(pos0[:, None] - pos0[None], axis=-1)
-    np.fill_diagonal(d, np.inf)
-    radius = reach * np.median(d.min(axis=1))
-    i, j = np.nonzero(np.triu(d <= radius, k=1))
-    return np.stack([i, j], axis=1), d[i, j]
+    the median nearest-neighbour distance. Returns (E, 2) indices (i < j, sorted) and their rest
+    lengths. A k-d tree: the all-pairs matrix cost seconds per episode at 1,500 vertices."""
+    tree = cKDTree(pos0)
+    nearest, _ = tree.query(pos0, k=2)
+    pairs = tree.query_pairs(reach * np.median(nearest[:, 1]), output_type="ndarray")
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else np.zeros((0, 2), np.intp)
+    return pairs, np.linalg.norm(pos0[pairs[:, 0]] - pos0[pairs[:, 1]], axis=-1)
 
 
 def edge_strain(pos: np.ndarray, edges: np.ndarray, rest: np.ndarray) -> np.ndarray:

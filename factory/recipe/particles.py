@@ -54,7 +54,12 @@ class Fluid(Strict):
     target: Region | None = Field(None, description="Where the liquid should end up (for labels).")
     record_points: int = Field(ge=1, description="Particles recorded per state: a fixed random subset "
                                "(their indices are stored with every episode).")
-    substeps: int = Field(10, ge=1, le=50)
+    substeps: int | None = Field(None, ge=1, le=50, description="Solver substeps per step; default: the "
+                                 "fewest that keep the acoustic CFL number dt_sub·c/d at most 0.4.")
+    sampling: Literal["rest", "lattice"] = Field(
+        "rest", description="'rest': the block starts at the density Genesis' SPH rests at in the bulk "
+        "(its particle mass is 0.8·rho0·d³): sampled 1/0.8 as tall and squeezed to its height, so it does "
+        "not shrink by a fifth as it starts; 'lattice': Genesis' own sampling at the spacing.")
 
     @model_validator(mode="after")
     def _physical(self) -> "Fluid":

@@ -259,6 +259,9 @@ class QualityOptions(Strict):
     max_label_mismatch: float = Field(0.05, ge=0, le=1, description="Fraction of episodes whose labels "
                                       "may disagree with their states.")
     max_duplicates: float = Field(0.0, ge=0, le=1, description="Fraction of duplicate episodes allowed.")
+    min_volume_ratio: float = Field(0.9, gt=0, le=1, description="Liquids: an episode whose final "
+                                    "volume over its step-0 volume (label `volume_ratio`) is below this "
+                                    "counts as compressed.")
     min_coverage: float = Field(0.5, ge=0, le=1, description="Fraction of histogram bins each randomized "
                                 "parameter must fill over its declared range.")
     max_ood_ratio: float = Field(5.0, gt=0, description="Out-of-distribution one-step error may be at "

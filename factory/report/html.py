@@ -122,6 +122,9 @@ def _check_rows(c: dict) -> list[list[object]]:
         rows += [["episodes losing points (fraction)", e["fraction"]],
                  ["episodes with points outside the walls", ", ".join(map(str, e["outside_walls"])) or "none"],
                  ["episodes labelled not conserved", ", ".join(map(str, e["labelled_not_conserved"])) or "none"]]
+    if "compressed" in c:
+        rows += [[f"liquid episodes compressed below {c['compressed']['min_volume_ratio']:g} (fraction)",
+                  c["compressed"]["fraction"]]]
     rows += [["label mismatches", ", ".join(f"{k}: {n}" for k, n in c["label_mismatch"]["by_label"].items())
               or "none"],
              ["duplicate episodes (fraction)", c["duplicates"]["fraction"]]]

@@ -38,6 +38,9 @@ def criteria(checks: dict, evaluation: dict | None, q: QualityOptions) -> list[C
     if "points_escaped" in checks:  # particles / vertices: conservation has no tolerance
         out.append(Criterion("consistent", "episodes losing points through the walls (fraction)",
                              checks["points_escaped"]["fraction"], 0.0))
+    if "compressed" in checks:  # a liquid is incompressible: no episode may lose volume
+        out.append(Criterion("consistent", "liquid episodes compressed below min_volume_ratio (fraction)",
+                             checks["compressed"]["fraction"], 0.0))
     out += [
         Criterion("consistent", "episodes with labels contradicting states", checks["label_mismatch"]["fraction"],
                   q.max_label_mismatch),

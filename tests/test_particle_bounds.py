@@ -1,0 +1,62 @@
+"""The PBD domain fitted to a cloth scene holds everything the episode can reach, and no more."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines.genesis.bounds import check_inside, cloth_domain
+from engines.genesis.particles import substeps
+from factory.errors import SimulationError
+from factory.recipe.loader import load_recipe
+from factory.recipe.schema import Recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_drape_domain_holds_the_sheet_the_ball_and_its_reach():
+    recipe = load_recipe(ROOT / "recipes" / "cloth" / "drape.yaml")
+    lower, upper, cell = (np.array(v) for v in cloth_domain(recipe))
+    size = 0.55  # the largest sheet
+    # the ball (radius up to 0.16) slides up to 0.6 m/s for (100 - 40) steps of 4 ms from x = 0,
+    # and the sheet can slide off it to land a sheet's size beyond it
+    reach = 0.6 * 60 * 0.004 + 0.16 + size
+    assert lower[0] <= -reach and upper[0] >= reach
+    assert upper[0] - lower[0] < 2 * reach + 0.3  # fitted, not Genesis' ±100 m
+    assert lower[2] < 0.0 < 0.5 < upper[2] < 1.0  # from below the floor to above the highest start
+    assert 1.25 * 0.01 <= cell <= 0.06
+    assert np.prod(np.ceil((upper - lower) / cell)) <= 1.2 * 32 ** 3  # about 32³ cells, rounded up per axis
+
+
+def test_domain_follows_a_grasped_corner_and_a_fall_without_floor():
+    recipe = load_recipe(ROOT / "recipes" / "cloth" / "corner_pull.yaml")
+    lower, upper, _ = cloth_domain(recipe)
+    # corner from (-0.25, -0.25, 0.02) at up to 0.8 m/s for 0.4 s, sheet hanging a diagonal from it
+    assert upper[0] >= -0.25 + 0.8 * 0.4 + 0.5 * np.sqrt(2)
+    free = Recipe.model_validate(recipe.model_dump() | {"scene": recipe.scene.model_dump() | {"ground": None}})
+    fall = 0.5 * 9.81 * (100 * 0.004) ** 2
+    assert cloth_domain(free)[0][2] <= 0.02 - fall
+
+
+def test_points_at_the_domain_walls_are_refused():
+    lower, upper = (-1.0, -1.0, 0.0), (1.0, 1.0, 1.0)
+    pos = np.zeros((2, 5, 3)) + 0.5
+    check_inside(pos, lower, upper, 1e-4)
+    pos[1, 3, 2] = 1.0  # clamped at the top wall
+    with pytest.raises(SimulationError, match="vertex 3 of env 1 reached the fitted PBD domain"):
+        check_inside(pos, lower, upper, 1e-4)
+
+
+def test_liquid_substeps_follow_the_cfl_bound():
+    recipe = load_recipe(ROOT / "recipes" / "fluid" / "dam_break.yaml")
+    fluid = recipe.scene.fluid.model_dump() | {"substeps": None, "particle_size": 0.02}
+    auto = Recipe.model_validate(recipe.model_dump() | {"scene": recipe.scene.model_dump() | {"fluid": fluid}})
+    assert substeps(auto) == 10  # ceil(0.004 s · 18.7 m/s / (0.4 · 0.02 m))
+    fluid["particle_size"] = 0.04
+    coarse = Recipe.model_validate(auto.model_dump() | {"scene": auto.scene.model_dump() | {"fluid": fluid}})
+    assert substeps(coarse) == 5
+    fluid["substeps"] = 12
+    pinned = Recipe.model_validate(auto.model_dump() | {"scene": auto.scene.model_dump() | {"fluid": fluid}})
+    assert substeps(pinned) == 12
