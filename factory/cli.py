@@ -174,17 +174,20 @@ def _run(args: argparse.Namespace) -> int:
         recipe = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"backend": args.backend})})
     out = _where(args.out or str(Path("outputs") / recipe.name), args)
     total = args.episodes or recipe.episodes
-    executor = run_write_behind  # one process steps, a helper samples, labels and writes beside it
-    if args.workers or args.scheduler:
-        from factory.generate.distributed import DaskExecutor
-
-        executor = DaskExecutor(args.workers, args.scheduler, say=_say)
     with engine_output_to_log(out, args.verbose) as terminal:
+        def say(message: str) -> None:
+            print(message, file=terminal.err, flush=True)
+
+        executor = run_write_behind  # one process steps, a helper samples, labels and writes beside it
+        if args.workers or args.scheduler:
+            from factory.generate.distributed import DaskExecutor
+
+            executor = DaskExecutor(args.workers, args.scheduler, say=say)
         bar = None if args.quiet else _progress_bar(recipe, total, terminal.err)
         try:
             manifest = run(recipe, out, episodes=args.episodes, overwrite=args.overwrite,
                            progress=bar.progress if bar else None, recipe_path=str(args.recipe),
-                           executor=executor, say=lambda message: print(message, file=terminal.err, flush=True))
+                           executor=executor, say=say)
         finally:
             if bar:
                 bar.close()
