@@ -5,10 +5,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 from engines.base import Engine, EngineInfo
-from factory.errors import EngineNotInstalled, UnknownEngine, did_you_mean
+from factory.errors import EngineNotInstalled, UnknownEngine
+from factory.registry import load_entry
 
 ENGINES: dict[str, str] = {
     "genesis": "engines.genesis:GenesisEngine",
@@ -25,18 +24,13 @@ _ENGINE_PACKAGES = {"genesis": "genesis", "unity": "mlagents_envs", "mujoco": "m
 
 def load_engine(name: str) -> type[Engine]:
     """The engine class registered as `name`; clear errors for unknown or uninstalled engines."""
-    if name not in ENGINES:
-        raise UnknownEngine(f"unknown engine '{name}'{did_you_mean(name, ENGINES)}; "
-                            f"registered: {', '.join(ENGINES)}")
-    module_name, attr = ENGINES[name].split(":")
     try:
-        module = importlib.import_module(module_name)
+        return load_entry(ENGINES, name, "engine", UnknownEngine)
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] == _ENGINE_PACKAGES.get(name):
             raise EngineNotInstalled(f"engine '{name}' needs the '{exc.name}' package: "
                                      f"{INSTALL_HINTS[name]}") from None
         raise
-    return getattr(module, attr)
 
 
 __all__ = ["ENGINES", "Engine", "EngineInfo", "load_engine"]

@@ -7,14 +7,14 @@ Exporters are registered by name as "module:attr" strings and imported only when
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from factory.errors import ExportError, did_you_mean
+from factory.errors import ExportError
 from factory.export.source import Source
 from factory.export.staging import write_staged
+from factory.registry import load_entry
 from factory.storage.dataset import Dataset
 from factory.storage.location import Location, location
 from factory.storage.opener import open_dataset
@@ -40,17 +40,12 @@ class Exporter(Protocol):
 
 
 def load_exporter(name: str) -> Exporter:
-    if name not in EXPORTERS:
-        raise ExportError(f"unknown export format '{name}'{did_you_mean(name, EXPORTERS)}; "
-                          f"known: {', '.join(EXPORTERS)}")
-    module_name, attr = EXPORTERS[name].split(":")
     try:
-        module = importlib.import_module(module_name)
+        exporter = load_entry(EXPORTERS, name, "export format", ExportError)()
     except ModuleNotFoundError as exc:
         if exc.name and not exc.name.startswith("factory"):
             raise ExportError(f"export format '{name}' needs the '{exc.name}' package: {INSTALL_HINT}") from None
         raise
-    exporter = getattr(module, attr)()
     if exporter.FORMAT != name:
         raise ExportError(f"{EXPORTERS[name]} says it writes '{exporter.FORMAT}', registered as '{name}'")
     return exporter

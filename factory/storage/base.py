@@ -7,7 +7,6 @@ temporary name in the same folder and renamed, so a crash never leaves a file th
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import pyarrow as pa
 
-from factory.errors import StorageError, did_you_mean
+from factory.errors import StorageError
+from factory.registry import load_entry
 from factory.rollout import Contacts, EpisodeRecord, Layout
 
 if TYPE_CHECKING:
@@ -84,11 +84,7 @@ class ShardReader(Protocol):
 
 def _load(fmt: str):
     """The format class registered as `fmt`, checked to be that format (FORMAT == key)."""
-    if fmt not in FORMATS:
-        raise StorageError(f"unknown format '{fmt}'{did_you_mean(str(fmt), FORMATS)}; "
-                           f"registered: {', '.join(FORMATS)}")
-    module, attr = FORMATS[fmt].split(":")
-    cls = getattr(importlib.import_module(module), attr)
+    cls = load_entry(FORMATS, fmt, "format", StorageError)
     if getattr(cls, "FORMAT", None) != fmt:
         raise StorageError(f"FORMATS['{fmt}'] is {FORMATS[fmt]}, whose FORMAT is "
                            f"{getattr(cls, 'FORMAT', None)!r}, not '{fmt}'")

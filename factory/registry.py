@@ -1,0 +1,18 @@
+"""Registries of lazily imported parts (engines, storage formats, export formats): names map to
+"module:attr" strings, imported only when used, with one clear error for an unknown name."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from factory.errors import FactoryError, did_you_mean
+
+
+def load_entry(registry: dict[str, str], name: str, kind: str, error: type[FactoryError]) -> Any:
+    """The attribute `registry[name]` names, imported now; `error` with a did-you-mean for an unknown
+    name. A missing module's `ModuleNotFoundError` is left to the caller, who knows the install line."""
+    if name not in registry:
+        raise error(f"unknown {kind} '{name}'{did_you_mean(str(name), registry)}; registered: {', '.join(registry)}")
+    module_name, attr = registry[name].split(":")
+    return getattr(importlib.import_module(module_name), attr)
