@@ -71,7 +71,7 @@ def test_edges_see_the_table_point_under_each_body():
     state = torch.zeros(1, 13)
     state[0, :3] = torch.tensor([0.7, -0.2, 0.8])  # past the table's +x edge, 0.3 m above its top
     state[0, 3] = 1.0
-    g = body_graph(state, torch.zeros(1, 3), torch.zeros(1, 2, STATIC_SIZE), scene)
+    g = body_graph(state, torch.zeros(1, 3), torch.zeros(1, 2, STATIC_SIZE), scene, 0.02)
     senders, receivers = scene_edges(scene)
     assert senders.tolist() == [0] and receivers.tolist() == [1]  # nothing is sent into the ground
     torch.testing.assert_close(g.edges[0, 0, :3], torch.tensor([0.5 - 0.7, 0.0, 0.5 - 0.8]))

@@ -26,6 +26,7 @@ class RelationalConfig:
     steps: int = 2  # message-passing steps
     horizon: int = 4  # rollout steps per training window
     noise: float = 0.5  # first-state noise, in output-std units (see RelationalModel.rollout_loss)
+    lift: float = 0.0  # first-state height noise, in intervals at RMS speed (see RelationalModel.rollout_loss)
     lr: float = 2e-3
 
 
@@ -78,7 +79,7 @@ def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: T
     gen = torch.Generator().manual_seed(config.seed)
 
     def loss_of(batch) -> torch.Tensor:
-        return model.rollout_loss(*(x.to(device) for x in batch), noise=model_config.noise)
+        return model.rollout_loss(*(x.to(device) for x in batch), noise=model_config.noise, lift=model_config.lift)
 
     @torch.no_grad()
     def validate() -> float:
