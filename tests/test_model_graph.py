@@ -92,3 +92,11 @@ def test_untrained_step_integrates_pushes_exactly_and_keeps_fixed_bodies_still()
     torch.testing.assert_close(nxt[:, :2, 0:3], s[:, :2, 0:3] + (2 * s[:, :2, 7:10] + push[:, :2]) / 2 * 0.02)
     torch.testing.assert_close(nxt[:, 2, 7:13], s[:, 2, 7:13])
     np.testing.assert_allclose(nxt[..., 3:7].norm(dim=-1).numpy(), 1.0, atol=1e-6)
+
+
+def test_rollout_curriculum_doubles_up_to_the_horizon():
+    from factory.model.rigid_train import horizon_at
+
+    assert [horizon_at(p / 10, 4) for p in range(11)] == [1, 1, 1, 1, 2, 2, 2, 4, 4, 4, 4]
+    assert [horizon_at(p / 4, 8) for p in range(5)] == [1, 2, 4, 8, 8]
+    assert horizon_at(0.0, 1) == horizon_at(0.99, 1) == 1
