@@ -3,7 +3,11 @@ ordered pair of bodies is an edge.
 
 Per-episode node features come from the episode's parameters (shape, half-extents, mass,
 friction, fixed); per-state features from the state. Edges carry the sender's position, velocity
-and orientation relative to the receiver, also in the receiver's own frame. The ground enters as
+and orientation relative to the receiver, also in the receiver's own frame, and what contact needs:
+the gap between the two surfaces (from each shape's reach along the line of centres) now and one
+interval ahead, the closing speed, and for the ground the margin to the table's edge. A collision
+inside the next interval, or a ball crossing the table's edge, shows in these look-ahead features,
+which the offsets alone leave the network to learn from few examples. The ground enters as
 a body whose position, seen from another body, is the nearest point of the table top under it,
 so "how far to the table's edge" and "how high above it" are edge features like any other.
 """

@@ -44,7 +44,6 @@ class RelationalModel(nn.Module):
         for name, size in (("node", STATIC_SIZE + DYNAMIC_SIZE), ("edge", EDGE_SIZE), ("out", OUTPUTS)):
             self.register_buffer(f"{name}_mean", torch.zeros(size))
             self.register_buffer(f"{name}_std", torch.ones(size))
-        self.register_buffer("speed", torch.ones(()))  # RMS speed of the moving bodies, m/s
 
     @classmethod
     def for_scene(cls, scene: Scene, record_dt: float, **config) -> "RelationalModel":
@@ -64,7 +63,6 @@ class RelationalModel(nn.Module):
         target = self._target(state, action, static, next_state)
         moving = object_static(static, self.scene)[..., -1] < 0.5
         picked = target[moving]
-        self.speed.copy_(state.reshape(*moving.shape, -1)[moving][:, 7:10].pow(2).sum(-1).mean().sqrt().clamp_min(1e-6))
         self.out_mean.copy_(picked.mean(0))
         self.out_std.copy_(torch.cat([picked[:, :6].std(0).clamp_min(1e-4), picked[:, 6:].std(0).clamp_min(1e-7)]))
 
@@ -104,15 +102,12 @@ class RelationalModel(nn.Module):
         return torch.cat([pos, quat, vel, omega], -1).reshape(b, -1)
 
     def rollout_loss(self, states: torch.Tensor, actions: torch.Tensor, static: torch.Tensor,
-                     noise: float = 0.0, lift: float = 0.0) -> torch.Tensor:
+                     noise: float = 0.0) -> torch.Tensor:
         """Mean normalized error over a K-step rollout of windows (B, K+1, S), (B, K, A).
 
         The first state's velocities get Gaussian noise of `noise` output-stds (positions the
-        same held for one interval), and with a ground its heights `lift` × the distance a body
-        at RMS speed covers in one interval: how far above or into the table a body is can be
-        seen in the state, so the model learns to put it back (horizontal noise cannot be seen and
-        only blurs). Each step's error is the next velocities' error in output-stds plus the
-        position error in (output-std × dt), against the recorded states."""
+        same held for one interval); each step's error is the next velocities' error in
+        output-stds plus the position error in (output-std × dt), against the recorded states."""
         b, o = states.shape[0], len(self.scene.objects)
         vel_scale = self.out_std[:6].repeat(o)
         pos_scale = self.out_std[:3].repeat(o) * self.record_dt
@@ -122,13 +117,11 @@ class RelationalModel(nn.Module):
         placed[:3] = True
         placed = placed.repeat(o)
         s = states[:, 0]
-        if noise > 0 or lift > 0:
+        if noise > 0:
             jitter = torch.zeros_like(s)
             jitter[:, moving] = torch.randn(b, int(moving.sum()), device=s.device) * noise * vel_scale
             jitter[:, placed] = torch.randn(b, int(placed.sum()), device=s.device) * noise * pos_scale
             free = (object_static(static, self.scene)[..., -1] < 0.5).to(s.dtype).repeat_interleave(STATE_PER_OBJECT, -1)
-            if lift > 0 and self.scene.ground:
-                jitter[:, 2::STATE_PER_OBJECT] += torch.randn(b, o, device=s.device) * lift * self.speed * self.record_dt
             s = s + jitter * free
         loss = s.new_zeros(())
         for k in range(actions.shape[1]):

@@ -28,7 +28,6 @@ class RelationalConfig:
     horizon: int = 4  # rollout steps per training window, reached by doubling from 1 (see horizon_at)
     curriculum: bool = True
     noise: float = 0.5  # first-state noise, in output-std units (see RelationalModel.rollout_loss)
-    lift: float = 0.0  # first-state height noise, in intervals at RMS speed (see RelationalModel.rollout_loss)
     lr: float = 2e-3
 
 
@@ -100,8 +99,7 @@ def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: T
             spent = (time.perf_counter() - clock["start"]) / config.max_seconds if config.max_seconds else 0.0
             k = horizon_at(max(clock["epoch"] / config.epochs, spent), k)
         states, actions, static = (x.to(device) for x in batch)
-        return model.rollout_loss(states[:, :k + 1], actions[:, :k], static, noise=model_config.noise,
-                                  lift=model_config.lift)
+        return model.rollout_loss(states[:, :k + 1], actions[:, :k], static, noise=model_config.noise)
 
     @torch.no_grad()
     def validate() -> float:
