@@ -15,7 +15,12 @@ import pytest
 from engines.genesis.cup import TiltPath, quat_of
 from factory.errors import RecipeError
 from factory.generate.sampling import sample_episode
-from factory.labels.pour import PourContext, in_cavity, pour_episode_labels, pour_step_labels
+from factory.labels.pour import (
+    PourContext,
+    in_cavity,
+    pour_episode_labels,
+    pour_step_labels,
+)
 from factory.recipe.containers import CupShape, tilt_schedule
 from factory.recipe.loader import load_recipe, parse_recipe
 
@@ -115,30 +120,33 @@ def test_the_pour_recipe_draws_a_tilt_per_episode():
         limit = spec.params["actions.0.max_angle_deg"]
         w = spec.velocities[:, 0]
         assert np.allclose(w[:, [0, 2]], 0) and w[0, 1] == pytest.approx(omega)
-        assert w[:, 1].sum() * recipe.dt == pytest.approx(min(math.radians(limit), omega * recipe.steps * recipe.dt))
+        turning = recipe.actions[0].stop * recipe.dt  # seconds the tilt may last
+        assert w[:, 1].sum() * recipe.dt == pytest.approx(min(math.radians(limit), omega * turning))
     assert a.params["actions.0.angular_velocity"] != b.params["actions.0.angular_velocity"]
 
 
-BAD_CUPS = [
-    ("wall: 0.02}\n      pos: [-0.1", "wall: 0.12}\n      pos: [-0.1",
-     r"line 19: scene.objects.0.shape.wall: a wall 0.12 m thick is not thinner than the cavity"),
-    ("pos: [0.08, 0, 0.06]", "pos: [0.3, 0, 0.06]",
-     r"line 24: scene.objects.1.pos: 'basin' reaches .* outside the liquid's domain scene.fluid.tank"),
-    ("pos: [-0.1, 0, 0.23]", "pos: [-0.1, 0, 0.3]",
-     r"line 30: scene.fluid.block: the liquid must start inside the upright cavity of 'cup'"),
-    ("into: basin", "into: cup", r"line 37: actions.0.into: the cup cannot pour into itself"),
-    ("into: basin", "into: basn", r"line 37: actions.0.into: 'basn' is not a fixed object of shape 'cup'"),
-    ("low: 45, high: 150", "low: 45, high: 190", r"line 40: actions.0.max_angle_deg: must be > 0.0 and <= 180.0"),
+BAD_CUPS = [  # (old, new, the line the error names, its message)
+    ("wall: 0.02}\n      pos: [-0.1", "wall: 0.12}\n      pos: [-0.1", "wall: 0.12}",
+     r"scene.objects.0.shape.wall: a wall 0.12 m thick is not thinner than the cavity"),
+    ("pos: [0.08, 0, 0.06]", "pos: [0.3, 0, 0.06]", "pos: [0.3, 0, 0.06]",
+     r"scene.objects.1.pos: 'basin' reaches .* outside the liquid's domain scene.fluid.tank"),
+    ("pos: [-0.1, 0, 0.245]", "pos: [-0.1, 0, 0.3]", "    block:",
+     r"scene.fluid.block: the liquid must start inside the upright cavity of 'cup'"),
+    ("into: basin", "into: cup", "into: cup", r"actions.0.into: the cup cannot pour into itself"),
+    ("into: basin", "into: basn", "into: basn", r"actions.0.into: 'basn' is not a fixed object of shape 'cup'"),
+    ("low: 30, high: 135", "low: 30, high: 190", "max_angle_deg", r"actions.0.max_angle_deg: must be > 0.0 and <= 180.0"),
 ]
 
 
-@pytest.mark.parametrize("old, new, message", BAD_CUPS)
-def test_a_bad_cup_is_refused_naming_field_and_line(old, new, message):
+@pytest.mark.parametrize("old, new, at, message", BAD_CUPS)
+def test_a_bad_cup_is_refused_naming_field_and_line(old, new, at, message):
     text = POUR.read_text()
     assert old in text
+    bad = text.replace(old, new, 1)
+    line = next(i for i, row in enumerate(bad.splitlines(), 1) if at in row)
     with pytest.raises(RecipeError) as info:
-        parse_recipe(text.replace(old, new, 1), "pour.yaml")
-    assert any(re.search(message, p) for p in info.value.problems), info.value.problems
+        parse_recipe(bad, "pour.yaml")
+    assert any(re.search(f"line {line}: {message}", p) for p in info.value.problems), info.value.problems
 
 
 def test_cli_refuses_a_bad_cup_with_exit_2_and_writes_nothing(tmp_path):
