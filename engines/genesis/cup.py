@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from factory.recipe.containers import CupShape
+from factory.recipe.containers import CupShape, rotation_matrices
 
 # kg: a driven cup must not be pushed off its path by the liquid within a step (it is set back at the next
 # one, and the liquid resting on its floor would follow it down a little every step); its mass only
@@ -82,7 +82,7 @@ class TiltPath:
     def __init__(self, shape: CupShape, lip: str, pos: np.ndarray, quat: np.ndarray):
         point, _ = shape.lip(lip)
         self.pos0, self.quat0 = pos.astype(np.float64), quat.astype(np.float64)  # (B, 3), (B, 4)
-        self.pivot = self.pos0 + np.einsum("bij,j->bi", _matrix(self.quat0), point)
+        self.pivot = self.pos0 + np.einsum("bij,j->bi", rotation_matrices(self.quat0), point)
         self.turned = np.zeros_like(self.pos0)  # rotation vector so far, world frame
 
     def pose(self) -> tuple[np.ndarray, np.ndarray]:
@@ -95,9 +95,3 @@ class TiltPath:
         pos, _ = self.pose()
         return np.concatenate([np.cross(omega, pos - self.pivot), omega], axis=1)
 
-
-def _matrix(quat: np.ndarray) -> np.ndarray:
-    w, x, y, z = quat.T
-    return np.stack([np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-                     np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-                     np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], axis=1)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from factory.recipe.containers import rotation_matrices
+
 
 @dataclass(frozen=True)
 class PourContext:
@@ -22,14 +24,6 @@ class PourContext:
     target_cavity: tuple[np.ndarray, np.ndarray]
     slack: float  # m of tolerance around a cavity
     record_dt: float
-
-
-def rotation_matrices(quat: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) rotations of unit quaternions (T, 4), w first."""
-    w, x, y, z = np.moveaxis(np.asarray(quat, np.float64), -1, 0)
-    return np.stack([np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-                     np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-                     np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], axis=-2)
 
 
 def in_cavity(pos: np.ndarray, centre: np.ndarray, quat: np.ndarray, cavity: tuple[np.ndarray, np.ndarray],

@@ -67,6 +67,14 @@ class CupShape(Strict):
         return point, np.array(LIP_AXES[side])
 
 
+def rotation_matrices(quat: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) rotations of unit quaternions (T, 4), w first."""
+    w, x, y, z = np.moveaxis(np.asarray(quat, np.float64), -1, 0)
+    return np.stack([np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+                     np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+                     np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], axis=-2)
+
+
 class Tilt(Strict):
     """Tilts a cup about its lip at an angular velocity drawn per episode, pouring into another cup.
 
