@@ -157,3 +157,15 @@ def test_cli_refuses_a_bad_cup_with_exit_2_and_writes_nothing(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2, done.stderr
     assert "scene.objects.0.shape.wall" in done.stderr and not out.exists()
+
+
+def test_genesis_refuses_a_free_cup():
+    from engines.genesis.engine import GenesisEngine
+    from factory.errors import EngineUnsupported
+    from factory.recipe.schema import Recipe
+
+    data = load_recipe(POUR).model_dump()
+    data["scene"]["objects"].append({"name": "mug", "shape": {"type": "cup", "inner": [0.05, 0.05, 0.05], "wall": 0.01},
+                                     "pos": [0.25, 0.0, 0.3]})
+    with pytest.raises(EngineUnsupported, match="scene.objects.2.fixed: a cup is a fixed container"):
+        GenesisEngine(Recipe.model_validate(data))

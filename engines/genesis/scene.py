@@ -28,6 +28,9 @@ def check_representable(recipe: Recipe) -> None:
     """Raise `EngineUnsupported` naming every field Genesis cannot honour."""
     problems = []
     for i, obj in enumerate(recipe.scene.objects):
+        if isinstance(obj.shape, CupShape) and not obj.fixed:  # its mass is placed for a driven cup, not a falling one
+            problems.append(f"scene.objects.{i}.fixed: a cup is a fixed container or one a 'tilt' drives; "
+                            "a free cup is not supported")
         if obj.fixed and (is_random(obj.mass) or any(is_random(v) for v in obj.vel + obj.ang_vel)):
             problems.append(f"scene.objects.{i}: a fixed object has no mass or velocity to randomize")
     if recipe.scene_variants is None:
@@ -148,7 +151,7 @@ def _morph(gs, obj: RigidObject, mover: bool = False):
     """The Genesis primitive for one object, at a placeholder pose (each env sets its own)."""
     shape = obj.shape
     if isinstance(shape, CupShape):  # fixed or free by its joint: a fixed cup's body has none
-        return gs.morphs.MJCF(file=cup_file(shape, free=mover or not obj.fixed), pos=(0.0, 0.0, 0.0))
+        return gs.morphs.MJCF(file=cup_file(shape, free=mover), pos=(0.0, 0.0, 0.0))
     common = {"pos": (0.0, 0.0, 0.0), "fixed": obj.fixed and not mover}
     if isinstance(shape, BoxShape):
         return gs.morphs.Box(size=tuple(nominal(s) for s in shape.size), **common)
