@@ -45,13 +45,15 @@ class CupShape(Strict):
         return np.array([ix + 2 * self.wall, iy + 2 * self.wall, iz + self.wall])
 
     def boxes(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(centre, size) of the floor and the four walls, in the cup's frame."""
-        (ix, iy, iz), w = self.inner, self.wall
+        """(centre, size) of the floor and the four walls, in the cup's frame. Every wall runs the outer
+        box's full height and width and overlaps its neighbours: where two boxes only met at a seam, a
+        particle pressed into the corner slid out along the seam (measured on Genesis: neither box's
+        distance field faced it), so every way out of the cavity crosses the face of some box."""
+        (ix, iy, _), w = self.inner, self.wall
         ox, oy, oz = self.outer
-        up = w / 2  # the walls stand on the floor: their centres sit half a floor above the cup's centre
         return [(np.array([0.0, 0.0, (w - oz) / 2]), np.array([ox, oy, w])),
-                *((np.array([s * (ix + w) / 2, 0.0, up]), np.array([w, oy, iz])) for s in (-1, 1)),
-                *((np.array([0.0, s * (iy + w) / 2, up]), np.array([ix, w, iz])) for s in (-1, 1))]
+                *((np.array([s * (ix + w) / 2, 0.0, 0.0]), np.array([w, oy, oz])) for s in (-1, 1)),
+                *((np.array([0.0, s * (iy + w) / 2, 0.0]), np.array([ox, w, oz])) for s in (-1, 1))]
 
     def cavity(self) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) corners of the cavity in the cup's frame: floor top to rim."""
