@@ -30,7 +30,7 @@ CFL = 0.4  # dt_sub·c/d, the usual WCSPH bound; 5 substeps at d = 2 cm (0.75) s
 # Genesis' clamping walls: its particle mass 0.8·rho0·d³ gives rest at 0.8 in the bulk. Walls of liquid
 # (engines/genesis/sph_walls.py): a block filling its tank's footprint rested at 0.86 of a lattice's volume
 # per particle from lattice sampling and from this squeeze alike (d = 2 cm, WCSPH, README "Fluid and cloth").
-REST_SQUEEZE = {"clamp": 0.8, "liquid": 0.86}
+REST_SQUEEZE = {"clamp": 0.8, "liquid": 0.83}
 
 
 def solver_options(gs, recipe: Recipe) -> dict:

@@ -5,8 +5,9 @@ reads too low a density (a layer touching the floor reads 0.78 of a bulk particl
 (Genesis clamps density below rest to rest) and packs until it does: a 12 cm block filling its
 tank's footprint settled to about half its height. This solver adds, for every tank wall within
 the kernel's support, what a half-space of liquid at rest density beyond it would add: to the
-density, the kernel's volume beyond the wall, Phi(x) = integral of W over the half-space at
-distance x (Phi(0) = 1/2); to the pressure force, the mirrored pressure's push, 2·rho0·(p/rho²)·sigma(x)
+density, the kernel's volume beyond the walls, 1 - prod_k (1 - Phi(x_k,lo) - Phi(x_k,hi)), with
+Phi(x) = integral of W over the half-space beyond a plane at distance x (Phi(0) = 1/2; the product
+counts the region beyond two walls at an edge once, as it would be for a separable kernel); to the pressure force, the mirrored pressure's push, 2·rho0·(p/rho²)·sigma(x)
 along the wall's normal, sigma being Genesis' own `cubic_kernel_plane_integral` (the derivative of
 -Phi). Both are the continuum limit of boundary particles mirroring the liquid (Koschier & Bender's
 density maps, with the plane's closed form). WCSPH only: DFSPH's own density solver keeps Genesis'.
@@ -45,11 +46,12 @@ class WalledSPHSolver(SPHSolver):
                     i_p, self.particles_reordered.pos, self._support_radius, den, self._task_compute_rho, i_b
                 )
                 pos = self.particles_reordered[i_p, i_b].pos
-                wall = gs.qd_float(0.0)
+                inside = gs.qd_float(1.0)  # the kernel's share inside the tank, as if it were separable
                 for k in qd.static(range(3)):
-                    wall += self._wall_volume(pos[k] - qd.static(float(self._lower_bound[k])))
-                    wall += self._wall_volume(qd.static(float(self._upper_bound[k])) - pos[k])
-                self.particles_reordered[i_p, i_b].rho = (rho + den + wall) * self.particles_info_reordered[i_p, i_b].rho
+                    inside *= 1.0 - self._wall_volume(pos[k] - qd.static(float(self._lower_bound[k]))) - self._wall_volume(
+                        qd.static(float(self._upper_bound[k])) - pos[k])
+                self.particles_reordered[i_p, i_b].rho = (rho + den + 1.0 - inside) * self.particles_info_reordered[
+                    i_p, i_b].rho
 
     @qd.kernel
     def _kernel_compute_pressure_forces(self, f: qd.i32):
