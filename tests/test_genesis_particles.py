@@ -53,7 +53,9 @@ def test_liquid_falls_then_settles(dam):
         assert height[-1] < height[0] - 0.05  # the column collapsed
         assert np.ptp(height[-5:]) < 0.003  # and stopped sinking
         speed = np.linalg.norm(ep.points["particle_vel"], axis=-1).mean(axis=1)
-        assert speed[-1] < speed.max() / 5
+        # walls of liquid damp less than Genesis' clamping walls did (the liquid packed into them): at 1 s
+        # the pool still sloshes at 0.28-0.29 of its peak mean speed (0.2 before)
+        assert speed[-1] < speed.max() / 3
         assert ep.labels["max_splash_height"] >= height.max()
 
 
