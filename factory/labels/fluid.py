@@ -49,49 +49,39 @@ ALPHA = 2.0  # tetrahedra with an edge over ALPHA × the median edge are gaps or
 _EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
 
 
-_FACES = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
-
-
-def liquid_volume(points: np.ndarray, shell: float = 0.0) -> float:
-    """Volume filled by (N, 3) points: the alpha-shape of their Delaunay tetrahedralisation, grown by `shell`.
+def liquid_volume(points: np.ndarray) -> float:
+    """Volume filled by (N, 3) points: the alpha-shape of their Delaunay tetrahedralisation.
 
     Tetrahedra whose longest edge exceeds `ALPHA` times the median edge of the tetrahedralisation
     are left out, so gaps, the space under an overhang and lone drops do not count; the threshold
     follows the points' own spacing, so a liquid squeezed uniformly reads its new volume (to the
-    0.1% a lattice's ambiguous triangulation allows). Particle centres lie half a spacing inside the
-    liquid's surface, so the shape is grown by `shell` (Steiner: volume + surface area × shell): without
-    it a pool two particles deep reads half its volume against a deep block's 0.9.
+    0.1% a lattice's ambiguous triangulation allows).
     """
     try:
-        simplices = Delaunay(points).simplices
+        tets = points[Delaunay(points).simplices]  # (M, 4, 3)
     except QhullError:  # all in one plane or line: no volume
         return 0.0
-    tets = points[simplices]  # (M, 4, 3)
     lengths = np.linalg.norm(tets[:, _EDGES[:, 0]] - tets[:, _EDGES[:, 1]], axis=-1)  # (M, 6)
     keep = lengths.max(axis=1) <= ALPHA * np.median(lengths)
     a, b, c, d = (tets[keep, i] for i in range(4))
-    volume = float(np.abs(np.einsum("ij,ij->i", b - a, np.cross(c - a, d - a))).sum() / 6)
-    if shell == 0.0 or not keep.any():
-        return volume
-    faces = np.sort(simplices[keep][:, _FACES].reshape(-1, 3), axis=1)  # a face shared by two kept tets is inside
-    unique, counts = np.unique(faces, axis=0, return_counts=True)
-    p, q, r = (points[unique[counts == 1][:, i]] for i in range(3))
-    return volume + float(np.linalg.norm(np.cross(q - p, r - p), axis=1).sum() / 2) * shell
+    return float(np.abs(np.einsum("ij,ij->i", b - a, np.cross(c - a, d - a))).sum() / 6)
 
 
-def volume_ratio(pos: np.ndarray, shell: float = 0.0) -> np.ndarray:
+def volume_ratio(pos: np.ndarray) -> np.ndarray:
     """Liquid volume at each state over the volume at step 0: (T+1, N, 3) → (T+1,).
 
-    `liquid_volume` of the recorded points (a fixed random subset of the particles), grown by
-    `shell` (the labels use half the particle spacing), at each state over that at step 0; the
-    subset's missing particles scale every state's volume alike. Measured on hand-made arrays
-    (tests), with a shell of half the spacing: a block squashed to half its height reads 0.5 ± 0.05,
-    the same block jittered, moved or spread to twice its footprint at half its height 1 ± 0.1 (a
-    jittered surface is rougher than a lattice's, so a disordered liquid reads a few percent high).
-    Points with no volume at step 0 (a flat sheet) give NaN.
+    `liquid_volume` of the recorded points (a fixed random subset of the particles) at each
+    state over that at step 0; the subset's missing particles scale every state's volume alike.
+    Measured on hand-made arrays (tests): a block squashed to half its height reads 0.5 ± 0.05,
+    the same block jittered, moved or spread to twice its footprint at half its height 1 ± 0.1
+    (a jittered surface is rougher than a lattice's, so a disordered liquid reads a few percent
+    high). Points with no volume at step 0 (a flat sheet) give NaN. Known bias: it measures the hull
+    of particle centres, so a settled, disordered liquid reads a few percent high: a 16 cm block at
+    rest at 1.01 of its height read 1.06 (tests/test_genesis_particles.py); with Genesis' clamping
+    walls (centres pressed onto the walls) one at 65% of its height read 0.93.
     """
-    first = liquid_volume(pos[0], shell)
-    volumes = np.array([liquid_volume(p, shell) for p in pos])
+    first = liquid_volume(pos[0])
+    volumes = np.array([liquid_volume(p) for p in pos])
     return volumes / first if first > 0 else np.full(len(pos), np.nan)
 
 
@@ -104,7 +94,7 @@ def conserved(pos: np.ndarray, ctx: FluidContext) -> bool:
 def fluid_step_labels(pos: np.ndarray, ctx: FluidContext) -> dict[str, np.ndarray]:
     """Per transition t: the state of the liquid at t+1."""
     labels = {"mean_height": pos[1:, :, 2].mean(axis=-1).astype(np.float32),
-              "volume_ratio": volume_ratio(pos, ctx.particle_size / 2)[1:].astype(np.float32)}
+              "volume_ratio": volume_ratio(pos)[1:].astype(np.float32)}
     if ctx.target_lower is not None:
         labels["in_target"] = fraction_inside(pos[1:], ctx.target_lower, ctx.target_upper).astype(np.float32)
     return labels
@@ -120,7 +110,7 @@ def fluid_episode_labels(pos: np.ndarray, vel: np.ndarray, ctx: FluidContext) ->
         "settle_step": settle,
         "settle_time": settle * ctx.record_dt if settle >= 0 else float("nan"),
         "particles_conserved": conserved(pos, ctx),
-        "volume_ratio": float(volume_ratio(pos[[0, -1]], ctx.particle_size / 2)[-1]),  # at the last state
+        "volume_ratio": float(volume_ratio(pos[[0, -1]])[-1]),  # at the last state
     }
     if ctx.target_lower is not None:
         in_target = inside(pos[-1], ctx.target_lower, ctx.target_upper)
