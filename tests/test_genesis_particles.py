@@ -167,7 +167,7 @@ def test_cloth_episode_is_independent_of_batch_history_and_slot():
 BLOCK = 0.16  # m: height of a liquid block filling its tank's 0.2 × 0.2 m footprint
 
 
-def liquid_in_tank(name: str, tank: tuple, block_pos: list, block_size: list, steps: int, **fluid) -> Recipe:
+def liquid_in_tank(name: str, tank: tuple, block_pos: list, block_size: list, steps: int) -> Recipe:
     """One episode of a liquid block released in a tank (a still lid far above: recipes need a mover)."""
     return Recipe.model_validate({
         "name": name, "kind": "fluid", "engine": "genesis", "seed": 3, "episodes": 1,
@@ -176,7 +176,7 @@ def liquid_in_tank(name: str, tank: tuple, block_pos: list, block_size: list, st
                   "objects": [{"name": "lid", "shape": {"type": "box", "size": [0.04, 0.04, 0.02]},
                                "pos": [0, 0, tank[1][2] - 0.05], "fixed": True}],
                   "fluid": {"particle_size": 0.02, "tank": {"lower": tank[0], "upper": tank[1]},
-                            "block": {"pos": block_pos, "size": block_size}, "record_points": 150, **fluid}},
+                            "block": {"pos": block_pos, "size": block_size}, "record_points": 150}},
         "actions": [{"type": "move", "object": "lid", "velocity": [0, 0, 0]}], "outputs": {"record_every": 10}})
 
 
@@ -217,4 +217,4 @@ def test_a_dam_break_pool_is_as_deep_as_its_volume_over_the_floor():
     depth = 2 * pos[:, :, 2].mean(axis=1)
     assert pos[-1, :, 0].max() > 0.1  # it spread across the tank
     assert np.ptp(depth[-3:]) < 0.1 * expected  # settled
-    assert abs(depth[-1] / expected - 1) < 0.1  # measured 1.02; Genesis' clamping walls: 0.25-0.6 (README)
+    assert abs(depth[-1] / expected - 1) < 0.1  # measured 1.02; dam_break.yaml with Genesis' walls: 0.25-0.6
