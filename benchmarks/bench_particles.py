@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-RECIPES = ["fluid/dam_break.yaml", "fluid/pour.yaml", "cloth/drape.yaml"]
+RECIPES = ["fluid/dam_break.yaml", "fluid/pour.yaml", "cloth/drape.yaml", "cloth/corner_pull.yaml"]
 
 
 def one(path: str, repeat: int, n_envs: int, steps: int | None) -> dict:

@@ -21,7 +21,6 @@ from factory.recipe.schema import Recipe
 
 pytestmark = pytest.mark.genesis
 ROOT = Path(__file__).resolve().parent.parent
-MEASURED_BLOCK_HEIGHT = 0.65  # of a 16 cm block in a 20 × 20 cm tank, d = 2 cm, after 0.4 s
 
 
 @pytest.fixture
@@ -54,7 +53,9 @@ def test_liquid_falls_then_settles(dam):
         assert height[-1] < height[0] - 0.05  # the column collapsed
         assert np.ptp(height[-5:]) < 0.003  # and stopped sinking
         speed = np.linalg.norm(ep.points["particle_vel"], axis=-1).mean(axis=1)
-        assert speed[-1] < speed.max() / 5
+        # walls of liquid damp less than Genesis' clamping walls did (the liquid packed into them): at 1 s
+        # the pool still sloshes at 0.28-0.29 of its peak mean speed (0.2 before)
+        assert speed[-1] < speed.max() / 3
         assert ep.labels["max_splash_height"] >= height.max()
 
 
@@ -166,40 +167,54 @@ def test_cloth_episode_is_independent_of_batch_history_and_slot():
 BLOCK = 0.16  # m: height of a liquid block filling its tank's 0.2 × 0.2 m footprint
 
 
-def block_at_rest() -> Recipe:
+def liquid_in_tank(name: str, tank: tuple, block_pos: list, block_size: list, steps: int) -> Recipe:
+    """One episode of a liquid block released in a tank (a still lid far above: recipes need a mover)."""
     return Recipe.model_validate({
-        "name": "block_at_rest", "kind": "fluid", "engine": "genesis", "seed": 3, "episodes": 1,
-        "steps": 100, "dt": 0.004, "n_envs": 1,
+        "name": name, "kind": "fluid", "engine": "genesis", "seed": 3, "episodes": 1,
+        "steps": steps, "dt": 0.004, "n_envs": 1,
         "scene": {"ground": None,
                   "objects": [{"name": "lid", "shape": {"type": "box", "size": [0.04, 0.04, 0.02]},
-                               "pos": [0, 0, 0.45], "fixed": True}],
-                  "fluid": {"particle_size": 0.02, "tank": {"lower": [-0.1, -0.1, 0], "upper": [0.1, 0.1, 0.5]},
-                            "block": {"pos": [0, 0, BLOCK / 2], "size": [0.2, 0.2, BLOCK]},
-                            "record_points": 400}},
+                               "pos": [0, 0, tank[1][2] - 0.05], "fixed": True}],
+                  "fluid": {"particle_size": 0.02, "tank": {"lower": tank[0], "upper": tank[1]},
+                            "block": {"pos": block_pos, "size": block_size}, "record_points": 150}},
         "actions": [{"type": "move", "object": "lid", "velocity": [0, 0, 0]}], "outputs": {"record_every": 10}})
 
 
-def test_a_block_at_rest_keeps_its_height_and_replays_byte_identical():
+def run_one(recipe: Recipe, times: int = 1) -> list:
     from engines.genesis import GenesisEngine
     from factory.generate.sampling import sample_episode
-    from factory.labels.fluid import volume_ratio
 
-    recipe = block_at_rest()
     engine = GenesisEngine(recipe)
     try:
-        specs = [sample_episode(recipe, 0)]
-        first, again = engine.run_batch(specs)[0], engine.run_batch(specs)[0]
+        return [engine.run_batch([sample_episode(recipe, 0)])[0] for _ in range(times)]
     finally:
         engine.close()
+
+
+def test_a_block_at_rest_keeps_its_height_and_replays_byte_identical():
+    from factory.labels.fluid import volume_ratio
+
+    recipe = liquid_in_tank("block_at_rest", ([-0.1, -0.1, 0], [0.1, 0.1, 0.5]), [0, 0, BLOCK / 2],
+                            [0.2, 0.2, BLOCK], steps=100)
+    first, again = run_one(recipe, times=2)
     assert np.array_equal(first.points["particle_pos"], again.points["particle_pos"])
     pos = first.points["particle_pos"]
     assert pos[0, :, 2].max() < BLOCK and pos[0, :, 2].min() > 0  # it starts as the block
-    height = 2 * pos[:, :, 2].mean(axis=1)  # a level column's height from its particles' mean height
+    # a level column's height from its particles' mean height: the walls of liquid keep the bottom layer
+    # half a spacing off the floor, as in the sampled block, so 2 × the mean is the height at step 0 and at rest
+    height = 2 * pos[:, :, 2].mean(axis=1)
+    assert abs(height[0] / BLOCK - 1) < 0.05  # the lattice's whole layers
     assert np.ptp(height[-3:]) < 0.01 * BLOCK  # at rest
-    # measured: 0.65 of its height with "rest" sampling (a 20 cm column: 0.60, 0.48 with Genesis' lattice); the target
-    # of 0.95 needs boundary particles Genesis' SPH does not have (README, Fluid and cloth)
-    assert height[-1] / BLOCK > MEASURED_BLOCK_HEIGHT - 0.03
-    # the label sees the compression, but reads 0.93 where the height says 0.65: it measures the hull
-    # of particle centres, which gains the half-spacing shell the particles pressed against the walls
-    # give up (README: a known bias for small blocks)
-    assert volume_ratio(pos)[-1] < 0.95
+    assert abs(height[-1] / height[0] - 1) < 0.05  # measured 1.01; Genesis' clamping walls: 0.65 (README)
+    assert abs(volume_ratio(pos)[-1] - 1) < 0.1  # measured 1.06: a disordered surface reads high (its docstring)
+
+
+def test_a_dam_break_pool_is_as_deep_as_its_volume_over_the_floor():
+    tank = ([-0.15, -0.05, 0], [0.15, 0.05, 0.3])
+    size = [0.1, 0.1, 0.12]
+    pos = run_one(liquid_in_tank("pool", tank, [-0.1, 0, 0.06], size, steps=300))[0].points["particle_pos"]
+    expected = np.prod(size) / (0.3 * 0.1)  # 4 cm
+    depth = 2 * pos[:, :, 2].mean(axis=1)
+    assert pos[-1, :, 0].max() > 0.1  # it spread across the tank
+    assert np.ptp(depth[-3:]) < 0.1 * expected  # settled
+    assert abs(depth[-1] / expected - 1) < 0.1  # measured 1.02; dam_break.yaml with Genesis' walls: 0.25-0.6

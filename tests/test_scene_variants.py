@@ -110,6 +110,10 @@ def test_fluid_and_cloth_scene_fields_are_named_and_range_checked():
     with pytest.raises(Exception, match=r"particle_size: must be >= 0.005 and <= 0.1, but can take values in "
                                         r"\[0.001, 0.02\]"):
         parse_recipe(bad)
+    dfsph = text.replace("particle_size: 0.02", "particle_size: 0.02\n    pressure_solver: DFSPH")
+    with pytest.raises(Exception, match=r"walls: 'liquid' needs pressure_solver 'WCSPH'"):
+        parse_recipe(dfsph)
+    parse_recipe(dfsph.replace("pressure_solver: DFSPH", "pressure_solver: DFSPH\n    walls: clamp"))
 
 
 # ---------------------------------------------------------------- refusals

@@ -27,7 +27,11 @@ CLOTH_MESH_SIZE = 0.5  # metres: edge of Genesis' meshes/cloth.obj
 SOUND_SPEED = (50_000.0 * 7.0 / 1000.0) ** 0.5
 CFL = 0.4  # dt_sub·c/d, the usual WCSPH bound; 5 substeps at d = 2 cm (0.75) stayed finite but moved the
 # dam break's in-target fraction by 0.03 (README)
-REST_SQUEEZE = 0.8  # Genesis' SPH particle mass is 0.8·rho0·d³: a lattice at spacing d starts at 0.8·rho0
+# Vertical squeeze of a lattice at spacing d to the number density the liquid rests at ('rest' sampling).
+# Genesis' clamping walls: its particle mass 0.8·rho0·d³ gives rest at 0.8 in the bulk. Walls of liquid
+# (engines/genesis/sph_walls.py): a block filling its tank's footprint rested at 0.86 of a lattice's volume
+# per particle from lattice sampling and from this squeeze alike (d = 2 cm, WCSPH, README "Fluid and cloth").
+REST_SQUEEZE = {"clamp": 0.8, "liquid": 0.83}
 
 
 def solver_options(gs, recipe: Recipe) -> dict:
@@ -61,8 +65,13 @@ def add_particle_entity(gs, scene, recipe: Recipe):
     fluid, cloth = recipe.scene.fluid, recipe.scene.cloth
     if fluid is not None:  # a rest-sampled block is sampled taller and squeezed down at the start
         (x, y, z), (sx, sy, sz) = (nominal(v) for v in fluid.block.pos), (nominal(s) for s in fluid.block.size)
+        if fluid.walls == "liquid":
+            from engines.genesis.sph_walls import use_walled_solver  # imports Genesis' solver
+
+            use_walled_solver(scene)
         if _rest_sampled(recipe):
-            z, sz = z - sz / 2 + sz / REST_SQUEEZE / 2, sz / REST_SQUEEZE
+            squeeze = REST_SQUEEZE[fluid.walls]
+            z, sz = z - sz / 2 + sz / squeeze / 2, sz / squeeze
             if z + sz / 2 > fluid.tank.upper[2]:
                 raise EngineUnsupported(f"scene.fluid.sampling: 'rest' samples the block {sz:.3f} m tall before "
                                         "squeezing it, above the tank's top; raise tank.upper or use 'lattice'")
@@ -99,10 +108,10 @@ class PointsDriver:
         self.domain = cloth_domain(recipe)[:2] if recipe.scene.cloth is not None else None
         self.moves = movers(recipe.actions)
         self._base = self.entity.get_particles_pos().clone() if self.entity is not None else None
-        if _rest_sampled(recipe):  # squeezed towards the block's bottom face: vertical spacing 0.8 d
+        if _rest_sampled(recipe):  # squeezed towards the block's bottom face to the rest number density
             block = recipe.scene.fluid.block
             bottom = nominal(block.pos[2]) - nominal(block.size[2]) / 2
-            self._base[..., 2] = bottom + (self._base[..., 2] - bottom) * REST_SQUEEZE
+            self._base[..., 2] = bottom + (self._base[..., 2] - bottom) * REST_SQUEEZE[recipe.scene.fluid.walls]
         self.corner = None
         if recipe.scene.cloth is not None and recipe.scene.cloth.grasp == "corner":
             pos0 = self.entity.get_particles_pos()[0].cpu().numpy()

@@ -79,9 +79,9 @@ def volume_ratio(pos: np.ndarray) -> np.ndarray:
     the same block jittered, moved or spread to twice its footprint at half its height 1 ± 0.1
     (a jittered surface is rougher than a lattice's, so a disordered liquid reads a few percent
     high). Points with no volume at step 0 (a flat sheet) give NaN. Known bias: it measures the hull
-    of particle centres, so a liquid pressed against the tank walls (centres on the walls, where at
-    step 0 they sat half a spacing inside) reads high: a 16 cm block at rest that kept 65% of its
-    height read 0.93 (tests/test_genesis_particles.py).
+    of particle centres, so a settled, disordered liquid reads a few percent high: a 16 cm block at
+    rest at 1.01 of its height read 1.06 (tests/test_genesis_particles.py); with Genesis' clamping
+    walls (centres pressed onto the walls) one at 65% of its height read 0.93.
     """
     first = liquid_volume(pos[0])
     volumes = np.array([liquid_volume(p) for p in pos])

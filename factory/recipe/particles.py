@@ -56,15 +56,22 @@ class Fluid(Strict):
                                "(their indices are stored with every episode).")
     substeps: int | None = Field(None, ge=1, le=50, description="Solver substeps per step; default: the "
                                  "fewest that keep the acoustic CFL number dt_sub·c/d at most 0.4.")
+    walls: Literal["liquid", "clamp"] = Field(
+        "liquid", description="'liquid': the tank walls add the density and pressure push of liquid at rest "
+        "beyond them, so layers at the walls and floor do not pack tighter (WCSPH only); 'clamp': Genesis' "
+        "own walls, which only clamp positions (a block then settles to about half its height).")
     sampling: Literal["rest", "lattice"] = Field(
-        "rest", description="'rest': the block starts at the density Genesis' SPH rests at in the bulk "
-        "(its particle mass is 0.8·rho0·d³): sampled 1/0.8 as tall and squeezed to its height, so it does "
-        "not shrink by a fifth as it starts; 'lattice': Genesis' own sampling at the spacing.")
+        "rest", description="'rest': the block starts at the number density the liquid rests at (measured, "
+        "engines/genesis/particles.py: REST_SQUEEZE), sampled that much taller and squeezed to its height, so "
+        "its volume holds from step 0; 'lattice': Genesis' own sampling at the spacing.")
 
     @model_validator(mode="after")
     def _physical(self) -> "Fluid":
         require_range(self.particle_size, "particle_size", 0.005, 0.1, low_open=False)
         require_range(self.viscosity, "viscosity", 0.0, low_open=False)
+        if self.walls == "liquid" and self.pressure_solver != "WCSPH":
+            raise ValueError("walls: 'liquid' needs pressure_solver 'WCSPH' (DFSPH keeps Genesis' walls: "
+                             "set walls: clamp)")
         return self
 
 
