@@ -9,7 +9,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from factory.model.mesh import batch_edges, mesh_edges  # noqa: E402
-from factory.model.particles import ParticleModel, ParticlePredictor, radius_graph, windows  # noqa: E402
+from factory.model.particles import (  # noqa: E402
+    ParticleModel,
+    ParticlePredictor,
+    radius_graph,
+    windows,
+)
 
 RADIUS = 0.15
 

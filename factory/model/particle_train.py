@@ -102,7 +102,7 @@ def train_particles(ds: Dataset, split: Split, config: TrainConfig = TrainConfig
         return (data.batch(order[i:i + pc.graphs].tolist()) for i in range(0, len(order), pc.graphs))
 
     def loss_of(batch) -> torch.Tensor:
-        win, nxt, movers, action, rest, mesh = (x if x is None else x.to(device) for x in batch)
+        win, nxt, movers, action, rest, mesh = _to(batch, device)
         return model.loss(win, nxt, pc.noise, movers, action, rest, mesh)
 
     return fit(model, "particles", config, pc.lr, batches, loss_of, lambda: validation_loss(model, val, device), out, ds,
@@ -118,6 +118,10 @@ def validation_loss(model: ParticleModel, data: Windows, device: str) -> float:
     total = 0.0
     for i in range(0, len(data), 8):
         rows = list(range(i, min(i + 8, len(data))))
-        win, nxt, movers, action, rest, mesh = (x if x is None else x.to(device) for x in data.batch(rows))
+        win, nxt, movers, action, rest, mesh = _to(data.batch(rows), device)
         total += float(model.loss(win, nxt, 0.0, movers, action, rest, mesh)) * len(rows)
     return total / len(data)
+
+
+def _to(batch: tuple[torch.Tensor | None, ...], device: str) -> list[torch.Tensor | None]:
+    return [x if x is None else x.to(device) for x in batch]
