@@ -109,13 +109,13 @@ def test_predictions_follow_any_order_of_the_points(mesh):
                           lower=[-1.0, -1.0, 0.0], upper=[1.0, 1.0, 1.0], mesh=mesh).eval()
     gen = torch.Generator().manual_seed(3)
     window = torch.from_numpy(rest).float()[None, :, None] + 0.01 * torch.randn(2, n, 3, 3, generator=gen).cumsum(2)
-    movers, action = torch.randn(2, 1, 3, generator=gen), torch.randn(2, 3, generator=gen)
+    movers, action = torch.randn(2, 1, 7, generator=gen), torch.randn(2, 3, generator=gen)
     perm = torch.randperm(n, generator=gen)
     inverse = torch.argsort(perm)
 
     def predict(order: torch.Tensor, index: np.ndarray) -> np.ndarray:
         p = ParticlePredictor(model)
-        return p.predict(window[:, order].numpy(), movers.numpy(), action.numpy(), rest[index])
+        return p.predict(window[:, order].numpy(), movers.numpy(), action.numpy(), np.array([0, 5]), rest[index])
 
     base = predict(torch.arange(n), np.arange(n))
     permuted = predict(perm, perm.numpy())

@@ -45,19 +45,20 @@ class Windows:
         return len(self.index)
 
     def batch(self, rows: list[int]) -> tuple[torch.Tensor | None, ...]:
-        """(window (G, N, h+1, 3), target (G, N, 1, 3), movers (G, K, 3), action (G, A), rest
-        (G, N, 3) and mesh edges (2, E) over flat node ids, or two Nones) for `rows`."""
+        """(window (G, N, h+1, 3), target (G, N, 1, 3), movers (G, K, 3 + shape), action (G, A), age
+        (G,), rest (G, N, 3) and mesh edges (2, E) over flat node ids, or two Nones) for `rows`."""
         picks = [self.index[r] for r in rows]
         h = self.history
         win = torch.stack([self.padded[k][t:t + h + 1].transpose(0, 1) for k, t in picks])
         nxt = torch.stack([self.padded[k][t + h + 1:t + h + 2].transpose(0, 1) for k, t in picks])
         movers = torch.stack([torch.from_numpy(self.episodes[k].movers[t]) for k, t in picks])
         action = torch.stack([torch.from_numpy(self.episodes[k].actions[t]) for k, t in picks])
+        age = torch.tensor([t for _, t in picks])
         if self.mesh is None:
-            return win, nxt, movers, action, None, None
+            return win, nxt, movers, action, age, None, None
         rest = torch.stack([torch.from_numpy(self.episodes[k].pos[0]) for k, _ in picks])
         mesh = torch.from_numpy(batch_edges([self.mesh[k] for k, _ in picks], win.shape[1]))
-        return win, nxt, movers, action, rest, mesh
+        return win, nxt, movers, action, age, rest, mesh
 
 
 def graph_radius(episodes: list[PointEpisode], factor: float) -> float:
@@ -102,8 +103,8 @@ def train_particles(ds: Dataset, split: Split, config: TrainConfig = TrainConfig
         return (data.batch(order[i:i + pc.graphs].tolist()) for i in range(0, len(order), pc.graphs))
 
     def loss_of(batch) -> torch.Tensor:
-        win, nxt, movers, action, rest, mesh = _to(batch, device)
-        return model.loss(win, nxt, pc.noise, movers, action, rest, mesh)
+        win, nxt, *inputs = _to(batch, device)
+        return model.loss(win, nxt, pc.noise, *inputs)
 
     return fit(model, "particles", config, pc.lr, batches, loss_of, lambda: validation_loss(model, val, device), out, ds,
                split, {"particle_config": asdict(pc)})
@@ -118,8 +119,8 @@ def validation_loss(model: ParticleModel, data: Windows, device: str) -> float:
     total = 0.0
     for i in range(0, len(data), 8):
         rows = list(range(i, min(i + 8, len(data))))
-        win, nxt, movers, action, rest, mesh = _to(data.batch(rows), device)
-        total += float(model.loss(win, nxt, 0.0, movers, action, rest, mesh)) * len(rows)
+        win, nxt, *inputs = _to(data.batch(rows), device)
+        total += float(model.loss(win, nxt, 0.0, *inputs)) * len(rows)
     return total / len(data)
 
 

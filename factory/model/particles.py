@@ -4,7 +4,8 @@ predicting each particle's acceleration, trained with random-walk noise on its i
 
 Inputs are position histories (G graphs, N particles, C+1 frames, D dims) and, for recorded scenes,
 what drives the points from outside: clipped distances to the walls (tank or ground), the rigid
-objects' centres relative to each point, and the action (the movers' velocity) as a global feature.
+objects' centres relative to each point with their distance and shape (radius, box size), and the
+action (the movers' velocity) as a global feature.
 factory.model.particle_data reads them from a dataset; factory.model.particle_train fits the model.
 """
 
@@ -18,6 +19,9 @@ from torch import nn
 
 from factory.model.graph import EncodeProcessDecode, Graph
 from factory.model.mesh import mesh_edges
+from factory.model.particle_data import SHAPE_KEYS
+
+SHAPE_SIZE = len(SHAPE_KEYS)
 
 
 def radius_graph(pos: torch.Tensor, radius: float) -> torch.Tensor:
@@ -51,7 +55,7 @@ class ParticleModel(nn.Module):
                        "movers": movers, "actions": actions, "lower": lower, "upper": upper, "mesh": mesh}
         self.radius, self.history, self.mesh = radius, history, mesh
         walls = 2 * dims if lower is not None else 0
-        self.net = EncodeProcessDecode(dims * history + walls + dims * movers + actions,
+        self.net = EncodeProcessDecode(dims * history + 1 + walls + (dims + 1 + SHAPE_SIZE) * movers + actions,
                                        (dims + 1) * (2 if mesh else 1) + mesh, dims, hidden, steps)
         self.register_buffer("vel_std", torch.ones(()))
         self.register_buffer("acc_mean", torch.zeros(dims))
@@ -76,23 +80,30 @@ class ParticleModel(nn.Module):
             self.action_std.copy_(torch.where(actions.std(0) > 1e-6, actions.std(0), torch.ones(())))
 
     def node_features(self, window: torch.Tensor, movers: torch.Tensor | None = None,
-                      action: torch.Tensor | None = None) -> torch.Tensor:
-        """Per point: normalized velocity history, then (when configured) wall distances clipped at
-        one radius, movers' centres relative to the point, and the normalized action."""
+                      action: torch.Tensor | None = None, age: torch.Tensor | None = None) -> torch.Tensor:
+        """Per point: normalized velocity history and the share of it that was recorded (`age` (G,):
+        recorded steps before the window's last frame; None: all; the first state's history is
+        extrapolated, and the first step of a scene, started from rest, differs from any later), then (when configured) wall distances clipped at
+        one radius, movers' centres relative to the point, their distance and shape (movers (G, K,
+        D + SHAPE_SIZE): centres, then shapes), all in position-std units, and the normalized action."""
         g, n, _, d = window.shape
         current = window[:, :, -1]
-        parts = [(window.diff(dim=2) / self.vel_std).reshape(g, n, -1)]
+        known = torch.ones(g, device=window.device) if age is None else (age.to(window) / self.history).clamp(0, 1)
+        parts = [(window.diff(dim=2) / self.vel_std).reshape(g, n, -1), known[:, None, None].expand(g, n, 1)]
         if self.config["lower"] is not None:
             parts += [((current - self.lower) / self.radius).clamp(0, 1),
                       ((self.upper - current) / self.radius).clamp(0, 1)]
         if self.config["movers"]:
-            parts.append(((movers[:, None] - current[:, :, None]) / self.pos_std).reshape(g, n, -1))
+            rel = (movers[:, None, :, :d] - current[:, :, None]) / self.pos_std
+            shape = (movers[:, None, :, d:] / self.pos_std).expand(g, n, -1, -1)
+            parts.append(torch.cat([rel, rel.norm(dim=-1, keepdim=True), shape], -1).reshape(g, n, -1))
         if self.config["actions"]:
             parts.append(((action - self.action_mean) / self.action_std)[:, None].expand(g, n, -1))
         return torch.cat(parts, -1)
 
     def graph(self, window: torch.Tensor, movers: torch.Tensor | None = None, action: torch.Tensor | None = None,
-              rest: torch.Tensor | None = None, mesh: torch.Tensor | None = None) -> Graph:
+              age: torch.Tensor | None = None, rest: torch.Tensor | None = None,
+              mesh: torch.Tensor | None = None) -> Graph:
         """The input graph of G scenes as one graph of G·N nodes: radius edges on the current
         positions, plus, with `mesh`, the mesh edges `mesh` (2, E) over flat node ids and every
         edge's rest-space offset from `rest` (G, N, D)."""
@@ -109,18 +120,20 @@ class ParticleModel(nn.Module):
             is_mesh = torch.zeros(edges.shape[1], 1, dtype=rel.dtype, device=rel.device)
             is_mesh[world.shape[1]:] = 1
             feats += [u, u.norm(dim=-1, keepdim=True), is_mesh]
-        nodes = self.node_features(window, movers, action).reshape(g * n, -1)
+        nodes = self.node_features(window, movers, action, age).reshape(g * n, -1)
         return Graph(nodes, torch.cat(feats, -1), edges[0], edges[1])
 
     def forward(self, window: torch.Tensor, movers: torch.Tensor | None = None, action: torch.Tensor | None = None,
-                rest: torch.Tensor | None = None, mesh: torch.Tensor | None = None) -> torch.Tensor:
+                age: torch.Tensor | None = None, rest: torch.Tensor | None = None,
+                mesh: torch.Tensor | None = None) -> torch.Tensor:
         """Normalized acceleration (G, N, D) from a position window (G, N, history+1, D), the
-        movers' centres (G, K, D), the action (G, A) and, for a mesh model, rest positions and mesh edges."""
+        movers' centres and shapes (G, K, D + SHAPE_SIZE), the action (G, A), the windows' ages (G,)
+        and, for a mesh model, rest positions and mesh edges."""
         g, n, _, d = window.shape
-        return self.net(self.graph(window, movers, action, rest, mesh)).reshape(g, n, d)
+        return self.net(self.graph(window, movers, action, age, rest, mesh)).reshape(g, n, d)
 
     def loss(self, window: torch.Tensor, target: torch.Tensor, noise: float = 0.0,
-             movers: torch.Tensor | None = None, action: torch.Tensor | None = None,
+             movers: torch.Tensor | None = None, action: torch.Tensor | None = None, age: torch.Tensor | None = None,
              rest: torch.Tensor | None = None, mesh: torch.Tensor | None = None) -> torch.Tensor:
         """MSE of normalized acceleration; `noise` (in velocity-std units) perturbs the history as
         a random walk. As in the paper, the target moves with the last noisy position, so the model
@@ -131,13 +144,14 @@ class ParticleModel(nn.Module):
             window = window + walk
             target = target + walk[:, :, -1:]  # keep the next position fixed relative to the noisy history
         acc = target[:, :, 0] - 2 * window[:, :, -1] + window[:, :, -2]
-        return torch.mean((self(window, movers, action, rest, mesh) - (acc - self.acc_mean) / self.acc_std) ** 2)
+        return torch.mean((self(window, movers, action, age, rest, mesh) - (acc - self.acc_mean) / self.acc_std) ** 2)
 
     def step(self, window: torch.Tensor, movers: torch.Tensor | None = None, action: torch.Tensor | None = None,
-             rest: torch.Tensor | None = None, mesh: torch.Tensor | None = None) -> torch.Tensor:
+             age: torch.Tensor | None = None, rest: torch.Tensor | None = None,
+             mesh: torch.Tensor | None = None) -> torch.Tensor:
         """Next positions (G, N, D): semi-implicit Euler with the predicted acceleration, held
         inside the walls (the tank, the ground) the points cannot cross."""
-        acc = self(window, movers, action, rest, mesh) * self.acc_std + self.acc_mean
+        acc = self(window, movers, action, age, rest, mesh) * self.acc_std + self.acc_mean
         nxt = 2 * window[:, :, -1] - window[:, :, -2] + acc
         return torch.maximum(torch.minimum(nxt, self.upper), self.lower) if self.config["lower"] is not None else nxt
 
@@ -164,9 +178,11 @@ class ParticlePredictor:
         self._mesh: tuple[bytes, torch.Tensor] | None = None
 
     @torch.no_grad()
-    def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray, age: np.ndarray,
+                rest: np.ndarray) -> np.ndarray:
         """`rest` (N, 3): the episode's rest shape, shared by the G windows (all of one episode)."""
-        t = [torch.as_tensor(np.asarray(a), dtype=torch.float32, device=self.device) for a in (window, movers, action)]
+        t = [torch.as_tensor(np.asarray(a), dtype=torch.float32, device=self.device)
+             for a in (window, movers, action, age)]
         g, n = window.shape[:2]
         rest_t = mesh = None
         if self.model.mesh:
