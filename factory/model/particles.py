@@ -5,7 +5,9 @@ predicting each particle's acceleration, trained with random-walk noise on its i
 Inputs are position histories (G graphs, N particles, C+1 frames, D dims) and, for recorded scenes,
 what drives the points from outside: clipped distances to the walls (tank or ground), the rigid
 objects' centres relative to each point with their distance and shape (radius, box size), and the
-action (the movers' velocity) as a global feature.
+action (the movers' velocity) as a global feature. Cloth adds its mesh edges (factory.model.mesh)
+beside the radius edges, after MeshGraphNets (Pfaff et al. 2021). Predicted points stay inside the
+walls, which the engines enforce as hard limits too.
 factory.model.particle_data reads them from a dataset; factory.model.particle_train fits the model.
 """
 
