@@ -121,3 +121,24 @@ def test_predictions_follow_any_order_of_the_points(mesh):
     permuted = predict(perm, perm.numpy())
     np.testing.assert_allclose(permuted, base[:, perm.numpy()], atol=1e-5)
     assert not np.allclose(base[:, inverse.numpy()], base)  # the check can see a wrong order
+
+
+def test_steps_stay_outside_spherical_movers_and_above_the_ground():
+    """However wrong an untrained model's acceleration, a step never leaves a point closer to the
+    ball's surface or to the ground than the training points came."""
+    torch.manual_seed(0)
+    model = ParticleModel(dims=3, history=2, radius=0.05, hidden=8, steps=1, movers=1,
+                          lower=[-1e3, -1e3, 0.0], upper=[1e3, 1e3, 1e3]).eval()
+    ball = torch.tensor([0.0, 0.0, 0.2, 0.1, 0.0, 0.0, 0.0])  # centre, radius, box size (none)
+    train = torch.tensor([[[0.0, 0.0, 0.31], [0.4, 0.0, 0.02]]])  # 0.01 above the ball, 0.02 above ground
+    model.set_clearance([train], [ball.expand(1, 1, 7)])
+    window = (torch.rand(4, 64, 3, 3) * torch.tensor([0.6, 0.6, 0.4]) - torch.tensor([0.3, 0.3, 0.0])).sort(2).values
+    movers = ball.expand(4, 1, 7)
+    with torch.no_grad():
+        nxt = model.step(window, movers)
+        free = 2 * window[:, :, -1] - window[:, :, -2] + model(window, movers) * model.acc_std + model.acc_mean
+
+    def too_close(p: torch.Tensor) -> torch.Tensor:
+        return ((p - ball[:3]).norm(dim=-1) < 0.11 - 1e-6) | (p[..., 2] < 0.02 - 1e-6)
+
+    assert too_close(free).any() and not too_close(nxt).any()

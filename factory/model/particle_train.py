@@ -51,13 +51,14 @@ class Windows:
         return len(self.index)
 
     def batch(self, rows: list[int]) -> tuple[torch.Tensor | None, ...]:
-        """(window (G, N, h+1, 3), target (G, N, 1, 3), movers (G, K, 3 + shape), action (G, A), age
+        """(window (G, N, h+1, 3), target (G, N, 1, 3), movers where the step leaves them (scripted,
+        so known) (G, K, 3 + shape), action (G, A), age
         (G,), rest (G, N, 3) and mesh edges (2, E) over flat node ids, or two Nones) for `rows`."""
         picks = [self.index[r] for r in rows]
         h = self.history
         win = torch.stack([self.padded[k][t:t + h + 1].transpose(0, 1) for k, t in picks])
         nxt = torch.stack([self.padded[k][t + h + 1:t + h + 2].transpose(0, 1) for k, t in picks])
-        movers = torch.stack([torch.from_numpy(self.episodes[k].movers[t]) for k, t in picks])
+        movers = torch.stack([torch.from_numpy(self.episodes[k].movers[t + 1]) for k, t in picks])
         action = torch.stack([torch.from_numpy(self.episodes[k].actions[t]) for k, t in picks])
         age = torch.tensor([t for _, t in picks])
         if self.mesh is None:
@@ -85,6 +86,7 @@ def build_model(ds: Dataset, train_eps: list[PointEpisode], pc: ParticleConfig) 
     dt = ds.layout.record_dt
     positions = torch.cat([torch.from_numpy(e.padded(pc.history, dt)).transpose(0, 1) for e in train_eps])
     model.set_normalization(positions[None], torch.from_numpy(np.concatenate([e.actions for e in train_eps])))
+    model.set_clearance([torch.from_numpy(e.pos) for e in train_eps], [torch.from_numpy(e.movers) for e in train_eps])
     return model
 
 

@@ -67,6 +67,8 @@ class ParticleModel(nn.Module):
         self.register_buffer("action_std", torch.ones(actions))
         self.register_buffer("lower", torch.tensor(lower if lower is not None else [0.0] * dims))
         self.register_buffer("upper", torch.tensor(upper if upper is not None else [0.0] * dims))
+        self.register_buffer("wall_gap", torch.zeros(2, dims))  # closest recorded approach to lower, upper
+        self.register_buffer("mover_gap", torch.zeros(movers))  # … and to each spherical mover's surface
 
     def set_normalization(self, positions: torch.Tensor, actions: torch.Tensor | None = None) -> None:
         """Velocity, acceleration and spatial scales from training positions (G, N, T, D), and the
@@ -80,6 +82,20 @@ class ParticleModel(nn.Module):
         if actions is not None and actions.shape[-1]:
             self.action_mean.copy_(actions.mean(0))
             self.action_std.copy_(torch.where(actions.std(0) > 1e-6, actions.std(0), torch.ones(())))
+
+    def set_clearance(self, positions: list[torch.Tensor], movers: list[torch.Tensor]) -> None:
+        """How close recorded points come to the walls and to spherical movers' surfaces (the
+        engines keep a particle radius away), from training trajectories (T, N, D) and their
+        movers (T, K, D + SHAPE_SIZE); at most one graph radius, so unseen ranges stay open."""
+        d = self.config["dims"]
+        if self.config["lower"] is not None:
+            low = torch.stack([(p - self.lower).amin((0, 1)) for p in positions]).amin(0)
+            high = torch.stack([(self.upper - p).amin((0, 1)) for p in positions]).amin(0)
+            self.wall_gap.copy_(torch.stack([low, high]).clamp(0, self.radius))
+        if self.config["movers"]:
+            gaps = [((p[:, :, None] - m[:, None, :, :d]).norm(dim=-1) - m[:, None, :, d]).amin((0, 1))
+                    for p, m in zip(positions, movers)]
+            self.mover_gap.copy_(torch.stack(gaps).amin(0).clamp(0, self.radius))
 
     def node_features(self, window: torch.Tensor, movers: torch.Tensor | None = None,
                       action: torch.Tensor | None = None, age: torch.Tensor | None = None) -> torch.Tensor:
@@ -152,10 +168,20 @@ class ParticleModel(nn.Module):
              age: torch.Tensor | None = None, rest: torch.Tensor | None = None,
              mesh: torch.Tensor | None = None) -> torch.Tensor:
         """Next positions (G, N, D): semi-implicit Euler with the predicted acceleration, held
-        inside the walls (the tank, the ground) the points cannot cross."""
+        inside the walls (the tank, the ground) and outside spherical movers (where the step
+        leaves them), no closer than recorded points came: the engines enforce both as hard limits."""
         acc = self(window, movers, action, age, rest, mesh) * self.acc_std + self.acc_mean
         nxt = 2 * window[:, :, -1] - window[:, :, -2] + acc
-        return torch.maximum(torch.minimum(nxt, self.upper), self.lower) if self.config["lower"] is not None else nxt
+        if self.config["lower"] is not None:
+            nxt = torch.maximum(torch.minimum(nxt, self.upper - self.wall_gap[1]), self.lower + self.wall_gap[0])
+        d = self.config["dims"]
+        for k in range(self.config["movers"]):
+            centre, radius = movers[:, None, k, :d], movers[:, None, k, d:d + 1]
+            away = nxt - centre
+            dist = away.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+            need = radius + self.mover_gap[k]
+            nxt = torch.where((radius > 0) & (dist < need), centre + away / dist * need, nxt)
+        return nxt
 
 
 def windows(positions: torch.Tensor, history: int) -> tuple[torch.Tensor, torch.Tensor]:
