@@ -102,8 +102,9 @@ def _silhouette_points(shape: dict) -> np.ndarray:
     """Body-frame points whose projection's convex hull is the shape's outline in any view."""
     ring = np.linspace(0, 2 * np.pi, 24, endpoint=False)
     c, s, zero = np.cos(ring), np.sin(ring), np.zeros_like(ring)
-    if shape["type"] == "box":
-        half = np.asarray(shape["size"], float) / 2
+    if shape["type"] in ("box", "cup"):  # a cup by its outer box, whose centre is its position
+        half = (np.asarray(shape["size"], float) if shape["type"] == "box" else
+                np.asarray(shape["inner"], float) + np.array([2, 2, 1]) * float(shape["wall"])) / 2
         return half * np.array([[i, j, k] for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)], float)
     r = float(shape["radius"])
     if shape["type"] == "sphere":  # three great circles: each view sees one of them as the outline

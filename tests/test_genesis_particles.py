@@ -77,8 +77,8 @@ def test_fluid_labels_agree_with_points(dam):
 
 
 def test_a_faster_push_pours_more_over_the_weir(tmp_path):
-    out = tmp_path / "pour"
-    run(shipped("fluid/pour.yaml", episodes=2), out)
+    out = tmp_path / "weir"
+    run(shipped("fluid/weir.yaml", episodes=2), out)
     ds = open_dataset(out)
     eps = sorted((ds.episode(i) for i in range(2)), key=lambda e: e.params["actions__0__velocity__x"])
     poured = [e.labels["in_target_fraction"] for e in eps]

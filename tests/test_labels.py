@@ -78,24 +78,32 @@ def test_left_support_off_table_edge_and_below():
     assert left_support_step(np.array([[0, 0, 0.1], [0, 0, -0.01]]), ctx(ground_size=None)) == 1
 
 
-def test_friction_opposes_sliding():
-    """Ground (body 0) pushes a (body 1) up and backwards while a slides along +x."""
+def test_friction_opposes_sliding_not_rolling():
+    """Ground (body 0) pushes ball a (body 1, radius 0.1, contact point 0.1 below its centre) up and
+    backwards while a moves along +x: sliding, that friction is against the motion; rolling
+    (ω = v/r, the contact point at rest) it does not count; spinning fast enough that the contact
+    point slips backwards, a forward push is along the motion."""
     vel = np.zeros((3, 3))
     vel[:, 0] = 1.0
+    pos = np.zeros((3, 3))
+    pos[:, 2] = 0.1
     n = (0, 0, -1)  # normal from a towards the ground... force_on_a is -normal * f = up
-    c = contacts([(1, 1, 0, n, 10.0), (2, 1, 0, n, 10.0)])
-    # add a friction component opposite to the motion to the force on a
-    c = Contacts(c.step, c.body_a, c.body_b, c.position, c.normal,
-                 c.force_on_a + np.array([-3.0, 0, 0], np.float32), c.penetration)
+    up = contacts([(1, 1, 0, n, 10.0), (2, 1, 0, n, 10.0)])
 
-    def cosine(vel: np.ndarray, c: Contacts) -> float:
-        return float(friction_cosines(vel[None, :, None], c, np.zeros(len(c), np.int64), [1], 0, 0.05)[0, 0])
+    def cosine(ang_vel: np.ndarray, friction_x: float, swap: bool = False, v: np.ndarray = vel) -> float:
+        c = Contacts(up.step, up.body_a, up.body_b, up.position, up.normal,
+                     up.force_on_a + np.array([friction_x, 0, 0], np.float32), up.penetration)
+        if swap:  # the same contact seen from the other side (ground as body a)
+            c = Contacts(c.step, c.body_b, c.body_a, c.position, -c.normal, -c.force_on_a, c.penetration)
+        args = (pos[None, :, None], v[None, :, None], ang_vel[None, :, None])
+        return float(friction_cosines(*args, c, np.zeros(len(c), np.int64), [1], 0, 0.05)[0, 0])
 
-    assert cosine(vel, c) == pytest.approx(-1.0)
-    # the same contact seen from the other side (ground as body a) gives the same answer
-    swapped = Contacts(c.step, c.body_b, c.body_a, c.position, -c.normal, -c.force_on_a, c.penetration)
-    assert cosine(vel, swapped) == pytest.approx(-1.0)
-    assert math.isnan(cosine(np.zeros((3, 3)), c))
+    still, rolling, spinning = np.zeros((3, 3)), np.tile([0, 10.0, 0], (3, 1)), np.tile([0, 30.0, 0], (3, 1))
+    assert cosine(still, -3.0) == pytest.approx(-1.0)
+    assert cosine(still, -3.0, swap=True) == pytest.approx(-1.0)
+    assert math.isnan(cosine(rolling, 0.5))  # static friction on a rolling ball: not sliding
+    assert cosine(spinning, 3.0) == pytest.approx(1.0)  # its rim moves backwards at 2 m/s: pushed forwards
+    assert math.isnan(cosine(still, -3.0, v=np.zeros((3, 3))))
 
 
 def test_episode_labels_touch_and_first_contact():

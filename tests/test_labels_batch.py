@@ -31,7 +31,8 @@ def ref_step_labels(c: Contacts, transitions: int) -> dict[str, np.ndarray]:
     return {"n_contacts": n, "max_contact_force": f}
 
 
-def ref_friction(vel: np.ndarray, c: Contacts, body: int, ground: int, rest_speed: float) -> float:
+def ref_friction(pos: np.ndarray, vel: np.ndarray, ang_vel: np.ndarray, c: Contacts, body: int, ground: int,
+                 rest_speed: float) -> float:
     cosines = []
     for k in range(len(c)):
         pair = (int(c.body_a[k]), int(c.body_b[k]))
@@ -41,9 +42,10 @@ def ref_friction(vel: np.ndarray, c: Contacts, body: int, ground: int, rest_spee
         n = c.normal[k]
         tangential = force - force.dot(n) * n
         v = vel[c.step[k]]
-        v_t = v - v.dot(n) * n
+        slip = v + np.cross(ang_vel[c.step[k]], c.position[k] - pos[c.step[k]])
+        v_t, slip_t = v - v.dot(n) * n, slip - slip.dot(n) * n
         speed, f_norm = np.linalg.norm(v_t), np.linalg.norm(tangential)
-        if speed >= rest_speed and f_norm > 1e-6:
+        if speed >= rest_speed and np.linalg.norm(slip_t) >= rest_speed and f_norm > 1e-6:
             cosines.append(tangential.dot(v_t) / (f_norm * speed))
     return float(np.mean(cosines)) if cosines else float("nan")
 
@@ -76,8 +78,9 @@ def ref_episode_labels(states: np.ndarray, c: Contacts, ctx: LabelContext) -> di
                     break
         labels[f"left_support__{o}"], labels[f"left_support_step__{o}"] = left >= 0, left
         labels[f"max_speed__{o}"] = float(speed[o].max())
-        labels[f"friction_cos__{o}"] = (ref_friction(layout.field(states, o, "vel"), c, layout.bodies.index(o),
-                                                     ground, ctx.rest_speed) if ground is not None else math.nan)
+        labels[f"friction_cos__{o}"] = (ref_friction(*(layout.field(states, o, f) for f in ("pos", "vel", "ang_vel")), c,
+                                                     layout.bodies.index(o), ground, ctx.rest_speed)
+                                        if ground is not None else math.nan)
     return labels
 
 
@@ -94,6 +97,7 @@ def episode(rng: np.random.Generator, index: int, n_contacts: int) -> Rollout:
         LAYOUT.field(states, o, "pos")[:] = pos
         LAYOUT.field(states, o, "vel")[:] = vel
         LAYOUT.field(states, o, "quat")[:] = [1, 0, 0, 0]
+        LAYOUT.field(states, o, "ang_vel")[:] = rng.normal(0, 10.0, 3) * decay  # some contacts slip, some not
     step = np.sort(rng.integers(1, T + 1, n_contacts)).astype(np.int32)
     a = rng.choice(4, n_contacts, p=[0.4, 0.2, 0.2, 0.2])
     b = np.where(a == 0, rng.integers(1, 4, n_contacts), np.where(rng.random(n_contacts) < 0.7, 0,

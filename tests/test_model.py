@@ -15,7 +15,7 @@ from factory.errors import FactoryError  # noqa: E402
 from factory.model.baselines import ConstantVelocity, Linear, ZeroMotion  # noqa: E402
 from factory.model.pieces import Chunk  # noqa: E402
 from factory.model.relational import RelationalPredictor, load_relational  # noqa: E402
-from factory.model.rigid_train import episode_statics, train_relational  # noqa: E402
+from factory.model.rigid_train import episode_statics, horizon_at, train_relational  # noqa: E402
 from factory.model.split import (  # noqa: E402
     episode_info,
     param_values,
@@ -46,7 +46,9 @@ def test_model_beats_the_baselines_one_step_by_a_clear_margin(trained):
     assert one["model"]["nmse"] < 0.7 * one["constant-velocity"]["nmse"]
     assert one["model"]["nmse"] < one["zero-motion"]["nmse"] and one["model"]["nmse"] < one["linear"]["nmse"]
     history = result.history
-    assert history["train_loss"][-1] < 0.7 * history["train_loss"][0]
+    # the rollout grows 1 → 2 → 4 steps over the epochs, so losses compare within the last stage
+    start = [horizon_at(e / 12, 4) for e in range(12)].index(4)
+    assert history["train_loss"][-1] < 0.9 * history["train_loss"][start]
     assert min(history["val_loss"]) < history["val_loss"][0]
 
 

@@ -71,7 +71,7 @@ def test_edges_see_the_table_point_under_each_body():
     state = torch.zeros(1, 13)
     state[0, :3] = torch.tensor([0.7, -0.2, 0.8])  # past the table's +x edge, 0.3 m above its top
     state[0, 3] = 1.0
-    g = body_graph(state, torch.zeros(1, 3), torch.zeros(1, 2, STATIC_SIZE), scene)
+    g = body_graph(state, torch.zeros(1, 3), torch.zeros(1, 2, STATIC_SIZE), scene, 0.02)
     senders, receivers = scene_edges(scene)
     assert senders.tolist() == [0] and receivers.tolist() == [1]  # nothing is sent into the ground
     torch.testing.assert_close(g.edges[0, 0, :3], torch.tensor([0.5 - 0.7, 0.0, 0.5 - 0.8]))
@@ -92,3 +92,36 @@ def test_untrained_step_integrates_pushes_exactly_and_keeps_fixed_bodies_still()
     torch.testing.assert_close(nxt[:, :2, 0:3], s[:, :2, 0:3] + (2 * s[:, :2, 7:10] + push[:, :2]) / 2 * 0.02)
     torch.testing.assert_close(nxt[:, 2, 7:13], s[:, 2, 7:13])
     np.testing.assert_allclose(nxt[..., 3:7].norm(dim=-1).numpy(), 1.0, atol=1e-6)
+
+
+def test_rollout_curriculum_doubles_up_to_the_horizon():
+    from factory.model.rigid_train import horizon_at
+
+    assert [horizon_at(p / 10, 4) for p in range(11)] == [1, 1, 1, 1, 2, 2, 2, 4, 4, 4, 4]
+    assert [horizon_at(p / 4, 8) for p in range(5)] == [1, 2, 4, 8, 8]
+    assert horizon_at(0.0, 1) == horizon_at(0.99, 1) == 1
+
+
+def test_contact_features_see_a_collision_and_the_table_edge_one_interval_ahead():
+    """A ball (r 0.06) 0.2 m from a resting box (half 0.075) at 3 m/s comes 0.06 m closer in the next
+    0.02 s: the gap now is positive, the look-ahead gap negative. A ball 5 cm from the table's edge
+    at 3 m/s passes it within the interval: the margin turns negative. Resting on the table: gap 0."""
+    from factory.model.bodies import _row
+
+    scene = Scene(("ball", "box"), True, 0.0, (1.0, 1.0))
+    rows = [_row("ground", (1.0, 1.0, 0.0), 0.0, 0.3, True), _row("sphere", (0.06,) * 3, 0.0, 0.3, False),
+            _row("box", (0.075,) * 3, 0.0, 0.3, False)]
+    state = torch.zeros(2, 2, 13)
+    state[..., 3] = 1.0
+    state[0, 0, :3], state[0, 0, 7] = torch.tensor([0.0, 0.0, 0.06]), 3.0  # towards the box
+    state[1, 0, :3], state[1, 0, 8] = torch.tensor([0.0, 0.95, 0.06]), 3.0  # towards the table's +y edge
+    state[:, 1, :3] = torch.tensor([[0.2, 0.0, 0.075], [0.5, -0.5, 0.075]])
+    g = body_graph(state.reshape(2, -1), torch.zeros(2, 6), torch.tensor([rows, rows]), scene, 0.02)
+    gap_now, gap_ahead, closing, margin_now, margin_ahead = g.edges[..., -5:].unbind(-1)
+    edge = {(int(s), int(r)): k for k, (s, r) in enumerate(zip(g.senders, g.receivers))}
+    box_to_ball, ground_to_ball = edge[(2, 1)], edge[(0, 1)]
+    assert gap_now[0, box_to_ball] > 0.3 and gap_ahead[0, box_to_ball] < 0 and closing[0, box_to_ball] > 2.9
+    assert gap_now[1, box_to_ball] > 1.0 and gap_ahead[1, box_to_ball] > 1.0
+    assert abs(gap_now[0, ground_to_ball]) < 1e-5  # resting on the table top
+    assert margin_now[0, ground_to_ball] > 2 * margin_now[1, ground_to_ball] > 0 > margin_ahead[1, ground_to_ball]
+    assert margin_ahead[0, ground_to_ball] > 0

@@ -68,6 +68,23 @@ def test_states_answer_the_probes_like_the_labels():
     assert read_answer(item, speeding_up, actions, CTX, BODIES) == "along"
 
 
+def test_friction_readout_counts_slipping_not_rolling():
+    """A ball that rolls (ω = v/r: its contact point at rest) never slides, so there is no answer;
+    one that spins backwards three times faster with the box beside it all along slips backwards at
+    the contact point, and Coulomb friction, opposing that slip, points along its motion."""
+    states, actions = episode(), np.zeros((11, 6))
+    item = by_kind(rigid_probes({}, LABELS, CTX, states))[("friction_direction", ("ball",))]
+    rolling = states.copy()
+    rolling[:, 11] = states[:, 7] / 0.05
+    assert read_answer(item, rolling, actions, CTX, BODIES) is None
+    crowded = rolling.copy()
+    crowded[:, 11] *= 3
+    crowded[:, 13] = crowded[:, 0] + 0.1  # the box moves beside the ball: nothing to read from Δv alone
+    assert read_answer(item, crowded, actions, CTX, BODIES) == "along"
+    crowded[:, 11] = 0.0  # no spin: the contact point slips forwards, friction is against the motion
+    assert read_answer(item, crowded, actions, CTX, BODIES) == "against"
+
+
 def test_first_mover_ties_and_nobody():
     states = episode()
     assert first_mover(states, LAYOUT.objects, ["ball", "box"], 0.02) == "ball"

@@ -20,8 +20,8 @@ from factory.generate.sampling import (
     transition_impulses,
     transition_velocities,
 )
+from factory.recipe.containers import Tilt, movers
 from factory.recipe.distributions import is_random
-from factory.recipe.particles import Move
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import Recipe
 from factory.rollout import STATE_PER_OBJECT, Layout, Rollout
@@ -73,7 +73,8 @@ def layout_of(recipe: Recipe) -> Layout:
         return Layout(objects, bodies, record_dt)
     prefix = "particle" if recipe.kind == "fluid" else "vertex"
     section = recipe.scene.fluid or recipe.scene.cloth
-    actions = tuple(f"{a.object}.velocity.{c}" for a in recipe.actions if isinstance(a, Move) for c in "xyz")
+    actions = tuple(f"{a.object}.{'ang_vel' if isinstance(a, Tilt) else 'velocity'}.{c}"
+                    for a in movers(recipe.actions) for c in "xyz")
     return Layout(objects, bodies, record_dt, (f"{prefix}_pos", f"{prefix}_vel"), section.record_points, actions)
 
 

@@ -12,10 +12,11 @@ import math
 import numpy as np
 
 from engines.genesis.bounds import check_inside, cloth_domain
+from engines.genesis.cup import TiltPath
 from factory.errors import EngineUnsupported
 from factory.generate.sampling import EpisodeSpec, episode_rng
+from factory.recipe.containers import Tilt, movers
 from factory.recipe.distributions import nominal
-from factory.recipe.particles import Move
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import Recipe
 
@@ -96,7 +97,7 @@ class PointsDriver:
         rng = episode_rng(0, 0, "points.subset")  # a function of the scene alone: engines are reused across seeds
         self.index = np.sort(rng.choice(total, section.record_points, replace=False)) if section else None
         self.domain = cloth_domain(recipe)[:2] if recipe.scene.cloth is not None else None
-        self.moves = [a for a in recipe.actions if isinstance(a, Move)]
+        self.moves = movers(recipe.actions)
         self._base = self.entity.get_particles_pos().clone() if self.entity is not None else None
         if _rest_sampled(recipe):  # squeezed towards the block's bottom face: vertical spacing 0.8 d
             block = recipe.scene.fluid.block
@@ -119,23 +120,38 @@ class PointsDriver:
             if self.corner is not None:
                 self.entity.fix_particles(torch.tensor([self.corner]))
                 self._corner_pos = self.entity.get_particles_pos()[:, self.corner].cpu().numpy().astype(np.float64)
-        self._mover_pos = {}
+        self._mover_pos, self._tilts = {}, {}
         for move in self.moves:
-            if move.object != "cloth":
-                i, _ = self.objects[move.object]
-                self._mover_pos[move.object] = np.array([s.bodies[i].pos for s in specs], np.float64)
+            if move.object == "cloth":
+                continue
+            i, _ = self.objects[move.object]
+            pos = np.array([s.bodies[i].pos for s in specs], np.float64)
+            if isinstance(move, Tilt):
+                quat = np.array([s.bodies[i].quat for s in specs], np.float64)
+                self._tilts[move.object] = TiltPath(self.recipe.scene.objects[i].shape, move.lip, pos, quat)
+            else:
+                self._mover_pos[move.object] = pos
 
     def before_step(self, step: int, velocities: np.ndarray) -> None:
-        """Advance every mover by its velocity over one step; `velocities` is (B, n_moves, 3).
+        """Advance every mover by its velocity over one step; `velocities` is (B, n_moves, 3), m/s for a
+        move and rad/s for a tilt.
 
         Rigid movers are held on their path every step (at rest too), so the liquid cannot push them.
         """
         import torch
 
-        dt = self.recipe.dt
+        dt, f32 = self.recipe.dt, torch.float32
         for k, move in enumerate(self.moves):
             v = velocities[:, k]
-            if move.object == "cloth":
+            if isinstance(move, Tilt):  # placed where this step starts, turning at its rigid velocity
+                _, entity = self.objects[move.object]
+                path = self._tilts[move.object]
+                pos, quat = path.pose()
+                entity.set_pos(torch.as_tensor(pos, dtype=f32))
+                entity.set_quat(torch.as_tensor(quat, dtype=f32))
+                entity.set_dofs_velocity(torch.as_tensor(path.velocity(v), dtype=f32))
+                path.turned += v * dt
+            elif move.object == "cloth":
                 self._corner_pos += v * dt
                 self.entity.set_particles_pos(torch.as_tensor(self._corner_pos[:, None], dtype=torch.float32),
                                               torch.tensor([self.corner]))

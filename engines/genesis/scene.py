@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.genesis import restitution
+from engines.genesis.cup import cup_file
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
 from factory.errors import EngineUnsupported
+from factory.recipe.containers import CupShape, movers
 from factory.recipe.distributions import Choice, is_random, nominal
-from factory.recipe.particles import Move
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import (
     BoxShape,
@@ -27,6 +28,9 @@ def check_representable(recipe: Recipe) -> None:
     """Raise `EngineUnsupported` naming every field Genesis cannot honour."""
     problems = []
     for i, obj in enumerate(recipe.scene.objects):
+        if isinstance(obj.shape, CupShape) and not obj.fixed:  # its mass is placed for a driven cup, not a falling one
+            problems.append(f"scene.objects.{i}.fixed: a cup is a fixed container or one a 'tilt' drives; "
+                            "a free cup is not supported")
         if obj.fixed and (is_random(obj.mass) or any(is_random(v) for v in obj.vel + obj.ang_vel)):
             problems.append(f"scene.objects.{i}: a fixed object has no mass or velocity to randomize")
     if recipe.scene_variants is None:
@@ -84,10 +88,10 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
     # a mover is a free body that floats (gravity compensated) and is given its velocity every step:
     # Genesis couples particles to rigid bodies through their velocity, so a teleported fixed body
     # would pass through the liquid or cloth instead of pushing it
-    movers = {a.object for a in recipe.actions if isinstance(a, Move)}
-    objects = [scene.add_entity(_morph(gs, obj, obj.name in movers),
+    driven = {a.object for a in movers(recipe.actions)}
+    objects = [scene.add_entity(_morph(gs, obj, obj.name in driven),
                                 material=gs.materials.Rigid(friction=1.0,
-                                                            gravity_compensation=float(obj.name in movers)),
+                                                            gravity_compensation=float(obj.name in driven)),
                                 name=obj.name)
                for obj in recipe.scene.objects]
     points = add_particle_entity(gs, scene, recipe)
@@ -146,6 +150,8 @@ def _contact_params(recipe: Recipe, ground, objects: list) -> list[tuple[object,
 def _morph(gs, obj: RigidObject, mover: bool = False):
     """The Genesis primitive for one object, at a placeholder pose (each env sets its own)."""
     shape = obj.shape
+    if isinstance(shape, CupShape):  # fixed or free by its joint: a fixed cup's body has none
+        return gs.morphs.MJCF(file=cup_file(shape, free=mover), pos=(0.0, 0.0, 0.0))
     common = {"pos": (0.0, 0.0, 0.0), "fixed": obj.fixed and not mover}
     if isinstance(shape, BoxShape):
         return gs.morphs.Box(size=tuple(nominal(s) for s in shape.size), **common)

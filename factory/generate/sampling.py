@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from factory.recipe.containers import LIP_AXES, Tilt, movers, tilt_schedule
 from factory.recipe.distributions import Uniform, nominal, sample
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import Move, Push, RandomPush, Recipe, RigidObject
@@ -43,7 +44,7 @@ class EpisodeSpec:
     bodies: tuple[BodyInit, ...]
     ground_friction: float
     forces: np.ndarray  # (steps, n_objects, 3) external force on each object per step, N
-    velocities: np.ndarray  # (steps, n_moves, 3) commanded velocity of each `move` action, m/s
+    velocities: np.ndarray  # (steps, n_moves, 3) commanded velocity of each `move` (m/s) or `tilt` (rad/s) action
     points_shift: tuple[float, float, float] = (0.0, 0.0, 0.0)  # liquid block / cloth offset from nominal
 
 
@@ -114,12 +115,17 @@ def sample_episode(recipe: Recipe, index: int) -> EpisodeSpec:
     bodies = tuple(_sample_body(obj, draw) for obj in recipe.scene.objects)
     names = [o.name for o in recipe.scene.objects]
     forces = np.zeros((recipe.steps, len(names), 3))
-    moves = [a for a in recipe.actions if isinstance(a, Move)]
+    moves = movers(recipe.actions)
     velocities = np.zeros((recipe.steps, len(moves), 3))
     for i, action in enumerate(recipe.actions):
         if isinstance(action, Move):
             v = draw.vec(f"actions.{i}.velocity", action.velocity)
             velocities[action.start:action.stop, moves.index(action)] = v
+        elif isinstance(action, Tilt):  # about the lip's axis: the cup stands upright and unrotated at step 0
+            omega = draw(f"actions.{i}.angular_velocity", action.angular_velocity)
+            limit = draw(f"actions.{i}.max_angle_deg", action.max_angle_deg)
+            rates = tilt_schedule(omega, limit, action.start, action.stop or recipe.steps, recipe.dt, recipe.steps)
+            velocities[:, moves.index(action)] = rates[:, None] * np.array(LIP_AXES[action.lip])
         else:
             _schedule(action, f"actions.{i}", names.index(action.object), forces, recipe.dt, draw)
     return EpisodeSpec(index, draw.params, bodies, ground_friction, forces, velocities, _points_shift(recipe, draw))

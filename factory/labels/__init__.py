@@ -17,10 +17,12 @@ from factory.labels.collision import (
     batch_step_labels,
 )
 from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_labels
+from factory.labels.pour import PourContext, pour_episode_labels, pour_step_labels
+from factory.recipe.containers import Tilt
 from factory.recipe.distributions import nominal
 from factory.recipe.scene_fields import episode_scene, scene_fields
 from factory.recipe.schema import BoxShape, Recipe, SphereShape
-from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
+from factory.rollout import STATE_PER_OBJECT, Contacts, EpisodeRecord, Layout, Rollout
 
 Context = LabelContext | FluidContext | ClothContext
 
@@ -51,7 +53,19 @@ def _fluid_context(recipe: Recipe, layout: Layout) -> FluidContext:
         target_upper=np.array(target.upper) if target else None,
         source_lower=np.array(source.lower) if source else None,
         source_upper=np.array(source.upper) if source else None,
-        particle_size=fluid.particle_size, record_dt=layout.record_dt, settle_speed=recipe.labels.rest_speed)
+        particle_size=fluid.particle_size, record_dt=layout.record_dt, settle_speed=recipe.labels.rest_speed,
+        pour=_pour_context(recipe, layout))
+
+
+def _pour_context(recipe: Recipe, layout: Layout) -> PourContext | None:
+    tilt = next((a for a in recipe.actions if isinstance(a, Tilt)), None)
+    if tilt is None:
+        return None
+    shapes = {o.name: o.shape for o in recipe.scene.objects}
+    slack = nominal(recipe.scene.fluid.particle_size) / 2
+    return PourContext(cup=layout.objects.index(tilt.object), cup_cavity=shapes[tilt.object].cavity(),
+                       target=layout.objects.index(tilt.into), target_cavity=shapes[tilt.into].cavity(),
+                       slack=slack, record_dt=layout.record_dt)
 
 
 def _cloth_context(recipe: Recipe) -> ClothContext:
@@ -119,9 +133,20 @@ def _collision_labels(rollouts: list[Rollout], ctx: LabelContext) -> tuple[list,
 def _particle_labels(rollout: Rollout, ctx: FluidContext | ClothContext) -> tuple[dict, dict]:
     if isinstance(ctx, FluidContext):
         pos, vel = (rollout.points[k] for k in ("particle_pos", "particle_vel"))
-        return fluid_step_labels(pos, ctx), fluid_episode_labels(pos, vel, ctx)
+        steps, episode = fluid_step_labels(pos, ctx), fluid_episode_labels(pos, vel, ctx)
+        if ctx.pour is not None:
+            poses = {"cup": _pose(rollout.states, ctx.pour.cup), "target": _pose(rollout.states, ctx.pour.target)}
+            steps |= pour_step_labels(pos, poses, ctx.pour)
+            episode |= pour_episode_labels(pos, poses, ctx.pour)
+        return steps, episode
     pos = rollout.points["vertex_pos"]
     return cloth_step_labels(pos, ctx), cloth_episode_labels(pos, ctx)
+
+
+def _pose(states: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """(position, quaternion) of one recorded object over the states."""
+    start = index * STATE_PER_OBJECT
+    return states[:, start:start + 3], states[:, start + 3:start + 7]
 
 
 __all__ = ["ClothContext", "Context", "FluidContext", "LabelContext", "episode_context", "label_context",

@@ -96,13 +96,18 @@ def left_support_step(pos: np.ndarray, ctx: LabelContext) -> int | np.ndarray:
     return int(first) if first.ndim == 0 else first
 
 
-def friction_cosines(vel: np.ndarray, contacts: Contacts, episode: np.ndarray, bodies: list[int],
-                     ground: int, rest_speed: float) -> np.ndarray:
-    """Per episode and body, the mean cosine between the ground's tangential force on it and its sliding velocity.
+def friction_cosines(pos: np.ndarray, vel: np.ndarray, ang_vel: np.ndarray, contacts: Contacts, episode: np.ndarray,
+                     bodies: list[int], ground: int, rest_speed: float) -> np.ndarray:
+    """Per episode and body, the mean cosine between the ground's tangential force on it and its
+    velocity, over the contacts at which it slides.
 
-    `vel` is (n_episodes, T+1, n, 3) for the n `bodies` (indices into Layout.bodies); the result is
-    (n_episodes, n). Coulomb friction opposes sliding, so each should be close to -1; NaN for a body
-    that never slid on the ground.
+    `pos`, `vel`, `ang_vel` are (n_episodes, T+1, n, 3) for the n `bodies` (indices into
+    Layout.bodies); the result is (n_episodes, n). Sliding means the contact point slips,
+    v + ω × (contact − centre) at least `rest_speed`: Coulomb friction opposes that slip, so a
+    body pushed into a slide reads close to -1, while a ball that rolls (its contact point at rest)
+    feels only a small static force of either sign and does not count. Along the motion (> 0) is
+    real too: a spinning ball whose contact point slips backwards is driven forwards. NaN for a
+    body that never slid on the ground.
     """
     n_episodes, n = vel.shape[0], len(bodies)
     a, b = contacts.body_a.astype(np.int64), contacts.body_b.astype(np.int64)
@@ -115,9 +120,11 @@ def friction_cosines(vel: np.ndarray, contacts: Contacts, episode: np.ndarray, b
     normal = contacts.normal[hit]
     tangential = force - _dot(force, normal)[:, None] * normal
     v = vel[ep, step, col]
+    slip = v + np.cross(ang_vel[ep, step, col], contacts.position[hit] - pos[ep, step, col])
     v_t = v - _dot(v, normal)[:, None] * normal
+    slip_t = slip - _dot(slip, normal)[:, None] * normal
     speed, f_norm = np.sqrt(_dot(v_t, v_t)), np.sqrt(_dot(tangential, tangential))
-    sliding = (speed >= rest_speed) & (f_norm > 1e-6)
+    sliding = (speed >= rest_speed) & (np.sqrt(_dot(slip_t, slip_t)) >= rest_speed) & (f_norm > 1e-6)
     cos = _dot(tangential[sliding], v_t[sliding]) / (f_norm[sliding] * speed[sliding])
     group = (ep * n + col)[sliding]
     count = np.bincount(group, minlength=n_episodes * n)
@@ -147,7 +154,7 @@ def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.nda
         columns[f"first_contact__{name}"] = first[:, a, b].tolist()
         columns[f"impacts__{name}"] = impacts[:, a, b].tolist()
     moving = [i for i, o in enumerate(layout.objects) if o not in ctx.fixed]
-    pos, vel = (layout.fields(states, name)[:, :, moving] for name in ("pos", "vel"))  # (E, T+1, m, 3)
+    pos, vel, ang_vel = (layout.fields(states, name)[:, :, moving] for name in ("pos", "vel", "ang_vel"))  # (E, T+1, m, 3)
     speeds = np.linalg.norm(vel, axis=-1)
     rest = rest_step(speeds.swapaxes(0, 1), ctx.rest_speed)
     columns["came_to_rest"] = (rest >= 0).tolist()
@@ -155,7 +162,7 @@ def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.nda
     if "ground" in layout.bodies:
         left = left_support_step(pos.swapaxes(0, 1), ctx)
         bodies = [layout.bodies.index(layout.objects[i]) for i in moving]
-        friction = friction_cosines(vel, contacts, episode, bodies, layout.bodies.index("ground"), ctx.rest_speed)
+        friction = friction_cosines(pos, vel, ang_vel, contacts, episode, bodies, layout.bodies.index("ground"), ctx.rest_speed)
     else:
         left, friction = np.full((n_episodes, len(moving)), -1), np.full((n_episodes, len(moving)), np.nan)
     max_speed = speeds.max(axis=1)

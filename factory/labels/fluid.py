@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import Delaunay, QhullError
 
+from factory.labels.pour import PourContext
+
 
 @dataclass(frozen=True)
 class FluidContext:
@@ -19,6 +21,7 @@ class FluidContext:
     particle_size: float
     record_dt: float
     settle_speed: float  # m/s: mean particle speed below which the liquid counts as settled
+    pour: PourContext | None = None  # a tilted cup and its target container (`factory.labels.pour`)
 
 
 def inside(pos: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:

@@ -54,7 +54,7 @@ class RelationalModel(nn.Module):
                           next_state: torch.Tensor) -> None:
         """Feature scales from training transitions (rows, S), (rows, A), (rows, N, F), (rows, S); the
         output scale pools each velocity component over the moving objects."""
-        g = body_graph(state, action, static, self.scene)
+        g = body_graph(state, action, static, self.scene, self.record_dt)
         for name, x in (("node", g.nodes), ("edge", g.edges)):
             flat = x.reshape(-1, x.shape[-1])
             getattr(self, f"{name}_mean").copy_(flat.mean(0))
@@ -82,7 +82,7 @@ class RelationalModel(nn.Module):
 
     def forward(self, state: torch.Tensor, action: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         """Normalized outputs (B, O, 9) of the objects: velocity changes, position correction."""
-        g = body_graph(state, action, static, self.scene)
+        g = body_graph(state, action, static, self.scene, self.record_dt)
         g = Graph((g.nodes - self.node_mean) / self.node_std, (g.edges - self.edge_mean) / self.edge_std,
                   g.senders, g.receivers)
         return self.net(g)[:, int(self.scene.ground):]

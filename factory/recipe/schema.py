@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from factory.errors import did_you_mean
+from factory.recipe.containers import CupShape, Tilt, check_pour
 from factory.recipe.distributions import Uniform, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.particles import Cloth, Fluid, Move
@@ -47,7 +48,7 @@ class CylinderShape(Strict):
         require_range(self.height, "height", 0.0)
 
 
-Shape = Annotated[Union[BoxShape, SphereShape, CylinderShape], Field(discriminator="type")]
+Shape = Annotated[Union[BoxShape, SphereShape, CylinderShape, CupShape], Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- scene
@@ -151,7 +152,7 @@ class RandomPush(Strict):
         return self
 
 
-Action = Annotated[Union[Push, RandomPush, Move], Field(discriminator="type")]
+Action = Annotated[Union[Push, RandomPush, Move, Tilt], Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- engines
@@ -319,9 +320,9 @@ class Recipe(Strict):
         if striker is not None and striker not in movable:
             raise ValueError(f"labels.striker: '{striker}' is not a movable object of the scene"
                              f"{did_you_mean(striker, movable)}; movable: {', '.join(movable)}")
-        if self.kind != "collision" and not any(isinstance(a, Move) for a in self.actions):
+        if self.kind != "collision" and not any(isinstance(a, (Move, Tilt)) for a in self.actions):
             raise ValueError(f"actions: a {self.kind} recipe needs a 'move' action (a gate, wall, object or "
-                             "grasped corner), whose velocity is each transition's action")
+                             "grasped corner) or a 'tilt' (a cup), whose velocity is each transition's action")
         if -(-self.episodes // self.outputs.shard_size) > MAX_SHARDS:
             raise ValueError(f"outputs.shard_size: {self.episodes:,} episodes in shards of "
                              f"{self.outputs.shard_size} make more than {MAX_SHARDS:,} shards; raise shard_size")
@@ -330,22 +331,24 @@ class Recipe(Strict):
                              f"record_every ({self.outputs.record_every})")
         return self
 
-    def _check_action(self, i: int, action: Push | RandomPush | Move) -> None:
+    def _check_action(self, i: int, action: Push | RandomPush | Move | Tilt) -> None:
         objects = {o.name: o for o in self.scene.objects}
+        if isinstance(action, Tilt):
+            check_pour(action, i, objects, self.scene.fluid)
         grasped = self.kind == "cloth" and self.scene.cloth.grasp == "corner"
         names = list(objects) + (["cloth"] if grasped else [])
         if action.object not in names:
             raise ValueError(f"actions.{i}.object: '{action.object}' is not an object of the scene"
                              f"{did_you_mean(action.object, names)}; objects: {', '.join(names)}")
-        if isinstance(action, Move):
+        if isinstance(action, (Move, Tilt)):
             if self.kind == "collision":
-                raise ValueError(f"actions.{i}.type: 'move' drives fluid and cloth scenes; collision "
+                raise ValueError(f"actions.{i}.type: '{action.type}' drives fluid and cloth scenes; collision "
                                  "recipes use 'push' or 'random_push'")
             if action.object != "cloth" and not objects[action.object].fixed:
                 raise ValueError(f"actions.{i}.object: '{action.object}' must be fixed to be moved kinematically")
             last = action.stop if action.stop is not None else self.steps
             if not action.start < last <= self.steps:
-                raise ValueError(f"actions.{i}.stop: the move must run within steps {action.start}..{self.steps}")
+                raise ValueError(f"actions.{i}.stop: the {action.type} must run within steps {action.start}..{self.steps}")
             return
         if self.kind != "collision":
             raise ValueError(f"actions.{i}.type: '{action.type}' is for collision recipes; "

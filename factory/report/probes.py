@@ -97,12 +97,17 @@ def first_mover(states: np.ndarray, objects: tuple[str, ...], moving: list[str],
 
 def friction_direction(states: np.ndarray, actions: np.ndarray, ctx: LabelContext, bodies: dict[str, Body],
                        name: str) -> str | None:
-    """'against' or 'along' the motion, from how the sliding body's horizontal velocity changes on
-    unpushed intervals while it rests on the ground and nothing else is near; None if it never slides."""
+    """'against' or 'along' the motion while the body slides on the ground (its lowest point slips,
+    as the label counts it); None if it never slides. Where it slides unpushed with nothing else near,
+    the answer is how its horizontal velocity changes (what the trajectory shows friction doing);
+    where something else is always near, Coulomb's law read off the trajectory: friction opposes
+    the slip of the contact point."""
     layout = ctx.layout
     pos, vel = layout.field(states, name, "pos"), layout.field(states, name, "vel")
-    low = pos[:, 2] - bodies[name].lowest(quat_to_matrix(layout.field(states, name, "quat")))
-    on_ground = low <= ctx.ground_height + GEOMETRY_TOL
+    omega = layout.field(states, name, "ang_vel")
+    depth = bodies[name].lowest(quat_to_matrix(layout.field(states, name, "quat")))
+    on_ground = pos[:, 2] - depth <= ctx.ground_height + GEOMETRY_TOL
+    slip = (vel + np.cross(omega, -depth[:, None] * np.array([0.0, 0.0, 1.0])))[:, :2]
     others = [n for n in layout.objects if n != name]
     alone = np.ones(len(states), bool)
     for n in others:
@@ -113,11 +118,14 @@ def friction_direction(states: np.ndarray, actions: np.ndarray, ctx: LabelContex
     k = layout.objects.index(name)
     unpushed = np.linalg.norm(actions[:, 3 * k:3 * k + 3], axis=-1) < 1e-9 if actions.shape[-1] == 3 * len(
         layout.objects) else np.ones(len(actions), bool)
-    sliding = (np.linalg.norm(v, axis=-1) >= ctx.rest_speed) & on_ground[:-1] & on_ground[1:] & alone[:-1] \
-        & alone[1:] & unpushed
+    sliding = (np.linalg.norm(v, axis=-1) >= ctx.rest_speed) & (np.linalg.norm(slip[:-1], axis=-1) >= ctx.rest_speed) \
+        & on_ground[:-1] & on_ground[1:]
     if not sliding.any():
         return None
-    return "against" if float(np.einsum("ij,ij->i", dv[sliding], v[sliding]).sum()) < 0 else "along"
+    seen = sliding & alone[:-1] & alone[1:] & unpushed
+    along = np.einsum("ij,ij->i", dv[seen], v[seen]) if seen.any() else -np.einsum("ij,ij->i", slip[:-1][sliding],
+                                                                                      v[sliding])
+    return "against" if float(along.sum()) < 0 else "along"
 
 
 def rigid_probes(recipe: dict, labels: dict, ctx: LabelContext, states: np.ndarray) -> list[dict]:
