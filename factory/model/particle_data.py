@@ -1,8 +1,8 @@
 """Fluid particles and cloth vertices read back from a dataset, one episode at a time, without torch.
 
 A piece holds whole episodes, so episodes stream piece by piece like the rigid loader's triples;
-only the position field, its first-state velocity, the rigid objects' positions and the actions
-are kept.
+only the position field, its first-state velocity, the rigid objects' positions and shapes (from
+the episode's parameters: a ball's radius is drawn per scene variant) and the actions are kept.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from factory.model.split import episode_info
 from factory.rollout import Layout
 from factory.storage.base import column_array
 from factory.storage.dataset import Dataset
+
+SHAPE_KEYS = ("radius", "size.x", "size.y", "size.z")  # a mover's shape parameters; 0 where it has none
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class PointEpisode:
     index: int
     pos: np.ndarray  # (T+1, N, 3) particle / vertex positions
     vel: np.ndarray  # (T+1, N, 3) recorded velocities, or only the first state's (1, N, 3) when not asked for
-    movers: np.ndarray  # (T+1, K, 3) rigid objects' centres (gate, pillar, sphere…)
+    movers: np.ndarray  # (T+1, K, 3 + len(SHAPE_KEYS)) rigid objects' centres (gate, pillar, sphere…), shapes
     actions: np.ndarray  # (T, A) the movers' commanded velocity
 
     def padded(self, history: int, dt: float) -> np.ndarray:
@@ -46,6 +49,7 @@ def iter_point_episodes(ds: Dataset, episodes: Iterable[int] | None = None,
     """Episodes of `episodes` (all by default), in storage order; every recorded velocity with
     `velocities`, else only the first state's (all a model needs)."""
     keep = frozenset(int(e) for e in episodes) if episodes is not None else None
+    shapes = {i: mover_shapes(ds.layout.objects, e["params"]) for i, e in episode_info(ds.episodes()).items()}
     pos_name, vel_name = point_fields(ds.layout)
     columns = ["episode", "step", "state", "next_state", "action", pos_name, f"next_{pos_name}", vel_name,
                *([f"next_{vel_name}"] if velocities else [])]
@@ -61,13 +65,21 @@ def iter_point_episodes(ds: Dataset, episodes: Iterable[int] | None = None,
                 return np.concatenate([column_array(rows[name]), column_array(rows[f"next_{name}"])[-1:]])
 
             vel = whole(vel_name) if velocities else column_array(rows[vel_name])[:1]
-            yield _episode(ds.layout, ep, whole(pos_name), vel, whole("state"), column_array(rows["action"]))
+            yield _episode(ds.layout, ep, whole(pos_name), vel, whole("state"), column_array(rows["action"]),
+                           shapes[int(ep)])
+
+
+def mover_shapes(objects: Iterable[str], params: dict[str, float]) -> np.ndarray:
+    """(K, len(SHAPE_KEYS)) shape parameters of the movers, in the layout's object order."""
+    return np.array([[params.get(f"{o}.{k}", 0.0) for k in SHAPE_KEYS] for o in objects], np.float32).reshape(
+        -1, len(SHAPE_KEYS))
 
 
 def _episode(layout: Layout, index: int, pos: np.ndarray, vel: np.ndarray, states: np.ndarray,
-             actions: np.ndarray) -> PointEpisode:
-    movers = np.stack([layout.field(states, o, "pos") for o in layout.objects], 1) if layout.objects \
+             actions: np.ndarray, shapes: np.ndarray) -> PointEpisode:
+    centres = np.stack([layout.field(states, o, "pos") for o in layout.objects], 1) if layout.objects \
         else np.zeros((len(states), 0, 3), np.float32)
+    movers = np.concatenate([centres, np.broadcast_to(shapes, (len(states), *shapes.shape))], -1)
     return PointEpisode(int(index), pos.astype(np.float32), vel.astype(np.float32), movers.astype(np.float32),
                         actions.astype(np.float32))
 

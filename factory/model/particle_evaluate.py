@@ -1,8 +1,9 @@
 """The particle model against zero motion and constant velocity on held-out fluid / cloth episodes.
 
-Every predictor maps (position window (G, N, h+1, 3), movers (G, K, 3), action (G, A)) to next
-positions (G, N, 3). The movers and actions are scripted, so rollouts take them from the recording
-and feed back only the predicted points. Numbers have the collision evaluation's shape
+Every predictor maps (position window (G, N, h+1, 3), movers where the step leaves them (G, K,
+3 + shape), action (G, A), age (G,): recorded steps before the window's last frame, and the
+episode's rest shape (N, 3): its first state) to next positions (G, N, 3). The movers and actions
+are scripted, so rollouts take them from the recording and feed back only the predicted points. Numbers have the collision evaluation's shape
 ({'one_step': {name: {'nmse', 'rmse': {'pos'}}}, 'rollout': {name: [m per horizon]}}), so the
 verdict, text and figures serve both.
 """
@@ -30,13 +31,16 @@ READOUT_LABELS = ("in_target_fraction", "spilled_fraction", "surface_height", "m
 class PointPredictor(Protocol):
     name: str
 
-    def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray) -> np.ndarray: ...
+    def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray, age: np.ndarray,
+                rest: np.ndarray) -> np.ndarray:
+        ...
 
 
 class ZeroMotion:
     name = "zero-motion"
 
-    def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray) -> np.ndarray:
+    def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray, age: np.ndarray,
+                rest: np.ndarray) -> np.ndarray:
         return window[:, :, -1].copy()
 
 
@@ -45,7 +49,8 @@ class ConstantVelocity:
 
     name = "constant-velocity"
 
-    def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray) -> np.ndarray:
+    def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray, age: np.ndarray,
+                rest: np.ndarray) -> np.ndarray:
         return 2 * window[:, :, -1] - window[:, :, -2]
 
 
@@ -55,7 +60,7 @@ def rollout(p: PointPredictor, episode: PointEpisode, padded: np.ndarray, starts
     win = np.stack([padded[t:t + history + 1].transpose(1, 0, 2) for t in starts])
     out = []
     for j in range(horizon):
-        nxt = p.predict(win, episode.movers[starts + j], episode.actions[starts + j])
+        nxt = p.predict(win, episode.movers[starts + j + 1], episode.actions[starts + j], starts + j, episode.pos[0])
         nxt = np.nan_to_num(nxt, posinf=1e3, neginf=-1e3).astype(np.float32)
         out.append(nxt)
         win = np.concatenate([win[:, :, 1:], nxt[:, :, None]], 2)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from factory.model.mesh import batch_edges, mesh_edges
 from factory.model.particle_data import PointEpisode, iter_point_episodes, scene_bounds
 from factory.model.particles import ParticleModel
 from factory.model.split import Split
@@ -30,26 +31,41 @@ class ParticleConfig:
     noise: float = 0.3  # random-walk input noise, in velocity-std units (see ParticleModel.loss)
 
 
-class Windows:
-    """Every transition of some episodes as model inputs: padded histories, movers, actions."""
+# A sheet's mesh edges carry its structure, so its radius (world) edges only need to reach
+# contacts (MeshGraphNets keeps the world radius small); a narrower network trains twice as many
+# steps in the same budget, which on cloth mattered more than width (README, Fluid and cloth).
+CLOTH = ParticleConfig(radius_factor=1.5, hidden=32, lr=3e-3)
 
-    def __init__(self, episodes: list[PointEpisode], history: int, dt: float):
+
+class Windows:
+    """Every transition of some episodes as model inputs: padded histories, movers, actions, and
+    with `mesh` each episode's rest shape and mesh edges (built once per episode)."""
+
+    def __init__(self, episodes: list[PointEpisode], history: int, dt: float, mesh: bool = False):
         self.episodes, self.history = episodes, history
         self.padded = [torch.from_numpy(e.padded(history, dt)) for e in episodes]
         self.index = [(k, t) for k, e in enumerate(episodes) for t in range(len(e.actions))]
+        self.mesh = [mesh_edges(e.pos[0]) for e in episodes] if mesh else None
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def batch(self, rows: list[int]) -> tuple[torch.Tensor, ...]:
-        """(window (G, N, h+1, 3), target (G, N, 1, 3), movers (G, K, 3), action (G, A)) for `rows`."""
+    def batch(self, rows: list[int]) -> tuple[torch.Tensor | None, ...]:
+        """(window (G, N, h+1, 3), target (G, N, 1, 3), movers where the step leaves them (scripted,
+        so known) (G, K, 3 + shape), action (G, A), age
+        (G,), rest (G, N, 3) and mesh edges (2, E) over flat node ids, or two Nones) for `rows`."""
         picks = [self.index[r] for r in rows]
         h = self.history
         win = torch.stack([self.padded[k][t:t + h + 1].transpose(0, 1) for k, t in picks])
         nxt = torch.stack([self.padded[k][t + h + 1:t + h + 2].transpose(0, 1) for k, t in picks])
-        movers = torch.stack([torch.from_numpy(self.episodes[k].movers[t]) for k, t in picks])
+        movers = torch.stack([torch.from_numpy(self.episodes[k].movers[t + 1]) for k, t in picks])
         action = torch.stack([torch.from_numpy(self.episodes[k].actions[t]) for k, t in picks])
-        return win, nxt, movers, action
+        age = torch.tensor([t for _, t in picks])
+        if self.mesh is None:
+            return win, nxt, movers, action, age, None, None
+        rest = torch.stack([torch.from_numpy(self.episodes[k].pos[0]) for k, _ in picks])
+        mesh = torch.from_numpy(batch_edges([self.mesh[k] for k, _ in picks], win.shape[1]))
+        return win, nxt, movers, action, age, rest, mesh
 
 
 def graph_radius(episodes: list[PointEpisode], factor: float) -> float:
@@ -66,21 +82,29 @@ def build_model(ds: Dataset, train_eps: list[PointEpisode], pc: ParticleConfig) 
     lower, upper = scene_bounds(ds.manifest["recipe"])
     model = ParticleModel(dims=3, history=pc.history, radius=graph_radius(train_eps, pc.radius_factor),
                           hidden=pc.hidden, steps=pc.steps, movers=len(ds.layout.objects),
-                          actions=ds.layout.action_size, lower=lower, upper=upper)
+                          actions=ds.layout.action_size, lower=lower, upper=upper, mesh=is_cloth(ds))
     dt = ds.layout.record_dt
     positions = torch.cat([torch.from_numpy(e.padded(pc.history, dt)).transpose(0, 1) for e in train_eps])
     model.set_normalization(positions[None], torch.from_numpy(np.concatenate([e.actions for e in train_eps])))
+    model.set_clearance([torch.from_numpy(e.pos) for e in train_eps], [torch.from_numpy(e.movers) for e in train_eps])
     return model
 
 
+def is_cloth(ds: Dataset) -> bool:
+    """Cloth datasets get mesh edges: their points are a sheet's vertices, not a liquid's particles."""
+    return ds.manifest["recipe"].get("kind") == "cloth"
+
+
 def train_particles(ds: Dataset, split: Split, config: TrainConfig = TrainConfig(),
-                    pc: ParticleConfig = ParticleConfig(), out: Path | None = None) -> TrainResult:
+                    pc: ParticleConfig | None = None, out: Path | None = None) -> TrainResult:
+    """`pc` defaults to ParticleConfig() for a liquid and CLOTH for a sheet."""
+    pc = pc or (CLOTH if is_cloth(ds) else ParticleConfig())
     device = pick_device(config.device)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     train_eps = list(iter_point_episodes(ds, split.train))
-    data = Windows(train_eps, pc.history, ds.layout.record_dt)
-    val = Windows(list(iter_point_episodes(ds, split.val)), pc.history, ds.layout.record_dt)
+    data = Windows(train_eps, pc.history, ds.layout.record_dt, is_cloth(ds))
+    val = Windows(list(iter_point_episodes(ds, split.val)), pc.history, ds.layout.record_dt, is_cloth(ds))
     model = build_model(ds, train_eps, pc).to(device)
     rng = np.random.default_rng(config.seed)
 
@@ -89,8 +113,8 @@ def train_particles(ds: Dataset, split: Split, config: TrainConfig = TrainConfig
         return (data.batch(order[i:i + pc.graphs].tolist()) for i in range(0, len(order), pc.graphs))
 
     def loss_of(batch) -> torch.Tensor:
-        win, nxt, movers, action = (x.to(device) for x in batch)
-        return model.loss(win, nxt, pc.noise, movers, action)
+        win, nxt, *inputs = _to(batch, device)
+        return model.loss(win, nxt, pc.noise, *inputs)
 
     return fit(model, "particles", config, pc.lr, batches, loss_of, lambda: validation_loss(model, val, device), out, ds,
                split, {"particle_config": asdict(pc)})
@@ -105,6 +129,10 @@ def validation_loss(model: ParticleModel, data: Windows, device: str) -> float:
     total = 0.0
     for i in range(0, len(data), 8):
         rows = list(range(i, min(i + 8, len(data))))
-        win, nxt, movers, action = (x.to(device) for x in data.batch(rows))
-        total += float(model.loss(win, nxt, 0.0, movers, action)) * len(rows)
+        win, nxt, *inputs = _to(data.batch(rows), device)
+        total += float(model.loss(win, nxt, 0.0, *inputs)) * len(rows)
     return total / len(data)
+
+
+def _to(batch: tuple[torch.Tensor | None, ...], device: str) -> list[torch.Tensor | None]:
+    return [x if x is None else x.to(device) for x in batch]

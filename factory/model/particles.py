@@ -4,7 +4,10 @@ predicting each particle's acceleration, trained with random-walk noise on its i
 
 Inputs are position histories (G graphs, N particles, C+1 frames, D dims) and, for recorded scenes,
 what drives the points from outside: clipped distances to the walls (tank or ground), the rigid
-objects' centres relative to each point, and the action (the movers' velocity) as a global feature.
+objects' centres relative to each point with their distance and shape (radius, box size), and the
+action (the movers' velocity) as a global feature. Cloth adds its mesh edges (factory.model.mesh)
+beside the radius edges, after MeshGraphNets (Pfaff et al. 2021). Predicted points stay inside the
+walls, which the engines enforce as hard limits too.
 factory.model.particle_data reads them from a dataset; factory.model.particle_train fits the model.
 """
 
@@ -15,6 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from factory.model.graph import EncodeProcessDecode, Graph
+from factory.model.mesh import mesh_edges
+from factory.model.particle_data import SHAPE_KEYS
+
+SHAPE_SIZE = len(SHAPE_KEYS)
 
 
 def radius_graph(pos: torch.Tensor, radius: float) -> torch.Tensor:
@@ -27,28 +36,29 @@ def radius_graph(pos: torch.Tensor, radius: float) -> torch.Tensor:
     return torch.stack([graph * n + src, graph * n + dst])
 
 
-def _mlp(inp: int, hidden: int, out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inp, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                         nn.Linear(hidden, out))
-
-
 class ParticleModel(nn.Module):
-    """Encode (recent velocities; relative displacements) → process (message passing) → decode
-    (acceleration). Only relative positions enter, so predictions are translation invariant."""
+    """Encode (velocity history, wall distances, movers, action; relative displacements) → process
+    (message passing, `factory.model.graph`) → decode (acceleration). Only relative positions enter,
+    so predictions are translation invariant, and summed messages make them equivariant to the
+    order of the points.
+
+    With `mesh` (cloth, after MeshGraphNets, Pfaff et al. 2021) every edge also carries the two
+    points' offset in rest (mesh) space and its length, and the sheet's triangle edges join the
+    radius (world) edges, flagged as such: a mesh edge says "these two are tied" however far apart
+    the sheet has stretched, a world edge with a long rest offset says "another part of the sheet
+    touches here".
+    """
 
     def __init__(self, dims: int = 3, history: int = 3, radius: float = 0.05, hidden: int = 64,
                  steps: int = 3, movers: int = 0, actions: int = 0,
-                 lower: list[float] | None = None, upper: list[float] | None = None):
+                 lower: list[float] | None = None, upper: list[float] | None = None, mesh: bool = False):
         super().__init__()
         self.config = {"dims": dims, "history": history, "radius": radius, "hidden": hidden, "steps": steps,
-                       "movers": movers, "actions": actions, "lower": lower, "upper": upper}
-        self.radius, self.history = radius, history
+                       "movers": movers, "actions": actions, "lower": lower, "upper": upper, "mesh": mesh}
+        self.radius, self.history, self.mesh = radius, history, mesh
         walls = 2 * dims if lower is not None else 0
-        self.node_in = _mlp(dims * history + walls + dims * movers + actions, hidden, hidden)
-        self.edge_in = _mlp(dims + 1, hidden, hidden)
-        self.edge_steps = nn.ModuleList(_mlp(3 * hidden, hidden, hidden) for _ in range(steps))
-        self.node_steps = nn.ModuleList(_mlp(2 * hidden, hidden, hidden) for _ in range(steps))
-        self.decode = _mlp(hidden, hidden, dims)
+        self.net = EncodeProcessDecode(dims * history + 1 + walls + (dims + 1 + SHAPE_SIZE) * movers + actions,
+                                       (dims + 1) * (2 if mesh else 1) + mesh, dims, hidden, steps)
         self.register_buffer("vel_std", torch.ones(()))
         self.register_buffer("acc_mean", torch.zeros(dims))
         self.register_buffer("acc_std", torch.ones(()))
@@ -57,6 +67,8 @@ class ParticleModel(nn.Module):
         self.register_buffer("action_std", torch.ones(actions))
         self.register_buffer("lower", torch.tensor(lower if lower is not None else [0.0] * dims))
         self.register_buffer("upper", torch.tensor(upper if upper is not None else [0.0] * dims))
+        self.register_buffer("wall_gap", torch.zeros(2, dims))  # closest recorded approach to lower, upper
+        self.register_buffer("mover_gap", torch.zeros(movers))  # … and to each spherical mover's surface
 
     def set_normalization(self, positions: torch.Tensor, actions: torch.Tensor | None = None) -> None:
         """Velocity, acceleration and spatial scales from training positions (G, N, T, D), and the
@@ -71,41 +83,76 @@ class ParticleModel(nn.Module):
             self.action_mean.copy_(actions.mean(0))
             self.action_std.copy_(torch.where(actions.std(0) > 1e-6, actions.std(0), torch.ones(())))
 
+    def set_clearance(self, positions: list[torch.Tensor], movers: list[torch.Tensor]) -> None:
+        """How close recorded points come to the walls and to spherical movers' surfaces (the
+        engines keep a particle radius away), from training trajectories (T, N, D) and their
+        movers (T, K, D + SHAPE_SIZE); at most one graph radius, so unseen ranges stay open."""
+        d = self.config["dims"]
+        if self.config["lower"] is not None:
+            low = torch.stack([(p - self.lower).amin((0, 1)) for p in positions]).amin(0)
+            high = torch.stack([(self.upper - p).amin((0, 1)) for p in positions]).amin(0)
+            self.wall_gap.copy_(torch.stack([low, high]).clamp(0, self.radius))
+        if self.config["movers"]:
+            gaps = [((p[:, :, None] - m[:, None, :, :d]).norm(dim=-1) - m[:, None, :, d]).amin((0, 1))
+                    for p, m in zip(positions, movers)]
+            self.mover_gap.copy_(torch.stack(gaps).amin(0).clamp(0, self.radius))
+
     def node_features(self, window: torch.Tensor, movers: torch.Tensor | None = None,
-                      action: torch.Tensor | None = None) -> torch.Tensor:
-        """Per point: normalized velocity history, then (when configured) wall distances clipped at
-        one radius, movers' centres relative to the point, and the normalized action."""
+                      action: torch.Tensor | None = None, age: torch.Tensor | None = None) -> torch.Tensor:
+        """Per point: normalized velocity history and the share of it that was recorded (`age` (G,):
+        recorded steps before the window's last frame; None: all; the first state's history is
+        extrapolated, and the first step of a scene, started from rest, differs from any later), then (when configured) wall distances clipped at
+        one radius, movers' centres relative to the point, their distance and shape (movers (G, K,
+        D + SHAPE_SIZE): centres, then shapes), all in position-std units, and the normalized action."""
         g, n, _, d = window.shape
         current = window[:, :, -1]
-        parts = [(window.diff(dim=2) / self.vel_std).reshape(g, n, -1)]
+        known = torch.ones(g, device=window.device) if age is None else (age.to(window) / self.history).clamp(0, 1)
+        parts = [(window.diff(dim=2) / self.vel_std).reshape(g, n, -1), known[:, None, None].expand(g, n, 1)]
         if self.config["lower"] is not None:
             parts += [((current - self.lower) / self.radius).clamp(0, 1),
                       ((self.upper - current) / self.radius).clamp(0, 1)]
         if self.config["movers"]:
-            parts.append(((movers[:, None] - current[:, :, None]) / self.pos_std).reshape(g, n, -1))
+            rel = (movers[:, None, :, :d] - current[:, :, None]) / self.pos_std
+            shape = (movers[:, None, :, d:] / self.pos_std).expand(g, n, -1, -1)
+            parts.append(torch.cat([rel, rel.norm(dim=-1, keepdim=True), shape], -1).reshape(g, n, -1))
         if self.config["actions"]:
             parts.append(((action - self.action_mean) / self.action_std)[:, None].expand(g, n, -1))
         return torch.cat(parts, -1)
 
-    def forward(self, window: torch.Tensor, movers: torch.Tensor | None = None,
-                action: torch.Tensor | None = None) -> torch.Tensor:
-        """Normalized acceleration (G, N, D) from a position window (G, N, history+1, D), the
-        movers' centres (G, K, D) and the action (G, A)."""
+    def graph(self, window: torch.Tensor, movers: torch.Tensor | None = None, action: torch.Tensor | None = None,
+              age: torch.Tensor | None = None, rest: torch.Tensor | None = None,
+              mesh: torch.Tensor | None = None) -> Graph:
+        """The input graph of G scenes as one graph of G·N nodes: radius edges on the current
+        positions, plus, with `mesh`, the mesh edges `mesh` (2, E) over flat node ids and every
+        edge's rest-space offset from `rest` (G, N, D)."""
         g, n, _, d = window.shape
         current = window[:, :, -1]
-        edges = radius_graph(current, self.radius)
+        world = radius_graph(current, self.radius)
+        edges = torch.cat([world, mesh.to(world)], 1) if self.mesh else world
         flat = current.reshape(g * n, d)
         rel = (flat[edges[0]] - flat[edges[1]]) / self.radius
-        h = self.node_in(self.node_features(window, movers, action).reshape(g * n, -1))
-        e = self.edge_in(torch.cat([rel, rel.norm(dim=-1, keepdim=True)], -1))
-        for edge_mlp, node_mlp in zip(self.edge_steps, self.node_steps):
-            e = e + edge_mlp(torch.cat([e, h[edges[0]], h[edges[1]]], -1))
-            messages = torch.zeros_like(h).index_add_(0, edges[1], e)
-            h = h + node_mlp(torch.cat([h, messages], -1))
-        return self.decode(h).reshape(g, n, d)
+        feats = [rel, rel.norm(dim=-1, keepdim=True)]
+        if self.mesh:
+            flat_rest = rest.reshape(g * n, d)
+            u = (flat_rest[edges[0]] - flat_rest[edges[1]]) / self.radius
+            is_mesh = torch.zeros(edges.shape[1], 1, dtype=rel.dtype, device=rel.device)
+            is_mesh[world.shape[1]:] = 1
+            feats += [u, u.norm(dim=-1, keepdim=True), is_mesh]
+        nodes = self.node_features(window, movers, action, age).reshape(g * n, -1)
+        return Graph(nodes, torch.cat(feats, -1), edges[0], edges[1])
+
+    def forward(self, window: torch.Tensor, movers: torch.Tensor | None = None, action: torch.Tensor | None = None,
+                age: torch.Tensor | None = None, rest: torch.Tensor | None = None,
+                mesh: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalized acceleration (G, N, D) from a position window (G, N, history+1, D), the
+        movers' centres and shapes (G, K, D + SHAPE_SIZE), the action (G, A), the windows' ages (G,)
+        and, for a mesh model, rest positions and mesh edges."""
+        g, n, _, d = window.shape
+        return self.net(self.graph(window, movers, action, age, rest, mesh)).reshape(g, n, d)
 
     def loss(self, window: torch.Tensor, target: torch.Tensor, noise: float = 0.0,
-             movers: torch.Tensor | None = None, action: torch.Tensor | None = None) -> torch.Tensor:
+             movers: torch.Tensor | None = None, action: torch.Tensor | None = None, age: torch.Tensor | None = None,
+             rest: torch.Tensor | None = None, mesh: torch.Tensor | None = None) -> torch.Tensor:
         """MSE of normalized acceleration; `noise` (in velocity-std units) perturbs the history as
         a random walk. As in the paper, the target moves with the last noisy position, so the model
         learns to correct noisy velocities rather than to snap positions back."""
@@ -115,14 +162,26 @@ class ParticleModel(nn.Module):
             window = window + walk
             target = target + walk[:, :, -1:]  # keep the next position fixed relative to the noisy history
         acc = target[:, :, 0] - 2 * window[:, :, -1] + window[:, :, -2]
-        return torch.mean((self(window, movers, action) - (acc - self.acc_mean) / self.acc_std) ** 2)
+        return torch.mean((self(window, movers, action, age, rest, mesh) - (acc - self.acc_mean) / self.acc_std) ** 2)
 
-    def step(self, window: torch.Tensor, movers: torch.Tensor | None = None,
-             action: torch.Tensor | None = None) -> torch.Tensor:
-        """Next positions (G, N, D): semi-implicit Euler with the predicted acceleration."""
-        acc = self(window, movers, action) * self.acc_std + self.acc_mean
-        vel = window[:, :, -1] - window[:, :, -2] + acc
-        return window[:, :, -1] + vel
+    def step(self, window: torch.Tensor, movers: torch.Tensor | None = None, action: torch.Tensor | None = None,
+             age: torch.Tensor | None = None, rest: torch.Tensor | None = None,
+             mesh: torch.Tensor | None = None) -> torch.Tensor:
+        """Next positions (G, N, D): semi-implicit Euler with the predicted acceleration, held
+        inside the walls (the tank, the ground) and outside spherical movers (where the step
+        leaves them), no closer than recorded points came: the engines enforce both as hard limits."""
+        acc = self(window, movers, action, age, rest, mesh) * self.acc_std + self.acc_mean
+        nxt = 2 * window[:, :, -1] - window[:, :, -2] + acc
+        if self.config["lower"] is not None:
+            nxt = torch.maximum(torch.minimum(nxt, self.upper - self.wall_gap[1]), self.lower + self.wall_gap[0])
+        d = self.config["dims"]
+        for k in range(self.config["movers"]):
+            centre, radius = movers[:, None, k, :d], movers[:, None, k, d:d + 1]
+            away = nxt - centre
+            dist = away.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+            need = radius + self.mover_gap[k]
+            nxt = torch.where((radius > 0) & (dist < need), centre + away / dist * need, nxt)
+        return nxt
 
 
 def windows(positions: torch.Tensor, history: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,11 +203,27 @@ class ParticlePredictor:
 
     def __init__(self, model: ParticleModel, device: str = "cpu"):
         self.model, self.device = model.eval().to(device), device
+        self._mesh: tuple[bytes, torch.Tensor] | None = None
 
     @torch.no_grad()
-    def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray) -> np.ndarray:
-        t = [torch.as_tensor(np.asarray(a), dtype=torch.float32, device=self.device) for a in (window, movers, action)]
-        return self.model.step(*t).cpu().numpy()
+    def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray, age: np.ndarray,
+                rest: np.ndarray) -> np.ndarray:
+        """`rest` (N, 3): the episode's rest shape, shared by the G windows (all of one episode)."""
+        t = [torch.as_tensor(np.asarray(a), dtype=torch.float32, device=self.device)
+             for a in (window, movers, action, age)]
+        g, n = window.shape[:2]
+        rest_t = mesh = None
+        if self.model.mesh:
+            rest_t = torch.as_tensor(rest, dtype=torch.float32, device=self.device).expand(g, n, -1)
+            mesh = (self._edges(rest)[:, None] + torch.arange(g, device=self.device)[:, None] * n).reshape(2, -1)
+        return self.model.step(*t, rest_t, mesh).cpu().numpy()
+
+    def _edges(self, rest: np.ndarray) -> torch.Tensor:
+        """Mesh edges of `rest`, kept while the episode stays the same (a rollout calls once a step)."""
+        key = np.ascontiguousarray(rest).tobytes()
+        if self._mesh is None or self._mesh[0] != key:
+            self._mesh = key, torch.as_tensor(mesh_edges(rest), device=self.device)
+        return self._mesh[1]
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> tuple[ParticleModel, dict]:
