@@ -152,13 +152,15 @@ def test_other_tools_open_the_files(dataset):
     assert pl.read_parquet(glob)["state"].dtype == pl.Array(pl.Float32, 26)
     assert len(dd.read_parquet(str(root / "parquet" / "transitions")).compute()) == 60
     with h5py.File(root / "hdf5" / "shard-00000.h5") as f:
-        g = f["episode_000002"]
-        assert g["states"].shape == (11, 26) and g["actions"].shape == (10, 6)
-        assert np.array_equal(g["states"][()], records[2].rollout.states)
-        assert g["contacts"]["body_b"].tolist() == [1, 2, 2] and g["contacts"]["position"].shape == (3, 3)
-        assert g["step_labels"]["n_contacts"].tolist() == list(range(10))
         row = f["episodes"][list(f["episodes"]["episode"]).index(2)]
         assert row["param.a.mass"] == pytest.approx(1.2) and row["label.first_contact__a__b"] == -1
+        s, t, c = row["states_offset"], row["transitions_offset"], row["contacts_offset"]
+        assert row["transitions"] == 10 and f["states"].shape[1] == 26 and f["actions"].shape[1] == 6
+        assert np.array_equal(f["states"][s:s + 11], records[2].rollout.states)
+        contacts = f["contacts"][c:c + row["contacts"]]
+        assert contacts["body_b"].tolist() == [1, 2, 2] and contacts["position"].shape == (3, 3)
+        assert set(contacts["episode"]) == {2}
+        assert f["step_labels"]["n_contacts"][t:t + 10].tolist() == list(range(10))
 
 
 def write_points_dataset(root: Path) -> list[EpisodeRecord]:
