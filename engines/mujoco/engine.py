@@ -76,4 +76,4 @@ class MuJoCoEngine:
         control = np.stack([setup.control(spec) for spec in specs])
         states, readings = self._pool.rollout(models, self._datas, initial, control, nstep=self.recipe.steps,
                                               control_spec=mujoco.mjtState.mjSTATE_XFRC_APPLIED)
-        return [setup.rollout(spec, states[b], readings[b], initial[b]) for b, spec in enumerate(specs)]
+        return setup.rollouts(specs, states, readings, initial)
