@@ -49,8 +49,10 @@ class Piece:
 class ShardWriter(Protocol):
     FORMAT: str
 
-    def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout) -> list[Path]:
-        """Check `records` (`check_records`), write one shard of them; return the files written, relative to `root`."""
+    def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout,
+                    checked: bool = False) -> list[Path]:
+        """Check `records` (`check_records`, unless the caller has: `checked`), write one shard of them;
+        return the files written, relative to `root`."""
 
 
 class ShardReader(Protocol):
