@@ -100,8 +100,8 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
     """The executor of a plain `factory run`: every shard from this process, in order.
 
     Only the engine runs here; while it steps, a helper process (`factory.generate.write_behind`) samples the
-    next shard and labels, screens and writes the previous one (until the helper has started, and with
-    one core, this process does that itself). The last shard leaves this process
+    next shard and labels, screens and writes the previous one (until the helper has started, and where
+    the engine's threads fill the cores, as MuJoCo's do, this process does that itself). The last shard leaves this process
     nothing to simulate, so it writes that shard's last format (HDF5 by default, the slower writer)
     while the helper writes the others. A shard is receipted once its files are in place; shards
     still being written when the run stops (Ctrl-C, an engine error) are finished and receipted.
@@ -118,7 +118,7 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
         in_flight.pop(0)
         return receipt
 
-    helper = write_behind(out)
+    helper = write_behind(out, getattr(load_engine(recipe.engine.type)(recipe), "threads", 1))
     try:
         upcoming: Future | None = None  # the next shard's sampled episodes
         for k, shard in enumerate(shards):

@@ -35,10 +35,12 @@ from factory.storage.location import LocalDir, Location
 _PR_SET_PDEATHSIG = 1
 
 
-def write_behind(out: Location) -> Executor:
-    """The helper for a run into `out`: one spawned process, or this process (see above, and with
-    one core, where a second process has nothing to run beside the engine and only costs its start)."""
-    if multiprocessing.current_process().daemon or not isinstance(out, LocalDir) or _cores() < 2:
+def write_behind(out: Location, engine_threads: int = 1) -> Executor:
+    """The helper for a run into `out`: one spawned process, or this process (see above, and where
+    the engine's `engine_threads` keep every core busy: there the helper only takes turns with
+    them. Measured on 2 loaded cores, 256 MuJoCo episodes on 2 rollout threads: head_on 7.9 s with
+    the helper, 2.5 s without; push_target 13.7 s and 7.3 s)."""
+    if multiprocessing.current_process().daemon or not isinstance(out, LocalDir) or _cores() <= engine_threads:
         return Inline()
     return Helper(os.getpid())
 
