@@ -193,3 +193,38 @@ def test_points_round_trip_in_both_formats(tmp_path):
         assert ep.point_index.tolist() == [0, 2, 4, 6, 8, 10, 12]
         assert ds.manifest["features"]["particle_pos"]["shape"] == [7, 3]
         assert ds.layout.action_names == ["a.velocity.x"]
+
+
+def test_writing_a_shard_imports_no_pandas(tmp_path):
+    """`pa.array` imports pandas (1–4 s in a fresh writer process here); the writers build Arrow
+    columns from numpy buffers instead, so a shard in every format is written without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom test_storage import LAYOUT, record\nfrom factory.generate.plan import plan_shards\n"
+            "from factory.generate.shard import write_shard\nfrom factory.storage import FORMATS\n"
+            f"write_shard({str(tmp_path)!r}, plan_shards(3, 8)[0], [record(i) for i in range(3)], LAYOUT, list(FORMATS))\n"
+            "print('pandas' in sys.modules)")
+    here = Path(__file__).parent
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=here,
+                          env={"PYTHONPATH": f"{here}:{here.parent}", "PATH": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*")) == [
+        "hdf5/shard-00000.h5", "parquet/contacts/shard-00000.parquet", "parquet/episodes/shard-00000.parquet",
+        "parquet/transitions/shard-00000.parquet"]
+
+
+def test_hdf5_of_an_older_layout_is_refused_with_advice(dataset, tmp_path):
+    import json
+    import shutil
+
+    root, _ = dataset
+    copy = tmp_path / "old"
+    shutil.copytree(root, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps(manifest | {"format_version": 2}))
+    with pytest.raises(StorageError, match="format_version 2 layout, which this factory no longer reads; "
+                                           r"open its Parquet files \(format='parquet'\)"):
+        open_dataset(copy, "hdf5")
+    assert len(open_dataset(copy, "parquet").transitions()) == 60
