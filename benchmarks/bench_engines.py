@@ -29,8 +29,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RECIPES = ROOT / "recipes" / "collision"
@@ -93,8 +91,8 @@ def bare_mujoco(recipe, threads: int) -> float:
     for start in range(0, recipe.episodes, recipe.n_envs):
         specs = [sample_episode(recipe, i) for i in range(start, min(start + recipe.n_envs, recipe.episodes))]
         models = engine._models[:len(specs)]
-        initial = np.stack([setup.initial_state(m, spec) for m, spec in zip(models, specs)])
-        control = np.stack([setup.control(spec) for spec in specs])
+        initial = setup.initial_states(models, specs)
+        control = setup.controls(specs)
         t = time.perf_counter()
         engine._pool.rollout(models, engine._datas, initial, control, nstep=recipe.steps,
                              control_spec=mujoco.mjtState.mjSTATE_XFRC_APPLIED)

@@ -52,12 +52,15 @@ def plain_pyarrow(ds: Dataset, batch: int) -> int:
 
 
 def plain_h5py(ds: Dataset, batch: int) -> int:
-    """The baseline: read every episode group with h5py, slice into torch batches."""
+    """The baseline: read every shard's states and actions with h5py, cut them per episode by the
+    `/episodes` offsets, slice into torch batches."""
     rows = 0
     for rel in sorted(f for f in ds.files if f.startswith("hdf5/")):
         with h5py.File(ds.root / rel, "r") as f:
-            for name in (k for k in f if k.startswith("episode_")):  # not the /episodes table
-                states, actions = f[name]["states"][()], f[name]["actions"][()]
+            all_states, all_actions = f["states"][()], f["actions"][()]
+            for row in f["episodes"][()]:
+                s, t, n = row["states_offset"], row["transitions_offset"], row["transitions"]
+                states, actions = all_states[s:s + n + 1], all_actions[t:t + n]
                 rows += _batches_of((states[:-1], actions, states[1:]), batch)
     return rows
 

@@ -31,7 +31,9 @@ class Engine(Protocol):
     layout: Layout
     shares_scene: bool
     """True if every env of a batch runs on one built scene, so scene-shaping fields
-    (`factory.recipe.scene_fields`) must be equal across a batch; the runner groups episodes accordingly."""
+    (`factory.recipe.scene_fields`) must be equal across a batch; the runner groups episodes accordingly.
+    An adapter whose stepping runs on several threads says how many in `threads` (1 when absent): a
+    `factory run` writes beside the engine only on a core those threads leave free."""
 
     def __init__(self, recipe: Recipe) -> None: ...
     def info(self) -> EngineInfo: ...

@@ -152,13 +152,15 @@ def test_other_tools_open_the_files(dataset):
     assert pl.read_parquet(glob)["state"].dtype == pl.Array(pl.Float32, 26)
     assert len(dd.read_parquet(str(root / "parquet" / "transitions")).compute()) == 60
     with h5py.File(root / "hdf5" / "shard-00000.h5") as f:
-        g = f["episode_000002"]
-        assert g["states"].shape == (11, 26) and g["actions"].shape == (10, 6)
-        assert np.array_equal(g["states"][()], records[2].rollout.states)
-        assert g["contacts"]["body_b"].tolist() == [1, 2, 2] and g["contacts"]["position"].shape == (3, 3)
-        assert g["step_labels"]["n_contacts"].tolist() == list(range(10))
         row = f["episodes"][list(f["episodes"]["episode"]).index(2)]
         assert row["param.a.mass"] == pytest.approx(1.2) and row["label.first_contact__a__b"] == -1
+        s, t, c = row["states_offset"], row["transitions_offset"], row["contacts_offset"]
+        assert row["transitions"] == 10 and f["states"].shape[1] == 26 and f["actions"].shape[1] == 6
+        assert np.array_equal(f["states"][s:s + 11], records[2].rollout.states)
+        contacts = f["contacts"][c:c + row["contacts"]]
+        assert contacts["body_b"].tolist() == [1, 2, 2] and contacts["position"].shape == (3, 3)
+        assert set(contacts["episode"]) == {2}
+        assert f["step_labels"]["n_contacts"][t:t + 10].tolist() == list(range(10))
 
 
 def write_points_dataset(root: Path) -> list[EpisodeRecord]:
@@ -191,3 +193,38 @@ def test_points_round_trip_in_both_formats(tmp_path):
         assert ep.point_index.tolist() == [0, 2, 4, 6, 8, 10, 12]
         assert ds.manifest["features"]["particle_pos"]["shape"] == [7, 3]
         assert ds.layout.action_names == ["a.velocity.x"]
+
+
+def test_writing_a_shard_imports_no_pandas(tmp_path):
+    """`pa.array` imports pandas (1–4 s in a fresh writer process here); the writers build Arrow
+    columns from numpy buffers instead, so a shard in every format is written without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom test_storage import LAYOUT, record\nfrom factory.generate.plan import plan_shards\n"
+            "from factory.generate.shard import write_shard\nfrom factory.storage import FORMATS\n"
+            f"write_shard({str(tmp_path)!r}, plan_shards(3, 8)[0], [record(i) for i in range(3)], LAYOUT, list(FORMATS))\n"
+            "print('pandas' in sys.modules)")
+    here = Path(__file__).parent
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=here,
+                          env={"PYTHONPATH": f"{here}:{here.parent}", "PATH": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*")) == [
+        "hdf5/shard-00000.h5", "parquet/contacts/shard-00000.parquet", "parquet/episodes/shard-00000.parquet",
+        "parquet/transitions/shard-00000.parquet"]
+
+
+def test_hdf5_of_an_older_layout_is_refused_with_advice(dataset, tmp_path):
+    import json
+    import shutil
+
+    root, _ = dataset
+    copy = tmp_path / "old"
+    shutil.copytree(root, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps(manifest | {"format_version": 2}))
+    with pytest.raises(StorageError, match="format_version 2 layout, which this factory no longer reads; "
+                                           r"open its Parquet files \(format='parquet'\)"):
+        open_dataset(copy, "hdf5")
+    assert len(open_dataset(copy, "parquet").transitions()) == 60

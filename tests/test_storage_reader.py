@@ -117,7 +117,7 @@ def test_registry_refuses_unknown_and_mismatched_formats(monkeypatch):
         reader_for(other)
 
 
-def test_hdf5_pieces_are_runs_of_groups_within_a_memory_budget(dataset, monkeypatch):
+def test_hdf5_pieces_are_runs_of_episodes_within_a_memory_budget(dataset, monkeypatch):
     import factory.storage.hdf5 as hdf5
 
     root, _ = dataset

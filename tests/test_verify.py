@@ -86,13 +86,15 @@ def test_altered_transitions_are_caught_even_with_matching_hashes(copy):
     assert any("transitions, manifest says" in p for p in problems)
 
 
-def test_hdf5_episode_group_missing_from_its_table_is_caught(copy):
+def test_hdf5_dataset_shorter_than_its_table_is_caught(copy):
     rel = "hdf5/shard-00000.h5"
     with h5py.File(copy / rel, "a") as f:
-        del f["episode_000002"]
+        states = f["states"][:-1]  # the last episode's last state gone
+        del f["states"]
+        f["states"] = states
     relist(copy, rel)
-    assert verify(copy) == [f"shard 0: hdf5: unreadable (StorageError: {rel}: episode groups ['episode_000000', "
-                            "'episode_000001', 'episode_000003']… do not match its /episodes table)"]
+    assert verify(copy) == [f"shard 0: hdf5: unreadable (StorageError: {rel}: /states has {len(states)} rows, "
+                            f"its /episodes table says {len(states) + 1})"]
 
 
 def test_overlapping_shards_and_stray_files_are_caught(copy):

@@ -41,6 +41,12 @@ def test_daemonic_process_writes_inline(tmp_path):
     child.join()
 
 
+def test_engine_threads_on_every_core_write_in_this_process(tmp_path):
+    """MuJoCo's rollout threads fill the cores: a helper process would only take turns with them."""
+    cores = len(os.sched_getaffinity(0))
+    assert isinstance(write_behind(location(tmp_path), engine_threads=cores), Inline)
+
+
 def test_url_outputs_are_written_in_this_process():
     """memory:// exists in this process only; other URLs keep listings a helper's uploads would leave stale."""
     assert isinstance(write_behind(location("memory://factory-helper/ds")), Inline)

@@ -20,21 +20,27 @@ from factory.rollout import Contacts
 
 def sensor_contacts(readings: np.ndarray, scene: SceneModel) -> Contacts:
     """`readings` (n_rec, sensor_width): the sensors at each recorded step 1..n_rec."""
-    n_rec = len(readings)
-    slots = readings.reshape(n_rec, sum(scene.slots), SENSOR_FIELDS)
+    return batch_contacts(readings[None], scene)[0]
+
+
+def batch_contacts(readings: np.ndarray, scene: SceneModel) -> list[Contacts]:
+    """`readings` (B, n_rec, sensor_width): each episode's sensors at its recorded steps 1..n_rec;
+    found for the whole batch at once, then cut per episode (views)."""
+    batch, n_rec = readings.shape[:2]
+    slots = readings.reshape(batch, n_rec, sum(scene.slots), SENSOR_FIELDS)
     pair_of_slot = np.repeat(np.arange(len(scene.pairs)), scene.slots)
     rank = np.concatenate([np.arange(n) for n in scene.slots])  # a slot's place within its pair's sensor
-    found = slots[:, :, 0]
-    force, dist = slots[:, :, 1:4], slots[:, :, 4]
-    live = (rank[None, :] < found) & ((dist < 0) | (force[:, :, 0] > 0))  # found: the pair's count this step
-    step, slot = np.nonzero(live)
+    found = slots[..., 0]
+    force, dist = slots[..., 1:4], slots[..., 4]
+    live = (rank < found) & ((dist < 0) | (force[..., 0] > 0))  # found: the pair's count this step
+    episode, step, slot = np.nonzero(live)
     if len(step) == 0:
-        return Contacts.empty()
-    c = slots[step, slot]
+        return [Contacts.empty() for _ in range(batch)]
+    c = slots[episode, step, slot]
     normal, tangent = c[:, 8:11], c[:, 11:14]
     on_b = c[:, 1:2] * normal + c[:, 2:3] * tangent + c[:, 3:4] * np.cross(normal, tangent)
     pairs = np.array(scene.pairs, np.int16)[pair_of_slot[slot]]
-    return Contacts(
+    every = Contacts(
         step=(step + 1).astype(np.int32),
         body_a=pairs[:, 0],
         body_b=pairs[:, 1],
@@ -43,3 +49,5 @@ def sensor_contacts(readings: np.ndarray, scene: SceneModel) -> Contacts:
         force_on_a=(-on_b).astype(np.float32),
         penetration=np.maximum(-c[:, 4], 0.0).astype(np.float32),
     )
+    bounds = np.searchsorted(episode, np.arange(batch + 1))
+    return [Contacts(*(getattr(every, k)[a:b] for k in Contacts.COLUMNS)) for a, b in zip(bounds[:-1], bounds[1:])]

@@ -12,7 +12,6 @@ import copy
 import os
 
 import mujoco
-import numpy as np
 from mujoco import rollout
 
 from engines.base import EngineInfo
@@ -72,8 +71,8 @@ class MuJoCoEngine:
         if not 0 < len(specs) <= self.recipe.n_envs:
             raise ValueError(f"a batch holds 1..{self.recipe.n_envs} episodes, got {len(specs)}")
         setup, models = self._setup, self._models[:len(specs)]
-        initial = np.stack([setup.initial_state(m, spec) for m, spec in zip(models, specs)])  # configures m too
-        control = np.stack([setup.control(spec) for spec in specs])
+        initial = setup.initial_states(models, specs)  # configures the models too
+        control = setup.controls(specs)
         states, readings = self._pool.rollout(models, self._datas, initial, control, nstep=self.recipe.steps,
                                               control_spec=mujoco.mjtState.mjSTATE_XFRC_APPLIED)
-        return [setup.rollout(spec, states[b], readings[b], initial[b]) for b, spec in enumerate(specs)]
+        return setup.rollouts(specs, states, readings, initial)

@@ -100,7 +100,8 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
     """The executor of a plain `factory run`: every shard from this process, in order.
 
     Only the engine runs here; while it steps, a helper process (`factory.generate.write_behind`) samples the
-    next shard and labels, screens and writes the previous one. The last shard leaves this process
+    next shard and labels, screens and writes the previous one (until the helper has started, and where
+    the engine's threads fill the cores, as MuJoCo's do, this process does that itself). The last shard leaves this process
     nothing to simulate, so it writes that shard's last format (HDF5 by default, the slower writer)
     while the helper writes the others. A shard is receipted once its files are in place; shards
     still being written when the run stops (Ctrl-C, an engine error) are finished and receipted.
@@ -117,14 +118,18 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
         in_flight.pop(0)
         return receipt
 
-    helper = write_behind(out)
+    helper = write_behind(out, getattr(load_engine(recipe.engine.type)(recipe), "threads", 1))
     try:
         upcoming: Future | None = None  # the next shard's sampled episodes
         for k, shard in enumerate(shards):
             specs = upcoming.result() if upcoming else sample_shard(recipe, shard)
-            upcoming = helper.submit(sample_shard, recipe, shards[k + 1]) if k + 1 < len(shards) else None
+            more = k + 1 < len(shards)
+            upcoming = helper.submit(sample_shard, recipe, shards[k + 1]) if more and helper.ready() else None
             simulated, engine = simulate_shard(recipe, shard, specs, progress)
-            if upcoming or len(formats) == 1:
+            if not helper.ready():  # still starting: do its work here rather than wait for it
+                done = finish_shard(recipe, out, simulated)
+                in_flight.append((lambda done=done: done, engine))
+            elif more or len(formats) == 1:
                 in_flight.append((helper.submit(finish_shard, recipe, out, simulated).result, engine))
             else:
                 theirs = helper.submit(finish_shard, recipe, out, simulated, formats[:-1])

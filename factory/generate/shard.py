@@ -24,7 +24,7 @@ from factory.labels import Context, label_context, label_rollouts
 from factory.recipe.scene_fields import pin_scene
 from factory.recipe.schema import Recipe
 from factory.rollout import EpisodeRecord, Layout, Rollout
-from factory.storage import writer_for
+from factory.storage import check_records, writer_for
 from factory.storage.location import Location, location
 from factory.storage.manifest import file_entry
 
@@ -114,9 +114,10 @@ def write_shard(out: str | os.PathLike[str] | Location, shard: Shard, records: l
     """Write a shard's records in every format (no files when all were quarantined), hashed where they
     were written, then put in place."""
     out = location(out)
+    check_records(records, layout)  # once for every format
     with out.staging() as folder:
         rels = [rel for fmt in formats if records
-                for rel in writer_for(fmt).write_shard(folder, shard.id, records, layout)]
+                for rel in writer_for(fmt).write_shard(folder, shard.id, records, layout, checked=True)]
         files = [file_entry(folder, rel) for rel in rels]
         out.publish(folder, [f["path"] for f in files])
     return {

@@ -35,14 +35,28 @@ from factory.storage.location import LocalDir, Location
 _PR_SET_PDEATHSIG = 1
 
 
-def write_behind(out: Location) -> Executor:
-    """The helper for a run into `out`: one spawned process, or this process (see above)."""
-    if multiprocessing.current_process().daemon or not isinstance(out, LocalDir):
+def write_behind(out: Location, engine_threads: int = 1) -> Executor:
+    """The helper for a run into `out`: one spawned process, or this process (see above, and where
+    the engine's `engine_threads` keep every core busy: there the helper only takes turns with
+    them. Measured on 2 loaded cores, 256 MuJoCo episodes on 2 rollout threads: head_on 7.9 s with
+    the helper, 2.5 s without; push_target 13.7 s and 7.3 s)."""
+    if multiprocessing.current_process().daemon or not isinstance(out, LocalDir) or _cores() <= engine_threads:
         return Inline()
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_writer, initargs=(os.getpid(),))
-    pool.submit(_ready)  # start and import now, while the first shard simulates
-    return pool
+    return Helper(os.getpid())
+
+
+class Helper(ProcessPoolExecutor):
+    """The spawned helper process, started and importing at once, so its start overlaps the first shard."""
+
+    def __init__(self, parent: int):
+        super().__init__(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_writer,
+                         initargs=(parent,))
+        self._started = self.submit(_ready)
+
+    def ready(self) -> bool:
+        """Whether it has started: until then the run does the helper's work itself rather than wait
+        (spawning and importing took 1–4 s on this loaded machine, longer than a MuJoCo run's first shards)."""
+        return self._started.done()
 
 
 class Inline(Executor):
@@ -55,6 +69,16 @@ class Inline(Executor):
         except Exception as exc:  # noqa: BLE001 - handed to whoever asks for the result, as a pool would
             future.set_exception(exc)
         return future
+
+    def ready(self) -> bool:
+        return True
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _start_writer(parent: int) -> None:

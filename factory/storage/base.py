@@ -49,8 +49,10 @@ class Piece:
 class ShardWriter(Protocol):
     FORMAT: str
 
-    def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout) -> list[Path]:
-        """Check `records` (`check_records`), write one shard of them; return the files written, relative to `root`."""
+    def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout,
+                    checked: bool = False) -> list[Path]:
+        """Check `records` (`check_records`, unless the caller has: `checked`), write one shard of them;
+        return the files written, relative to `root`."""
 
 
 class ShardReader(Protocol):
@@ -114,9 +116,27 @@ def param_column(name: str) -> str:
     return "param__" + name.replace(".", "__")
 
 
+def arrow(values: np.ndarray) -> pa.Array:
+    """A 1-D numpy array of numbers or bools → Arrow, zero copy but for bools. Not `pa.array`: it asks
+    pandas whether numpy data is categorical, and importing pandas for that took a writer process
+    1–4 s on this machine (once a run, more than a small shard's whole write)."""
+    values = np.ascontiguousarray(values)
+    if values.dtype == np.bool_:
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
+
+
+def strings(names: Sequence[str]) -> pa.Array:
+    """Python strings → an Arrow string array, without `pa.array` (see `arrow`)."""
+    data = [n.encode() for n in names]
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in data])]).astype(np.int32)
+    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))])
+
+
 def fixed_list(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
     """(n, width) float32 array → Arrow fixed-size list column, zero copy."""
-    flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
+    flat = arrow(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
     # 'element' is the child name Parquet's compliant nested types use, so tables compare equal
     # whether they were built here or read back from a file
     return pa.FixedSizeListArray.from_arrays(flat, type=pa.list_(pa.field("element", pa.float32()), width))
@@ -129,21 +149,21 @@ def transitions_table(records: list[EpisodeRecord], layout: Layout, columns: Seq
     steps = np.concatenate([np.arange(t, dtype=np.int32) for t in lengths])
     rollouts = [r.rollout for r in records]
     cols: dict[str, Callable[[], pa.Array]] = {
-        "episode": lambda: pa.array(np.repeat([r.index for r in records], lengths).astype(np.int64)),
-        "step": lambda: pa.array(steps),
-        "t": lambda: pa.array((steps * layout.record_dt).astype(np.float32)),
+        "episode": lambda: arrow(np.repeat([r.index for r in records], lengths).astype(np.int64)),
+        "step": lambda: arrow(steps),
+        "t": lambda: arrow((steps * layout.record_dt).astype(np.float32)),
         "state": lambda: fixed_list(np.concatenate([r.states[:-1] for r in rollouts]), layout.state_size),
         "action": lambda: fixed_list(np.concatenate([r.actions for r in rollouts]), layout.action_size),
         "next_state": lambda: fixed_list(np.concatenate([r.states[1:] for r in rollouts]), layout.state_size),
-        "is_first": lambda: pa.array(steps == 0),
-        "is_last": lambda: pa.array(steps == np.repeat(lengths - 1, lengths)),
-        "is_terminal": lambda: pa.array(np.zeros(len(steps), bool)),
+        "is_first": lambda: arrow(steps == 0),
+        "is_last": lambda: arrow(steps == np.repeat(lengths - 1, lengths)),
+        "is_terminal": lambda: arrow(np.zeros(len(steps), bool)),
     }
     for name in layout.points:
         cols[name] = lambda name=name: point_list(np.concatenate([r.points[name][:-1] for r in rollouts]))
         cols[f"next_{name}"] = lambda name=name: point_list(np.concatenate([r.points[name][1:] for r in rollouts]))
     for name in records[0].step_labels:
-        cols[name] = lambda name=name: pa.array(np.concatenate([r.step_labels[name] for r in records]))
+        cols[name] = lambda name=name: arrow(np.concatenate([r.step_labels[name] for r in records]))
     if unknown := sorted(set(columns or ()) - set(cols)):
         raise StorageError(f"no transitions column {', '.join(unknown)}; columns: {', '.join(cols)}")
     return pa.table({name: make() for name, make in cols.items() if columns is None or name in columns})
@@ -175,36 +195,47 @@ def point_list(values: np.ndarray) -> pa.FixedSizeListArray:
 
 def episodes_table(records: list[EpisodeRecord], shard: int) -> pa.Table:
     """One row per episode: parameters, labels, and where its transitions start in the shard."""
-    rows, offset = [], 0
-    for r in records:
-        row: dict[str, object] = {"episode": r.index, "shard": shard, "transitions": r.rollout.transitions}
-        row.update({param_column(k): v for k, v in r.params.items()})
-        row.update(r.episode_labels)
-        if r.rollout.point_index is not None:
-            row["point_index"] = r.rollout.point_index.astype(np.int32).tolist()
-        row["transitions_offset"] = offset
-        offset += r.rollout.transitions
-        rows.append(row)
-    return pa.Table.from_pylist(rows)
+    first = records[0]
+    values = {param_column(k): np.array([r.params[k] for r in records]) for k in first.params}
+    values |= {k: np.array([r.episode_labels[k] for r in records]) for k in first.episode_labels}
+    index = None if first.rollout.point_index is None else np.stack([r.rollout.point_index for r in records])
+    return episode_columns(np.array([r.index for r in records]), shard,
+                           np.array([r.rollout.transitions for r in records]), values, index)
+
+
+def episode_columns(episode: np.ndarray, shard: int, transitions: np.ndarray, values: dict[str, np.ndarray],
+                    point_index: np.ndarray | None) -> pa.Table:
+    """The episodes table from its columns (`values`: parameter columns, then labels; `point_index`
+    (E, N) or None), in the column order and types every format reads back."""
+    n = len(episode)
+    cols = {"episode": arrow(episode.astype(np.int64)), "shard": arrow(np.full(n, shard, np.int64)),
+            "transitions": arrow(transitions.astype(np.int64))}
+    cols |= {name: arrow(v) for name, v in values.items()}
+    if point_index is not None:
+        width = point_index.shape[1]
+        cols["point_index"] = pa.ListArray.from_arrays(arrow(np.arange(0, (n + 1) * width, width, dtype=np.int32)),
+                                                       arrow(point_index.reshape(-1).astype(np.int64)))
+    cols["transitions_offset"] = arrow((np.cumsum(transitions) - transitions).astype(np.int64))
+    return pa.table(cols)
 
 
 def contacts_table(records: list[EpisodeRecord], layout: Layout) -> pa.Table:
-    return contact_rows([r.index for r in records], [r.rollout.contacts for r in records], layout)
+    rollouts = [r.rollout for r in records]
+    episode = np.repeat(np.array([r.index for r in rollouts], np.int64), [len(r.contacts) for r in rollouts])
+    return contact_rows(episode, Contacts.concat([r.contacts for r in rollouts]), layout)
 
 
-def contact_rows(episodes: list[int], contacts: list[Contacts], layout: Layout) -> pa.Table:
-    """The contacts table of episodes `episodes`, whose contacts are `contacts` (one entry each)."""
-    c = Contacts.concat(contacts)
-    episode = np.repeat(np.asarray(episodes, np.int64), [len(x) for x in contacts])
-    bodies = pa.array(list(layout.bodies))
+def contact_rows(episode: np.ndarray, c: Contacts, layout: Layout) -> pa.Table:
+    """The contacts table of contact rows `c`, row i of episode `episode[i]`."""
+    bodies = strings(layout.bodies)
     return pa.table({
-        "episode": pa.array(episode.astype(np.int64)),
-        "step": pa.array(c.step.astype(np.int32)),
-        "body_a": pa.DictionaryArray.from_arrays(pa.array(c.body_a.astype(np.int32)), bodies),
-        "body_b": pa.DictionaryArray.from_arrays(pa.array(c.body_b.astype(np.int32)), bodies),
+        "episode": arrow(episode.astype(np.int64)),
+        "step": arrow(c.step.astype(np.int32)),
+        "body_a": pa.DictionaryArray.from_arrays(arrow(c.body_a.astype(np.int32)), bodies),
+        "body_b": pa.DictionaryArray.from_arrays(arrow(c.body_b.astype(np.int32)), bodies),
         "position": fixed_list(c.position, 3),
         "normal": fixed_list(c.normal, 3),
         "force_on_a": fixed_list(c.force_on_a, 3),
-        "force": pa.array(c.force.astype(np.float32)),
-        "penetration": pa.array(c.penetration.astype(np.float32)),
+        "force": arrow(c.force.astype(np.float32)),
+        "penetration": arrow(c.penetration.astype(np.float32)),
     })

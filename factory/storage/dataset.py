@@ -21,7 +21,7 @@ from factory.storage.base import (
     reader_for,
 )
 from factory.storage.location import Location, location
-from factory.storage.manifest import read_manifest
+from factory.storage.manifest import FORMAT_VERSION, read_manifest
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,10 @@ class Dataset:
         if self.format not in formats:
             raise StorageError(f"{where} holds {', '.join(formats)}, not {self.format}"
                                f"{did_you_mean(str(self.format), formats)}")
-        if self.format == "hdf5" and self.manifest["format_version"] < 2:
-            raise StorageError(f"{where}: its HDF5 files have the format_version 1 layout, which this factory "
-                               "no longer reads; open its Parquet files (format='parquet')"
-                               if "parquet" in formats else f"{where}: HDF5 format_version 1 is no longer read")
+        if self.format == "hdf5" and (version := self.manifest["format_version"]) < FORMAT_VERSION:
+            raise StorageError(f"{where}: its HDF5 files have the format_version {version} layout, which this "
+                               "factory no longer reads; open its Parquet files (format='parquet')"
+                               if "parquet" in formats else f"{where}: HDF5 format_version {version} is no longer read")
         self.layout = Layout.from_dict(self.manifest["layout"])
         self.files = [f["path"] for shard in self.manifest["shards"] for f in shard["files"]
                       if f["path"].startswith(f"{self.format}/")]

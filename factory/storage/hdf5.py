@@ -1,21 +1,24 @@
-"""HDF5 shards: one group per episode, Minari-style, with T+1 states and T actions.
+"""HDF5 shards: each array of a shard is one dataset, its episodes one after another.
 
-    /episodes                       (E,) compound: one row per episode of the shard, fields
-                                    `episode`, `param.<name>`..., `label.<name>`...
-    /episode_000017/states          (T+1, S) float32
-    /episode_000017/actions         (T, A)   float32
-    /episode_000017/step_labels     (T,) compound, a field per step label
-    /episode_000017/contacts        (n,) compound: step, body_a, body_b, position (3), normal (3),
-                                    force_on_a (3), penetration
-    /episode_000017/points/*        (T+1, N, 3) per point field, for fluid and cloth
+    /episodes        (E,) compound, one row per episode in storage order: `episode`, `transitions` (T),
+                     `transitions_offset` (its first row of actions and step_labels), `states_offset`
+                     (its first row of states and points: T+1 rows), `contacts`, `contacts_offset`,
+                     `point_index` (N,) for fluid and cloth, `param.<name>`..., `label.<name>`...
+    /states          (Σ(T+1), S) float32
+    /actions         (ΣT, A) float32
+    /step_labels     (ΣT,) compound, a field per step label
+    /contacts        (Σn,) compound: episode, step, body_a, body_b, position (3), normal (3),
+                     force_on_a (3), penetration
+    /points/<name>   (Σ(T+1), N, 3) float32 per point field, for fluid and cloth
+    attrs            layout, state_names, action_names (JSON), shard
 
-    /episode_000017 attrs["episode"] its `/episodes` row (parameters and labels), one compound attribute
-
-HDF5 pays ~50-80 µs per object and per attribute, so an episode is a handful of objects (a
-256-episode shard with 88 attributes and 11 datasets per episode took 2.9 s, ~0.4 s as five):
-parameters and labels are one compound row (in the shard's table and as the group's attribute),
-contacts and step labels one compound dataset each. Every dataset is one gzip chunk (shuffle,
-level 1): recorded states shrink ~2.5x; random floats, as in the write benchmark, do not.
+Episode k's states are `states[o:o + T + 1]` with o its `states_offset`. HDF5 pays per object: a
+compressed dataset cost 1–2 ms to create here and a compound attribute 3–4 ms, so a 64-episode
+shard written Minari-style (a group per episode, four datasets and an attribute each: format
+version 2) took ~1 s, most of a MuJoCo run's time; a shard now is about eight objects whatever its
+size. Datasets are gzip level 1 (recorded states shrink ~1.9×; the shuffle filter made them 3.5%
+smaller and the write 45% slower), in chunks of about CHUNK_BYTES along the rows, so a streamed
+piece reads and inflates only its own rows.
 """
 
 from __future__ import annotations
@@ -35,21 +38,27 @@ from factory.storage.base import (
     Piece,
     chained,
     contact_rows,
-    contacts_table,
-    episodes_table,
+    episode_columns,
+    param_column,
     shard_name,
     transitions_table,
 )
 from factory.storage.location import Location, atomic_path
 from factory.storage.records import check_records
 
-_COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
-PIECE_BYTES = 16 << 20  # what one streamed piece (consecutive episode groups) holds in memory, about
+_COMPRESSION = {"compression": "gzip", "compression_opts": 1}  # the shuffle filter: 3.5% smaller, 45% slower
+CHUNK_BYTES = 1 << 20  # about what one chunk holds
+PIECE_BYTES = 16 << 20  # what one streamed piece (consecutive episodes) holds in memory, about
+READ_CACHE = 4 * CHUNK_BYTES  # chunk cache when reading: a chunk stays inflated while its rows are sliced
 
 
 def _dataset(group: h5py.Group, name: str, data: np.ndarray) -> None:
-    """One chunk per dataset, compressed (empty datasets cannot be chunked)."""
-    group.create_dataset(name, data=data, **({"chunks": data.shape, **_COMPRESSION} if data.size else {}))
+    """Compressed, in chunks of about CHUNK_BYTES of whole rows (empty datasets cannot be chunked)."""
+    if not data.size:
+        group.create_dataset(name, data=data)
+        return
+    rows = int(np.clip(CHUNK_BYTES // (data[:1].nbytes or 1), 1, len(data)))
+    group.create_dataset(name, data=data, chunks=(rows, *data.shape[1:]), **_COMPRESSION)
 
 
 def packed(columns: dict[str, np.ndarray]) -> np.ndarray:
@@ -61,16 +70,25 @@ def packed(columns: dict[str, np.ndarray]) -> np.ndarray:
     return out
 
 
-def episode_rows(records: list[EpisodeRecord]) -> np.ndarray:
-    """The `/episodes` table: every record's index, parameters and labels (each record has the same keys)."""
-    def values(r: EpisodeRecord) -> dict[str, object]:
-        return {"episode": r.index, **{f"param.{k}": v for k, v in r.params.items()},
-                **{f"label.{k}": v for k, v in r.episode_labels.items()}}
+def _starts(lengths: np.ndarray) -> np.ndarray:
+    return (np.cumsum(lengths) - lengths).astype(np.int64)
 
-    rows = [values(r) for r in records]
+
+def episode_rows(records: list[EpisodeRecord]) -> np.ndarray:
+    """The `/episodes` table: each record's index, where its rows are, its parameters and labels
+    (`check_records` has made sure every record has the same numeric keys)."""
+    first = records[0]
+    transitions = np.array([r.rollout.transitions for r in records], np.int64)
+    contacts = np.array([len(r.rollout.contacts) for r in records], np.int64)
+    columns = {"episode": np.array([r.index for r in records], np.int64), "transitions": transitions,
+               "transitions_offset": _starts(transitions), "states_offset": _starts(transitions + 1),
+               "contacts": contacts, "contacts_offset": _starts(contacts)}
+    if first.rollout.point_index is not None:
+        columns["point_index"] = np.stack([r.rollout.point_index for r in records]).astype(np.int32)
     try:
-        dtype = np.dtype([(name, np.asarray(v).dtype) for name, v in rows[0].items()])
-        return np.array([tuple(row[name] for name in dtype.names) for row in rows], dtype)
+        columns |= {f"param.{k}": np.array([r.params[k] for r in records]) for k in first.params}
+        columns |= {f"label.{k}": np.array([r.episode_labels[k] for r in records]) for k in first.episode_labels}
+        return packed(columns)
     except (KeyError, TypeError, ValueError) as exc:
         raise StorageError(f"episodes of one HDF5 shard need the same numeric parameters and labels: {exc}") from exc
 
@@ -78,9 +96,13 @@ def episode_rows(records: list[EpisodeRecord]) -> np.ndarray:
 class HDF5Format:
     FORMAT = "hdf5"
 
-    def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout) -> list[Path]:
-        check_records(records, layout)
+    def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout,
+                    checked: bool = False) -> list[Path]:
+        if not checked:
+            check_records(records, layout)
         path = root / "hdf5" / f"{shard_name(shard)}.h5"
+        rollouts = [r.rollout for r in records]
+        contacts = Contacts.concat([r.contacts for r in rollouts])
         with atomic_path(path) as tmp:
             # no chunk cache: each chunk gets its file space when written, not when the cache lets go of
             # it, which another thread holding frames (dask's profiler) delays; bytes then vary by run
@@ -89,31 +111,25 @@ class HDF5Format:
                 f.attrs["state_names"] = json.dumps(layout.state_names)
                 f.attrs["action_names"] = json.dumps(layout.action_names)
                 f.attrs["shard"] = shard
-                rows = episode_rows(records)
-                f.create_dataset("episodes", data=rows)
-                for record, row in zip(records, rows):
-                    self._write_episode(f, record, row)
+                f.create_dataset("episodes", data=episode_rows(records))
+                _dataset(f, "states", np.concatenate([r.states for r in rollouts]).astype(np.float32, copy=False))
+                _dataset(f, "actions", np.concatenate([r.actions for r in rollouts]).astype(np.float32, copy=False))
+                _dataset(f, "step_labels", packed({name: np.concatenate([r.step_labels[name] for r in records])
+                                                   for name in records[0].step_labels}))
+                episode = np.repeat([r.index for r in rollouts], [len(r.contacts) for r in rollouts]).astype(np.int64)
+                _dataset(f, "contacts", packed({"episode": episode} | {name: getattr(contacts, name)
+                                                                       for name in Contacts.COLUMNS}))
+                if layout.points:
+                    points = f.create_group("points", track_order=True)
+                    for name in layout.points:
+                        _dataset(points, name, np.concatenate([r.points[name] for r in rollouts])
+                                 .astype(np.float32, copy=False))
         return [path.relative_to(root)]
-
-    @staticmethod
-    def _write_episode(f: h5py.File, record: EpisodeRecord, row: np.void) -> None:
-        r = record.rollout
-        g = f.create_group(f"episode_{r.index:06d}")
-        g.attrs["episode"] = row  # its parameters and labels beside its arrays: one compound attribute
-        _dataset(g, "states", r.states.astype(np.float32, copy=False))
-        _dataset(g, "actions", r.actions.astype(np.float32, copy=False))
-        _dataset(g, "step_labels", packed(record.step_labels))
-        _dataset(g, "contacts", packed({name: getattr(r.contacts, name) for name in Contacts.COLUMNS}))
-        if r.points:
-            points = g.create_group("points", track_order=True)
-            for name, values in r.points.items():
-                _dataset(points, name, values.astype(np.float32, copy=False))
-            points.attrs["index"] = r.point_index.astype(np.int32)
 
     # ------------------------------------------------------------ reading
     def records(self, root: Location, files: list[str], layout: Layout,
                 episodes: Iterable[int] | None = None) -> Iterator[EpisodeRecord]:
-        """Episode groups back as records, one at a time, in storage order (each file has its layout)."""
+        """Episodes back as records, a piece at a time, in storage order (each file has its layout)."""
         keep = None if episodes is None else frozenset(int(e) for e in episodes)
         for _, record in self._shard_records(root, files, keep):
             yield record
@@ -122,70 +138,77 @@ class HDF5Format:
                        keep: frozenset[int] | None = None) -> Iterator[tuple[int, EpisodeRecord]]:
         """(shard, record) for every episode (in `keep`) of every shard, in storage order."""
         for rel in _of(files):
-            with root.open_read(rel) as source, h5py.File(source, "r") as f:
+            with root.open_read(rel) as source, _open(source) as f:
                 shard, rows = int(f.attrs["shard"]), _rows(f, rel)
-                for row in rows:
-                    if keep is None or int(row["episode"]) in keep:
-                        yield shard, _read_episode(f[_group(row["episode"])], row)
+                points = list(f["points"]) if "points" in f else []
+                for part in _runs(f, rows, keep):
+                    for record in _read(f, part, points, labels=True, contacts=True):
+                        yield shard, record
 
     def transitions(self, root: Location, files: list[str]) -> pa.Table:
-        layout = self.layout(root, files)
-        return transitions_table([r for _, r in self._shard_records(root, files)], layout)
+        return pa.concat_tables([t for p in self.pieces(root, files) for t in self.read_piece(root, p)])
 
     def episodes(self, root: Location, files: list[str]) -> pa.Table:
-        by_shard: dict[int, list[EpisodeRecord]] = {}
-        for shard, record in self._shard_records(root, files):
-            by_shard.setdefault(shard, []).append(record)
-        return pa.concat_tables([episodes_table(records, shard) for shard, records in sorted(by_shard.items())])
+        """Straight from each shard's `/episodes` table."""
+        tables = []
+        for rel in _of(files):
+            with root.open_read(rel) as source, _open(source) as f:
+                shard, rows = int(f.attrs["shard"]), _rows(f, rel)
+            values = {(param_column(name[6:]) if name.startswith("param.") else name[6:]): rows[name]
+                      for name in rows.dtype.names if name.startswith(("param.", "label."))}
+            index = rows["point_index"] if "point_index" in rows.dtype.names else None
+            tables.append(episode_columns(rows["episode"], shard, rows["transitions"], values, index))
+        return pa.concat_tables(tables)
 
     def contacts(self, root: Location, files: list[str]) -> pa.Table:
         layout = self.layout(root, files)
-        return contacts_table([r for _, r in self._shard_records(root, files)], layout)
+        parts = []
+        for rel in _of(files):
+            with root.open_read(rel) as source, _open(source) as f:
+                _rows(f, rel)
+                c = f["contacts"][()]
+            parts.append(contact_rows(c["episode"], Contacts(*(np.ascontiguousarray(c[n]) for n in Contacts.COLUMNS)),
+                                      layout))
+        return pa.concat_tables(parts)
 
     def pieces(self, root: Location, files: list[str]) -> list[Piece]:
-        """Runs of consecutive episode groups of about PIECE_BYTES, sized from the file's first
-        group (a size budget only: episodes of other lengths change a piece's size, not its data)."""
+        """Runs of consecutive episodes of about PIECE_BYTES in memory (a size budget only: how a file is
+        cut into pieces changes what a piece holds, not its data)."""
         pieces = []
         for rel in _of(files):
-            with root.open_read(rel) as source, h5py.File(source, "r") as f:
-                episodes = [int(e) for e in _rows(f, rel)["episode"]]
-                per_episode = _episode_bytes(f[_group(episodes[0])]) if episodes else 1
-            n = max(1, PIECE_BYTES // max(per_episode, 1))
-            pieces += [Piece(rel, k, tuple(episodes[i:i + n])) for k, i in enumerate(range(0, len(episodes), n))]
+            with root.open_read(rel) as source, _open(source) as f:
+                runs = _runs(f, _rows(f, rel))
+            pieces += [Piece(rel, k, tuple(int(e) for e in run["episode"])) for k, run in enumerate(runs)]
         return pieces
 
     def read_piece(self, root: Location, piece: Piece, columns: Sequence[str] | None = None,
                    batch_rows: int = 8192) -> Iterator[pa.Table]:
-        """Reads only the arrays `columns` need: states and actions, and point fields or step labels when asked."""
+        """Reads only the rows of the piece's episodes, and of the arrays `columns` need: states and
+        actions, and point fields or step labels when asked."""
         wanted = set(columns) if columns is not None else None
-        with root.open_read(piece.file) as source, h5py.File(source, "r") as f:
+        with root.open_read(piece.file) as source, _open(source) as f:
             layout = Layout.from_dict(json.loads(f.attrs["layout"]))
             points = [k for k in layout.points if wanted is None or {k, f"next_{k}"} & wanted]
             fixed = set(TRANSITION_COLUMNS) | set(points) | {f"next_{k}" for k in points}
             labels = wanted is None or bool(wanted - fixed)
-            records = [_arrays(f[_group(e)], e, points, labels) for e in piece.episodes]
+            rows = _rows(f, piece.file)
+            rows = rows[np.isin(rows["episode"], np.asarray(piece.episodes, np.int64))]
+            records = _read(f, rows, points, labels, contacts=False)
         table = transitions_table(records, layout, columns)
         for start in range(0, table.num_rows, batch_rows):
             yield table.slice(start, batch_rows)
 
     def column(self, root: Location, files: list[str], table: str, name: str) -> pa.ChunkedArray:
-        """Transitions piece by piece, contacts straight from each group's contacts, episodes from their table."""
+        """Transitions piece by piece, contacts and episodes from their tables."""
         if table == "transitions":
             return chained([t[name] for p in self.pieces(root, files) for t in self.read_piece(root, p, [name])])
         if table == "episodes":
             return self.episodes(root, files)[name]
-        layout = self.layout(root, files)
-        parts = []
-        for rel in _of(files):
-            with root.open_read(rel) as source, h5py.File(source, "r") as f:
-                episodes = [int(e) for e in _rows(f, rel)["episode"]]
-                contacts = [_contacts(f[_group(e)]) for e in episodes]
-            parts.append(contact_rows(episodes, contacts, layout)[name])
-        return chained(parts)
+        return self.contacts(root, files)[name]
 
     @staticmethod
     def layout(root: Location, files: list[str]) -> Layout:
-        with root.open_read(_of(files)[0]) as source, h5py.File(source, "r") as f:
+        with root.open_read(_of(files)[0]) as source, _open(source) as f:
             return Layout.from_dict(json.loads(f.attrs["layout"]))
 
 
@@ -194,48 +217,85 @@ def _of(files: list[str]) -> list[str]:
     return sorted(f for f in files if f.startswith("hdf5/"))
 
 
-def _group(episode: int) -> str:
-    return f"episode_{int(episode):06d}"
+def _open(source) -> h5py.File:
+    return h5py.File(source, "r", rdcc_nbytes=READ_CACHE)
 
 
 def _rows(f: h5py.File, rel: str) -> np.ndarray:
-    """The shard's `/episodes` table, in episode order, checked against its groups."""
-    rows = np.sort(f["episodes"][()], order="episode")
-    groups = {k for k in f if k.startswith("episode_")}
-    if groups != {_group(i) for i in rows["episode"]}:
-        raise StorageError(f"{rel}: episode groups {sorted(groups)[:5]}… do not match its /episodes table")
+    """The shard's `/episodes` table, checked against the datasets its offsets point into."""
+    rows = f["episodes"][()]
+    expect = {"states": int((rows["transitions"] + 1).sum()), "actions": int(rows["transitions"].sum()),
+              "step_labels": int(rows["transitions"].sum()), "contacts": int(rows["contacts"].sum())}
+    expect |= {f"points/{k}": expect["states"] for k in (f["points"] if "points" in f else ())}
+    for name, n in expect.items():
+        have = len(f[name]) if name in f else None
+        if have != n:
+            raise StorageError(f"{rel}: /{name} has {'no' if have is None else have} rows, its /episodes table "
+                               f"says {n}")
+    for count, offset in (("transitions", "transitions_offset"), ("contacts", "contacts_offset")):
+        if not np.array_equal(rows[offset], _starts(rows[count])):
+            raise StorageError(f"{rel}: /episodes {offset} do not follow from its {count}")
+    if not np.array_equal(rows["states_offset"], _starts(rows["transitions"] + 1)):
+        raise StorageError(f"{rel}: /episodes states_offset do not follow from its transitions")
     return rows
 
 
-def _episode_bytes(g: h5py.Group) -> int:
-    """What reading one episode group's states, actions and points costs in memory."""
-    arrays = [g["states"], g["actions"], *(g["points"].values() if "points" in g else ())]
-    return sum(a.size * a.dtype.itemsize for a in arrays)
+def _sizes(f: h5py.File, rows: np.ndarray) -> np.ndarray:
+    """What reading each episode's states, actions and points costs in memory: what sizes a piece."""
+    def width(a: h5py.Dataset) -> int:
+        return int(np.prod(a.shape[1:], dtype=np.int64)) * a.dtype.itemsize
+
+    per_state = sum(width(a) for a in [f["states"], *(f["points"].values() if "points" in f else ())])
+    return (rows["transitions"] + 1) * per_state + rows["transitions"] * width(f["actions"])
 
 
-def _arrays(g: h5py.Group, episode: int, points: list[str], labels: bool) -> EpisodeRecord:
-    """An episode's states and actions, with only the point fields and (when asked) step labels wanted."""
-    step = g["step_labels"][()] if labels else None
-    rollout = Rollout(episode, g["states"][()], g["actions"][()], Contacts.empty(),
-                      {k: g["points"][k][()] for k in points})
-    return EpisodeRecord(rollout, {}, {n: np.ascontiguousarray(step[n]) for n in step.dtype.names}
-                         if step is not None else {}, {})
+def _runs(f: h5py.File, rows: np.ndarray, keep: frozenset[int] | None = None) -> list[np.ndarray]:
+    """`rows` (those in `keep`) cut into runs of consecutive episodes of about PIECE_BYTES (at least one each)."""
+    if keep is not None:
+        rows = rows[np.isin(rows["episode"], np.fromiter(keep, np.int64, len(keep)))]
+    runs, start, size = [], 0, 0
+    for k, n in enumerate(_sizes(f, rows)):
+        if size and size + n > PIECE_BYTES:
+            runs.append(rows[start:k])
+            start, size = k, 0
+        size += n
+    return runs + ([rows[start:]] if len(rows) > start else [])
 
 
-def _contacts(g: h5py.Group) -> Contacts:
-    c = g["contacts"][()]
-    return Contacts(*(np.ascontiguousarray(c[name]) for name in Contacts.COLUMNS))
+def _read(f: h5py.File, rows: np.ndarray, points: list[str], labels: bool, contacts: bool) -> list[EpisodeRecord]:
+    """The records of `rows` (of file `f`), each dataset read once over the rows they span; parameters,
+    labels and contacts only when `contacts` (a whole record), step labels when `labels`."""
+    if not len(rows):
+        return []
+    s0, s1 = _span(rows["states_offset"], rows["transitions"] + 1)
+    t0, t1 = _span(rows["transitions_offset"], rows["transitions"])
+    states, actions = f["states"][s0:s1], f["actions"][t0:t1]
+    point_arrays = {k: f["points"][k][s0:s1] for k in points}
+    step = f["step_labels"][t0:t1] if labels else None
+    if contacts:
+        c0, c1 = _span(rows["contacts_offset"], rows["contacts"])
+        contact_data = f["contacts"][c0:c1]
+    names = rows.dtype.names
+    out = []
+    for row in rows:
+        s, t, n = int(row["states_offset"]) - s0, int(row["transitions_offset"]) - t0, int(row["transitions"])
+        rollout_points = {k: v[s:s + n + 1] for k, v in point_arrays.items()}
+        step_labels = {k: np.ascontiguousarray(step[k][t:t + n]) for k in step.dtype.names} if labels else {}
+        if not contacts:
+            out.append(EpisodeRecord(Rollout(int(row["episode"]), states[s:s + n + 1], actions[t:t + n],
+                                             Contacts.empty(), rollout_points), {}, step_labels, {}))
+            continue
+        c = int(row["contacts_offset"]) - c0
+        mine = contact_data[c:c + int(row["contacts"])]
+        index = np.array(row["point_index"]) if "point_index" in names else None
+        rollout = Rollout(int(row["episode"]), states[s:s + n + 1], actions[t:t + n],
+                          Contacts(*(np.ascontiguousarray(mine[k]) for k in Contacts.COLUMNS)), rollout_points, index)
+        params = {k[6:]: row[k].item() for k in names if k.startswith("param.")}
+        episode_labels = {k[6:]: row[k].item() for k in names if k.startswith("label.")}
+        out.append(EpisodeRecord(rollout, params, step_labels, episode_labels))
+    return out
 
 
-def _read_episode(g: h5py.Group, row: np.void) -> EpisodeRecord:
-    """An episode group and its `/episodes` row back as the record that was written."""
-    contacts = _contacts(g)
-    points = {k: g["points"][k][()] for k in g["points"]} if "points" in g else {}
-    index = g["points"].attrs["index"] if "points" in g else None
-    rollout = Rollout(int(row["episode"]), g["states"][()], g["actions"][()], contacts, points, index)
-    fields = {name: row[name].item() for name in row.dtype.names}
-    params = {k.removeprefix("param."): v for k, v in fields.items() if k.startswith("param.")}
-    labels = {k.removeprefix("label."): v for k, v in fields.items() if k.startswith("label.")}
-    step = g["step_labels"][()]
-    step_labels = {name: np.ascontiguousarray(step[name]) for name in step.dtype.names}
-    return EpisodeRecord(rollout, params, step_labels, labels)
+def _span(starts: np.ndarray, lengths: np.ndarray) -> tuple[int, int]:
+    """The rows from the first start to the last end."""
+    return int(starts.min()), int((starts + lengths).max())

@@ -15,8 +15,8 @@ from factory.errors import StorageError
 from factory.storage.location import Location, location, sha256_stream
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 2  # 2: HDF5 parameters and labels in a shard-level `episodes` table, compound contacts
-READABLE_VERSIONS = (1, 2)  # version 1 differs in its HDF5 files only: its Parquet files read as today
+FORMAT_VERSION = 3  # 3: HDF5 arrays one dataset per shard (episodes by offset); 2: a group per episode
+READABLE_VERSIONS = (1, 2, 3)  # versions 1 and 2 differ in their HDF5 files only: their Parquet files read as today
 
 
 def file_entry(root: Path, rel: Path) -> dict[str, Any]:

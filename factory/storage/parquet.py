@@ -1,8 +1,9 @@
 """Parquet shards: one file per shard for transitions, episodes and contacts.
 
 Row groups hold whole episodes only, so a reader can fetch an episode from one row group.
-Columns are typed (fixed-size float32 lists, dictionary-encoded body names) and zstd-compressed;
-any Parquet reader opens `parquet/transitions/*.parquet` without help.
+Columns are typed (fixed-size float32 lists, dictionary-encoded body names) and zstd-compressed,
+with dictionary pages for the body names only; any Parquet reader opens
+`parquet/transitions/*.parquet` without help.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ ROW_GROUP_TARGET = 65_536  # rows; a row group closes at the first episode bound
 class ParquetFormat:
     FORMAT = "parquet"
 
-    def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout) -> list[Path]:
-        check_records(records, layout)
+    def write_shard(self, root: Path, shard: int, records: list[EpisodeRecord], layout: Layout,
+                    checked: bool = False) -> list[Path]:
+        if not checked:
+            check_records(records, layout)
         name = f"{shard_name(shard)}.parquet"
         written = [
             self._write_transitions(root / "parquet" / "transitions" / name, records, layout),
@@ -49,7 +52,7 @@ class ParquetFormat:
     @staticmethod
     def _write(path: Path, table: pa.Table) -> Path:
         with atomic_path(path) as tmp:
-            pq.write_table(table, tmp, compression="zstd")
+            pq.write_table(table, tmp, **_options(table.schema))
         return path
 
     @staticmethod
@@ -58,7 +61,7 @@ class ParquetFormat:
         table = transitions_table(records, layout)
         ends = np.cumsum([r.rollout.transitions for r in records])
         with atomic_path(path) as tmp:
-            with pq.ParquetWriter(tmp, table.schema, compression="zstd") as writer:
+            with pq.ParquetWriter(tmp, table.schema, **_options(table.schema)) as writer:
                 start = 0
                 for i, end in enumerate(ends):
                     if end - start >= ROW_GROUP_TARGET or i == len(ends) - 1:
@@ -117,6 +120,12 @@ class ParquetFormat:
                 for ep in piece.episodes:
                     if keep is None or ep in keep:
                         yield record_from_tables(rows[ep], table, contacts, layout)
+
+
+def _options(schema: pa.Schema) -> dict:
+    """zstd, and dictionary pages only for the dictionary-typed columns (body names): tried on float
+    columns, the writer's default dictionary encoding took 2.4× as long and made files twice as large."""
+    return {"compression": "zstd", "use_dictionary": [f.name for f in schema if pa.types.is_dictionary(f.type)]}
 
 
 def _of(files: list[str], table: str) -> list[str]:

@@ -62,7 +62,7 @@ def record_problems(r: EpisodeRecord, layout: Layout, first: EpisodeRecord) -> l
     T = _check_array(problems, "actions", ro.actions, (None, layout.action_size), "f")
     _check_array(problems, "states", ro.states, (None if T is None else T + 1, layout.state_size), "f")
     for name, value in {**r.params, **r.episode_labels}.items():
-        if np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf":
+        if not isinstance(value, _SCALARS) and (np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf"):
             problems.append(f"{name}: {value!r} is not a number or a bool")
     for name, values in r.step_labels.items():
         if _check_array(problems, f"step label {name}", values, (T,), "biuf") is not None:
@@ -112,4 +112,5 @@ def _check_array(problems: list[str], what: str, value: object, shape: tuple[int
     return None if wrong_shape else value.shape[0]
 
 
+_SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)  # the common case, without numpy's slower checks
 _KINDS = {"f": "floats", "iu": "integers", "biuf": "numbers or bools"}
