@@ -32,7 +32,11 @@ def dam(tmp_path_factory) -> Path:
     """Four short dam-break episodes (60 steps, 12 recorded transitions): two scene variants, a batch each."""
     recipe = load_recipe(ROOT / "recipes" / "fluid" / "dam_break.yaml")
     out = tmp_path_factory.mktemp("dam")
-    run(Recipe.model_validate(recipe.model_dump() | {"episodes": 4, "steps": 60, "n_envs": 2}), out)
+    # 0.24 s in, mid-collapse, the larger block's episodes read 0.87-0.89 (README, "Volume": the estimator's
+    # error on a transient); 0.8 still fails the episode pressed to half its height below
+    quality = recipe.quality.model_dump() | {"min_volume_ratio": 0.8}
+    run(Recipe.model_validate(recipe.model_dump() | {"episodes": 4, "steps": 60, "n_envs": 2, "quality": quality}),
+        out)
     return out
 
 
@@ -77,7 +81,7 @@ def _points_column(values: np.ndarray, like: pa.DataType) -> pa.Array:
 def test_checks_flag_escaped_particles_and_rewritten_labels(dam, tmp_path):
     clean = check_particles(open_dataset(dam, "parquet"), episode_info(open_dataset(dam).episodes()))
     assert clean["points_escaped"]["fraction"] == 0 and clean["label_mismatch"]["fraction"] == 0
-    assert clean["compressed"]["fraction"] == 0  # walls of liquid keep the volume (default min_volume_ratio 0.9)
+    assert clean["compressed"]["fraction"] == 0  # walls of liquid keep the volume
     assert clean["nonfinite"] == 0 and clean["duplicates"]["fraction"] == 0
 
     bad = tmp_path / "bad"

@@ -37,20 +37,35 @@ def _unit_ball(n: int = 512) -> np.ndarray:
     return cube[np.einsum("ij,ij->i", cube, cube) <= 1][:n]
 
 
-def _slab_table(n: int = 161) -> tuple[cKDTree, np.ndarray, np.ndarray]:
-    """Slabs [lo, hi] of the unit ball by the mean and standard deviation of the ball ∩ slab along
-    the slab's normal (weight 1 - z², the area of the ball's cross-section), for inverting them."""
+MEAN_STEP, STD_STEP = 0.01, 0.005  # the slab lookup's grid, in units of the shape ball's radius
+
+
+def _slab_grid(n: int = 161) -> tuple[np.ndarray, np.ndarray]:
+    """Slabs [lo, hi] of the unit ball by the mean and standard deviation of the ball ∩ slab along the
+    slab's normal (weight 1 - z², the area of the ball's cross-section): for each node of a grid of
+    (mean, std), the slab of n × n candidates whose moments lie nearest."""
     lo, hi = (g.ravel() for g in np.meshgrid(*2 * [np.linspace(-1, 1, n)], indexing="ij"))
     keep = hi - lo > 0.02
     lo, hi = lo[keep], hi[keep]
     moments = [lambda z: z - z**3 / 3, lambda z: z**2 / 2 - z**4 / 4, lambda z: z**3 / 3 - z**5 / 5]
     m0, m1, m2 = (f(hi) - f(lo) for f in moments)
     mean = m1 / m0
-    return cKDTree(np.stack([mean, np.sqrt(np.maximum(m2 / m0 - mean**2, 0))], axis=1)), lo, hi
+    slabs = cKDTree(np.stack([mean, np.sqrt(np.maximum(m2 / m0 - mean**2, 0))], axis=1))
+    nodes = np.stack(np.meshgrid(np.arange(-1, 1 + MEAN_STEP / 2, MEAN_STEP), np.arange(0, 0.6, STD_STEP),
+                                 indexing="ij"), axis=-1)
+    _, nearest = slabs.query(nodes.reshape(-1, 2))
+    return lo[nearest].reshape(nodes.shape[:2]), hi[nearest].reshape(nodes.shape[:2])
 
 
 _BALL = _unit_ball()
-_SLABS, _SLAB_LO, _SLAB_HI = _slab_table()
+_SLAB_LO, _SLAB_HI = _slab_grid()
+
+
+def _slabs(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The slab with (about) these moments: (lo, hi), each shaped like `mean`."""
+    i = np.clip(np.rint((mean + 1) / MEAN_STEP).astype(int), 0, _SLAB_LO.shape[0] - 1)
+    j = np.clip(np.rint(std / STD_STEP).astype(int), 0, _SLAB_LO.shape[1] - 1)
+    return _SLAB_LO[i, j], _SLAB_HI[i, j]
 
 
 def probe_radius(points: np.ndarray) -> float:
@@ -66,6 +81,8 @@ def local_volumes(points: np.ndarray, radius: float, spacing: float,
     reach = SHAPE * radius  # the shape is read from a wider ball than the count: fewer false cuts from noise
     dist, idx = cKDTree(points).query(points, min(n, int(MOST_POINTS * NEIGHBOURS * SHAPE**3)),
                                       distance_upper_bound=reach)
+    keep = int(np.isfinite(dist).sum(axis=1).max())  # slots past the fullest ball are empty everywhere
+    dist, idx = dist[:, :keep], idx[:, :keep]
     near = np.isfinite(dist)  # (N, K): which of the K slots hold a neighbour (the point itself first)
     count = (dist <= radius).sum(axis=1)
     m = near.sum(axis=1)
@@ -77,16 +94,15 @@ def local_volumes(points: np.ndarray, radius: float, spacing: float,
     mu = (weight @ along)[:, 0]
     spread = ((weight @ along**2)[:, 0] - mu**2) * (m / np.maximum(m - 1, 1))[:, None]  # unbiased
     var = spread + (spacing / reach) ** 2 / 12
-    _, slab = _SLABS.query(np.stack([mu.ravel(), np.sqrt(np.maximum(var.ravel(), 0))], axis=1))
-    lo, hi = _SLAB_LO[slab].reshape(n, 3) * SHAPE, _SLAB_HI[slab].reshape(n, 3) * SHAPE  # in units of R
+    lo, hi = (SHAPE * x for x in _slabs(mu, np.sqrt(np.maximum(var, 0))))  # (N, 3), in units of R
     filled = np.ones((n, len(_BALL)), bool)  # (N, S): the quadrature points in the liquid, in each point's axes
     for k in range(3):
         filled &= (_BALL[:, k] >= lo[:, k, None]) & (_BALL[:, k] <= hi[:, k, None])
     for k in range(3 if tank is not None else 0):  # the tank's walls, for balls that reach them
         for wall, side in ((tank[0][k], 1.0), (tank[1][k], -1.0)):
-            reach = np.flatnonzero(side * (points[:, k] - wall) < radius)
-            world = points[reach, k, None] + radius * (axes[reach, k] @ _BALL.T)  # (M, S): coordinate k
-            filled[reach] &= side * (world - wall) >= 0
+            near_wall = np.flatnonzero(side * (points[:, k] - wall) < radius)
+            out = side * (axes[near_wall, k] @ _BALL.T)  # (M, S): towards the tank's inside, in units of R
+            filled[near_wall] &= out >= side * (wall - points[near_wall, k, None]) / radius
     return filled.mean(axis=1) * (4 / 3 * np.pi * radius**3), count
 
 
