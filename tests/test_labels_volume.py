@@ -61,3 +61,6 @@ def test_the_probe_follows_step_zero_and_spray_is_left_out():
     flown[-1] = [5.0, 5.0, 5.0]  # one particle flew far off: spray, counted at the liquid's density
     assert volume_ratio(np.stack([sub, flown]), D)[1] == pytest.approx(1, abs=0.01)
     assert np.isnan(volume_ratio(np.stack([sub[:3], sub[:3]]), D)).all()  # too few points to tell
+    blown = flown.copy()
+    blown[0] = np.nan
+    assert np.isnan(volume_ratio(np.stack([sub, blown]), D)[1]) and np.isnan(volume_ratio(np.stack([blown, sub]), D)).all()

@@ -110,6 +110,8 @@ def volume_per_point(points: np.ndarray, radius: float, spacing: float,
                      tank: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """The liquid's volume per recorded point: filled volume over the other points in the balls, summed
     over the non-spray (a point's own is always there: counting it would favour sparse neighbourhoods)."""
+    if not np.isfinite(points).all():  # a blown-up state has no volume to tell
+        return float("nan")
     volume, count = local_volumes(points, radius, spacing, tank)
     liquid = count >= MIN_POINTS
     return float(volume[liquid].sum() / (count[liquid] - 1).sum()) if liquid.any() else float("nan")
@@ -119,9 +121,9 @@ def volume_ratio(pos: np.ndarray, spacing: float, tank: tuple[np.ndarray, np.nda
     """Liquid volume at each state over that at step 0, from the recorded points: (T+1, N, 3) → (T+1,).
 
     `spacing` is the particle spacing (the recipe's `particle_size`); `tank` (lower, upper), if given,
-    bounds where liquid can be. NaN where step 0 has too few points to tell.
+    bounds where liquid can be. NaN where step 0 has too few points to tell, and at non-finite states.
     """
-    if len(pos[0]) <= MIN_POINTS:
+    if len(pos[0]) <= MIN_POINTS or not np.isfinite(pos[0]).all():
         return np.full(len(pos), np.nan)
     radius = probe_radius(pos[0])
     volumes = np.array([volume_per_point(p, radius, spacing, tank) for p in pos])
