@@ -32,8 +32,8 @@ def dam(tmp_path_factory) -> Path:
     """Four short dam-break episodes (60 steps, 12 recorded transitions): two scene variants, a batch each."""
     recipe = load_recipe(ROOT / "recipes" / "fluid" / "dam_break.yaml")
     out = tmp_path_factory.mktemp("dam")
-    # 0.24 s in, mid-collapse, the larger block's episodes read 0.87-0.89 (README, "Volume": the estimator's
-    # error on a transient); 0.8 still fails the episode pressed to half its height below
+    # 0.24 s in, mid-collapse, these episodes read 0.91-0.96, close to the default 0.9 (README, "Volume");
+    # 0.8 keeps a margin and still fails the episode pressed to half its height below
     quality = recipe.quality.model_dump() | {"min_volume_ratio": 0.8}
     run(Recipe.model_validate(recipe.model_dump() | {"episodes": 4, "steps": 60, "n_envs": 2, "quality": quality}),
         out)

@@ -4,19 +4,21 @@ The liquid's volume is its particle count times its volume per particle, and onl
 change; so the ratio to step 0 is the volume per recorded point now over that at step 0, and the
 subset's share and the particle count cancel (the same subset is recorded at every state). Around
 each recorded point, the part of a ball of radius `R` (fixed at step 0) that the liquid fills, over
-the other recorded points in it, is a local volume per point. The part filled is the ball cut by a
-box along the principal axes of the points within `SHAPE`·`R` (a wider ball: its moments are less
-noisy, so the bulk is not cut by chance), its faces placed so that the ball ∩ slab, filled evenly,
-has those points' mean and variance along each axis, the variance widened by `spacing²/12` because
-each particle fills a cell of its spacing around its centre (m layers of centres a spacing apart
-make a box m spacings thick, exactly). A point in the bulk keeps the whole ball; at a free surface,
-a wall or in a pool two particles deep the box cuts it there. This resolves layers thinner than the
-subset's own spacing, where hulls of the recorded centres (alpha shapes) see almost no volume. The
-part outside the tank is no liquid (centres pressed onto a clamping wall gain no shell beyond it).
-Points with fewer than `MIN_POINTS` in their ball (lone drops, whose size a subset cannot tell) are
-left out: spray counts at the density of the rest. Measured on hand-made arrays and Genesis states in
-README ("Volume"); known limits: drops closer than `SHAPE`·`R` read as one sparse blob (too high),
-and with every particle recorded a disordered liquid reads a lattice step 0 up to 1.19.
+the other recorded points in it, is a local volume per point; both are weighted by a taper that
+falls smoothly to 0 at `R`, so that on the lattice the engine samples at step 0 the count does not
+jump with the radius (a hard ball's count did, by ±8% between two subsets). The part filled is the
+ball cut by a box along the principal axes of the points within `SHAPE`·`R` (a wider ball: its
+moments are less noisy, so the bulk is not cut by chance), its faces placed so that the ball ∩ slab,
+filled evenly, has those points' mean and variance along each axis, the variance widened by
+`spacing²/12` because each particle fills a cell of its spacing around its centre (m layers of
+centres a spacing apart make a box m spacings thick, exactly). A point in the bulk keeps the whole
+ball; at a free surface, a wall or in a pool two particles deep the box cuts it there. This resolves
+layers thinner than the subset's own spacing, where hulls of the recorded centres (alpha shapes) see
+almost no volume. The part outside the tank is no liquid (centres pressed onto a clamping wall gain
+no shell beyond it). Points whose tapered count is under `MIN_WEIGHT` (lone drops, whose size a
+subset cannot tell) are left out: spray counts at the density of the rest. Measured on hand-made
+arrays and Genesis states in README ("Volume"); known limit: drops closer than `SHAPE`·`R` read as
+one sparse blob (too high).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from scipy.spatial import cKDTree
 NEIGHBOURS = 20  # the probe radius is the median distance to the 20th nearest recorded point at step 0
 OFF_SHELL = 1.0137  # nudges the radius off a lattice's exact neighbour distances (step 0 is a lattice)
 SHAPE = 1.6  # the ball the liquid's local shape is read from, in probe radii
-MIN_POINTS = 4  # recorded points in a ball below which a point is spray and left out
+MIN_POINTS = 4  # recorded points at step 0 below which there is nothing to tell
+MIN_WEIGHT = 2.0  # tapered count of a ball (the point itself 1) below which its point is spray, left out
 MOST_POINTS = 6  # neighbours counted at most, in multiples of NEIGHBOURS (6x the step-0 density)
 
 
@@ -57,7 +60,14 @@ def _slab_grid(n: int = 161) -> tuple[np.ndarray, np.ndarray]:
     return lo[nearest].reshape(nodes.shape[:2]), hi[nearest].reshape(nodes.shape[:2])
 
 
+def _taper(r: np.ndarray) -> np.ndarray:
+    """The weight of a point at r probe radii: 1 at the centre, smoothly 0 at the ball's edge (and
+    beyond), so counts on a lattice do not jump as the radius crosses a shell of neighbours."""
+    return np.where(r < 1, (1 - np.minimum(r, 1) ** 2) ** 2, 0.0)
+
+
 _BALL = _unit_ball()
+_BALL_WEIGHT = _taper(np.linalg.norm(_BALL, axis=1))
 _SLAB_LO, _SLAB_HI = _slab_grid()
 
 
@@ -84,7 +94,7 @@ def local_volumes(points: np.ndarray, radius: float, spacing: float,
     keep = int(np.isfinite(dist).sum(axis=1).max())  # slots past the fullest ball are empty everywhere
     dist, idx = dist[:, :keep], idx[:, :keep]
     near = np.isfinite(dist)  # (N, K): which of the K slots hold a neighbour (the point itself first)
-    count = (dist <= radius).sum(axis=1)
+    count = _taper(np.where(dist <= radius, dist, np.inf) / radius).sum(axis=1)  # the point itself weighs 1
     m = near.sum(axis=1)
     weight = (near / m[:, None])[:, None]  # (N, 1, K): the mean over each point's neighbours
     rel = (points[np.where(near, idx, 0)] - points[:, None]) / reach * near[..., None]  # in units of the reach
@@ -103,7 +113,7 @@ def local_volumes(points: np.ndarray, radius: float, spacing: float,
             near_wall = np.flatnonzero(side * (points[:, k] - wall) < radius)
             out = side * (axes[near_wall, k] @ _BALL.T)  # (M, S): towards the tank's inside, in units of R
             filled[near_wall] &= out >= side * (wall - points[near_wall, k, None]) / radius
-    return filled.mean(axis=1) * (4 / 3 * np.pi * radius**3), count
+    return (filled * _BALL_WEIGHT).mean(axis=1) * (4 / 3 * np.pi * radius**3), count
 
 
 def volume_per_point(points: np.ndarray, radius: float, spacing: float,
@@ -113,7 +123,7 @@ def volume_per_point(points: np.ndarray, radius: float, spacing: float,
     if not np.isfinite(points).all():  # a blown-up state has no volume to tell
         return float("nan")
     volume, count = local_volumes(points, radius, spacing, tank)
-    liquid = count >= MIN_POINTS
+    liquid = count >= MIN_WEIGHT
     return float(volume[liquid].sum() / (count[liquid] - 1).sum()) if liquid.any() else float("nan")
 
 
