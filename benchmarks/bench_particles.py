@@ -1,14 +1,15 @@
 """Fluid and cloth throughput and write speed, side by side with bare stepping and plain pyarrow.
 
     .venv/bin/python benchmarks/bench_particles.py [--repeat 2] [--n-envs 2 8 32] [--threads 1 2]
-        [--steps 50] [--recipes cloth/drape.yaml ...]
+        [--steps 50] [--recipes cloth/drape.yaml ...] [--fast-math 0 1]
 
 Per recipe, n_envs and thread count (each in its own process: `QD_NUM_THREADS` must be set before
 Genesis is imported, and peak RSS is then its own): the factory path (placement, movers, point
 recording, labels) against bare `scene.step()` of the same built scene with the same placement and
 movers, in env-steps/s and particle-substeps/s (particles per env × substeps × env-steps); then
 the Parquet / HDF5 shard writes of the episodes it produced against a plain
-`pyarrow.parquet.write_table` of the same transitions table.
+`pyarrow.parquet.write_table` of the same transitions table. `--fast-math 0 1` prices the factory's
+choice to compile Genesis without fast math (`FACTORY_GENESIS_FAST_MATH`, see README).
 """
 
 from __future__ import annotations
@@ -105,23 +106,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, help="steps per episode (default: the recipe's)")
     parser.add_argument("--recipes", nargs="+", default=RECIPES)
+    parser.add_argument("--fast-math", type=int, nargs="+", default=[0], choices=[0, 1])
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args.repeat, args.n_envs[0], args.steps)))
         return
-    print("| recipe | particles/env | n_envs | threads | factory env-steps/s | bare env-steps/s | factory / bare "
+    print("| recipe | particles/env | n_envs | threads | fast math | factory env-steps/s | bare env-steps/s | factory / bare "
           "| bare M particle-substeps/s | MB/batch | parquet MB/s | hdf5 MB/s | plain pyarrow MB/s | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path in args.recipes:
         for n_envs in args.n_envs:
-            for threads in args.threads:
+            for threads, fast in [(t, f) for t in args.threads for f in args.fast_math]:
                 cmd = [sys.executable, __file__, "--one", path, "--repeat", str(args.repeat), "--n-envs", str(n_envs)]
+                env = os.environ | {"QD_NUM_THREADS": str(threads), "FACTORY_GENESIS_FAST_MATH": str(fast)}
                 proc = subprocess.run(cmd + (["--steps", str(args.steps)] if args.steps else []), capture_output=True,
-                                      text=True, check=True, env=os.environ | {"QD_NUM_THREADS": str(threads)})
+                                      text=True, check=True, env=env)
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
                 w = r["writes"]
-                print(f"| {path} | {r['particles']} | {n_envs} | {threads} | {r['factory']:,.1f} | {r['bare']:,.1f} | "
+                print(f"| {path} | {r['particles']} | {n_envs} | {threads} | {'on' if fast else 'off'} | {r['factory']:,.1f} | {r['bare']:,.1f} | "
                       f"{r['factory'] / r['bare']:.0%} | {r['particle_substeps'] / 1e6:.2f} | {r['mb']:.1f} | "
                       f"{w['parquet']:,.0f} | {w['hdf5']:,.0f} | {w['plain']:,.0f} | {r['rss']:,.0f} |", flush=True)
 

@@ -8,6 +8,8 @@ dropped, so the compiled scene never changes shape.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from engines.base import EngineInfo
@@ -36,6 +38,12 @@ def _genesis(backend: str):
 
     if _initialized_backend is None:
         gs.init(backend=gs.cpu if backend == "cpu" else gs.gpu, logging_level="warning", seed=0)
+        if os.environ.get("FACTORY_GENESIS_FAST_MATH") != "1":
+            # Genesis compiles with fast math, which lets the compiler reorder float operations
+            # differently per batch size: a liquid episode's bytes then depended on n_envs.
+            import quadrants.lang.impl as quadrants_impl
+
+            quadrants_impl.current_cfg().fast_math = False
         _initialized_backend = backend
     elif _initialized_backend != backend:
         raise SimulationError(f"Genesis is already initialised on {_initialized_backend} in this process")
