@@ -1,14 +1,17 @@
 """Genesis (CPU) against MuJoCo: a whole `factory run` per recipe and core count, side by side, and bare MuJoCo.
 
     .venv/bin/python benchmarks/bench_engines.py [--recipes push_target head_on sliding_box]
-        [--cores 1 2] [--episodes 256] [--genesis-envs 256] [--skip-genesis]
+        [--cores 1 2] [--episodes 256 2048] [--genesis-envs 256] [--skip-genesis]
 
 Each (engine, recipe, cores) runs in its own child process pinned to that many cores
 (`os.sched_setaffinity`; Genesis also gets `QD_NUM_THREADS`, MuJoCo one thread per core). A
 child first runs one warm-up batch (Genesis: import, scene build, kernel compilation; MuJoCo: a
 model compile), then times a whole `factory run` of `--episodes` episodes into a fresh folder with
 the CLI's executor (`run_write_behind`: sampling, simulation, labels, quarantine screen, Parquet +
-HDF5, checksums, receipts, manifest). Genesis runs at n_envs `--genesis-envs` (its best CPU
+HDF5, checksums, receipts, manifest), once per `--episodes` count (a run of a few hundred
+episodes lasts a second or two, so per-run costs weigh on it; thousands show the per-episode
+rate). Both engines write the same shards: the recipe's `shard_size`, at least `--genesis-envs`
+(one whole Genesis batch). Genesis runs at n_envs `--genesis-envs` (its best CPU
 batch); MuJoCo at the recipe's n_envs (one `mujoco.rollout` call per batch). `bare` is
 `mujoco.rollout` alone stepping the same episodes (same models, initial states and pushes) on the
 same pinned cores and threads, timed around the call: the ceiling a factory run of MuJoCo is
@@ -21,6 +24,7 @@ recorded steps / s.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -40,7 +44,8 @@ def _recipe(name: str, engine: str, episodes: int, genesis_envs: int):
 
     recipe = load_recipe(RECIPES / f"{name}.yaml")
     n_envs = genesis_envs if engine == "genesis" else recipe.n_envs
-    outputs = recipe.outputs.model_dump() | {"shard_size": max(n_envs, 64)}
+    # both engines write the same shards: the recipe's, grown to hold one whole Genesis batch
+    outputs = recipe.outputs.model_dump() | {"shard_size": max(recipe.outputs.shard_size, genesis_envs)}
     return Recipe.model_validate(recipe.model_dump() | {"engine": {"type": engine}, "episodes": episodes,
                                                         "n_envs": n_envs, "outputs": outputs})
 
@@ -101,11 +106,11 @@ def bare_mujoco(recipe, threads: int) -> float:
     return seconds
 
 
-def _spawn(engine: str, name: str, cores: int, args) -> dict:
+def _spawn(engine: str, name: str, cores: int, episodes: int, args) -> dict:
     env = os.environ | {"QD_NUM_THREADS": str(cores)}
     code = (f"import os, json, sys; os.sched_setaffinity(0, set(range({cores}))); sys.path.insert(0, {str(ROOT)!r}); "
             f"from benchmarks.bench_engines import child; "
-            f"print('RESULT', json.dumps(child({engine!r}, {name!r}, {cores}, {args.episodes}, {args.genesis_envs})))")
+            f"print('RESULT', json.dumps(child({engine!r}, {name!r}, {cores}, {episodes}, {args.genesis_envs})))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
@@ -117,35 +122,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", default=["push_target", "head_on", "sliding_box"])
     parser.add_argument("--cores", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--episodes", type=int, default=256)
+    parser.add_argument("--episodes", nargs="+", type=int, default=[256, 2048])
     parser.add_argument("--genesis-envs", type=int, default=256)
     parser.add_argument("--skip-genesis", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     engines = ["mujoco"] + ([] if args.skip_genesis else ["genesis"])
     results = {}
-    print(f"{'recipe':<12} {'cores':>5} {'engine':<8} {'seconds':>8} {'env-steps/s':>12} {'transitions/s':>14} "
+    print(f"{'recipe':<12} {'episodes':>8} {'cores':>5} {'engine':<8} {'seconds':>8} {'env-steps/s':>12} {'transitions/s':>14} "
           f"{'vs genesis':>10} {'vs bare':>8} {'in engine':>9} {'engine vs bare':>14}")
-    for name in args.recipes:
-        for cores in args.cores:
-            row = {e: _spawn(e, name, cores, args) for e in engines}
-            results[f"{name}/{cores}"] = row
-            g = row.get("genesis")
-            for e in engines:
-                r = row[e]
-                rate = r["env_steps"] / r["seconds"]
-                vs_g = f"{g['seconds'] / r['seconds']:.2f}x" if g and e == "mujoco" else ""
-                vs_bare = f"{r['bare_seconds'] / r['seconds']:.2f}x" if "bare_seconds" in r else ""
-                share = f"{r['engine_seconds'] / r['seconds']:.0%}" if "engine_seconds" in r else ""
-                engine_bare = (f"{r['bare_seconds'] / r['engine_seconds']:.2f}x"
-                               if "bare_seconds" in r and r.get("engine_seconds") else "")
-                print(f"{name:<12} {cores:>5} {e:<8} {r['seconds']:>8.2f} {rate:>12,.0f} "
-                      f"{r['transitions'] / r['seconds']:>14,.0f} {vs_g:>10} {vs_bare:>8} {share:>9} {engine_bare:>14}")
-            if "bare_seconds" in row["mujoco"]:
-                r = row["mujoco"]
-                print(f"{name:<12} {cores:>5} {'bare mj':<8} {r['bare_seconds']:>8.2f} "
-                      f"{r['env_steps'] / r['bare_seconds']:>12,.0f}")
-            sys.stdout.flush()
+    for episodes, name, cores in itertools.product(args.episodes, args.recipes, args.cores):
+        row = {e: _spawn(e, name, cores, episodes, args) for e in engines}
+        results[f"{name}/{episodes}/{cores}"] = row
+        g = row.get("genesis")
+        for e in engines:
+            r = row[e]
+            rate = r["env_steps"] / r["seconds"]
+            vs_g = f"{g['seconds'] / r['seconds']:.2f}x" if g and e == "mujoco" else ""
+            vs_bare = f"{r['bare_seconds'] / r['seconds']:.2f}x" if "bare_seconds" in r else ""
+            share = f"{r['engine_seconds'] / r['seconds']:.0%}" if "engine_seconds" in r else ""
+            engine_bare = (f"{r['bare_seconds'] / r['engine_seconds']:.2f}x"
+                           if "bare_seconds" in r and r.get("engine_seconds") else "")
+            print(f"{name:<12} {episodes:>8} {cores:>5} {e:<8} {r['seconds']:>8.2f} {rate:>12,.0f} "
+                  f"{r['transitions'] / r['seconds']:>14,.0f} {vs_g:>10} {vs_bare:>8} {share:>9} {engine_bare:>14}")
+        if "bare_seconds" in row["mujoco"]:
+            r = row["mujoco"]
+            print(f"{name:<12} {episodes:>8} {cores:>5} {'bare mj':<8} {r['bare_seconds']:>8.2f} "
+                  f"{r['env_steps'] / r['bare_seconds']:>12,.0f}")
+        sys.stdout.flush()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
