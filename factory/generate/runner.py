@@ -33,7 +33,7 @@ from factory.generate.shard import (
     sample_shard,
     simulate_shard,
 )
-from factory.generate.write_behind import write_behind
+from factory.generate.write_behind import Inline, write_behind
 from factory.recipe.schema import Recipe
 from factory.rollout import Layout
 from factory.storage.location import Location, location
@@ -129,7 +129,7 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
             if not helper.ready():  # still starting: do its work here rather than wait for it
                 done = finish_shard(recipe, out, simulated)
                 in_flight.append((lambda done=done: done, engine))
-            elif more or len(formats) == 1:
+            elif more or len(formats) == 1 or isinstance(helper, Inline):  # (split in one process, it labels twice)
                 in_flight.append((helper.submit(finish_shard, recipe, out, simulated).result, engine))
             else:
                 theirs = helper.submit(finish_shard, recipe, out, simulated, formats[:-1])
