@@ -227,14 +227,15 @@ def euler_to_quat(euler_deg: tuple[float, float, float]) -> tuple[float, float, 
 
 
 def transition_impulses(forces: np.ndarray, dt: float, record_every: int) -> np.ndarray:
-    """Per-step forces (steps, n_objects, 3) → impulse per recorded transition (T, n_objects*3).
+    """Per-step forces (steps, n_objects, 3) → impulse per recorded transition (T, n_objects*3); for
+    a batch, (B, steps, n_objects, 3) → (B, T, n_objects*3), each episode's the same as alone.
 
     A transition spans `record_every` simulation steps; its action is the total impulse
     (N*s) applied to each object during them, so actions keep their meaning at any recording rate.
     """
-    steps, n_objects, _ = forces.shape
-    grouped = forces.reshape(steps // record_every, record_every, n_objects * 3)
-    return (grouped.sum(axis=1) * dt).astype(np.float32)
+    *batch, steps, n_objects, _ = forces.shape
+    grouped = forces.reshape(*batch, steps // record_every, record_every, n_objects * 3)
+    return (grouped.sum(axis=-2) * dt).astype(np.float32)
 
 
 def transition_velocities(velocities: np.ndarray, record_every: int) -> np.ndarray:
