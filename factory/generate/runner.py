@@ -104,9 +104,10 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
     Only the engine runs here; while it steps, a helper (`factory.generate.write_behind`: a process, or a
     thread where the engine's threads fill the cores, as MuJoCo's do) samples the next shard and labels,
     screens and writes the previous one (until a helper process has started, this process does that
-    itself). The last shard leaves this process nothing to simulate, so it writes that shard's last
-    format (HDF5 by default, the slower writer) while the helper writes the others. A shard is receipted once its files are in place; shards
-    still being written when the run stops (Ctrl-C, an engine error) are finished and receipted.
+    itself). The last shard leaves this process nothing to simulate, so it labels that shard and writes
+    its last format (HDF5 by default, the slower writer) while the helper writes the others. A shard is
+    receipted once its files are in place; shards still being written when the run stops (Ctrl-C, an
+    engine error) are finished and receipted.
     A script that passes it to `run` needs the `if __name__ == "__main__":` guard of any
     multiprocessing code (the helper is spawned and imports the main module)."""
     if not shards:

@@ -1,11 +1,14 @@
 """The helper process of a plain `factory run`: it does what is not stepping while the engine steps.
 
 While shard k simulates, the helper samples shard k+1's episodes and labels, screens and writes
-shard k-1 (`factory.generate.runner.run_write_behind`, the CLI's executor). Genesis on CPU steps on one core and holds the GIL while
-it launches kernels, and h5py holds it while it writes, so a thread would take turns with the
+shard k-1 (`factory.generate.runner.run_write_behind`, the CLI's executor). Genesis on CPU steps on
+one core and holds the GIL while it launches kernels, so a thread would take turns with the
 stepping instead of running beside it; a process runs on the other core. It is started with
 `spawn` (forking a process that runs Genesis' threads is unsafe) and warmed up at once, so its
-start overlaps the first shard.
+start overlaps the first shard. `mujoco.rollout` lets go of the GIL while it steps, and so do
+Arrow's Parquet writer and h5py's compressed writes (a spinning Python thread kept ~75% of its
+pace beside each, on a loaded machine), so where MuJoCo's threads fill the cores the helper is a
+thread of this process instead.
 
 It ignores Ctrl-C (the run waits for the shards in flight and receipts them before stopping) and,
 on Linux, is killed with its parent, so a `kill -9`-ed run leaves no writer behind that could race
