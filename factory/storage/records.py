@@ -28,12 +28,13 @@ def check_records(records: list[EpisodeRecord], layout: Layout) -> None:
         twice = sorted(i for i, n in Counter(r.index for r in records).items() if n > 1)
         if twice:
             problems.append(f"episodes {twice[:10]} appear more than once")
-        first, shapes = records[0], {}
-        for r in records:  # what only types, shapes and dtypes decide is checked once per kind of record
+        first, fine = records[0], {}
+        for r in records:  # shapes found fine are not checked again for records of the same kind
             key = _signature(r)
-            if key not in shapes:
-                shapes[key] = _shape_problems(r, layout, first)
-            problems += [f"episode {r.index}: {p}" for p in shapes[key][0] + _value_problems(r, layout, *shapes[key][1:])]
+            shaped = fine.get(key) or _shape_problems(r, layout, first)  # (problems name its own shapes)
+            if not shaped[0]:
+                fine[key] = shaped
+            problems += [f"episode {r.index}: {p}" for p in shaped[0] + _value_problems(r, layout, *shaped[1:])]
     if problems:
         listed = problems[:MAX_LISTED] + ([f"... and {len(problems) - MAX_LISTED} more"]
                                           if len(problems) > MAX_LISTED else [])
@@ -65,12 +66,15 @@ def record_problems(r: EpisodeRecord, layout: Layout, first: EpisodeRecord) -> l
 
 
 def _signature(r: EpisodeRecord) -> tuple:
-    """Everything `_shape_problems` looks at: the records of one shard share one, so it runs once."""
+    """What `_shape_problems` finds depends on: the records of a shard share it, but for how many
+    contacts each has (only whether each contact column has as many rows as `step`, and whether any)."""
     ro, c = r.rollout, r.rollout.contacts
-    arrays = [ro.actions, ro.states, ro.point_index, *r.step_labels.values(), *ro.points.values(),
-              *(getattr(c, k) for k in Contacts.COLUMNS)]
-    return (tuple(r.step_labels), tuple(ro.points),
-            tuple((a.shape, a.dtype) if isinstance(a, np.ndarray) else type(a) for a in arrays))
+    arrays = [ro.actions, ro.states, ro.point_index, *r.step_labels.values(), *ro.points.values()]
+    n = len(c.step) if isinstance(c.step, np.ndarray) else None
+    return (tuple(r.step_labels), tuple(ro.points), n == 0,
+            tuple((a.shape, a.dtype) if isinstance(a, np.ndarray) else type(a) for a in arrays),
+            tuple((a.ndim and a.shape[0] == n, a.shape[1:], a.dtype) if isinstance(a, np.ndarray) else type(a)
+                  for a in (getattr(c, k) for k in Contacts.COLUMNS)))
 
 
 def _shape_problems(r: EpisodeRecord, layout: Layout, first: EpisodeRecord
