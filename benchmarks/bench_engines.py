@@ -16,9 +16,11 @@ batch); MuJoCo at the recipe's n_envs (one `mujoco.rollout` call per batch). `ba
 `mujoco.rollout` alone stepping the same episodes (same models, initial states and pushes) on the
 same pinned cores and threads, timed around the call: the ceiling a factory run of MuJoCo is
 measured against. `in engine` is the share of the whole run spent inside the engine's
-`run_batch`, and `engine vs bare` how close that comes to bare stepping (what the adapter costs;
-the rest of a run is sampling, labels and writes, the same for every engine). env-steps/s = episodes × steps / s; transitions/s = episodes ×
-recorded steps / s.
+`run_batch`, `engine vs bare` how close that comes to bare stepping (what the adapter costs;
+the rest of a run is sampling, labels and writes, the same for every engine), and `CPU vs bare`
+bare stepping's CPU seconds over the whole run's (every thread's): on a machine shared with other
+jobs, wall-clock seconds of a one-second run move by tens of percent between runs, CPU seconds
+much less. env-steps/s = episodes × steps / s; transitions/s = episodes × recorded steps / s.
 """
 
 from __future__ import annotations
@@ -71,19 +73,19 @@ def child(engine: str, name: str, cores: int, episodes: int, genesis_envs: int) 
     with tempfile.TemporaryDirectory() as tmp:
         run(recipe, Path(tmp) / "warm", episodes=recipe.n_envs, executor=run_write_behind)
         in_engine[0] = 0.0
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         run(recipe, Path(tmp) / "timed", executor=run_write_behind)
-        seconds = time.perf_counter() - t
-    out = {"seconds": seconds, "engine_seconds": in_engine[0], "env_steps": episodes * recipe.steps,
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    out = {"seconds": seconds, "cpu_seconds": cpu, "engine_seconds": in_engine[0], "env_steps": episodes * recipe.steps,
            "transitions": episodes * recipe.recorded_steps}
     if engine == "mujoco":
-        out["bare_seconds"] = bare_mujoco(recipe, cores)
+        out["bare_seconds"], out["bare_cpu_seconds"] = bare_mujoco(recipe, cores)
     return out
 
 
-def bare_mujoco(recipe, threads: int) -> float:
-    """Seconds of `mujoco.rollout` alone stepping every episode (same models, initial states and
-    pushes, `threads` threads, batches of n_envs), setting them up and reading nothing left out."""
+def bare_mujoco(recipe, threads: int) -> tuple[float, float]:
+    """Seconds and CPU seconds of `mujoco.rollout` alone stepping every episode (same models, initial
+    states and pushes, `threads` threads, batches of n_envs), setting them up and reading nothing left out."""
     import mujoco
 
     from engines.mujoco.engine import MuJoCoEngine
@@ -92,18 +94,18 @@ def bare_mujoco(recipe, threads: int) -> float:
     recipe = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"threads": threads})})
     engine = MuJoCoEngine(recipe)
     engine.open()
-    setup, seconds = engine._setup, 0.0
+    setup, seconds, cpu = engine._setup, 0.0, 0.0
     for start in range(0, recipe.episodes, recipe.n_envs):
         specs = [sample_episode(recipe, i) for i in range(start, min(start + recipe.n_envs, recipe.episodes))]
         models = engine._models[:len(specs)]
         initial = setup.initial_states(models, specs)
         control = setup.controls(specs)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         engine._pool.rollout(models, engine._datas, initial, control, nstep=recipe.steps,
                              control_spec=mujoco.mjtState.mjSTATE_XFRC_APPLIED)
-        seconds += time.perf_counter() - t
+        seconds, cpu = seconds + time.perf_counter() - t, cpu + time.process_time() - c
     engine.close()
-    return seconds
+    return seconds, cpu
 
 
 def _spawn(engine: str, name: str, cores: int, episodes: int, args) -> dict:
@@ -130,7 +132,7 @@ def main() -> None:
     engines = ["mujoco"] + ([] if args.skip_genesis else ["genesis"])
     results = {}
     print(f"{'recipe':<12} {'episodes':>8} {'cores':>5} {'engine':<8} {'seconds':>8} {'env-steps/s':>12} {'transitions/s':>14} "
-          f"{'vs genesis':>10} {'vs bare':>8} {'in engine':>9} {'engine vs bare':>14}")
+          f"{'vs genesis':>10} {'vs bare':>8} {'in engine':>9} {'engine vs bare':>14} {'CPU vs bare':>11}")
     for episodes, name, cores in itertools.product(args.episodes, args.recipes, args.cores):
         row = {e: _spawn(e, name, cores, episodes, args) for e in engines}
         results[f"{name}/{episodes}/{cores}"] = row
@@ -143,8 +145,10 @@ def main() -> None:
             share = f"{r['engine_seconds'] / r['seconds']:.0%}" if "engine_seconds" in r else ""
             engine_bare = (f"{r['bare_seconds'] / r['engine_seconds']:.2f}x"
                            if "bare_seconds" in r and r.get("engine_seconds") else "")
+            cpu_bare = f"{r['bare_cpu_seconds'] / r['cpu_seconds']:.2f}x" if "bare_cpu_seconds" in r else ""
             print(f"{name:<12} {episodes:>8} {cores:>5} {e:<8} {r['seconds']:>8.2f} {rate:>12,.0f} "
-                  f"{r['transitions'] / r['seconds']:>14,.0f} {vs_g:>10} {vs_bare:>8} {share:>9} {engine_bare:>14}")
+                  f"{r['transitions'] / r['seconds']:>14,.0f} {vs_g:>10} {vs_bare:>8} {share:>9} {engine_bare:>14} "
+                  f"{cpu_bare:>11}")
         if "bare_seconds" in row["mujoco"]:
             r = row["mujoco"]
             print(f"{name:<12} {episodes:>8} {cores:>5} {'bare mj':<8} {r['bare_seconds']:>8.2f} "
