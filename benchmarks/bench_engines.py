@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_engines.py [--recipes push_target head_on sliding_box]
         [--cores 1 2] [--episodes 256 2048] [--genesis-envs 256] [--skip-genesis]
+        [--against OTHER_CHECKOUT] [--repeat N]
 
 Each (engine, recipe, cores) runs in its own child process pinned to that many cores
 (`os.sched_setaffinity`; Genesis also gets `QD_NUM_THREADS`, MuJoCo one thread per core). A
@@ -20,7 +21,10 @@ measured against. `in engine` is the share of the whole run spent inside the eng
 the rest of a run is sampling, labels and writes, the same for every engine), and `CPU vs bare`
 bare stepping's CPU seconds over the whole run's (every thread's): on a machine shared with other
 jobs, wall-clock seconds of a one-second run move by tens of percent between runs, CPU seconds
-much less. env-steps/s = episodes × steps / s; transitions/s = episodes × recorded steps / s.
+much less. `--against` also runs the same MuJoCo child on another checkout's code (say `git
+worktree add ../before main`), alternating with this one's, for before/after rows side by side;
+`--repeat` runs every child N times and shows the fastest. env-steps/s = episodes × steps / s;
+transitions/s = episodes × recorded steps / s.
 """
 
 from __future__ import annotations
@@ -108,10 +112,11 @@ def bare_mujoco(recipe, threads: int) -> tuple[float, float]:
     return seconds, cpu
 
 
-def _spawn(engine: str, name: str, cores: int, episodes: int, args) -> dict:
+def _spawn(engine: str, name: str, cores: int, episodes: int, args, code: Path = ROOT) -> dict:
+    """One child; `code`: the checkout whose factory and engines it runs (this benchmark's own child)."""
     env = os.environ | {"QD_NUM_THREADS": str(cores)}
     code = (f"import os, json, sys; os.sched_setaffinity(0, set(range({cores}))); sys.path.insert(0, {str(ROOT)!r}); "
-            f"from benchmarks.bench_engines import child; "
+            f"from benchmarks.bench_engines import child; sys.path.insert(0, {str(code)!r}); "
             f"print('RESULT', json.dumps(child({engine!r}, {name!r}, {cores}, {episodes}, {args.genesis_envs})))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
@@ -127,6 +132,9 @@ def main() -> None:
     parser.add_argument("--episodes", nargs="+", type=int, default=[256, 2048])
     parser.add_argument("--genesis-envs", type=int, default=256)
     parser.add_argument("--skip-genesis", action="store_true")
+    parser.add_argument("--against", type=Path, help="another checkout (say, a worktree of main): its MuJoCo "
+                        "runs too, alternating with this one's, for before/after figures side by side")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per child; the fastest is shown")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     engines = ["mujoco"] + ([] if args.skip_genesis else ["genesis"])
@@ -134,13 +142,18 @@ def main() -> None:
     print(f"{'recipe':<12} {'episodes':>8} {'cores':>5} {'engine':<8} {'seconds':>8} {'env-steps/s':>12} {'transitions/s':>14} "
           f"{'vs genesis':>10} {'vs bare':>8} {'in engine':>9} {'engine vs bare':>14} {'CPU vs bare':>11}")
     for episodes, name, cores in itertools.product(args.episodes, args.recipes, args.cores):
-        row = {e: _spawn(e, name, cores, episodes, args) for e in engines}
+        runs: dict[str, list[dict]] = {}
+        for _ in range(args.repeat):
+            for e in engines + (["against"] if args.against else []):
+                runs.setdefault(e, []).append(_spawn("mujoco" if e == "against" else e, name, cores, episodes, args,
+                                                     args.against if e == "against" else ROOT))
+        row = {e: min(rs, key=lambda r: r["seconds"]) for e, rs in runs.items()}
         results[f"{name}/{episodes}/{cores}"] = row
         g = row.get("genesis")
-        for e in engines:
+        for e in row:
             r = row[e]
             rate = r["env_steps"] / r["seconds"]
-            vs_g = f"{g['seconds'] / r['seconds']:.2f}x" if g and e == "mujoco" else ""
+            vs_g = f"{g['seconds'] / r['seconds']:.2f}x" if g and e != "genesis" else ""
             vs_bare = f"{r['bare_seconds'] / r['seconds']:.2f}x" if "bare_seconds" in r else ""
             share = f"{r['engine_seconds'] / r['seconds']:.0%}" if "engine_seconds" in r else ""
             engine_bare = (f"{r['bare_seconds'] / r['engine_seconds']:.2f}x"
