@@ -43,25 +43,35 @@ def _genesis(backend: str):
 
 
 def _checkpoint(gs, scene):
-    """The scene's full state right after the build, where Genesis can export it (rigid, SPH).
+    """The scene's state right after the build, for `_restore` to put back before every batch.
 
-    `scene.reset()` keeps solver warm starts and contact caches, which made an episode depend on
-    what ran before it in the same env slot; restoring a checkpoint resets all of it.
+    `scene.reset()` keeps solver warm starts, contact caches and the rigid links' derived arrays (the
+    forces a liquid last exerted on them among them), which made an episode depend on what ran before
+    it in the same env slot. Genesis exports a whole scene only without SPH and PBD; for those the
+    checkpoint holds each solver it can export (the rigid one), and the reset covers the rest.
     """
     try:
         return scene.__getstate__()
-    except gs.GenesisException:  # PBD cloth cannot be exported yet: `scene.reset()` it is
-        return None
+    except gs.GenesisException:
+        saved = {}
+        for solver in scene.sim.active_solvers:
+            try:
+                saved[solver] = solver.__getstate__()
+            except gs.GenesisException:  # SPH and PBD particles: `scene.reset()` puts them back
+                pass
+        return saved
 
 
 def _restore(scene, checkpoint) -> None:
-    if checkpoint is not None:
+    if not isinstance(checkpoint, dict):
         scene.__setstate__(checkpoint)
         return
     scene.reset()
     solver = scene.sim.rigid_solver
     solver.collider.reset(cache_only=False)
     solver.constraint_solver.reset()
+    for solver, state in checkpoint.items():
+        solver.__setstate__(state)
 
 
 def layout_of(recipe: Recipe) -> Layout:

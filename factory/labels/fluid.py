@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import Delaunay, QhullError
 
 from factory.labels.pour import PourContext
+from factory.labels.volume import volume_ratio
 
 
 @dataclass(frozen=True)
@@ -48,44 +48,9 @@ def settle_step(vel: np.ndarray, speed: float) -> int:
     return int(moving[-1] + 1) if len(moving) else 0
 
 
-ALPHA = 2.0  # tetrahedra with an edge over ALPHA × the median edge are gaps or spray, not liquid
-_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
-
-
-def liquid_volume(points: np.ndarray) -> float:
-    """Volume filled by (N, 3) points: the alpha-shape of their Delaunay tetrahedralisation.
-
-    Tetrahedra whose longest edge exceeds `ALPHA` times the median edge of the tetrahedralisation
-    are left out, so gaps, the space under an overhang and lone drops do not count; the threshold
-    follows the points' own spacing, so a liquid squeezed uniformly reads its new volume (to the
-    0.1% a lattice's ambiguous triangulation allows).
-    """
-    try:
-        tets = points[Delaunay(points).simplices]  # (M, 4, 3)
-    except QhullError:  # all in one plane or line: no volume
-        return 0.0
-    lengths = np.linalg.norm(tets[:, _EDGES[:, 0]] - tets[:, _EDGES[:, 1]], axis=-1)  # (M, 6)
-    keep = lengths.max(axis=1) <= ALPHA * np.median(lengths)
-    a, b, c, d = (tets[keep, i] for i in range(4))
-    return float(np.abs(np.einsum("ij,ij->i", b - a, np.cross(c - a, d - a))).sum() / 6)
-
-
-def volume_ratio(pos: np.ndarray) -> np.ndarray:
-    """Liquid volume at each state over the volume at step 0: (T+1, N, 3) → (T+1,).
-
-    `liquid_volume` of the recorded points (a fixed random subset of the particles) at each
-    state over that at step 0; the subset's missing particles scale every state's volume alike.
-    Measured on hand-made arrays (tests): a block squashed to half its height reads 0.5 ± 0.05,
-    the same block jittered, moved or spread to twice its footprint at half its height 1 ± 0.1
-    (a jittered surface is rougher than a lattice's, so a disordered liquid reads a few percent
-    high). Points with no volume at step 0 (a flat sheet) give NaN. Known bias: it measures the hull
-    of particle centres, so a settled, disordered liquid reads a few percent high: a 16 cm block at
-    rest at 1.01 of its height read 1.06 (tests/test_genesis_particles.py); with Genesis' clamping
-    walls (centres pressed onto the walls) one at 65% of its height read 0.93.
-    """
-    first = liquid_volume(pos[0])
-    volumes = np.array([liquid_volume(p) for p in pos])
-    return volumes / first if first > 0 else np.full(len(pos), np.nan)
+def liquid_volume_ratio(pos: np.ndarray, ctx: FluidContext) -> np.ndarray:
+    """`volume_ratio` (`factory.labels.volume`) of the recorded points at the recipe's spacing, in the tank."""
+    return volume_ratio(pos, ctx.particle_size, (ctx.tank_lower, ctx.tank_upper))
 
 
 def conserved(pos: np.ndarray, ctx: FluidContext) -> bool:
@@ -97,7 +62,7 @@ def conserved(pos: np.ndarray, ctx: FluidContext) -> bool:
 def fluid_step_labels(pos: np.ndarray, ctx: FluidContext) -> dict[str, np.ndarray]:
     """Per transition t: the state of the liquid at t+1."""
     labels = {"mean_height": pos[1:, :, 2].mean(axis=-1).astype(np.float32),
-              "volume_ratio": volume_ratio(pos)[1:].astype(np.float32)}
+              "volume_ratio": liquid_volume_ratio(pos, ctx)[1:].astype(np.float32)}
     if ctx.target_lower is not None:
         labels["in_target"] = fraction_inside(pos[1:], ctx.target_lower, ctx.target_upper).astype(np.float32)
     return labels
@@ -113,7 +78,7 @@ def fluid_episode_labels(pos: np.ndarray, vel: np.ndarray, ctx: FluidContext) ->
         "settle_step": settle,
         "settle_time": settle * ctx.record_dt if settle >= 0 else float("nan"),
         "particles_conserved": conserved(pos, ctx),
-        "volume_ratio": float(volume_ratio(pos[[0, -1]])[-1]),  # at the last state
+        "volume_ratio": float(liquid_volume_ratio(pos[[0, -1]], ctx)[-1]),  # at the last state
     }
     if ctx.target_lower is not None:
         in_target = inside(pos[-1], ctx.target_lower, ctx.target_upper)

@@ -1,0 +1,140 @@
+"""How much a liquid is compressed, from a random subset of its particle centres: `volume_ratio`.
+
+The liquid's volume is its particle count times its volume per particle, and only the second can
+change; so the ratio to step 0 is the volume per recorded point now over that at step 0, and the
+subset's share and the particle count cancel (the same subset is recorded at every state). Around
+each recorded point, the part of a ball of radius `R` (fixed at step 0) that the liquid fills, over
+the other recorded points in it, is a local volume per point; both are weighted by a taper that
+falls smoothly to 0 at `R`, so that on the lattice the engine samples at step 0 the count does not
+jump with the radius (a hard ball's count did, by ±8% between two subsets). The part filled is the
+ball cut by a box along the principal axes of the points within `SHAPE`·`R` (a wider ball: its
+moments are less noisy, so the bulk is not cut by chance), its faces placed so that the ball ∩ slab,
+filled evenly, has those points' mean and variance along each axis, the variance widened by
+`spacing²/12` because each particle fills a cell of its spacing around its centre (m layers of
+centres a spacing apart make a box m spacings thick, exactly). A point in the bulk keeps the whole
+ball; at a free surface, a wall or in a pool two particles deep the box cuts it there. This resolves
+layers thinner than the subset's own spacing, where hulls of the recorded centres (alpha shapes) see
+almost no volume. The part outside the tank is no liquid (centres pressed onto a clamping wall gain
+no shell beyond it). Points whose tapered count is under `MIN_WEIGHT` (lone drops, whose size a
+subset cannot tell) are left out: spray counts at the density of the rest. Measured on hand-made
+arrays and Genesis states in README ("Volume"); known limit: drops closer than `SHAPE`·`R` read as
+one sparse blob (too high).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+NEIGHBOURS = 20  # the probe radius is the median distance to the 20th nearest recorded point at step 0
+OFF_SHELL = 1.0137  # nudges the radius off a lattice's exact neighbour distances (step 0 is a lattice)
+SHAPE = 1.6  # the ball the liquid's local shape is read from, in probe radii
+MIN_POINTS = 4  # recorded points at step 0 below which there is nothing to tell
+MIN_WEIGHT = 2.0  # tapered count of a ball (the point itself 1) below which its point is spray, left out
+MOST_POINTS = 6  # neighbours counted at most, in multiples of NEIGHBOURS (6x the step-0 density)
+
+
+def _unit_ball(n: int = 512) -> np.ndarray:
+    """Fixed pseudo-random points filling the unit ball evenly: the volume quadrature."""
+    cube = np.random.default_rng(20261202).uniform(-1, 1, (2 * n, 3))
+    return cube[np.einsum("ij,ij->i", cube, cube) <= 1][:n]
+
+
+MEAN_STEP, STD_STEP = 0.01, 0.005  # the slab lookup's grid, in units of the shape ball's radius
+
+
+def _slab_grid(n: int = 161) -> tuple[np.ndarray, np.ndarray]:
+    """Slabs [lo, hi] of the unit ball by the mean and standard deviation of the ball ∩ slab along the
+    slab's normal (weight 1 - z², the area of the ball's cross-section): for each node of a grid of
+    (mean, std), the slab of n × n candidates whose moments lie nearest."""
+    lo, hi = (g.ravel() for g in np.meshgrid(*2 * [np.linspace(-1, 1, n)], indexing="ij"))
+    keep = hi - lo > 0.02
+    lo, hi = lo[keep], hi[keep]
+    moments = [lambda z: z - z**3 / 3, lambda z: z**2 / 2 - z**4 / 4, lambda z: z**3 / 3 - z**5 / 5]
+    m0, m1, m2 = (f(hi) - f(lo) for f in moments)
+    mean = m1 / m0
+    slabs = cKDTree(np.stack([mean, np.sqrt(np.maximum(m2 / m0 - mean**2, 0))], axis=1))
+    nodes = np.stack(np.meshgrid(np.arange(-1, 1 + MEAN_STEP / 2, MEAN_STEP), np.arange(0, 0.6, STD_STEP),
+                                 indexing="ij"), axis=-1)
+    _, nearest = slabs.query(nodes.reshape(-1, 2))
+    return lo[nearest].reshape(nodes.shape[:2]), hi[nearest].reshape(nodes.shape[:2])
+
+
+def _taper(r: np.ndarray) -> np.ndarray:
+    """The weight of a point at r probe radii: 1 at the centre, smoothly 0 at the ball's edge (and
+    beyond), so counts on a lattice do not jump as the radius crosses a shell of neighbours."""
+    return np.where(r < 1, (1 - np.minimum(r, 1) ** 2) ** 2, 0.0)
+
+
+_BALL = _unit_ball()
+_BALL_WEIGHT = _taper(np.linalg.norm(_BALL, axis=1))
+_SLAB_LO, _SLAB_HI = _slab_grid()
+
+
+def _slabs(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The slab with (about) these moments: (lo, hi), each shaped like `mean`."""
+    i = np.clip(np.rint((mean + 1) / MEAN_STEP).astype(int), 0, _SLAB_LO.shape[0] - 1)
+    j = np.clip(np.rint(std / STD_STEP).astype(int), 0, _SLAB_LO.shape[1] - 1)
+    return _SLAB_LO[i, j], _SLAB_HI[i, j]
+
+
+def probe_radius(points: np.ndarray) -> float:
+    """The radius of the neighbourhoods: about `NEIGHBOURS` recorded points of the step-0 liquid."""
+    k = min(NEIGHBOURS, len(points) - 1)
+    return float(np.median(cKDTree(points).query(points, k + 1)[0][:, -1]) * OFF_SHELL)
+
+
+def local_volumes(points: np.ndarray, radius: float, spacing: float,
+                  tank: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per point of (N, 3): the volume of its ball that the liquid fills, and the points in it."""
+    n = len(points)
+    reach = SHAPE * radius  # the shape is read from a wider ball than the count: fewer false cuts from noise
+    dist, idx = cKDTree(points).query(points, min(n, int(MOST_POINTS * NEIGHBOURS * SHAPE**3)),
+                                      distance_upper_bound=reach)
+    keep = int(np.isfinite(dist).sum(axis=1).max())  # slots past the fullest ball are empty everywhere
+    dist, idx = dist[:, :keep], idx[:, :keep]
+    near = np.isfinite(dist)  # (N, K): which of the K slots hold a neighbour (the point itself first)
+    count = _taper(np.where(dist <= radius, dist, np.inf) / radius).sum(axis=1)  # the point itself weighs 1
+    m = near.sum(axis=1)
+    weight = (near / m[:, None])[:, None]  # (N, 1, K): the mean over each point's neighbours
+    rel = (points[np.where(near, idx, 0)] - points[:, None]) / reach * near[..., None]  # in units of the reach
+    dev = rel - (weight @ rel)
+    _, axes = np.linalg.eigh(np.swapaxes(dev, 1, 2) @ (dev * near[..., None]))  # columns: principal axes
+    along = rel @ axes
+    mu = (weight @ along)[:, 0]
+    spread = ((weight @ along**2)[:, 0] - mu**2) * (m / np.maximum(m - 1, 1))[:, None]  # unbiased
+    var = spread + (spacing / reach) ** 2 / 12
+    lo, hi = (SHAPE * x for x in _slabs(mu, np.sqrt(np.maximum(var, 0))))  # (N, 3), in units of R
+    filled = np.ones((n, len(_BALL)), bool)  # (N, S): the quadrature points in the liquid, in each point's axes
+    for k in range(3):
+        filled &= (_BALL[:, k] >= lo[:, k, None]) & (_BALL[:, k] <= hi[:, k, None])
+    for k in range(3 if tank is not None else 0):  # the tank's walls, for balls that reach them
+        for wall, side in ((tank[0][k], 1.0), (tank[1][k], -1.0)):
+            near_wall = np.flatnonzero(side * (points[:, k] - wall) < radius)
+            out = side * (axes[near_wall, k] @ _BALL.T)  # (M, S): towards the tank's inside, in units of R
+            filled[near_wall] &= out >= side * (wall - points[near_wall, k, None]) / radius
+    return (filled * _BALL_WEIGHT).mean(axis=1) * (4 / 3 * np.pi * radius**3), count
+
+
+def volume_per_point(points: np.ndarray, radius: float, spacing: float,
+                     tank: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+    """The liquid's volume per recorded point: filled volume over the other points in the balls, summed
+    over the non-spray (a point's own is always there: counting it would favour sparse neighbourhoods)."""
+    if not np.isfinite(points).all():  # a blown-up state has no volume to tell
+        return float("nan")
+    volume, count = local_volumes(points, radius, spacing, tank)
+    liquid = count >= MIN_WEIGHT
+    return float(volume[liquid].sum() / (count[liquid] - 1).sum()) if liquid.any() else float("nan")
+
+
+def volume_ratio(pos: np.ndarray, spacing: float, tank: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Liquid volume at each state over that at step 0, from the recorded points: (T+1, N, 3) → (T+1,).
+
+    `spacing` is the particle spacing (the recipe's `particle_size`); `tank` (lower, upper), if given,
+    bounds where liquid can be. NaN where step 0 has too few points to tell, and at non-finite states.
+    """
+    if len(pos[0]) <= MIN_POINTS or not np.isfinite(pos[0]).all():
+        return np.full(len(pos), np.nan)
+    radius = probe_radius(pos[0])
+    volumes = np.array([volume_per_point(p, radius, spacing, tank) for p in pos])
+    return volumes / volumes[0]
