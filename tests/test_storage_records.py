@@ -69,3 +69,23 @@ def test_good_records_pass_and_repeated_episodes_do_not():
     check_records([record(i) for i in range(3)], LAYOUT)
     with pytest.raises(StorageError, match=r"episodes \[1\] appear more than once"):
         check_records([record(0), record(1), record(1)], LAYOUT)
+
+
+def test_values_are_checked_in_every_record_and_beside_shape_problems():
+    """Shapes and dtypes are checked once per kind of record; values (body indices, steps, numbers)
+    in every record, and beside a shape problem elsewhere in the same record."""
+    records = [record(i) for i in range(4)]
+    c = records[1].rollout.contacts
+    records[1] = replace(records[1], rollout=replace(records[1].rollout, contacts=replace(c, body_a=c.body_a + 5)))
+    c = records[2].rollout.contacts
+    records[2] = replace(records[2], rollout=replace(records[2].rollout, states=np.zeros((11, 27), np.float32),
+                                                     contacts=replace(c, step=c.step + 50)))
+    records[3] = replace(records[3], params={**records[3].params, "a.mass": "heavy"})
+    with pytest.raises(StorageError) as info:
+        check_records(records, LAYOUT)
+    message = str(info.value)
+    assert message.startswith("4 problems")
+    for fragment in ["episode 1: contacts.body_a: body indices outside 0..2",
+                     "episode 2: states: shape (11, 27), expected (11, 26)", "episode 2: contacts.step: steps outside 0..10",
+                     "episode 3: a.mass: 'heavy' is not a number or a bool"]:
+        assert fragment in message

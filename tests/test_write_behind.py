@@ -18,7 +18,7 @@ from factory.generate.plan import plan_shards
 from factory.generate.resume import STATE_DIR, receipt_name
 from factory.generate.runner import run, run_write_behind
 from factory.generate.shard import produce_shard
-from factory.generate.write_behind import Inline, write_behind
+from factory.generate.write_behind import Inline, Threaded, write_behind
 from factory.storage.location import location
 from factory.storage.manifest import MANIFEST
 from factory.storage.verify import verify
@@ -41,10 +41,26 @@ def test_daemonic_process_writes_inline(tmp_path):
     child.join()
 
 
-def test_engine_threads_on_every_core_write_in_this_process(tmp_path):
-    """MuJoCo's rollout threads fill the cores: a helper process would only take turns with them."""
+def test_engine_threads_on_every_core_write_in_a_thread(tmp_path):
+    """MuJoCo's rollout threads fill the cores: a helper process would only take turns with them, a
+    thread of this process writes beside them (on one core, this process writes between batches)."""
     cores = len(os.sched_getaffinity(0))
-    assert isinstance(write_behind(location(tmp_path), engine_threads=cores), Inline)
+    helper = write_behind(location(tmp_path), engine_threads=cores)
+    assert isinstance(helper, Threaded if cores > 1 else Inline)
+    helper.shutdown()
+
+
+@pytest.mark.parametrize("formats", [["parquet", "hdf5"], ["hdf5"]])
+def test_mujoco_through_the_thread_writes_what_one_process_writes(formats, tmp_path):
+    """Shards written by the thread beside MuJoCo's rollout threads, and the last one's formats
+    written side by side, are the bytes `produce_shard` writes."""
+    pytest.importorskip("mujoco")
+    recipe = sharded(engine={"type": "mujoco", "threads": 2},
+                     outputs={"formats": formats, "record_every": 2, "shard_size": 4})
+    run(recipe, tmp_path / "run", executor=run_write_behind)
+    inline = [produce_shard(recipe, location(tmp_path / "inline"), shard)
+              for shard in plan_shards(recipe.episodes, recipe.outputs.shard_size)]
+    assert [s["files"] for s in manifest(tmp_path / "run")["shards"]] == [r["files"] for r in inline]
 
 
 def test_url_outputs_are_written_in_this_process():

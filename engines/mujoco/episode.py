@@ -133,8 +133,8 @@ class EpisodeSetup:
         for b, reset in zip(*np.nonzero(np.abs(clock - every * dt) > dt / 2)):
             out[b, reset + 1:] = np.nan  # (the first reset of an episode covers any later one)
         contacts = batch_contacts(readings[:, every - 1::every], self.scene)
-        return [Rollout(spec.index, out[b], transition_impulses(spec.forces, dt, every), contacts[b])
-                for b, spec in enumerate(specs)]
+        actions = transition_impulses(np.stack([s.forces for s in specs]), dt, every)
+        return [Rollout(spec.index, out[b], actions[b], contacts[b]) for b, spec in enumerate(specs)]
 
     def _states(self, specs: list[EpisodeSpec], qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
         """(B, T+1, state_size) in layout order from recorded joint positions and velocities (B, T+1, ·)."""

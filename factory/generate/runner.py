@@ -28,12 +28,14 @@ from factory.generate.resume import (
 from factory.generate.shard import (
     Progress,
     finish_shard,
+    label_shard,
     produce_shard,
     receipted,
     sample_shard,
     simulate_shard,
+    write_shard,
 )
-from factory.generate.write_behind import write_behind
+from factory.generate.write_behind import Inline, write_behind
 from factory.recipe.schema import Recipe
 from factory.rollout import Layout
 from factory.storage.location import Location, location
@@ -99,12 +101,13 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
                      ) -> Iterator[dict[str, Any]]:
     """The executor of a plain `factory run`: every shard from this process, in order.
 
-    Only the engine runs here; while it steps, a helper process (`factory.generate.write_behind`) samples the
-    next shard and labels, screens and writes the previous one (until the helper has started, and where
-    the engine's threads fill the cores, as MuJoCo's do, this process does that itself). The last shard leaves this process
-    nothing to simulate, so it writes that shard's last format (HDF5 by default, the slower writer)
-    while the helper writes the others. A shard is receipted once its files are in place; shards
-    still being written when the run stops (Ctrl-C, an engine error) are finished and receipted.
+    Only the engine runs here; while it steps, a helper (`factory.generate.write_behind`: a process, or a
+    thread where the engine's threads fill the cores, as MuJoCo's do) samples the next shard and labels,
+    screens and writes the previous one (until a helper process has started, this process does that
+    itself). The last shard leaves this process nothing to simulate, so it labels that shard and writes
+    its last format (HDF5 by default, the slower writer) while the helper writes the others. A shard is
+    receipted once its files are in place; shards still being written when the run stops (Ctrl-C, an
+    engine error) are finished and receipted.
     A script that passes it to `run` needs the `if __name__ == "__main__":` guard of any
     multiprocessing code (the helper is spawned and imports the main module)."""
     if not shards:
@@ -129,11 +132,12 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
             if not helper.ready():  # still starting: do its work here rather than wait for it
                 done = finish_shard(recipe, out, simulated)
                 in_flight.append((lambda done=done: done, engine))
-            elif more or len(formats) == 1:
+            elif more or len(formats) == 1 or isinstance(helper, Inline):
                 in_flight.append((helper.submit(finish_shard, recipe, out, simulated).result, engine))
-            else:
-                theirs = helper.submit(finish_shard, recipe, out, simulated, formats[:-1])
-                mine = finish_shard(recipe, out, simulated, formats[-1:])
+            else:  # labelled once, then its formats written side by side, by the helper and here
+                records, quarantined = label_shard(recipe, simulated)
+                theirs = helper.submit(write_shard, out, shard, records, simulated.layout, formats[:-1])
+                mine = write_shard(out, shard, records, simulated.layout, formats[-1:]) | {"quarantined": quarantined}
                 in_flight.append((lambda: mine | {"files": theirs.result()["files"] + mine["files"]}, engine))
             if len(in_flight) == 2:
                 yield receipt_of_first()

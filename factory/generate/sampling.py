@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from factory.generate.seeds import Reseeded, pcg64_seeds, seed_words
 from factory.recipe.containers import LIP_AXES, Tilt, movers, tilt_schedule
 from factory.recipe.distributions import Uniform, nominal, sample
-from factory.recipe.scene_fields import scene_fields
+from factory.recipe.scene_fields import SceneField, scene_fields
 from factory.recipe.schema import Move, Push, RandomPush, Recipe, RigidObject
 
 
@@ -52,23 +54,9 @@ _UNIT = Uniform(type="uniform", low=0.0, high=1.0)
 
 
 def episode_rng(seed: int, index: int, name: str) -> np.random.Generator:
-    """The generator of one parameter of one episode: `np.random.default_rng([seed, index, crc32(name)])`.
-
-    Built from the same SeedSequence words that default_rng derives from that list, so the draws are
-    the same, at about half its cost (a batch of 256 push_target episodes builds ~3,000 of these).
-    """
-    words = np.array(_words(seed) + _words(index) + _words(_crc(name)), np.uint32)
+    """The generator of one parameter of one episode: `np.random.default_rng([seed, index, crc32(name)])`."""
+    words = np.array(seed_words(seed) + seed_words(index) + seed_words(_crc(name)), np.uint32)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
-
-
-def _words(n: int) -> list[int]:
-    """A non-negative int as SeedSequence reads it: little-endian 32-bit words, [0] for 0."""
-    if n < 0:
-        raise ValueError(f"seeds and episode indices must be non-negative, got {n}")
-    words = [n & 0xFFFFFFFF]
-    while n := n >> 32:
-        words.append(n & 0xFFFFFFFF)
-    return words
 
 
 @lru_cache(maxsize=4096)
@@ -77,17 +65,21 @@ def _crc(name: str) -> int:
 
 
 class _Draw:
-    """Draws named parameters for one episode and keeps every value it drew."""
+    """Draws named parameters for one episode and keeps every value it drew; `rngs` gives a random
+    parameter's generator (by default `episode_rng`), and `random` lists their names as drawn."""
 
-    def __init__(self, seed: int, index: int):
+    def __init__(self, seed: int, index: int, rngs: Callable[[str], np.random.Generator] | None = None):
         self.seed, self.index = seed, index
+        self.rngs = rngs or (lambda name: episode_rng(seed, index, name))
         self.params: dict[str, float] = {}
+        self.random: list[str] = []
 
     def __call__(self, name: str, value) -> float:
         if isinstance(value, (int, float)):  # constants need no generator (most fields; keeps runs fast)
             drawn = float(value)
         else:
-            drawn = sample(value, episode_rng(self.seed, self.index, name))
+            drawn = sample(value, self.rngs(name))
+            self.random.append(name)
         self.params[name] = drawn
         return drawn
 
@@ -100,16 +92,58 @@ def scene_variant(recipe: Recipe, index: int) -> int:
     return index % recipe.scene_variants if recipe.scene_variants else index
 
 
-def scene_draws(recipe: Recipe, index: int) -> dict[str, float]:
-    """The scene-shaping values of episode `index`, drawn from (seed, its scene variant, name)."""
+def scene_draws(recipe: Recipe, index: int, fields: list[SceneField] | None = None) -> dict[str, float]:
+    """The scene-shaping values of episode `index`, drawn from (seed, its scene variant, name);
+    `fields` are the recipe's `scene_fields` where the caller has them already."""
     variant = scene_variant(recipe, index)
     return {f.name: float(f.value) if isinstance(f.value, (int, float))
-            else sample(f.value, episode_rng(recipe.seed, variant, f.name)) for f in scene_fields(recipe)}
+            else sample(f.value, episode_rng(recipe.seed, variant, f.name)) for f in fields or scene_fields(recipe)}
 
 
 def sample_episode(recipe: Recipe, index: int) -> EpisodeSpec:
-    draw = _Draw(recipe.seed, index)
-    draw.params.update(scene_draws(recipe, index))
+    return _sample(recipe, _Draw(recipe.seed, index), scene_draws(recipe, index))
+
+
+def sample_episodes(recipe: Recipe, indices: Sequence[int]) -> list[EpisodeSpec]:
+    """`sample_episode` of each index, the same specs: the first learns which parameters are
+    random, and the others' generators for them are seeded together (`factory.generate.seeds`)."""
+    if not indices:
+        return []
+    fields, variants = scene_fields(recipe), {}
+
+    def scene(index: int) -> dict[str, float]:
+        variant = scene_variant(recipe, index)
+        if variant not in variants:
+            variants[variant] = scene_draws(recipe, index, fields)
+        return variants[variant]
+
+    first = _Draw(recipe.seed, indices[0])
+    specs = [_sample(recipe, first, scene(indices[0]))]
+    names, rest = first.random, list(indices[1:])
+    table = _seed_table(recipe.seed, rest, names)
+    column, reseeded = {name: k for k, name in enumerate(names)}, Reseeded()
+    for row, index in zip(table.tolist(), rest):
+        def rngs(name: str, row=row, index=index) -> np.random.Generator:
+            k = column.get(name)
+            return episode_rng(recipe.seed, index, name) if k is None else reseeded.seeded(row[k])
+        specs.append(_sample(recipe, _Draw(recipe.seed, index, rngs), scene(index)))
+    return specs
+
+
+def _seed_table(seed: int, indices: list[int], names: list[str]) -> np.ndarray:
+    """(len(indices), len(names), 4) uint64: the PCG64 seed of each (episode, parameter) generator."""
+    rows = [seed_words(seed) + seed_words(i) + seed_words(_crc(n)) for i in indices for n in names]
+    seeds = np.empty((len(rows), 4), np.uint64)
+    lengths = np.array([len(r) for r in rows], int)
+    for length in np.unique(lengths):  # one word per number but for indices or seeds past 2**32
+        at = np.flatnonzero(lengths == length)
+        seeds[at] = pcg64_seeds(np.array([rows[k] for k in at], np.uint32).reshape(len(at), length))
+    return seeds.reshape(len(indices), len(names), 4)
+
+
+def _sample(recipe: Recipe, draw: _Draw, scene: dict[str, float]) -> EpisodeSpec:
+    index = draw.index
+    draw.params.update(scene)
     ground = recipe.scene.ground
     ground_friction = draw("ground.friction", ground.friction) if ground else 0.0
     bodies = tuple(_sample_body(obj, draw) for obj in recipe.scene.objects)
@@ -193,14 +227,15 @@ def euler_to_quat(euler_deg: tuple[float, float, float]) -> tuple[float, float, 
 
 
 def transition_impulses(forces: np.ndarray, dt: float, record_every: int) -> np.ndarray:
-    """Per-step forces (steps, n_objects, 3) → impulse per recorded transition (T, n_objects*3).
+    """Per-step forces (steps, n_objects, 3) → impulse per recorded transition (T, n_objects*3); for
+    a batch, (B, steps, n_objects, 3) → (B, T, n_objects*3), each episode's the same as alone.
 
     A transition spans `record_every` simulation steps; its action is the total impulse
     (N*s) applied to each object during them, so actions keep their meaning at any recording rate.
     """
-    steps, n_objects, _ = forces.shape
-    grouped = forces.reshape(steps // record_every, record_every, n_objects * 3)
-    return (grouped.sum(axis=1) * dt).astype(np.float32)
+    *batch, steps, n_objects, _ = forces.shape
+    grouped = forces.reshape(*batch, steps // record_every, record_every, n_objects * 3)
+    return (grouped.sum(axis=-2) * dt).astype(np.float32)
 
 
 def transition_velocities(velocities: np.ndarray, record_every: int) -> np.ndarray:

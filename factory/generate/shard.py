@@ -19,7 +19,7 @@ from factory.generate.engine_cache import cached_engine
 from factory.generate.plan import Shard, plan_batches
 from factory.generate.quarantine import screen
 from factory.generate.resume import write_receipt
-from factory.generate.sampling import EpisodeSpec, sample_episode
+from factory.generate.sampling import EpisodeSpec, sample_episodes
 from factory.labels import Context, label_context, label_rollouts
 from factory.recipe.scene_fields import pin_scene
 from factory.recipe.schema import Recipe
@@ -51,7 +51,7 @@ class Simulated:
 
 def sample_shard(recipe: Recipe, shard: Shard) -> list[EpisodeSpec]:
     """A shard's episodes to run; each depends on (recipe, index) only, so any process may sample them."""
-    return [sample_episode(recipe, i) for i in shard.episodes]
+    return sample_episodes(recipe, list(shard.episodes))
 
 
 def simulate_shard(recipe: Recipe, shard: Shard, specs: list[EpisodeSpec], progress: Progress | None = None
@@ -79,15 +79,18 @@ def simulate_shard(recipe: Recipe, shard: Shard, specs: list[EpisodeSpec], progr
 def label_shard(recipe: Recipe, simulated: Simulated) -> tuple[list[EpisodeRecord], list[dict[str, Any]]]:
     """Labelled records of the good episodes in index order, and the quarantined ones (episode, seed, reason)."""
     records, quarantined = [], []
-    for ctx, params, rollouts in simulated.batches:
-        good = []
-        for p, rollout in zip(params, rollouts):
-            reason = screen(rollout, simulated.layout, recipe.quarantine)
-            if reason is None:
-                good.append((p, rollout))
-            else:
-                quarantined.append({"episode": rollout.index, "seed": recipe.seed, "reason": reason})
-        records += label_rollouts([r for _, r in good], [p for p, _ in good], ctx)  # one pass per batch
+    # one labelling pass per scene variant, not per batch: labels are per episode, and each pass
+    # costs more in numpy call overhead than in arithmetic for a batch of 16 short episodes
+    for _, batches in groupby(simulated.batches, key=lambda b: id(b[0])):  # a context per variant
+        good, ctx = [], None
+        for ctx, params, rollouts in batches:
+            for p, rollout in zip(params, rollouts):
+                reason = screen(rollout, simulated.layout, recipe.quarantine)
+                if reason is None:
+                    good.append((p, rollout))
+                else:
+                    quarantined.append({"episode": rollout.index, "seed": recipe.seed, "reason": reason})
+        records += label_rollouts([r for _, r in good], [p for p, _ in good], ctx)
     records.sort(key=lambda r: r.index)
     return records, quarantined
 

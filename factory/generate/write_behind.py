@@ -1,11 +1,14 @@
 """The helper process of a plain `factory run`: it does what is not stepping while the engine steps.
 
 While shard k simulates, the helper samples shard k+1's episodes and labels, screens and writes
-shard k-1 (`factory.generate.runner.run_write_behind`, the CLI's executor). Genesis on CPU steps on one core and holds the GIL while
-it launches kernels, and h5py holds it while it writes, so a thread would take turns with the
+shard k-1 (`factory.generate.runner.run_write_behind`, the CLI's executor). Genesis on CPU steps on
+one core and holds the GIL while it launches kernels, so a thread would take turns with the
 stepping instead of running beside it; a process runs on the other core. It is started with
 `spawn` (forking a process that runs Genesis' threads is unsafe) and warmed up at once, so its
-start overlaps the first shard.
+start overlaps the first shard. `mujoco.rollout` lets go of the GIL while it steps, and so do
+Arrow's Parquet writer and h5py's compressed writes (a spinning Python thread kept ~75% of its
+pace beside each, on a loaded machine), so where MuJoCo's threads fill the cores the helper is a
+thread of this process instead.
 
 It ignores Ctrl-C (the run waits for the shards in flight and receipts them before stopping) and,
 on Linux, is killed with its parent, so a `kill -9`-ed run leaves no writer behind that could race
@@ -27,7 +30,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from factory.storage.location import LocalDir, Location
@@ -36,12 +39,16 @@ _PR_SET_PDEATHSIG = 1
 
 
 def write_behind(out: Location, engine_threads: int = 1) -> Executor:
-    """The helper for a run into `out`: one spawned process, or this process (see above, and where
-    the engine's `engine_threads` keep every core busy: there the helper only takes turns with
-    them. Measured on 2 loaded cores, 256 MuJoCo episodes on 2 rollout threads: head_on 7.9 s with
-    the helper, 2.5 s without; push_target 13.7 s and 7.3 s)."""
-    if multiprocessing.current_process().daemon or not isinstance(out, LocalDir) or _cores() <= engine_threads:
+    """The helper for a run into `out`: one spawned process; a thread of this process where the
+    engine's `engine_threads` keep every core busy (a process there only took turns with them, and
+    paid for its start and for pickling every shard: on 2 loaded cores, 256 MuJoCo episodes on 2
+    rollout threads, head_on took 7.9 s with it, 2.5 s without; `mujoco.rollout` lets go of the GIL,
+    and so do Arrow's writer and the compressors, so a thread fills what the engine leaves idle);
+    this process itself on one core (see above)."""
+    if multiprocessing.current_process().daemon or not isinstance(out, LocalDir) or _cores() == 1:
         return Inline()
+    if _cores() <= engine_threads:
+        return Threaded()
     return Helper(os.getpid())
 
 
@@ -57,6 +64,16 @@ class Helper(ProcessPoolExecutor):
         """Whether it has started: until then the run does the helper's work itself rather than wait
         (spawning and importing took 1–4 s on this loaded machine, longer than a MuJoCo run's first shards)."""
         return self._started.done()
+
+
+class Threaded(ThreadPoolExecutor):
+    """One thread beside the engine's."""
+
+    def __init__(self) -> None:
+        super().__init__(1, thread_name_prefix="factory-write-behind")
+
+    def ready(self) -> bool:
+        return True
 
 
 class Inline(Executor):

@@ -61,7 +61,7 @@ def pair_contacts(contacts: Contacts, episode: np.ndarray, n_episodes: int, min_
     n_pairs = n_bodies * n_bodies
     group = episode[keep].astype(np.int64) * n_pairs + np.minimum(a, b) * n_bodies + np.maximum(a, b)
     span = int(contacts.step.max(initial=0)) + 2  # > any step + 1, so spells never join across groups
-    group, step = np.divmod(np.unique(group * span + contacts.step[keep]), span)  # sorted, each once
+    group, step = np.divmod(_sorted_unique(group * span + contacts.step[keep]), span)
     starts = np.ones(len(group), bool)
     starts[1:] = group[1:] != group[:-1]
     onset = starts.copy()
@@ -71,6 +71,13 @@ def pair_contacts(contacts: Contacts, episode: np.ndarray, n_episodes: int, min_
     impacts = np.bincount(group[onset], minlength=n_episodes * n_pairs)
     shape = (n_episodes, n_bodies, n_bodies)
     return first.reshape(shape), impacts.reshape(shape)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique's values, sorted, each once, by a sort: numpy 2.4's np.unique goes through a hash
+    table first, 20x slower on the ~100,000 contact keys of a 256-episode shard (163 ms vs 8 ms)."""
+    values = np.sort(values)
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
 
 
 def rest_step(speeds: np.ndarray, rest_speed: float) -> int | np.ndarray:

@@ -28,9 +28,13 @@ def check_records(records: list[EpisodeRecord], layout: Layout) -> None:
         twice = sorted(i for i, n in Counter(r.index for r in records).items() if n > 1)
         if twice:
             problems.append(f"episodes {twice[:10]} appear more than once")
-        first = records[0]
-        for r in records:
-            problems += [f"episode {r.index}: {p}" for p in record_problems(r, layout, first)]
+        first, fine = records[0], {}
+        for r in records:  # shapes found fine are not checked again for records of the same kind
+            key = _signature(r)
+            shaped = fine.get(key) or _shape_problems(r, layout, first)  # (problems name its own shapes)
+            if not shaped[0]:
+                fine[key] = shaped
+            problems += [f"episode {r.index}: {p}" for p in shaped[0] + _value_problems(r, layout, *shaped[1:])]
     if problems:
         listed = problems[:MAX_LISTED] + ([f"... and {len(problems) - MAX_LISTED} more"]
                                           if len(problems) > MAX_LISTED else [])
@@ -57,13 +61,30 @@ def _shared_keys(records: list[EpisodeRecord]) -> list[str]:
 
 def record_problems(r: EpisodeRecord, layout: Layout, first: EpisodeRecord) -> list[str]:
     """What is wrong with one record alone, and where its dtypes differ from `first`'s."""
-    ro = r.rollout
-    problems = []
+    problems, *shaped = _shape_problems(r, layout, first)
+    return problems + _value_problems(r, layout, *shaped)
+
+
+def _signature(r: EpisodeRecord) -> tuple:
+    """What `_shape_problems` finds depends on: the records of a shard share it, but for how many
+    contacts each has (only whether each contact column has as many rows as `step`, and whether any)."""
+    ro, c = r.rollout, r.rollout.contacts
+    arrays = [ro.actions, ro.states, ro.point_index, *r.step_labels.values(), *ro.points.values()]
+    n = len(c.step) if isinstance(c.step, np.ndarray) else None
+    return (tuple(r.step_labels), tuple(ro.points), n == 0,
+            tuple((a.shape, a.dtype) if isinstance(a, np.ndarray) else type(a) for a in arrays),
+            tuple((a.ndim and a.shape[0] == n, a.shape[1:], a.dtype) if isinstance(a, np.ndarray) else type(a)
+                  for a in (getattr(c, k) for k in Contacts.COLUMNS)))
+
+
+def _shape_problems(r: EpisodeRecord, layout: Layout, first: EpisodeRecord
+                    ) -> tuple[list[str], int | None, tuple[str, ...], bool]:
+    """What is wrong with a record's arrays' types, shapes and dtypes; then what `_value_problems`
+    takes: its T, the body columns in shape, and whether to check the contacts' steps."""
+    ro, c = r.rollout, r.rollout.contacts
+    problems: list[str] = []
     T = _check_array(problems, "actions", ro.actions, (None, layout.action_size), "f")
     _check_array(problems, "states", ro.states, (None if T is None else T + 1, layout.state_size), "f")
-    for name, value in {**r.params, **r.episode_labels}.items():
-        if not isinstance(value, _SCALARS) and (np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf"):
-            problems.append(f"{name}: {value!r} is not a number or a bool")
     for name, values in r.step_labels.items():
         if _check_array(problems, f"step label {name}", values, (T,), "biuf") is not None:
             theirs = first.step_labels.get(name)
@@ -80,21 +101,32 @@ def record_problems(r: EpisodeRecord, layout: Layout, first: EpisodeRecord) -> l
         _check_array(problems, "point_index", ro.point_index, (layout.n_points,), "iu")
     elif ro.point_index is not None:
         problems.append("point_index given, but the layout records no points")
-    return problems + _contact_problems(ro.contacts, layout, T)
-
-
-def _contact_problems(c: Contacts, layout: Layout, T: int | None) -> list[str]:
-    problems: list[str] = []
+    before = len(problems)
     n = _check_array(problems, "contacts.step", c.step, (None,), "iu")
+    bodies = []  # body columns in shape, whose indices `_value_problems` checks
     for name, shape, kinds in (("body_a", (n,), "iu"), ("body_b", (n,), "iu"), ("position", (n, 3), "f"),
                                ("normal", (n, 3), "f"), ("force_on_a", (n, 3), "f"), ("penetration", (n,), "f")):
         if _check_array(problems, f"contacts.{name}", getattr(c, name), shape, kinds) is not None \
-                and name.startswith("body") and len(c.step) and \
-                not (0 <= np.min(getattr(c, name)) and np.max(getattr(c, name)) < len(layout.bodies)):
-            problems.append(f"contacts.{name}: body indices outside 0..{len(layout.bodies) - 1}")
-    if n and T is not None and not problems and not (0 <= c.step.min() and c.step.max() <= T):
-        problems.append(f"contacts.step: steps outside 0..{T}")
-    return problems
+                and name.startswith("body"):
+            bodies.append(name)
+    steps = bool(n) and T is not None and len(problems) == before  # contacts in shape: check their steps
+    return problems, T, tuple(bodies), steps
+
+
+def _value_problems(r: EpisodeRecord, layout: Layout, T: int | None, bodies: tuple[str, ...],
+                    steps: bool) -> list[str]:
+    """What is wrong with a record's values: parameters and labels not numbers, contacts naming
+    bodies or steps outside the layout (in the columns `_shape_problems` found in shape)."""
+    problems = []
+    for name, value in {**r.params, **r.episode_labels}.items():
+        if not isinstance(value, _SCALARS) and (np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf"):
+            problems.append(f"{name}: {value!r} is not a number or a bool")
+    c = r.rollout.contacts
+    outside = [f"contacts.{name}: body indices outside 0..{len(layout.bodies) - 1}" for name in bodies
+               if len(c.step) and not (0 <= np.min(getattr(c, name)) and np.max(getattr(c, name)) < len(layout.bodies))]
+    if steps and not outside and not (0 <= c.step.min() and c.step.max() <= T):
+        outside.append(f"contacts.step: steps outside 0..{T}")
+    return problems + outside
 
 
 def _check_array(problems: list[str], what: str, value: object, shape: tuple[int | None, ...],
