@@ -101,12 +101,13 @@ def test_mesh_edges_are_the_lattice_triangles_edges():
 
 @pytest.mark.parametrize("mesh", [False, True])
 def test_predictions_follow_any_order_of_the_points(mesh):
-    """Relabelling the points (and the mesh with them) relabels the prediction, nothing else."""
+    """Relabelling the points (and the mesh and rest shape with them) relabels the prediction,
+    nothing else."""
     torch.manual_seed(0)
     rest = _lattice()
     n = len(rest)
     model = ParticleModel(dims=3, history=2, radius=0.15, hidden=16, steps=2, movers=1, actions=3,
-                          lower=[-1.0, -1.0, 0.0], upper=[1.0, 1.0, 1.0], mesh=mesh).eval()
+                          lower=[-1.0, -1.0, 0.0], upper=[1.0, 1.0, 1.0], mesh=mesh, rest_bounds=True).eval()
     gen = torch.Generator().manual_seed(3)
     window = torch.from_numpy(rest).float()[None, :, None] + 0.01 * torch.randn(2, n, 3, 3, generator=gen).cumsum(2)
     movers, action = torch.randn(2, 1, 7, generator=gen), torch.randn(2, 3, generator=gen)
