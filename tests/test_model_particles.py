@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from factory.model.mesh import batch_edges, mesh_edges  # noqa: E402
+from factory.model.particle_train import draw_probabilities  # noqa: E402
 from factory.model.particles import (  # noqa: E402
     ParticleModel,
     ParticlePredictor,
@@ -101,12 +102,13 @@ def test_mesh_edges_are_the_lattice_triangles_edges():
 
 @pytest.mark.parametrize("mesh", [False, True])
 def test_predictions_follow_any_order_of_the_points(mesh):
-    """Relabelling the points (and the mesh with them) relabels the prediction, nothing else."""
+    """Relabelling the points (and the mesh and rest shape with them) relabels the prediction,
+    nothing else."""
     torch.manual_seed(0)
     rest = _lattice()
     n = len(rest)
     model = ParticleModel(dims=3, history=2, radius=0.15, hidden=16, steps=2, movers=1, actions=3,
-                          lower=[-1.0, -1.0, 0.0], upper=[1.0, 1.0, 1.0], mesh=mesh).eval()
+                          lower=[-1.0, -1.0, 0.0], upper=[1.0, 1.0, 1.0], mesh=mesh, rest_bounds=True).eval()
     gen = torch.Generator().manual_seed(3)
     window = torch.from_numpy(rest).float()[None, :, None] + 0.01 * torch.randn(2, n, 3, 3, generator=gen).cumsum(2)
     movers, action = torch.randn(2, 1, 7, generator=gen), torch.randn(2, 3, generator=gen)
@@ -142,3 +144,13 @@ def test_steps_stay_outside_spherical_movers_and_above_the_ground():
         return ((p - ball[:3]).norm(dim=-1) < 0.11 - 1e-6) | (p[..., 2] < 0.02 - 1e-6)
 
     assert too_close(free).any() and not too_close(nxt).any()
+
+
+def test_energy_draws_favour_bursts_and_leave_every_window_a_chance():
+    """Half the draws by acceleration energy: a burst of 60× the energy is drawn 5.7× as often as a
+    window at rest, which keeps half a uniform share; no focus is uniform."""
+    energy = np.array([0.0, 1.0, 1.0, 2.0, 60.0])
+    p = draw_probabilities(energy, focus=0.5)
+    assert p.sum() == pytest.approx(1.0) and p[0] == pytest.approx(0.1)
+    assert p[-1] == pytest.approx(0.1 + 0.5 * 60 / 64)
+    np.testing.assert_allclose(draw_probabilities(energy, 0.0), np.full(5, 0.2))

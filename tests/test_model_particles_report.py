@@ -3,6 +3,7 @@ data checks and the verdict, plus the checks catching a corrupted copy."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -15,13 +16,14 @@ pytest.importorskip("torch")
 
 from factory import open_dataset  # noqa: E402
 from factory.generate.runner import run  # noqa: E402
-from factory.model.particle_data import iter_point_episodes  # noqa: E402
-from factory.model.split import episode_info  # noqa: E402
+from factory.model.particle_data import iter_point_episodes, point_fields  # noqa: E402
+from factory.model.split import episode_info, quality_options  # noqa: E402
 from factory.model.train import TrainConfig  # noqa: E402
 from factory.recipe.loader import load_recipe  # noqa: E402
 from factory.recipe.schema import Recipe  # noqa: E402
 from factory.report.build import make_report  # noqa: E402
 from factory.report.particle_checks import check_particles  # noqa: E402
+from factory.report.verdict import verdict  # noqa: E402
 
 pytestmark = pytest.mark.genesis
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,3 +117,47 @@ def test_checks_flag_escaped_particles_and_rewritten_labels(dam, tmp_path):
     assert "in_target_fraction" in found["label_mismatch"]["by_label"]
     assert "volume_ratio" in found["label_mismatch"]["by_label"]  # a label claiming what the points deny
     assert found["label_mismatch"]["fraction"] >= 0.25
+
+
+def corrupt(src: Path, dst: Path, how: str) -> Path:
+    """A Parquet-only copy of a fluid / cloth dataset with actions shuffled across transitions or
+    the recorded points noised by 1 cm (the rigid twin is tests/test_checks.py's `corrupt`)."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("hdf5", "stats.json", "report"))
+    rng = np.random.default_rng(0)
+    field = point_fields(open_dataset(src, "parquet").layout)[0]
+    for path in sorted((dst / "parquet" / "transitions").glob("*.parquet")):
+        t = pq.read_table(path)
+        if how == "actions":
+            arr = t["action"].combine_chunks()
+            x = arr.flatten().to_numpy().reshape(len(t), -1)[rng.permutation(len(t))]
+            t = t.set_column(t.column_names.index("action"), "action",
+                             pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), arr.type.list_size))
+        else:
+            for name in (field, f"next_{field}"):
+                pos = t[name].combine_chunks()
+                x = pos.flatten().flatten().to_numpy().reshape(len(t), -1, 3)
+                x = x + rng.normal(0, 0.01, x.shape).astype(np.float32)
+                t = t.set_column(t.column_names.index(name), name, _points_column(x, pos.type))
+        pq.write_table(t, path)
+    manifest = json.loads((dst / "manifest.json").read_text())
+    manifest["formats"] = ["parquet"]
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    return dst
+
+
+def _verdict(path: Path) -> dict:
+    ds = open_dataset(path, "parquet")
+    return verdict(check_particles(ds, episode_info(ds.episodes())), None, quality_options(ds))
+
+
+@pytest.mark.parametrize("how, failing", [
+    ("actions", {"mover velocity residual (median)"}),
+    ("states", {"episodes losing points through the walls (fraction)", "episodes with labels contradicting states"}),
+])
+def test_shuffled_actions_and_noised_points_fail_the_verdict(dam, tmp_path, how, failing):
+    clean = _verdict(dam)
+    named = {c["name"]: c for c in clean["criteria"]}
+    assert all(named[name]["passed"] for name in failing), clean  # the clean data does not fail for this reason
+    bad = _verdict(corrupt(dam, tmp_path / how, how))
+    assert not bad["aspects"]["consistent"]
+    assert failing <= {c["name"] for c in bad["criteria"] if not c["passed"]}

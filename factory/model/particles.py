@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from torch import nn
 
 from factory.model.graph import EncodeProcessDecode, Graph
@@ -24,12 +25,21 @@ from factory.model.mesh import mesh_edges
 from factory.model.particle_data import SHAPE_KEYS
 
 SHAPE_SIZE = len(SHAPE_KEYS)
+REST_CLIP = 3.0  # radii: how far into the first state's shape its bounds are told apart
 
 
 def radius_graph(pos: torch.Tensor, radius: float) -> torch.Tensor:
     """Directed edges (2, E) between distinct particles closer than `radius`, for (G, N, D)
-    positions; node ids are flat (g * N + i). O(N²) per graph: fine up to a few thousand particles."""
+    positions; node ids are flat (g * N + i). On the CPU a k-d tree per graph (a 1,024-vertex
+    sheet: 6 ms for two graphs against 50-60 ms for all pairs, benchmarks/bench_particle_model.py),
+    elsewhere all pairs at once (O(N²) per graph: fine up to a few thousand particles)."""
     g, n, _ = pos.shape
+    if pos.device.type == "cpu":
+        found = []
+        for k, p in enumerate(pos.detach().numpy()):
+            pairs = cKDTree(p).query_pairs(radius, output_type="ndarray")
+            found.append(np.concatenate([pairs, pairs[:, ::-1]]).T + k * n)
+        return torch.from_numpy(np.concatenate(found, 1) if found else np.zeros((2, 0), np.int64))
     close = torch.cdist(pos, pos) < radius
     close &= ~torch.eye(n, dtype=torch.bool, device=pos.device)
     graph, src, dst = close.nonzero(as_tuple=True)
@@ -51,14 +61,17 @@ class ParticleModel(nn.Module):
 
     def __init__(self, dims: int = 3, history: int = 3, radius: float = 0.05, hidden: int = 64,
                  steps: int = 3, movers: int = 0, actions: int = 0,
-                 lower: list[float] | None = None, upper: list[float] | None = None, mesh: bool = False):
+                 lower: list[float] | None = None, upper: list[float] | None = None, mesh: bool = False,
+                 rest_bounds: bool = False):
         super().__init__()
         self.config = {"dims": dims, "history": history, "radius": radius, "hidden": hidden, "steps": steps,
-                       "movers": movers, "actions": actions, "lower": lower, "upper": upper, "mesh": mesh}
-        self.radius, self.history, self.mesh = radius, history, mesh
+                       "movers": movers, "actions": actions, "lower": lower, "upper": upper, "mesh": mesh,
+                       "rest_bounds": rest_bounds}
+        self.radius, self.history, self.mesh, self.rest_bounds = radius, history, mesh, rest_bounds
         walls = 2 * dims if lower is not None else 0
-        self.net = EncodeProcessDecode(dims * history + 1 + walls + (dims + 1 + SHAPE_SIZE) * movers + actions,
-                                       (dims + 1) * (2 if mesh else 1) + mesh, dims, hidden, steps)
+        self.net = EncodeProcessDecode(dims * history + 1 + walls + 2 * dims * rest_bounds
+                                       + (dims + 1 + SHAPE_SIZE) * movers + actions,
+                                       (dims + 1) * (2 if mesh else 1) + mesh, dims, hidden, steps, factored=True)
         self.register_buffer("vel_std", torch.ones(()))
         self.register_buffer("acc_mean", torch.zeros(dims))
         self.register_buffer("acc_std", torch.ones(()))
@@ -98,12 +111,20 @@ class ParticleModel(nn.Module):
             self.mover_gap.copy_(torch.stack(gaps).amin(0).clamp(0, self.radius))
 
     def node_features(self, window: torch.Tensor, movers: torch.Tensor | None = None,
-                      action: torch.Tensor | None = None, age: torch.Tensor | None = None) -> torch.Tensor:
+                      action: torch.Tensor | None = None, age: torch.Tensor | None = None,
+                      rest: torch.Tensor | None = None) -> torch.Tensor:
         """Per point: normalized velocity history and the share of it that was recorded (`age` (G,):
         recorded steps before the window's last frame; None: all; the first state's history is
         extrapolated, and the first step of a scene, started from rest, differs from any later), then (when configured) wall distances clipped at
-        one radius, movers' centres relative to the point, their distance and shape (movers (G, K,
-        D + SHAPE_SIZE): centres, then shapes), all in position-std units, and the normalized action."""
+        one radius, where the point sat in the first state's shape (`rest` (G, N, D): its offsets to
+        that shape's bounding box, in radii, clipped at REST_CLIP), movers' centres relative to the
+        point, their distance and shape (movers (G, K, D + SHAPE_SIZE): centres, then shapes), all
+        in position-std units, and the normalized action.
+
+        The rest offsets are what the first step needs: an SPH liquid starts from a squeezed
+        lattice and bursts in its first interval by an amount set by where each particle sits in
+        the block (a third of constant velocity's one-step error on the dam break), and a sheet's
+        border vertices move unlike its inner ones."""
         g, n, _, d = window.shape
         current = window[:, :, -1]
         known = torch.ones(g, device=window.device) if age is None else (age.to(window) / self.history).clamp(0, 1)
@@ -111,6 +132,9 @@ class ParticleModel(nn.Module):
         if self.config["lower"] is not None:
             parts += [((current - self.lower) / self.radius).clamp(0, 1),
                       ((self.upper - current) / self.radius).clamp(0, 1)]
+        if self.rest_bounds:
+            parts += [((rest - rest.amin(1, keepdim=True)) / self.radius).clamp(0, REST_CLIP),
+                      ((rest.amax(1, keepdim=True) - rest) / self.radius).clamp(0, REST_CLIP)]
         if self.config["movers"]:
             rel = (movers[:, None, :, :d] - current[:, :, None]) / self.pos_std
             shape = (movers[:, None, :, d:] / self.pos_std).expand(g, n, -1, -1)
@@ -138,7 +162,7 @@ class ParticleModel(nn.Module):
             is_mesh = torch.zeros(edges.shape[1], 1, dtype=rel.dtype, device=rel.device)
             is_mesh[world.shape[1]:] = 1
             feats += [u, u.norm(dim=-1, keepdim=True), is_mesh]
-        nodes = self.node_features(window, movers, action, age).reshape(g * n, -1)
+        nodes = self.node_features(window, movers, action, age, rest).reshape(g * n, -1)
         return Graph(nodes, torch.cat(feats, -1), edges[0], edges[1])
 
     def forward(self, window: torch.Tensor, movers: torch.Tensor | None = None, action: torch.Tensor | None = None,
@@ -152,17 +176,20 @@ class ParticleModel(nn.Module):
 
     def loss(self, window: torch.Tensor, target: torch.Tensor, noise: float = 0.0,
              movers: torch.Tensor | None = None, action: torch.Tensor | None = None, age: torch.Tensor | None = None,
-             rest: torch.Tensor | None = None, mesh: torch.Tensor | None = None) -> torch.Tensor:
-        """MSE of normalized acceleration; `noise` (in velocity-std units) perturbs the history as
-        a random walk. As in the paper, the target moves with the last noisy position, so the model
-        learns to correct noisy velocities rather than to snap positions back."""
+             rest: torch.Tensor | None = None, mesh: torch.Tensor | None = None,
+             weight: torch.Tensor | None = None) -> torch.Tensor:
+        """MSE of normalized acceleration (each graph's mean times its `weight` (G,), if given);
+        `noise` (in velocity-std units) perturbs the history as a random walk. As in the paper,
+        the target moves with the last noisy position, so the model learns to correct noisy
+        velocities rather than to snap positions back."""
         if noise > 0:
             steps = torch.randn_like(window[:, :, 1:]) * noise * self.vel_std / window.shape[2] ** 0.5
             walk = torch.cat([torch.zeros_like(window[:, :, :1]), steps.cumsum(2)], 2)
             window = window + walk
             target = target + walk[:, :, -1:]  # keep the next position fixed relative to the noisy history
         acc = target[:, :, 0] - 2 * window[:, :, -1] + window[:, :, -2]
-        return torch.mean((self(window, movers, action, age, rest, mesh) - (acc - self.acc_mean) / self.acc_std) ** 2)
+        err = ((self(window, movers, action, age, rest, mesh) - (acc - self.acc_mean) / self.acc_std) ** 2).mean((1, 2))
+        return (err * weight).mean() if weight is not None else err.mean()
 
     def step(self, window: torch.Tensor, movers: torch.Tensor | None = None, action: torch.Tensor | None = None,
              age: torch.Tensor | None = None, rest: torch.Tensor | None = None,
@@ -212,9 +239,9 @@ class ParticlePredictor:
         t = [torch.as_tensor(np.asarray(a), dtype=torch.float32, device=self.device)
              for a in (window, movers, action, age)]
         g, n = window.shape[:2]
-        rest_t = mesh = None
+        rest_t = torch.as_tensor(rest, dtype=torch.float32, device=self.device).expand(g, n, -1)
+        mesh = None
         if self.model.mesh:
-            rest_t = torch.as_tensor(rest, dtype=torch.float32, device=self.device).expand(g, n, -1)
             mesh = (self._edges(rest)[:, None] + torch.arange(g, device=self.device)[:, None] * n).reshape(2, -1)
         return self.model.step(*t, rest_t, mesh).cpu().numpy()
 

@@ -257,6 +257,9 @@ class QualityOptions(Strict):
                                    "no action, as a fraction of the episode's energy scale.")
     max_action_residual: float = Field(0.5, gt=0, description="Median |m·Δv − J| / |J| over pushes: "
                                        "how far recorded pushes may be from moving what they push.")
+    max_mover_residual: float = Field(0.1, gt=0, description="Fluid and cloth: median |Δx/dt − v| / "
+                                      "max(|v|, |Δx/dt|) over transitions where a scripted mover moves or "
+                                      "is told to: how far its recorded motion may be from its action v.")
     max_label_mismatch: float = Field(0.05, ge=0, le=1, description="Fraction of episodes whose labels "
                                       "may disagree with their states.")
     max_duplicates: float = Field(0.0, ge=0, le=1, description="Fraction of duplicate episodes allowed.")

@@ -38,6 +38,9 @@ def criteria(checks: dict, evaluation: dict | None, q: QualityOptions) -> list[C
     if "points_escaped" in checks:  # particles / vertices: conservation has no tolerance
         out.append(Criterion("consistent", "episodes losing points through the walls (fraction)",
                              checks["points_escaped"]["fraction"], 0.0))
+    if "mover_residual" in checks:  # scripted movers follow their actions: shuffled actions do not
+        out.append(Criterion("consistent", "mover velocity residual (median)", checks["mover_residual"]["median"],
+                             q.max_mover_residual))
     if "compressed" in checks:  # a liquid is incompressible: no episode may lose volume
         out.append(Criterion("consistent", "liquid episodes compressed below min_volume_ratio (fraction)",
                              checks["compressed"]["fraction"], 0.0))
