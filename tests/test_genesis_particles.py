@@ -138,6 +138,19 @@ def test_grasped_corner_follows_the_action(tmp_path):
         assert np.linalg.norm(pos[-1].mean(axis=0) - pos[0].mean(axis=0)) > 0.01
 
 
+def three_batches(engine, specs: list) -> tuple[list, list, list]:
+    """The same episodes run, run again and run in swapped env slots (put back in order)."""
+    return engine.run_batch(specs), engine.run_batch(specs), engine.run_batch(specs[::-1])[::-1]
+
+
+def assert_same_episodes(first: list, again: list, swapped: list, points: str) -> None:
+    for a, b, c in zip(first, again, swapped):
+        for name in (f"{points}_pos", f"{points}_vel"):
+            assert np.array_equal(a.points[name], b.points[name]) and np.array_equal(a.points[name], c.points[name])
+        assert np.array_equal(a.states, b.states) and np.array_equal(a.states, c.states)
+    assert not np.array_equal(first[0].points[f"{points}_pos"], first[1].points[f"{points}_pos"])
+
+
 def test_cloth_episode_is_independent_of_batch_history_and_slot():
     """PBD scenes cannot be checkpointed; reset must still give each episode the same trajectory.
     A sheet that leaves the fitted PBD domain (here made too low for the lifted corner) is refused."""
@@ -148,21 +161,13 @@ def test_cloth_episode_is_independent_of_batch_history_and_slot():
     engine = GenesisEngine(recipe)
     try:
         specs = [sample_episode(recipe, i) for i in range(2)]
-        first = engine.run_batch(specs)
-        again = engine.run_batch(specs)
-        swapped = engine.run_batch(specs[::-1])
+        runs = three_batches(engine, specs)
         engine._points.domain = (engine._points.domain[0], engine._points.domain[1][:2] + (0.03,))
         with pytest.raises(SimulationError, match="reached the fitted PBD domain"):  # the lifted corner leaves it
             engine.run_batch(specs)
     finally:
         engine.close()
-    for a, b, c in zip(first, again, swapped[::-1]):
-        for name in ("vertex_pos", "vertex_vel"):
-            assert np.array_equal(a.points[name], b.points[name])
-            assert np.array_equal(a.points[name], c.points[name])
-        assert np.array_equal(a.states, c.states)
-    assert not np.array_equal(first[0].points["vertex_pos"], first[1].points["vertex_pos"])
-
+    assert_same_episodes(*runs, "vertex")
 
 
 def test_liquid_episode_is_independent_of_batch_history_and_slot():
@@ -174,25 +179,16 @@ def test_liquid_episode_is_independent_of_batch_history_and_slot():
 
     push = shipped("fluid/weir.yaml").actions[0].model_dump() | {"stop": 30}
     recipe = shipped("fluid/weir.yaml", steps=30, actions=[push])
-    engine = GenesisEngine(recipe)
+    specs = [sample_episode(recipe, i) for i in range(2)]
+    engine, alone = GenesisEngine(recipe), GenesisEngine(recipe.model_copy(update={"n_envs": 1}))
     try:
-        specs = [sample_episode(recipe, i) for i in range(2)]
-        first = engine.run_batch(specs)
-        again = engine.run_batch(specs)
-        swapped = engine.run_batch(specs[::-1])
+        runs = three_batches(engine, specs)
+        single = alone.run_batch(specs[1:])[0]
     finally:
         engine.close()
-    alone = GenesisEngine(recipe.model_copy(update={"n_envs": 1}))
-    try:
-        assert np.array_equal(alone.run_batch(specs[1:])[0].points["particle_pos"], first[1].points["particle_pos"])
-    finally:
         alone.close()
-    for a, b, c in zip(first, again, swapped[::-1]):
-        for name in ("particle_pos", "particle_vel"):
-            assert np.array_equal(a.points[name], b.points[name])
-            assert np.array_equal(a.points[name], c.points[name])
-        assert np.array_equal(a.states, b.states) and np.array_equal(a.states, c.states)
-    assert not np.array_equal(first[0].points["particle_pos"], first[1].points["particle_pos"])
+    assert_same_episodes(*runs, "particle")
+    assert np.array_equal(single.points["particle_pos"], runs[0][1].points["particle_pos"])
 
 BLOCK = 0.16  # m: height of a liquid block filling its tank's 0.2 × 0.2 m footprint
 
