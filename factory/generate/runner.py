@@ -15,6 +15,7 @@ from typing import Any
 
 from engines import load_engine
 from engines.base import Engine
+from factory.generate.interrupt import interrupts_held
 from factory.generate.lock import output_lock
 from factory.generate.plan import Shard, check_scale, plan_shards
 from factory.generate.provenance import build_manifest
@@ -27,6 +28,7 @@ from factory.generate.resume import (
 )
 from factory.generate.shard import (
     Progress,
+    Simulated,
     finish_shard,
     label_shard,
     produce_shard,
@@ -35,7 +37,7 @@ from factory.generate.shard import (
     simulate_shard,
     write_shard,
 )
-from factory.generate.write_behind import Inline, write_behind
+from factory.generate.write_behind import Helper, Inline, Threaded, write_behind
 from factory.recipe.schema import Recipe
 from factory.rollout import Layout
 from factory.storage.location import Location, location
@@ -107,12 +109,12 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
     itself). The last shard leaves this process nothing to simulate, so it labels that shard and writes
     its last format (HDF5 by default, the slower writer) while the helper writes the others. A shard is
     receipted once its files are in place; shards still being written when the run stops (Ctrl-C, an
-    engine error) are finished and receipted.
+    engine error) are finished and receipted, and a Ctrl-C while this process writes waits for that
+    write (`factory.generate.interrupt`).
     A script that passes it to `run` needs the `if __name__ == "__main__":` guard of any
     multiprocessing code (the helper is spawned and imports the main module)."""
     if not shards:
         return
-    formats = recipe.outputs.formats
     in_flight: list[tuple[Callable[[], dict[str, Any]], Engine]] = []  # (its finished receipt, when ready)
 
     def receipt_of_first() -> dict[str, Any]:
@@ -129,16 +131,8 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
             more = k + 1 < len(shards)
             upcoming = helper.submit(sample_shard, recipe, shards[k + 1]) if more and helper.ready() else None
             simulated, engine = simulate_shard(recipe, shard, specs, progress)
-            if not helper.ready():  # still starting: do its work here rather than wait for it
-                done = finish_shard(recipe, out, simulated)
-                in_flight.append((lambda done=done: done, engine))
-            elif more or len(formats) == 1 or isinstance(helper, Inline):
-                in_flight.append((helper.submit(finish_shard, recipe, out, simulated).result, engine))
-            else:  # labelled once, then its formats written side by side, by the helper and here
-                records, quarantined = label_shard(recipe, simulated)
-                theirs = helper.submit(write_shard, out, shard, records, simulated.layout, formats[:-1])
-                mine = write_shard(out, shard, records, simulated.layout, formats[-1:]) | {"quarantined": quarantined}
-                in_flight.append((lambda: mine | {"files": theirs.result()["files"] + mine["files"]}, engine))
+            with interrupts_held():  # what this process writes is finished and in flight before Ctrl-C stops it
+                in_flight.append((_finish(recipe, out, simulated, helper, last=not more), engine))
             if len(in_flight) == 2:
                 yield receipt_of_first()
         while in_flight:
@@ -148,6 +142,22 @@ def run_write_behind(recipe: Recipe, out: Location, shards: list[Shard], progres
             with contextlib.suppress(Exception):  # what stopped the run is the error to report
                 receipted(out, finished(), engine)
         helper.shutdown(wait=False, cancel_futures=True)  # nothing left to wait for but the process's exit
+
+
+def _finish(recipe: Recipe, out: Location, simulated: Simulated, helper: Helper | Threaded | Inline,
+            last: bool) -> Callable[[], dict[str, Any]]:
+    """Have a simulated shard labelled and written, by the helper or here; return what gives its receipt."""
+    formats = recipe.outputs.formats
+    if not helper.ready():  # still starting: do its work here rather than wait for it
+        done = finish_shard(recipe, out, simulated)
+        return lambda: done
+    if not last or len(formats) == 1 or isinstance(helper, Inline):
+        return helper.submit(finish_shard, recipe, out, simulated).result
+    # the last shard: labelled once, then its formats written side by side, by the helper and here
+    records, quarantined = label_shard(recipe, simulated)
+    theirs = helper.submit(write_shard, out, simulated.shard, records, simulated.layout, formats[:-1])
+    mine = write_shard(out, simulated.shard, records, simulated.layout, formats[-1:]) | {"quarantined": quarantined}
+    return lambda: mine | {"files": theirs.result()["files"] + mine["files"]}
 
 
 def _shard_entry(receipt: dict[str, Any]) -> dict[str, Any]:

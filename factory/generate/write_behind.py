@@ -36,6 +36,9 @@ from typing import Any
 from factory.storage.location import LocalDir, Location
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
+THREAD_NAME = "factory-writer"
+"""The write-behind thread's name where the system shows threads (`top -H`, /proc/PID/task/*/comm on Linux)."""
 
 
 def write_behind(out: Location, engine_threads: int = 1) -> Executor:
@@ -67,10 +70,11 @@ class Helper(ProcessPoolExecutor):
 
 
 class Threaded(ThreadPoolExecutor):
-    """One thread beside the engine's."""
+    """One thread beside the engine's, named `THREAD_NAME` for the system too, so one can see which
+    thread of a busy run writes."""
 
     def __init__(self) -> None:
-        super().__init__(1, thread_name_prefix="factory-write-behind")
+        super().__init__(1, thread_name_prefix="factory-write-behind", initializer=_name_thread)
 
     def ready(self) -> bool:
         return True
@@ -105,6 +109,11 @@ def _start_writer(parent: int) -> None:
         if os.getppid() != parent:  # the parent died before the line above
             os._exit(1)
     import factory.generate.shard  # noqa: F401 - what every write needs: pyarrow, h5py, the storage modules
+
+
+def _name_thread() -> None:
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_NAME, THREAD_NAME.encode())
 
 
 def _ready() -> None:
