@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_engines.py [--recipes push_target head_on sliding_box]
         [--cores 1 2] [--episodes 256 2048] [--genesis-envs 256] [--skip-genesis]
-        [--against OTHER_CHECKOUT] [--repeat N]
+        [--against OTHER_CHECKOUT] [--repeat N] [--formats parquet hdf5 parquet,hdf5]
 
 Each (engine, recipe, cores) runs in its own child process pinned to that many cores
 (`os.sched_setaffinity`; Genesis also gets `QD_NUM_THREADS`, MuJoCo one thread per core). A
@@ -24,7 +24,9 @@ jobs, wall-clock seconds of a one-second run move by tens of percent between run
 much less. `--against` also runs the same MuJoCo child on another checkout's code (say `git
 worktree add ../before main`), alternating with this one's, for before/after rows side by side;
 `--repeat` runs every child N times and shows the fastest. env-steps/s = episodes × steps / s;
-transitions/s = episodes × recorded steps / s.
+transitions/s = episodes × recorded steps / s. `--formats` runs each row once per list of formats
+given (comma-separated: `parquet`, `hdf5`, `parquet,hdf5`) in place of the recipe's
+`outputs.formats` (both), so one run prices one format alone; the files are the same as ever.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 RECIPES = ROOT / "recipes" / "collision"
 
 
-def _recipe(name: str, engine: str, episodes: int, genesis_envs: int):
+def _recipe(name: str, engine: str, episodes: int, genesis_envs: int, formats: list[str] | None = None):
     from factory.recipe.loader import load_recipe
     from factory.recipe.schema import Recipe
 
@@ -52,16 +54,19 @@ def _recipe(name: str, engine: str, episodes: int, genesis_envs: int):
     n_envs = genesis_envs if engine == "genesis" else recipe.n_envs
     # both engines write the same shards: the recipe's, grown to hold one whole Genesis batch
     outputs = recipe.outputs.model_dump() | {"shard_size": max(recipe.outputs.shard_size, genesis_envs)}
+    if formats:
+        outputs["formats"] = formats
     return Recipe.model_validate(recipe.model_dump() | {"engine": {"type": engine}, "episodes": episodes,
                                                         "n_envs": n_envs, "outputs": outputs})
 
 
-def child(engine: str, name: str, cores: int, episodes: int, genesis_envs: int) -> dict:
+def child(engine: str, name: str, cores: int, episodes: int, genesis_envs: int, formats: list[str] | None = None
+          ) -> dict:
     """Runs in a pinned child process: seconds of a whole run (and of bare MuJoCo stepping)."""
     from engines import load_engine
     from factory.generate.runner import run, run_write_behind
 
-    recipe = _recipe(name, engine, episodes, genesis_envs)
+    recipe = _recipe(name, engine, episodes, genesis_envs, formats)
     cls = load_engine(engine)
     in_engine = [0.0]
     plain = cls.run_batch
@@ -112,12 +117,13 @@ def bare_mujoco(recipe, threads: int) -> tuple[float, float]:
     return seconds, cpu
 
 
-def _spawn(engine: str, name: str, cores: int, episodes: int, args, code: Path = ROOT) -> dict:
+def _spawn(engine: str, name: str, cores: int, episodes: int, formats: list[str] | None, args, code: Path = ROOT
+           ) -> dict:
     """One child; `code`: the checkout whose factory and engines it runs (this benchmark's own child)."""
     env = os.environ | {"QD_NUM_THREADS": str(cores)}
     code = (f"import os, json, sys; os.sched_setaffinity(0, set(range({cores}))); sys.path.insert(0, {str(ROOT)!r}); "
             f"from benchmarks.bench_engines import child; sys.path.insert(0, {str(code)!r}); "
-            f"print('RESULT', json.dumps(child({engine!r}, {name!r}, {cores}, {episodes}, {args.genesis_envs})))")
+            f"print('RESULT', json.dumps(child({engine!r}, {name!r}, {cores}, {episodes}, {args.genesis_envs}, {formats!r})))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
@@ -135,20 +141,23 @@ def main() -> None:
     parser.add_argument("--against", type=Path, help="another checkout (say, a worktree of main): its MuJoCo "
                         "runs too, alternating with this one's, for before/after figures side by side")
     parser.add_argument("--repeat", type=int, default=1, help="runs per child; the fastest is shown")
+    parser.add_argument("--formats", nargs="+", type=lambda s: s.split(","), default=[None],
+                        help="formats to write instead of the recipe's, one row each: parquet hdf5 parquet,hdf5")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     engines = ["mujoco"] + ([] if args.skip_genesis else ["genesis"])
     results = {}
-    print(f"{'recipe':<12} {'episodes':>8} {'cores':>5} {'engine':<8} {'seconds':>8} {'env-steps/s':>12} {'transitions/s':>14} "
+    print(f"{'recipe':<12} {'episodes':>8} {'cores':>5} {'formats':<12} {'engine':<8} {'seconds':>8} {'env-steps/s':>12} {'transitions/s':>14} "
           f"{'vs genesis':>10} {'vs bare':>8} {'in engine':>9} {'engine vs bare':>14} {'CPU vs bare':>11}")
-    for episodes, name, cores in itertools.product(args.episodes, args.recipes, args.cores):
+    for episodes, name, cores, formats in itertools.product(args.episodes, args.recipes, args.cores, args.formats):
         runs: dict[str, list[dict]] = {}
         for _ in range(args.repeat):
             for e in engines + (["against"] if args.against else []):
-                runs.setdefault(e, []).append(_spawn("mujoco" if e == "against" else e, name, cores, episodes, args,
-                                                     args.against if e == "against" else ROOT))
+                runs.setdefault(e, []).append(_spawn("mujoco" if e == "against" else e, name, cores, episodes, formats,
+                                                     args, args.against if e == "against" else ROOT))
         row = {e: min(rs, key=lambda r: r["seconds"]) for e, rs in runs.items()}
-        results[f"{name}/{episodes}/{cores}"] = row
+        label = ",".join(formats) if formats else "recipe's"
+        results[f"{name}/{episodes}/{cores}" + (f"/{label}" if formats else "")] = row
         g = row.get("genesis")
         for e in row:
             r = row[e]
@@ -159,12 +168,12 @@ def main() -> None:
             engine_bare = (f"{r['bare_seconds'] / r['engine_seconds']:.2f}x"
                            if "bare_seconds" in r and r.get("engine_seconds") else "")
             cpu_bare = f"{r['bare_cpu_seconds'] / r['cpu_seconds']:.2f}x" if "bare_cpu_seconds" in r else ""
-            print(f"{name:<12} {episodes:>8} {cores:>5} {e:<8} {r['seconds']:>8.2f} {rate:>12,.0f} "
+            print(f"{name:<12} {episodes:>8} {cores:>5} {label:<12} {e:<8} {r['seconds']:>8.2f} {rate:>12,.0f} "
                   f"{r['transitions'] / r['seconds']:>14,.0f} {vs_g:>10} {vs_bare:>8} {share:>9} {engine_bare:>14} "
                   f"{cpu_bare:>11}")
         if "bare_seconds" in row["mujoco"]:
             r = row["mujoco"]
-            print(f"{name:<12} {episodes:>8} {cores:>5} {'bare mj':<8} {r['bare_seconds']:>8.2f} "
+            print(f"{name:<12} {episodes:>8} {cores:>5} {label:<12} {'bare mj':<8} {r['bare_seconds']:>8.2f} "
                   f"{r['env_steps'] / r['bare_seconds']:>12,.0f}")
         sys.stdout.flush()
     if args.json:
