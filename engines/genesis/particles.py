@@ -43,9 +43,11 @@ def solver_options(gs, recipe: Recipe) -> dict:
                                                      lower_bound=tuple(fluid.tank.lower),
                                                      upper_bound=tuple(fluid.tank.upper))}
     if cloth is not None:
-        lower, upper, cell = cloth_domain(recipe)
-        return {"pbd_options": gs.options.PBDOptions(particle_size=cloth.particle_size, lower_bound=lower,
-                                                     upper_bound=upper, hash_grid_cell_size=cell)}
+        domain = cloth_domain(recipe)  # Genesis takes the hash grid's size in metres and rounds it up to cells
+        size = tuple(domain.cell * (n - 0.5) for n in domain.slots)
+        return {"pbd_options": gs.options.PBDOptions(particle_size=cloth.particle_size, lower_bound=domain.lower,
+                                                     upper_bound=domain.upper, hash_grid_cell_size=domain.cell,
+                                                     hash_grid_res=size)}
     return {}
 
 
