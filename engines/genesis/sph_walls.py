@@ -13,9 +13,10 @@ along the wall's normal, sigma being Genesis' own `cubic_kernel_plane_integral` 
 density maps, with the plane's closed form). WCSPH only: DFSPH's own density solver keeps Genesis'.
 
 Rigid containers (cups, basins) get the same five planes, floor and walls of their cavity, for the
-particles inside it (within a particle of it), in the container's frame as the engine poses it each
-step (`set_cavity_poses`): Genesis' rigid coupling only pushes particles out of a body, so liquid in
-a cup packed against its floor and walls as it did against the tank's (README "Fluid and cloth").
+particles whose centres are in it below the rim (or pressed `PRESSED` of a particle into a wall), in
+the container's frame as the engine poses it each step (`set_cavity_poses`): Genesis' rigid coupling
+only pushes particles out of a body, so liquid in a cup packed against its floor and walls as it did
+against the tank's, to 0.8 of its volume, and crept (README "Fluid and cloth").
 """
 
 from __future__ import annotations

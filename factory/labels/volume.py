@@ -14,9 +14,11 @@ filled evenly, has those points' mean and variance along each axis, the variance
 centres a spacing apart make a box m spacings thick, exactly). A point in the bulk keeps the whole
 ball; at a free surface, a wall or in a pool two particles deep the box cuts it there. This resolves
 layers thinner than the subset's own spacing, where hulls of the recorded centres (alpha shapes) see
-almost no volume. The part outside the tank is no liquid (centres pressed onto a clamping wall gain
-no shell beyond it). Points whose tapered count is under `MIN_WEIGHT` (lone drops, whose size a
-subset cannot tell) are left out: spray counts at the density of the rest. Measured on hand-made
+almost no volume. The part outside the tank, or for a point in a container's cavity (a cup, a basin:
+`Cavity`, posed per state) beyond that cavity's floor and walls, is no liquid (centres pressed onto
+a clamping or rigid wall gain no shell beyond it: in a cup that read 0.92 for a liquid packed to
+0.8). Points whose tapered count is under `MIN_WEIGHT` (lone drops, whose size a subset cannot
+tell) are left out: spray counts at the density of the rest. Measured on hand-made
 arrays and Genesis states in README ("Volume"); known limit: drops closer than `SHAPE`·`R` read as
 one sparse blob (too high).
 """
