@@ -1,13 +1,15 @@
 """`volume_ratio` on hand-made particle arrays whose volumes are known: a random subset of a lattice
 block (the engine samples a block, and records a fixed random subset of its particles), moved,
-squashed, shrunk, jittered, spread into a pool two particles deep, splashed, and pressed onto a floor."""
+squashed, shrunk, jittered, spread into a pool two particles deep, splashed, and pressed onto a floor,
+the tank's or a tilted cup's."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from factory.labels.volume import probe_radius, volume_ratio
+from factory.labels.volume import Cavity, probe_radius, volume_ratio
+from factory.recipe.containers import CupShape, rotation_matrices
 
 D = 0.02  # particle spacing
 TANK = (np.array([-1.0, -1.0, 0.0]), np.array([2.0, 2.0, 2.0]))
@@ -52,6 +54,34 @@ def test_the_tank_bounds_the_liquid():
     """Centres pressed onto a clamping floor gain no half-spacing shell below it."""
     pressed = np.stack([BLOCK, POOL * [1, 1, 0.5]])[:, ::4]
     assert volume_ratio(pressed, D, TANK)[1] < volume_ratio(pressed, D)[1] - 0.05
+
+
+def _turned(deg: float) -> np.ndarray:
+    """The rotation by `deg` about +y (a cup tilted about its x lip)."""
+    half = np.radians(deg) / 2
+    return rotation_matrices(np.array([[np.cos(half), 0.0, np.sin(half), 0.0]]))[0]
+
+
+@pytest.mark.parametrize("share", [0.29, 0.19])
+def test_a_tilted_cup_bounds_the_liquid_in_it(share):
+    """A cup's floor and walls, posed per state, bound the liquid inside it as the tank's do: the block
+    stands in the upright cup; the cup tilts 30° with the same liquid spread over its floor two layers
+    deep (true ratio 1), then pressed onto that floor at half the thickness (0.5: centres a quarter
+    spacing off the floor gain no shell below it), then as a block in the floor–wall corner (1)."""
+    cup = CupShape(type="cup", inner=[0.8, 0.8, 0.3], wall=0.02)
+    lower, upper = cup.cavity()
+    centre = np.array([0.5, 0.5, 0.6])
+    on_floor = lower + [0.02, 0.03, 0.0]
+    shapes = [BLOCK - BLOCK.mean(axis=0) * [1, 1, 0] + [0, 0, lower[2]], POOL + on_floor,
+              POOL * [1, 1, 0.5] + on_floor, BLOCK + lower]
+    rotations = np.stack([_turned(0)] + 3 * [_turned(30)])
+    pos = np.stack([s @ r.T for s, r in zip(shapes, rotations)]) + centre
+    sub = np.sort(np.random.default_rng(1).choice(N, int(share * N), replace=False))
+    cavity = Cavity(np.repeat(centre[None], len(pos), axis=0), rotations, lower, upper)
+    ratio = volume_ratio(pos[:, sub], D, TANK, [cavity])
+    assert ratio[1] == pytest.approx(1, abs=0.1) and ratio[3] == pytest.approx(1, abs=0.02)
+    assert ratio[2] == pytest.approx(0.5, abs=0.17)  # as the tank's floor reads it (0.57-0.61 there)
+    assert ratio[2] < volume_ratio(pos[:, sub], D, TANK)[2] - 0.05  # without the cup it gains the shell below
 
 
 def test_the_probe_follows_step_zero_and_spray_is_left_out():

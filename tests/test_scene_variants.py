@@ -224,3 +224,20 @@ def test_a_variant_too_small_for_record_points_stops_the_run_and_the_fixed_recip
     assert not (out / ".factory" / "run.json").exists()  # no shard finished: no run left to resume
     run(dam(256), out)  # so the corrected recipe is not refused as a different one
     assert open_dataset(out).episode(1).points["particle_pos"].shape[1] == 256
+
+
+def test_a_process_keeps_open_every_scene_a_shard_cycles_through():
+    """A shard's batches cycle through its scene variants; each is built once per process, not once a batch."""
+    pytest.importorskip("mujoco")
+    from factory.generate.engine_cache import _engines, cached_engine, scene_key
+
+    recipe = uniform_width(engine={"type": "mujoco"}, scene_variants=4, episodes=8)
+    variants = [pin_scene(recipe, scene_draws(recipe, i)) for i in range(4)]
+    try:
+        first = [cached_engine(v)[0] for v in variants]
+        assert len({id(e) for e in first}) == 4  # four scenes
+        assert [cached_engine(v)[0] for v in variants] == first  # the second shard reuses them all
+    finally:  # leave the process's cache to the Genesis scenes other tests share
+        for v in variants:
+            if (entry := _engines.pop(scene_key(v), None)) is not None:
+                entry[0].close()

@@ -1,13 +1,15 @@
 """The PBD solver's domain fitted to one built cloth scene, and the check that nothing left it.
 
-Genesis' PBD solver rebuilds a spatial hash over its whole domain every substep; its default
-domain (±100 m, capped at 150³ cells per env) made cloth steps cost ten times what the sheet
-needs. The domain is also a hard wall that clamps positions, so it is fitted with margin around
+Genesis' PBD solver rebuilds a spatial hash every substep, clearing and scanning every slot; its
+default domain (±100 m, capped at 150³ cells per env) made cloth steps cost ten times what the
+sheet needs. The domain is also a hard wall that clamps positions, so it is fitted with margin around
 everything the episode can reach, and a point that touches it stops the batch instead of being
 silently clamped.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,7 +25,8 @@ from factory.recipe.schema import (
 )
 
 MARGIN = 0.1  # m of free space around the reachable region
-MAX_CELLS = 32 ** 3  # hash cells per env: fewer cells than this and a cell holds too many vertices
+CELL_PER_PARTICLE = 2.0  # hash cell / particle size (Genesis' least is 1.25; 2 stepped the drape fastest)
+HASH_SLOTS = 32  # slots per axis of Genesis' repeating hash grid: every substep clears and scans them all
 
 
 def _interval(values) -> tuple[np.ndarray, np.ndarray]:
@@ -50,13 +53,22 @@ def _travel(move: Move, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(lo * duration, 0.0), np.maximum(hi * duration, 0.0)
 
 
-def cloth_domain(recipe: Recipe) -> tuple[tuple[float, ...], tuple[float, ...], float]:
-    """(lower, upper, hash cell) of the PBD domain for a cloth recipe.
+class Domain(NamedTuple):
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    cell: float  # hash cell edge, m
+    slots: tuple[int, ...]  # hash slots per axis; the grid repeats beyond them
+
+
+def cloth_domain(recipe: Recipe) -> Domain:
+    """The PBD domain and spatial hash for a cloth recipe.
 
     The region holds the sheet where it can start, every object over the reach of its mover, the
     grasped corner's path with the sheet hanging from it, and the fall under gravity when there is
-    no endless floor, plus a margin. The cell is the smallest Genesis allows (1.25 × particle size) unless that would
-    make more than `MAX_CELLS` cells.
+    no endless floor, plus a margin. The hash has small cells (`CELL_PER_PARTICLE` particle sizes),
+    so a vertex's 27 neighbouring cells hold few others, on a grid of at most `HASH_SLOTS` per axis
+    that repeats over the domain (Genesis' hash is modular; a far vertex sharing a slot is skipped by
+    distance), so the per-substep clearing and scanning of slots stays small.
     """
     cloth = recipe.scene.cloth
     size = support(cloth.size)[1]
@@ -81,8 +93,13 @@ def cloth_domain(recipe: Recipe) -> tuple[tuple[float, ...], tuple[float, ...], 
         fall = 0.5 * abs(recipe.scene.gravity[2]) * (recipe.steps * recipe.dt) ** 2
         lower[2] = min(lower[2], plo[2] - fall - MARGIN)
     particle = support(cloth.particle_size)[1]
-    cell = max(1.25 * particle, float(np.prod(upper - lower) / MAX_CELLS) ** (1 / 3))
-    return tuple(map(float, lower)), tuple(map(float, upper)), round(cell, 6)
+    cell = round(CELL_PER_PARTICLE * particle, 6)
+    slots = np.minimum(np.ceil((upper - lower) / cell), HASH_SLOTS).astype(int)
+    return Domain(tuple(map(float, lower)), tuple(map(float, upper)), cell, tuple(map(int, slots)))
+
+
+def _fmt(corner: np.ndarray) -> str:
+    return "(" + ", ".join(f"{v:.3f}" for v in corner) + ")"
 
 
 def check_inside(pos: np.ndarray, lower, upper, tolerance: float) -> None:
@@ -93,6 +110,6 @@ def check_inside(pos: np.ndarray, lower, upper, tolerance: float) -> None:
         env, point, axis = (int(i[0]) for i in np.nonzero(out))
         raise SimulationError(
             f"cloth vertex {point} of env {env} reached the fitted PBD domain ({'xyz'[axis]} = "
-            f"{pos[env, point, axis]:.3f}, domain {list(lower)} .. {list(upper)}); Genesis would clamp it "
+            f"{pos[env, point, axis]:.3f}, domain {_fmt(lower)} .. {_fmt(upper)}); Genesis would clamp it "
             "there. The domain covers the sheet, the objects and the movers' reach over the episode "
             "(engines/genesis/bounds.py): a scene that leaves it is refused")

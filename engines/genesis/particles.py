@@ -15,7 +15,7 @@ from engines.genesis.bounds import check_inside, cloth_domain
 from engines.genesis.cup import TiltPath
 from factory.errors import EngineUnsupported
 from factory.generate.sampling import EpisodeSpec, episode_rng
-from factory.recipe.containers import Tilt, movers
+from factory.recipe.containers import CupShape, Tilt, movers, rotation_matrices
 from factory.recipe.distributions import nominal
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import Recipe
@@ -43,9 +43,11 @@ def solver_options(gs, recipe: Recipe) -> dict:
                                                      lower_bound=tuple(fluid.tank.lower),
                                                      upper_bound=tuple(fluid.tank.upper))}
     if cloth is not None:
-        lower, upper, cell = cloth_domain(recipe)
-        return {"pbd_options": gs.options.PBDOptions(particle_size=cloth.particle_size, lower_bound=lower,
-                                                     upper_bound=upper, hash_grid_cell_size=cell)}
+        domain = cloth_domain(recipe)  # Genesis takes the hash grid's size in metres and rounds it up to cells
+        size = tuple(domain.cell * (n - 0.5) for n in domain.slots)
+        return {"pbd_options": gs.options.PBDOptions(particle_size=cloth.particle_size, lower_bound=domain.lower,
+                                                     upper_bound=domain.upper, hash_grid_cell_size=domain.cell,
+                                                     hash_grid_res=size)}
     return {}
 
 
@@ -55,6 +57,17 @@ def substeps(recipe: Recipe) -> int:
     if fluid is not None:
         return fluid.substeps or math.ceil(recipe.dt * SOUND_SPEED / (CFL * nominal(fluid.particle_size)))
     return cloth.substeps if cloth is not None else 1
+
+
+def containers(recipe: Recipe) -> list[int]:
+    """Indices of the scene's cups (any open container, the basin too): with walls of liquid their floors
+    and walls count as liquid as the tank's do (`engines.genesis.sph_walls`)."""
+    return [i for i, o in enumerate(recipe.scene.objects) if isinstance(o.shape, CupShape)]
+
+
+def _cavity_pose(pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
+    """(B, 12): origins and row-major rotations of one container per env, as the walled solver reads them."""
+    return np.concatenate([pos, rotation_matrices(quat).reshape(len(pos), 9)], axis=1)
 
 
 def _rest_sampled(recipe: Recipe) -> bool:
@@ -68,7 +81,7 @@ def add_particle_entity(gs, scene, recipe: Recipe):
         if fluid.walls == "liquid":
             from engines.genesis.sph_walls import use_walled_solver  # imports Genesis' solver
 
-            use_walled_solver(scene)
+            use_walled_solver(scene, [recipe.scene.objects[i].shape.cavity() for i in containers(recipe)])
         if _rest_sampled(recipe):
             squeeze = REST_SQUEEZE[fluid.walls]
             z, sz = z - sz / 2 + sz / squeeze / 2, sz / squeeze
@@ -112,6 +125,9 @@ class PointsDriver:
             block = recipe.scene.fluid.block
             bottom = nominal(block.pos[2]) - nominal(block.size[2]) / 2
             self._base[..., 2] = bottom + (self._base[..., 2] - bottom) * REST_SQUEEZE[recipe.scene.fluid.walls]
+        walled = recipe.scene.fluid is not None and recipe.scene.fluid.walls == "liquid"
+        self.cups = containers(recipe) if walled else []
+        self._cup_pose = None  # (n_cups, B, 12) where the walled solver's containers are, this step
         self.corner = None
         if recipe.scene.cloth is not None and recipe.scene.cloth.grasp == "corner":
             pos0 = self.entity.get_particles_pos()[0].cpu().numpy()
@@ -129,6 +145,11 @@ class PointsDriver:
             if self.corner is not None:
                 self.entity.fix_particles(torch.tensor([self.corner]))
                 self._corner_pos = self.entity.get_particles_pos()[:, self.corner].cpu().numpy().astype(np.float64)
+        if self.cups:
+            self._cup_pose = np.stack([_cavity_pose(np.array([s.bodies[i].pos for s in specs], np.float64),
+                                                    np.array([s.bodies[i].quat for s in specs], np.float64))
+                                       for i in self.cups])
+            self.entity.solver.set_cavity_poses(self._cup_pose)
         self._mover_pos, self._tilts = {}, {}
         for move in self.moves:
             if move.object == "cloth":
@@ -160,6 +181,9 @@ class PointsDriver:
                 entity.set_quat(torch.as_tensor(quat, dtype=f32))
                 entity.set_dofs_velocity(torch.as_tensor(path.velocity(v), dtype=f32))
                 path.turned += v * dt
+                if self._cup_pose is not None:  # its walls, as liquid, where the step starts
+                    i, _ = self.objects[move.object]
+                    self._cup_pose[self.cups.index(i)] = _cavity_pose(pos, quat)
             elif move.object == "cloth":
                 self._corner_pos += v * dt
                 self.entity.set_particles_pos(torch.as_tensor(self._corner_pos[:, None], dtype=torch.float32),
@@ -170,6 +194,8 @@ class PointsDriver:
                 entity.set_dofs_velocity(torch.as_tensor(np.concatenate([v, np.zeros_like(v)], axis=1),
                                                          dtype=torch.float32))
                 self._mover_pos[move.object] += v * dt
+        if self._cup_pose is not None:
+            self.entity.solver.set_cavity_poses(self._cup_pose)
 
     def read(self) -> tuple[np.ndarray, np.ndarray]:
         """Positions and velocities of the recorded points: two (B, n_points, 3) arrays; a cloth

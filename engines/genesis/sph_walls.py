@@ -11,18 +11,69 @@ counts the region beyond two walls at an edge once, as it would be for a separab
 along the wall's normal, sigma being Genesis' own `cubic_kernel_plane_integral` (the derivative of
 -Phi). Both are the continuum limit of boundary particles mirroring the liquid (Koschier & Bender's
 density maps, with the plane's closed form). WCSPH only: DFSPH's own density solver keeps Genesis'.
+
+Rigid containers (cups, basins) get the same five planes, floor and walls of their cavity, for the
+particles whose centres are in it below the rim (or pressed `PRESSED` of a particle into a wall), in
+the container's frame as the engine poses it each step (`set_cavity_poses`): Genesis' rigid coupling
+only pushes particles out of a body, so liquid in a cup packed against its floor and walls as it did
+against the tank's, to 0.8 of its volume, and crept (README "Fluid and cloth").
 """
 
 from __future__ import annotations
 
 import genesis as gs
+import numpy as np
 import quadrants as qd
 from genesis.engine.solvers.sph_solver import SPHSolver
+from quadrants.lang.util import to_numpy_type
+
+PRESSED = 0.25  # particle sizes a centre may sit inside a container's wall and still count as in its cavity
 
 
 @qd.data_oriented
 class WalledSPHSolver(SPHSolver):
-    """`SPHSolver` whose six domain walls add the density and pressure push of liquid beyond them."""
+    """`SPHSolver` whose six domain walls, and the floor and walls of each container's cavity, add the
+    density and pressure push of liquid beyond them."""
+
+    _cavities: tuple = ()  # (lower, upper) of each container's cavity in its frame, set before build
+
+    def build(self):
+        super().build()
+        # per container and env: its origin (3) and rotation (9, row-major, frame → world), set every step
+        self._cavity_pose = qd.field(gs.qd_float, shape=(max(len(self._cavities), 1), self._B, 12))
+
+    def set_cavity_poses(self, pose: np.ndarray) -> None:
+        """Where each container is, per env: (n_containers, B, 12) origins and row-major rotations."""
+        self._cavity_pose.from_numpy(np.ascontiguousarray(pose, dtype=to_numpy_type(gs.qd_float)))
+
+    @qd.func
+    def _cavity_rotation(self, c: qd.template(), i_b):
+        """Container c's rotation (its frame → the world) in env i_b."""
+        rot = qd.Matrix.zero(gs.qd_float, 3, 3)
+        for a in qd.static(range(3)):
+            for b in qd.static(range(3)):
+                rot[a, b] = self._cavity_pose[c, i_b, 3 + 3 * a + b]
+        return rot
+
+    @qd.func
+    def _cavity_local(self, c: qd.template(), i_b, rot, pos):
+        """A world point in container c's frame."""
+        rel = qd.Vector.zero(gs.qd_float, 3)
+        for k in qd.static(range(3)):
+            rel[k] = pos[k] - self._cavity_pose[c, i_b, k]
+        return rot.transpose() @ rel
+
+    @qd.func
+    def _in_cavity(self, c: qd.template(), local):
+        """Whether a point (in container c's frame) is in its cavity, below the rim: a centre pressed
+        into a wall by up to `PRESSED` particle sizes still is; one outside a wall's outer face is not."""
+        ok = 1
+        for k in qd.static(range(3)):
+            if local[k] < qd.static(self._cavities[c][0][k] - PRESSED * self._support_radius / 2):
+                ok = 0
+            if local[k] > qd.static(self._cavities[c][1][k] + (PRESSED * self._support_radius / 2 if k < 2 else 0.0)):
+                ok = 0
+        return ok
 
     @qd.func
     def _wall_volume(self, dist):
@@ -50,6 +101,13 @@ class WalledSPHSolver(SPHSolver):
                 for k in qd.static(range(3)):
                     inside *= 1.0 - self._wall_volume(pos[k] - qd.static(float(self._lower_bound[k]))) - self._wall_volume(
                         qd.static(float(self._upper_bound[k])) - pos[k])
+                for c in qd.static(range(len(self._cavities))):
+                    local = self._cavity_local(c, i_b, self._cavity_rotation(c, i_b), pos)
+                    if self._in_cavity(c, local) == 1:
+                        for k in qd.static(range(2)):
+                            inside *= 1.0 - self._wall_volume(local[k] - qd.static(self._cavities[c][0][k])) - \
+                                self._wall_volume(qd.static(self._cavities[c][1][k]) - local[k])
+                        inside *= 1.0 - self._wall_volume(local[2] - qd.static(self._cavities[c][0][2]))  # open top
                 self.particles_reordered[i_p, i_b].rho = (rho + den + 1.0 - inside) * self.particles_info_reordered[
                     i_p, i_b].rho
 
@@ -79,12 +137,25 @@ class WalledSPHSolver(SPHSolver):
                         qd.max(pos[k] - qd.static(float(self._lower_bound[k])), 0.0))
                     acc[k] -= push * self.cubic_kernel_plane_integral(
                         qd.max(qd.static(float(self._upper_bound[k])) - pos[k], 0.0))
+                for c in qd.static(range(len(self._cavities))):
+                    rot = self._cavity_rotation(c, i_b)
+                    local = self._cavity_local(c, i_b, rot, pos)
+                    if self._in_cavity(c, local) == 1:
+                        out = qd.Vector.zero(gs.qd_float, 3)  # in the container's frame, away from its walls
+                        for k in qd.static(range(2)):
+                            out[k] = self.cubic_kernel_plane_integral(
+                                qd.max(local[k] - qd.static(self._cavities[c][0][k]), 0.0)) - \
+                                self.cubic_kernel_plane_integral(qd.max(qd.static(self._cavities[c][1][k]) - local[k], 0.0))
+                        out[2] = self.cubic_kernel_plane_integral(qd.max(local[2] - qd.static(self._cavities[c][0][2]), 0.0))
+                        acc += push * (rot @ out)
                 self.particles_reordered[i_p, i_b].acc += acc
 
 
-def use_walled_solver(scene) -> None:
-    """Swap the scene's SPH solver for `WalledSPHSolver` (before `scene.build`)."""
+def use_walled_solver(scene, cavities: tuple = ()) -> None:
+    """Swap the scene's SPH solver for `WalledSPHSolver` (before `scene.build`); `cavities`: (lower, upper)
+    of each rigid container's cavity in its own frame, posed later by `set_cavity_poses`."""
     solver = scene.sim.sph_solver
     if solver._pressure_solver != "WCSPH":
         raise ValueError("tank walls that count as liquid need the WCSPH pressure solver")
     solver.__class__ = WalledSPHSolver
+    solver._cavities = tuple((tuple(map(float, lo)), tuple(map(float, hi))) for lo, hi in cavities)

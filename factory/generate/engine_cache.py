@@ -16,7 +16,10 @@ from engines import load_engine
 from engines.base import Engine
 from factory.recipe.schema import Recipe
 
-MAX_OPEN = 2  # scenes kept open per process; the oldest is closed past this
+# Scenes kept open per process; the oldest is closed past this. A shard's batches cycle through its
+# scene variants (episode i runs on variant i mod scene_variants), so with fewer slots than variants
+# every batch rebuilt its scene: the shipped recipes draw up to 4.
+MAX_OPEN = 4
 _NOT_SCENE = ("name", "description", "seed", "episodes", "outputs", "labels", "quarantine")
 
 _engines: OrderedDict[str, tuple[Engine, threading.Lock]] = OrderedDict()

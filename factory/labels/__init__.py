@@ -17,12 +17,12 @@ from factory.labels.collision import (
     batch_step_labels,
 )
 from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_labels
-from factory.labels.pour import PourContext, pour_episode_labels, pour_step_labels
-from factory.recipe.containers import Tilt
+from factory.labels.pour import PourContext, object_pose, pour_episode_labels, pour_step_labels
+from factory.recipe.containers import CupShape, Tilt
 from factory.recipe.distributions import nominal
 from factory.recipe.scene_fields import episode_scene, scene_fields
 from factory.recipe.schema import BoxShape, Recipe, SphereShape
-from factory.rollout import STATE_PER_OBJECT, Contacts, EpisodeRecord, Layout, Rollout
+from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 
 Context = LabelContext | FluidContext | ClothContext
 
@@ -54,7 +54,9 @@ def _fluid_context(recipe: Recipe, layout: Layout) -> FluidContext:
         source_lower=np.array(source.lower) if source else None,
         source_upper=np.array(source.upper) if source else None,
         particle_size=fluid.particle_size, record_dt=layout.record_dt, settle_speed=recipe.labels.rest_speed,
-        pour=_pour_context(recipe, layout))
+        pour=_pour_context(recipe, layout),
+        containers=tuple((layout.objects.index(o.name), *o.shape.cavity()) for o in recipe.scene.objects
+                         if isinstance(o.shape, CupShape) and o.name in layout.objects))
 
 
 def _pour_context(recipe: Recipe, layout: Layout) -> PourContext | None:
@@ -133,20 +135,15 @@ def _collision_labels(rollouts: list[Rollout], ctx: LabelContext) -> tuple[list,
 def _particle_labels(rollout: Rollout, ctx: FluidContext | ClothContext) -> tuple[dict, dict]:
     if isinstance(ctx, FluidContext):
         pos, vel = (rollout.points[k] for k in ("particle_pos", "particle_vel"))
-        steps, episode = fluid_step_labels(pos, ctx), fluid_episode_labels(pos, vel, ctx)
+        states = rollout.states
+        steps, episode = fluid_step_labels(pos, ctx, states), fluid_episode_labels(pos, vel, ctx, states)
         if ctx.pour is not None:
-            poses = {"cup": _pose(rollout.states, ctx.pour.cup), "target": _pose(rollout.states, ctx.pour.target)}
+            poses = {"cup": object_pose(states, ctx.pour.cup), "target": object_pose(states, ctx.pour.target)}
             steps |= pour_step_labels(pos, poses, ctx.pour)
             episode |= pour_episode_labels(pos, poses, ctx.pour)
         return steps, episode
     pos = rollout.points["vertex_pos"]
     return cloth_step_labels(pos, ctx), cloth_episode_labels(pos, ctx)
-
-
-def _pose(states: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """(position, quaternion) of one recorded object over the states."""
-    start = index * STATE_PER_OBJECT
-    return states[:, start:start + 3], states[:, start + 3:start + 7]
 
 
 __all__ = ["ClothContext", "Context", "FluidContext", "LabelContext", "episode_context", "label_context",

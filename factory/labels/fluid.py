@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from factory.labels.pour import PourContext
-from factory.labels.volume import volume_ratio
+from factory.labels.pour import PourContext, object_pose
+from factory.labels.volume import Cavity, volume_ratio
+from factory.recipe.containers import rotation_matrices
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class FluidContext:
     record_dt: float
     settle_speed: float  # m/s: mean particle speed below which the liquid counts as settled
     pour: PourContext | None = None  # a tilted cup and its target container (`factory.labels.pour`)
+    # rigid containers the liquid can rest in (cups, basins): (recorded object index, cavity lower, upper in its frame)
+    containers: tuple[tuple[int, np.ndarray, np.ndarray], ...] = ()
 
 
 def inside(pos: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -48,9 +51,14 @@ def settle_step(vel: np.ndarray, speed: float) -> int:
     return int(moving[-1] + 1) if len(moving) else 0
 
 
-def liquid_volume_ratio(pos: np.ndarray, ctx: FluidContext) -> np.ndarray:
-    """`volume_ratio` (`factory.labels.volume`) of the recorded points at the recipe's spacing, in the tank."""
-    return volume_ratio(pos, ctx.particle_size, (ctx.tank_lower, ctx.tank_upper))
+def liquid_volume_ratio(pos: np.ndarray, ctx: FluidContext, states: np.ndarray | None = None) -> np.ndarray:
+    """`volume_ratio` (`factory.labels.volume`) of the recorded points at the recipe's spacing, in the tank
+    and in the scene's containers, posed by the recorded `states` (T+1, S) (needed when there are any)."""
+    if ctx.containers and states is None:
+        raise ValueError("volume_ratio in a scene with containers needs the recorded states (their poses)")
+    cavities = [Cavity(pose[0], rotation_matrices(pose[1]), lower, upper)
+                for pose, lower, upper in ((object_pose(states, i), lo, hi) for i, lo, hi in ctx.containers)]
+    return volume_ratio(pos, ctx.particle_size, (ctx.tank_lower, ctx.tank_upper), cavities)
 
 
 def conserved(pos: np.ndarray, ctx: FluidContext) -> bool:
@@ -59,18 +67,20 @@ def conserved(pos: np.ndarray, ctx: FluidContext) -> bool:
     return bool(np.isfinite(pos).all() and inside(pos, ctx.tank_lower - slack, ctx.tank_upper + slack).all())
 
 
-def fluid_step_labels(pos: np.ndarray, ctx: FluidContext) -> dict[str, np.ndarray]:
-    """Per transition t: the state of the liquid at t+1."""
+def fluid_step_labels(pos: np.ndarray, ctx: FluidContext, states: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per transition t: the state of the liquid at t+1 (`states`: the recorded objects', for containers)."""
     labels = {"mean_height": pos[1:, :, 2].mean(axis=-1).astype(np.float32),
-              "volume_ratio": liquid_volume_ratio(pos, ctx)[1:].astype(np.float32)}
+              "volume_ratio": liquid_volume_ratio(pos, ctx, states)[1:].astype(np.float32)}
     if ctx.target_lower is not None:
         labels["in_target"] = fraction_inside(pos[1:], ctx.target_lower, ctx.target_upper).astype(np.float32)
     return labels
 
 
-def fluid_episode_labels(pos: np.ndarray, vel: np.ndarray, ctx: FluidContext) -> dict[str, float | int | bool]:
+def fluid_episode_labels(pos: np.ndarray, vel: np.ndarray, ctx: FluidContext,
+                         states: np.ndarray | None = None) -> dict[str, float | int | bool]:
     floor = float(ctx.tank_lower[2])
     settle = settle_step(vel, ctx.settle_speed)
+    ends = [0, -1]  # the episode's volume_ratio: the last state's against step 0
     labels: dict[str, float | int | bool] = {
         "surface_height": surface_height(pos[-1], floor),
         "max_splash_height": float(pos[:, :, 2].max() - floor),
@@ -78,7 +88,7 @@ def fluid_episode_labels(pos: np.ndarray, vel: np.ndarray, ctx: FluidContext) ->
         "settle_step": settle,
         "settle_time": settle * ctx.record_dt if settle >= 0 else float("nan"),
         "particles_conserved": conserved(pos, ctx),
-        "volume_ratio": float(liquid_volume_ratio(pos[[0, -1]], ctx)[-1]),  # at the last state
+        "volume_ratio": float(liquid_volume_ratio(pos[ends], ctx, None if states is None else states[ends])[-1]),
     }
     if ctx.target_lower is not None:
         in_target = inside(pos[-1], ctx.target_lower, ctx.target_upper)

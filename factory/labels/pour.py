@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from factory.recipe.containers import rotation_matrices
+from factory.rollout import STATE_PER_OBJECT
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,12 @@ class PourContext:
     target_cavity: tuple[np.ndarray, np.ndarray]
     slack: float  # m of tolerance around a cavity
     record_dt: float
+
+
+def object_pose(states: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """(position, quaternion) of one recorded object over the states."""
+    start = index * STATE_PER_OBJECT
+    return states[:, start:start + 3], states[:, start + 3:start + 7]
 
 
 def in_cavity(pos: np.ndarray, centre: np.ndarray, quat: np.ndarray, cavity: tuple[np.ndarray, np.ndarray],

@@ -14,17 +14,26 @@ filled evenly, has those points' mean and variance along each axis, the variance
 centres a spacing apart make a box m spacings thick, exactly). A point in the bulk keeps the whole
 ball; at a free surface, a wall or in a pool two particles deep the box cuts it there. This resolves
 layers thinner than the subset's own spacing, where hulls of the recorded centres (alpha shapes) see
-almost no volume. The part outside the tank is no liquid (centres pressed onto a clamping wall gain
-no shell beyond it). Points whose tapered count is under `MIN_WEIGHT` (lone drops, whose size a
-subset cannot tell) are left out: spray counts at the density of the rest. Measured on hand-made
+almost no volume. The part outside the tank, or for a point in a container's cavity (a cup, a basin:
+`Cavity`, posed per state) beyond that cavity's floor and walls, is no liquid (centres pressed onto
+a clamping or rigid wall gain no shell beyond it: in a cup that read 0.92 for a liquid packed to
+0.8). Points whose tapered count is under `MIN_WEIGHT` (lone drops, whose size a subset cannot
+tell) are left out: spray counts at the density of the rest. Measured on hand-made
 arrays and Genesis states in README ("Volume"); known limit: drops closer than `SHAPE`·`R` read as
 one sparse blob (too high).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.spatial import cKDTree
+
+# a plane the liquid stays on one side of: (unit normal towards the liquid, offset, the points it bounds);
+# a point p is on the liquid's side when normal·p >= offset
+Wall = tuple[np.ndarray, float, np.ndarray | bool]
 
 NEIGHBOURS = 20  # the probe radius is the median distance to the 20th nearest recorded point at step 0
 OFF_SHELL = 1.0137  # nudges the radius off a lattice's exact neighbour distances (step 0 is a lattice)
@@ -78,6 +87,37 @@ def _slabs(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _SLAB_LO[i, j], _SLAB_HI[i, j]
 
 
+def tank_walls(lower: np.ndarray, upper: np.ndarray) -> list[Wall]:
+    """The six walls of an axis-aligned tank, bounding every point."""
+    eye = np.eye(3)
+    return [w for k in range(3) for w in ((eye[k], float(lower[k]), True), (-eye[k], -float(upper[k]), True))]
+
+
+@dataclass(frozen=True)
+class Cavity:
+    """An open-topped box-shaped cavity (a cup, a basin) posed per state: its floor and four walls bound
+    the points inside it (within half a spacing: centres pressed onto a rigid wall sit on or in it)."""
+
+    centre: np.ndarray  # (T+1, 3) the container's origin in the world
+    rotation: np.ndarray  # (T+1, 3, 3) its frame's axes (columns) in the world
+    lower: np.ndarray  # (3,) the cavity's corners in its frame: floor top to rim
+    upper: np.ndarray
+
+    def walls(self, t: int, points: np.ndarray, spacing: float) -> list[Wall]:
+        rot, centre = self.rotation[t], self.centre[t]
+        local = (points - centre) @ rot
+        margin = spacing / 2
+        inside = np.all((local >= self.lower - margin) & (local <= self.upper + margin), axis=1)
+        if not inside.any():
+            return []
+        out = [(rot[:, 2], float(rot[:, 2] @ centre + self.lower[2]), inside)]  # the floor; the top is open
+        for k in range(2):
+            axis = rot[:, k]
+            out += [(axis, float(axis @ centre + self.lower[k]), inside),
+                    (-axis, float(-axis @ centre - self.upper[k]), inside)]
+        return out
+
+
 def probe_radius(points: np.ndarray) -> float:
     """The radius of the neighbourhoods: about `NEIGHBOURS` recorded points of the step-0 liquid."""
     k = min(NEIGHBOURS, len(points) - 1)
@@ -85,7 +125,7 @@ def probe_radius(points: np.ndarray) -> float:
 
 
 def local_volumes(points: np.ndarray, radius: float, spacing: float,
-                  tank: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  walls: Sequence[Wall] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Per point of (N, 3): the volume of its ball that the liquid fills, and the points in it."""
     n = len(points)
     reach = SHAPE * radius  # the shape is read from a wider ball than the count: fewer false cuts from noise
@@ -108,33 +148,39 @@ def local_volumes(points: np.ndarray, radius: float, spacing: float,
     filled = np.ones((n, len(_BALL)), bool)  # (N, S): the quadrature points in the liquid, in each point's axes
     for k in range(3):
         filled &= (_BALL[:, k] >= lo[:, k, None]) & (_BALL[:, k] <= hi[:, k, None])
-    for k in range(3 if tank is not None else 0):  # the tank's walls, for balls that reach them
-        for wall, side in ((tank[0][k], 1.0), (tank[1][k], -1.0)):
-            near_wall = np.flatnonzero(side * (points[:, k] - wall) < radius)
-            out = side * (axes[near_wall, k] @ _BALL.T)  # (M, S): towards the tank's inside, in units of R
-            filled[near_wall] &= out >= side * (wall - points[near_wall, k, None]) / radius
+    for normal, offset, applies in walls:  # balls that reach a wall lose their part beyond it
+        depth = points @ normal - offset  # how far inside the wall's liquid side
+        near_wall = np.flatnonzero(applies & (depth < radius))
+        out = (normal @ axes[near_wall]) @ _BALL.T  # (M, S): towards the liquid's side, in units of R
+        filled[near_wall] &= out >= -depth[near_wall, None] / radius
     return (filled * _BALL_WEIGHT).mean(axis=1) * (4 / 3 * np.pi * radius**3), count
 
 
-def volume_per_point(points: np.ndarray, radius: float, spacing: float,
-                     tank: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+def volume_per_point(points: np.ndarray, radius: float, spacing: float, walls: Sequence[Wall] = ()) -> float:
     """The liquid's volume per recorded point: filled volume over the other points in the balls, summed
     over the non-spray (a point's own is always there: counting it would favour sparse neighbourhoods)."""
     if not np.isfinite(points).all():  # a blown-up state has no volume to tell
         return float("nan")
-    volume, count = local_volumes(points, radius, spacing, tank)
+    volume, count = local_volumes(points, radius, spacing, walls)
     liquid = count >= MIN_WEIGHT
     return float(volume[liquid].sum() / (count[liquid] - 1).sum()) if liquid.any() else float("nan")
 
 
-def volume_ratio(pos: np.ndarray, spacing: float, tank: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def volume_ratio(pos: np.ndarray, spacing: float, tank: tuple[np.ndarray, np.ndarray] | None = None,
+                 cavities: Sequence[Cavity] = ()) -> np.ndarray:
     """Liquid volume at each state over that at step 0, from the recorded points: (T+1, N, 3) → (T+1,).
 
     `spacing` is the particle spacing (the recipe's `particle_size`); `tank` (lower, upper), if given,
-    bounds where liquid can be. NaN where step 0 has too few points to tell, and at non-finite states.
+    bounds where liquid can be, and so do the walls and floor of each of `cavities` (containers posed
+    per state) for the points inside it. NaN where step 0 has too few points to tell, and at non-finite
+    states.
     """
     if len(pos[0]) <= MIN_POINTS or not np.isfinite(pos[0]).all():
         return np.full(len(pos), np.nan)
     radius = probe_radius(pos[0])
-    volumes = np.array([volume_per_point(p, radius, spacing, tank) for p in pos])
+    box = tank_walls(*tank) if tank is not None else []
+
+    def walls(t: int, points: np.ndarray) -> list[Wall]:
+        return box + [w for c in cavities for w in c.walls(t, points, spacing)]
+    volumes = np.array([volume_per_point(p, radius, spacing, walls(t, p)) for t, p in enumerate(pos)])
     return volumes / volumes[0]

@@ -28,6 +28,7 @@ class PointEpisode:
     vel: np.ndarray  # (T+1, N, 3) recorded velocities, or only the first state's (1, N, 3) when not asked for
     movers: np.ndarray  # (T+1, K, 3 + len(SHAPE_KEYS)) rigid objects' centres (gate, pillar, sphere…), shapes
     actions: np.ndarray  # (T, A) the movers' commanded velocity
+    states: np.ndarray | None = None  # (T+1, S) the recorded objects' states (poses of containers, for labels)
 
     def padded(self, history: int, dt: float) -> np.ndarray:
         """Positions with `history` frames before the first, extrapolated with the first recorded
@@ -81,7 +82,7 @@ def _episode(layout: Layout, index: int, pos: np.ndarray, vel: np.ndarray, state
         else np.zeros((len(states), 0, 3), np.float32)
     movers = np.concatenate([centres, np.broadcast_to(shapes, (len(states), *shapes.shape))], -1)
     return PointEpisode(int(index), pos.astype(np.float32), vel.astype(np.float32), movers.astype(np.float32),
-                        actions.astype(np.float32))
+                        actions.astype(np.float32), states)
 
 
 def scene_bounds(recipe: dict) -> tuple[list[float], list[float]]:

@@ -84,7 +84,7 @@ def evaluate_episodes(predictors: list[PointPredictor], episodes: list[PointEpis
         t_all = np.arange(len(e.actions))
         starts = np.arange(0, len(e.actions) - horizon + 1, stride)
         ctx = context_of(e.index)
-        truth = readout(e.pos, dt, ctx)
+        truth = readout(e.pos, dt, ctx, e.states)
         points += e.pos[1:].size // 3
         transitions += len(e.actions)
         windows += len(starts) * e.pos.shape[1]
@@ -95,7 +95,7 @@ def evaluate_episodes(predictors: list[PointPredictor], episodes: list[PointEpis
             true = np.stack([e.pos[t + 1:t + 1 + horizon] for t in starts])
             roll[p.name] += ((pred - true) ** 2).sum(-1).sum((0, 2))
             full = np.concatenate([e.pos[:1], rollout(p, e, padded, np.zeros(1, int), len(e.actions), history)[0]])
-            for name, value in readout(full, dt, ctx).items():
+            for name, value in readout(full, dt, ctx, e.states).items():
                 labels[p.name].setdefault(name, []).append(abs(value - truth[name]))
     return {
         "episodes": len(episodes),
@@ -106,10 +106,11 @@ def evaluate_episodes(predictors: list[PointPredictor], episodes: list[PointEpis
     }
 
 
-def readout(pos: np.ndarray, dt: float, ctx) -> dict[str, float]:
-    """The READOUT_LABELS of a trajectory (T+1, N, 3), by the functions that labelled the dataset."""
+def readout(pos: np.ndarray, dt: float, ctx, states: np.ndarray | None = None) -> dict[str, float]:
+    """The READOUT_LABELS of a trajectory (T+1, N, 3), by the functions that labelled the dataset (the
+    recorded objects' `states` pose a liquid's containers)."""
     if isinstance(ctx, FluidContext):
-        found = fluid_episode_labels(pos, np.gradient(pos, dt, axis=0), ctx)
+        found = fluid_episode_labels(pos, np.gradient(pos, dt, axis=0), ctx, states)
     else:
         found = cloth_episode_labels(pos, ctx)
     return {k: float(found[k]) for k in READOUT_LABELS if k in found}

@@ -63,7 +63,7 @@ def check_particles(ds: Dataset, info: dict[int, dict]) -> dict:
         if labels.get("particles_conserved") is False:
             not_conserved.append(ep.index)
         ctx = context_of(info[ep.index]["params"])
-        derived = (fluid_episode_labels(ep.pos, ep.vel, ctx) if isinstance(ctx, FluidContext)
+        derived = (fluid_episode_labels(ep.pos, ep.vel, ctx, ep.states) if isinstance(ctx, FluidContext)
                    else cloth_episode_labels(ep.pos, ctx))
         wrong = [k for k, v in derived.items() if k in labels and not checks.agrees(v, labels[k])]
         if isinstance(ctx, FluidContext) and derived["volume_ratio"] < min_ratio:
