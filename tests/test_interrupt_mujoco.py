@@ -51,10 +51,16 @@ def recipe_file(tmp_path) -> Path:
 
 def _factory_run(recipe: Path, out: Path) -> subprocess.Popen:
     """`factory run` pinned to two cores, with MuJoCo on two threads: the engine fills them, so the run
-    writes behind in a thread; in a session of its own, as a terminal's Ctrl-C reaches its process group."""
+    writes behind in a thread; in a session of its own, as a terminal's Ctrl-C reaches its process group,
+    and with Ctrl-C's default action, as from a terminal (a test run started in the background of a
+    script inherits SIGINT ignored, and so would the run)."""
+    def like_a_terminal() -> None:
+        os.sched_setaffinity(0, CORES)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     return subprocess.Popen([sys.executable, "-m", "factory.cli", "run", str(recipe), "--out", str(out), "--quiet"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=lambda: os.sched_setaffinity(0, CORES))
+                            start_new_session=True, preexec_fn=like_a_terminal)
 
 
 def _mid_run(proc: subprocess.Popen, out: Path) -> None:
