@@ -62,3 +62,15 @@ def test_liquid_substeps_follow_the_cfl_bound():
     fluid["substeps"] = 12
     pinned = Recipe.model_validate(auto.model_dump() | {"scene": auto.scene.model_dump() | {"fluid": fluid}})
     assert substeps(pinned) == 12
+
+
+def test_genesis_gets_the_fitted_hash():
+    """The solver options carry the hash's cell and slot count (Genesis rounds the grid's metres up to cells)."""
+    gs = pytest.importorskip("genesis")
+    from engines.genesis.particles import solver_options
+
+    recipe = load_recipe(ROOT / "recipes" / "cloth" / "drape.yaml")
+    domain = cloth_domain(recipe)
+    options = solver_options(gs, recipe)["pbd_options"]
+    assert options.hash_grid_cell_size == domain.cell
+    assert list(options._hash_grid_res) == list(domain.slots)
