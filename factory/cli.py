@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -76,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                    "warnings) instead of keeping it in OUT/.factory/engine.log")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_worker_count, metavar="N|auto",
-                       help="run shards on a local dask cluster of N worker processes (auto: one per core)")
+                       help="run shards on a local dask cluster of N worker processes (auto: one per core this run "
+                       "may use). Without it a run steps in one process with a helper writing beside it, except "
+                       "a fluid or cloth recipe with several shards: one worker per core")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="run shards on an existing dask cluster (workers must see --out at the same path, "
                        "or --out is a URL)")
@@ -162,7 +163,8 @@ def _load(path: Path, **overrides):
 
 def _run(args: argparse.Namespace) -> int:
     from factory.generate.engine_log import LOG_FILE, engine_output_to_log
-    from factory.generate.runner import run, run_write_behind
+    from factory.generate.plain import PlainExecutor
+    from factory.generate.runner import run
 
     recipe = _load(args.recipe)
     if args.episodes is not None and args.episodes < 1:
@@ -178,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
         def say(message: str) -> None:
             print(message, file=terminal.err, flush=True)
 
-        executor = run_write_behind  # one process steps, a helper samples, labels and writes beside it
+        executor = PlainExecutor(say)  # the cores this run owns: see factory.generate.plain
         if args.workers or args.scheduler:
             from factory.generate.distributed import DaskExecutor
 
@@ -226,7 +228,9 @@ def _progress_bar(recipe, total: int, stream):
 
 def _worker_count(text: str) -> int:
     if text == "auto":
-        return os.cpu_count() or 1
+        from factory.generate.write_behind import usable_cores
+
+        return usable_cores()
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a number of worker processes >= 1 or 'auto', got {text!r}")
     return int(text)

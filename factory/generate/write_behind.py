@@ -48,9 +48,9 @@ def write_behind(out: Location, engine_threads: int = 1) -> Executor:
     rollout threads, head_on took 7.9 s with it, 2.5 s without; `mujoco.rollout` lets go of the GIL,
     and so do Arrow's writer and the compressors, so a thread fills what the engine leaves idle);
     this process itself on one core (see above)."""
-    if multiprocessing.current_process().daemon or not isinstance(out, LocalDir) or _cores() == 1:
+    if multiprocessing.current_process().daemon or not isinstance(out, LocalDir) or usable_cores() == 1:
         return Inline()
-    if _cores() <= engine_threads:
+    if usable_cores() <= engine_threads:
         return Threaded()
     return Helper(os.getpid())
 
@@ -95,7 +95,8 @@ class Inline(Executor):
         return True
 
 
-def _cores() -> int:
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, which `taskset` and containers narrow)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
