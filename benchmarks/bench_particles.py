@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_particles.py [--repeat 2] [--n-envs 2 8 32] [--threads 1 2]
         [--steps 50] [--recipes cloth/drape.yaml ...] [--fast-math 0 1]
 
+`--steps N` shortens every episode to N steps (an action that would run past N ends there).
+
 Per recipe, n_envs and thread count (each in its own process: `QD_NUM_THREADS` must be set before
 Genesis is imported, and peak RSS is then its own): the factory path (placement, movers, point
 recording, labels) against bare `scene.step()` of the same built scene with the same placement and
@@ -45,6 +47,10 @@ def one(path: str, repeat: int, n_envs: int, steps: int | None) -> dict:
 
     shipped = load_recipe(ROOT / "recipes" / path)
     shipped = shipped.model_copy(update={"n_envs": n_envs} | ({"steps": steps} if steps else {}))
+    if steps:  # a shortened episode ends the actions that would run past it at its last step
+        shipped = shipped.model_copy(update={"actions": [
+            a.model_copy(update={"start": min(a.start, steps - 1), "stop": None if a.stop is None else min(a.stop, steps)})
+            for a in shipped.actions]})
     recipe = pin_scene(shipped, scene_draws(shipped, 0))  # one scene variant: what one engine runs
     engine = GenesisEngine(recipe)
     t0 = time.perf_counter()
@@ -121,7 +127,9 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--one", path, "--repeat", str(args.repeat), "--n-envs", str(n_envs)]
                 env = os.environ | {"QD_NUM_THREADS": str(threads), "FACTORY_GENESIS_FAST_MATH": str(fast)}
                 proc = subprocess.run(cmd + (["--steps", str(args.steps)] if args.steps else []), capture_output=True,
-                                      text=True, check=True, env=env)
+                                      text=True, env=env)
+                if proc.returncode:
+                    sys.exit(f"{path} at n_envs {n_envs}, {threads} threads failed:\n{proc.stderr[-3000:]}")
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
                 w = r["writes"]
                 print(f"| {path} | {r['particles']} | {n_envs} | {threads} | {'on' if fast else 'off'} | {r['factory']:,.1f} | {r['bare']:,.1f} | "
