@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from factory.labels import volume
 from factory.labels.volume import Cavity, probe_radius, volume_ratio
 from factory.recipe.containers import CupShape, rotation_matrices
 
@@ -94,3 +95,12 @@ def test_the_probe_follows_step_zero_and_spray_is_left_out():
     blown = flown.copy()
     blown[0] = np.nan
     assert np.isnan(volume_ratio(np.stack([sub, blown]), D)[1]) and np.isnan(volume_ratio(np.stack([blown, sub]), D)).all()
+
+
+def test_pairs_found_in_slices_give_the_same_volumes(monkeypatch):
+    """The neighbour pairs are found a bounded number at a time (memory); slicing changes no ratio."""
+    rng = np.random.default_rng(2)
+    pos = np.stack(list(states(rng).values()))[:, ::3]
+    whole = volume_ratio(pos, D, TANK)
+    monkeypatch.setattr(volume, "PAIRS_AT_ONCE", 40 * pos.shape[1])  # 40 rows of the points a slice
+    assert np.allclose(volume_ratio(pos, D, TANK), whole, rtol=1e-12, atol=0)

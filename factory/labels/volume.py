@@ -40,7 +40,7 @@ OFF_SHELL = 1.0137  # nudges the radius off a lattice's exact neighbour distance
 SHAPE = 1.6  # the ball the liquid's local shape is read from, in probe radii
 MIN_POINTS = 4  # recorded points at step 0 below which there is nothing to tell
 MIN_WEIGHT = 2.0  # tapered count of a ball (the point itself 1) below which its point is spray, left out
-MOST_POINTS = 6  # neighbours counted at most, in multiples of NEIGHBOURS (6x the step-0 density)
+PAIRS_AT_ONCE = 2_000_000  # neighbour pairs held at once, at most, per slice of the points
 
 
 def _unit_ball(n: int = 512) -> np.ndarray:
@@ -124,26 +124,44 @@ def probe_radius(points: np.ndarray) -> float:
     return float(np.median(cKDTree(points).query(points, k + 1)[0][:, -1]) * OFF_SHELL)
 
 
+def _neighbour_sums(points: np.ndarray, radius: float, reach: float) -> tuple[np.ndarray, ...]:
+    """Per point of (N, 3), over the others within `reach`: their number plus one (the point itself), the
+    sum of their offsets and of the offsets' outer products (in units of `reach`), and the tapered count
+    within `radius` (the point itself weighing 1). Sums over pairs, not a padded (N, K) neighbour table:
+    a k-nearest query padded to the fullest ball cost ten times the pair search, and sums are all the
+    moments need. Pairs are found `PAIRS_AT_ONCE` at most at a time, so a dense state cannot exhaust memory."""
+    n = len(points)
+    tree = cKDTree(points)
+    m, count = np.ones(n), np.ones(n)
+    first, second = np.zeros((n, 3)), np.zeros((n, 3, 3))
+    rows = max(1, PAIRS_AT_ONCE // n)
+    for start in range(0, n, rows):
+        pairs = cKDTree(points[start:start + rows]).sparse_distance_matrix(tree, reach, output_type="ndarray")
+        i = pairs["i"] + start
+        other = i != pairs["j"]  # a point is not its own neighbour (another at the same place is)
+        i, j, dist = i[other], pairs["j"][other], pairs["v"][other]
+        rel = (points[j] - points[i]) / reach
+        m += np.bincount(i, minlength=n)
+        count += np.bincount(i, _taper(dist / radius), minlength=n)
+        for k in range(3):
+            first[:, k] += np.bincount(i, rel[:, k], minlength=n)
+            for c in range(k, 3):
+                second[:, k, c] += np.bincount(i, rel[:, k] * rel[:, c], minlength=n)
+    second = np.triu(second) + np.swapaxes(np.triu(second, 1), 1, 2)
+    return m, first, second, count
+
+
 def local_volumes(points: np.ndarray, radius: float, spacing: float,
                   walls: Sequence[Wall] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Per point of (N, 3): the volume of its ball that the liquid fills, and the points in it."""
     n = len(points)
     reach = SHAPE * radius  # the shape is read from a wider ball than the count: fewer false cuts from noise
-    dist, idx = cKDTree(points).query(points, min(n, int(MOST_POINTS * NEIGHBOURS * SHAPE**3)),
-                                      distance_upper_bound=reach)
-    keep = int(np.isfinite(dist).sum(axis=1).max())  # slots past the fullest ball are empty everywhere
-    dist, idx = dist[:, :keep], idx[:, :keep]
-    near = np.isfinite(dist)  # (N, K): which of the K slots hold a neighbour (the point itself first)
-    count = _taper(np.where(dist <= radius, dist, np.inf) / radius).sum(axis=1)  # the point itself weighs 1
-    m = near.sum(axis=1)
-    weight = (near / m[:, None])[:, None]  # (N, 1, K): the mean over each point's neighbours
-    rel = (points[np.where(near, idx, 0)] - points[:, None]) / reach * near[..., None]  # in units of the reach
-    dev = rel - (weight @ rel)
-    _, axes = np.linalg.eigh(np.swapaxes(dev, 1, 2) @ (dev * near[..., None]))  # columns: principal axes
-    along = rel @ axes
-    mu = (weight @ along)[:, 0]
-    spread = ((weight @ along**2)[:, 0] - mu**2) * (m / np.maximum(m - 1, 1))[:, None]  # unbiased
-    var = spread + (spacing / reach) ** 2 / 12
+    m, first, second, count = _neighbour_sums(points, radius, reach)
+    mean = first / m[:, None]  # the neighbours' mean offset (the point itself, at 0, among them)
+    scatter = second - m[:, None, None] * mean[:, :, None] * mean[:, None, :]
+    eig, axes = np.linalg.eigh(scatter)  # columns: principal axes; eigenvalues: the scatter along them
+    mu = np.einsum("nk,nkc->nc", mean, axes)
+    var = eig / np.maximum(m - 1, 1)[:, None] + (spacing / reach) ** 2 / 12  # unbiased, widened by the cells
     lo, hi = (SHAPE * x for x in _slabs(mu, np.sqrt(np.maximum(var, 0))))  # (N, 3), in units of R
     filled = np.ones((n, len(_BALL)), bool)  # (N, S): the quadrature points in the liquid, in each point's axes
     for k in range(3):
