@@ -56,7 +56,7 @@ def _engine(n_envs: int):
 
 def _bare(recipe, engine):
     """Stepping the engine's scene through a batch of episodes, with nothing read or labelled: seconds of stepping."""
-    from factory.generate.sampling import sample_episode
+    from factory.contract.sampling import sample_episode
 
     scene = engine._built.scene
     solver = scene.sim.rigid_solver
@@ -159,7 +159,7 @@ def writes(episodes: int = 512, transitions: int = 200) -> list[dict]:
     import numpy as np
     import pyarrow.parquet as pq
 
-    from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
+    from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
     from factory.storage import writer_for
     from factory.storage.base import transitions_table
 
@@ -215,7 +215,7 @@ def main() -> None:
     print("| | env-steps/s | seconds | / bare | / bare, each repetition |")
     print("|---|---:|---:|---:|---|")
     for name, label in (("run", "`factory run`"), ("inline", "`factory run`, writes inline"), ("bare", "bare stepping")):
-        paired = ", ".join(f"{b / t:.0%}" for t, b in zip(seconds[name], seconds["bare"]))
+        paired = ", ".join(f"{b / t:.0%}" for t, b in zip(seconds[name], seconds["bare"], strict=True))
         print(f"| {label} | {r['env_steps'] / best[name]:,.0f} | {best[name]:.1f} | {best['bare'] / best[name]:.0%} "
               f"| {paired} |", flush=True)
     print("\n| n_envs | factory env-steps/s | bare env-steps/s | factory / bare | simulate only / bare "

@@ -98,7 +98,7 @@ def bare_mujoco(recipe, threads: int) -> tuple[float, float]:
     import mujoco
 
     from engines.mujoco.engine import MuJoCoEngine
-    from factory.generate.sampling import sample_episode
+    from factory.contract.sampling import sample_episode
 
     recipe = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"threads": threads})})
     engine = MuJoCoEngine(recipe)

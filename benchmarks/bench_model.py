@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import torch
 
 from factory import open_dataset
+from factory.cli.model import parse_holdout
 from factory.model.baselines import baselines
 from factory.model.evaluate import evaluate
 from factory.model.loader import TripleStream, make_loader
@@ -27,7 +28,6 @@ from factory.model.split import episode_info, quality_options, split_episodes
 from factory.model.stats import load_stats
 from factory.model.train import TrainConfig, train
 from factory.report.build import make_report
-from factory.report.commands import parse_holdout
 from factory.report.verdict import BASELINES, gap_closed
 from factory.storage.dataset import Dataset
 
@@ -112,7 +112,7 @@ def old_mlp(path: Path, holdout: dict, epochs: int, batch: int) -> tuple[str, st
     split = split_episodes(table, quality_options(ds, holdout).holdout)
     stats = load_stats(ds)
     result = train(ds, split, stats, TrainConfig(epochs=epochs, batch_size=batch))
-    predictors = baselines(ds.layout, stats, iter_chunks(ds, split.train)) + [TorchPredictor(result.model)]
+    predictors = [*baselines(ds.layout, stats, iter_chunks(ds, split.train)), TorchPredictor(result.model)]
     ev = evaluate(predictors, ds, {"test": split.test}, stats, episode_info(table))
     return (f"{ds.manifest['recipe']['name']}: old flat MLP, {epochs} epochs",
             f"{figures(ev, 'mlp')}; training {result.seconds:.0f} s, {result.steps_per_second:.0f} steps/s")

@@ -38,7 +38,7 @@ def one(path: str, repeat: int, n_envs: int, steps: int | None) -> dict:
     from engines.genesis import GenesisEngine
     from engines.genesis.engine import _restore
     from engines.genesis.particles import substeps
-    from factory.generate.sampling import sample_episode, scene_draws
+    from factory.contract.sampling import sample_episode, scene_draws
     from factory.labels import label_context, label_rollout
     from factory.recipe.loader import load_recipe
     from factory.recipe.scene_fields import pin_scene
@@ -61,7 +61,7 @@ def one(path: str, repeat: int, n_envs: int, steps: int | None) -> dict:
     scene, points = engine._built.scene, engine._points
 
     def factory_batch():
-        return [label_rollout(r, s.params, ctx) for s, r in zip(specs, engine.run_batch(specs))]
+        return [label_rollout(r, s.params, ctx) for s, r in zip(specs, engine.run_batch(specs), strict=True)]
 
     def bare_batch() -> float:
         _restore(scene, engine._pristine)

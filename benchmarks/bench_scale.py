@@ -99,7 +99,7 @@ def main() -> None:
             r = bench_workers(recipe, Path(tmp) / f"w{n}", n)
             shards = r.pop("shards")
             if shards != reference:
-                bad = [f["path"] for s, ref in zip(shards, reference) for f, g in zip(s["files"], ref["files"])
+                bad = [f["path"] for s, ref in zip(shards, reference, strict=True) for f, g in zip(s["files"], ref["files"], strict=True)
                        if f != g]
                 raise SystemExit(f"{n} workers wrote other shards than the serial run: {bad[:5]}")
             results[f"{n} workers"] = r

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engines.genesis.engine import GenesisEngine  # noqa: E402
-from factory.generate.sampling import sample_episode  # noqa: E402
+from factory.contract.sampling import sample_episode  # noqa: E402
 from factory.labels import label_context, label_rollout  # noqa: E402
 from factory.recipe.containers import rotation_matrices, tilt_schedule  # noqa: E402
 from factory.recipe.loader import load_recipe  # noqa: E402
@@ -67,7 +67,7 @@ def main() -> None:
           f"{seconds:.1f} s ({len(TILTS) * args.steps / seconds:.1f} env-steps/s)")
     print("| tilt: ω (rad/s), largest angle | poured | in basin | spilled | first outflow (state, cup angle) | leaks |")
     print("|---|---:|---:|---:|---|---:|")
-    for (omega, limit), rollout, spec in zip(TILTS, rollouts, specs):
+    for (omega, limit), rollout, spec in zip(TILTS, rollouts, specs, strict=True):
         e = label_rollout(rollout, spec.params, ctx).episode_labels
         first = e["first_outflow_step"]
         angle = math.degrees(min(omega * first * ctx.record_dt, math.radians(limit)))

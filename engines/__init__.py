@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from engines.base import Engine, EngineInfo
+from factory.contract.engine import Engine, EngineInfo
 from factory.errors import EngineNotInstalled, UnknownEngine
 from factory.registry import load_entry
 

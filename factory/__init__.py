@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
-
-from factory.recipe.loader import load_recipe  # noqa: E402
-from factory.storage.dataset import Dataset  # noqa: E402
-from factory.storage.opener import open_dataset  # noqa: E402
+from factory.recipe.loader import load_recipe
+from factory.storage.dataset import Dataset
+from factory.storage.opener import open_dataset
+from factory.version import __version__
 
 _LAZY = {"run": "factory.generate.runner", "run_write_behind": "factory.generate.runner"}
 

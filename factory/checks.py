@@ -16,10 +16,10 @@ from itertools import combinations
 import numpy as np
 from pydantic import TypeAdapter
 
+from factory.contract.rollout import Layout
 from factory.labels.collision import LabelContext, left_support_step, rest_step
 from factory.labels.strike import motion_labels
 from factory.recipe.distributions import Distribution
-from factory.rollout import Layout
 
 GEOMETRY_TOL = 0.01  # m: slack for contact geometry read from recorded (subsampled) states
 

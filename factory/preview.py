@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from factory.contract.rollout import Layout
 from factory.errors import FactoryError
 from factory.recipe.scene_fields import episode_scene
 from factory.recipe.schema import Recipe
-from factory.rollout import Layout
 from factory.storage.dataset import Dataset, Episode
 from factory.storage.opener import open_dataset
 
@@ -221,7 +221,7 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
     contact_step = ep.contacts["step"].to_numpy()
     contact_pos = ep.contacts["position"].combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, 3)
     between_bodies = np.array([a != "ground" and b != "ground" for a, b in
-                               zip(ep.contacts["body_a"].to_pylist(), ep.contacts["body_b"].to_pylist())], bool)
+                               zip(ep.contacts["body_a"].to_pylist(), ep.contacts["body_b"].to_pylist(), strict=True)], bool)
 
     header = f"{ds.manifest['recipe']['name']} · episode {ep.index}"
     labels = _label_lines(ep, numeric=bool(layout.points))
@@ -230,7 +230,7 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
     fig.subplots_adjust(left=0.08, right=0.88 if coloured else 0.98, bottom=0.14, top=top, wspace=0.3)
     title = fig.suptitle("", fontsize=7, animated=True)
     views = []
-    for ax, (name, i, j) in zip(axes, VIEWS):
+    for ax, (name, i, j) in zip(axes, VIEWS, strict=False):
         _draw_static(ax, scene, i, j)
         object_paths(ax, layout, ep.states, (i, j), lw=0.8, alpha=0.35)
         polys = {o: ax.add_patch(Polygon(np.zeros((3, 2)), closed=True, fc=f"C{layout.objects.index(o)}",

@@ -8,6 +8,13 @@ from typing import Any
 
 from factory.errors import FactoryError, did_you_mean
 
+FORMATS: dict[str, str] = {
+    "parquet": "factory.storage.parquet:ParquetFormat",
+    "hdf5": "factory.storage.hdf5:HDF5Format",
+}
+"""The registry of storage formats: every list of format names (recipe, CLI, readers) comes from here,
+below the recipe and storage layers so that both can read it."""
+
 
 def load_entry(registry: dict[str, str], name: str, kind: str, error: type[FactoryError]) -> Any:
     """The attribute `registry[name]` names, imported now; `error` with a did-you-mean for an unknown

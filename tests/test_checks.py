@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from factory import checks, open_dataset
+from factory.contract.rollout import Layout
 from factory.labels.collision import LabelContext
 from factory.model.split import episode_info, quality_options
 from factory.recipe.loader import load_recipe
 from factory.report.data_checks import check_dataset
 from factory.report.verdict import verdict
-from factory.rollout import Layout
 
 G = np.array([0.0, 0.0, -9.81])
 LAYOUT = Layout(("ball",), ("ground", "ball"), 0.01)

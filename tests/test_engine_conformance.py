@@ -1,4 +1,4 @@
-"""`engines.conformance.check_engine` over every registered engine (Gymnasium check_env style).
+"""`factory.generate.conformance.check_engine` over every registered engine (Gymnasium check_env style).
 
 MuJoCo runs in the default run; Genesis is marked `genesis` (kernel builds); Unity drives the
 protocol peer build (marked `unity`). A new engine must be added here: the last test fails otherwise.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from engines import ENGINES
-from engines.conformance import ConformanceError, check_engine, check_refuses
+from factory.generate.conformance import ConformanceError, check_engine, check_refuses
 
 # a short push_target: three shapes on a table, a random push, contacts of every kind
 CHECKED = {"mujoco": (), "genesis": (pytest.mark.genesis,), "unity": (pytest.mark.unity,)}
@@ -37,7 +37,7 @@ def test_mujoco_conforms():
 def test_mujoco_conforms_at_any_thread_count():
     one = check_engine("mujoco", _push_target({"type": "mujoco", "threads": 1}), alone=0)
     three = check_engine("mujoco", _push_target({"type": "mujoco", "threads": 3}), alone=0)
-    for a, b in zip(one, three):
+    for a, b in zip(one, three, strict=True):
         assert a.states.tobytes() == b.states.tobytes() and a.contacts.force_on_a.tobytes() == b.contacts.force_on_a.tobytes()
 
 

@@ -62,12 +62,12 @@ def test_minari_load_dataset(source, tmp_path, monkeypatch):
     dataset = minari.load_dataset(f"factory/{name}-v0")
     assert dataset.total_steps == len(want["episode"])
     got: dict[str, list] = {}
-    for ep, meta in zip(dataset.iterate_episodes(), dataset.storage.get_episode_metadata(dataset.episode_indices)):
+    for ep, meta in zip(dataset.iterate_episodes(), dataset.storage.get_episode_metadata(dataset.episode_indices), strict=True):
         options = meta["options"]
         obs = ep.observations
         parts = {"episode": np.full(len(ep.actions), options["source_episode"]), "step": np.arange(len(ep.actions)),
                  "state": obs["state"][:-1], "next_state": obs["state"][1:], "action": ep.actions,
-                 **{k: v for k, v in ep.infos.items()}}
+                 **dict(ep.infos.items())}
         for p in (k for k in obs if k != "state"):
             parts[p], parts[f"next_{p}"] = obs[p][:-1], obs[p][1:]
         for k, v in parts.items():
@@ -223,7 +223,7 @@ def test_unknown_format_and_missing_library_named(monkeypatch):
         load_exporter("minari")
     monkeypatch.undo()
     assert set(EXPORTERS) == {"lerobot", "minari", "hf", "webdataset"}
-    assert all(load_exporter(name).FORMAT == name for name in EXPORTERS)
+    assert all(name == load_exporter(name).FORMAT for name in EXPORTERS)
 
 
 KILLED_EXPORT = """
@@ -262,7 +262,7 @@ def test_lerobot_episode_stats_alike_for_equal_and_unequal_lengths():
     together = episode_stats(values[:6], [3, 3])
     alone = episode_stats(values[:3], [3]) + episode_stats(values[3:6], [3])
     mixed = episode_stats(values, [6, 3])
-    for a, b in zip(together, alone):
+    for a, b in zip(together, alone, strict=True):
         assert a.keys() == b.keys() and all(np.allclose(a[k], b[k]) for k in a)
     assert mixed[0]["count"][0] == 6 and np.allclose(mixed[0]["mean"], values[:6].reshape(-1, 3).mean(0))
     total = Aggregate()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shipped  # noqa: E402
+from conftest import shipped
 
 from factory import open_dataset
 from factory.errors import SimulationError
@@ -144,7 +144,7 @@ def three_batches(engine, specs: list) -> tuple[list, list, list]:
 
 
 def assert_same_episodes(first: list, again: list, swapped: list, points: str) -> None:
-    for a, b, c in zip(first, again, swapped):
+    for a, b, c in zip(first, again, swapped, strict=True):
         for name in (f"{points}_pos", f"{points}_vel"):
             assert np.array_equal(a.points[name], b.points[name]) and np.array_equal(a.points[name], c.points[name])
         assert np.array_equal(a.states, b.states) and np.array_equal(a.states, c.states)
@@ -155,14 +155,14 @@ def test_cloth_episode_is_independent_of_batch_history_and_slot():
     """PBD scenes cannot be checkpointed; reset must still give each episode the same trajectory.
     A sheet that leaves the fitted PBD domain (here made too low for the lifted corner) is refused."""
     from engines.genesis import GenesisEngine
-    from factory.generate.sampling import sample_episode
+    from factory.contract.sampling import sample_episode
 
     recipe = shipped("cloth/corner_pull.yaml", steps=20)
     engine = GenesisEngine(recipe)
     try:
         specs = [sample_episode(recipe, i) for i in range(2)]
         runs = three_batches(engine, specs)
-        engine._points.domain = (engine._points.domain[0], engine._points.domain[1][:2] + (0.03,))
+        engine._points.domain = (engine._points.domain[0], (*engine._points.domain[1][:2], 0.03))
         with pytest.raises(SimulationError, match="reached the fitted PBD domain"):  # the lifted corner leaves it
             engine.run_batch(specs)
     finally:
@@ -175,7 +175,7 @@ def test_liquid_episode_is_independent_of_batch_history_and_slot():
     (its links' derived arrays) must not reach the next. It did, in env 1 only, from the first record.
     Nor may the batch size change a bit (it did while Genesis compiled with fast math)."""
     from engines.genesis import GenesisEngine
-    from factory.generate.sampling import sample_episode
+    from factory.contract.sampling import sample_episode
 
     push = shipped("fluid/weir.yaml").actions[0].model_dump() | {"stop": 30}
     recipe = shipped("fluid/weir.yaml", steps=30, actions=[push])
@@ -208,7 +208,7 @@ def liquid_in_tank(name: str, tank: tuple, block_pos: list, block_size: list, st
 
 def run_one(recipe: Recipe, times: int = 1) -> list:
     from engines.genesis import GenesisEngine
-    from factory.generate.sampling import sample_episode
+    from factory.contract.sampling import sample_episode
 
     engine = GenesisEngine(recipe)
     try:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from factory import open_dataset
-from factory.generate.sampling import sample_episode
+from factory.contract.sampling import sample_episode
 from factory.labels import label_context, label_rollout
 from factory.recipe.loader import parse_recipe
 
@@ -74,7 +74,7 @@ def test_head_on_collision_conserves_momentum():
     recipe = parse_recipe(TWO_SPHERES.format(gz=0.0, z=0.5))  # no gravity, above the floor: no external force
     specs, rollouts, layout = simulate(recipe, range(4))
     ctx = label_context(recipe, layout)
-    for spec, r in zip(specs, rollouts):
+    for spec, r in zip(specs, rollouts, strict=True):
         m = {b.name: b.mass for b in spec.bodies}
         p = sum(m[o] * layout.field(r.states, o, "vel") for o in ("left", "right"))
         assert np.allclose(p, p[0], atol=1e-3 * np.abs(p[0]).max() + 1e-4)
@@ -89,7 +89,7 @@ def test_first_contact_label_agrees_with_distance():
     recipe = parse_recipe(TWO_SPHERES.format(gz=0.0, z=0.5))
     specs, rollouts, layout = simulate(recipe, range(4))
     ctx = label_context(recipe, layout)
-    for spec, r in zip(specs, rollouts):
+    for spec, r in zip(specs, rollouts, strict=True):
         k = label_rollout(r, spec.params, ctx).episode_labels["first_contact__left__right"]
         gap = np.linalg.norm(layout.field(r.states, "left", "pos") - layout.field(r.states, "right", "pos"),
                              axis=-1) - 0.2

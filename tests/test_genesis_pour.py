@@ -19,7 +19,7 @@ from conftest import RECIPES, shipped
 from engines.genesis.engine import GenesisEngine
 from factory import open_dataset
 from factory.cli import main
-from factory.generate.sampling import sample_episode
+from factory.contract.sampling import sample_episode
 from factory.labels import label_context, label_rollout
 from factory.model.split import episode_info
 from factory.recipe.containers import rotation_matrices, tilt_schedule
@@ -48,7 +48,7 @@ def poured():
     finally:
         engine.close()
     ctx = label_context(recipe, engine.layout)
-    return recipe, engine.layout, [label_rollout(r, s.params, ctx) for r, s in zip(rollouts, specs)]
+    return recipe, engine.layout, [label_rollout(r, s.params, ctx) for r, s in zip(rollouts, specs, strict=True)]
 
 
 def test_an_upright_cup_holds_all_its_liquid(poured):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factory.generate.sampling import sample_episode
+from factory.contract.sampling import sample_episode
 from factory.recipe.loader import load_recipe, parse_recipe
 
 pytestmark = pytest.mark.genesis
@@ -100,7 +100,7 @@ def test_head_on_keeps_momentum_and_takes_the_mean_restitution():
 
     recipe, specs, rollouts = run(HEAD_ON)
     layout = layout_of(recipe)
-    for spec, r in zip(specs, rollouts):
+    for spec, r in zip(specs, rollouts, strict=True):
         m = np.array([b.mass for b in spec.bodies])
         v0, v1 = (np.stack([layout.field(r.states, n, "vel")[k, 0] for n in ("left", "right")]) for k in (0, -1))
         assert (m * v1).sum() == pytest.approx((m * v0).sum(), abs=1e-3 * np.abs(m * v0).sum())
@@ -158,7 +158,7 @@ def test_parabola_follows_the_analytic_path():
     engine.close()
     layout = layout_of(recipe)
     t = np.arange(recipe.recorded_steps + 1) * layout.record_dt
-    for spec, r in zip(specs, rollouts):
+    for spec, r in zip(specs, rollouts, strict=True):
         (x0, _, z0), (vx, _, _) = spec.bodies[0].pos, spec.bodies[0].vel
         pos = layout.field(r.states, "ball", "pos")
         expected = np.stack([x0 + vx * t, np.zeros_like(t), z0 - G * t ** 2 / 2], 1)
@@ -180,7 +180,7 @@ def test_calibration_holds_for_every_geometry_and_speed():
     targets = [0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95]
     rows = measure(built, recipe, dampratios=[float(restitution.dampratio_for(e)) for e in targets])
     built.scene.destroy()
-    for e, row in zip(targets, rows):
+    for e, row in zip(targets, rows, strict=True):
         for test, values in row["by_test"].items():
             assert np.abs(np.array(values) - e).max() <= 0.03, (e, test, values)
 

@@ -106,7 +106,7 @@ def _resume_and_compare(recipe: Path, out: Path, uninterrupted: Path, finished: 
     assert verify(out) == []
     assert _data_files(out) == _data_files(uninterrupted)
     assert manifest(out)["shards"] == manifest(uninterrupted)["shards"]
-    assert not [p for p in out.rglob(TEMPORARY)]
+    assert not list(out.rglob(TEMPORARY))
 
 
 def test_ctrl_c_keeps_finished_shards_and_resumes(recipe_file, uninterrupted, tmp_path):
@@ -127,7 +127,7 @@ def test_ctrl_c_keeps_finished_shards_and_resumes(recipe_file, uninterrupted, tm
     receipted = _receipted(out)
     assert _data_files(out) == receipted  # every visible file is a receipted shard's
     assert receipted.items() <= _data_files(uninterrupted).items()
-    assert not [p for p in out.rglob(TEMPORARY)]
+    assert not list(out.rglob(TEMPORARY))
     _resume_and_compare(recipe_file, out, uninterrupted, len(scan(location(out), SHARDS)[0]))
 
 

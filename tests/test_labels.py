@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from factory.contract.rollout import STATE_PER_OBJECT, Contacts, Layout
 from factory.labels.collision import (
     LabelContext,
     episode_labels,
@@ -16,14 +17,13 @@ from factory.labels.collision import (
     rest_step,
     step_labels,
 )
-from factory.rollout import STATE_PER_OBJECT, Contacts, Layout
 
 LAYOUT = Layout(objects=("a", "b"), bodies=("ground", "a", "b"), record_dt=0.1)
 
 
 def ctx(**kw) -> LabelContext:
-    base = dict(layout=LAYOUT, fixed=frozenset(), ground_height=0.0, ground_size=(2.0, 2.0),
-                rest_speed=0.05, min_impact_force=0.0)
+    base = {"layout": LAYOUT, "fixed": frozenset(), "ground_height": 0.0, "ground_size": (2.0, 2.0),
+                "rest_speed": 0.05, "min_impact_force": 0.0}
     return LabelContext(**(base | kw))
 
 

@@ -12,9 +12,9 @@ from itertools import combinations
 import numpy as np
 import pytest
 
+from factory.contract.rollout import Contacts, Layout, Rollout
 from factory.labels import label_rollout, label_rollouts
 from factory.labels.collision import LabelContext
-from factory.rollout import Contacts, Layout, Rollout
 
 LAYOUT = Layout(objects=("ball", "target", "blocker"), bodies=("ground", "ball", "target", "blocker"),
                 record_dt=0.02)
@@ -25,7 +25,7 @@ T = 50
 def ref_step_labels(c: Contacts, transitions: int) -> dict[str, np.ndarray]:
     n = np.zeros(transitions, np.int16)
     f = np.zeros(transitions, np.float32)
-    for step, force in zip(c.step, c.force):
+    for step, force in zip(c.step, c.force, strict=True):
         n[step - 1] += 1
         f[step - 1] = max(f[step - 1], np.float32(force))
     return {"n_contacts": n, "max_contact_force": f}
@@ -141,7 +141,7 @@ def test_batch_labels_match_reference(ctx):
         rollouts = [Rollout(r.index, r.states, r.actions, _without_ground(r.contacts)) for r in rollouts]
     records = label_rollouts(rollouts, [{} for _ in rollouts], ctx)
     assert [r.index for r in records] == [r.index for r in rollouts]
-    for rollout, record in zip(rollouts, records):
+    for rollout, record in zip(rollouts, records, strict=True):
         expected = ref_episode_labels(rollout.states, rollout.contacts, ctx)
         assert list(record.episode_labels) == list(expected)
         bad = {k: (v, record.episode_labels[k]) for k, v in expected.items() if not same(v, record.episode_labels[k])}

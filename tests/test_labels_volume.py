@@ -31,7 +31,7 @@ DROPS = (lattice(6, 6, 6, 0.15)[:, None] + lattice(3, 3, 3)[None] + [0, 0, 0.3])
 def states(rng: np.random.Generator) -> dict[str, np.ndarray]:
     splashed = POOL.copy()
     splashed[-270:] = DROPS[:270]  # a tenth of the liquid flew off in 10 drops of 27
-    return {"block": BLOCK, "moved": BLOCK + [0.3, -0.1, 0.2], "jittered": BLOCK + rng.normal(0, 0.15 * D, BLOCK.shape),
+    return {"block": BLOCK, "moved": [*BLOCK, 0.3, -0.1, 0.2], "jittered": BLOCK + rng.normal(0, 0.15 * D, BLOCK.shape),
             "squashed": BLOCK * [1, 1, 0.5], "shrunk": BLOCK * 0.8, "pool": POOL,
             "disordered pool": POOL + rng.normal(0, 0.15 * D, POOL.shape), "splashed": splashed,
             "pressed pool": POOL * [1, 1, 0.5]}
@@ -42,7 +42,7 @@ def test_volume_ratio_reads_compression_and_not_shape(share):
     rng = np.random.default_rng(1)
     named = states(rng)
     sub = np.sort(rng.choice(N, int(share * N), replace=False))
-    ratio = dict(zip(named, volume_ratio(np.stack([s[sub] for s in named.values()]), D, TANK)))
+    ratio = dict(zip(named, volume_ratio(np.stack([s[sub] for s in named.values()]), D, TANK), strict=True))
     assert ratio["block"] == 1 and ratio["moved"] == pytest.approx(1, abs=0.01)
     for same in ("jittered", "pool", "disordered pool", "splashed"):  # the same volume, another shape
         assert ratio[same] == pytest.approx(1, abs=0.1), same
@@ -72,11 +72,11 @@ def test_a_tilted_cup_bounds_the_liquid_in_it(share):
     cup = CupShape(type="cup", inner=[0.8, 0.8, 0.3], wall=0.02)
     lower, upper = cup.cavity()
     centre = np.array([0.5, 0.5, 0.6])
-    on_floor = lower + [0.02, 0.03, 0.0]
+    on_floor = [*lower, 0.02, 0.03, 0.0]
     shapes = [BLOCK - BLOCK.mean(axis=0) * [1, 1, 0] + [0, 0, lower[2]], POOL + on_floor,
               POOL * [1, 1, 0.5] + on_floor, BLOCK + lower]
     rotations = np.stack([_turned(0)] + 3 * [_turned(30)])
-    pos = np.stack([s @ r.T for s, r in zip(shapes, rotations)]) + centre
+    pos = np.stack([s @ r.T for s, r in zip(shapes, rotations, strict=True)]) + centre
     sub = np.sort(np.random.default_rng(1).choice(N, int(share * N), replace=False))
     cavity = Cavity(np.repeat(centre[None], len(pos), axis=0), rotations, lower, upper)
     ratio = volume_ratio(pos[:, sub], D, TANK, [cavity])
@@ -87,7 +87,7 @@ def test_a_tilted_cup_bounds_the_liquid_in_it(share):
 
 def test_the_probe_follows_step_zero_and_spray_is_left_out():
     sub = BLOCK[::4]
-    assert probe_radius(sub) == pytest.approx(probe_radius(sub + [1, 2, 3]))
+    assert probe_radius(sub) == pytest.approx(probe_radius([*sub, 1, 2, 3]))
     flown = sub.copy()
     flown[-1] = [5.0, 5.0, 5.0]  # one particle flew far off: spray, counted at the liquid's density
     assert volume_ratio(np.stack([sub, flown]), D)[1] == pytest.approx(1, abs=0.01)

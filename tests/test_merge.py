@@ -17,7 +17,7 @@ import pytest
 from factory import open_dataset
 from factory.cli import main
 from factory.errors import MergeError
-from factory.merge import merge
+from factory.export.merge import merge
 from factory.model.loader import TripleStream
 from factory.storage import FORMATS
 from factory.storage.verify import verify

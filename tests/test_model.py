@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from factory import open_dataset  # noqa: E402
+from factory.contract.rollout import Layout  # noqa: E402
 from factory.errors import FactoryError  # noqa: E402
 from factory.model.baselines import ConstantVelocity, Linear, ZeroMotion  # noqa: E402
 from factory.model.pieces import Chunk  # noqa: E402
@@ -25,7 +26,6 @@ from factory.model.split import (  # noqa: E402
 from factory.model.stats import load_stats  # noqa: E402
 from factory.model.train import TrainConfig  # noqa: E402
 from factory.report.build import evaluate_model  # noqa: E402
-from factory.rollout import Layout  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_splits_are_by_episode_and_hold_out_declared_ranges(push_target_32):
     ds = open_dataset(push_target_32)
     table = ds.episodes()
     split = split_episodes(table, {"ball.mass": [0.85, 1.0]})
-    mass = dict(zip(table["episode"].to_pylist(), param_values(table, "ball.mass")))
+    mass = dict(zip(table["episode"].to_pylist(), param_values(table, "ball.mass"), strict=True))
     assert split.ood == sorted(e for e, m in mass.items() if 0.85 <= m <= 1.0)
     parts = [set(p) for p in (split.train, split.val, split.test, split.ood)]
     assert sum(map(len, parts)) == 32 and len(set().union(*parts)) == 32

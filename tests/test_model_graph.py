@@ -118,7 +118,7 @@ def test_contact_features_see_a_collision_and_the_table_edge_one_interval_ahead(
     state[:, 1, :3] = torch.tensor([[0.2, 0.0, 0.075], [0.5, -0.5, 0.075]])
     g = body_graph(state.reshape(2, -1), torch.zeros(2, 6), torch.tensor([rows, rows]), scene, 0.02)
     gap_now, gap_ahead, closing, margin_now, margin_ahead = g.edges[..., -5:].unbind(-1)
-    edge = {(int(s), int(r)): k for k, (s, r) in enumerate(zip(g.senders, g.receivers))}
+    edge = {(int(s), int(r)): k for k, (s, r) in enumerate(zip(g.senders, g.receivers, strict=True))}
     box_to_ball, ground_to_ball = edge[(2, 1)], edge[(0, 1)]
     assert gap_now[0, box_to_ball] > 0.3 and gap_ahead[0, box_to_ball] < 0 and closing[0, box_to_ball] > 2.9
     assert gap_now[1, box_to_ball] > 1.0 and gap_ahead[1, box_to_ball] > 1.0

@@ -19,7 +19,7 @@ from factory.storage import FORMATS  # noqa: E402
 
 
 def _keys(batches) -> list[tuple[int, int]]:
-    return [(int(e), int(s)) for b in batches for e, s in zip(b["episode"], b["step"])]
+    return [(int(e), int(s)) for b in batches for e, s in zip(b["episode"], b["step"], strict=True)]
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
@@ -30,7 +30,7 @@ def test_two_workers_yield_every_triple_exactly_once(push_target_dataset, fmt):
     batches = list(make_loader(stream, workers=2))
     counts = Counter(_keys(batches))
     t = ds.transitions()
-    expected = set(zip(t["episode"].to_pylist(), t["step"].to_pylist()))
+    expected = set(zip(t["episode"].to_pylist(), t["step"].to_pylist(), strict=True))
     assert set(counts) == expected and set(counts.values()) == {1}
     # the rows carry their own data, not a neighbour's
     state, action, next_state = ds.triples()
@@ -68,7 +68,7 @@ def test_shuffle_buffer_emits_each_row_once():
     chunks = [Chunk(np.full(10, i), np.arange(10, dtype=np.int32), np.zeros((10, 2), np.float32),
                     np.zeros((10, 1), np.float32), np.zeros((10, 2), np.float32)) for i in range(7)]
     out = Chunk.concat(list(shuffle_buffer(chunks, 25, np.random.default_rng(0))))
-    keys = list(zip(out.episode.tolist(), out.step.tolist()))
+    keys = list(zip(out.episode.tolist(), out.step.tolist(), strict=True))
     assert sorted(keys) == [(i, s) for i in range(7) for s in range(10)]
     assert keys != sorted(keys)
 

@@ -14,16 +14,16 @@ import pytest
 
 pytest.importorskip("torch")
 
-from factory import open_dataset  # noqa: E402
-from factory.generate.runner import run  # noqa: E402
-from factory.model.particle_data import iter_point_episodes, point_fields  # noqa: E402
-from factory.model.split import episode_info, quality_options  # noqa: E402
-from factory.model.train import TrainConfig  # noqa: E402
-from factory.recipe.loader import load_recipe  # noqa: E402
-from factory.recipe.schema import Recipe  # noqa: E402
-from factory.report.build import make_report  # noqa: E402
-from factory.report.particle_checks import check_particles  # noqa: E402
-from factory.report.verdict import verdict  # noqa: E402
+from factory import open_dataset
+from factory.generate.runner import run
+from factory.model.particle_data import iter_point_episodes, point_fields
+from factory.model.split import episode_info, quality_options
+from factory.model.train import TrainConfig
+from factory.recipe.loader import load_recipe
+from factory.recipe.schema import Recipe
+from factory.report.build import make_report
+from factory.report.particle_checks import check_particles
+from factory.report.verdict import verdict
 
 pytestmark = pytest.mark.genesis
 ROOT = Path(__file__).resolve().parent.parent

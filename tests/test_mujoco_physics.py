@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from test_genesis_physics import TWO_SPHERES  # the same scene as the Genesis tests
 
-from engines.conformance import check_refuses
 from engines.mujoco import MuJoCoEngine
 from engines.mujoco.restitution import DIRECT_MIN
-from factory.generate.sampling import sample_episode
+from factory.contract.sampling import sample_episode
+from factory.generate.conformance import check_refuses
 from factory.labels import label_context, label_rollout
 from factory.recipe.loader import parse_recipe
 
@@ -40,7 +40,7 @@ def two_spheres(gz: float = 0.0, z: float = 0.5, left: float | None = None, righ
     """Genesis' two-sphere test scene on MuJoCo, with the spheres' restitution where given."""
     recipe = parse_recipe(TWO_SPHERES.format(gz=gz, z=z).replace("engine: genesis", "engine: mujoco"))
     data = recipe.model_dump(mode="json")
-    for obj, e in zip(data["scene"]["objects"], (left, right)):
+    for obj, e in zip(data["scene"]["objects"], (left, right), strict=True):
         obj["restitution"] = e
     return type(recipe).model_validate(data)
 
@@ -71,7 +71,7 @@ def test_head_on_collision_conserves_momentum_and_labels_it():
     recipe = two_spheres()  # no gravity, above the floor: no external force
     specs, rollouts, layout = simulate(recipe)
     ctx = label_context(recipe, layout)
-    for spec, r in zip(specs, rollouts):
+    for spec, r in zip(specs, rollouts, strict=True):
         m = {b.name: b.mass for b in spec.bodies}
         p = sum(m[o] * layout.field(r.states, o, "vel") for o in ("left", "right"))
         assert np.allclose(p, p[0], atol=1e-3 * np.abs(p[0]).max() + 1e-4)
@@ -84,7 +84,7 @@ def test_head_on_collision_conserves_momentum_and_labels_it():
         assert vx0 and gap[k] <= 1e-3 and gap[k - 1] > -closing * recipe.dt
         # Newton's third law in the recorded contacts: body a feels -F, b feels +F, along the normal
         c = r.contacts
-        assert set(zip(c.body_a.tolist(), c.body_b.tolist())) <= {(1, 2), (2, 1)}
+        assert set(zip(c.body_a.tolist(), c.body_b.tolist(), strict=True)) <= {(1, 2), (2, 1)}
         along = np.einsum("ij,ij->i", c.force_on_a, c.normal)
         assert (along <= 1e-6).all()  # the normal points from a to b: a is pushed back
 
@@ -116,7 +116,7 @@ def test_sliding_box_decelerates_at_mu_g():
     recipe = parse_recipe(SLIDING_BOX)
     specs, rollouts, layout = simulate(recipe)
     ctx = label_context(recipe, layout)
-    for spec, r in zip(specs, rollouts):
+    for spec, r in zip(specs, rollouts, strict=True):
         mu = spec.params["box.friction"]
         speed = np.linalg.norm(layout.field(r.states, "box", "vel")[:, :2], axis=-1)
         t = np.arange(len(speed)) * layout.record_dt
@@ -216,7 +216,7 @@ scene:
 """)
     specs, rollouts, layout = simulate(recipe, range(2))
     ctx = label_context(recipe, layout)
-    for spec, r in zip(specs, rollouts):
+    for spec, r in zip(specs, rollouts, strict=True):
         wall = spec.bodies[1]
         assert np.allclose(layout.field(r.states, "wall", "pos"), wall.pos, atol=1e-6)
         assert np.allclose(layout.field(r.states, "wall", "quat"), wall.quat, atol=1e-6)

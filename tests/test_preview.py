@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from factory import preview  # noqa: E402
-from factory.cli import main  # noqa: E402
-from factory.errors import FactoryError  # noqa: E402
-from factory.generate.plan import plan_shards  # noqa: E402
-from factory.generate.provenance import build_manifest  # noqa: E402
-from factory.generate.sampling import sample_episode  # noqa: E402
-from factory.generate.shard import write_shard  # noqa: E402
-from factory.recipe.loader import parse_recipe  # noqa: E402
-from factory.rollout import STATE_PER_OBJECT, Contacts, EpisodeRecord, Layout, Rollout  # noqa: E402
-from factory.storage.manifest import write_manifest  # noqa: E402
+from factory import preview
+from factory.cli import main
+from factory.contract.rollout import STATE_PER_OBJECT, Contacts, EpisodeRecord, Layout, Rollout
+from factory.contract.sampling import sample_episode
+from factory.errors import FactoryError
+from factory.generate.plan import plan_shards
+from factory.generate.provenance import build_manifest
+from factory.generate.shard import write_shard
+from factory.recipe.loader import parse_recipe
+from factory.storage.manifest import write_manifest
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 COLLISION = parse_recipe("""\

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from factory.checks import make_body
+from factory.contract.rollout import Layout
 from factory.labels.collision import LabelContext
 from factory.report.probes import (
     TOGETHER,
@@ -15,7 +16,6 @@ from factory.report.probes import (
     rigid_probes,
     score,
 )
-from factory.rollout import Layout
 
 LAYOUT = Layout(("ball", "box"), ("ground", "ball", "box"), 0.1)
 CTX = LabelContext(LAYOUT, frozenset(), 0.0, (2.0, 2.0), rest_speed=0.01, min_impact_force=0.01)

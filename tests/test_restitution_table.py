@@ -56,7 +56,7 @@ def test_restitution_is_a_scene_field_and_pins():
 def test_contacts_between_records_are_kept_once_per_pair_as_last_seen():
     """An impact over between two recorded states still reaches the record (elastic scenes)."""
     from engines.genesis.contacts import ContactReader
-    from factory.rollout import Contacts
+    from factory.contract.rollout import Contacts
 
     def read(pairs: list[tuple[int, int, int]], force: float):
         n = len(pairs)
@@ -67,7 +67,7 @@ def test_contacts_between_records_are_kept_once_per_pair_as_last_seen():
 
     reads = [read([(0, 1, 2), (1, 0, 1)], 1.0), read([(0, 2, 1), (0, 0, 1), (0, 0, 1)], 2.0), read([], 0.0)]
     env, c = ContactReader.latest(reads, step=7)
-    rows = sorted(zip(env.tolist(), c.body_a.tolist(), c.body_b.tolist(), c.force_on_a[:, 0].tolist()))
+    rows = sorted(zip(env.tolist(), c.body_a.tolist(), c.body_b.tolist(), c.force_on_a[:, 0].tolist(), strict=True))
     assert rows == [(0, 0, 1, 2.0), (0, 0, 1, 2.0), (0, 2, 1, 2.0), (1, 0, 1, 1.0)]
     assert (c.step == 7).all()
     assert restitution.contact_reads(0.004) == (4, 10) and restitution.contact_reads(0.001) == (1, 10)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import manifest, sharded  # noqa: E402
+from conftest import manifest, sharded
 
 from factory import open_dataset
+from factory.contract.rollout import Contacts, Layout, Rollout
+from factory.contract.sampling import sample_episode
 from factory.errors import StorageError
 from factory.generate.lock import OutputLocked, output_lock
 from factory.generate.quarantine import screen
 from factory.generate.resume import STATE_DIR, receipt_name
 from factory.generate.runner import run
-from factory.generate.sampling import sample_episode
 from factory.recipe.schema import Quarantine
-from factory.rollout import Contacts, Layout, Rollout
 from factory.storage.inspect import render, summarize
 from factory.storage.manifest import MANIFEST
 from factory.storage.verify import verify

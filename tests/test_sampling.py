@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factory.generate.sampling import (
+from factory.contract.sampling import (
     episode_rng,
     euler_to_quat,
     sample_episode,
     sample_episodes,
     transition_impulses,
 )
-from factory.generate.seeds import Reseeded, pcg64_seeds
+from factory.contract.seeds import Reseeded, pcg64_seeds
 from factory.recipe.distributions import Choice, LogUniform, Normal, Uniform
 from factory.recipe.loader import load_recipe, parse_recipe
 
@@ -143,7 +143,7 @@ def test_generators_seeded_together_are_numpys_own():
         words = rng.integers(0, 2**32, size=(40, length), dtype=np.uint64).astype(np.uint32)
         words[0] = 0
         seeds = pcg64_seeds(words)
-        for row, seed in zip(words, seeds.tolist()):
+        for row, seed in zip(words, seeds.tolist(), strict=True):
             assert list(seed) == np.random.SeedSequence(row).generate_state(4, np.uint64).tolist()
             for draw in (lambda g: g.normal(0, 25), lambda g: g.random(3), lambda g: g.choice(5, p=[.1, .2, .3, .2, .2])):
                 assert np.array_equal(draw(reseeded.seeded(seed)), draw(np.random.default_rng(row)))
@@ -153,7 +153,7 @@ def test_generators_seeded_together_are_numpys_own():
 def test_a_shard_sampled_together_is_sampled_episode_by_episode(recipe_path):
     recipe = load_recipe(Path(__file__).parent.parent / "recipes" / recipe_path)
     indices = [7, *range(20, 50), 2**32 + 1]
-    for one, together in zip([sample_episode(recipe, i) for i in indices], sample_episodes(recipe, indices)):
+    for one, together in zip([sample_episode(recipe, i) for i in indices], sample_episodes(recipe, indices), strict=True):
         assert (one.index, one.params, one.bodies, one.ground_friction, one.points_shift) == \
             (together.index, together.params, together.bodies, together.ground_friction, together.points_shift)
         assert np.array_equal(one.forces, together.forces) and np.array_equal(one.velocities, together.velocities)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from factory import open_dataset
+from factory.contract.sampling import sample_episode, scene_draws
 from factory.generate.plan import Shard, plan_batches
-from factory.generate.sampling import sample_episode, scene_draws
 from factory.recipe.distributions import is_random
 from factory.recipe.loader import load_recipe, parse_recipe
 from factory.recipe.scene_fields import pin_scene, scene_fields

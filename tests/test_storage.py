@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from factory import open_dataset
+from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.errors import StorageError
 from factory.generate.plan import plan_shards
 from factory.generate.provenance import build_manifest
 from factory.generate.shard import write_shard
 from factory.recipe.loader import parse_recipe
-from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.storage import FORMATS
 from factory.storage.manifest import write_manifest
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from test_storage import LAYOUT, record
 
+from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.errors import StorageError
 from factory.generate.plan import plan_shards
 from factory.generate.shard import write_shard
-from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.storage import FORMATS, check_records, writer_for
 
 

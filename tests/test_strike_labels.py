@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from factory import checks
+from factory.contract.rollout import STATE_PER_OBJECT, Contacts, Layout
 from factory.labels.collision import LabelContext, episode_labels
-from factory.rollout import STATE_PER_OBJECT, Contacts, Layout
 
 OBJECTS = ("cue", "b1", "b2", "b3", "rail")
 LAYOUT = Layout(objects=OBJECTS, bodies=("ground", *OBJECTS), record_dt=0.1)

@@ -18,12 +18,12 @@ import pytest
 
 pytest.importorskip("mlagents_envs")
 
-from test_unity_scene import head_on  # noqa: E402
+from test_unity_scene import head_on
 
-from engines.unity import UnityEngine  # noqa: E402
-from engines.unity.scene import episode_parameters, make_layout  # noqa: E402
-from factory.errors import EngineUnsupported, SimulationError  # noqa: E402
-from factory.generate.sampling import sample_episode  # noqa: E402
+from engines.unity import UnityEngine
+from engines.unity.scene import episode_parameters, make_layout
+from factory.contract.sampling import sample_episode
+from factory.errors import EngineUnsupported, SimulationError
 
 pytestmark = pytest.mark.unity
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,19 +11,19 @@ import pytest
 
 pytest.importorskip("mlagents_envs")
 
-from test_unity_engine import BUILD, free_base_port, run  # noqa: E402
-from test_unity_scene import head_on  # noqa: E402
+from test_unity_engine import BUILD, free_base_port, run
+from test_unity_scene import head_on
 
-from engines.unity.protocol import KEY_BOUNCE_THRESHOLD, pair_restitution  # noqa: E402
-from engines.unity.scene import (  # noqa: E402
+from engines.unity.protocol import KEY_BOUNCE_THRESHOLD, pair_restitution
+from engines.unity.scene import (
     check_representable,
     episode_parameters,
     make_layout,
     scene_parameters,
 )
-from factory.errors import EngineUnsupported, RecipeError  # noqa: E402
-from factory.generate.sampling import sample_episode  # noqa: E402
-from factory.recipe.loader import parse_recipe  # noqa: E402
+from factory.contract.sampling import sample_episode
+from factory.errors import EngineUnsupported, RecipeError
+from factory.recipe.loader import parse_recipe
 
 pytestmark = pytest.mark.unity
 R = 0.1  # ball radius, m

@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("mlagents_envs")
 
-from test_unity_engine import recipe  # noqa: E402
+from test_unity_engine import recipe
 
-from factory import open_dataset  # noqa: E402
-from factory.generate.distributed import DaskExecutor  # noqa: E402
-from factory.generate.runner import run  # noqa: E402
+from factory import open_dataset
+from factory.generate.distributed import DaskExecutor
+from factory.generate.runner import run
 
 pytestmark = pytest.mark.unity
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def test_dask_workers_with_a_crashing_build_write_what_one_process_writes(tmp_pa
     assert (tmp_path / "crashed").exists()
     assert parallel["counts"] == serial["counts"]
     a, b = open_dataset(tmp_path / "serial"), open_dataset(tmp_path / "dask")
-    for x, y in zip(a.triples(), b.triples()):
+    for x, y in zip(a.triples(), b.triples(), strict=True):
         np.testing.assert_array_equal(x, y)
     assert a.contacts().equals(b.contacts())
     assert a.episodes().equals(b.episodes())

@@ -10,23 +10,23 @@ import pytest
 
 pytest.importorskip("mlagents_envs")
 
-from engines import load_engine  # noqa: E402
-from engines.unity.protocol import (  # noqa: E402
+from engines import load_engine
+from engines.unity.protocol import (
     ContactReport,
     decode_contacts,
     encode_contacts,
     episode_seed,
 )
-from engines.unity.scene import (  # noqa: E402
+from engines.unity.scene import (
     check_representable,
     episode_parameters,
     make_layout,
     vector_map,
 )
-from factory.errors import EngineNotInstalled, EngineUnsupported  # noqa: E402
-from factory.generate.sampling import sample_episode  # noqa: E402
-from factory.recipe.loader import load_recipe  # noqa: E402
-from factory.recipe.schema import Recipe  # noqa: E402
+from factory.contract.sampling import sample_episode
+from factory.errors import EngineNotInstalled, EngineUnsupported
+from factory.recipe.loader import load_recipe
+from factory.recipe.schema import Recipe
 
 pytestmark = pytest.mark.unity
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -67,7 +67,7 @@ def test_default_vectors_follow_the_layout():
 
 def test_custom_observation_order_and_ignored_entries():
     layout = make_layout(head_on())
-    names = ["_"] + layout.state_names[13:] + layout.state_names[:13]
+    names = ["_", *layout.state_names[13:], *layout.state_names[:13]]
     recipe = head_on({"observation": names, "action": ["right.impulse.z", "left.impulse.x"]})
     vmap = vector_map(recipe, layout)
     obs = np.zeros(vmap.obs_size)

@@ -60,7 +60,7 @@ def measure(built, recipe: Recipe, dampratios=DAMPRATIOS, speeds=SPEEDS) -> list
         params = torch.tensor([restitution.sol_params(zeta, sub_dt)] * solver.n_geoms, dtype=torch.float32)
         solver.set_sol_params(params, geoms_idx=list(range(solver.n_geoms)))
         for obj, entity, vel in zip(recipe.scene.objects, built.objects,
-                                    (_vz(-v, zeros), _vx(v, zeros), _vx(-v, zeros), _vz(-v, zeros))):
+                                    (_vz(-v, zeros), _vx(v, zeros), _vx(-v, zeros), _vz(-v, zeros)), strict=True):
             entity.set_pos(torch.tensor([obj.pos] * len(speeds), dtype=torch.float32), zero_velocity=True)
             entity.set_dofs_velocity(vel)
         for _ in range(STEPS * built.reads):  # each recipe step is `reads` Genesis steps

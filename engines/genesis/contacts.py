@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from factory.rollout import Contacts, Layout
+from factory.contract.rollout import Contacts, Layout
 
 
 class ContactReader:
@@ -59,7 +59,7 @@ class ContactReader:
         lo, hi = np.minimum(merged.body_a, merged.body_b), np.maximum(merged.body_a, merged.body_b)
         key = (envs.astype(np.int64) * 65536 + lo) * 65536 + hi
         last = {}
-        for k, r in zip(key.tolist(), read.tolist()):
+        for k, r in zip(key.tolist(), read.tolist(), strict=True):
             last[k] = r
         keep = np.flatnonzero(read == np.array([last[k] for k in key.tolist()]))
         picked = Contacts(*(getattr(merged, col)[keep] for col in Contacts.COLUMNS))

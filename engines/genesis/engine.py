@@ -12,21 +12,21 @@ import os
 
 import numpy as np
 
-from engines.base import EngineInfo
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
-from factory.errors import SimulationError
-from factory.generate.sampling import (
+from factory.contract.engine import EngineInfo
+from factory.contract.rollout import STATE_PER_OBJECT, Layout, Rollout
+from factory.contract.sampling import (
     EpisodeSpec,
     transition_impulses,
     transition_velocities,
 )
+from factory.errors import SimulationError
 from factory.recipe.containers import Tilt, movers
 from factory.recipe.distributions import is_random
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import Recipe
-from factory.rollout import STATE_PER_OBJECT, Layout, Rollout
 
 _initialized_backend: str | None = None
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from engines.genesis.bounds import check_inside, cloth_domain
 from engines.genesis.cup import TiltPath
+from factory.contract.sampling import EpisodeSpec, episode_rng
 from factory.errors import EngineUnsupported
-from factory.generate.sampling import EpisodeSpec, episode_rng
 from factory.recipe.containers import CupShape, Tilt, movers, rotation_matrices
 from factory.recipe.distributions import nominal
 from factory.recipe.scene_fields import scene_fields
@@ -107,7 +107,7 @@ class PointsDriver:
     def __init__(self, built, recipe: Recipe):
         self.recipe = recipe
         self.entity = built.points
-        self.objects = {o.name: (i, e) for i, (o, e) in enumerate(zip(recipe.scene.objects, built.objects))}
+        self.objects = {o.name: (i, e) for i, (o, e) in enumerate(zip(recipe.scene.objects, built.objects, strict=True))}
         section = recipe.scene.fluid or recipe.scene.cloth
         total = self.entity.n_particles if self.entity is not None else 0
         if section is not None and section.record_points > total:

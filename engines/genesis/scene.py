@@ -143,7 +143,7 @@ def _contact_params(recipe: Recipe, ground, objects: list) -> list[tuple[object,
     reads, per_read = _stepping(recipe)
     sub_dt = recipe.dt / (reads * per_read)
     named = ([("ground", ground)] if ground is not None else []) + \
-        [(o.name, e) for o, e in zip(recipe.scene.objects, objects)]
+        [(o.name, e) for o, e in zip(recipe.scene.objects, objects, strict=True)]
     return [(entity, restitution.sol_params(zetas[name], sub_dt)) for name, entity in named]
 
 

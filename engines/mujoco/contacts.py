@@ -12,10 +12,12 @@ force) is left out: it exerts nothing.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from engines.mujoco.mjcf import SENSOR_FIELDS, SceneModel
-from factory.rollout import Contacts
+from factory.contract.rollout import Contacts
 
 
 def sensor_contacts(readings: np.ndarray, scene: SceneModel) -> Contacts:
@@ -50,4 +52,4 @@ def batch_contacts(readings: np.ndarray, scene: SceneModel) -> list[Contacts]:
         penetration=np.maximum(-c[:, 4], 0.0).astype(np.float32),
     )
     bounds = np.searchsorted(episode, np.arange(batch + 1))
-    return [Contacts(*(getattr(every, k)[a:b] for k in Contacts.COLUMNS)) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [Contacts(*(getattr(every, k)[a:b] for k in Contacts.COLUMNS)) for a, b in itertools.pairwise(bounds)]

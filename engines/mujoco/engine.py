@@ -14,16 +14,16 @@ import os
 import mujoco
 from mujoco import rollout
 
-from engines.base import EngineInfo
 from engines.mujoco.episode import EpisodeSetup
 from engines.mujoco.mjcf import check_representable, scene_model
 from engines.mujoco.restitution import MAX_RESTITUTION
+from factory.contract.engine import EngineInfo
+from factory.contract.rollout import Layout, Rollout
+from factory.contract.sampling import EpisodeSpec
 from factory.errors import SimulationError
-from factory.generate.sampling import EpisodeSpec
 from factory.recipe.distributions import is_random
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import Recipe
-from factory.rollout import Layout, Rollout
 
 
 def default_threads() -> int:

@@ -13,10 +13,10 @@ import numpy as np
 from engines.mujoco.contacts import batch_contacts
 from engines.mujoco.mjcf import MIN_FRICTION, SceneModel
 from engines.mujoco.restitution import pair_restitution, solref_for
-from factory.generate.sampling import EpisodeSpec, transition_impulses
+from factory.contract.rollout import Layout, Rollout
+from factory.contract.sampling import EpisodeSpec, transition_impulses
 from factory.recipe.distributions import nominal
 from factory.recipe.schema import Recipe
-from factory.rollout import Layout, Rollout
 
 STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS  # what `mujoco.rollout` starts from and returns: time, qpos, qvel, ...
 
@@ -59,7 +59,7 @@ class EpisodeSetup:
     def configure(self, m, spec: EpisodeSpec) -> None:
         """Write the episode's masses, fixed poses and pair contact parameters into model `m`."""
         scene = self.scene
-        for i, body in zip(range(len(spec.bodies)), spec.bodies):
+        for i, body in zip(range(len(spec.bodies)), spec.bodies, strict=True):
             b = self._body[i]
             if i in self._qadr:
                 m.body_mass[b] = body.mass
@@ -69,7 +69,7 @@ class EpisodeSetup:
         has_ground = scene.bodies[0] == "ground"
         friction = ([spec.ground_friction] if has_ground else []) + [b.friction for b in spec.bodies]
         restitution = ([self._drawn(spec, "ground", self._ground_restitution)] if has_ground else []) + [
-            self._drawn(spec, b.name, e) for b, e in zip(spec.bodies, self._restitution)]
+            self._drawn(spec, b.name, e) for b, e in zip(spec.bodies, self._restitution, strict=True)]
         for p, (a, b) in enumerate(scene.pairs):
             m.pair_friction[p, :2] = max(friction[a], friction[b], MIN_FRICTION)  # the larger, as on Genesis
             m.pair_solref[p] = solref_for(pair_restitution(restitution[a], restitution[b]), self.recipe.dt)
@@ -91,7 +91,7 @@ class EpisodeSetup:
         # a free joint's angular velocity is in the body frame: rotate the world-frame values back (for the
         # whole batch at once: numpy's call overhead made one body's rotation 0.17 ms, a third of a setup)
         local = rotate(quat * np.array([1.0, -1.0, -1.0, -1.0]), ang_vel)
-        return np.stack([self._initial_state(m, spec, w) for m, spec, w in zip(models, specs, local)])
+        return np.stack([self._initial_state(m, spec, w) for m, spec, w in zip(models, specs, local, strict=True)])
 
     def initial_state(self, m, spec: EpisodeSpec) -> np.ndarray:
         """One episode's state at step 0, with model `m` configured and `self.data` left in that state."""
@@ -130,7 +130,7 @@ class EpisodeSetup:
         # MuJoCo resets a diverging simulation (mjWARN_BADQACC), which sends its clock back to 0:
         # from there the states are not this episode's, and NaN has the runner quarantine it
         clock = np.diff(recorded[..., 0], axis=1)
-        for b, reset in zip(*np.nonzero(np.abs(clock - every * dt) > dt / 2)):
+        for b, reset in zip(*np.nonzero(np.abs(clock - every * dt) > dt / 2), strict=True):
             out[b, reset + 1:] = np.nan  # (the first reset of an episode covers any later one)
         contacts = batch_contacts(readings[:, every - 1::every], self.scene)
         actions = transition_impulses(np.stack([s.forces for s in specs]), dt, every)

@@ -92,7 +92,7 @@ def scene_model(recipe: Recipe) -> SceneModel:
     slots = tuple(1 if "sphere" in (shapes[a], shapes[b]) else 4 if "plane" in (shapes[a], shapes[b]) else 8
                   for a, b in pairs)
     lines += ['  <sensor>'] + [f'    <contact geom1="{bodies[a]}" geom2="{bodies[b]}" num="{n}" data="{SENSOR_DATA}"/>'
-                               for (a, b), n in zip(pairs, slots)] + ['  </sensor>', '</mujoco>']
+                               for (a, b), n in zip(pairs, slots, strict=True)] + ['  </sensor>', '</mujoco>']
     return SceneModel("\n".join(lines), bodies, pairs, slots)
 
 

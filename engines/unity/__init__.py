@@ -15,6 +15,6 @@ except (ImportError, TypeError) as exc:
                              f"{str(exc).splitlines()[0]}); it needs protobuf 3.20: "
                              "pip install mlagents-envs==0.28.0 protobuf==3.20.3") from exc
 
-from engines.unity.engine import UnityEngine  # noqa: E402
+from engines.unity.engine import UnityEngine
 
 __all__ = ["UnityEngine"]

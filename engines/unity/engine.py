@@ -13,7 +13,6 @@ import logging
 import numpy as np
 from mlagents_envs.base_env import ActionTuple
 
-from engines.base import EngineInfo
 from engines.unity.connection import (
     RECOVERABLE,
     Connection,
@@ -32,10 +31,11 @@ from engines.unity.scene import (
     scene_parameters,
     vector_map,
 )
+from factory.contract.engine import EngineInfo
+from factory.contract.rollout import Rollout
+from factory.contract.sampling import EpisodeSpec, transition_impulses
 from factory.errors import SimulationError
-from factory.generate.sampling import EpisodeSpec, transition_impulses
 from factory.recipe.schema import Recipe
-from factory.rollout import Rollout
 
 log = logging.getLogger(__name__)
 MAX_WORKERS = 64  # worker ids tried from the first one before giving up
@@ -166,7 +166,7 @@ class UnityEngine:
         slots = obs[:, 0].astype(int)
         if sorted(slots.tolist()) != list(range(conn.agents)) or (obs[:, 1] != step).any():
             raise SimulationError(f"Unity agents are out of step: expected slots 0..{conn.agents - 1} at step "
-                                  f"{step}, got (slot, step) {sorted(zip(slots.tolist(), obs[:, 1].tolist()))}; "
+                                  f"{step}, got (slot, step) {sorted(zip(slots.tolist(), obs[:, 1].tolist(), strict=True))}; "
                                   "agents need a DecisionRequester with Decision Period 1 and Max Step 0")
         by_slot = np.empty_like(obs)
         by_slot[slots] = obs

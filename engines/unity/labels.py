@@ -6,8 +6,8 @@ import numpy as np
 from mlagents_envs.side_channel import IncomingMessage, SideChannel
 
 from engines.unity.protocol import LABELS_CHANNEL_ID, ContactReport, decode_contacts
+from factory.contract.rollout import Contacts, Layout
 from factory.errors import SimulationError
-from factory.rollout import Contacts, Layout
 
 
 class LabelsChannel(SideChannel):

@@ -24,7 +24,7 @@ class PortClaim:
         self.port, self._fd = port, fd
 
     @classmethod
-    def try_claim(cls, port: int) -> "PortClaim | None":
+    def try_claim(cls, port: int) -> PortClaim | None:
         LOCK_DIR.mkdir(parents=True, exist_ok=True)
         fd = os.open(LOCK_DIR / f"{port}.lock", os.O_RDWR | os.O_CREAT, 0o666)
         try:

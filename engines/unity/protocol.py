@@ -79,7 +79,7 @@ class ContactReport:
 def encode_contacts(report: ContactReport) -> bytes:
     """The message body, laid out as ML-Agents' OutgoingMessage writes it (little-endian)."""
     out = bytearray(struct.pack("<iiii", MSG_CONTACTS, report.slot, report.step, len(report.pairs)))
-    for (a, b), row in zip(report.pairs, np.asarray(report.values, np.float32)):
+    for (a, b), row in zip(report.pairs, np.asarray(report.values, np.float32), strict=True):
         for name in (a, b):
             raw = name.encode("ascii")
             out += struct.pack("<i", len(raw)) + raw

@@ -24,11 +24,11 @@ from engines.unity.protocol import (
     bounce_threshold,
     episode_seed,
 )
+from factory.contract.rollout import Layout
+from factory.contract.sampling import EpisodeSpec, sample_episode
 from factory.errors import EngineUnsupported, did_you_mean
-from factory.generate.sampling import EpisodeSpec, sample_episode
 from factory.recipe.distributions import is_random
 from factory.recipe.schema import Recipe
-from factory.rollout import Layout
 
 
 def make_layout(recipe: Recipe) -> Layout:
@@ -117,15 +117,15 @@ def vector_map(recipe: Recipe, layout: Layout) -> VectorMap:
 
 def scene_parameters(recipe: Recipe) -> dict[str, float]:
     """Values shared by every agent of the build."""
-    return {KEY_PROTOCOL: PROTOCOL_VERSION, KEY_DT: recipe.dt, **dict(zip(KEY_GRAVITY, recipe.scene.gravity)),
+    return {KEY_PROTOCOL: PROTOCOL_VERSION, KEY_DT: recipe.dt, **dict(zip(KEY_GRAVITY, recipe.scene.gravity, strict=True)),
             KEY_BOUNCE_THRESHOLD: bounce_threshold(recipe.dt, recipe.scene.gravity)}
 
 
 def episode_parameters(recipe: Recipe, spec: EpisodeSpec) -> dict[str, float]:
     """Every sampled value of the episode by its recipe name, plus what the scene needs derived."""
     params = dict(spec.params)
-    for obj, body in zip(recipe.scene.objects, spec.bodies):
-        params.update(zip((f"{obj.name}.quat.{c}" for c in "wxyz"), body.quat))
+    for obj, body in zip(recipe.scene.objects, spec.bodies, strict=True):
+        params.update(zip((f"{obj.name}.quat.{c}" for c in "wxyz"), body.quat, strict=True))
         params[f"{obj.name}.fixed"] = float(obj.fixed)
     for _, name, value in _restitutions(recipe):
         if name not in params:  # a drawn value is in spec.params already (see check_representable)

@@ -6,6 +6,6 @@ outcome distributions against the first engine, `laws` each engine's residuals a
 laws, and `page` writes summary.json and index.html with figures.
 """
 
-from factory.compare.command import compare
+from factory.compare.summary import compare
 
 __all__ = ["compare"]

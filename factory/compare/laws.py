@@ -117,6 +117,6 @@ def residuals(run: EngineRun, recipe: Recipe) -> dict[str, dict[str, float | int
     for law, values in (("sliding_mu_g", sliding_residuals(run, recipe)), ("momentum", momentum),
                         ("restitution", restitution)):
         v = np.asarray(values, float)
-        out[law] = {"n": int(len(v)), "median": float(np.median(v)) if len(v) else None,
+        out[law] = {"n": len(v), "median": float(np.median(v)) if len(v) else None,
                     "median_abs": float(np.median(np.abs(v))) if len(v) else None, "values": v.tolist()}
     return out

@@ -42,7 +42,7 @@ def label_agreement(a: EngineRun, b: EngineRun) -> dict[str, dict[str, float]]:
     for family, prefix in families.items():
         names = [k for k in a.labels[0] if (k == prefix or k.startswith(prefix)) and k in b.labels[0]]
         same, diffs, n = 0, [], 0
-        for la, lb in zip(a.labels, b.labels):
+        for la, lb in zip(a.labels, b.labels, strict=True):
             for k in names:
                 x, y = la[k], lb[k]
                 if family == "friction_direction":

@@ -9,10 +9,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from factory.report.html import CSS, _table  # noqa: E402
+from factory.report.html import CSS, _table
 
 
 def _save(fig, path: Path) -> str:
@@ -45,7 +45,7 @@ def figures(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], out: Path
     cols = 3
     fig, axes = plt.subplots((len(names) + cols - 1) // cols, cols, figsize=(11, 2.8 * ((len(names) + cols - 1) // cols)),
                              squeeze=False)
-    for ax, name in zip(axes.flat, names):
+    for ax, name in zip(axes.flat, names, strict=False):
         for engine, values in outcomes.items():
             ax.hist(values[name], bins=20, alpha=0.5, label=engine)
         ax.set_title(name, fontsize=9)
@@ -57,7 +57,7 @@ def figures(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], out: Path
     laws = [law for law in next(iter(summary["laws"].values())) if any(summary["laws"][e][law]["n"] for e in summary["laws"])]
     if laws:
         fig, axes = plt.subplots(1, len(laws), figsize=(4 * len(laws), 3.2), squeeze=False)
-        for ax, law in zip(axes[0], laws):
+        for ax, law in zip(axes[0], laws, strict=False):
             data = [summary["laws"][e][law]["values"] or [np.nan] for e in summary["laws"]]
             ax.boxplot(data, tick_labels=list(summary["laws"]))
             ax.axhline(0, color="k", lw=0.5)

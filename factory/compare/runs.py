@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from factory.contract.rollout import Layout
 from factory.generate.runner import run
 from factory.recipe.schema import Recipe
-from factory.rollout import Layout
 from factory.storage.base import column_array
 from factory.storage.opener import open_dataset
 

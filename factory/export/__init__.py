@@ -46,7 +46,7 @@ def load_exporter(name: str) -> Exporter:
         if exc.name and not exc.name.startswith("factory"):
             raise ExportError(f"export format '{name}' needs the '{exc.name}' package: {INSTALL_HINT}") from None
         raise
-    if exporter.FORMAT != name:
+    if name != exporter.FORMAT:
         raise ExportError(f"{EXPORTERS[name]} says it writes '{exporter.FORMAT}', registered as '{name}'")
     return exporter
 

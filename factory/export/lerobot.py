@@ -88,7 +88,7 @@ def episode_stats(values: np.ndarray, lengths: list[int]) -> list[dict[str, np.n
         groups = [(values.reshape(len(lengths), -1, width), lengths[0])]
     else:
         starts = np.cumsum([0, *lengths[:-1]])
-        groups = [(values[a:a + n].reshape(1, -1, width), n) for a, n in zip(starts, lengths)]
+        groups = [(values[a:a + n].reshape(1, -1, width), n) for a, n in zip(starts, lengths, strict=True)]
     out = []
     for x, frames in groups:
         x = x.astype(np.float64)
@@ -143,7 +143,7 @@ class LeRobotExporter:
             lengths = [e.stop - e.start for e in slices]
             stats = {key: episode_stats(_numpy(table[key]), lengths) for key in stat_keys}
             rows = []
-            for i, (new_index, ep) in enumerate(zip(range(episodes, episodes + len(slices)), slices)):
+            for i, (new_index, ep) in enumerate(zip(range(episodes, episodes + len(slices)), slices, strict=True)):
                 row: dict[str, Any] = {
                     "episode_index": new_index, "source_episode": ep.index, "tasks": [task],
                     "length": ep.stop - ep.start,
@@ -169,7 +169,7 @@ class LeRobotExporter:
             "codebase_version": CODEBASE_VERSION, "robot_type": None,
             "total_episodes": episodes, "total_frames": frames, "total_tasks": 1,
             "chunks_size": CHUNKS_SIZE, "data_files_size_in_mb": 100, "video_files_size_in_mb": 200,
-            "fps": int(round(fps)) if abs(fps - round(fps)) < 1e-6 else fps,
+            "fps": round(fps) if abs(fps - round(fps)) < 1e-6 else fps,
             "splits": {"train": f"0:{episodes}"}, "data_path": DATA_PATH, "video_path": None,
             "features": feats,
             "physics_data_factory": source.provenance,

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 
 from engines import load_engine
-from engines.base import Engine
+from factory.contract.engine import Engine
 from factory.recipe.schema import Recipe
 
 # Scenes kept open per process; the oldest is closed past this. A shard's batches cycle through its

@@ -17,7 +17,7 @@ import fcntl
 import os
 import socket
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from factory.errors import StorageError
 from factory.generate.resume import LOCK_FILE
@@ -59,7 +59,7 @@ def _flock(out: LocalDir) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _object_lock(out: RemoteDir) -> Iterator[None]:
-    mine = f"{_holder()} since {datetime.now(timezone.utc).isoformat(timespec='seconds')}\n".encode()
+    mine = f"{_holder()} since {datetime.now(UTC).isoformat(timespec='seconds')}\n".encode()
     try:
         out.create_exclusive(LOCK_FILE, mine)
     except FileExistsError:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from factory.contract.rollout import Layout
+from factory.contract.sampling import scene_draws
 from factory.errors import RecipeError
-from factory.generate.sampling import scene_draws
 from factory.recipe.schema import MAX_EPISODES, MAX_SHARDS, Recipe
-from factory.rollout import Layout
 
 MEMORY_SHARE = 0.25  # of this machine's RAM that the shards a run holds at once may take
 SHARDS_IN_MEMORY = 3  # simulating one, writing one, one finished awaiting its receipt

@@ -5,16 +5,16 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from factory import __version__
-from factory.generate.sampling import sample_episode
+from factory.contract.rollout import Layout
+from factory.contract.sampling import sample_episode
 from factory.recipe.loader import recipe_hash
 from factory.recipe.schema import Recipe
-from factory.rollout import Layout
 from factory.storage.manifest import FORMAT_VERSION
+from factory.version import __version__
 
 
 def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shards: list[dict],
@@ -27,7 +27,7 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
     return {
         "format_version": FORMAT_VERSION,
         "factory_version": __version__,
-        "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": created or datetime.now(UTC).isoformat(timespec="seconds"),
         "command": redacted(sys.argv),
         "recipe_path": recipe_path,
         "recipe": recipe.model_dump(mode="json"),

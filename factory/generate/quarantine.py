@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from factory.contract.rollout import Layout, Rollout
 from factory.recipe.schema import Quarantine
-from factory.rollout import Layout, Rollout
 
 
 def screen(rollout: Rollout, layout: Layout, bounds: Quarantine) -> str | None:

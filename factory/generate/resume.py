@@ -14,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from factory.errors import StorageError
@@ -97,7 +97,7 @@ def begin(out: Location, recipe: Recipe, episodes: int, overwrite: bool) -> tupl
         record = RunRecord(**json.loads(out.read_bytes(RUN_FILE)))
         _check_same(out, record, recipe, episodes)
         return record, True
-    record = RunRecord(recipe_hash(recipe), episodes, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    record = RunRecord(recipe_hash(recipe), episodes, datetime.now(UTC).isoformat(timespec="seconds"),
                        recipe.model_dump(mode="json"))
     _write_json(out, RUN_FILE, asdict(record))
     return record, False

@@ -14,7 +14,8 @@ from concurrent.futures import Future
 from typing import Any
 
 from engines import load_engine
-from engines.base import Engine
+from factory.contract.engine import Engine
+from factory.contract.rollout import Layout
 from factory.generate.interrupt import interrupts_held
 from factory.generate.lock import output_lock
 from factory.generate.plan import Shard, check_scale, plan_shards
@@ -39,7 +40,6 @@ from factory.generate.shard import (
 )
 from factory.generate.write_behind import Helper, Inline, Threaded, write_behind
 from factory.recipe.schema import Recipe
-from factory.rollout import Layout
 from factory.storage.location import Location, location
 from factory.storage.manifest import write_manifest
 

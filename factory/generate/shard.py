@@ -14,16 +14,16 @@ from itertools import groupby
 from typing import Any
 
 from engines import load_engine
-from engines.base import Engine
+from factory.contract.engine import Engine
+from factory.contract.rollout import EpisodeRecord, Layout, Rollout
+from factory.contract.sampling import EpisodeSpec, sample_episodes
 from factory.generate.engine_cache import cached_engine
 from factory.generate.plan import Shard, plan_batches
 from factory.generate.quarantine import screen
 from factory.generate.resume import write_receipt
-from factory.generate.sampling import EpisodeSpec, sample_episodes
 from factory.labels import Context, label_context, label_rollouts
 from factory.recipe.scene_fields import pin_scene
 from factory.recipe.schema import Recipe
-from factory.rollout import EpisodeRecord, Layout, Rollout
 from factory.storage import check_records, writer_for
 from factory.storage.location import Location, location
 from factory.storage.manifest import file_entry
@@ -84,7 +84,7 @@ def label_shard(recipe: Recipe, simulated: Simulated) -> tuple[list[EpisodeRecor
     for _, batches in groupby(simulated.batches, key=lambda b: id(b[0])):  # a context per variant
         good, ctx = [], None
         for ctx, params, rollouts in batches:
-            for p, rollout in zip(params, rollouts):
+            for p, rollout in zip(params, rollouts, strict=True):
                 reason = screen(rollout, simulated.layout, recipe.quarantine)
                 if reason is None:
                     good.append((p, rollout))

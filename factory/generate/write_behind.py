@@ -87,7 +87,7 @@ class Inline(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # noqa: BLE001 - handed to whoever asks for the result, as a pool would
+        except Exception as exc:
             future.set_exception(exc)
         return future
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.labels.cloth import ClothContext, cloth_episode_labels, cloth_step_labels
 from factory.labels.collision import (
     LabelContext,
@@ -22,7 +23,6 @@ from factory.recipe.containers import CupShape, Tilt
 from factory.recipe.distributions import nominal
 from factory.recipe.scene_fields import episode_scene, scene_fields
 from factory.recipe.schema import BoxShape, Recipe, SphereShape
-from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 
 Context = LabelContext | FluidContext | ClothContext
 
@@ -114,9 +114,9 @@ def label_rollouts(rollouts: list[Rollout], params: list[dict[str, float]], ctx:
     if isinstance(ctx, LabelContext):
         steps, episodes = _collision_labels(rollouts, ctx)
     else:
-        steps, episodes = zip(*(_particle_labels(r, ctx) for r in rollouts))
+        steps, episodes = zip(*(_particle_labels(r, ctx) for r in rollouts), strict=True)
     return [EpisodeRecord(rollout=r, params=p, step_labels=s, episode_labels=e)
-            for r, p, s, e in zip(rollouts, params, steps, episodes)]
+            for r, p, s, e in zip(rollouts, params, steps, episodes, strict=True)]
 
 
 def label_rollout(rollout: Rollout, params: dict[str, float], ctx: Context) -> EpisodeRecord:

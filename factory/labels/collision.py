@@ -14,8 +14,8 @@ from itertools import combinations
 
 import numpy as np
 
+from factory.contract.rollout import Contacts, Layout
 from factory.labels.strike import strike_labels
-from factory.rollout import Contacts, Layout
 
 Labels = dict[str, float | int | bool]
 
@@ -181,7 +181,7 @@ def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.nda
         columns[f"friction_cos__{obj}"] = friction[:, j].tolist()
     if ctx.striker is not None:
         columns.update(strike_labels(states, first, impacts, layout, ctx.fixed, ctx.striker))
-    return [dict(zip(columns, row)) for row in zip(*columns.values())]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def step_labels(contacts: Contacts, transitions: int) -> dict[str, np.ndarray]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from factory.contract.rollout import STATE_PER_OBJECT
 from factory.recipe.containers import rotation_matrices
-from factory.rollout import STATE_PER_OBJECT
 
 
 @dataclass(frozen=True)

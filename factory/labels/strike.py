@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from factory.rollout import Layout
+from factory.contract.rollout import Layout
 
 MOVE_TOL = 0.01  # m: farther than this from its start, a ball has moved
 
@@ -44,7 +44,7 @@ def strike_labels(states: np.ndarray, first: np.ndarray, impacts: np.ndarray, la
     sub = first_sym[:, ball_idx][:, :, ball_idx]  # (E, n_balls, n_balls)
     own = sub.min(axis=2)  # each ball's first contact with any other ball (diagonal is `never`)
     ranks = np.array([_rank(row) for row in own], np.int64).reshape(len(own), len(balls))
-    for j, (name, b) in enumerate(zip(balls, ball_idx)):
+    for j, (name, b) in enumerate(zip(balls, ball_idx, strict=True)):
         out[f"contact_rank__{name}"] = ranks[:, j].tolist()
         out[f"cushion_bounces__{name}"] = impacts_sym[:, b, cushions].sum(axis=1).tolist()
     out.update(motion_labels(states, layout, balls, striker))
@@ -72,4 +72,4 @@ def _rank(first_steps: np.ndarray) -> list[int]:
     steps = np.asarray(first_steps)
     seen = steps < np.iinfo(np.int64).max
     order = {v: k for k, v in enumerate(np.unique(steps[seen]))}
-    return [order[v] if ok else -1 for v, ok in zip(steps.tolist(), seen)]
+    return [order[v] if ok else -1 for v, ok in zip(steps.tolist(), seen, strict=True)]

@@ -13,10 +13,10 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from factory.contract.rollout import Layout
 from factory.model.kinematics import constant_velocity
 from factory.model.pieces import Chunk
 from factory.model.stats import scale
-from factory.rollout import Layout
 
 
 class Predictor(Protocol):
@@ -62,7 +62,7 @@ class Linear:
         x = np.concatenate([(state - sm) / ss, (action - am) / as_], -1)
         return np.concatenate([x, np.ones((len(x), 1), x.dtype)], -1).astype(np.float64)
 
-    def fit(self, chunks: Iterable[Chunk]) -> "Linear":
+    def fit(self, chunks: Iterable[Chunk]) -> Linear:
         dm, ds = scale(self.stats, "delta")
         xtx = xty = None
         for c in chunks:

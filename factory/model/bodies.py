@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from factory.checks import bodies_for
+from factory.contract.rollout import STATE_PER_OBJECT
 from factory.model.graph import Graph, complete_edges
 from factory.model.kinematics import quat_to_matrix
-from factory.rollout import STATE_PER_OBJECT
 
 SHAPES = ("ground", "sphere", "box", "cylinder")
 STATIC_SIZE = len(SHAPES) + 3 + 3  # one-hot shape, half-extents, (log mass, friction, fixed)
@@ -44,7 +44,7 @@ class Scene:
     ground_half: tuple[float, float]
 
     @classmethod
-    def of(cls, recipe: dict, objects: tuple[str, ...]) -> "Scene":
+    def of(cls, recipe: dict, objects: tuple[str, ...]) -> Scene:
         ground = recipe["scene"].get("ground")
         size = (ground or {}).get("size")
         half = (size[0] / 2, size[1] / 2) if size else (NO_TABLE, NO_TABLE)

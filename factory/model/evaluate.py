@@ -12,12 +12,12 @@ from collections.abc import Iterable
 import numpy as np
 
 from factory.checks import Body, bodies_for, label_readouts
+from factory.contract.rollout import STATE_FIELDS, Layout
 from factory.labels import LabelContext, label_context
 from factory.model.baselines import Predictor
 from factory.model.pieces import EpisodeArrays, iter_chunks, iter_episodes
 from factory.model.stats import scale
 from factory.recipe.schema import Recipe
-from factory.rollout import STATE_FIELDS, Layout
 from factory.storage.dataset import Dataset
 
 
@@ -70,7 +70,7 @@ def episode_rollouts(predictor: Predictor, episodes: list[EpisodeArrays]) -> lis
         group = [e for e in episodes if len(e.actions) == length]
         run = rollout(predictor, np.stack([e.states[0] for e in group]), np.stack([e.actions for e in group]),
                       np.array([e.index for e in group]))
-        out.update({e.index: r for e, r in zip(group, run)})
+        out.update({e.index: r for e, r in zip(group, run, strict=True)})
     return [out[e.index] for e in episodes]
 
 
@@ -119,7 +119,7 @@ def label_accuracy(predictors: list[Predictor], episodes: list[EpisodeArrays], l
         runs[p.name] = episode_rollouts(p, episodes)
     out: dict[str, dict[str, float]] = {}
     for run, trajectories in runs.items():
-        got = np.array([[read(s, ep)[n] for n in names] for s, ep in zip(trajectories, episodes)])
+        got = np.array([[read(s, ep)[n] for n in names] for s, ep in zip(trajectories, episodes, strict=True)])
         out[run] = {n: float((got[:, j] == truth[:, j]).mean()) for j, n in enumerate(names)}
     out["majority"] = {n: float(max(truth[:, j].mean(), 1 - truth[:, j].mean())) for j, n in enumerate(names)}
     out["positive_rate"] = {n: float(truth[:, j].mean()) for j, n in enumerate(names)}

@@ -11,7 +11,7 @@ network is equivariant to the order of nodes by construction.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from itertools import permutations
+from itertools import pairwise, permutations
 
 import torch
 from torch import nn
@@ -43,7 +43,7 @@ def mlp(inp: int, hidden: int, out: int, layers: int = 2, norm: bool = True) -> 
     """`layers` hidden SiLU layers; LayerNorm on the output keeps latents on one scale (as in GNS)."""
     dims = [inp] + [hidden] * layers
     blocks: list[nn.Module] = []
-    for a, b in zip(dims[:-1], dims[1:]):
+    for a, b in pairwise(dims):
         blocks += [nn.Linear(a, b), nn.SiLU()]
     blocks.append(nn.Linear(dims[-1], out))
     if norm:

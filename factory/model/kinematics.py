@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from factory.rollout import STATE_PER_OBJECT
+from factory.contract.rollout import STATE_PER_OBJECT
 
 
 def integrate_quat(q: torch.Tensor, omega: torch.Tensor, dt: float) -> torch.Tensor:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from factory.contract.rollout import Layout
 from factory.model.split import episode_info
-from factory.rollout import Layout
 from factory.storage.base import column_array
 from factory.storage.dataset import Dataset
 

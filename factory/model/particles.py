@@ -107,7 +107,7 @@ class ParticleModel(nn.Module):
             self.wall_gap.copy_(torch.stack([low, high]).clamp(0, self.radius))
         if self.config["movers"]:
             gaps = [((p[:, :, None] - m[:, None, :, :d]).norm(dim=-1) - m[:, None, :, d]).amin((0, 1))
-                    for p, m in zip(positions, movers)]
+                    for p, m in zip(positions, movers, strict=True)]
             self.mover_gap.copy_(torch.stack(gaps).amin(0).clamp(0, self.radius))
 
     def node_features(self, window: torch.Tensor, movers: torch.Tensor | None = None,

@@ -31,11 +31,11 @@ class Chunk:
     def __len__(self) -> int:
         return len(self.episode)
 
-    def take(self, index: np.ndarray) -> "Chunk":
+    def take(self, index: np.ndarray) -> Chunk:
         return Chunk(*(getattr(self, f)[index] for f in TRIPLE_COLUMNS))
 
     @classmethod
-    def concat(cls, chunks: list["Chunk"]) -> "Chunk":
+    def concat(cls, chunks: list[Chunk]) -> Chunk:
         return cls(*(np.concatenate([getattr(c, f) for c in chunks]) for f in TRIPLE_COLUMNS))
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from factory.contract.rollout import STATE_PER_OBJECT
 from factory.model.bodies import (
     DYNAMIC_SIZE,
     EDGE_SIZE,
@@ -30,7 +31,6 @@ from factory.model.bodies import (
 )
 from factory.model.graph import EncodeProcessDecode, Graph
 from factory.model.kinematics import integrate_quat
-from factory.rollout import STATE_PER_OBJECT
 
 OUTPUTS = 9  # per body: change of linear and of angular velocity, position correction
 
@@ -46,7 +46,7 @@ class RelationalModel(nn.Module):
             self.register_buffer(f"{name}_std", torch.ones(size))
 
     @classmethod
-    def for_scene(cls, scene: Scene, record_dt: float, **config) -> "RelationalModel":
+    def for_scene(cls, scene: Scene, record_dt: float, **config) -> RelationalModel:
         return cls(asdict(scene), record_dt, **config)
 
     @torch.no_grad()

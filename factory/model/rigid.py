@@ -8,13 +8,15 @@ checkpoint is self-contained.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 from torch import nn
 
+from factory.contract.rollout import STATE_PER_OBJECT, Layout
 from factory.model.kinematics import constant_velocity
 from factory.model.stats import scale
-from factory.rollout import STATE_PER_OBJECT, Layout
 
 QUAT_OFFSET = 3  # quat follows pos inside each object's 13 numbers
 VEL_OFFSET = 7  # then linear and angular velocity
@@ -29,7 +31,7 @@ class RigidModel(nn.Module):
         self.record_dt = record_dt
         dims = [state_size + action_size] + [hidden] * layers
         blocks: list[nn.Module] = []
-        for a, b in zip(dims[:-1], dims[1:]):
+        for a, b in itertools.pairwise(dims):
             blocks += [nn.Linear(a, b), nn.SiLU()]
         self.net = nn.Sequential(*blocks, nn.Linear(dims[-1], state_size))
         for name, size in (("state", state_size), ("action", action_size), ("residual", state_size)):
@@ -44,7 +46,7 @@ class RigidModel(nn.Module):
         self.register_buffer("velocity_mask", moving)
 
     @classmethod
-    def for_dataset(cls, layout: Layout, stats: dict, **config) -> "RigidModel":
+    def for_dataset(cls, layout: Layout, stats: dict, **config) -> RigidModel:
         model = cls(layout.state_size, layout.action_size, layout.record_dt, **config)
         for name in ("state", "action", "residual"):
             mean, std = scale(stats, name)

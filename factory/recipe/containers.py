@@ -32,7 +32,7 @@ class CupShape(Strict):
                         "less than every cavity size.")
 
     def validate_physical(self) -> None:
-        for axis, s in zip("xyz", self.inner):
+        for axis, s in zip("xyz", self.inner, strict=True):
             require_range(s, f"shape.inner.{axis}", 0.0)
         require_range(self.wall, "shape.wall", 0.0)
         if self.wall >= min(self.inner):
@@ -93,7 +93,7 @@ class Tilt(Strict):
     stop: int | None = Field(None, ge=1, description="Step at which it stops (default: the episode's end).")
 
     @model_validator(mode="after")
-    def _physical(self) -> "Tilt":
+    def _physical(self) -> Tilt:
         require_range(self.angular_velocity, "angular_velocity", 0.0, low_open=False)
         require_range(self.max_angle_deg, "max_angle_deg", 0.0, 180.0)
         return self

@@ -7,7 +7,7 @@ on anything but the generator it is handed, so callers control determinism.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -38,7 +38,7 @@ class Uniform(_Dist):
     high: float
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Uniform":
+    def _ordered(self) -> Uniform:
         if not self.low <= self.high:
             raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
         return self
@@ -76,7 +76,7 @@ class LogUniform(_Dist):
     high: float = Field(gt=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "LogUniform":
+    def _ordered(self) -> LogUniform:
         if not self.low <= self.high:
             raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
         return self
@@ -94,7 +94,7 @@ class Choice(_Dist):
     weights: list[float] | None = None
 
     @model_validator(mode="after")
-    def _weights_match(self) -> "Choice":
+    def _weights_match(self) -> Choice:
         if self.weights is not None:
             if len(self.weights) != len(self.values):
                 raise ValueError(f"weights has {len(self.weights)} entries, values has {len(self.values)}")
@@ -111,21 +111,21 @@ class Choice(_Dist):
 
 
 Distribution = Annotated[
-    Union[Constant, Uniform, Normal, LogUniform, Choice], Field(discriminator="type")
+    Constant | Uniform | Normal | LogUniform | Choice, Field(discriminator="type")
 ]
 DISTRIBUTION_TYPES = ("constant", "uniform", "normal", "log_uniform", "choice")
 
 
-def sample(value: "float | _Dist", rng: np.random.Generator) -> float:
+def sample(value: float | _Dist, rng: np.random.Generator) -> float:
     """Draw one value from a number-or-distribution field."""
     return float(value) if isinstance(value, (int, float)) else value.sample(rng)
 
 
-def support(value: "float | _Dist") -> tuple[float, float]:
+def support(value: float | _Dist) -> tuple[float, float]:
     return (float(value), float(value)) if isinstance(value, (int, float)) else value.support()
 
 
-def nominal(value: "float | _Dist") -> float:
+def nominal(value: float | _Dist) -> float:
     """A representative value: what a scene is built with before each episode shifts it."""
     if isinstance(value, (int, float)):
         return float(value)
@@ -137,6 +137,6 @@ def nominal(value: "float | _Dist") -> float:
     return math.sqrt(lo * hi) if isinstance(value, LogUniform) else (lo + hi) / 2
 
 
-def is_random(value: "float | _Dist") -> bool:
+def is_random(value: float | _Dist) -> bool:
     lo, hi = support(value)
     return lo != hi

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from factory.recipe.distributions import Distribution, support
 
-Num = Annotated[Union[float, Distribution], Field(union_mode="left_to_right")]
+Num = Annotated[float | Distribution, Field(union_mode="left_to_right")]
 """A number, or a distribution each episode draws from."""
 Vec3 = Annotated[list[Num], Field(min_length=3, max_length=3)]
 FixedVec3 = Annotated[list[float], Field(min_length=3, max_length=3)]

@@ -81,14 +81,14 @@ def _construct(node: yaml.Node, loc: Loc, lines: dict[Loc, int], repeated: list[
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
             line = key_node.start_mark.line + 1
             if key in out:
-                path = ".".join(str(p) for p in loc + (key,))
-                repeated.append(f"line {line}: {path}: given twice (first on line {lines[loc + (key,)]}); "
+                path = ".".join(str(p) for p in (*loc, key))
+                repeated.append(f"line {line}: {path}: given twice (first on line {lines[(*loc, key)]}); "
                                 "keep one")
-            out[key] = _construct(value_node, loc + (key,), lines, repeated)
-            lines[loc + (key,)] = line
+            out[key] = _construct(value_node, (*loc, key), lines, repeated)
+            lines[(*loc, key)] = line
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(v, loc + (i,), lines, repeated) for i, v in enumerate(node.value)]
+        return [_construct(v, (*loc, i), lines, repeated) for i, v in enumerate(node.value)]
     return _SCALARS.construct_object(node)
 
 
@@ -115,7 +115,7 @@ def _describe(exc: ValidationError, data: dict, lines: dict[Loc, int]) -> list[s
             continue  # reported with the misspelt key that meant it
         message = _message(err, loc)
         if err["type"] == "union_tag_invalid":
-            loc = loc + ("type",)
+            loc = (*loc, "type")
         if err["type"] == "value_error" and (located := _FIELD_MESSAGE.match(message)):
             loc = loc + tuple(int(p) if p.isdigit() else p for p in located[1].split("."))
             message = located[2]
@@ -140,7 +140,7 @@ def _suggested_missing(errors: list[dict], data: Any) -> set[Loc]:
             loc = _data_loc(err["loc"], data)
             hint = did_you_mean(str(loc[-1]), _allowed_keys(loc[:-1]))
             if hint:
-                out.add(loc[:-1] + (hint.split("'")[1],))
+                out.add((*loc[:-1], hint.split("'")[1]))
     return out
 
 
@@ -149,10 +149,7 @@ def _data_loc(loc: Loc, data: Any) -> Loc:
     out: list[Any] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
             out.append(part)
             node = node[part]
         elif isinstance(node, dict) and not _is_branch_label(part) and not _is_tag(node, part):

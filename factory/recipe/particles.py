@@ -21,8 +21,8 @@ class Region(Strict):
     upper: FixedVec3
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Region":
-        if any(lo >= hi for lo, hi in zip(self.lower, self.upper)):
+    def _ordered(self) -> Region:
+        if any(lo >= hi for lo, hi in zip(self.lower, self.upper, strict=True)):
             raise ValueError("upper: every coordinate must exceed lower's")
         return self
 
@@ -34,8 +34,8 @@ class LiquidBlock(Strict):
     size: Vec3 = Field(description="Edge lengths in metres; sets the liquid volume and the particle count.")
 
     @model_validator(mode="after")
-    def _physical(self) -> "LiquidBlock":
-        for axis, s in zip("xyz", self.size):
+    def _physical(self) -> LiquidBlock:
+        for axis, s in zip("xyz", self.size, strict=True):
             require_range(s, f"size.{axis}", 0.0)
         return self
 
@@ -66,7 +66,7 @@ class Fluid(Strict):
         "its volume holds from step 0; 'lattice': Genesis' own sampling at the spacing.")
 
     @model_validator(mode="after")
-    def _physical(self) -> "Fluid":
+    def _physical(self) -> Fluid:
         require_range(self.particle_size, "particle_size", 0.005, 0.1, low_open=False)
         require_range(self.viscosity, "viscosity", 0.0, low_open=False)
         if self.walls == "liquid" and self.pressure_solver != "WCSPH":
@@ -91,7 +91,7 @@ class Cloth(Strict):
     substeps: int = Field(10, ge=1, le=50)
 
     @model_validator(mode="after")
-    def _physical(self) -> "Cloth":
+    def _physical(self) -> Cloth:
         require_range(self.size, "size", 0.05, 3.0)
         require_range(self.stretch_compliance, "stretch_compliance", 0.0, low_open=False)
         require_range(self.bending_compliance, "bending_compliance", 0.0, low_open=False)

@@ -32,7 +32,7 @@ def scene_fields(recipe: Recipe) -> list[SceneField]:
         shape, at = obj.shape, ("scene", "objects", i, "shape")
         if hasattr(shape, "size"):
             fields += [SceneField(f"{obj.name}.size.{a}", (*at, "size", k), v)
-                       for k, (a, v) in enumerate(zip(_AXES, shape.size))]
+                       for k, (a, v) in enumerate(zip(_AXES, shape.size, strict=True))]
         fields += [SceneField(f"{obj.name}.{dim}", (*at, dim), getattr(shape, dim))
                    for dim in ("radius", "height") if hasattr(shape, dim)]
         if obj.restitution is not None:  # Genesis bakes contact parameters into the built scene
@@ -45,7 +45,7 @@ def scene_fields(recipe: Recipe) -> list[SceneField]:
         fields += [SceneField(f"fluid.{f}", ("scene", "fluid", f), getattr(fluid, f))
                    for f in ("particle_size", "viscosity")]
         fields += [SceneField(f"fluid.block.size.{a}", ("scene", "fluid", "block", "size", k), v)
-                   for k, (a, v) in enumerate(zip(_AXES, fluid.block.size))]
+                   for k, (a, v) in enumerate(zip(_AXES, fluid.block.size, strict=True))]
     if cloth is not None:
         fields += [SceneField(f"cloth.{f}", ("scene", "cloth", f), getattr(cloth, f))
                    for f in ("size", "stretch_compliance", "bending_compliance", "particle_size")]

@@ -1,14 +1,14 @@
 """The recipe schema: one strict pydantic model per concept, variants joined by a `type` tag.
 
 A recipe describes a *family* of scenarios: any numeric field may hold a distribution, and each
-episode draws its own values (see `factory.generate.sampling`); fields that shape a built scene are drawn
+episode draws its own values (see `factory.contract.sampling`); fields that shape a built scene are drawn
 per scene variant (see `factory.scene_variants`). Engines map the scene onto their own
 representation and refuse, with a clear error, what they cannot represent.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,7 +17,7 @@ from factory.recipe.containers import CupShape, Tilt, check_pour
 from factory.recipe.distributions import Uniform, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.particles import Cloth, Fluid, Move
-from factory.storage.base import FORMATS
+from factory.registry import FORMATS
 
 
 # ---------------------------------------------------------------- shapes
@@ -26,7 +26,7 @@ class BoxShape(Strict):
     size: Vec3 = Field(description="Edge lengths along x, y, z in metres.")
 
     def validate_physical(self) -> None:
-        for axis, s in zip("xyz", self.size):
+        for axis, s in zip("xyz", self.size, strict=True):
             require_range(s, f"size.{axis}", 0.0)
 
 
@@ -48,7 +48,7 @@ class CylinderShape(Strict):
         require_range(self.height, "height", 0.0)
 
 
-Shape = Annotated[Union[BoxShape, SphereShape, CylinderShape, CupShape], Field(discriminator="type")]
+Shape = Annotated[BoxShape | SphereShape | CylinderShape | CupShape, Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- scene
@@ -68,7 +68,7 @@ class RigidObject(Strict):
     fixed: bool = Field(False, description="Welded to the world (a wall, a target post).")
 
     @model_validator(mode="after")
-    def _physical(self) -> "RigidObject":
+    def _physical(self) -> RigidObject:
         self.shape.validate_physical()
         require_range(self.mass, "mass", 0.0)
         require_range(self.friction, "friction", 0.0, low_open=False)
@@ -88,7 +88,7 @@ class Ground(Strict):
         None, description="Table top extent [x, y] in metres; objects can fall off its edges.")
 
     @model_validator(mode="after")
-    def _physical(self) -> "Ground":
+    def _physical(self) -> Ground:
         require_range(self.friction, "friction", 0.0, low_open=False)
         if self.restitution is not None:
             require_range(self.restitution, "restitution", 0.0, 1.0, low_open=False)
@@ -105,7 +105,7 @@ class Scene(Strict):
     cloth: Cloth | None = Field(None, description="The sheet of a `kind: cloth` recipe.")
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "Scene":
+    def _unique_names(self) -> Scene:
         names = [o.name for o in self.objects]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -127,7 +127,7 @@ class Push(Strict):
     duration: int = Field(1, ge=1)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Push":
+    def _one_kind(self) -> Push:
         if (self.force is None) == (self.impulse is None):
             raise ValueError("impulse: give exactly one of 'force' or 'impulse'")
         return self
@@ -146,13 +146,13 @@ class RandomPush(Strict):
     probability: float = Field(1.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
-    def _physical(self) -> "RandomPush":
+    def _physical(self) -> RandomPush:
         require_range(self.step, "step", 0.0, low_open=False)
         require_range(self.impulse, "impulse", 0.0, low_open=False)
         return self
 
 
-Action = Annotated[Union[Push, RandomPush, Move, Tilt], Field(discriminator="type")]
+Action = Annotated[Push | RandomPush | Move | Tilt, Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- engines
@@ -191,7 +191,7 @@ class MuJoCoEngine(Strict):
                                 "the cores this process may run on.")
 
 
-Engine = Annotated[Union[GenesisEngine, UnityEngine, MuJoCoEngine], Field(discriminator="type")]
+Engine = Annotated[GenesisEngine | UnityEngine | MuJoCoEngine, Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- outputs, labels
@@ -310,7 +310,7 @@ class Recipe(Strict):
         return {"type": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "Recipe":
+    def _cross_checks(self) -> Recipe:
         sections = {"fluid": self.scene.fluid, "cloth": self.scene.cloth}
         for kind, section in sections.items():
             if (kind == self.kind) != (section is not None):

@@ -35,8 +35,7 @@ def evaluate_model(ds: Dataset, model: RelationalModel, split: Split, stats: dic
                    horizon: int = 20, bands: dict[str, list[int]] | None = None) -> dict:
     """The model beside baselines fit on the same training episodes, on the test set, all OOD
     episodes and each holdout band's episodes (PhyWorld-style, side by side)."""
-    predictors = baselines(ds.layout, stats, iter_chunks(ds, split.train)) + [
-        RelationalPredictor(model, episode_statics(ds, info))]
+    predictors = [*baselines(ds.layout, stats, iter_chunks(ds, split.train)), RelationalPredictor(model, episode_statics(ds, info))]
     sets = {"test": split.test, "ood": split.ood} | {k: v for k, v in (bands or {}).items() if len(bands) > 1}
     out = evaluate(predictors, ds, sets, stats, info, horizon)
     for name in bands or {}:  # a lone band is the whole OOD set: evaluated once
@@ -120,6 +119,6 @@ def _rigid_preview(ds: Dataset, model: RelationalModel, split: Split, info: dict
                    path: Path) -> Path | None:
     episodes = list(iter_episodes(ds, split.test[:3]))
     runs = episode_rollouts(RelationalPredictor(model, episode_statics(ds, info)), episodes)
-    previews = [(e.index, e.states, run) for e, run in zip(episodes, runs)]
+    previews = [(e.index, e.states, run) for e, run in zip(episodes, runs, strict=True)]
     return plots.episode_preview(previews, ds.layout, path) if previews else None
 

@@ -14,6 +14,7 @@ from collections import Counter
 import numpy as np
 
 from factory import checks
+from factory.contract.rollout import Layout
 from factory.labels import FluidContext, episode_context
 from factory.labels.cloth import cloth_episode_labels
 from factory.labels.fluid import fluid_episode_labels, inside
@@ -21,7 +22,6 @@ from factory.model.particle_data import iter_point_episodes, scene_bounds
 from factory.recipe.distributions import support
 from factory.recipe.schema import Recipe
 from factory.report.data_checks import parameter_coverage
-from factory.rollout import Layout
 from factory.storage.dataset import Dataset
 
 

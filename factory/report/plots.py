@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from factory.report.bands import band_sets  # noqa: E402
-from factory.rollout import Layout  # noqa: E402
+from factory.contract.rollout import Layout
+from factory.report.bands import band_sets
 
 COLORS = {"model": "C3", "linear": "C2", "constant-velocity": "C1", "zero-motion": "C7"}
 
@@ -36,7 +36,7 @@ def rollout_error(evaluation: dict, path: Path) -> Path:
     """One panel per set: in distribution, then each holdout band (factory.report.bands)."""
     sets = [s for s in band_sets(evaluation) if s in evaluation]
     fig, axes = plt.subplots(1, len(sets), figsize=(4.6 * len(sets), 3.8), squeeze=False)
-    for ax, name in zip(axes[0], sets):
+    for ax, name in zip(axes[0], sets, strict=False):
         for predictor, errors in evaluation[name]["rollout"].items():
             ax.plot(np.arange(1, len(errors) + 1), errors, label=predictor, color=COLORS.get(predictor),
                     lw=2.5 if predictor == "model" else 1.5)
@@ -53,7 +53,7 @@ def coverage(coverage: dict[str, dict], path: Path) -> Path:
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
     for ax in axes.flat[len(names):]:
         ax.axis("off")
-    for ax, name in zip(axes.flat, names):
+    for ax, name in zip(axes.flat, names, strict=False):
         c = coverage[name]
         edges = np.asarray(c["edges"])
         ax.bar(edges[:-1], c["counts"], width=np.diff(edges), align="edge", edgecolor="white",
@@ -75,7 +75,7 @@ def label_rates(labels: dict[str, float], path: Path) -> Path:
 def episode_preview(previews: list[tuple[int, np.ndarray, np.ndarray]], layout: Layout, path: Path) -> Path:
     """Top-down paths of every object: recorded (solid) against the model's rollout (dashed)."""
     fig, axes = plt.subplots(1, len(previews), figsize=(3.6 * len(previews), 3.6), squeeze=False)
-    for ax, (index, true, pred) in zip(axes[0], previews):
+    for ax, (index, true, pred) in zip(axes[0], previews, strict=False):
         object_paths(ax, layout, true, legend=True)
         object_paths(ax, layout, pred, ls="--")
         for k, obj in enumerate(layout.objects):
@@ -89,7 +89,7 @@ def episode_preview(previews: list[tuple[int, np.ndarray, np.ndarray]], layout: 
 def point_preview(shown: list[tuple[int, np.ndarray, np.ndarray]], path: Path) -> Path:
     """Side views (x, z) of particles or vertices (N, 3): recorded against predicted, per episode."""
     fig, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown), 3.2), squeeze=False)
-    for ax, (index, true, pred) in zip(axes[0], shown):
+    for ax, (index, true, pred) in zip(axes[0], shown, strict=False):
         ax.scatter(true[:, 0], true[:, 2], s=2, color="C0", label="recorded")
         ax.scatter(pred[:, 0], pred[:, 2], s=2, color=COLORS["model"], alpha=0.6, label="model")
         ax.set(title=f"episode {index}, last state", xlabel="x (m)", ylabel="z (m)")

@@ -58,7 +58,7 @@ def criteria(checks: dict, evaluation: dict | None, q: QualityOptions) -> list[C
         out.append(Criterion("learnable", "model / best baseline one-step error", one["model"]["nmse"] / best,
                              1 - q.min_improvement))
         roll = evaluation["test"]["rollout"]
-        if "model" in roll and roll["model"]:  # the gauge must not fail where errors compound
+        if roll.get("model"):  # the gauge must not fail where errors compound
             h = len(roll["model"])
             best_roll = min(roll[b][-1] for b in BASELINES if b in roll)
             out.append(Criterion("learnable", f"model / best baseline position error after {h} steps",

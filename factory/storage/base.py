@@ -16,18 +16,13 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import pyarrow as pa
 
+from factory.contract.rollout import Contacts, EpisodeRecord, Layout
 from factory.errors import StorageError
-from factory.registry import load_entry
-from factory.rollout import Contacts, EpisodeRecord, Layout
+from factory.registry import FORMATS, load_entry
 
 if TYPE_CHECKING:
     from factory.storage.location import Location
 
-FORMATS: dict[str, str] = {
-    "parquet": "factory.storage.parquet:ParquetFormat",
-    "hdf5": "factory.storage.hdf5:HDF5Format",
-}
-"""The registry of storage formats: every list of format names (recipe, CLI, readers) comes from here."""
 
 TABLES = ("transitions", "episodes", "contacts")
 TRANSITION_COLUMNS = ("episode", "step", "t", "state", "action", "next_state", "is_first", "is_last", "is_terminal")

@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from factory.contract.rollout import EpisodeRecord, Layout
 from factory.errors import StorageError, did_you_mean
-from factory.rollout import EpisodeRecord, Layout
 from factory.storage.base import (
     EPISODE_COLUMNS,
     TABLES,

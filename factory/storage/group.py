@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from factory.contract.rollout import Layout
 from factory.errors import MergeError
-from factory.rollout import Layout
 from factory.storage.base import Piece, column_array
 from factory.storage.dataset import Dataset, Episode
 
@@ -38,7 +38,7 @@ def check_same_layout(manifests: list[dict[str, Any]], names: list[str]) -> None
     """Refuse datasets whose layouts differ, naming each differing feature and what each side has."""
     first = layout_of(manifests[0])
     problems = []
-    for manifest, name in zip(manifests[1:], names[1:]):
+    for manifest, name in zip(manifests[1:], names[1:], strict=True):
         other = layout_of(manifest)
         for key in [*first, *(k for k in other if k not in first)]:
             if first.get(key) != other.get(key):
@@ -99,7 +99,7 @@ class DatasetGroup:
     def _concat(self, tables: list[pa.Table]) -> pa.Table:
         shifted = [t.set_column(t.schema.get_field_index("episode"), "episode",
                                 pc.add(t["episode"], pa.scalar(off, pa.int64())))
-                   for t, off in zip(tables, self.offsets)]
+                   for t, off in zip(tables, self.offsets, strict=True)]
         return pa.concat_tables(shifted, promote_options="permissive")
 
     def transitions(self) -> pa.Table:
@@ -123,7 +123,7 @@ class DatasetGroup:
     # ------------------------------------------------------------ streaming, as Dataset (the loader's reads)
     def pieces(self) -> list[GroupPiece]:
         return [GroupPiece(p.file, p.key, tuple(e + off for e in p.episodes), k)
-                for k, (d, off) in enumerate(zip(self.datasets, self.offsets)) for p in d.pieces()]
+                for k, (d, off) in enumerate(zip(self.datasets, self.offsets, strict=True)) for p in d.pieces()]
 
     def read_piece(self, piece: GroupPiece, columns: Sequence[str] | None = None,
                    episodes: Collection[int] | None = None, batch_rows: int = 8192) -> Iterator[pa.Table]:

@@ -31,8 +31,8 @@ import h5py
 import numpy as np
 import pyarrow as pa
 
+from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.errors import StorageError
-from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.storage.base import (
     TRANSITION_COLUMNS,
     Piece,

@@ -59,7 +59,7 @@ def _describe(values: np.ndarray) -> dict[str, float]:
     if len(finite) == 0:
         return {"n": 0}
     return {"mean": float(finite.mean()), "min": float(finite.min()), "max": float(finite.max()),
-            "n": int(len(finite))}
+            "n": len(finite)}
 
 
 def render(s: dict[str, Any]) -> str:

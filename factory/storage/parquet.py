@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from factory.rollout import Contacts, EpisodeRecord, Layout, Rollout
+from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.storage.base import (
     EPISODE_COLUMNS,
     TRANSITION_COLUMNS,
@@ -60,13 +60,12 @@ class ParquetFormat:
         """Write row groups that end on episode boundaries, each of about ROW_GROUP_TARGET rows."""
         table = transitions_table(records, layout)
         ends = np.cumsum([r.rollout.transitions for r in records])
-        with atomic_path(path) as tmp:
-            with pq.ParquetWriter(tmp, table.schema, **_options(table.schema)) as writer:
-                start = 0
-                for i, end in enumerate(ends):
-                    if end - start >= ROW_GROUP_TARGET or i == len(ends) - 1:
-                        writer.write_table(table.slice(start, end - start), row_group_size=end - start)
-                        start = end
+        with atomic_path(path) as tmp, pq.ParquetWriter(tmp, table.schema, **_options(table.schema)) as writer:
+            start = 0
+            for i, end in enumerate(ends):
+                if end - start >= ROW_GROUP_TARGET or i == len(ends) - 1:
+                    writer.write_table(table.slice(start, end - start), row_group_size=end - start)
+                    start = end
         return path
 
     # ------------------------------------------------------------ reading

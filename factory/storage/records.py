@@ -12,8 +12,8 @@ from collections import Counter
 
 import numpy as np
 
+from factory.contract.rollout import Contacts, EpisodeRecord, Layout
 from factory.errors import StorageError
-from factory.rollout import Contacts, EpisodeRecord, Layout
 
 MAX_LISTED = 20  # problems named one by one; the rest are counted
 
@@ -123,8 +123,8 @@ def _value_problems(r: EpisodeRecord, layout: Layout, T: int | None, bodies: tup
             problems.append(f"{name}: {value!r} is not a number or a bool")
     c = r.rollout.contacts
     outside = [f"contacts.{name}: body indices outside 0..{len(layout.bodies) - 1}" for name in bodies
-               if len(c.step) and not (0 <= np.min(getattr(c, name)) and np.max(getattr(c, name)) < len(layout.bodies))]
-    if steps and not outside and not (0 <= c.step.min() and c.step.max() <= T):
+               if len(c.step) and not (np.min(getattr(c, name)) >= 0 and np.max(getattr(c, name)) < len(layout.bodies))]
+    if steps and not outside and not (c.step.min() >= 0 and c.step.max() <= T):
         outside.append(f"contacts.step: steps outside 0..{T}")
     return problems + outside
 
@@ -135,7 +135,7 @@ def _check_array(problems: list[str], what: str, value: object, shape: tuple[int
     if not isinstance(value, np.ndarray):
         problems.append(f"{what}: a {type(value).__name__}, not a numpy array")
         return None
-    wrong_shape = value.ndim != len(shape) or any(w is not None and w != s for w, s in zip(shape, value.shape))
+    wrong_shape = value.ndim != len(shape) or any(w is not None and w != s for w, s in zip(shape, value.shape, strict=True))
     if wrong_shape:
         want = "(" + ", ".join("n" if w is None else str(w) for w in shape) + ("," if len(shape) == 1 else "") + ")"
         problems.append(f"{what}: shape {value.shape}, expected {want}")

@@ -79,7 +79,7 @@ class Academy:
     def step(self, rl_input: UnityRLInputProto) -> None:
         actions = list(rl_input.agent_actions[self.behavior].value) if self.behavior in rl_input.agent_actions else []
         dt = self.params.get(KEY_DT, 0.02)
-        gravity = np.array([self.params.get(k, d) for k, d in zip(KEY_GRAVITY, (0.0, 0.0, -9.81))])
+        gravity = np.array([self.params.get(k, d) for k, d in zip(KEY_GRAVITY, (0.0, 0.0, -9.81), strict=True)])
         threshold = self.params.get(KEY_BOUNCE_THRESHOLD, UNITY_BOUNCE_THRESHOLD)
         for position, slot in enumerate(self.order):
             world = self.worlds[slot]

@@ -46,9 +46,9 @@ class Body:
     ang_vel: np.ndarray
 
     @classmethod
-    def from_params(cls, name: str, p: Param) -> "Body":
+    def from_params(cls, name: str, p: Param) -> Body:
         def vec(field_: str, default: tuple[float, ...]) -> np.ndarray:
-            return np.array([p(f"{name}.{field_}.{c}", d) for c, d in zip("wxyz"[4 - len(default):], default)])
+            return np.array([p(f"{name}.{field_}.{c}", d) for c, d in zip("wxyz"[4 - len(default):], default, strict=True)])
 
         if p(f"{name}.size.x", -1.0) > 0:
             size = [p(f"{name}.size.{c}", 0.0) for c in "xyz"]
@@ -110,7 +110,7 @@ class World:
              bounce_threshold: float) -> list[ContactRow]:
         """Apply each body's impulse (n, 3), advance dt, resolve contacts (bouncing only above
         `bounce_threshold`, m/s); returns the contacts."""
-        for body, impulse in zip(self.bodies, impulses):
+        for body, impulse in zip(self.bodies, impulses, strict=True):
             if body.inv_mass:
                 body.vel = body.vel + impulse * body.inv_mass
                 body.pos = body.pos + body.vel * dt + 0.5 * gravity * dt ** 2

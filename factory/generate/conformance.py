@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from engines import load_engine
+from factory.contract.rollout import Contacts, Rollout
+from factory.contract.sampling import sample_episode, transition_impulses
 from factory.errors import EngineUnsupported, FactoryError
-from factory.generate.sampling import sample_episode, transition_impulses
 from factory.labels import label_context, label_rollouts
 from factory.recipe.schema import Recipe
-from factory.rollout import Contacts, Rollout
 
 
 class ConformanceError(FactoryError):
@@ -41,13 +41,13 @@ def check_engine(name: str, recipe: Recipe, alone: int = 2) -> list[Rollout]:
     if [r.index for r in batch] != [s.index for s in specs]:
         problems.append("run_batch: rollouts must come back in the order of their specs, with their index")
     n_rec = recipe.recorded_steps
-    for spec, r in zip(specs, batch):
+    for spec, r in zip(specs, batch, strict=True):
         problems += _rollout_problems(r, layout, n_rec, recipe)
         if recipe.kind == "collision":
             expected = transition_impulses(spec.forces, recipe.dt, recipe.outputs.record_every)
             if not np.array_equal(r.actions, expected):
                 problems.append(f"episode {r.index}: actions differ from the sampled impulses")
-    for single, r in zip(singles, batch):
+    for single, r in zip(singles, batch, strict=True):
         if not _same(single, r):
             problems.append(f"episode {r.index}: different bytes alone than in a full batch")
     if recipe.kind == "collision":
@@ -80,9 +80,9 @@ def _rollout_problems(r: Rollout, layout, n_rec: int, recipe: Recipe) -> list[st
         if getattr(c, col).dtype != dtype or len(getattr(c, col)) != len(c):
             out.append(f"episode {r.index}: contacts.{col} is {getattr(c, col).dtype}, expected {np.dtype(dtype)}")
     n_bodies = len(layout.bodies)
-    if len(c) and not (((0 <= c.body_a) & (c.body_a < n_bodies) & (0 <= c.body_b) & (c.body_b < n_bodies)).all()):
+    if len(c) and not (((c.body_a >= 0) & (c.body_a < n_bodies) & (c.body_b >= 0) & (c.body_b < n_bodies)).all()):
         out.append(f"episode {r.index}: contact body indices outside 0..{n_bodies - 1}")
-    if len(c) and not ((1 <= c.step) & (c.step <= n_rec)).all():
+    if len(c) and not ((c.step >= 1) & (c.step <= n_rec)).all():
         out.append(f"episode {r.index}: contact steps outside 1..{n_rec}")
     if len(c) and (c.penetration < 0).any():
         out.append(f"episode {r.index}: negative penetration depths")

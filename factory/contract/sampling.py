@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from factory.generate.seeds import Reseeded, pcg64_seeds, seed_words
+from factory.contract.seeds import Reseeded, pcg64_seeds, seed_words
 from factory.recipe.containers import LIP_AXES, Tilt, movers, tilt_schedule
 from factory.recipe.distributions import Uniform, nominal, sample
 from factory.recipe.scene_fields import SceneField, scene_fields
@@ -84,7 +84,7 @@ class _Draw:
         return drawn
 
     def vec(self, name: str, values) -> tuple[float, float, float]:
-        return tuple(self(f"{name}.{axis}", v) for axis, v in zip("xyz", values))
+        return tuple(self(f"{name}.{axis}", v) for axis, v in zip("xyz", values, strict=True))
 
 
 def scene_variant(recipe: Recipe, index: int) -> int:
@@ -106,7 +106,7 @@ def sample_episode(recipe: Recipe, index: int) -> EpisodeSpec:
 
 def sample_episodes(recipe: Recipe, indices: Sequence[int]) -> list[EpisodeSpec]:
     """`sample_episode` of each index, the same specs: the first learns which parameters are
-    random, and the others' generators for them are seeded together (`factory.generate.seeds`)."""
+    random, and the others' generators for them are seeded together (`factory.contract.seeds`)."""
     if not indices:
         return []
     fields, variants = scene_fields(recipe), {}
@@ -122,7 +122,7 @@ def sample_episodes(recipe: Recipe, indices: Sequence[int]) -> list[EpisodeSpec]
     names, rest = first.random, list(indices[1:])
     table = _seed_table(recipe.seed, rest, names)
     column, reseeded = {name: k for k, name in enumerate(names)}, Reseeded()
-    for row, index in zip(table.tolist(), rest):
+    for row, index in zip(table.tolist(), rest, strict=True):
         def rngs(name: str, row=row, index=index) -> np.random.Generator:
             k = column.get(name)
             return episode_rng(recipe.seed, index, name) if k is None else reseeded.seeded(row[k])
@@ -174,7 +174,7 @@ def _points_shift(recipe: Recipe, draw: _Draw) -> tuple[float, float, float]:
     else:
         return (0.0, 0.0, 0.0)
     drawn = draw.vec(key, pos)
-    return tuple(d - nominal(p) for d, p in zip(drawn, pos))
+    return tuple(d - nominal(p) for d, p in zip(drawn, pos, strict=True))
 
 
 def _sample_body(obj: RigidObject, draw: _Draw) -> BodyInit:

@@ -71,7 +71,7 @@ class Layout:
                 "points": list(self.points), "n_points": self.n_points, "action_names": self.action_names}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Layout":
+    def from_dict(cls, d: dict) -> Layout:
         layout = cls(tuple(d["objects"]), tuple(d["bodies"]), float(d["record_dt"]),
                      tuple(d.get("points", ())), int(d.get("n_points", 0)))
         names = tuple(d.get("action_names", layout.action_names))
@@ -94,13 +94,13 @@ class Contacts:
     COLUMNS = ("step", "body_a", "body_b", "position", "normal", "force_on_a", "penetration")
 
     @classmethod
-    def empty(cls) -> "Contacts":
+    def empty(cls) -> Contacts:
         return cls(np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros(0, np.int16),
                    np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32),
                    np.zeros((0, 3), np.float32), np.zeros(0, np.float32))
 
     @classmethod
-    def concat(cls, parts: list["Contacts"]) -> "Contacts":
+    def concat(cls, parts: list[Contacts]) -> Contacts:
         if not parts:
             return cls.empty()
         return cls(*(np.concatenate([getattr(p, c) for p in parts]) for c in cls.COLUMNS))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from factory.generate.sampling import EpisodeSpec
+from factory.contract.rollout import Layout, Rollout
+from factory.contract.sampling import EpisodeSpec
 from factory.recipe.schema import Recipe
-from factory.rollout import Layout, Rollout
 
 
 @dataclass(frozen=True)

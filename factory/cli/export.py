@@ -1,4 +1,4 @@
-"""`factory export` and `factory merge`: parsers and handlers, registered by factory.cli with one call.
+"""`factory export` and `factory merge`: parsers and handlers.
 
 Each exporter's library loads only when its handler runs.
 """
@@ -9,8 +9,9 @@ import argparse
 import contextlib
 from collections.abc import Callable, Iterator
 
+from factory.cli.options import add_storage_options
 from factory.export import EXPORTERS
-from factory.storage import FORMATS
+from factory.registry import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source-format", dest="source_format", choices=list(FORMATS),
                    help="which copy of DATASET to read (default: its first)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--storage-option", dest="storage_options", action="append", type=_option, default=[],
-                   metavar="KEY=VALUE", help="fsspec option for a URL --out, repeatable")
+    add_storage_options(p, help="fsspec option for a URL --out, repeatable")
     p.set_defaults(func=_export)
 
     p = sub.add_parser("merge", help="combine datasets of the same layout into one",
@@ -37,15 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="new dataset folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_merge)
-
-
-def _option(text: str) -> tuple[str, object]:
-    from factory.storage.location import parse_storage_option
-
-    try:
-        return parse_storage_option(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @contextlib.contextmanager
@@ -74,7 +65,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from factory.merge import merge
+    from factory.export.merge import merge
     from factory.storage.opener import open_dataset
 
     total = sum(len(open_dataset(d)) for d in args.datasets)

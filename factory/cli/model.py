@@ -1,6 +1,6 @@
 """`factory train`, `factory evaluate` and `factory report`: parsers and handlers.
 
-Registered by factory.cli with one call; torch and matplotlib load only when a handler runs.
+torch and matplotlib load only when a handler runs.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
+from factory.cli.options import FORMAT_CHOICE
 from factory.errors import FactoryError
-from factory.storage.base import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "zero-motion, constant-velocity and linear baselines on held-out episodes.")
     p.add_argument("dataset")  # a str: a URL reaches open_dataset intact and gets its own error
     p.add_argument("--model", type=Path, required=True, help="checkpoint written by factory train")
-    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
+    p.add_argument("--format", **FORMAT_CHOICE)
     p.add_argument("--horizon", type=int, default=20, help="rollout horizon in recorded steps")
     p.add_argument("--json", action="store_true", help="print every number as JSON")
     p.set_defaults(func=_evaluate)
@@ -47,13 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "plain-words description of the scene and the action.")
     p.add_argument("dataset")
     p.add_argument("--out", type=Path, required=True, help="JSON-lines file to write")
-    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
+    p.add_argument("--format", **FORMAT_CHOICE)
     p.set_defaults(func=_probes)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset")  # a str: a URL reaches open_dataset intact and gets its own error
-    p.add_argument("--format", choices=list(FORMATS), help="which copy to read (default: the first the dataset holds)")
+    p.add_argument("--format", **FORMAT_CHOICE)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64, help="rollout windows (rigid) per step")
     p.add_argument("--train-seconds", type=float, default=300.0,

@@ -20,22 +20,22 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from factory import __version__
+from factory.contract.rollout import EpisodeRecord
 from factory.errors import MergeError
 from factory.export.source import shard_files
 from factory.generate.plan import Shard
 from factory.generate.provenance import redacted
 from factory.generate.shard import write_shard
-from factory.rollout import EpisodeRecord
 from factory.storage import reader_for
 from factory.storage.dataset import Dataset
 from factory.storage.group import check_same_layout
 from factory.storage.location import Location, location
 from factory.storage.manifest import FORMAT_VERSION, MANIFEST, write_manifest
 from factory.storage.opener import open_dataset
+from factory.version import __version__
 
 # recipe fields that do not change any episode's content (tested byte-identical across them)
 NOT_CONTENT = ("episodes", "n_envs", "name", "description", "quality")
@@ -128,7 +128,7 @@ def _manifest(opened: list[Dataset], formats: list[str], shards: list[dict[str, 
     return {
         "format_version": FORMAT_VERSION,
         "factory_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": redacted(sys.argv),
         "recipe_path": None,
         "recipe": recipe,  # the first source's, for the layout, timing and quality settings all share

@@ -1,0 +1,73 @@
+"""The `factory` command line: one parser, each command registered by the module named in `COMMANDS`.
+
+A command module exposes `register(sub)`, which adds its subparsers and sets `func`; the libraries a
+command needs load only when its handler runs, so `factory --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from factory.errors import (
+    EngineUnsupported,
+    ExportError,
+    FactoryError,
+    MergeError,
+    RecipeError,
+)
+from factory.registry import FORMATS
+
+COMMANDS = ("recipe", "dataset", "model", "export", "compare")
+"""Modules of `factory.cli`, in the order their commands appear in `factory --help`."""
+
+EPILOG = """\
+typical session:
+  factory validate recipes/collision/push_target.yaml      check a recipe, write nothing
+  factory run recipes/collision/push_target.yaml           simulate → outputs/push_target/
+  factory inspect outputs/push_target                      counts, schema, label summary
+  factory run RECIPE --out s3://bucket/ds                  write to object storage (any fsspec URL)
+  factory preview outputs/push_target --episode 3          animated GIF of one episode
+  factory run recipes/fluid/dam_break.yaml                 fluid (SPH) and cloth (PBD) work the same way
+  factory schema > recipe.schema.json                      JSON Schema for editor autocompletion
+  factory export outputs/push_target -f lerobot --out DIR  also minari, hf (HF datasets), webdataset
+  factory merge outputs/a outputs/b --out outputs/ab       one dataset from several of the same layout
+  factory compare RECIPE --engines genesis,mujoco --out DIR the same episodes on two engines, side by side
+
+a dataset holds one folder per format ({formats}) and manifest.json; open it with
+factory.open_dataset(path), pandas, DuckDB, Polars, h5py or dask.
+exit codes: 0 ok, 1 run or storage error, 2 bad recipe (or one its engine refuses) or arguments,
+an export or merge destination in use, datasets of different layouts.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (RecipeError, EngineUnsupported, ExportError, MergeError) as exc:  # bad input: the recipe, what its engine
+        # cannot do, an export or merge destination it must not touch, datasets of different layouts
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FactoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: finished shards are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="factory", description="Synthetic physics data factory: turn YAML recipes into labeled "
+        f"state-action-result datasets ({' + '.join(FORMATS)}) from physics engines.",
+        epilog=EPILOG.format(formats=", ".join(f"{f}/" for f in FORMATS)),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    for name in COMMANDS:
+        importlib.import_module(f"factory.cli.{name}").register(sub)
+    return parser
+

@@ -1,0 +1,71 @@
+"""Commands on a dataset: `factory verify`, `factory inspect`, `factory preview`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from factory.cli.options import FORMAT_CHOICE, add_storage_options, where
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="check a dataset against its manifest",
+                       description="Re-hash every file against the manifest and check counts, schema and "
+                       "episode indices (none missing, none twice). Exit 1 on any problem.")
+    p.add_argument("dataset", help="dataset folder or URL")
+    add_storage_options(p)
+    p.set_defaults(func=_verify)
+
+    p = sub.add_parser("inspect", help="summarise a dataset",
+                       description="Counts, schema and label summary of a dataset folder.")
+    p.add_argument("dataset", help="dataset folder or URL")
+    p.add_argument("--format", **FORMAT_CHOICE)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_storage_options(p)
+    p.set_defaults(func=_inspect)
+
+    p = sub.add_parser("preview", help="render one episode to an animated GIF or MP4",
+                       description="Draw episode K of DATASET frame by frame (top and side views: bodies, "
+                       "contacts, liquid particles or cloth vertices) into DATASET/previews/episode_K.gif "
+                       "unless --out says otherwise.")
+    p.add_argument("dataset", help="dataset folder or URL")
+    p.add_argument("--episode", type=int, required=True, metavar="K", help="episode index")
+    p.add_argument("--out", type=Path, metavar="FILE", help="output file (default: DATASET/previews/episode_K.gif)")
+    p.add_argument("--format", choices=["gif", "mp4"],
+                   help="default: --out's suffix, else gif; mp4 needs ffmpeg (imageio-ffmpeg ships one)")
+    p.add_argument("--fps", type=int, default=15, help="frames per second (default 15; at most 60 frames)")
+    p.set_defaults(func=_preview)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from factory.storage.verify import verify
+
+    problems = verify(where(args.dataset, args))
+    for problem in problems:
+        print(f"{args.dataset}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s); run the same `factory run` command again to redo the bad shards",
+              file=sys.stderr)
+        return 1
+    print(f"{args.dataset}: ok")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from factory.storage.inspect import render, summarize
+
+    summary = summarize(where(args.dataset, args), args.format)
+    print(json.dumps(summary, indent=2) if args.json else render(summary))
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from factory.preview import render_preview
+
+    if args.fps < 1:
+        print("error: --fps must be at least 1", file=sys.stderr)
+        return 2
+    print(render_preview(args.dataset, args.episode, args.out, args.format, args.fps))
+    return 0
