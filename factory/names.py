@@ -8,9 +8,10 @@ Three spellings of one episode parameter:
 - name `ball.pos.x`: how a recipe and an `EpisodeRecord` call it, and an HDF5 field (`param.ball.pos.x`)
 - key `ball__pos__x`: the name as an identifier (no quoting in SQL), what readers of rows hand out
 - column `param__ball__pos__x`: its column in the episodes table
+A name with SEP in it would not come back from its key.
 
-Episode labels of bodies are a family name and the bodies it is about, joined by SEP:
-`touched__ball__target`, `max_speed__ball`. A body name with SEP in it would not parse back.
+An episode label about bodies is its family and the bodies, joined by SEP: `touched__ball__target`,
+`max_speed__ball`; a label about the whole scene (`came_to_rest`) is its own family.
 """
 
 from __future__ import annotations
