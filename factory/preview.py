@@ -220,8 +220,8 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
     lo, hi = _scene_extent(scene, pos, reach, points)
     contact_step = ep.contacts["step"].to_numpy()
     contact_pos = ep.contacts["position"].combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, 3)
-    between_bodies = np.array([a != "ground" and b != "ground" for a, b in
-                               zip(ep.contacts["body_a"].to_pylist(), ep.contacts["body_b"].to_pylist(), strict=True)], bool)
+    pairs = zip(ep.contacts["body_a"].to_pylist(), ep.contacts["body_b"].to_pylist(), strict=True)
+    between_bodies = np.array([a != "ground" and b != "ground" for a, b in pairs], bool)
 
     header = f"{ds.manifest['recipe']['name']} · episode {ep.index}"
     labels = _label_lines(ep, numeric=bool(layout.points))

@@ -50,7 +50,7 @@ def test_fluid_labels_on_a_block_that_moves_across():
 
 
 def test_spill_counts_what_is_neither_in_source_nor_in_target():
-    start = grid(4, 0.1, 0.1) + [-0.9, 0, 0]  # x in [-0.9, -0.6]: the source container
+    start = [*grid(4, 0.1, 0.1), -0.9, 0, 0]  # x in [-0.9, -0.6]: the source container
     end = start.copy()
     end[:4, 0] = -0.3  # 4 of 16 particles end between source and target
     end[4:6, 0] = 0.5  # 2 in the target

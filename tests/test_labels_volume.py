@@ -94,7 +94,8 @@ def test_the_probe_follows_step_zero_and_spray_is_left_out():
     assert np.isnan(volume_ratio(np.stack([sub[:3], sub[:3]]), D)).all()  # too few points to tell
     blown = flown.copy()
     blown[0] = np.nan
-    assert np.isnan(volume_ratio(np.stack([sub, blown]), D)[1]) and np.isnan(volume_ratio(np.stack([blown, sub]), D)).all()
+    assert np.isnan(volume_ratio(np.stack([sub, blown]), D)[1])
+    assert np.isnan(volume_ratio(np.stack([blown, sub]), D)).all()
 
 
 def test_pairs_found_in_slices_give_the_same_volumes(monkeypatch):

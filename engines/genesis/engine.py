@@ -8,6 +8,7 @@ dropped, so the compiled scene never changes shape.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -63,10 +64,8 @@ def _checkpoint(gs, scene):
     except gs.GenesisException:
         saved = {}
         for solver in scene.sim.active_solvers:
-            try:
+            with contextlib.suppress(gs.GenesisException):  # SPH and PBD particles: `scene.reset()` puts them back
                 saved[solver] = solver.__getstate__()
-            except gs.GenesisException:  # SPH and PBD particles: `scene.reset()` puts them back
-                pass
         return saved
 
 

@@ -107,7 +107,8 @@ class PointsDriver:
     def __init__(self, built, recipe: Recipe):
         self.recipe = recipe
         self.entity = built.points
-        self.objects = {o.name: (i, e) for i, (o, e) in enumerate(zip(recipe.scene.objects, built.objects, strict=True))}
+        self.objects = {o.name: (i, e)
+                        for i, (o, e) in enumerate(zip(recipe.scene.objects, built.objects, strict=True))}
         section = recipe.scene.fluid or recipe.scene.cloth
         total = self.entity.n_particles if self.entity is not None else 0
         if section is not None and section.record_points > total:

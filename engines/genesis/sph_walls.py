@@ -7,10 +7,11 @@ tank's footprint settled to about half its height. This solver adds, for every t
 the kernel's support, what a half-space of liquid at rest density beyond it would add: to the
 density, the kernel's volume beyond the walls, 1 - prod_k (1 - Phi(x_k,lo) - Phi(x_k,hi)), with
 Phi(x) = integral of W over the half-space beyond a plane at distance x (Phi(0) = 1/2; the product
-counts the region beyond two walls at an edge once, as it would be for a separable kernel); to the pressure force, the mirrored pressure's push, 2·rho0·(p/rho²)·sigma(x)
-along the wall's normal, sigma being Genesis' own `cubic_kernel_plane_integral` (the derivative of
--Phi). Both are the continuum limit of boundary particles mirroring the liquid (Koschier & Bender's
-density maps, with the plane's closed form). WCSPH only: DFSPH's own density solver keeps Genesis'.
+counts the region beyond two walls at an edge once, as it would be for a separable kernel); to the
+pressure force, the mirrored pressure's push, 2·rho0·(p/rho²)·sigma(x) along the wall's normal,
+sigma being Genesis' own `cubic_kernel_plane_integral` (the derivative of -Phi). Both are the
+continuum limit of boundary particles mirroring the liquid (Koschier & Bender's density maps, with the
+plane's closed form). WCSPH only: DFSPH's own density solver keeps Genesis'.
 
 Rigid containers (cups, basins) get the same five planes, floor and walls of their cavity, for the
 particles whose centres are in it below the rim (or pressed `PRESSED` of a particle into a wall), in
@@ -99,8 +100,8 @@ class WalledSPHSolver(SPHSolver):
                 pos = self.particles_reordered[i_p, i_b].pos
                 inside = gs.qd_float(1.0)  # the kernel's share inside the tank, as if it were separable
                 for k in qd.static(range(3)):
-                    inside *= 1.0 - self._wall_volume(pos[k] - qd.static(float(self._lower_bound[k]))) - self._wall_volume(
-                        qd.static(float(self._upper_bound[k])) - pos[k])
+                    inside *= 1.0 - self._wall_volume(pos[k] - qd.static(float(self._lower_bound[k]))) - \
+                        self._wall_volume(qd.static(float(self._upper_bound[k])) - pos[k])
                 for c in qd.static(range(len(self._cavities))):
                     local = self._cavity_local(c, i_b, self._cavity_rotation(c, i_b), pos)
                     if self._in_cavity(c, local) == 1:
@@ -127,7 +128,8 @@ class WalledSPHSolver(SPHSolver):
             if self.particles_ng_reordered[i_p, i_b].active:
                 acc = qd.Vector.zero(gs.qd_float, 3)
                 self.sh.for_all_neighbors(
-                    i_p, self.particles_reordered.pos, self._support_radius, acc, self._task_compute_pressure_forces, i_b
+                    i_p, self.particles_reordered.pos, self._support_radius, acc, self._task_compute_pressure_forces,
+                    i_b
                 )
                 pos = self.particles_reordered[i_p, i_b].pos
                 push = 2.0 * self.particles_info_reordered[i_p, i_b].rho * self.particles_reordered[i_p, i_b].p
@@ -145,8 +147,10 @@ class WalledSPHSolver(SPHSolver):
                         for k in qd.static(range(2)):
                             out[k] = self.cubic_kernel_plane_integral(
                                 qd.max(local[k] - qd.static(self._cavities[c][0][k]), 0.0)) - \
-                                self.cubic_kernel_plane_integral(qd.max(qd.static(self._cavities[c][1][k]) - local[k], 0.0))
-                        out[2] = self.cubic_kernel_plane_integral(qd.max(local[2] - qd.static(self._cavities[c][0][2]), 0.0))
+                                self.cubic_kernel_plane_integral(
+                                    qd.max(qd.static(self._cavities[c][1][k]) - local[k], 0.0))
+                        out[2] = self.cubic_kernel_plane_integral(
+                            qd.max(local[2] - qd.static(self._cavities[c][0][2]), 0.0))
                         acc += push * (rot @ out)
                 self.particles_reordered[i_p, i_b].acc += acc
 

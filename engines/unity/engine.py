@@ -165,8 +165,9 @@ class UnityEngine:
         obs = conn.env.get_steps(conn.behavior)[0].obs[0]
         slots = obs[:, 0].astype(int)
         if sorted(slots.tolist()) != list(range(conn.agents)) or (obs[:, 1] != step).any():
+            got = sorted(zip(slots.tolist(), obs[:, 1].tolist(), strict=True))
             raise SimulationError(f"Unity agents are out of step: expected slots 0..{conn.agents - 1} at step "
-                                  f"{step}, got (slot, step) {sorted(zip(slots.tolist(), obs[:, 1].tolist(), strict=True))}; "
+                                  f"{step}, got (slot, step) {got}; "
                                   "agents need a DecisionRequester with Decision Period 1 and Max Step 0")
         by_slot = np.empty_like(obs)
         by_slot[slots] = obs

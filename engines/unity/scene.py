@@ -117,7 +117,8 @@ def vector_map(recipe: Recipe, layout: Layout) -> VectorMap:
 
 def scene_parameters(recipe: Recipe) -> dict[str, float]:
     """Values shared by every agent of the build."""
-    return {KEY_PROTOCOL: PROTOCOL_VERSION, KEY_DT: recipe.dt, **dict(zip(KEY_GRAVITY, recipe.scene.gravity, strict=True)),
+    return {KEY_PROTOCOL: PROTOCOL_VERSION, KEY_DT: recipe.dt,
+            **dict(zip(KEY_GRAVITY, recipe.scene.gravity, strict=True)),
             KEY_BOUNCE_THRESHOLD: bounce_threshold(recipe.dt, recipe.scene.gravity)}
 
 

@@ -105,7 +105,8 @@ def _progress_bar(recipe, total: int, stream):
             self.set_postfix_str(f"{built}{self.steps / stepping:,.0f} env-steps/s" if self.steps else built)
 
     bar = Bar(total=total, unit="ep", desc=recipe.name, dynamic_ncols=True, file=stream)
-    hint = " (a machine's first Genesis run compiles kernels: a minute or more)" if recipe.engine.type == "genesis" else ""
+    genesis = recipe.engine.type == "genesis"
+    hint = " (a machine's first Genesis run compiles kernels: a minute or more)" if genesis else ""
     bar.set_postfix_str(f"building the {recipe.engine.type} scene{hint}")
     return bar
 

@@ -57,7 +57,8 @@ def sliding_residuals(run: EngineRun, recipe: Recipe) -> list[float]:
         falling = np.abs(vel[..., 2]) > 0.5  # off the table: not sliding on the ground
         for e in range(len(run.states)):
             mu = max(run.params[e][f"{obj.name}__friction"], run.params[e].get("ground__friction", 0.0))
-            ok = ~(near[e, :-1] | near[e, 1:] | pushed[e] | falling[e, 1:]) & (np.minimum(speed[e, :-1], speed[e, 1:]) >= 10 * rest)
+            ok = ~(near[e, :-1] | near[e, 1:] | pushed[e] | falling[e, 1:]) & \
+                (np.minimum(speed[e, :-1], speed[e, 1:]) >= 10 * rest)
             run_ = _longest_run(ok)
             if len(run_) >= MIN_RUN:  # a fit over the whole slide: soft contacts decelerate in bursts
                 steps = np.append(run_, run_[-1] + 1)
@@ -89,7 +90,8 @@ def collision_residuals(run: EngineRun, recipe: Recipe) -> tuple[list[float], li
                 continue
             for e in range(len(run.states)):
                 k = run.labels[e][key]
-                if k < WINDOW + 1 or k + WINDOW >= len(run.states[e]) or np.abs(run.actions[e, k - WINDOW - 1:k + WINDOW]).sum():
+                if (k < WINDOW + 1 or k + WINDOW >= len(run.states[e])
+                        or np.abs(run.actions[e, k - WINDOW - 1:k + WINDOW]).sum()):
                     continue
                 s = run.states[e]
                 ma, mb = run.params[e][f"{a.name}__mass"], run.params[e][f"{b.name}__mass"]

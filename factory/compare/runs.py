@@ -50,8 +50,9 @@ def run_engine(recipe: Recipe, engine: str, episodes: int, out: Path) -> EngineR
     labels = [{k: v for k, v in r.items() if not k.startswith("param__")} for r in rows]
     force = np.asarray(t["max_contact_force"].to_numpy(), float).reshape(n_episodes, n_steps).max(axis=1)
     info = manifest["engine"]
-    return EngineRun(engine, str(info.get("version", "?")), np.array([r["episode"] for r in rows]), ds.layout, np.concatenate([state, last], axis=1),
-                     column_array(t["action"]).reshape(n_episodes, n_steps, -1), params, labels, force)
+    return EngineRun(engine, str(info.get("version", "?")), np.array([r["episode"] for r in rows]), ds.layout,
+                     np.concatenate([state, last], axis=1), column_array(t["action"]).reshape(n_episodes, n_steps, -1),
+                     params, labels, force)
 
 
 def aligned(runs: list[EngineRun]) -> list[EngineRun]:

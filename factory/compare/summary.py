@@ -20,7 +20,8 @@ def compare(recipe: Recipe, engines: list[str], episodes: int, out: Path) -> dic
     if recipe.kind != "collision":
         raise RecipeError(recipe.name, [f"kind: compare measures rigid collisions; this recipe is '{recipe.kind}'"])
     if len(engines) < 2 or len(set(engines)) != len(engines):
-        raise RecipeError("factory compare", [f"--engines: give two or more different engines, got '{','.join(engines)}'"])
+        raise RecipeError("factory compare",
+                          [f"--engines: give two or more different engines, got '{','.join(engines)}'"])
     runs = aligned([run_engine(recipe, e, episodes, out / "data" / e) for e in engines])
     fixed = frozenset(o.name for o in recipe.scene.objects if o.fixed)
     ref, others = runs[0], runs[1:]

@@ -90,7 +90,8 @@ class MinariExporter:
         dataset = None
         with _datasets_path(out), warnings.catch_warnings():
             # no environment and no author by design: Minari warns about each
-            warnings.filterwarnings("ignore", message=".*(eval_env|env_spec|code_permalink|author)", category=UserWarning)
+            warnings.filterwarnings("ignore", message=".*(eval_env|env_spec|code_permalink|author)",
+                                    category=UserWarning)
             for block in source.blocks():
                 buffers = _buffers(block, source)
                 if dataset is None:

@@ -161,7 +161,8 @@ def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.nda
         columns[f"first_contact__{name}"] = first[:, a, b].tolist()
         columns[f"impacts__{name}"] = impacts[:, a, b].tolist()
     moving = [i for i, o in enumerate(layout.objects) if o not in ctx.fixed]
-    pos, vel, ang_vel = (layout.fields(states, name)[:, :, moving] for name in ("pos", "vel", "ang_vel"))  # (E, T+1, m, 3)
+    # (E, T+1, m, 3) each
+    pos, vel, ang_vel = (layout.fields(states, name)[:, :, moving] for name in ("pos", "vel", "ang_vel"))
     speeds = np.linalg.norm(vel, axis=-1)
     rest = rest_step(speeds.swapaxes(0, 1), ctx.rest_speed)
     columns["came_to_rest"] = (rest >= 0).tolist()
@@ -169,7 +170,8 @@ def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.nda
     if "ground" in layout.bodies:
         left = left_support_step(pos.swapaxes(0, 1), ctx)
         bodies = [layout.bodies.index(layout.objects[i]) for i in moving]
-        friction = friction_cosines(pos, vel, ang_vel, contacts, episode, bodies, layout.bodies.index("ground"), ctx.rest_speed)
+        friction = friction_cosines(pos, vel, ang_vel, contacts, episode, bodies, layout.bodies.index("ground"),
+                                    ctx.rest_speed)
     else:
         left, friction = np.full((n_episodes, len(moving)), -1), np.full((n_episodes, len(moving)), np.nan)
     max_speed = speeds.max(axis=1)

@@ -109,9 +109,10 @@ def is_cloth(ds: Dataset) -> bool:
     return ds.manifest["recipe"].get("kind") == "cloth"
 
 
-def train_particles(ds: Dataset, split: Split, config: TrainConfig = TrainConfig(),
+def train_particles(ds: Dataset, split: Split, config: TrainConfig | None = None,
                     pc: ParticleConfig | None = None, out: Path | None = None) -> TrainResult:
-    """`pc` defaults to ParticleConfig() for a liquid and CLOTH for a sheet."""
+    """`config` defaults to TrainConfig(); `pc` to ParticleConfig() for a liquid and CLOTH for a sheet."""
+    config = config or TrainConfig()
     pc = pc or (CLOTH if is_cloth(ds) else ParticleConfig())
     device = pick_device(config.device)
     torch.set_num_threads(config.threads)
@@ -134,8 +135,8 @@ def train_particles(ds: Dataset, split: Split, config: TrainConfig = TrainConfig
         win, nxt, *inputs = _to(batch, device)
         return model.loss(win, nxt, pc.noise, *inputs, weight=w.to(device))
 
-    return fit(model, "particles", config, pc.lr, batches, loss_of, lambda: validation_loss(model, val, device), out, ds,
-               split, {"particle_config": asdict(pc)})
+    return fit(model, "particles", config, pc.lr, batches, loss_of, lambda: validation_loss(model, val, device),
+               out, ds, split, {"particle_config": asdict(pc)})
 
 
 def draw_probabilities(energy: np.ndarray, focus: float) -> np.ndarray:

@@ -33,7 +33,7 @@ def radius_graph(pos: torch.Tensor, radius: float) -> torch.Tensor:
     positions; node ids are flat (g * N + i). On the CPU a k-d tree per graph (a 1,024-vertex
     sheet: 6 ms for two graphs against 50-60 ms for all pairs, benchmarks/bench_particle_model.py),
     elsewhere all pairs at once (O(N²) per graph: fine up to a few thousand particles)."""
-    g, n, _ = pos.shape
+    _g, n, _ = pos.shape
     if pos.device.type == "cpu":
         found = []
         for k, p in enumerate(pos.detach().numpy()):
@@ -115,7 +115,8 @@ class ParticleModel(nn.Module):
                       rest: torch.Tensor | None = None) -> torch.Tensor:
         """Per point: normalized velocity history and the share of it that was recorded (`age` (G,):
         recorded steps before the window's last frame; None: all; the first state's history is
-        extrapolated, and the first step of a scene, started from rest, differs from any later), then (when configured) wall distances clipped at
+        extrapolated, and the first step of a scene, started from rest, differs from any later), then
+        (when configured) wall distances clipped at
         one radius, where the point sat in the first state's shape (`rest` (G, N, D): its offsets to
         that shape's bounding box, in radii, clipped at REST_CLIP), movers' centres relative to the
         point, their distance and shape (movers (G, K, D + SHAPE_SIZE): centres, then shapes), all

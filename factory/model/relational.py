@@ -39,7 +39,8 @@ class RelationalModel(nn.Module):
     def __init__(self, scene: dict, record_dt: float, hidden: int = 64, steps: int = 2):
         super().__init__()
         self.config = {"scene": scene, "record_dt": record_dt, "hidden": hidden, "steps": steps}
-        self.scene, self.record_dt = Scene(**{k: tuple(v) if isinstance(v, list) else v for k, v in scene.items()}), record_dt
+        self.scene = Scene(**{k: tuple(v) if isinstance(v, list) else v for k, v in scene.items()})
+        self.record_dt = record_dt
         self.net = EncodeProcessDecode(STATIC_SIZE + DYNAMIC_SIZE, EDGE_SIZE, OUTPUTS, hidden, steps)
         for name, size in (("node", STATIC_SIZE + DYNAMIC_SIZE), ("edge", EDGE_SIZE), ("out", OUTPUTS)):
             self.register_buffer(f"{name}_mean", torch.zeros(size))
@@ -121,7 +122,8 @@ class RelationalModel(nn.Module):
             jitter = torch.zeros_like(s)
             jitter[:, moving] = torch.randn(b, int(moving.sum()), device=s.device) * noise * vel_scale
             jitter[:, placed] = torch.randn(b, int(placed.sum()), device=s.device) * noise * pos_scale
-            free = (object_static(static, self.scene)[..., -1] < 0.5).to(s.dtype).repeat_interleave(STATE_PER_OBJECT, -1)
+            free = (object_static(static, self.scene)[..., -1] < 0.5).to(s.dtype)
+            free = free.repeat_interleave(STATE_PER_OBJECT, -1)
             s = s + jitter * free
         loss = s.new_zeros(())
         for k in range(actions.shape[1]):

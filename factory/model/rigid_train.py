@@ -72,8 +72,9 @@ def horizon_at(progress: float, horizon: int) -> int:
     return stages[min(int(progress * len(stages)), len(stages) - 1)]
 
 
-def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: TrainConfig = TrainConfig(),
+def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: TrainConfig | None = None,
                      model_config: RelationalConfig = RelationalConfig(), out=None) -> TrainResult:
+    config = config or TrainConfig()
     device = pick_device(config.device)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)

@@ -149,7 +149,8 @@ def _data_loc(loc: Loc, data: Any) -> Loc:
     out: list[Any] = []
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
+        if (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and part < len(node)):
             out.append(part)
             node = node[part]
         elif isinstance(node, dict) and not _is_branch_label(part) and not _is_tag(node, part):

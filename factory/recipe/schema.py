@@ -98,7 +98,7 @@ class Ground(Strict):
 
 
 class Scene(Strict):
-    gravity: FixedVec3 = [0.0, 0.0, -9.81]
+    gravity: FixedVec3 = [0.0, 0.0, -9.81]  # noqa: RUF012 - pydantic copies a field's default per instance
     ground: Ground | None = Field(default_factory=Ground)
     objects: list[RigidObject] = Field(min_length=1)
     fluid: Fluid | None = Field(None, description="The liquid of a `kind: fluid` recipe.")
@@ -174,7 +174,8 @@ class UnityEngine(Strict):
     no_graphics: bool = Field(True, description="Run builds with -nographics -batchmode.")
     time_scale: float = Field(20.0, gt=0, le=100, description="Unity Time.timeScale (EngineConfigurationChannel).")
     timeout_wait: int = Field(60, ge=1, description="Seconds to wait for a build to connect or answer a step.")
-    max_restarts: int = Field(2, ge=0, description="Restarts of a crashed or hung build per batch before the run fails.")
+    max_restarts: int = Field(2, ge=0,
+                              description="Restarts of a crashed or hung build per batch before the run fails.")
     args: list[str] = Field([], description="Extra command-line arguments for the build.")
     observation: list[str] | None = Field(None, description="Name of each vector observation entry after the "
                                           "2-entry header (slot, step): a state field like 'box.pos.x', or '_' to "
@@ -297,7 +298,7 @@ class Recipe(Strict):
         "i mod K, and an engine that batches one built scene (Genesis) builds K scenes. Null: drawn per "
         "episode, and episodes that drew the same values share a scene (use a `choice`).")
     scene: Scene
-    actions: list[Action] = []
+    actions: list[Action] = []  # noqa: RUF012 - pydantic copies a field's default per instance
     outputs: Outputs = Field(default_factory=Outputs)
     labels: LabelOptions = Field(default_factory=LabelOptions)
     quality: QualityOptions = Field(default_factory=QualityOptions)
@@ -351,7 +352,8 @@ class Recipe(Strict):
                 raise ValueError(f"actions.{i}.object: '{action.object}' must be fixed to be moved kinematically")
             last = action.stop if action.stop is not None else self.steps
             if not action.start < last <= self.steps:
-                raise ValueError(f"actions.{i}.stop: the {action.type} must run within steps {action.start}..{self.steps}")
+                raise ValueError(f"actions.{i}.stop: the {action.type} must run within steps "
+                                 f"{action.start}..{self.steps}")
             return
         if self.kind != "collision":
             raise ValueError(f"actions.{i}.type: '{action.type}' is for collision recipes; "

@@ -35,7 +35,8 @@ def evaluate_model(ds: Dataset, model: RelationalModel, split: Split, stats: dic
                    horizon: int = 20, bands: dict[str, list[int]] | None = None) -> dict:
     """The model beside baselines fit on the same training episodes, on the test set, all OOD
     episodes and each holdout band's episodes (PhyWorld-style, side by side)."""
-    predictors = [*baselines(ds.layout, stats, iter_chunks(ds, split.train)), RelationalPredictor(model, episode_statics(ds, info))]
+    predictors = [*baselines(ds.layout, stats, iter_chunks(ds, split.train)),
+                  RelationalPredictor(model, episode_statics(ds, info))]
     sets = {"test": split.test, "ood": split.ood} | {k: v for k, v in (bands or {}).items() if len(bands) > 1}
     out = evaluate(predictors, ds, sets, stats, info, horizon)
     for name in bands or {}:  # a lone band is the whole OOD set: evaluated once
@@ -45,11 +46,12 @@ def evaluate_model(ds: Dataset, model: RelationalModel, split: Split, stats: dic
 
 
 def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
-                config: TrainConfig = TrainConfig(), holdout: dict[str, list[float]] | None = None,
+                config: TrainConfig | None = None, holdout: dict[str, list[float]] | None = None,
                 horizon: int = 20) -> dict:
     """Write `out` (default DATASET/report)/index.html, summary.json and model.pt; return the summary.
 
     Collision datasets get the rigid-body model; fluid and cloth datasets the particle model."""
+    config = config or TrainConfig()
     start = time.perf_counter()
     ds = open_dataset(path, fmt)
     particles = is_particle_dataset(ds)

@@ -2,7 +2,8 @@
 
 The rigid checks (penetration, energy, push response) have no meaning for sampled particles;
 what does: finite numbers, points staying inside the walls that hold them (the tank, or above the
-ground) as `particles_conserved` claims, a liquid keeping its volume (`volume_ratio`), labels that the label functions re-derive from the
+ground) as `particles_conserved` claims, a liquid keeping its volume (`volume_ratio`), labels that the
+label functions re-derive from the
 recorded points, scripted movers moving as their actions say (the particle analogue of the rigid
 push response: shuffled actions fail it), no repeated episodes, and parameter coverage.
 """

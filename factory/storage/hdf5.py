@@ -103,27 +103,26 @@ class HDF5Format:
         path = root / "hdf5" / f"{shard_name(shard)}.h5"
         rollouts = [r.rollout for r in records]
         contacts = Contacts.concat([r.contacts for r in rollouts])
-        with atomic_path(path) as tmp:
-            # no chunk cache: each chunk gets its file space when written, not when the cache lets go of
-            # it, which another thread holding frames (dask's profiler) delays; bytes then vary by run
-            with h5py.File(tmp, "w", rdcc_nbytes=0) as f:
-                f.attrs["layout"] = json.dumps(layout.to_dict())
-                f.attrs["state_names"] = json.dumps(layout.state_names)
-                f.attrs["action_names"] = json.dumps(layout.action_names)
-                f.attrs["shard"] = shard
-                f.create_dataset("episodes", data=episode_rows(records))
-                _dataset(f, "states", np.concatenate([r.states for r in rollouts]).astype(np.float32, copy=False))
-                _dataset(f, "actions", np.concatenate([r.actions for r in rollouts]).astype(np.float32, copy=False))
-                _dataset(f, "step_labels", packed({name: np.concatenate([r.step_labels[name] for r in records])
-                                                   for name in records[0].step_labels}))
-                episode = np.repeat([r.index for r in rollouts], [len(r.contacts) for r in rollouts]).astype(np.int64)
-                _dataset(f, "contacts", packed({"episode": episode} | {name: getattr(contacts, name)
-                                                                       for name in Contacts.COLUMNS}))
-                if layout.points:
-                    points = f.create_group("points", track_order=True)
-                    for name in layout.points:
-                        _dataset(points, name, np.concatenate([r.points[name] for r in rollouts])
-                                 .astype(np.float32, copy=False))
+        # no chunk cache: each chunk gets its file space when written, not when the cache lets go of
+        # it, which another thread holding frames (dask's profiler) delays; bytes then vary by run
+        with atomic_path(path) as tmp, h5py.File(tmp, "w", rdcc_nbytes=0) as f:
+            f.attrs["layout"] = json.dumps(layout.to_dict())
+            f.attrs["state_names"] = json.dumps(layout.state_names)
+            f.attrs["action_names"] = json.dumps(layout.action_names)
+            f.attrs["shard"] = shard
+            f.create_dataset("episodes", data=episode_rows(records))
+            _dataset(f, "states", np.concatenate([r.states for r in rollouts]).astype(np.float32, copy=False))
+            _dataset(f, "actions", np.concatenate([r.actions for r in rollouts]).astype(np.float32, copy=False))
+            _dataset(f, "step_labels", packed({name: np.concatenate([r.step_labels[name] for r in records])
+                                               for name in records[0].step_labels}))
+            episode = np.repeat([r.index for r in rollouts], [len(r.contacts) for r in rollouts]).astype(np.int64)
+            _dataset(f, "contacts", packed({"episode": episode} | {name: getattr(contacts, name)
+                                                                   for name in Contacts.COLUMNS}))
+            if layout.points:
+                points = f.create_group("points", track_order=True)
+                for name in layout.points:
+                    _dataset(points, name, np.concatenate([r.points[name] for r in rollouts])
+                             .astype(np.float32, copy=False))
         return [path.relative_to(root)]
 
     # ------------------------------------------------------------ reading
@@ -226,7 +225,7 @@ def _rows(f: h5py.File, rel: str) -> np.ndarray:
     rows = f["episodes"][()]
     expect = {"states": int((rows["transitions"] + 1).sum()), "actions": int(rows["transitions"].sum()),
               "step_labels": int(rows["transitions"].sum()), "contacts": int(rows["contacts"].sum())}
-    expect |= {f"points/{k}": expect["states"] for k in (f["points"] if "points" in f else ())}
+    expect |= {f"points/{k}": expect["states"] for k in f.get("points", ())}
     for name, n in expect.items():
         have = len(f[name]) if name in f else None
         if have != n:

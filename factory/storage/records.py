@@ -135,7 +135,8 @@ def _check_array(problems: list[str], what: str, value: object, shape: tuple[int
     if not isinstance(value, np.ndarray):
         problems.append(f"{what}: a {type(value).__name__}, not a numpy array")
         return None
-    wrong_shape = value.ndim != len(shape) or any(w is not None and w != s for w, s in zip(shape, value.shape, strict=True))
+    wrong_shape = value.ndim != len(shape) or any(w is not None and w != s
+                                                  for w, s in zip(shape, value.shape, strict=True))
     if wrong_shape:
         want = "(" + ", ".join("n" if w is None else str(w) for w in shape) + ("," if len(shape) == 1 else "") + ")"
         problems.append(f"{what}: shape {value.shape}, expected {want}")

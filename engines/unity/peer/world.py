@@ -48,7 +48,8 @@ class Body:
     @classmethod
     def from_params(cls, name: str, p: Param) -> Body:
         def vec(field_: str, default: tuple[float, ...]) -> np.ndarray:
-            return np.array([p(f"{name}.{field_}.{c}", d) for c, d in zip("wxyz"[4 - len(default):], default, strict=True)])
+            return np.array([p(f"{name}.{field_}.{c}", d)
+                             for c, d in zip("wxyz"[4 - len(default):], default, strict=True)])
 
         if p(f"{name}.size.x", -1.0) > 0:
             size = [p(f"{name}.size.{c}", 0.0) for c in "xyz"]
