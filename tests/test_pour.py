@@ -94,7 +94,7 @@ def test_pour_labels_on_hand_made_particles():
     in_basin, spilled = np.array([1.0, 0.0, -0.04]), np.array([0.5, 0.0, 0.0])
     pos = np.stack([np.vstack([in_cup_local + cup_pos[0], [0.0, 0.0, 0.48]]),
                     np.vstack([turned[:2], in_basin, spilled]),
-                    np.vstack([in_basin, in_basin + 0.01, [*in_basin, -0.01, -0.01, 0.01], spilled])])
+                    np.vstack([in_basin, in_basin + 0.01, in_basin + np.array([-0.01, -0.01, 0.01]), spilled])])
     assert np.array_equal(in_cavity(pos, cup_pos, cup_quat, ctx.cup_cavity, ctx.slack),
                           [[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0]])
     # the cup's frame matters: the same turned points are outside the cavity of an upright cup
