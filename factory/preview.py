@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -184,8 +185,9 @@ def _draw_static(ax, scene: dict, i: int, j: int) -> None:
     elif ground and j == 2:
         ax.axhline(ground["height"], color="0.4", lw=2)
     fluid = scene.get("fluid")
-    for region, style in ((fluid and fluid["tank"], {"ec": "0.3", "lw": 1.2}),
-                          (fluid and fluid.get("target"), {"ec": "C2", "ls": "--", "lw": 1})):
+    regions: list[tuple[Any, dict[str, Any]]] = [(fluid and fluid["tank"], {"ec": "0.3", "lw": 1.2}),
+                                                 (fluid and fluid.get("target"), {"ec": "C2", "ls": "--", "lw": 1})]
+    for region, style in regions:
         if region:
             lo, hi = np.asarray(region["lower"], float), np.asarray(region["upper"], float)
             ax.add_patch(Rectangle((lo[i], lo[j]), hi[i] - lo[i], hi[j] - lo[j], fill=False, **style))
@@ -237,6 +239,7 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
                                          ec="k", lw=0.6, alpha=0.85, label=o, animated=True)) for o in shapes}
         scatter = None
         if coloured:
+            assert points is not None and values is not None
             scatter = ax.scatter(points[0, :, i], points[0, :, j], c=values[0], s=3 if name == "side" else 2,
                                  cmap="viridis", vmin=float(values.min()), vmax=float(values.max()), lw=0,
                                  zorder=3, animated=True)
@@ -269,6 +272,7 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
                 poly.set_xy(_hull(world[:, [i, j]]))
                 fig.draw_artist(poly)
             if scatter is not None:
+                assert points is not None and values is not None
                 scatter.set_offsets(points[f][:, [i, j]])
                 scatter.set_array(values[f])
                 fig.draw_artist(scatter)

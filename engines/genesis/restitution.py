@@ -48,7 +48,7 @@ def table() -> tuple[np.ndarray, np.ndarray]:
     return zeta[falling], e[falling]  # the monotone part: e → ζ must be a function
 
 
-def dampratio_for(e: float | np.ndarray) -> np.ndarray:
+def dampratio_for(e: float | list[float] | np.ndarray) -> np.ndarray:
     """ζ whose contact bounces with restitution e (clamped to the calibrated range)."""
     zeta, es = table()
     return np.interp(np.asarray(e, float), es[::-1], zeta[::-1])

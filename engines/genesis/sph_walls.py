@@ -22,6 +22,8 @@ against the tank's, to 0.8 of its volume, and crept (README "Fluid and cloth").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import genesis as gs
 import numpy as np
 import quadrants as qd
@@ -48,7 +50,7 @@ class WalledSPHSolver(SPHSolver):
         self._cavity_pose.from_numpy(np.ascontiguousarray(pose, dtype=to_numpy_type(gs.qd_float)))
 
     @qd.func
-    def _cavity_rotation(self, c: qd.template(), i_b):
+    def _cavity_rotation(self, c: qd.template(), i_b):  # type: ignore[valid-type]  # quadrants' own annotation
         """Container c's rotation (its frame → the world) in env i_b."""
         rot = qd.Matrix.zero(gs.qd_float, 3, 3)
         for a in qd.static(range(3)):
@@ -57,7 +59,7 @@ class WalledSPHSolver(SPHSolver):
         return rot
 
     @qd.func
-    def _cavity_local(self, c: qd.template(), i_b, rot, pos):
+    def _cavity_local(self, c: qd.template(), i_b, rot, pos):  # type: ignore[valid-type]  # quadrants' own annotation
         """A world point in container c's frame."""
         rel = qd.Vector.zero(gs.qd_float, 3)
         for k in qd.static(range(3)):
@@ -65,7 +67,7 @@ class WalledSPHSolver(SPHSolver):
         return rot.transpose() @ rel
 
     @qd.func
-    def _in_cavity(self, c: qd.template(), local):
+    def _in_cavity(self, c: qd.template(), local):  # type: ignore[valid-type]  # quadrants' own annotation
         """Whether a point (in container c's frame) is in its cavity, below the rim: a centre pressed
         into a wall by up to `PRESSED` particle sizes still is; one outside a wall's outer face is not."""
         ok = 1
@@ -155,7 +157,7 @@ class WalledSPHSolver(SPHSolver):
                 self.particles_reordered[i_p, i_b].acc += acc
 
 
-def use_walled_solver(scene, cavities: tuple = ()) -> None:
+def use_walled_solver(scene, cavities: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> None:
     """Swap the scene's SPH solver for `WalledSPHSolver` (before `scene.build`); `cavities`: (lower, upper)
     of each rigid container's cavity in its own frame, posed later by `set_cavity_poses`."""
     solver = scene.sim.sph_solver

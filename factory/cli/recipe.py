@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from factory.generate.engine_log import LOG_FILE, engine_output_to_log
     from factory.generate.plain import PlainExecutor
-    from factory.generate.runner import run
+    from factory.generate.runner import Executor, run
 
     recipe = load(args.recipe)
     if args.episodes is not None and args.episodes < 1:
@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         def say(message: str) -> None:
             print(message, file=terminal.err, flush=True)
 
-        executor = PlainExecutor(say)  # the cores this run owns: see factory.generate.plain
+        executor: Executor = PlainExecutor(say)  # the cores this run owns: see factory.generate.plain
         if args.workers or args.scheduler:
             from factory.generate.distributed import DaskExecutor
 

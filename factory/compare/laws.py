@@ -16,7 +16,7 @@ import numpy as np
 
 from factory.compare.runs import EngineRun
 from factory.recipe.distributions import support
-from factory.recipe.schema import BoxShape, CylinderShape, Recipe, RigidObject
+from factory.recipe.schema import BoxShape, CylinderShape, Recipe, RigidObject, SphereShape
 
 WINDOW = 2  # recorded steps either side of a first contact
 MIN_RUN = 5  # transitions of sliding alone that make one sliding measurement
@@ -74,6 +74,7 @@ def _reach(obj: RigidObject) -> float:
         return float(np.linalg.norm([support(s)[1] for s in shape.size]) / 2)
     if isinstance(shape, CylinderShape):
         return float(np.hypot(support(shape.radius)[1], support(shape.height)[1] / 2))
+    assert isinstance(shape, SphereShape)  # compare runs collision scenes: no cups
     return float(support(shape.radius)[1])
 
 
@@ -100,7 +101,8 @@ def collision_residuals(run: EngineRun, recipe: Recipe) -> tuple[list[float], li
                 before, after = k - WINDOW, k + WINDOW
                 p0 = ma * va[before, :2] + mb * vb[before, :2]
                 p1 = ma * va[after, :2] + mb * vb[after, :2]
-                scale = max(np.linalg.norm(ma * va[before, :2]), np.linalg.norm(mb * vb[before, :2]), 1e-9)
+                scale = max(float(np.linalg.norm(ma * va[before, :2])), float(np.linalg.norm(mb * vb[before, :2])),
+                            1e-9)
                 momentum.append(float(np.linalg.norm(p1 - p0) / scale))
                 n = layout.field(s, b.name, "pos")[k] - layout.field(s, a.name, "pos")[k]
                 n /= max(np.linalg.norm(n), 1e-9)

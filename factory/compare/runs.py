@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ class EngineRun:
     states: np.ndarray
     actions: np.ndarray
     params: list[dict[str, float]]
-    labels: list[dict[str, object]]
+    labels: list[dict[str, Any]]  # rows of the episodes table
     max_force: np.ndarray  # (E,) strongest contact force of each episode, N
 
 

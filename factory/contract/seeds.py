@@ -46,7 +46,7 @@ def pcg64_seeds(entropy: np.ndarray) -> np.ndarray:
             return value ^ (value >> np.uint32(16))
 
         def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-            result = np.uint32(_MIX_L) * x - np.uint32(_MIX_R) * y
+            result: np.ndarray = np.uint32(_MIX_L) * x - np.uint32(_MIX_R) * y
             return result ^ (result >> np.uint32(16))
 
         zero = np.zeros(n, np.uint32)

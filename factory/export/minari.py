@@ -38,7 +38,7 @@ def dataset_id(source: Source) -> str:
 
 def observation_space(source: Source) -> gym.spaces.Dict:
     layout = source.layout
-    spaces = {"state": gym.spaces.Box(-np.inf, np.inf, (layout.state_size,), np.float32)}
+    spaces: dict[str, gym.spaces.Space] = {"state": gym.spaces.Box(-np.inf, np.inf, (layout.state_size,), np.float32)}
     spaces.update({name: gym.spaces.Box(-np.inf, np.inf, (layout.n_points, 3), np.float32) for name in layout.points})
     return gym.spaces.Dict(spaces)
 
@@ -103,5 +103,6 @@ class MinariExporter:
                     dataset.update_dataset_from_buffer(buffers)
                 progress(len(block))
             provenance = json.loads(json.dumps(source.provenance, default=str))
+            assert dataset is not None  # a source has at least one block
             dataset.storage.update_metadata({"physics_data_factory": provenance})
         return [f"{dataset_id(source)}/data/metadata.json"]

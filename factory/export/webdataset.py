@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class WebDatasetExporter:
     FORMAT = "webdataset"
 
     def write(self, source: Source, out: Path, scratch: Path, progress: Progress) -> list[str]:
-        shards = []
+        shards: list[dict[str, Any]] = []
         for i, block in enumerate(source.blocks()):
             name = f"shard-{i:05d}.tar"
             write_tar(out / name, _samples(block, source))

@@ -41,7 +41,7 @@ THREAD_NAME = "factory-writer"
 """The write-behind thread's name where the system shows threads (`top -H`, /proc/PID/task/*/comm on Linux)."""
 
 
-def write_behind(out: Location, engine_threads: int = 1) -> Executor:
+def write_behind(out: Location, engine_threads: int = 1) -> Helper | Threaded | Inline:
     """The helper for a run into `out`: one spawned process; a thread of this process where the
     engine's `engine_threads` keep every core busy (a process there only took turns with them, and
     paid for its start and for pickling every shard: on 2 loaded cores, 256 MuJoCo episodes on 2

@@ -37,7 +37,7 @@ class TripleStream(IterableDataset):
                  rank: int | None = None, world_size: int | None = None):
         self.ds = DatasetGroup(ds) if isinstance(ds, list) else ds
         ds = self.ds
-        self.pieces: list[Piece] = ds.pieces()  # the same order in every worker and rank
+        self.pieces: list[Piece] = list(ds.pieces())  # the same order in every worker and rank
         self.episodes = frozenset(int(e) for e in episodes) if episodes is not None else None
         if self.episodes is not None:
             self.pieces = [p for p in self.pieces if self.episodes & set(p.episodes)]

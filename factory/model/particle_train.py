@@ -110,7 +110,7 @@ def is_cloth(ds: Dataset) -> bool:
 
 
 def train_particles(ds: Dataset, split: Split, config: TrainConfig | None = None,
-                    pc: ParticleConfig | None = None, out: Path | None = None) -> TrainResult:
+                    pc: ParticleConfig | None = None, out: Path | None = None) -> TrainResult[ParticleModel]:
     """`config` defaults to TrainConfig(); `pc` to ParticleConfig() for a liquid and CLOTH for a sheet."""
     config = config or TrainConfig()
     pc = pc or (CLOTH if is_cloth(ds) else ParticleConfig())
@@ -132,8 +132,9 @@ def train_particles(ds: Dataset, split: Split, config: TrainConfig | None = None
 
     def loss_of(drawn) -> torch.Tensor:
         batch, w = drawn
-        win, nxt, *inputs = _to(batch, device)
-        return model.loss(win, nxt, pc.noise, *inputs, weight=w.to(device))
+        win, nxt, movers, action, age, rest, mesh = _to(batch, device)
+        assert win is not None and nxt is not None
+        return model.loss(win, nxt, pc.noise, movers, action, age, rest, mesh, weight=w.to(device))
 
     return fit(model, "particles", config, pc.lr, batches, loss_of, lambda: validation_loss(model, val, device),
                out, ds, split, {"particle_config": asdict(pc)})
@@ -158,6 +159,7 @@ def validation_loss(model: ParticleModel, data: Windows, device: str) -> float:
     for i in range(0, len(data), 8):
         rows = list(range(i, min(i + 8, len(data))))
         win, nxt, *inputs = _to(data.batch(rows), device)
+        assert win is not None and nxt is not None
         total += float(model.loss(win, nxt, 0.0, *inputs)) * len(rows)
     return total / len(data)
 

@@ -14,6 +14,7 @@ factory.model.particle_data reads them from a dataset; factory.model.particle_tr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,14 +60,26 @@ class ParticleModel(nn.Module):
     touches here".
     """
 
+    vel_std: torch.Tensor
+    acc_mean: torch.Tensor
+    acc_std: torch.Tensor
+    pos_std: torch.Tensor
+    action_mean: torch.Tensor
+    action_std: torch.Tensor
+    lower: torch.Tensor
+    upper: torch.Tensor
+    wall_gap: torch.Tensor
+    mover_gap: torch.Tensor
+
     def __init__(self, dims: int = 3, history: int = 3, radius: float = 0.05, hidden: int = 64,
                  steps: int = 3, movers: int = 0, actions: int = 0,
                  lower: list[float] | None = None, upper: list[float] | None = None, mesh: bool = False,
                  rest_bounds: bool = False):
         super().__init__()
-        self.config = {"dims": dims, "history": history, "radius": radius, "hidden": hidden, "steps": steps,
-                       "movers": movers, "actions": actions, "lower": lower, "upper": upper, "mesh": mesh,
-                       "rest_bounds": rest_bounds}
+        self.config: dict[str, Any] = {
+            "dims": dims, "history": history, "radius": radius, "hidden": hidden, "steps": steps,
+            "movers": movers, "actions": actions, "lower": lower, "upper": upper, "mesh": mesh,
+            "rest_bounds": rest_bounds}
         self.radius, self.history, self.mesh, self.rest_bounds = radius, history, mesh, rest_bounds
         walls = 2 * dims if lower is not None else 0
         self.net = EncodeProcessDecode(dims * history + 1 + walls + 2 * dims * rest_bounds
@@ -134,13 +147,16 @@ class ParticleModel(nn.Module):
             parts += [((current - self.lower) / self.radius).clamp(0, 1),
                       ((self.upper - current) / self.radius).clamp(0, 1)]
         if self.rest_bounds:
+            assert rest is not None
             parts += [((rest - rest.amin(1, keepdim=True)) / self.radius).clamp(0, REST_CLIP),
                       ((rest.amax(1, keepdim=True) - rest) / self.radius).clamp(0, REST_CLIP)]
         if self.config["movers"]:
+            assert movers is not None
             rel = (movers[:, None, :, :d] - current[:, :, None]) / self.pos_std
             shape = (movers[:, None, :, d:] / self.pos_std).expand(g, n, -1, -1)
             parts.append(torch.cat([rel, rel.norm(dim=-1, keepdim=True), shape], -1).reshape(g, n, -1))
         if self.config["actions"]:
+            assert action is not None
             parts.append(((action - self.action_mean) / self.action_std)[:, None].expand(g, n, -1))
         return torch.cat(parts, -1)
 
@@ -153,11 +169,15 @@ class ParticleModel(nn.Module):
         g, n, _, d = window.shape
         current = window[:, :, -1]
         world = radius_graph(current, self.radius)
-        edges = torch.cat([world, mesh.to(world)], 1) if self.mesh else world
+        edges = world
+        if self.mesh:
+            assert mesh is not None
+            edges = torch.cat([world, mesh.to(world)], 1)
         flat = current.reshape(g * n, d)
         rel = (flat[edges[0]] - flat[edges[1]]) / self.radius
         feats = [rel, rel.norm(dim=-1, keepdim=True)]
         if self.mesh:
+            assert rest is not None
             flat_rest = rest.reshape(g * n, d)
             u = (flat_rest[edges[0]] - flat_rest[edges[1]]) / self.radius
             is_mesh = torch.zeros(edges.shape[1], 1, dtype=rel.dtype, device=rel.device)
@@ -204,6 +224,7 @@ class ParticleModel(nn.Module):
             nxt = torch.maximum(torch.minimum(nxt, self.upper - self.wall_gap[1]), self.lower + self.wall_gap[0])
         d = self.config["dims"]
         for k in range(self.config["movers"]):
+            assert movers is not None
             centre, radius = movers[:, None, k, :d], movers[:, None, k, d:d + 1]
             away = nxt - centre
             dist = away.norm(dim=-1, keepdim=True).clamp_min(1e-9)
@@ -237,14 +258,14 @@ class ParticlePredictor:
     def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray, age: np.ndarray,
                 rest: np.ndarray) -> np.ndarray:
         """`rest` (N, 3): the episode's rest shape, shared by the G windows (all of one episode)."""
-        t = [torch.as_tensor(np.asarray(a), dtype=torch.float32, device=self.device)
-             for a in (window, movers, action, age)]
+        w, m, a, ag = (torch.as_tensor(np.asarray(x), dtype=torch.float32, device=self.device)
+                       for x in (window, movers, action, age))
         g, n = window.shape[:2]
         rest_t = torch.as_tensor(rest, dtype=torch.float32, device=self.device).expand(g, n, -1)
         mesh = None
         if self.model.mesh:
             mesh = (self._edges(rest)[:, None] + torch.arange(g, device=self.device)[:, None] * n).reshape(2, -1)
-        return self.model.step(*t, rest_t, mesh).cpu().numpy()
+        return self.model.step(w, m, a, ag, rest_t, mesh).cpu().numpy()
 
     def _edges(self, rest: np.ndarray) -> torch.Tensor:
         """Mesh edges of `rest`, kept while the episode stays the same (a rollout calls once a step)."""

@@ -15,6 +15,7 @@ learns to pull its own drifting predictions back instead of compounding them.
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,10 +37,18 @@ OUTPUTS = 9  # per body: change of linear and of angular velocity, position corr
 
 
 class RelationalModel(nn.Module):
+    node_mean: torch.Tensor
+    node_std: torch.Tensor
+    edge_mean: torch.Tensor
+    edge_std: torch.Tensor
+    out_mean: torch.Tensor
+    out_std: torch.Tensor
+
     def __init__(self, scene: dict, record_dt: float, hidden: int = 64, steps: int = 2):
         super().__init__()
         self.config = {"scene": scene, "record_dt": record_dt, "hidden": hidden, "steps": steps}
-        self.scene = Scene(**{k: tuple(v) if isinstance(v, list) else v for k, v in scene.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in scene.items()}
+        self.scene = Scene(**fields)
         self.record_dt = record_dt
         self.net = EncodeProcessDecode(STATIC_SIZE + DYNAMIC_SIZE, EDGE_SIZE, OUTPUTS, hidden, steps)
         for name, size in (("node", STATIC_SIZE + DYNAMIC_SIZE), ("edge", EDGE_SIZE), ("out", OUTPUTS)):

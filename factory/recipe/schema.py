@@ -8,7 +8,7 @@ representation and refuse, with a clear error, what they cannot represent.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -196,7 +196,10 @@ Engine = Annotated[GenesisEngine | UnityEngine | MuJoCoEngine, Field(discriminat
 
 
 # ---------------------------------------------------------------- outputs, labels
-FormatName = Literal[tuple(FORMATS)]  # the storage registry's keys, in its order
+if TYPE_CHECKING:  # a Literal built at run time is no static type
+    FormatName = str
+else:
+    FormatName = Literal[tuple(FORMATS)]  # the storage registry's keys, in its order
 
 
 class Outputs(Strict):
@@ -246,7 +249,7 @@ class QualityOptions(Strict):
 
     def bands(self) -> dict[str, list[tuple[float, float]]]:
         """Every holdout parameter's bands as (low, high) pairs, whichever form the recipe used."""
-        return {name: [tuple(b) for b in (spec if isinstance(spec[0], list) else [spec])]
+        return {name: [(b[0], b[1]) for b in (spec if isinstance(spec[0], list) else [spec])]
                 for name, spec in self.holdout.items()}
     min_improvement: float = Field(0.2, ge=0, lt=1, description="The model's one-step error and its "
                                    "position error after the rollout horizon must each be at most "
@@ -339,7 +342,7 @@ class Recipe(Strict):
         objects = {o.name: o for o in self.scene.objects}
         if isinstance(action, Tilt):
             check_pour(action, i, objects, self.scene.fluid)
-        grasped = self.kind == "cloth" and self.scene.cloth.grasp == "corner"
+        grasped = self.kind == "cloth" and self.scene.cloth is not None and self.scene.cloth.grasp == "corner"
         names = list(objects) + (["cloth"] if grasped else [])
         if action.object not in names:
             raise ValueError(f"actions.{i}.object: '{action.object}' is not an object of the scene"
@@ -350,8 +353,8 @@ class Recipe(Strict):
                                  "recipes use 'push' or 'random_push'")
             if action.object != "cloth" and not objects[action.object].fixed:
                 raise ValueError(f"actions.{i}.object: '{action.object}' must be fixed to be moved kinematically")
-            last = action.stop if action.stop is not None else self.steps
-            if not action.start < last <= self.steps:
+            stop = action.stop if action.stop is not None else self.steps
+            if not action.start < stop <= self.steps:
                 raise ValueError(f"actions.{i}.stop: the {action.type} must run within steps "
                                  f"{action.start}..{self.steps}")
             return

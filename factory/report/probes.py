@@ -192,14 +192,15 @@ def read_answer(item: dict, states: np.ndarray, actions: np.ndarray, ctx: LabelC
     return _yes(read[key])
 
 
-def score(items: list[dict], answers: dict[str, list[str | None]]) -> dict[str, dict[str, float]]:
+def score(items: list[dict], answers: dict[str, list[str | None]]) -> dict[str, dict[str, float | str]]:
     """Per probe kind: accuracy of each run's answers beside the majority answer and chance."""
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, float | str]] = {}
     for kind in sorted({i["kind"] for i in items}):
         idx = [k for k, i in enumerate(items) if i["kind"] == kind]
         truth = [items[k]["answer"] for k in idx]
         values, counts = np.unique(truth, return_counts=True)
-        row = {run: float(np.mean([got[k] == items[k]["answer"] for k in idx])) for run, got in answers.items()}
+        row: dict[str, float | str] = {run: float(np.mean([got[k] == items[k]["answer"] for k in idx]))
+                                       for run, got in answers.items()}
         row |= {"majority": float(counts.max() / len(idx)), "majority_answer": str(values[counts.argmax()]),
                 "chance": float(np.mean([1 / len(items[k]["options"]) for k in idx])), "items": len(idx)}
         out[kind] = row

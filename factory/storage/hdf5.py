@@ -84,7 +84,7 @@ def episode_rows(records: list[EpisodeRecord]) -> np.ndarray:
                "transitions_offset": _starts(transitions), "states_offset": _starts(transitions + 1),
                "contacts": contacts, "contacts_offset": _starts(contacts)}
     if first.rollout.point_index is not None:
-        columns["point_index"] = np.stack([r.rollout.point_index for r in records]).astype(np.int32)
+        columns["point_index"] = np.stack([np.asarray(r.rollout.point_index) for r in records]).astype(np.int32)
     try:
         columns |= {f"param.{k}": np.array([r.params[k] for r in records]) for k in first.params}
         columns |= {f"label.{k}": np.array([r.episode_labels[k] for r in records]) for k in first.episode_labels}
@@ -153,9 +153,10 @@ class HDF5Format:
         for rel in _of(files):
             with root.open_read(rel) as source, _open(source) as f:
                 shard, rows = int(f.attrs["shard"]), _rows(f, rel)
+            names = rows.dtype.names or ()
             values = {(param_column(name[6:]) if name.startswith("param.") else name[6:]): rows[name]
-                      for name in rows.dtype.names if name.startswith(("param.", "label."))}
-            index = rows["point_index"] if "point_index" in rows.dtype.names else None
+                      for name in names if name.startswith(("param.", "label."))}
+            index = rows["point_index"] if "point_index" in names else None
             tables.append(episode_columns(rows["episode"], shard, rows["transitions"], values, index))
         return pa.concat_tables(tables)
 
@@ -274,17 +275,19 @@ def _read(f: h5py.File, rows: np.ndarray, points: list[str], labels: bool, conta
     if contacts:
         c0, c1 = _span(rows["contacts_offset"], rows["contacts"])
         contact_data = f["contacts"][c0:c1]
-    names = rows.dtype.names
+    names = rows.dtype.names or ()
     out = []
     for row in rows:
         s, t, n = int(row["states_offset"]) - s0, int(row["transitions_offset"]) - t0, int(row["transitions"])
         rollout_points = {k: v[s:s + n + 1] for k, v in point_arrays.items()}
-        step_labels = {k: np.ascontiguousarray(step[k][t:t + n]) for k in step.dtype.names} if labels else {}
+        step_labels = {k: np.ascontiguousarray(step[k][t:t + n])
+                       for k in step.dtype.names or ()} if step is not None else {}
         if not contacts:
             out.append(EpisodeRecord(Rollout(int(row["episode"]), states[s:s + n + 1], actions[t:t + n],
                                              Contacts.empty(), rollout_points), {}, step_labels, {}))
             continue
         c = int(row["contacts_offset"]) - c0
+        assert contact_data is not None
         mine = contact_data[c:c + int(row["contacts"])]
         index = np.array(row["point_index"]) if "point_index" in names else None
         rollout = Rollout(int(row["episode"]), states[s:s + n + 1], actions[t:t + n],

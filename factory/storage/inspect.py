@@ -9,17 +9,19 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from factory.storage.location import Location
 from factory.storage.opener import open_dataset
 
 _INDEX_COLUMNS = {"episode", "shard", "transitions", "transitions_offset"}
 
 
-def summarize(path: str | Path, fmt: str | None = None, storage_options: dict[str, Any] | None = None
+def summarize(path: str | Path | Location, fmt: str | None = None, storage_options: dict[str, Any] | None = None
               ) -> dict[str, Any]:
     ds = open_dataset(path, fmt, storage_options)
     m = ds.manifest
     episodes = ds.episodes()
-    labels, params = {}, {}
+    labels: dict[str, Any] = {}
+    params: dict[str, Any] = {}
     for name in episodes.column_names:
         if name in _INDEX_COLUMNS or pa.types.is_list(episodes.schema.field(name).type):
             continue

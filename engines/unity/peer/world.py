@@ -129,6 +129,7 @@ class World:
 
     def _ground_contact(self, body: Body, dt: float, fall: float, threshold: float) -> ContactRow | None:
         g = self.ground
+        assert g is not None
         depth = g.height + body.half_height - body.pos[2]
         if depth <= 0 or not body.inv_mass or not g.under(body.pos):
             return None
