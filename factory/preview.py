@@ -47,7 +47,7 @@ def render_preview(dataset: str | Path, episode: int, out: str | Path | None = N
     if ffmpeg is None:
         from PIL import Image  # a matplotlib dependency
 
-        # fast octree: 8x quicker than Pillow's default quantizer, no visible difference on flat plots
+        # fast octree: quicker than Pillow's default quantizer, no visible difference on flat plots
         images = [Image.fromarray(f).quantize(method=Image.Quantize.FASTOCTREE) for f in frames]
         images[0].save(out, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
     else:
@@ -205,7 +205,7 @@ def _label_lines(ep: Episode, numeric: bool) -> list[str]:
 
 def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
     """RGB frames (H, W, 3). Axes, ticks and the static scene are drawn once and blitted: redrawing
-    them every frame was 85% of the time."""
+    them every frame would be most of the time."""
     plt = _pyplot()
     from matplotlib.patches import Polygon
 

@@ -223,8 +223,8 @@ class GenesisEngine:
     def _read_state(self) -> np.ndarray:
         """(n_envs, state_size): pos, quat, vel, ang_vel of every object, in layout order.
 
-        Reads every link and picks ours in numpy: Genesis' getters with a link list cost up to
-        8 ms a call at 256 envs (quaternions), whole arrays a few microseconds.
+        Reads every link and picks ours in numpy: Genesis' getters with a link list cost far more a
+        call than reading whole arrays.
         """
         assert self._built is not None
         solver = self._built.scene.sim.rigid_solver

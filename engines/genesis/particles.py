@@ -25,11 +25,10 @@ CLOTH_MESH_SIZE = 0.5  # metres: edge of Genesis' meshes/cloth.obj
 # the WCSPH state equation p = stiffness·((rho/rho0)^exponent - 1), so sound travels at
 # c = sqrt(stiffness·exponent/rho0) = 18.7 m/s
 SOUND_SPEED = (50_000.0 * 7.0 / 1000.0) ** 0.5
-CFL = 0.4  # dt_sub·c/d, the usual WCSPH bound; 5 substeps at d = 2 cm (0.75) stayed finite but moved the
-# dam break's in-target fraction by 0.03 (README)
+CFL = 0.4  # dt_sub·c/d, the usual WCSPH bound; longer substeps stay finite but move the labels (README)
 # Vertical squeeze of a lattice at spacing d to the number density the liquid rests at ('rest' sampling).
 # Genesis' clamping walls: its particle mass 0.8·rho0·d³ gives rest at 0.8 in the bulk. Walls of liquid
-# (engines/genesis/sph_walls.py): a block filling its tank's footprint rested at 0.86 of a lattice's volume
+# (engines/genesis/sph_walls.py): a block filling its tank's footprint rests at 0.86 of a lattice's volume
 # per particle from lattice sampling and from this squeeze alike (d = 2 cm, WCSPH, README "Fluid and cloth").
 REST_SQUEEZE = {"clamp": 0.8, "liquid": 0.83}
 

@@ -71,7 +71,7 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
         sim_options=gs.options.SimOptions(dt=recipe.dt / reads, substeps=per_read, gravity=tuple(recipe.scene.gravity)),
         **solver_options(gs, recipe),
         # the exact (elliptic) friction cone: the default pyramid makes a fast-sliding box hop and
-        # decelerate at a fraction of mu*g; elliptic matches mu*g within 1% (measured)
+        # decelerate at a fraction of mu*g; elliptic decelerates at mu*g
         rigid_options=gs.options.RigidOptions(batch_links_info=True, batch_dofs_info=True,
                                               friction_cone=gs.friction_cone.elliptic),
         show_viewer=False,

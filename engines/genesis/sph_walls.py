@@ -1,10 +1,9 @@
 """Tank walls that count as liquid: Genesis' SPH solver with the kernel mass its walls cut away.
 
 Genesis' SPH tank walls only clamp positions. A particle near a wall finds no neighbours beyond it,
-reads too low a density (a layer touching the floor reads 0.78 of a bulk particle), has no pressure
-(Genesis clamps density below rest to rest) and packs until it does: a 12 cm block filling its
-tank's footprint settled to about half its height. This solver adds, for every tank wall within
-the kernel's support, what a half-space of liquid at rest density beyond it would add: to the
+reads too low a density, has no pressure (Genesis clamps density below rest to rest) and packs until
+it does: a block filling its tank's footprint settles to about half its height. This solver adds,
+for every tank wall within the kernel's support, what a half-space of liquid at rest density beyond it would add: to the
 density, the kernel's volume beyond the walls, 1 - prod_k (1 - Phi(x_k,lo) - Phi(x_k,hi)), with
 Phi(x) = integral of W over the half-space beyond a plane at distance x (Phi(0) = 1/2; the product
 counts the region beyond two walls at an edge once, as it would be for a separable kernel); to the
@@ -16,8 +15,8 @@ plane's closed form). WCSPH only: DFSPH's own density solver keeps Genesis'.
 Rigid containers (cups, basins) get the same five planes, floor and walls of their cavity, for the
 particles whose centres are in it below the rim (or pressed `PRESSED` of a particle into a wall), in
 the container's frame as the engine poses it each step (`set_cavity_poses`): Genesis' rigid coupling
-only pushes particles out of a body, so liquid in a cup packed against its floor and walls as it did
-against the tank's, to 0.8 of its volume, and crept (README "Fluid and cloth").
+only pushes particles out of a body, so liquid in a cup would pack against its floor and walls as it
+does against the tank's, and creep (README "Fluid and cloth").
 """
 
 from __future__ import annotations

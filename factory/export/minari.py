@@ -57,7 +57,7 @@ def _buffers(block: Block, source: Source) -> list[EpisodeBuffer]:
         steps = ep.stop - ep.start
         truncated = np.zeros(steps, bool)
         truncated[-1] = not terminal[ep.stop - 1]
-        # two JSON attributes, not one per value: HDF5 pays ~0.5 ms per attribute here, 90 per episode
+        # two JSON attributes, not one per value: HDF5 pays per attribute, and an episode has dozens of values
         options = {"source_episode": ep.index, "params": json.dumps(ep.params, default=plain),
                    "labels": json.dumps(ep.labels, default=plain)}
         if ep.row.get("point_index") is not None:

@@ -38,8 +38,8 @@ class ParticleConfig:
 # contacts (MeshGraphNets keeps the world radius small); a narrower network trains twice as many
 # steps in the same budget, which on cloth mattered more than width (README, Fluid and cloth).
 # The drape has no start-up burst and its error is spread over the contact steps: drawing by
-# energy and the rest-shape bounds did not help there at equal steps (0.647 against 0.625), and
-# one 1,024-vertex graph a step did as well as two at equal time with 1.7× the steps.
+# energy and the rest-shape bounds do not help there, and one graph a step (more steps in the same
+# time) does as well as two.
 CLOTH = ParticleConfig(radius_factor=1.5, hidden=32, lr=3e-3, graphs=1, rest_bounds=False, focus=0.0)
 
 
@@ -143,8 +143,8 @@ def train_particles(ds: Dataset, split: Split, config: TrainConfig | None = None
 def draw_probabilities(energy: np.ndarray, focus: float) -> np.ndarray:
     """Each window's chance per draw: a `focus` share in proportion to its acceleration energy
     (constant velocity's error, which the one-step metric's model error follows), the rest uniform.
-    On the dam break the first interval's SPH start-up burst is 3% of the windows but a third of
-    the energy: drawn uniformly, 300 steps show the model each burst about once."""
+    An SPH liquid's start-up burst in its first interval is a few windows but much of the energy:
+    drawn uniformly, a short training would show the model each burst about once."""
     uniform = np.full(len(energy), 1 / len(energy))
     return (1 - focus) * uniform + focus * (energy / energy.sum() if energy.sum() > 0 else uniform)
 

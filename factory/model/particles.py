@@ -31,9 +31,8 @@ REST_CLIP = 3.0  # radii: how far into the first state's shape its bounds are to
 
 def radius_graph(pos: torch.Tensor, radius: float) -> torch.Tensor:
     """Directed edges (2, E) between distinct particles closer than `radius`, for (G, N, D)
-    positions; node ids are flat (g * N + i). On the CPU a k-d tree per graph (a 1,024-vertex
-    sheet: 6 ms for two graphs against 50-60 ms for all pairs, benchmarks/bench_particle_model.py),
-    elsewhere all pairs at once (O(N²) per graph: fine up to a few thousand particles)."""
+    positions; node ids are flat (g * N + i). On the CPU a k-d tree per graph (it finds only the
+    close pairs), elsewhere all pairs at once (O(N²) per graph: fine up to a few thousand particles)."""
     _g, n, _ = pos.shape
     if pos.device.type == "cpu":
         found = []
@@ -137,7 +136,7 @@ class ParticleModel(nn.Module):
 
         The rest offsets are what the first step needs: an SPH liquid starts from a squeezed
         lattice and bursts in its first interval by an amount set by where each particle sits in
-        the block (a third of constant velocity's one-step error on the dam break), and a sheet's
+        the block (much of constant velocity's one-step error on a dam break), and a sheet's
         border vertices move unlike its inner ones."""
         g, n, _, d = window.shape
         current = window[:, :, -1]

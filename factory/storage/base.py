@@ -113,8 +113,8 @@ def param_column(name: str) -> str:
 
 def arrow(values: np.ndarray) -> pa.Array:
     """A 1-D numpy array of numbers or bools → Arrow, zero copy but for bools. Not `pa.array`: it asks
-    pandas whether numpy data is categorical, and importing pandas for that took a writer process
-    1–4 s on this machine (once a run, more than a small shard's whole write)."""
+    pandas whether numpy data is categorical, and importing pandas for that costs a writer process
+    more than a small shard's whole write."""
     values = np.ascontiguousarray(values)
     if values.dtype == np.bool_:
         bits = np.packbits(values, bitorder="little")

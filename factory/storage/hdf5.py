@@ -12,13 +12,12 @@
     /points/<name>   (Σ(T+1), N, 3) float32 per point field, for fluid and cloth
     attrs            layout, state_names, action_names (JSON), shard
 
-Episode k's states are `states[o:o + T + 1]` with o its `states_offset`. HDF5 pays per object: a
-compressed dataset cost 1–2 ms to create here and a compound attribute 3–4 ms, so a 64-episode
-shard written Minari-style (a group per episode, four datasets and an attribute each: format
-version 2) took ~1 s, most of a MuJoCo run's time; a shard now is about eight objects whatever its
-size. Datasets are gzip level 1 (recorded states shrink ~1.9×; the shuffle filter made them 3.5%
-smaller and the write 45% slower), in chunks of about CHUNK_BYTES along the rows, so a streamed
-piece reads and inflates only its own rows.
+Episode k's states are `states[o:o + T + 1]` with o its `states_offset`. HDF5 pays per object
+(creating a compressed dataset or a compound attribute costs milliseconds), so a shard is about
+eight objects whatever its size, not a group per episode with datasets and attributes of its own.
+Datasets are gzip level 1 (the shuffle filter would make them a little smaller and the write much
+slower), in chunks of about CHUNK_BYTES along the rows, so a streamed piece reads and inflates
+only its own rows.
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ from factory.storage.base import (
 from factory.storage.location import Location, atomic_path
 from factory.storage.records import check_records
 
-_COMPRESSION = {"compression": "gzip", "compression_opts": 1}  # the shuffle filter: 3.5% smaller, 45% slower
+_COMPRESSION = {"compression": "gzip", "compression_opts": 1}  # no shuffle filter: little smaller, much slower
 CHUNK_BYTES = 1 << 20  # about what one chunk holds
 PIECE_BYTES = 16 << 20  # what one streamed piece (consecutive episodes) holds in memory, about
 READ_CACHE = 4 * CHUNK_BYTES  # chunk cache when reading: a chunk stays inflated while its rows are sliced
