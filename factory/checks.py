@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter
@@ -208,7 +209,7 @@ def label_readouts(states: np.ndarray, ctx: LabelContext, bodies: dict[str, Body
     return out
 
 
-def label_mismatches(states: np.ndarray, labels: dict[str, object], ctx: LabelContext,
+def label_mismatches(states: np.ndarray, labels: dict[str, Any], ctx: LabelContext,
                      bodies: dict[str, Body]) -> list[str]:
     """Names of labels that contradict the states: exact re-derivations must match, and touches
     must be geometrically possible (touching bodies are within reach; untouched ones never overlap)."""
@@ -248,7 +249,7 @@ def closest_bound(states: np.ndarray, layout: Layout, a: str, b: str, k: int) ->
     return float(min(dist[k], max(dist[k - 1], dist[k]) - max(rel[k - 1], rel[k]) * layout.record_dt))
 
 
-def first_hit_mismatches(labels: dict[str, object], striker: str) -> list[str]:
+def first_hit_mismatches(labels: dict[str, Any], striker: str) -> list[str]:
     """The striker's first hit must be the touched ball with the earliest first contact (whose
     touch the geometry check above vouches for), and there is one exactly when it touched a ball."""
     firsts = {}
@@ -266,7 +267,7 @@ def first_hit_mismatches(labels: dict[str, object], striker: str) -> list[str]:
     return []
 
 
-def agrees(a: object, b: object) -> bool:
+def agrees(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return bool(np.isclose(float(a), float(b), rtol=1e-3, atol=1e-4, equal_nan=True))
     return a == b
@@ -297,7 +298,7 @@ def recipe_value(recipe: dict, name: str) -> object:
     """The recipe entry an episode parameter was drawn from: 'ball.pos.x', 'actions.0.impulse'."""
     parts = name.split(".")
     if parts[0] == "actions":
-        node: object = recipe["actions"][int(parts[1])]
+        node: Any = recipe["actions"][int(parts[1])]
         rest = parts[2:]
         if rest == ["roll"]:
             return {"type": "uniform", "low": 0.0, "high": 1.0}

@@ -17,7 +17,7 @@ import numpy as np
 from factory.compare.runs import EngineRun
 from factory.names import FIRST_CONTACT, pair_label
 from factory.recipe.distributions import support
-from factory.recipe.schema import BoxShape, CylinderShape, Recipe, RigidObject
+from factory.recipe.schema import BoxShape, CylinderShape, Recipe, RigidObject, SphereShape
 
 WINDOW = 2  # recorded steps either side of a first contact
 MIN_RUN = 5  # transitions of sliding alone that make one sliding measurement
@@ -58,7 +58,8 @@ def sliding_residuals(run: EngineRun, recipe: Recipe) -> list[float]:
         falling = np.abs(vel[..., 2]) > 0.5  # off the table: not sliding on the ground
         for e in range(len(run.states)):
             mu = max(run.params[e][f"{obj.name}.friction"], run.params[e].get("ground.friction", 0.0))
-            ok = ~(near[e, :-1] | near[e, 1:] | pushed[e] | falling[e, 1:]) & (np.minimum(speed[e, :-1], speed[e, 1:]) >= 10 * rest)
+            ok = ~(near[e, :-1] | near[e, 1:] | pushed[e] | falling[e, 1:]) & \
+                (np.minimum(speed[e, :-1], speed[e, 1:]) >= 10 * rest)
             run_ = _longest_run(ok)
             if len(run_) >= MIN_RUN:  # a fit over the whole slide: soft contacts decelerate in bursts
                 steps = np.append(run_, run_[-1] + 1)
@@ -74,6 +75,7 @@ def _reach(obj: RigidObject) -> float:
         return float(np.linalg.norm([support(s)[1] for s in shape.size]) / 2)
     if isinstance(shape, CylinderShape):
         return float(np.hypot(support(shape.radius)[1], support(shape.height)[1] / 2))
+    assert isinstance(shape, SphereShape)  # compare runs collision scenes: no cups
     return float(support(shape.radius)[1])
 
 
@@ -90,7 +92,8 @@ def collision_residuals(run: EngineRun, recipe: Recipe) -> tuple[list[float], li
                 continue
             for e in range(len(run.states)):
                 k = run.labels[e][key]
-                if k < WINDOW + 1 or k + WINDOW >= len(run.states[e]) or np.abs(run.actions[e, k - WINDOW - 1:k + WINDOW]).sum():
+                if (k < WINDOW + 1 or k + WINDOW >= len(run.states[e])
+                        or np.abs(run.actions[e, k - WINDOW - 1:k + WINDOW]).sum()):
                     continue
                 s = run.states[e]
                 ma, mb = run.params[e][f"{a.name}.mass"], run.params[e][f"{b.name}.mass"]
@@ -99,7 +102,8 @@ def collision_residuals(run: EngineRun, recipe: Recipe) -> tuple[list[float], li
                 before, after = k - WINDOW, k + WINDOW
                 p0 = ma * va[before, :2] + mb * vb[before, :2]
                 p1 = ma * va[after, :2] + mb * vb[after, :2]
-                scale = max(np.linalg.norm(ma * va[before, :2]), np.linalg.norm(mb * vb[before, :2]), 1e-9)
+                scale = max(float(np.linalg.norm(ma * va[before, :2])), float(np.linalg.norm(mb * vb[before, :2])),
+                            1e-9)
                 momentum.append(float(np.linalg.norm(p1 - p0) / scale))
                 n = layout.field(s, b.name, "pos")[k] - layout.field(s, a.name, "pos")[k]
                 n /= max(np.linalg.norm(n), 1e-9)

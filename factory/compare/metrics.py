@@ -34,7 +34,7 @@ def horizon_within(div: dict[str, list[float]], tolerance: float) -> float:
     return float(div["t"][over[0]]) if len(over) else float(div["t"][-1])
 
 
-def label_agreement(a: EngineRun, b: EngineRun) -> dict[str, dict[str, float]]:
+def label_agreement(a: EngineRun, b: EngineRun) -> dict[str, dict[str, float | None]]:
     """Per label family: the fraction of episodes where both engines gave the same value, and for
     step-valued labels the mean step difference where both fired."""
     families = {"touched": TOUCHED, "first_contact": FIRST_CONTACT, "came_to_rest": CAME_TO_REST,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ class EngineRun:
     states: np.ndarray
     actions: np.ndarray
     params: list[dict[str, float]]  # by name: 'ball.mass'
-    labels: list[dict[str, object]]
+    labels: list[dict[str, Any]]
     max_force: np.ndarray  # (E,) strongest contact force of each episode, N
 
 
@@ -54,8 +55,9 @@ def run_engine(recipe: Recipe, engine: str, episodes: int, out: Path) -> EngineR
         labels.append(named)
     force = np.asarray(t["max_contact_force"].to_numpy(), float).reshape(n_episodes, n_steps).max(axis=1)
     info = manifest["engine"]
-    return EngineRun(engine, str(info.get("version", "?")), np.array([r["episode"] for r in rows]), ds.layout, np.concatenate([state, last], axis=1),
-                     column_array(t["action"]).reshape(n_episodes, n_steps, -1), params, labels, force)
+    return EngineRun(engine, str(info.get("version", "?")), np.array([r["episode"] for r in rows]), ds.layout,
+                     np.concatenate([state, last], axis=1), column_array(t["action"]).reshape(n_episodes, n_steps, -1),
+                     params, labels, force)
 
 
 def aligned(runs: list[EngineRun]) -> list[EngineRun]:

@@ -163,8 +163,8 @@ class LeRobotExporter:
             progress(len(block))
         (out / "meta").mkdir(parents=True, exist_ok=True)
         pd.DataFrame({"task_index": [0]}, index=pd.Index([task])).to_parquet(out / "meta" / "tasks.parquet")
-        stats = {k: {name: v.tolist() for name, v in summaries[k].result().items()} for k in stat_keys}
-        (out / "meta" / "stats.json").write_text(json.dumps(stats, indent=1))
+        totals = {k: {name: v.tolist() for name, v in summaries[k].result().items()} for k in stat_keys}
+        (out / "meta" / "stats.json").write_text(json.dumps(totals, indent=1))
         fps = 1.0 / source.layout.record_dt
         info = {
             "codebase_version": CODEBASE_VERSION, "robot_type": None,

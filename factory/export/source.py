@@ -70,7 +70,8 @@ class Block:
         starts = np.flatnonzero(np.r_[True, episode[1:] != episode[:-1]])
         stops = np.r_[starts[1:], len(episode)]
         rows = {r["episode"]: r for r in self.episodes.to_pylist()}
-        return [EpisodeSlice(int(episode[a]), rows[int(episode[a])], int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
+        return [EpisodeSlice(int(episode[a]), rows[int(episode[a])], int(a), int(b))
+                for a, b in zip(starts, stops, strict=True)]
 
 
 def shard_files(ds: Dataset) -> list[list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from factory.version import __version__
 
 def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shards: list[dict],
                    episodes: int, recipe_path: str | None, *, created: str | None = None,
-                   quarantined: list[dict[str, Any]] = ()) -> dict[str, Any]:
+                   quarantined: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The manifest of `episodes` planned episodes: `shards` hold the written ones, `quarantined` the rest."""
     transitions = sum(s["transitions"] for s in shards)
     return {

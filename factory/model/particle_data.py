@@ -63,7 +63,8 @@ def iter_point_episodes(ds: Dataset, episodes: Iterable[int] | None = None,
         for ep in dict.fromkeys(ids.tolist()):
             rows = table.filter(ids == ep).sort_by("step")
 
-            def whole(name: str) -> np.ndarray:  # T+1 values: a column and the last of its next_ twin
+            # T+1 values: a column and the last of its next_ twin
+            def whole(name: str, rows: pa.Table = rows) -> np.ndarray:
                 return np.concatenate([column_array(rows[name]), column_array(rows[next_column(name)])[-1:]])
 
             vel = whole(vel_name) if velocities else column_array(rows[vel_name])[:1]

@@ -7,6 +7,7 @@ in a recipe's `quality.holdout` ranges are never trained on and form the OOD tes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -29,7 +30,8 @@ class Split:
         return asdict(self)
 
 
-def quality_options(ds: Dataset, holdout: dict[str, list[float]] | None = None) -> QualityOptions:
+def quality_options(ds: Dataset, holdout: Mapping[str, list[float] | list[list[float]]] | None = None
+                    ) -> QualityOptions:
     """The recipe's quality section (defaults for datasets written before it existed)."""
     options = QualityOptions.model_validate(ds.manifest["recipe"].get("quality", {}))
     return options.model_copy(update={"holdout": holdout}) if holdout else options

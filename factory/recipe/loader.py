@@ -107,7 +107,7 @@ def _is_branch_label(part: Any) -> bool:
 def _describe(exc: ValidationError, data: dict, lines: dict[Loc, int]) -> list[str]:
     problems: list[tuple[int, str]] = []
     seen: set[tuple[Loc, str]] = set()
-    errors = _prune_union_noise(exc.errors(include_url=False), data)
+    errors = _prune_union_noise([dict(e) for e in exc.errors(include_url=False)], data)
     suggested = _suggested_missing(errors, data)
     for err in errors:
         loc = _data_loc(err["loc"], data)
@@ -149,7 +149,8 @@ def _data_loc(loc: Loc, data: Any) -> Loc:
     out: list[Any] = []
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
+        if (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and part < len(node)):
             out.append(part)
             node = node[part]
         elif isinstance(node, dict) and not _is_branch_label(part) and not _is_tag(node, part):

@@ -1,6 +1,7 @@
 """The recipe fields that shape a built scene, and a recipe with them pinned to drawn values.
 
-Object sizes, restitutions (contact parameters), particle spacing, liquid volume, viscosity, cloth size and compliances are baked into
+Object sizes, restitutions (contact parameters), particle spacing, liquid volume, viscosity, cloth size and
+compliances are baked into
 a scene when an engine builds it, so an engine that runs a batch of episodes on one built scene
 (Genesis) cannot vary them env by env. They are drawn per scene variant instead of per episode
 (`factory.sampling.scene_draws`); this module names them and pins them.
@@ -37,7 +38,8 @@ def scene_fields(recipe: Recipe) -> list[SceneField]:
         fields += [SceneField(f"{obj.name}.{dim}", (*at, dim), getattr(shape, dim))
                    for dim in ("radius", "height") if hasattr(shape, dim)]
         if obj.restitution is not None:  # Genesis bakes contact parameters into the built scene
-            fields.append(SceneField(f"{obj.name}.restitution", ("scene", "objects", i, "restitution"), obj.restitution))
+            fields.append(SceneField(f"{obj.name}.restitution", ("scene", "objects", i, "restitution"),
+                                     obj.restitution))
     ground = recipe.scene.ground
     if ground is not None and ground.restitution is not None:
         fields.append(SceneField("ground.restitution", ("scene", "ground", "restitution"), ground.restitution))

@@ -36,8 +36,9 @@ def describe_scene(recipe: dict, params: dict[str, float], states0: np.ndarray |
     if ground is not None:
         size = ground.get("size")
         where = f"a {size[0]:g} m × {size[1]:g} m table top" if size else "an infinite flat floor"
-        parts.append(f"The scene has {where} (friction {params.get('ground.friction', ground.get('friction', 0.5)):.2f}).")
-    for k, obj in enumerate(scene["objects"]):
+        friction = params.get("ground.friction", ground.get("friction", 0.5))
+        parts.append(f"The scene has {where} (friction {friction:.2f}).")
+    for obj in scene["objects"]:
         n, shape = obj["name"], obj["shape"]["type"]
         if shape == "sphere":
             size = f"radius {params[f'{n}.radius']:.3g} m"
@@ -45,7 +46,8 @@ def describe_scene(recipe: dict, params: dict[str, float], states0: np.ndarray |
             size = "size " + " × ".join(f"{params[f'{n}.size.{a}']:.3g}" for a in "xyz") + " m"
         else:
             size = f"radius {params[f'{n}.radius']:.3g} m, height {params[f'{n}.height']:.3g} m"
-        text = f"A {shape} '{n}' ({size}, mass {params[f'{n}.mass']:.3g} kg, friction {params.get(f'{n}.friction', 0.5):.2f})"
+        text = (f"A {shape} '{n}' ({size}, mass {params[f'{n}.mass']:.3g} kg, "
+                f"friction {params.get(f'{n}.friction', 0.5):.2f})")
         if obj.get("fixed"):
             text += ", fixed in place,"
         if states0 is not None and n in objects:
@@ -152,7 +154,8 @@ def rigid_probes(recipe: dict, labels: dict, ctx: LabelContext, states: np.ndarr
                       "answer": first_mover(states, layout.objects, moving, 2 * ctx.rest_speed)})
     if CAME_TO_REST in labels:
         items.append({"kind": "comes_to_rest", "subject": moving,
-                      "question": f"Has everything come to rest by the end ({(len(states) - 1) * layout.record_dt:.2f} s)?",
+                      "question": "Has everything come to rest by the end "
+                                  f"({(len(states) - 1) * layout.record_dt:.2f} s)?",
                       "options": YES_NO, "answer": _yes(labels[CAME_TO_REST])})
     if ctx.ground_size is not None:
         for n in moving:
@@ -190,14 +193,15 @@ def read_answer(item: dict, states: np.ndarray, actions: np.ndarray, ctx: LabelC
     return _yes(read[key])
 
 
-def score(items: list[dict], answers: dict[str, list[str | None]]) -> dict[str, dict[str, float]]:
+def score(items: list[dict], answers: dict[str, list[str | None]]) -> dict[str, dict[str, float | str]]:
     """Per probe kind: accuracy of each run's answers beside the majority answer and chance."""
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, float | str]] = {}
     for kind in sorted({i["kind"] for i in items}):
         idx = [k for k, i in enumerate(items) if i["kind"] == kind]
         truth = [items[k]["answer"] for k in idx]
         values, counts = np.unique(truth, return_counts=True)
-        row = {run: float(np.mean([got[k] == items[k]["answer"] for k in idx])) for run, got in answers.items()}
+        row: dict[str, float | str] = {run: float(np.mean([got[k] == items[k]["answer"] for k in idx]))
+                                       for run, got in answers.items()}
         row |= {"majority": float(counts.max() / len(idx)), "majority_answer": str(values[counts.argmax()]),
                 "chance": float(np.mean([1 / len(items[k]["options"]) for k in idx])), "items": len(idx)}
         out[kind] = row

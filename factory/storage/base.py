@@ -102,8 +102,8 @@ def is_shard_file(rel: str) -> bool:
 
 def arrow(values: np.ndarray) -> pa.Array:
     """A 1-D numpy array of numbers or bools → Arrow, zero copy but for bools. Not `pa.array`: it asks
-    pandas whether numpy data is categorical, and importing pandas for that took a writer process
-    1–4 s on this machine (once a run, more than a small shard's whole write)."""
+    pandas whether numpy data is categorical, and importing pandas for that costs a writer process
+    more than a small shard's whole write."""
     values = np.ascontiguousarray(values)
     if values.dtype == np.bool_:
         bits = np.packbits(values, bitorder="little")
@@ -132,7 +132,7 @@ def transitions_table(records: list[EpisodeRecord], layout: Layout, columns: Seq
     lengths = np.array([r.rollout.transitions for r in records])
     steps = np.concatenate([np.arange(t, dtype=np.int32) for t in lengths])
     rollouts = [r.rollout for r in records]
-    cols: dict[str, Callable[[], pa.Array]] = {
+    cols: dict[str, Callable[..., pa.Array]] = {
         "episode": lambda: arrow(np.repeat([r.index for r in records], lengths).astype(np.int64)),
         "step": lambda: arrow(steps),
         "t": lambda: arrow((steps * layout.record_dt).astype(np.float32)),
@@ -182,7 +182,8 @@ def episodes_table(records: list[EpisodeRecord], shard: int) -> pa.Table:
     first = records[0]
     values = {param_column(k): np.array([r.params[k] for r in records]) for k in first.params}
     values |= {k: np.array([r.episode_labels[k] for r in records]) for k in first.episode_labels}
-    index = None if first.rollout.point_index is None else np.stack([r.rollout.point_index for r in records])
+    index = None if first.rollout.point_index is None else np.stack([np.asarray(r.rollout.point_index)
+                                                                     for r in records])
     return episode_columns(np.array([r.index for r in records]), shard,
                            np.array([r.rollout.transitions for r in records]), values, index)
 

@@ -10,15 +10,17 @@ import numpy as np
 import pyarrow as pa
 
 from factory.names import EPISODE_COLUMNS, TRANSITION_COLUMNS, is_param_column
+from factory.storage.location import Location
 from factory.storage.opener import open_dataset
 
 
-def summarize(path: str | Path, fmt: str | None = None, storage_options: dict[str, Any] | None = None
+def summarize(path: str | Path | Location, fmt: str | None = None, storage_options: dict[str, Any] | None = None
               ) -> dict[str, Any]:
     ds = open_dataset(path, fmt, storage_options)
     m = ds.manifest
     episodes = ds.episodes()
-    labels, params = {}, {}
+    labels: dict[str, Any] = {}
+    params: dict[str, Any] = {}
     for name in episodes.column_names:
         if name in EPISODE_COLUMNS or pa.types.is_list(episodes.schema.field(name).type):
             continue
