@@ -1,6 +1,6 @@
 """The docs' code examples run, so they stay true.
 
-Every ```python block in docs/ that follows a `<!-- test -->` line runs here, in a folder whose
+Every ```python block in docs/ and README.md that follows a `<!-- test -->` line runs here, in a folder whose
 `outputs/push_target` is a small dataset of the shipped push_target recipe made on MuJoCo (a few
 seconds; no Genesis). Blocks run in page order; each page shares one namespace, so a later block may
 use what an earlier one defined.
@@ -16,17 +16,18 @@ import pytest
 from factory.recipe.loader import load_recipe
 from factory.recipe.schema import Recipe
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 MARK = re.compile(r"^<!-- test -->\s*\n```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 OPTIONAL = {"duckdb", "polars", "dask", "pandas", "torch", "matplotlib"}  # dev or extra tools a block may use
 
 
 def marked_blocks() -> list[tuple[str, list[str]]]:
     pages = []
-    for page in sorted(DOCS.rglob("*.md")):
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         blocks = MARK.findall(page.read_text(encoding="utf-8"))
         if blocks:
-            pages.append((page.relative_to(DOCS).as_posix(), blocks))
+            pages.append((page.relative_to(ROOT).as_posix(), blocks))
     return pages
 
 
@@ -48,7 +49,7 @@ def docs_folder(tmp_path_factory) -> Path:
 
 
 def test_docs_have_runnable_examples():
-    assert {page for page, _ in PAGES} >= {"getting-started.md", "data-format.md"}
+    assert {page for page, _ in PAGES} >= {"README.md", "docs/getting-started.md", "docs/data-format.md"}
 
 
 @pytest.mark.parametrize(("page", "blocks"), PAGES, ids=[page for page, _ in PAGES])
@@ -57,8 +58,8 @@ def test_examples_run(page, blocks, docs_folder, monkeypatch):
     namespace: dict = {"__name__": f"docs.{page}"}
     for i, code in enumerate(blocks):
         try:
-            exec(compile(code, f"docs/{page} (block {i + 1})", "exec"), namespace)
+            exec(compile(code, f"{page} (block {i + 1})", "exec"), namespace)
         except ModuleNotFoundError as exc:
             if (exc.name or "").split(".")[0] in OPTIONAL:
-                pytest.skip(f"docs/{page} block {i + 1} needs {exc.name}")
+                pytest.skip(f"{page} block {i + 1} needs {exc.name}")
             raise
