@@ -1,9 +1,9 @@
 """The docs' code examples run, so they stay true.
 
-Every ```python block in docs/ and README.md that follows a `<!-- test -->` line runs here, in a folder whose
-`outputs/push_target` is a small dataset of the shipped push_target recipe made on MuJoCo (a few
-seconds; no Genesis). Blocks run in page order; each page shares one namespace, so a later block may
-use what an earlier one defined.
+Every ```python block in docs/ and README.md that follows a `<!-- test -->` line runs here, in a
+folder whose `outputs/push_target` is a small dataset of the shipped push_target recipe made on MuJoCo
+(a few seconds; no Genesis). Blocks run in page order; each page shares one namespace, so a later
+block may use what an earlier one defined. A marked ```yaml block is a recipe and must validate.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from factory.recipe.loader import load_recipe
+from factory.recipe.loader import load_recipe, parse_recipe
 from factory.recipe.schema import Recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-MARK = re.compile(r"^<!-- test -->\s*\n```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+MARK = re.compile(r"^<!-- test -->\s*\n```(python|yaml)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 OPTIONAL = {"duckdb", "polars", "dask", "pandas", "torch", "matplotlib"}  # dev or extra tools a block may use
 
 
-def marked_blocks() -> list[tuple[str, list[str]]]:
+def marked_blocks() -> list[tuple[str, list[tuple[str, str]]]]:
     pages = []
     for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         blocks = MARK.findall(page.read_text(encoding="utf-8"))
@@ -56,7 +56,10 @@ def test_docs_have_runnable_examples():
 def test_examples_run(page, blocks, docs_folder, monkeypatch):
     monkeypatch.chdir(docs_folder)
     namespace: dict = {"__name__": f"docs.{page}"}
-    for i, code in enumerate(blocks):
+    for i, (language, code) in enumerate(blocks):
+        if language == "yaml":
+            parse_recipe(code, f"{page} (block {i + 1})")
+            continue
         try:
             exec(compile(code, f"{page} (block {i + 1})", "exec"), namespace)
         except ModuleNotFoundError as exc:
