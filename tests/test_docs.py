@@ -66,3 +66,17 @@ def test_examples_run(page, blocks, docs_folder, monkeypatch):
             if (exc.name or "").split(".")[0] in OPTIONAL:
                 pytest.skip(f"{page} block {i + 1} needs {exc.name}")
             raise
+
+
+def test_recipe_reference_covers_every_model():
+    """The reference page the docs hook generates has a section for the recipe and every model it uses."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("recipe_reference", DOCS / "hooks" / "recipe_reference.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    schema = Recipe.model_json_schema()
+    page = hook.render(schema)
+    headings = set(re.findall(r"^## (\w+)$", page, re.MULTILINE))
+    assert headings == {"Recipe", *schema["$defs"]}
+    assert "| `mass` | number or distribution | `1.0` |" in page

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 PAGE = "recipes/reference.md"
+DISTRIBUTIONS = {"Constant", "Uniform", "Normal", "LogUniform", "Choice"}
 
 
 def on_files(files, config):
@@ -96,12 +97,13 @@ def _type(spec: dict[str, Any]) -> str:
         return _code(spec["const"])
     if "enum" in spec:
         return " \\| ".join(_code(v) for v in spec["enum"])
-    for key in ("oneOf", "anyOf"):
-        if key in spec:
-            options = [_type(s) for s in spec[key]]
-            if _is_number_or_distribution(spec[key]):
-                return "number or distribution"
-            return " or ".join(dict.fromkeys(options))
+    options = _options(spec)
+    if options:
+        refs = {o.get("$ref", "").rsplit("/", 1)[-1] for o in options}
+        kinds = {o.get("type") for o in options}
+        if "number" in kinds and refs >= DISTRIBUTIONS:  # `Num`: a number or a distribution
+            return "number or distribution" + (" or null" if "null" in kinds else "")
+        return " or ".join(dict.fromkeys(_type(o) for o in options))
     kind = spec.get("type")
     if kind == "array":
         items = spec.get("items")
@@ -119,9 +121,12 @@ def _type(spec: dict[str, Any]) -> str:
             "null": "null", "object": "mapping"}.get(kind, "any")
 
 
-def _is_number_or_distribution(options: list[dict[str, Any]]) -> bool:
-    refs = {o.get("$ref", "").rsplit("/", 1)[-1] for o in options}
-    return any(o.get("type") == "number" for o in options) and bool(refs & {"Uniform", "Normal", "Choice"})
+def _options(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alternatives of a union, nested unions flattened."""
+    out = []
+    for option in spec.get("anyOf", spec.get("oneOf", [])):
+        out += _options(option) if ("anyOf" in option or "oneOf" in option) else [option]
+    return out
 
 
 def _limits(spec: dict[str, Any]) -> str:
