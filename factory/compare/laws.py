@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from factory.compare.runs import EngineRun
+from factory.names import FIRST_CONTACT, pair_label
 from factory.recipe.distributions import support
 from factory.recipe.schema import BoxShape, CylinderShape, Recipe, RigidObject
 
@@ -56,7 +57,7 @@ def sliding_residuals(run: EngineRun, recipe: Recipe) -> list[float]:
                 near |= gap < _reach(obj) + _reach(other) + 0.01
         falling = np.abs(vel[..., 2]) > 0.5  # off the table: not sliding on the ground
         for e in range(len(run.states)):
-            mu = max(run.params[e][f"{obj.name}__friction"], run.params[e].get("ground__friction", 0.0))
+            mu = max(run.params[e][f"{obj.name}.friction"], run.params[e].get("ground.friction", 0.0))
             ok = ~(near[e, :-1] | near[e, 1:] | pushed[e] | falling[e, 1:]) & (np.minimum(speed[e, :-1], speed[e, 1:]) >= 10 * rest)
             run_ = _longest_run(ok)
             if len(run_) >= MIN_RUN:  # a fit over the whole slide: soft contacts decelerate in bursts
@@ -83,8 +84,8 @@ def collision_residuals(run: EngineRun, recipe: Recipe) -> tuple[list[float], li
     momentum, restitution = [], []
     for i, a in enumerate(free):
         for b in free[i + 1:]:
-            key = next((k for k in (f"first_contact__{a.name}__{b.name}", f"first_contact__{b.name}__{a.name}")
-                        if k in run.labels[0]), None)
+            pairs = (pair_label(FIRST_CONTACT, a.name, b.name), pair_label(FIRST_CONTACT, b.name, a.name))
+            key = next((k for k in pairs if k in run.labels[0]), None)
             if key is None:
                 continue
             for e in range(len(run.states)):
@@ -92,7 +93,7 @@ def collision_residuals(run: EngineRun, recipe: Recipe) -> tuple[list[float], li
                 if k < WINDOW + 1 or k + WINDOW >= len(run.states[e]) or np.abs(run.actions[e, k - WINDOW - 1:k + WINDOW]).sum():
                     continue
                 s = run.states[e]
-                ma, mb = run.params[e][f"{a.name}__mass"], run.params[e][f"{b.name}__mass"]
+                ma, mb = run.params[e][f"{a.name}.mass"], run.params[e][f"{b.name}.mass"]
                 va = layout.field(s, a.name, "vel")
                 vb = layout.field(s, b.name, "vel")
                 before, after = k - WINDOW, k + WINDOW
@@ -105,8 +106,8 @@ def collision_residuals(run: EngineRun, recipe: Recipe) -> tuple[list[float], li
                 approach = float(np.dot(va[before] - vb[before], n))
                 if approach > 0.1:
                     e_obs = float(np.dot(vb[after] - va[after], n)) / approach
-                    e_exp = ((run.params[e].get(f"{a.name}__restitution") or 0.0)
-                             + (run.params[e].get(f"{b.name}__restitution") or 0.0)) / 2
+                    e_exp = ((run.params[e].get(f"{a.name}.restitution") or 0.0)
+                             + (run.params[e].get(f"{b.name}.restitution") or 0.0)) / 2
                     restitution.append(e_obs - e_exp)
     return momentum, restitution
 

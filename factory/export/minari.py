@@ -28,6 +28,7 @@ from minari.data_collector.episode_buffer import EpisodeBuffer
 
 from factory.export import Progress
 from factory.export.source import Block, Source, plain
+from factory.names import next_column
 
 NAMESPACE = "factory"
 
@@ -45,7 +46,7 @@ def observation_space(source: Source) -> gym.spaces.Dict:
 
 def _buffers(block: Block, source: Source) -> list[EpisodeBuffer]:
     state, next_state, action = block.matrix("state"), block.matrix("next_state"), block.matrix("action")
-    points = {name: (block.points(name), block.points(f"next_{name}")) for name in source.layout.points}
+    points = {name: (block.points(name), block.points(next_column(name))) for name in source.layout.points}
     terminal = block.column("is_terminal")
     labels = {name: block.column(name) for name in source.step_labels}
     out = []

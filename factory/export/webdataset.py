@@ -21,6 +21,7 @@ import numpy as np
 
 from factory.export import Progress
 from factory.export.source import Block, Source, plain
+from factory.names import next_column
 
 FLAGS = ("is_first", "is_last", "is_terminal")
 
@@ -42,7 +43,7 @@ def _samples(block: Block, source: Source):
     """(key, {member suffix: bytes}) for each transition of the block."""
     arrays = {name: block.matrix(name) for name in ("state", "action", "next_state")}
     for name in source.layout.points:
-        arrays[name], arrays[f"next_{name}"] = block.points(name), block.points(f"next_{name}")
+        arrays[name], arrays[next_column(name)] = block.points(name), block.points(next_column(name))
     encoded = {f"{name}.npy": npy_rows(values) for name, values in arrays.items()}
     scalars = {name: block.column(name) for name in ("step", "t", *FLAGS, *source.step_labels)}
     for ep in block.slices():

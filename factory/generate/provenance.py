@@ -11,6 +11,7 @@ from typing import Any
 
 from factory.contract.rollout import Layout
 from factory.contract.sampling import sample_episode
+from factory.names import param_column
 from factory.recipe.loader import recipe_hash
 from factory.recipe.schema import Recipe
 from factory.storage.manifest import FORMAT_VERSION
@@ -21,8 +22,6 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
                    episodes: int, recipe_path: str | None, *, created: str | None = None,
                    quarantined: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """The manifest of `episodes` planned episodes: `shards` hold the written ones, `quarantined` the rest."""
-    from factory.storage.base import param_column
-
     transitions = sum(s["transitions"] for s in shards)
     return {
         "format_version": FORMAT_VERSION,

@@ -19,6 +19,7 @@ from factory.labels.collision import (
 )
 from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_labels
 from factory.labels.pour import PourContext, object_pose, pour_episode_labels, pour_step_labels
+from factory.names import param_name
 from factory.recipe.containers import CupShape, Tilt
 from factory.recipe.distributions import nominal
 from factory.recipe.scene_fields import episode_scene, scene_fields
@@ -95,7 +96,7 @@ def episode_context(recipe: Recipe, layout: Layout) -> Callable[[dict[str, float
     contexts: dict[tuple, Context] = {}
 
     def of(params: dict[str, float]) -> Context:
-        flat = {k.replace("__", "."): v for k, v in params.items()}
+        flat = {param_name(k): v for k, v in params.items()}
         key = tuple(flat.get(n) for n in names)
         if key not in contexts:
             contexts[key] = label_context(episode_scene(recipe, flat), layout)

@@ -16,6 +16,19 @@ import numpy as np
 
 from factory.contract.rollout import Contacts, Layout
 from factory.labels.strike import strike_labels
+from factory.names import (
+    CAME_TO_REST,
+    FIRST_CONTACT,
+    FRICTION_COS,
+    IMPACTS,
+    LEFT_SUPPORT,
+    LEFT_SUPPORT_STEP,
+    MAX_SPEED,
+    REST_STEP,
+    TOUCHED,
+    body_label,
+    pair_label,
+)
 
 Labels = dict[str, float | int | bool]
 
@@ -156,16 +169,16 @@ def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.nda
     first, impacts = pair_contacts(contacts, episode, n_episodes, ctx.min_impact_force, len(layout.bodies))
     columns: dict[str, list] = {}
     for a, b in combinations(range(len(layout.bodies)), 2):
-        name = f"{layout.bodies[a]}__{layout.bodies[b]}"
-        columns[f"touched__{name}"] = (first[:, a, b] >= 0).tolist()
-        columns[f"first_contact__{name}"] = first[:, a, b].tolist()
-        columns[f"impacts__{name}"] = impacts[:, a, b].tolist()
+        pair = layout.bodies[a], layout.bodies[b]
+        columns[pair_label(TOUCHED, *pair)] = (first[:, a, b] >= 0).tolist()
+        columns[pair_label(FIRST_CONTACT, *pair)] = first[:, a, b].tolist()
+        columns[pair_label(IMPACTS, *pair)] = impacts[:, a, b].tolist()
     moving = [i for i, o in enumerate(layout.objects) if o not in ctx.fixed]
     pos, vel, ang_vel = (layout.fields(states, name)[:, :, moving] for name in ("pos", "vel", "ang_vel"))  # (E, T+1, m, 3)
     speeds = np.linalg.norm(vel, axis=-1)
     rest = rest_step(speeds.swapaxes(0, 1), ctx.rest_speed)
-    columns["came_to_rest"] = (rest >= 0).tolist()
-    columns["rest_step"] = rest.tolist()
+    columns[CAME_TO_REST] = (rest >= 0).tolist()
+    columns[REST_STEP] = rest.tolist()
     if "ground" in layout.bodies:
         left = left_support_step(pos.swapaxes(0, 1), ctx)
         bodies = [layout.bodies.index(layout.objects[i]) for i in moving]
@@ -175,10 +188,10 @@ def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.nda
     max_speed = speeds.max(axis=1)
     for j, i in enumerate(moving):
         obj = layout.objects[i]
-        columns[f"left_support__{obj}"] = (left[:, j] >= 0).tolist()
-        columns[f"left_support_step__{obj}"] = left[:, j].tolist()
-        columns[f"max_speed__{obj}"] = max_speed[:, j].tolist()
-        columns[f"friction_cos__{obj}"] = friction[:, j].tolist()
+        columns[body_label(LEFT_SUPPORT, obj)] = (left[:, j] >= 0).tolist()
+        columns[body_label(LEFT_SUPPORT_STEP, obj)] = left[:, j].tolist()
+        columns[body_label(MAX_SPEED, obj)] = max_speed[:, j].tolist()
+        columns[body_label(FRICTION_COS, obj)] = friction[:, j].tolist()
     if ctx.striker is not None:
         columns.update(strike_labels(states, first, impacts, layout, ctx.fixed, ctx.striker))
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]

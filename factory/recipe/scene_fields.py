@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from factory.names import param_name
 from factory.recipe.field_types import Num
 from factory.recipe.schema import Recipe
 
@@ -62,9 +63,9 @@ def pin_scene(recipe: Recipe, values: dict[str, float]) -> Recipe:
 
 
 def episode_scene(recipe: Recipe, params: Mapping[str, float]) -> Recipe:
-    """The scene a stored episode ran on: its own scene values (named with '.' or, as dataset
-    columns are, '__') pinned into `recipe`."""
-    flat = {k.replace("__", "."): v for k, v in params.items()}
+    """The scene a stored episode ran on: its own scene values (by parameter name or key,
+    `factory.names`) pinned into `recipe`."""
+    flat = {param_name(k): v for k, v in params.items()}
     return pin_scene(recipe, {f.name: flat[f.name] for f in scene_fields(recipe) if f.name in flat})
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from factory.checks import GEOMETRY_TOL, Body, label_readouts, quat_to_matrix
 from factory.labels.collision import LabelContext
+from factory.names import CAME_TO_REST, FRICTION_COS, LEFT_SUPPORT, TOUCHED, body_label, label, pair_label
 
 YES_NO = ["yes", "no"]
 TOGETHER = "at the same time"
@@ -134,30 +135,30 @@ def rigid_probes(recipe: dict, labels: dict, ctx: LabelContext, states: np.ndarr
     moving = [n for n in layout.objects if n not in ctx.fixed]
     items = []
     for n in moving:
-        cos = labels.get(f"friction_cos__{n}")
+        cos = labels.get(body_label(FRICTION_COS, n))
         if cos is not None and np.isfinite(cos):
             items.append({"kind": "friction_direction", "subject": [n],
                           "question": f"While '{n}' slides across the {'table' if ctx.ground_size else 'floor'}, does "
                           "the friction force on it point against its motion or along it?",
                           "options": ["against", "along"], "answer": "against" if cos < 0 else "along"})
     for a, b in combinations(layout.objects, 2):
-        if f"touched__{a}__{b}" in labels:
+        if (touched := pair_label(TOUCHED, a, b)) in labels:
             items.append({"kind": "touch", "subject": [a, b], "question": f"Does '{a}' touch '{b}' during the episode?",
-                          "options": YES_NO, "answer": _yes(labels[f"touched__{a}__{b}"])})
+                          "options": YES_NO, "answer": _yes(labels[touched])})
     if len(moving) >= 2:
         items.append({"kind": "moves_first", "subject": moving,
                       "question": f"Which object starts moving first: {', '.join(repr(n) for n in moving)}?",
                       "options": [*moving, TOGETHER, "none"],
                       "answer": first_mover(states, layout.objects, moving, 2 * ctx.rest_speed)})
-    if "came_to_rest" in labels:
+    if CAME_TO_REST in labels:
         items.append({"kind": "comes_to_rest", "subject": moving,
                       "question": f"Has everything come to rest by the end ({(len(states) - 1) * layout.record_dt:.2f} s)?",
-                      "options": YES_NO, "answer": _yes(labels["came_to_rest"])})
+                      "options": YES_NO, "answer": _yes(labels[CAME_TO_REST])})
     if ctx.ground_size is not None:
         for n in moving:
-            if f"left_support__{n}" in labels:
+            if (left := body_label(LEFT_SUPPORT, n)) in labels:
                 items.append({"kind": "falls_off", "subject": [n], "question": f"Does '{n}' fall off the table?",
-                              "options": YES_NO, "answer": _yes(labels[f"left_support__{n}"])})
+                              "options": YES_NO, "answer": _yes(labels[left])})
     return items
 
 
@@ -184,8 +185,8 @@ def read_answer(item: dict, states: np.ndarray, actions: np.ndarray, ctx: LabelC
     if kind == "moves_first":
         return first_mover(states, ctx.layout.objects, subject, 2 * ctx.rest_speed)
     read = label_readouts(states, ctx, bodies)
-    key = {"touch": f"touched__{'__'.join(subject)}", "comes_to_rest": "came_to_rest",
-           "falls_off": f"left_support__{subject[0]}"}[kind]
+    key = {"touch": label(TOUCHED, *subject), "comes_to_rest": CAME_TO_REST,
+           "falls_off": body_label(LEFT_SUPPORT, subject[0])}[kind]
     return _yes(read[key])
 
 

@@ -33,13 +33,12 @@ import pyarrow as pa
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.errors import StorageError
+from factory.names import LABEL, PARAM, fixed_transition_columns, hdf5_field, hdf5_split, next_column, param_column
 from factory.storage.base import (
-    TRANSITION_COLUMNS,
     Piece,
     chained,
     contact_rows,
     episode_columns,
-    param_column,
     shard_name,
     transitions_table,
 )
@@ -86,8 +85,9 @@ def episode_rows(records: list[EpisodeRecord]) -> np.ndarray:
     if first.rollout.point_index is not None:
         columns["point_index"] = np.stack([r.rollout.point_index for r in records]).astype(np.int32)
     try:
-        columns |= {f"param.{k}": np.array([r.params[k] for r in records]) for k in first.params}
-        columns |= {f"label.{k}": np.array([r.episode_labels[k] for r in records]) for k in first.episode_labels}
+        columns |= {hdf5_field(PARAM, k): np.array([r.params[k] for r in records]) for k in first.params}
+        columns |= {hdf5_field(LABEL, k): np.array([r.episode_labels[k] for r in records])
+                    for k in first.episode_labels}
         return packed(columns)
     except (KeyError, TypeError, ValueError) as exc:
         raise StorageError(f"episodes of one HDF5 shard need the same numeric parameters and labels: {exc}") from exc
@@ -154,8 +154,11 @@ class HDF5Format:
         for rel in _of(files):
             with root.open_read(rel) as source, _open(source) as f:
                 shard, rows = int(f.attrs["shard"]), _rows(f, rel)
-            values = {(param_column(name[6:]) if name.startswith("param.") else name[6:]): rows[name]
-                      for name in rows.dtype.names if name.startswith(("param.", "label."))}
+            values = {}
+            for field in rows.dtype.names:
+                kind, name = hdf5_split(field)
+                if kind:
+                    values[param_column(name) if kind == PARAM else name] = rows[field]
             index = rows["point_index"] if "point_index" in rows.dtype.names else None
             tables.append(episode_columns(rows["episode"], shard, rows["transitions"], values, index))
         return pa.concat_tables(tables)
@@ -188,8 +191,8 @@ class HDF5Format:
         wanted = set(columns) if columns is not None else None
         with root.open_read(piece.file) as source, _open(source) as f:
             layout = Layout.from_dict(json.loads(f.attrs["layout"]))
-            points = [k for k in layout.points if wanted is None or {k, f"next_{k}"} & wanted]
-            fixed = set(TRANSITION_COLUMNS) | set(points) | {f"next_{k}" for k in points}
+            points = [k for k in layout.points if wanted is None or {k, next_column(k)} & wanted]
+            fixed = fixed_transition_columns(points)
             labels = wanted is None or bool(wanted - fixed)
             rows = _rows(f, piece.file)
             rows = rows[np.isin(rows["episode"], np.asarray(piece.episodes, np.int64))]
@@ -276,6 +279,7 @@ def _read(f: h5py.File, rows: np.ndarray, points: list[str], labels: bool, conta
         c0, c1 = _span(rows["contacts_offset"], rows["contacts"])
         contact_data = f["contacts"][c0:c1]
     names = rows.dtype.names
+    fields = [(*hdf5_split(k), k) for k in names]
     out = []
     for row in rows:
         s, t, n = int(row["states_offset"]) - s0, int(row["transitions_offset"]) - t0, int(row["transitions"])
@@ -290,8 +294,8 @@ def _read(f: h5py.File, rows: np.ndarray, points: list[str], labels: bool, conta
         index = np.array(row["point_index"]) if "point_index" in names else None
         rollout = Rollout(int(row["episode"]), states[s:s + n + 1], actions[t:t + n],
                           Contacts(*(np.ascontiguousarray(mine[k]) for k in Contacts.COLUMNS)), rollout_points, index)
-        params = {k[6:]: row[k].item() for k in names if k.startswith("param.")}
-        episode_labels = {k[6:]: row[k].item() for k in names if k.startswith("label.")}
+        params = {name: row[k].item() for kind, name, k in fields if kind == PARAM}
+        episode_labels = {name: row[k].item() for kind, name, k in fields if kind == LABEL}
         out.append(EpisodeRecord(rollout, params, step_labels, episode_labels))
     return out
 
