@@ -18,13 +18,15 @@ from pydantic import BaseModel, ValidationError
 
 from factory.errors import RecipeError, did_you_mean
 from factory.recipe.schema import Recipe
+from factory.recipe.shipped import resolve_recipe
 
 Loc = tuple[Any, ...]
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe file; raise `RecipeError` listing every problem."""
-    path = Path(path)
+    """Read and validate a recipe file, or a shipped recipe by name (`push_target`); raise
+    `RecipeError` listing every problem."""
+    path = resolve_recipe(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
