@@ -38,7 +38,7 @@ WORKER_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "
 
 
 def recipe(**update) -> Recipe:
-    from conftest import small
+    from helpers import small
 
     outputs = {"formats": ["parquet", "hdf5"], "record_every": 2, "shard_size": 4}
     return small("sliding_box", **({"episodes": EPISODES, "steps": 100, "n_envs": 4, "outputs": outputs} | update))
@@ -184,7 +184,7 @@ def test_one_local_worker_writes_what_serial_writes(reference, tmp_path):
 def test_two_workers_write_to_s3(cluster, reference, s3_endpoint, s3_bucket, tmp_path):
     """Worker processes without any S3 settings write straight to the bucket: the endpoint and
     credentials travel with each task from --storage-option."""
-    from conftest import s3_options
+    from helpers import s3_options
 
     from factory.storage.location import location
 
