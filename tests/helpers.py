@@ -96,11 +96,14 @@ scene:
 
 
 def two_spheres(engine: str = "genesis", gz: float = 0.0, z: float = 0.5, left: float | None = None,
-                right: float | None = None) -> Recipe:
-    """TWO_SPHERES on `engine` (see `on_engine`), with the spheres' restitution where given."""
+                right: float | None = None, ground: bool = True) -> Recipe:
+    """TWO_SPHERES on `engine` (see `on_engine`), with the spheres' restitution where given, without
+    the ground if not `ground`."""
     data = parse_recipe(TWO_SPHERES.format(gz=gz, z=z)).model_dump(mode="json")
     for obj, e in zip(data["scene"]["objects"], (left, right), strict=True):
         obj["restitution"] = e
+    if not ground:
+        data["scene"]["ground"] = None
     return on_engine(Recipe.model_validate(data), engine)
 
 

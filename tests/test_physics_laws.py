@@ -41,17 +41,20 @@ class Tolerance:
 
 
 TOLERANCES = {
-    # soft contacts calibrated per e (engines/genesis/restitution.py): ±0.03 over 0.5-5 m/s
+    # soft contacts calibrated per e (engines/genesis/restitution.py): ±0.03 over 0.5-5 m/s. Measured here
+    # (2026-12-05): e within 0.015 at 4-6 m/s, rebounds within 2.3%, deceleration within 0.1% (the slide
+    # bounds come from a dataset of μ up to 0.8, recorded every 2 steps)
     "genesis": Tolerance("max", deceleration=0.1, rest_time=0.1, friction_cos=-0.8, restitution=0.03,
                          restitution_mean=0.03, rebound=0.03),
-    # each impact lands at its own phase of a 6-step contact: e spreads ±0.1 around the mean; a dropped
-    # box (four corner contacts) rebounds 3-5% low, a ball within 3%
+    # each impact lands at its own phase of a 6-step contact: e spreads ±0.1 around the mean (measured: up
+    # to 0.09, batch means within 0.024); a dropped box (four corner contacts) rebounds 3-5% low, a ball
+    # within 3%; deceleration within 2.7%
     "mujoco": Tolerance("max", deceleration=0.05, rest_time=0.05, friction_cos=-0.9, restitution=0.12,
                         restitution_mean=0.04, rebound=0.06),
-    # the peer's impulse contacts (engines/unity/peer/world.py) bounce exactly; Unity's physic materials
-    # average friction (PhysicMaterialCombine.Average, as the kit sets them)
-    "unity": Tolerance("mean", deceleration=0.05, rest_time=0.05, friction_cos=-0.9, restitution=1e-4,
-                       restitution_mean=1e-4, rebound=0.01),
+    # the peer's impulse contacts (engines/unity/peer/world.py) are exact to float32, its rest label within
+    # a step; Unity's physic materials average friction (PhysicMaterialCombine.Average, as the kit sets them)
+    "unity": Tolerance("mean", deceleration=0.01, rest_time=0.01, friction_cos=-0.99, restitution=1e-4,
+                       restitution_mean=1e-4, rebound=1e-3),
 }
 PAIR_FRICTION = {"max": max, "mean": lambda a, b: (a + b) / 2}
 
@@ -163,10 +166,11 @@ def test_head_on_collision_conserves_momentum(engine):
 @pytest.mark.parametrize("e_left, e_right", [(0.9, 0.5), (1.0, 0.0)])
 def test_head_on_restitution_is_the_mean_of_both(engine, e_left, e_right):
     """Momentum is kept, the spheres part with the mean of their e, and the kinetic energy in the
-    centre-of-mass frame keeps the fraction e²."""
+    centre-of-mass frame keeps the fraction e². No ground: the pair is the only one that can meet
+    (Genesis cannot give every pair of three bodies its mean e)."""
     tol = TOLERANCES[engine]
     e = (e_left + e_right) / 2
-    _, specs, rollouts, layout = simulate(engine, two_spheres(left=e_left, right=e_right))
+    _, specs, rollouts, layout = simulate(engine, two_spheres(left=e_left, right=e_right, ground=False))
     measured = []
     for spec, r in zip(specs, rollouts, strict=True):
         m = np.array([b.mass for b in spec.bodies])
