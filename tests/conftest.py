@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from helpers import s3_options, sharded, shipped, small
@@ -36,14 +37,15 @@ def genesis_dataset(fn: Callable) -> Callable:
     return pytest.fixture(scope="session")(fn)
 
 
-# the modules whose objects build Genesis scenes: a test module that imports any of them needs Genesis
-GENESIS_MODULES = ("genesis", "engines.genesis.engine")
+# where Genesis scenes are built from: a test module holding any of these at its top needs Genesis (one
+# holding pure helpers of the adapter, such as engines.genesis.bounds or .restitution, does not)
+GENESIS_MODULES = ("genesis", "engines.genesis", "engines.genesis.engine")
 
 
-def _imports_genesis(module) -> bool:
+def _imports_genesis(module: ModuleType) -> bool:
     for value in vars(module).values():
-        name = value.__name__ if isinstance(value, type(sys)) else getattr(value, "__module__", None)
-        if isinstance(name, str) and any(name == m or name.startswith(m + ".") for m in GENESIS_MODULES):
+        name = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
+        if isinstance(name, str) and (name in GENESIS_MODULES or name.startswith("genesis.")):
             return True
     return False
 
@@ -66,7 +68,7 @@ def pytest_collection_modifyitems(config, items):
         module = getattr(item, "module", None)
         if module is not None and module not in modules:
             modules[module] = _imports_genesis(module)
-        if GENESIS_DATASETS.intersection(item.fixturenames) or modules.get(module):
+        if GENESIS_DATASETS.intersection(getattr(item, "fixturenames", ())) or modules.get(module):
             item.add_marker("genesis")
 
 
