@@ -107,10 +107,13 @@ def cluster(tmp_path_factory):
     scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
                                   "--no-dashboard", "--scheduler-file", str(info)], stdout=log, stderr=log)
     deadline = time.monotonic() + 60
-    while not info.exists():
-        assert time.monotonic() < deadline and scheduler.poll() is None, (root / "cluster.log").read_text()
-        time.sleep(0.1)
-    address = json.loads(info.read_text())["address"]
+    while True:  # the scheduler creates the file, then writes it: wait until it reads whole
+        try:
+            address = json.loads(info.read_text())["address"]
+            break
+        except (FileNotFoundError, json.JSONDecodeError):
+            assert time.monotonic() < deadline and scheduler.poll() is None, (root / "cluster.log").read_text()
+            time.sleep(0.1)
     workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
                                  "--name", f"w{i}", "--local-directory", str(root / f"w{i}")],
                                 stdout=log, stderr=log, env=WORKER_ENV) for i in range(2)]

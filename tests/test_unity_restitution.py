@@ -1,7 +1,8 @@
 """Restitution through the real ML-Agents client against the protocol peer: the pair rule with the
 ground (a contact bounces with the mean of its two bodies' restitution, an unset ground's counting as
-0), bounces under Unity's default threshold, and energy that never grows at any step. (Drops
-rebounding to e²·h and head-on pairs parting with their mean e, on every engine: test_physics_laws.py.)"""
+0), bounces under Unity's default threshold, and energy that never grows at any step and is lost
+exactly as e says. (Drops rebounding to e²·h and head-on pairs parting with their mean e, on every
+engine: test_physics_laws.py.)"""
 
 from __future__ import annotations
 
@@ -63,8 +64,9 @@ def test_dropped_ball_rebounds_to_e_squared_h(e_ball, e_ground, h, steps):
     assert energy[-1] <= e ** 2 * energy[0] * 1.001  # the bounce took its share, 1 - e^2
 
 
-def test_head_on_collision_never_gains_energy_at_any_step():
-    """The peer's impulse contacts only take kinetic energy, step by step (the mean e: test_physics_laws.py)."""
+def test_head_on_collision_never_gains_energy_and_loses_exactly_what_e_says():
+    """The peer's impulse contacts only take kinetic energy, step by step, in all ½·μ·v²·(1 − e²) for the
+    pair's mean e (which test_physics_laws.py checks on every engine)."""
     balls = [{"name": name, "shape": {"type": "sphere", "radius": R}, "mass": m, "restitution": e,
               "pos": [x, 0, 0], "vel": [v, 0, 0]}
              for name, m, e, x, v in [("a", 1.0, 0.9, -0.5, 2.0), ("b", 2.0, 0.5, 0.5, -1.0)]]
@@ -75,7 +77,8 @@ def test_head_on_collision_never_gains_energy_at_any_step():
     assert (va[0], vb[0]) == (2.0, -1.0) and vb[-1] > va[-1], "the balls must meet and part"
     kinetic = 0.5 * 1.0 * va ** 2 + 0.5 * 2.0 * vb ** 2
     assert (np.diff(kinetic) <= 1e-6).all(), "kinetic energy grew"
-    assert kinetic[-1] < kinetic[0]
+    reduced, approach, e = 1.0 * 2.0 / 3.0, 3.0, (0.9 + 0.5) / 2
+    assert kinetic[0] - kinetic[-1] == pytest.approx(0.5 * reduced * approach ** 2 * (1 - e ** 2), rel=1e-4)
 
 
 def test_restitution_and_bounce_threshold_travel_as_parameters():
