@@ -106,24 +106,27 @@ def cluster(tmp_path_factory):
     log = open(root / "cluster.log", "w")
     scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
                                   "--no-dashboard", "--scheduler-file", str(info)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while True:  # the scheduler creates the file, then writes it: wait until it reads whole
-        try:
-            address = json.loads(info.read_text())["address"]
-            break
-        except (FileNotFoundError, json.JSONDecodeError):
-            assert time.monotonic() < deadline and scheduler.poll() is None, (root / "cluster.log").read_text()
-            time.sleep(0.1)
-    workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
-                                 "--name", f"w{i}", "--local-directory", str(root / f"w{i}")],
-                                stdout=log, stderr=log, env=WORKER_ENV) for i in range(2)]
-    with Client(address, timeout="60s") as client:
-        client.wait_for_workers(2, timeout=120)
-    yield address, workers
-    for proc in [*workers, scheduler]:
-        proc.kill()  # nothing of theirs needs a clean shutdown: the datasets are checked already
-        proc.wait()
-    log.close()
+    workers: list[subprocess.Popen] = []
+    try:  # the processes go also when the cluster never came up
+        deadline = time.monotonic() + 60
+        while True:  # the scheduler creates the file, then writes it: wait until it reads whole
+            try:
+                address = json.loads(info.read_text())["address"]
+                break
+            except (FileNotFoundError, json.JSONDecodeError):
+                assert time.monotonic() < deadline and scheduler.poll() is None, (root / "cluster.log").read_text()
+                time.sleep(0.1)
+        workers += [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
+                                      "--name", f"w{i}", "--local-directory", str(root / f"w{i}")],
+                                     stdout=log, stderr=log, env=WORKER_ENV) for i in range(2)]
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address, workers
+    finally:
+        for proc in [*workers, scheduler]:
+            proc.kill()  # nothing of theirs needs a clean shutdown: the datasets are checked already
+            proc.wait()
+        log.close()
 
 
 def test_hdf5_bytes_do_not_depend_on_a_thread_holding_frames(serial, reference, tmp_path):
