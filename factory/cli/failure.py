@@ -54,13 +54,14 @@ def describe(exc: BaseException, resumable: bool = False) -> str:
         return f"{exc.strerror or _one_line(str(exc))}{name} in {where(exc)}; check the path, then {again}"
     todo = ("finished shards are kept: run the same command to resume, and report the log if it fails again"
             if resumable else "this is a bug in the factory: please report it with the log")
-    return f"unexpected {type(exc).__name__} in {where(exc)}: {_one_line(str(exc))[:300]}; {todo}"
+    return f"unexpected {type(exc).__name__} in {where(exc)}: {_one_line(str(exc))[:300].rstrip('.')}; {todo}"
 
 
 def where(exc: BaseException) -> str:
     """The innermost frame of the factory's own code that `exc` passed through, as `path:line (function)`."""
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(_ROOT)] or frames
+    ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(_ROOT) and Path(f.filename).is_file()
+            ] or frames
     if not ours:
         return "the factory"
     frame = ours[-1]

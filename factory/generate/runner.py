@@ -179,7 +179,7 @@ def _no_space(out: Location, shards: list[Shard], total: int, cause: OSError) ->
         need = f"; the remaining {total - episodes} episodes need about {_mb(more)} more"
     with contextlib.suppress(StorageError, OSError):  # a URL has no local disk to measure
         need += f", {_mb(shutil.disk_usage(out.local_path()).free)} free"
-    where = failed_file(cause) or str(out)
+    where = failed_file(cause) or f"into {out}"  # Arrow's and Python's writers do not say which file
     return (f"no space left on device writing {where}{need}; {len(receipts)} of {len(shards)} shards are finished "
             "and kept: free space and run the same command to resume")
 
