@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import yaml
 
 from factory.cli import main
 from factory.cli.failure import describe
+from factory.generate.resume import receipt_name
 from factory.generate.write_behind import Inline
 from factory.storage.hdf5 import HDF5Format
 
@@ -158,3 +161,24 @@ def test_resources_are_named():
     assert files.startswith("too many open files (limit ") and "`ulimit -n 65536`" in files
     disk = describe(raised(OSError(errno.ENOSPC, "No space left on device", "/data/x/.a.parquet.tmp-9")))
     assert disk == "no space left on device writing /data/x/a.parquet; free space and run the same command again"
+
+
+def test_sigterm_mid_run_is_one_line_and_the_same_command_resumes_to_identical_bytes(tmp_path):
+    """SIGTERM (a scheduler's stop) ends a run as Ctrl-C does: what is being written is receipted, exit 143."""
+    recipe = _recipe(tmp_path, episodes=256, steps=400, outputs=SLIDING["outputs"] | {"shard_size": 8})
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "factory.cli", "run", str(recipe), "--out", str(out), "--quiet"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / receipt_name(1)).exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no shard finished in 120 s"
+        time.sleep(0.01)
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.splitlines() == ["terminated (SIGTERM): finished shards are kept; run the same command again to resume"]
+    assert not (out / "manifest.json").exists()
+    assert _factory("run", str(recipe), "--out", str(out), "--quiet").returncode == 0
+    assert _factory("run", str(recipe), "--out", str(tmp_path / "ref"), "--quiet").returncode == 0
+    assert _data(out) == _data(tmp_path / "ref")

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import importlib
 import logging
+import signal
 import sys
 
 from factory.cli.failure import report_failure
@@ -19,6 +20,7 @@ from factory.errors import (
     MergeError,
     RecipeError,
 )
+from factory.generate.interrupt import Terminated, sigterm_as_interrupt
 from factory.registry import FORMATS
 
 COMMANDS = ("recipe", "dataset", "model", "export", "compare")
@@ -50,14 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.raiseExceptions = False  # a handler an engine left on a closed stream (Genesis' on a run's log) stays quiet
     try:
-        return args.func(args)
+        with sigterm_as_interrupt():
+            return args.func(args)
     except (RecipeError, EngineUnsupported, ExportError, MergeError) as exc:  # bad input: the recipe, what its engine
         # cannot do, an export or merge destination it must not touch, datasets of different layouts
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished shards are kept; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM: `Terminated`
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{what}: finished shards are kept; run the same command again to resume", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
     except Exception as exc:  # the factory says it once, plainly, whatever the engine installed to report it
         return report_failure(exc, args)
 
