@@ -79,9 +79,9 @@ def exhausted(exc: BaseException) -> BaseException | None:
 def failed_file(exc: OSError) -> str | None:
     """The file an OSError was about, by its final name (a writer's hidden `.NAME.tmp-ID` is NAME's draft).
 
-    h5py keeps the name only in its message (`filename = '...'`)."""
+    h5py and Arrow keep the name only in their messages (`filename = '...'`, `local file '...'`)."""
     name = exc.filename
-    if name is None and (found := re.search(r"filename = '([^']+)'", str(exc))):
+    if name is None and (found := re.search(r"(?:filename = |local file )'([^']+)'", str(exc))):
         name = found.group(1)
     if name is None:
         return None

@@ -182,3 +182,20 @@ def test_sigterm_mid_run_is_one_line_and_the_same_command_resumes_to_identical_b
     assert _factory("run", str(recipe), "--out", str(out), "--quiet").returncode == 0
     assert _factory("run", str(recipe), "--out", str(tmp_path / "ref"), "--quiet").returncode == 0
     assert _data(out) == _data(tmp_path / "ref")
+
+
+def test_a_file_missing_from_a_finished_dataset_is_one_line_and_the_run_command_restores_it(tmp_path, capfd):
+    recipe = _recipe(tmp_path, episodes=4)
+    out = tmp_path / "out"
+    assert main(["run", str(recipe), "--out", str(out), "--quiet"]) == 0
+    before = _data(out)
+    lost = out / "parquet" / "transitions" / "shard-00000.parquet"
+    lost.unlink()
+    capfd.readouterr()
+    for command in (["inspect", str(out)], ["preview", str(out), "--episode", "0"]):
+        assert main(command) == 1
+        lines = _lines(capfd.readouterr().err)
+        assert len(lines) == 1 and lines[0].startswith(f"error: missing file {lost}; if it belongs to a dataset, "
+                                                       "`factory verify DATASET` lists what else is missing"), lines
+    assert main(["run", str(recipe), "--out", str(out), "--quiet"]) == 0
+    assert _data(out) == before

@@ -49,6 +49,10 @@ def describe(exc: BaseException, resumable: bool = False) -> str:
     if isinstance(cause, OSError) and cause.errno in TOO_MANY_FILES:
         return (f"too many open files (limit {_open_files_limit()}, see `ulimit -n`) in {where(cause)}; raise the "
                 f"limit (`ulimit -n 65536`) or use fewer --workers, then {again}")
+    if isinstance(exc, FileNotFoundError):
+        name = failed_file(exc) or (str(exc.args[0]) if len(exc.args) == 1 else where(exc))  # Arrow: the path alone
+        return (f"missing file {name}; if it belongs to a dataset, `factory verify DATASET` lists what else is "
+                "missing, and the `factory run` command that wrote it redoes those shards")
     if isinstance(exc, OSError):
         name = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror or _one_line(str(exc))}{name} in {where(exc)}; check the path, then {again}"
