@@ -78,14 +78,15 @@ def test_report_with_every_episode_held_out_keeps_its_checks(datasets, tmp_path,
     assert summary["training"] is None and summary["checks"]["duplicates"]["fraction"] > 0
 
 
-def test_compare_of_identical_constant_outcomes_writes_its_page(datasets, tmp_path, monkeypatch, capsys):
-    """Two 'engines' (MuJoCo twice) on episodes whose every outcome is constant."""
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_compare_of_degenerate_episodes_writes_its_page(datasets, name, tmp_path, monkeypatch, capsys):
+    """Two 'engines' (MuJoCo twice) on one episode, on episodes whose every outcome is constant, without contacts."""
     from factory.compare import runs
 
     real = runs.run_engine
     monkeypatch.setattr(runs, "run_engine", lambda recipe, engine, episodes, out: dataclasses.replace(
         real(recipe, "mujoco", episodes, out), engine=engine))
-    _, recipe = datasets["same"]
+    _, recipe = datasets[name]
     assert main(["compare", str(recipe), "--engines", "mujoco,twin", "--out", str(tmp_path)]) == 0, \
         capsys.readouterr().err
     assert (tmp_path / "outcomes.png").exists() and (tmp_path / "index.html").exists()
