@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,8 @@ def test_resources_are_named():
     assert files.startswith("too many open files (limit ") and "`ulimit -n 65536`" in files
     disk = describe(raised(OSError(errno.ENOSPC, "No space left on device", "/data/x/.a.parquet.tmp-9")))
     assert disk == "no space left on device writing /data/x/a.parquet; free space and run the same command again"
+    worker = describe(BrokenProcessPool("A process in the process pool was terminated abruptly"), resumable=True)
+    assert worker.startswith("a worker process died abruptly (BrokenProcessPool; the system kills one that runs out")
 
 
 def test_sigterm_mid_run_is_one_line_and_the_same_command_resumes_to_identical_bytes(tmp_path):

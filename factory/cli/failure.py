@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import traceback
+from concurrent.futures import BrokenExecutor
 from pathlib import Path
 
 from factory.errors import NO_SPACE, TOO_MANY_FILES, FactoryError, OutOfSpace, exhausted, failed_file
@@ -49,6 +50,9 @@ def describe(exc: BaseException, resumable: bool = False) -> str:
     if isinstance(cause, OSError) and cause.errno in TOO_MANY_FILES:
         return (f"too many open files (limit {_open_files_limit()}, see `ulimit -n`) in {where(cause)}; raise the "
                 f"limit (`ulimit -n 65536`) or use fewer --workers, then {again}")
+    if isinstance(exc, BrokenExecutor) or type(exc).__name__ == "KilledWorker":  # dask's, by name: not imported here
+        return (f"a worker process died abruptly ({type(exc).__name__}; the system kills one that runs out of memory, "
+                f"see `dmesg`); use fewer --workers if memory is short, then {again}")
     if isinstance(exc, FileNotFoundError):
         name = failed_file(exc) or (str(exc.args[0]) if len(exc.args) == 1 else where(exc))  # Arrow: the path alone
         return (f"missing file {name}; if it belongs to a dataset, `factory verify DATASET` lists what else is "
