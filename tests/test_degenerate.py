@@ -15,6 +15,8 @@ from factory.compare import page
 from factory.generate.runner import run
 from factory.recipe.loader import parse_recipe
 
+pytestmark = pytest.mark.filterwarnings("error", "ignore::DeprecationWarning")  # a warning reaches the terminal
+
 BOX = {"name": "box", "shape": {"type": "box", "size": [0.3, 0.3, 0.1]},
        "mass": {"type": "uniform", "low": 0.5, "high": 4.0}, "friction": 0.5, "pos": [0, 0, 0.05],
        "vel": [{"type": "uniform", "low": 1.0, "high": 3.0}, 0, 0]}

@@ -15,6 +15,8 @@ from factory.errors import EngineUnsupported
 from factory.export import EXPORTERS
 from factory.recipe.schema import Recipe
 
+pytestmark = pytest.mark.filterwarnings("error", "ignore::DeprecationWarning")  # a warning reaches the terminal
+
 SHIPPED = sorted(p.relative_to(RECIPES).as_posix() for p in RECIPES.glob("*/*.yaml") if p.parent.name != "unity")
 RIGID = [p for p in SHIPPED if p.split("/")[0] in ("collision", "phyworld")]
 

@@ -173,15 +173,16 @@ def _no_space(out: Location, shards: list[Shard], total: int, cause: OSError) ->
     receipts = [json.loads(out.read_bytes(receipt_name(s.id))) for s in shards if out.is_file(receipt_name(s.id))]
     written = sum(f["bytes"] for r in receipts for f in r["files"])
     episodes = sum(r["episodes"][1] - r["episodes"][0] for r in receipts)
-    need = ""
+    facts = []
     if episodes:
-        more = written / episodes * (total - episodes)
-        need = f"; the remaining {total - episodes} episodes need about {_mb(more)} more"
+        left = total - episodes
+        facts.append(f"the remaining {left} episodes need about {_mb(written / episodes * left)}")
     with contextlib.suppress(StorageError, OSError):  # a URL has no local disk to measure
-        need += f", {_mb(shutil.disk_usage(out.local_path()).free)} free"
+        facts.append(f"{_mb(shutil.disk_usage(out.local_path()).free)} is free now")
+    facts.append(f"{len(receipts)} of {len(shards)} shards are finished and kept" if receipts
+                 else "no shard was finished")
     where = failed_file(cause) or f"into {out}"  # Arrow's and Python's writers do not say which file
-    return (f"no space left on device writing {where}{need}; {len(receipts)} of {len(shards)} shards are finished "
-            "and kept: free space and run the same command to resume")
+    return f"no space left on device writing {where}; {', '.join(facts)}: free space and run the same command to resume"
 
 
 def _mb(n: float) -> str:
