@@ -4,7 +4,8 @@ Engines install their own reporting (Genesis replaces `sys.excepthook` and logs 
 stream a run diverted), and a traceback through the runner tells a user little; so `main` catches
 whatever a command raises and says it once itself. The traceback goes to a log file the line names:
 `OUT/.factory/factory.log` beside a run's engine log, else a file in the system's temporary folder
-(where a full disk leaves it too); `--verbose` prints it instead.
+(where a full disk leaves it too); `--verbose` prints it instead. A handler names where its details go by
+setting `args.log_dir`, and a run its engine output's `Terminal` as `args.engine_output`.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def write_log(exc: BaseException, args: argparse.Namespace) -> Path | None:
     """Append the traceback to the command's log (a run's state folder, else the temporary folder); return it."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     text = f"{stamp} factory {' '.join(sys.argv[1:])}\n{''.join(traceback.format_exception(exc))}\n"
+    if engine_log := getattr(getattr(args, "engine_output", None), "log", None):  # a run's, kept out of OUT
+        text += f"engine output of this run: {engine_log}\n\n"
     folder = getattr(args, "log_dir", None)
     candidates = [folder / LOG_NAME] if folder is not None and folder.is_dir() else []
     candidates.append(Path(tempfile.gettempdir()) / f"factory-{args.command}-{time.strftime('%Y%m%d-%H%M%S')}.log")

@@ -65,6 +65,8 @@ def _run(args: argparse.Namespace) -> int:
         args.log_dir = out.local_path() / STATE_DIR
     total = args.episodes or recipe.episodes
     with engine_output_to_log(out, args.verbose) as terminal:
+        args.engine_output = terminal  # a failure's details name its log where it is not kept under OUT
+
         def say(message: str) -> None:
             print(message, file=terminal.err, flush=True)
 
