@@ -40,7 +40,14 @@ def _sweep(recipe: Recipe, tmp_path: Path, capfd, engines: str | None = None) ->
     for command in commands:
         code = main(command)
         err = capfd.readouterr().err
-        assert code == 0 and "Traceback" not in err, (command, err)
+        assert code == 0 and "Traceback" not in err, (command, err, _details(err))
+
+
+def _details(err: str) -> str:
+    """The traceback a failed command's line points to."""
+    if "(details: " not in err:
+        return ""
+    return Path(err.rsplit("(details: ", 1)[1].split(")")[0]).read_text()[-3000:]
 
 
 @pytest.mark.parametrize("path", RIGID)
