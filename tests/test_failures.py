@@ -202,3 +202,17 @@ def test_a_file_missing_from_a_finished_dataset_is_one_line_and_the_run_command_
                                                        "`factory verify DATASET` lists what else is missing"), lines
     assert main(["run", str(recipe), "--out", str(out), "--quiet"]) == 0
     assert _data(out) == before
+
+
+def test_a_racing_second_run_is_one_line_and_leaves_the_first_alone(tmp_path, capfd):
+    """A second run of the same output while one holds its lock: one line naming the holder, exit 1."""
+    from factory.generate.lock import output_lock
+
+    recipe = _recipe(tmp_path, episodes=4)
+    out = tmp_path / "out"
+    with output_lock(out):
+        capfd.readouterr()
+        assert main(["run", str(recipe), "--out", str(out), "--quiet"]) == 1
+        lines = _lines(capfd.readouterr().err)
+        assert len(lines) == 1 and lines[0].startswith(f"error: {out} is being written by another run (pid "), lines
+    assert main(["run", str(recipe), "--out", str(out), "--quiet"]) == 0
