@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import errno
+import re
 from collections.abc import Iterable
+
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+"""errno values of a full disk (or a full quota)."""
+TOO_MANY_FILES = frozenset({errno.EMFILE, errno.ENFILE})
+"""errno values of a process (or system) out of file descriptors."""
 
 
 class FactoryError(Exception):
@@ -41,12 +48,44 @@ class StorageError(FactoryError):
     """A dataset on disk that is missing, incomplete or inconsistent."""
 
 
+class OutOfSpace(StorageError):
+    """A run stopped by a full disk; its message says which file, how much more it needs and how to resume."""
+
+
 class ExportError(FactoryError):
     """An export that cannot start: unknown format, missing library, or a destination it must not touch."""
 
 
 class MergeError(FactoryError):
     """Datasets that cannot be merged into one (different layouts), or a merge destination in use."""
+
+
+def exhausted(exc: BaseException) -> BaseException | None:
+    """The failure behind `exc` that means the machine ran out of disk space, file descriptors or memory.
+
+    Follows causes and contexts: a writer thread's ENOSPC reaches the caller through a future, h5py's
+    through the error of closing the file, a worker's through the executor."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MemoryError) or (
+                isinstance(current, OSError) and current.errno in NO_SPACE | TOO_MANY_FILES):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def failed_file(exc: OSError) -> str | None:
+    """The file an OSError was about, by its final name (a writer's hidden `.NAME.tmp-ID` is NAME's draft).
+
+    h5py and Arrow keep the name only in their messages (`filename = '...'`, `local file '...'`)."""
+    name = exc.filename
+    if name is None and (found := re.search(r"(?:filename = |local file )'([^']+)'", str(exc))):
+        name = found.group(1)
+    if name is None:
+        return None
+    return re.sub(r"(^|/)\.([^/]+)\.tmp-[^/]+$", r"\1\2", str(name))
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -29,6 +29,8 @@ def batch_contacts(readings: np.ndarray, scene: SceneModel) -> list[Contacts]:
     """`readings` (B, n_rec, sensor_width): each episode's sensors at its recorded steps 1..n_rec;
     found for the whole batch at once, then cut per episode (views)."""
     batch, n_rec = readings.shape[:2]
+    if not scene.pairs:  # one body and no floor (a thrown ball): no sensor, no contact
+        return [Contacts.empty() for _ in range(batch)]
     slots = readings.reshape(batch, n_rec, sum(scene.slots), SENSOR_FIELDS)
     pair_of_slot = np.repeat(np.arange(len(scene.pairs)), scene.slots)
     rank = np.concatenate([np.arange(n) for n in scene.slots])  # a slot's place within its pair's sensor

@@ -7,16 +7,20 @@ command needs load only when its handler runs, so `factory --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
+import signal
 import sys
 
+from factory.cli.failure import report_failure
 from factory.errors import (
     EngineUnsupported,
     ExportError,
-    FactoryError,
     MergeError,
     RecipeError,
 )
+from factory.generate.interrupt import Terminated, sigterm_as_interrupt
 from factory.registry import FORMATS
 from factory.version import __version__
 
@@ -44,20 +48,23 @@ an export or merge destination in use, datasets of different layouts.
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; any failure ends in one line on stderr and exit 1 (see `factory.cli.failure`)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    logging.raiseExceptions = False  # a handler an engine left on a closed stream (Genesis' on a run's log) stays quiet
     try:
-        return args.func(args)
+        with sigterm_as_interrupt():
+            return args.func(args)
     except (RecipeError, EngineUnsupported, ExportError, MergeError) as exc:  # bad input: the recipe, what its engine
         # cannot do, an export or merge destination it must not touch, datasets of different layouts
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except FactoryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: finished shards are kept; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM: `Terminated`
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{what}: finished shards are kept; run the same command again to resume", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+    except Exception as exc:  # the factory says it once, plainly, whatever the engine installed to report it
+        return report_failure(exc, args)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,9 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG.format(formats=", ".join(f"{f}/" for f in FORMATS)),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command", required=True)
 
     for name in COMMANDS:
         importlib.import_module(f"factory.cli.{name}").register(sub)
+    for command in sub.choices.values():
+        with contextlib.suppress(argparse.ArgumentError):  # a command with its own --verbose (run) keeps it
+            command.add_argument("--verbose", action="store_true", help="print a failure's traceback")
     return parser
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 
 from factory.cli.options import add_storage_options, load, where, worker_count
-from factory.errors import RecipeError
+from factory.errors import RecipeError, StorageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["cpu", "gpu"], help="override the Genesis backend")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="show the engine's own output (kernel compilation, "
-                   "warnings) instead of keeping it in OUT/.factory/engine.log")
+                   "warnings) instead of keeping it in OUT/.factory/engine.log, and a failure's traceback")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=worker_count, metavar="N|auto",
                        help="run shards on a local dask cluster of N worker processes (auto: one per core this run "
@@ -48,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from factory.generate.engine_log import LOG_FILE, engine_output_to_log
     from factory.generate.plain import PlainExecutor
+    from factory.generate.resume import STATE_DIR
     from factory.generate.runner import Executor, run
 
     recipe = load(args.recipe)
@@ -59,8 +61,12 @@ def _run(args: argparse.Namespace) -> int:
                                                  f"{recipe.engine.type}"])
         recipe = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"backend": args.backend})})
     out = where(args.out or str(Path("outputs") / recipe.name), args)
+    with contextlib.suppress(StorageError):  # a URL: a failure's details go to the temporary folder
+        args.log_dir = out.local_path() / STATE_DIR
     total = args.episodes or recipe.episodes
     with engine_output_to_log(out, args.verbose) as terminal:
+        args.engine_output = terminal  # a failure's details name its log where it is not kept under OUT
+
         def say(message: str) -> None:
             print(message, file=terminal.err, flush=True)
 

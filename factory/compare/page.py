@@ -46,9 +46,17 @@ def figures(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], out: Path
     rows = (len(names) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(11, 2.8 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
-        for engine, values in outcomes.items():
-            ax.hist(values[name], bins=20, alpha=0.5, label=engine)
-        ax.set_title(name, fontsize=9)
+        samples = {engine: _finite(values[name]) for engine, values in outcomes.items()}
+        edges = _bins(list(samples.values()))
+        note = ""
+        if edges is None:
+            note = " (no finite values)"
+        elif len(edges) == 2:
+            note = f" (constant, {edges.mean():.4g})"
+        for engine, values in samples.items():
+            if edges is not None:
+                ax.hist(values, bins=edges, alpha=0.5, label=engine)
+        ax.set_title(name + note, fontsize=9)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     axes.flat[0].legend()
@@ -65,6 +73,25 @@ def figures(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], out: Path
             ax.set_title(f"{law} residual", fontsize=10)
         figs["laws"] = _save(fig, out / "laws.png")
     return figs
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, float)
+    return values[np.isfinite(values)]
+
+
+def _bins(samples: list[np.ndarray], n: int = 20) -> np.ndarray | None:
+    """Bin edges shared by every engine's sample of one measure (so their bars line up), or None without a
+    value. A measure constant up to rounding (a resting ball's height) gets one bin around it: numpy cannot
+    split a range of 1e-17 into 20 finite bins ("Too many bins for data range")."""
+    values = np.concatenate(samples)
+    if not len(values):
+        return None
+    low, high = float(values.min()), float(values.max())
+    if high - low <= 1e-9 * max(1.0, abs(low), abs(high)):
+        half = max(abs(low) * 1e-3, 1e-6)
+        return np.array([low - half, high + half])
+    return np.linspace(low, high, n + 1)
 
 
 def write(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], out: Path) -> Path:

@@ -71,9 +71,10 @@ def _buffers(block: Block, source: Source) -> list[EpisodeBuffer]:
 
 @contextlib.contextmanager
 def _datasets_path(root: Path) -> Iterator[None]:
-    """Minari finds its root only in MINARI_DATASETS_PATH; set it for the export, restore it after."""
+    """Minari finds its root only in MINARI_DATASETS_PATH; set it for the export, restore it after. Absolute:
+    Minari joins a relative root onto paths it already built from it (`--out rel` wrote into rel/…/rel/…)."""
     before = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(root)
+    os.environ["MINARI_DATASETS_PATH"] = str(Path(root).absolute())
     try:
         yield
     finally:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from factory.errors import StorageError
 from factory.generate.resume import RUN_FILE, STATE_DIR
 from factory.storage.location import Location
 
@@ -66,9 +67,12 @@ def engine_output_to_log(out: Location, verbose: bool = False) -> Iterator[Termi
         terminal.err.close()
         log, terminal.log = terminal.log, None
         assert log is not None
-        if out.is_file(RUN_FILE):
-            out.write_bytes(LOG_FILE, log.read_bytes())
-        elif log.stat().st_size:
-            terminal.log = log  # the run did not get going: the log stays where it is for the user to read
+        try:
+            if out.is_file(RUN_FILE):
+                out.write_bytes(LOG_FILE, log.read_bytes())
+            elif log.stat().st_size:
+                terminal.log = log  # the run did not get going: the log stays where it is for the user to read
+        except (OSError, StorageError):  # a full disk: the log stays where it is, and the run's own error is reported
+            terminal.log = log
         if terminal.log is None:
             log.unlink()

@@ -1,4 +1,4 @@
-"""Ctrl-C that lets the run's own process finish what it is writing.
+"""Ctrl-C (and SIGTERM, handled the same way) that lets the run's own process finish what it is writing.
 
 A KeyboardInterrupt raised inside h5py's type conversion comes out as a `TypeError` ("Operation not
 defined for data type class"), so a Ctrl-C during an HDF5 write in the main thread would end a run
@@ -16,19 +16,44 @@ import threading
 from collections.abc import Iterator
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, a batch scheduler's stop), raised as Ctrl-C is so that a run stops the same way: what
+    it is writing finished and receipted, its lock released, one line; Python's default ended it mid-write."""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
 @contextlib.contextmanager
-def interrupts_held() -> Iterator[None]:
-    """Hold a Ctrl-C (SIGINT) that arrives in the block, then raise KeyboardInterrupt as it ends.
-    Changes nothing outside the main thread or where SIGINT is not Python's default handler."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+def sigterm_as_interrupt() -> Iterator[None]:
+    """For the block, SIGTERM raises `Terminated` in the main thread (elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    before = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, before)
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) or a `sigterm_as_interrupt` SIGTERM that arrives in the block, then raise it as
+    it ends. Changes nothing outside the main thread or for a signal whose handler is not those."""
+    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _terminate}
+    held = [s for s, handler in handlers.items() if signal.getsignal(s) is handler]
+    if threading.current_thread() is not threading.main_thread() or not held:
+        yield
+        return
+    caught: list[int] = []
+    for s in held:
+        signal.signal(s, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s in held:
+            signal.signal(s, handlers[s])
     if caught:
-        raise KeyboardInterrupt
+        raise Terminated if caught[0] == signal.SIGTERM else KeyboardInterrupt

@@ -8,7 +8,9 @@ same command again redoes only the shards without a valid receipt.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from engines import load_engine
 from factory.contract.engine import Engine
 from factory.contract.rollout import Layout
+from factory.errors import NO_SPACE, OutOfSpace, StorageError, exhausted, failed_file
 from factory.generate.interrupt import interrupts_held
 from factory.generate.lock import output_lock
 from factory.generate.plan import Shard, check_scale, plan_shards
@@ -23,6 +26,7 @@ from factory.generate.provenance import build_manifest
 from factory.generate.resume import (
     begin,
     check_output,
+    receipt_name,
     remove_run,
     remove_temporaries,
     scan,
@@ -62,9 +66,12 @@ def run(recipe: Recipe, out: str | os.PathLike[str] | Location, *, episodes: int
     with output_lock(out):
         try:
             return _generate(recipe, out, shards, total, overwrite, progress, recipe_path, executor, say, layout)
-        except BaseException:
+        except BaseException as exc:
             if fresh and not scan(out, shards)[0]:
                 remove_run(out)  # nothing finished: drop the run record, so a corrected recipe starts clean
+            cause = exhausted(exc)
+            if isinstance(cause, OSError) and cause.errno in NO_SPACE:
+                raise OutOfSpace(_no_space(out, shards, total, cause)) from exc
             raise
 
 
@@ -158,6 +165,28 @@ def _finish(recipe: Recipe, out: Location, simulated: Simulated, helper: Helper 
     theirs = helper.submit(write_shard, out, simulated.shard, records, simulated.layout, formats[:-1])
     mine = write_shard(out, simulated.shard, records, simulated.layout, formats[-1:]) | {"quarantined": quarantined}
     return lambda: mine | {"files": theirs.result()["files"] + mine["files"]}
+
+
+def _no_space(out: Location, shards: list[Shard], total: int, cause: OSError) -> str:
+    """What a full disk stopped, how much more the rest of the run needs (from the shards it finished) and how to
+    go on: the user's one line, so it names the file and the numbers rather than the writer that hit the limit."""
+    receipts = [json.loads(out.read_bytes(receipt_name(s.id))) for s in shards if out.is_file(receipt_name(s.id))]
+    written = sum(f["bytes"] for r in receipts for f in r["files"])
+    episodes = sum(r["episodes"][1] - r["episodes"][0] for r in receipts)
+    facts = []
+    if episodes:
+        left = total - episodes
+        facts.append(f"the remaining {left} episodes need about {_mb(written / episodes * left)}")
+    with contextlib.suppress(StorageError, OSError):  # a URL has no local disk to measure
+        facts.append(f"{_mb(shutil.disk_usage(out.local_path()).free)} is free now")
+    facts.append(f"{len(receipts)} of {len(shards)} shards are finished and kept" if receipts
+                 else "no shard was finished")
+    where = failed_file(cause) or f"into {out}"  # Arrow's and Python's writers do not say which file
+    return f"no space left on device writing {where}; {', '.join(facts)}: free space and run the same command to resume"
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.1f} MB"
 
 
 def _shard_entry(receipt: dict[str, Any]) -> dict[str, Any]:

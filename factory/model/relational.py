@@ -67,6 +67,8 @@ class RelationalModel(nn.Module):
         g = body_graph(state, action, static, self.scene, self.record_dt)
         for name, x in (("node", g.nodes), ("edge", g.edges)):
             flat = x.reshape(-1, x.shape[-1])
+            if len(flat) < 2:  # a lone object has no edges: they keep scale 1 (std of nothing warns, and is NaN)
+                continue
             getattr(self, f"{name}_mean").copy_(flat.mean(0))
             std = flat.std(0)
             getattr(self, f"{name}_std").copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from factory.errors import FactoryError
 from factory.model.baselines import ConstantVelocity, Predictor, baselines
 from factory.model.evaluate import episode_rollouts, evaluate
 from factory.model.particle_train import train_particles
@@ -65,14 +66,23 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
     table = ds.episodes()
     info = episode_info(table)
     checks = check_particles(ds, info) if particles else check_dataset(ds, info)
-    split = split_episodes(table, quality.holdout, seed=config.seed)
     bands = ood_bands(table, quality.holdout)
-    probes = {}
-    trained: TrainResult[Any]  # a particle or a relational model
-    if particles:
+    try:
+        split = split_episodes(table, quality.holdout, seed=config.seed)
+    except FactoryError as exc:  # every episode held out: the checks stand, there is nothing to train on
+        split = Split(train=[], val=[], test=[], ood=sorted({e for band in bands.values() for e in band}))
+        not_computed = [f"model, its evaluation and probes: {exc}"]
+    else:
+        not_computed = [] if split.test else [
+            "in-distribution evaluation (rollout error, learnability, label accuracy, probes): no held-out test "
+            f"episodes, all {len(split.train)} in-distribution went to training (3 or more leave some to test)"]
+    trained: TrainResult[Any] | None = None  # a particle or a relational model
+    evaluation: dict[str, Any] = {}
+    probes: dict[str, Any] = {}
+    if split.train and particles:
         trained = train_particles(ds, split, config, out=out / "model.pt")
         evaluation = evaluate_particle_model(ds, trained.model, split, horizon, bands)
-    else:
+    elif split.train:
         stats = load_stats(ds)
         trained = train_relational(ds, split, info, config, out=out / "model.pt")
         evaluation = evaluate_model(ds, trained.model, split, stats, info, horizon, bands)
@@ -85,19 +95,23 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
                     "episodes": ds.manifest["counts"]["episodes"], "transitions": len(ds)},
         "quality": quality.model_dump(),
         "split": {k: len(v) for k, v in split.to_dict().items()},
-        "training": {"steps": trained.steps, "seconds": trained.seconds,
-                     "steps_per_second": trained.steps_per_second, "history": trained.history},
+        "training": None if trained is None else {"steps": trained.steps, "seconds": trained.seconds,
+                                                  "steps_per_second": trained.steps_per_second,
+                                                  "history": trained.history},
         "checks": checks,
         "evaluation": evaluation,
         "generalization": side_by_side(evaluation),
         "probes": probes,
         "label_gap_closed": {k: gap_closed(r["labels"]) for k, r in evaluation.items() if "labels" in r},
         "verdict": verdict(checks, evaluation, quality),
+        "not_computed": not_computed,
     }
     figures = _figures(summary, out, info)
-    model = trained.model  # a ParticleModel exactly when the dataset is of particles
-    preview = (particle_preview(ds, model, split, out / "preview.png") if isinstance(model, ParticleModel)
-               else _rigid_preview(ds, model, split, info, out / "preview.png"))
+    preview = None
+    if trained is not None:
+        model = trained.model  # a ParticleModel exactly when the dataset is of particles
+        preview = (particle_preview(ds, model, split, out / "preview.png") if isinstance(model, ParticleModel)
+                   else _rigid_preview(ds, model, split, info, out / "preview.png"))
     if preview:
         figures["preview"] = preview.name
     summary["seconds"] = time.perf_counter() - start
@@ -111,10 +125,11 @@ def is_particle_dataset(ds: Dataset) -> bool:
 
 
 def _figures(summary: dict, out: Path, info: dict[int, dict]) -> dict[str, str]:
-    figures = {
-        "loss": plots.loss_curves(summary["training"]["history"], out / "loss.png"),
-        "rollout": plots.rollout_error(summary["evaluation"], out / "rollout.png"),
-    }
+    figures = {}
+    if summary["training"]:
+        figures["loss"] = plots.loss_curves(summary["training"]["history"], out / "loss.png")
+    if rollout := plots.rollout_error(summary["evaluation"], out / "rollout.png"):
+        figures["rollout"] = rollout
     if summary["checks"]["coverage"]:
         figures["coverage"] = plots.coverage(summary["checks"]["coverage"], out / "coverage.png")
     rates = {k: sum(bool(e["labels"][k]) for e in info.values()) / len(info)

@@ -41,6 +41,8 @@ def render(summary: dict, figures: dict[str, str]) -> str:
                     [[c["aspect"], c["name"], c["value"],
                       ("≥ " if c["higher_is_better"] else "≤ ") + f"{c['threshold']:.4g}", c["passed"]]
                      for c in v["criteria"]])]
+    if summary.get("not_computed"):
+        parts += ["<h2>Not computed</h2><ul>", *[f"<li>{escape(n)}</li>" for n in summary["not_computed"]], "</ul>"]
     ev = summary.get("evaluation") or {}
     for set_name, title in (("test", "Held-out episodes (in distribution)"), ("ood", "Out of distribution")):
         if set_name not in ev:

@@ -32,9 +32,12 @@ def loss_curves(history: dict[str, list[float]], path: Path) -> Path:
     return _save(fig, path)
 
 
-def rollout_error(evaluation: dict, path: Path) -> Path:
-    """One panel per set: in distribution, then each holdout band (factory.report.bands)."""
+def rollout_error(evaluation: dict, path: Path) -> Path | None:
+    """One panel per set: in distribution, then each holdout band (factory.report.bands); None without any set
+    (a dataset too small to hold episodes out), where a figure would have no panel."""
     sets = [s for s in band_sets(evaluation) if s in evaluation]
+    if not sets:
+        return None
     fig, axes = plt.subplots(1, len(sets), figsize=(4.6 * len(sets), 3.8), squeeze=False)
     for ax, name in zip(axes[0], sets, strict=False):
         for predictor, errors in evaluation[name]["rollout"].items():

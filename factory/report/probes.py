@@ -40,13 +40,9 @@ def describe_scene(recipe: dict, params: dict[str, float], states0: np.ndarray |
         parts.append(f"The scene has {where} (friction {friction:.2f}).")
     for obj in scene["objects"]:
         n, shape = obj["name"], obj["shape"]["type"]
-        if shape == "sphere":
-            size = f"radius {params[f'{n}.radius']:.3g} m"
-        elif shape == "box":
-            size = "size " + " × ".join(f"{params[f'{n}.size.{a}']:.3g}" for a in "xyz") + " m"
-        else:
-            size = f"radius {params[f'{n}.radius']:.3g} m, height {params[f'{n}.height']:.3g} m"
-        text = (f"A {shape} '{n}' ({size}, mass {params[f'{n}.mass']:.3g} kg, "
+        mass = params.get(f"{n}.mass", obj.get("mass"))
+        weighs = f", mass {mass:.3g} kg" if isinstance(mass, int | float) else ""
+        text = (f"A {shape} '{n}' ({_size(n, obj['shape'], params)}{weighs}, "
                 f"friction {params.get(f'{n}.friction', 0.5):.2f})")
         if obj.get("fixed"):
             text += ", fixed in place,"
@@ -57,12 +53,34 @@ def describe_scene(recipe: dict, params: dict[str, float], states0: np.ndarray |
             speed = float(np.linalg.norm(v))
             text += f" moving at {speed:.2f} m/s toward {_heading(v)}." if speed > 0.05 else " at rest."
         else:
-            text += "."
+            text = text.removesuffix(",") + "."
         parts.append(text)
     if recipe.get("kind") in ("fluid", "cloth"):
         parts.append("A liquid block starts in the tank." if recipe["kind"] == "fluid"
                      else "A square cloth sheet starts above the objects.")
     return " ".join(parts)
+
+
+def _size(name: str, shape: dict, params: dict[str, float]) -> str:
+    """An object's size in words: the sampled value where the episode has one, else the recipe's (a cup's cavity
+    and walls are never sampled, so a pour episode has no `cup.radius` to read)."""
+    def value(key: str, axis: int | None = None) -> float | None:
+        v = params.get(f"{name}.{key}" + ("" if axis is None else f".{'xyz'[axis]}"))
+        if v is None:
+            v = shape.get(key) if axis is None else (shape.get(key) or [None] * 3)[axis]
+        return v if isinstance(v, int | float) else None
+
+    def words(*fields: tuple[str, float | None]) -> str:
+        return ", ".join(f"{label} {v:.3g} m" for label, v in fields if v is not None)
+
+    if shape["type"] == "box":
+        sizes = [value("size", a) for a in range(3)]
+        return "size " + " × ".join(f"{v:.3g}" for v in sizes) + " m" if None not in sizes else "box"
+    if shape["type"] == "cup":
+        inner = [value("inner", a) for a in range(3)]
+        cavity = "cavity " + " × ".join(f"{v:.3g}" for v in inner) + " m" if None not in inner else "open cup"
+        return ", ".join([cavity, *([words(("walls", value("wall")))] if value("wall") is not None else [])])
+    return words(("radius", value("radius")), ("height", value("height"))) or shape["type"]
 
 
 def _heading(v: np.ndarray) -> str:

@@ -22,6 +22,7 @@ def render_verdict(summary: dict) -> str:
         bound = ">=" if c["higher_is_better"] else "<="
         lines.append(f"  [{'ok' if c['passed'] else 'FAIL':>4}] {c['aspect']:<11} {c['name']:<45} "
                      f"{c['value']:.4g} {bound} {c['threshold']:.4g}")
+    lines += [f"  not computed: {note}" for note in summary.get("not_computed", [])]
     if summary.get("evaluation"):
         lines.append(render_evaluation(summary["evaluation"]))
     return "\n".join(lines)
