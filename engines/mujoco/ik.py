@@ -1,0 +1,52 @@
+"""Damped least squares inverse kinematics for a robot's tool point, on a scratch MjData.
+
+dq = Jᵀ (J Jᵀ + λ² I)⁻¹ e over the actuated joints, with e the tool point's position error and
+the ee link's orientation error, a few iterations from the current configuration, clamped to the
+joint ranges. Solved once per recorded step, from where the arm is, so a few iterations suffice.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from engines.mujoco.robot_scene import RobotParts
+
+ITERATIONS = 5
+DAMPING = 0.05  # λ: bounds the step near singular configurations
+
+
+def tool_point(data: mujoco.MjData, part: RobotParts) -> np.ndarray:
+    """The tool point (world) from the data's current kinematics."""
+    return data.xpos[part.ee] + data.xmat[part.ee].reshape(3, 3) @ np.asarray(part.recipe.ee_offset)
+
+
+def solve(model: mujoco.MjModel, scratch: mujoco.MjData, qpos: np.ndarray, part: RobotParts,
+          target: np.ndarray, quat: np.ndarray) -> np.ndarray:
+    """Actuated joint positions putting the tool point at `target` with the ee link at orientation `quat`."""
+    scratch.qpos[:] = qpos
+    qadr, dadr = part.qadr[part.actuated], part.dadr[part.actuated]
+    jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
+    error, current = np.zeros(6), np.zeros(4)
+    for _ in range(ITERATIONS):
+        mujoco.mj_kinematics(model, scratch)
+        mujoco.mj_comPos(model, scratch)
+        point = tool_point(scratch, part)
+        mujoco.mj_jac(model, scratch, jacp, jacr, point, part.ee)
+        error[:3] = target - point
+        current[:] = scratch.xquat[part.ee]
+        mujoco.mju_subQuat(error[3:], quat, current)  # in the ee frame
+        error[3:] = scratch.xmat[part.ee].reshape(3, 3) @ error[3:]
+        jac = np.vstack([jacp[:, dadr], jacr[:, dadr]])
+        step = jac.T @ np.linalg.solve(jac @ jac.T + DAMPING ** 2 * np.eye(6), error)
+        scratch.qpos[qadr] = np.clip(scratch.qpos[qadr] + step, part.limits[:, 0], part.limits[:, 1])
+    return scratch.qpos[qadr].copy()
+
+
+def forward(model: mujoco.MjModel, scratch: mujoco.MjData, qpos: np.ndarray, part: RobotParts,
+            joints: np.ndarray) -> np.ndarray:
+    """The tool point with the actuated joints at `joints` and the rest as in `qpos`."""
+    scratch.qpos[:] = qpos
+    scratch.qpos[part.qadr[part.actuated]] = joints
+    mujoco.mj_kinematics(model, scratch)
+    return tool_point(scratch, part)

@@ -1,0 +1,104 @@
+"""Scripted robot policies: pure functions of (observation, episode draws, step) → a command.
+
+Policies read the simulator's true state (object positions, joint positions, the tool point), not
+sensors: the data shows what a competent script does, not what perception allows. A command is a
+tool-point target or joint targets; the engine turns it into the recipe's action space (with its own
+inverse kinematics where needed) and adds the action noise, so a policy knows no engine. With no
+memory between steps, an episode replays exactly from its recorded states.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from factory.contract.robots import RobotInit
+from factory.recipe.distributions import nominal
+from factory.recipe.robots import PushPolicy, RandomWalkPolicy, Robot
+from factory.recipe.schema import BoxShape, RigidObject
+
+APPROACH, DESCEND, PUSH = 0.3, 0.45, 0.9  # fractions of the episode at which a push's phases end
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The true state a policy reads at recorded step `step` of `steps`."""
+
+    step: int
+    steps: int
+    record_dt: float
+    q: np.ndarray  # the actuated joints' positions, in `Robot.actuated` order
+    tool: np.ndarray  # the tool point (world, m)
+    tool_start: np.ndarray  # the tool point at step 0
+    objects: dict[str, np.ndarray]  # object name → its centre (world, m)
+
+
+@dataclass(frozen=True)
+class Command:
+    """Where the policy wants the robot: a tool-point target or joint targets (exactly one)."""
+
+    tool: np.ndarray | None = None
+    joints: np.ndarray | None = None
+
+
+def act(robot: Robot, init: RobotInit, obs: Observation, objects: dict[str, RigidObject],
+        start: dict[str, tuple[float, float, float]]) -> Command:
+    """The robot's command at `obs.step`; `start` holds each object's drawn position at step 0."""
+    if isinstance(robot.policy, PushPolicy):
+        return push(robot.policy, init, obs, objects[robot.policy.object], np.array(start[robot.policy.object]))
+    return random_walk(robot, robot.policy, init, obs)
+
+
+def push_goal(init: RobotInit, start: np.ndarray) -> np.ndarray:
+    """Where a push means to leave the object's centre: `distance` along `heading_deg` from its start."""
+    return start + init.policy["distance"] * _heading(init)
+
+
+def push(policy: PushPolicy, init: RobotInit, obs: Observation, obj: RigidObject, start: np.ndarray) -> Command:
+    """From where the tool started to above the side opposite the heading, down to the object's
+    centre height, then along the heading until the object's centre would be `distance` from its
+    start (the standoff closed, then `distance`), then hold: a
+    path timed by the episode's share elapsed, so the command depends on the step, not on history."""
+    u = _heading(init)
+    before = start - u * (_reach(obj, u) + policy.standoff)
+    above = before + np.array([0.0, 0.0, _half_height(obj) + policy.clearance])
+    after = before + u * (policy.standoff + init.policy["distance"])
+    path = [(0.0, obs.tool_start), (APPROACH, above), (DESCEND, before), (PUSH, after), (1.0, after)]
+    phase = (obs.step + 1) / obs.steps
+    for (t0, p0), (t1, p1) in itertools.pairwise(path):
+        if phase <= t1:
+            return Command(tool=p0 + (p1 - p0) * (phase - t0) / (t1 - t0))
+    return Command(tool=after)
+
+
+def random_walk(robot: Robot, policy: RandomWalkPolicy, init: RobotInit, obs: Observation) -> Command:
+    """Joint targets on straight lines from the initial configuration through the drawn waypoints, each
+    reached at an equal share of the episode."""
+    points = [np.array([init.initial.get(j, 0.0) for j in robot.actuated])]
+    points += [np.array([init.policy[f"waypoint{k}.{j}"] for j in robot.actuated]) for k in range(policy.waypoints)]
+    at = (obs.step + 1) / obs.steps * policy.waypoints
+    k = min(int(at), policy.waypoints - 1)
+    return Command(joints=points[k] + (points[k + 1] - points[k]) * min(at - k, 1.0))
+
+
+def _heading(init: RobotInit) -> np.ndarray:
+    angle = math.radians(init.policy["heading_deg"])
+    return np.array([math.cos(angle), math.sin(angle), 0.0])
+
+
+def _reach(obj: RigidObject, u: np.ndarray) -> float:
+    """How far the object extends from its centre along horizontal direction `u` (unrotated shape)."""
+    shape = obj.shape
+    if isinstance(shape, BoxShape):
+        return abs(u[0]) * nominal(shape.size[0]) / 2 + abs(u[1]) * nominal(shape.size[1]) / 2
+    return nominal(shape.radius)
+
+
+def _half_height(obj: RigidObject) -> float:
+    shape = obj.shape
+    if isinstance(shape, BoxShape):
+        return nominal(shape.size[2]) / 2
+    return nominal(getattr(shape, "height", 2 * nominal(shape.radius))) / 2

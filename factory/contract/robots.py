@@ -1,0 +1,49 @@
+"""A robot's per-episode draws: its initial joint positions and its policy's parameters.
+
+Drawn through the episode's per-parameter generators like every other field (names such as
+`arm.initial.joint2`, `arm.policy.heading_deg`), so they are stored with the episode's parameters
+and an episode's robot does the same thing in any batch. Action noise has its own generator,
+`arm.policy.noise`, consumed step by step by the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from factory.recipe.distributions import Uniform
+from factory.recipe.robot_file import describe
+from factory.recipe.robots import PushPolicy, RandomWalkPolicy, Robot
+
+Draw = Callable[[str, object], float]
+
+
+@dataclass(frozen=True)
+class RobotInit:
+    """One robot's drawn values for one episode."""
+
+    name: str
+    initial: dict[str, float]  # joint → position at step 0, for the joints the recipe lists
+    policy: dict[str, float]  # the policy's drawn parameters by their name within the policy
+
+
+def sample_robot(robot: Robot, draw: Draw) -> RobotInit:
+    n = robot.name
+    initial = {joint: draw(f"{n}.initial.{joint}", value) for joint, value in robot.initial.items()}
+    policy = robot.policy
+    if isinstance(policy, PushPolicy):
+        drawn = {"heading_deg": draw(f"{n}.policy.heading_deg", policy.heading_deg),
+                 "distance": draw(f"{n}.policy.distance", policy.distance)}
+    elif isinstance(policy, RandomWalkPolicy):
+        limits = describe(robot.path()).joints
+        drawn = {f"waypoint{k}.{joint}": draw(f"{n}.policy.waypoint{k}.{joint}",
+                                               _inside(limits[joint], policy.margin))
+                 for k in range(policy.waypoints) for joint in robot.actuated}
+    return RobotInit(n, initial, drawn)
+
+
+def _inside(limits: tuple[float, float], margin: float) -> Uniform:
+    """Uniform over a joint's range less `margin` at both ends (±π for an unlimited hinge)."""
+    low, high = (max(limits[0], -3.14159), min(limits[1], 3.14159))
+    mid, half = (low + high) / 2, max((high - low) / 2 - margin, 0.0)
+    return Uniform(type="uniform", low=mid - half, high=mid + half)
