@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from factory.recipe.distributions import Uniform
+from factory.recipe.distributions import Uniform, nominal
 from factory.recipe.robot_file import describe
 from factory.recipe.robots import PushPolicy, RandomWalkPolicy, Robot
 
@@ -36,14 +36,15 @@ def sample_robot(robot: Robot, draw: Draw) -> RobotInit:
                  "distance": draw(f"{n}.policy.distance", policy.distance)}
     elif isinstance(policy, RandomWalkPolicy):
         limits = describe(robot.path()).joints
-        drawn = {f"waypoint{k}.{joint}": draw(f"{n}.policy.waypoint{k}.{joint}",
-                                               _inside(limits[joint], policy.margin))
+        drawn = {f"waypoint{k}.{joint}": draw(f"{n}.policy.waypoint{k}.{joint}", _around(
+                     nominal(robot.initial.get(joint, 0.0)), policy.spread, limits[joint], policy.margin))
                  for k in range(policy.waypoints) for joint in robot.actuated}
     return RobotInit(n, initial, drawn)
 
 
-def _inside(limits: tuple[float, float], margin: float) -> Uniform:
-    """Uniform over a joint's range less `margin` at both ends (±π for an unlimited hinge)."""
-    low, high = (max(limits[0], -3.14159), min(limits[1], 3.14159))
-    mid, half = (low + high) / 2, max((high - low) / 2 - margin, 0.0)
-    return Uniform(type="uniform", low=mid - half, high=mid + half)
+def _around(centre: float, spread: float, limits: tuple[float, float], margin: float) -> Uniform:
+    """Uniform within `spread` of `centre`, kept `margin` inside the joint's range where the range allows."""
+    low, high = max(centre - spread, limits[0] + margin), min(centre + spread, limits[1] - margin)
+    if low >= high:  # a range narrower than twice the margin: its middle
+        low = high = (limits[0] + limits[1]) / 2
+    return Uniform(type="uniform", low=low, high=high)

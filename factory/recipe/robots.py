@@ -72,11 +72,14 @@ class PushPolicy(Strict):
 
 
 class RandomWalkPolicy(Strict):
-    """Smooth joint-space motion through `waypoints` drawn uniformly within the joint limits."""
+    """Smooth joint-space motion through `waypoints` drawn uniformly around the initial configuration
+    (its nominal values), within the joint limits: exploration near a pose the scene was laid out for,
+    where draws over whole joint ranges would mostly drive the arm into the table."""
 
     type: Literal["random_walk"]
     waypoints: int = Field(3, ge=1, le=32)
-    margin: float = Field(0.2, ge=0, description="Keep waypoints this far inside each joint limit (rad or m).")
+    spread: float = Field(0.3, gt=0, description="Waypoints lie within this of the initial position (rad or m).")
+    margin: float = Field(0.05, ge=0, description="Keep waypoints this far inside each joint limit (rad or m).")
     noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
 
 
