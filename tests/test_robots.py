@@ -119,7 +119,18 @@ def test_the_pushed_cube_moves_only_after_the_first_robot_contact(pushes):
         assert first > 0
         assert np.abs(pos[:first] - pos[0]).max() < 1e-3  # 1 mm: the cube settling on the table
         assert r.episode_labels["displacement__cube"] > 0.05
-        assert abs(r.episode_labels["displacement_heading_deg__cube"] - r.params["arm.policy.heading_deg"]) < 25
+        assert abs(r.episode_labels["displacement_heading_deg__cube"] - r.params["arm.policy.heading_deg"]) < 10
+        assert r.episode_labels["pushed_to_target__cube"]
+
+
+@pytest.mark.parametrize("space", ["joint_delta", "ee_delta"])
+def test_every_action_space_makes_the_same_push(pushes, space):
+    """Without noise the same commands in other coordinates move the arm the same way."""
+    layout, records = run(RECIPE.replace("action_space: joint_position", f"action_space: {space}"), [0])
+    names = {"joint_delta": "arm.joint1.delta", "ee_delta": "arm.ee.dyaw"}
+    assert names[space] in layout.action_names
+    moved, expected = (layout.field(r.rollout.states, "cube", "pos")[-1] for r in (records[0], pushes[1][0]))
+    assert np.abs(moved - expected).max() < 1e-4
 
 
 def test_an_episode_alone_and_in_a_batch_is_the_same_bytes(pushes):

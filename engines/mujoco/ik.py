@@ -7,6 +7,8 @@ joint ranges. Solved once per recorded step, from where the arm is, so a few ite
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 import numpy as np
 
@@ -50,3 +52,19 @@ def forward(model: mujoco.MjModel, scratch: mujoco.MjData, qpos: np.ndarray, par
     scratch.qpos[part.qadr[part.actuated]] = joints
     mujoco.mj_kinematics(model, scratch)
     return tool_point(scratch, part)
+
+
+def turned(quat: np.ndarray, yaw: float) -> np.ndarray:
+    """Orientation `quat` (w, x, y, z) turned by `yaw` rad about the world z axis."""
+    out = np.zeros(4)
+    mujoco.mju_mulQuat(out, np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]), quat)
+    return out
+
+
+def yaw(quat: np.ndarray, first: np.ndarray) -> float:
+    """How far orientation `quat` is turned from `first` about the world z axis (rad; the z part of
+    the rotation between them, which is all of it while a policy only turns the hand about z)."""
+    inverse, rel = np.zeros(4), np.zeros(4)
+    mujoco.mju_negQuat(inverse, first)
+    mujoco.mju_mulQuat(rel, quat, inverse)
+    return 2.0 * math.atan2(rel[3], rel[0])

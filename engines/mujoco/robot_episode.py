@@ -104,17 +104,18 @@ class RobotEpisodes:
             tool = command.tool
             if tool is None:
                 tool = ik.forward(m, self.scratch, d.qpos, part, command.joints)
-            return tool - ik.tool_point(d, part)
+            return np.append(tool - ik.tool_point(d, part), command.yaw - ik.yaw(d.xquat[part.ee], quat))
         joints = command.joints
         if joints is None:
-            joints = ik.solve(m, self.scratch, d.qpos, part, command.tool, quat)
+            joints = ik.solve(m, self.scratch, d.qpos, part, command.tool, ik.turned(quat, command.yaw))
         return joints if space == "joint_position" else joints - q
 
     def _apply(self, m, d: mujoco.MjData, part: RobotParts, action: np.ndarray, quat: np.ndarray) -> None:
         """Actuator targets from an action: what the action means, whoever made it."""
         space, q = part.recipe.action_space, d.qpos[part.qadr[part.actuated]]
         if space == "ee_delta":
-            targets = ik.solve(m, self.scratch, d.qpos, part, ik.tool_point(d, part) + action[:3], quat)
+            yaw = ik.yaw(d.xquat[part.ee], quat) + action[3]
+            targets = ik.solve(m, self.scratch, d.qpos, part, ik.tool_point(d, part) + action[:3], ik.turned(quat, yaw))
         else:
             n = len(part.actuated)
             targets = action[:n] if space == "joint_position" else q + action[:n]

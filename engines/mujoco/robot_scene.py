@@ -46,7 +46,7 @@ class RobotParts:
     def action_names(self) -> list[str]:
         r = self.recipe
         if r.action_space == "ee_delta":
-            names = [f"{r.name}.ee.d{c}" for c in "xyz"]
+            names = [f"{r.name}.ee.d{c}" for c in ("x", "y", "z", "yaw")]
         else:
             suffix = "target" if r.action_space == "joint_position" else "delta"
             names = [f"{r.name}.{j}.{suffix}" for j in r.actuated]

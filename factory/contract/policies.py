@@ -39,10 +39,12 @@ class Observation:
 
 @dataclass(frozen=True)
 class Command:
-    """Where the policy wants the robot: a tool-point target or joint targets (exactly one)."""
+    """Where the policy wants the robot: a tool-point target or joint targets (exactly one). With a
+    tool target, `yaw` turns the ee link's first orientation about the world z axis (rad)."""
 
     tool: np.ndarray | None = None
     joints: np.ndarray | None = None
+    yaw: float = 0.0
 
 
 def act(robot: Robot, init: RobotInit, obs: Observation, objects: dict[str, RigidObject],
@@ -64,22 +66,25 @@ def push(policy: PushPolicy, init: RobotInit, obs: Observation, obj: RigidObject
     start (the standoff closed, then `distance`), then hold: a path timed by the episode's share
     elapsed. While pushing, the tool moves `STEER` times the object's drift off the line to the other
     side of it, at most half the object's half-width: pushing the object's far half turns it back
-    toward the line (the gain was tuned on
-    Panda pushes of a 5 cm cube: heading errors of 0.2-10° open loop, 0.2-4° with it)."""
+    toward the line (a gain tuned on Panda pushes of a 5 cm cube). The hand turns about z to face the
+    heading, modulo half a turn (closed fingers push alike either way round); pushed with an oblique
+    face, the cube slid along it."""
     u = _heading(init)
     before = start - u * (_reach(obj, u) + policy.standoff)
     above = before + np.array([0.0, 0.0, _half_height(obj) + policy.clearance])
     phase = (obs.step + 1) / obs.steps
+    facing = (init.policy["heading_deg"] + 90.0) % 180.0 - 90.0  # closed fingers push alike either way round
+    yaw = math.radians(facing) * min(phase / APPROACH, 1.0)  # the hand turns to face the heading
     if phase <= DESCEND:
         path = [(0.0, obs.tool_start), (APPROACH, above), (DESCEND, before)]
         for (t0, p0), (t1, p1) in itertools.pairwise(path):
             if phase <= t1:
-                return Command(tool=p0 + (p1 - p0) * (phase - t0) / (t1 - t0))
+                return Command(tool=p0 + (p1 - p0) * (phase - t0) / (t1 - t0), yaw=yaw)
     along = min((phase - DESCEND) / (PUSH - DESCEND), 1.0) * (policy.standoff + init.policy["distance"])
     side = np.array([-u[1], u[0], 0.0])
     drift = float(np.dot(obs.objects[policy.object] - start, side))
     offset = np.clip(-drift * STEER, -_reach(obj, side) / 2, _reach(obj, side) / 2)  # within the object's face
-    return Command(tool=before + u * along + side * offset)
+    return Command(tool=before + u * along + side * offset, yaw=yaw)
 
 
 def random_walk(robot: Robot, policy: RandomWalkPolicy, init: RobotInit, obs: Observation) -> Command:

@@ -27,7 +27,8 @@ class RobotLabelContext:
 def tracking_error(layout: Layout, robot: Robot, states: np.ndarray, actions: np.ndarray,
                    action_start: int) -> np.ndarray:
     """(T,) per transition: how far the arm ended from what its action asked. Joint spaces: the largest
-    |q(t+1) − target(t)| over the actuated joints (rad or m); `ee_delta`: |tool(t+1) − tool(t) − Δ| (m)."""
+    |q(t+1) − target(t)| over the actuated joints (rad or m); `ee_delta`: |tool(t+1) − tool(t) − Δ| (m,
+    the position part of the action)."""
     start, _ = layout.robot_span(robot.name)
     block = next(b for b in layout.robots if b.name == robot.name)
     n = len(block.joints)
@@ -93,7 +94,7 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
 
 
 def _action_width(robot: Robot) -> int:
-    return (3 if robot.action_space == "ee_delta" else len(robot.actuated)) + (1 if robot.gripper else 0)
+    return (4 if robot.action_space == "ee_delta" else len(robot.actuated)) + (1 if robot.gripper else 0)
 
 
 def _link_pair(label: str) -> bool:

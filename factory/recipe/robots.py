@@ -103,8 +103,8 @@ class Robot(Strict):
     ee_offset: FixedVec3 = Field([0.0, 0.0, 0.0], description="Tool point in the ee link's frame, m.")
     action_space: ActionSpace = Field("joint_position", description="joint_position: joint targets; "
                                       "joint_delta: targets minus the joints' positions; ee_delta: the tool "
-                                      "point's move (m, world frame), solved by damped least squares IK, "
-                                      "orientation held at the episode's first.")
+                                      "point's move (m, world frame) and the hand's turn about world z (rad), "
+                                      "solved by damped least squares IK from the episode's first orientation.")
     policy: Policy
 
     @model_validator(mode="after")
