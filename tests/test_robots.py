@@ -141,11 +141,14 @@ def test_an_episode_alone_and_in_a_batch_is_the_same_bytes(pushes):
     assert all(getattr(a.contacts, c).tobytes() == getattr(b.contacts, c).tobytes() for c in a.contacts.COLUMNS)
 
 
-def test_genesis_refuses_robot_recipes_saying_why():
+def test_genesis_and_unity_refuse_robot_recipes_saying_why():
     from engines.genesis.engine import GenesisEngine
 
     with pytest.raises(EngineUnsupported, match="robots: the Genesis adapter does not load robots yet"):
         GenesisEngine(parse_recipe(RECIPE.replace("engine: mujoco", "engine: genesis")))
+    unity = pytest.importorskip("engines.unity.engine")
+    with pytest.raises(EngineUnsupported, match="robots: the Unity adapter's builds .* no articulated robot"):
+        unity.UnityEngine(parse_recipe(RECIPE.replace("engine: mujoco", "engine: {type: unity, behavior_name: x}")))
 
 
 BAD = [
