@@ -14,6 +14,7 @@ import pytest
 from engines.mujoco.engine import MuJoCoEngine
 from factory.contract.sampling import sample_episodes
 from factory.errors import EngineUnsupported, RecipeError
+from factory.generate.conformance import check_engine, check_refuses
 from factory.labels import label_context, label_rollouts
 from factory.recipe.loader import parse_recipe
 
@@ -139,6 +140,13 @@ def test_an_episode_alone_and_in_a_batch_is_the_same_bytes(pushes):
     a, b = alone[0].rollout, records[2].rollout
     assert a.states.tobytes() == b.states.tobytes() and a.actions.tobytes() == b.actions.tobytes()
     assert all(getattr(a.contacts, c).tobytes() == getattr(b.contacts, c).tobytes() for c in a.contacts.COLUMNS)
+
+
+def test_mujoco_keeps_the_engine_contract_with_a_robot():
+    recipe = parse_recipe(RECIPE.replace("steps: 1000", "steps: 200").replace("n_envs: 4", "n_envs: 2"))
+    batch = check_engine("mujoco", recipe)
+    assert len(batch) == 2 and batch[0].actions.shape == (20, 8)
+    check_refuses("genesis", parse_recipe(RECIPE.replace("engine: mujoco", "engine: genesis")), "robots")
 
 
 def test_genesis_and_unity_refuse_robot_recipes_saying_why():
