@@ -1,10 +1,11 @@
 """Run robot episodes on MuJoCo: closed loop, one recorded step at a time.
 
 A policy reads the state at each recorded step, so the episode cannot be handed to
-`mujoco.rollout` whole: each recorded step, every robot's command becomes its action (with the
-episode's action noise), the action becomes actuator targets, and `mj_step` runs `record_every`
-steps in C. Each episode runs on its own model copy and a reset data, with noise from its own
-generator, so its bytes do not depend on its batch.
+`mujoco.rollout` whole: each recorded step, every robot's command (the policy's, or a random move
+for a drawn share of steps) becomes its action with the episode's action noise, the action becomes
+actuator targets, and `mj_step` runs `record_every` steps in C. Each episode runs on its own model
+copy and a reset data, with noise and chance from its own generators, so its bytes do not depend on
+its batch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from engines.mujoco import ik
 from engines.mujoco.contacts import batch_contacts
 from engines.mujoco.episode import STATE, EpisodeSetup
 from engines.mujoco.robot_scene import RobotParts, RobotScene
-from factory.contract.policies import Command, Observation, act
+from factory.contract.policies import Command, Observation, act, random_command
 from factory.contract.rollout import Rollout
 from factory.contract.sampling import EpisodeSpec, episode_rng
 from factory.recipe.schema import Recipe
@@ -62,6 +63,7 @@ class RobotEpisodes:
         quats = [d.xquat[p.ee].copy() for p in self.scene.robots]  # IK holds the first orientation
         tools = [ik.tool_point(d, p) for p in self.scene.robots]
         noise = [episode_rng(recipe.seed, spec.index, f"{p.recipe.name}.policy.noise") for p in self.scene.robots]
+        chance = [episode_rng(recipe.seed, spec.index, f"{p.recipe.name}.policy.random") for p in self.scene.robots]
         start = {b.name: b.pos for b in spec.bodies}
         nstate = mujoco.mj_stateSize(m, STATE)
         physics = np.empty((steps + 1, nstate))
@@ -72,8 +74,13 @@ class RobotEpisodes:
         blocks[0] = self._blocks(d)
         for k in range(steps):
             row = []
-            for part, init, quat, tool, rng in zip(self.scene.robots, spec.robots, quats, tools, noise, strict=True):
-                command = act(part.recipe, init, self._observe(d, part, k, tool), self.objects, start)
+            for part, init, quat, tool, rng, luck in zip(self.scene.robots, spec.robots, quats, tools, noise, chance,
+                                                         strict=True):
+                obs = self._observe(d, part, k, tool)
+                if luck.random() < init.policy["random_share"]:
+                    command = random_command(obs, luck)
+                else:
+                    command = act(part.recipe, init, obs, self.objects, start)
                 action = self._action(m, d, part, command, quat)
                 std = part.recipe.policy.noise
                 if std:

@@ -22,6 +22,7 @@ from factory.recipe.schema import BoxShape, RigidObject
 
 APPROACH, DESCEND, PUSH = 0.3, 0.45, 0.9  # fractions of the episode at which a push's phases end
 STEER = 4.0  # lateral gain of a push (see `push`)
+RANDOM_MOVE = 0.1  # rad (m for slide joints): the largest move of each joint in a random command
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,12 @@ def act(robot: Robot, init: RobotInit, obs: Observation, objects: dict[str, Rigi
     if isinstance(robot.policy, PushPolicy):
         return push(robot.policy, init, obs, objects[robot.policy.object], np.array(start[robot.policy.object]))
     return random_walk(robot, robot.policy, init, obs)
+
+
+def random_command(obs: Observation, rng: np.random.Generator) -> Command:
+    """A random move of every actuated joint from where it is: the share of an episode's commands that
+    are not the policy's (`random_share`)."""
+    return Command(joints=obs.q + rng.uniform(-RANDOM_MOVE, RANDOM_MOVE, len(obs.q)))
 
 
 def push_goal(init: RobotInit, start: np.ndarray) -> np.ndarray:

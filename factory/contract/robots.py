@@ -2,8 +2,9 @@
 
 Drawn through the episode's per-parameter generators like every other field (names such as
 `arm.initial.joint2`, `arm.policy.heading_deg`), so they are stored with the episode's parameters
-and an episode's robot does the same thing in any batch. Action noise has its own generator,
-`arm.policy.noise`, consumed step by step by the engine.
+and an episode's robot does the same thing in any batch. Action noise and the choice of random
+actions have their own generators, `arm.policy.noise` and `arm.policy.random`, consumed step by step
+by the engine.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def sample_robot(robot: Robot, draw: Draw) -> RobotInit:
         drawn = {f"waypoint{k}.{joint}": draw(f"{n}.policy.waypoint{k}.{joint}", _around(
                      nominal(robot.initial.get(joint, 0.0)), policy.spread, limits[joint], policy.margin))
                  for k in range(policy.waypoints) for joint in robot.actuated}
+    drawn["random_share"] = draw(f"{n}.policy.random_share", policy.random_share)
     return RobotInit(n, initial, drawn)
 
 

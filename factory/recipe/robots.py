@@ -69,6 +69,8 @@ class PushPolicy(Strict):
     tolerance: float = Field(0.03, gt=0, description="Label `pushed_to_target__X`: the object ends within "
                                                      "this of the push's goal, m.")
     noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
+    random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
+                              "instead of the policy's (drawn per episode), so datasets hold failures too.")
 
 
 class RandomWalkPolicy(Strict):
@@ -81,6 +83,8 @@ class RandomWalkPolicy(Strict):
     spread: float = Field(0.3, gt=0, description="Waypoints lie within this of the initial position (rad or m).")
     margin: float = Field(0.05, ge=0, description="Keep waypoints this far inside each joint limit (rad or m).")
     noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
+    random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
+                              "instead of the policy's (drawn per episode), so datasets hold failures too.")
 
 
 Policy = Annotated[PushPolicy | RandomWalkPolicy, Field(discriminator="type")]
@@ -109,6 +113,7 @@ class Robot(Strict):
 
     @model_validator(mode="after")
     def _against_file(self, info: ValidationInfo) -> Robot:
+        require_range(self.policy.random_share, "policy.random_share", 0.0, 1.0, low_open=False)
         if isinstance(self.policy, PushPolicy):
             require_range(self.policy.distance, "policy.distance", 0.0, low_open=False)
         if not (info.context or {}).get("check_files"):
