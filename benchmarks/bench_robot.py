@@ -8,8 +8,8 @@ loop (policy, IK, noise) and stepping, labels, both formats, checksums and manif
 engine's `run_batch` alone over the same episodes. `bare`: the joint targets that run recorded,
 replayed on the same configured models from the same initial states with `mj_step` for `record_every`
 steps per target and nothing else (no policy, IK, state reads, contacts, labels or writes), timed
-around the steps. Best of `--runs` interleaved repetitions. One core: the robot loop is one thread.
-Genesis refuses robot recipes for now, so there is no Genesis column yet.
+around the steps, on one thread. Best of `--runs` interleaved repetitions, with the engine's episodes on
+1 and 2 threads (`engine.threads`). Genesis refuses robot recipes for now: no Genesis column yet.
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ sys.path.insert(0, str(ROOT))
 RECIPE = ROOT / "recipes" / "robot" / "push_cube.yaml"
 
 
-def _recipe(episodes: int):
+def _recipe(episodes: int, threads: int):
     from factory.recipe.loader import load_recipe
 
     recipe = load_recipe(RECIPE)
-    return recipe.model_copy(update={"outputs": recipe.outputs.model_copy(update={"shard_size": episodes})})
+    return recipe.model_copy(update={"outputs": recipe.outputs.model_copy(update={"shard_size": episodes}),
+                                     "engine": recipe.engine.model_copy(update={"threads": threads})})
 
 
 def whole_run(recipe, episodes: int) -> tuple[float, str]:
@@ -80,25 +81,29 @@ def main() -> None:
     from engines.mujoco.engine import MuJoCoEngine
     from factory.contract.sampling import sample_episodes
 
-    recipe = _recipe(args.episodes)
-    engine = MuJoCoEngine(recipe)
-    engine.open()
-    specs = sample_episodes(recipe, list(range(args.episodes)))
-    best = {"run": np.inf, "simulate": np.inf, "bare": np.inf}
-    for _ in range(args.runs):
-        seconds, out = whole_run(recipe, args.episodes)
-        best["run"] = min(best["run"], seconds)
-        ds = factory.open_dataset(out)
-        actions = [ds.episode(i).actions for i in range(args.episodes)]
-        best["simulate"] = min(best["simulate"], simulate(engine, specs))
-        best["bare"] = min(best["bare"], bare(engine, specs, actions))
-    engine.close()
+    rows = []
+    for threads in (1, 2):
+        recipe = _recipe(args.episodes, threads)
+        engine = MuJoCoEngine(recipe)
+        engine.open()
+        specs = sample_episodes(recipe, list(range(args.episodes)))
+        best = {"run": np.inf, "simulate": np.inf, "bare": np.inf}
+        for _ in range(args.runs):
+            seconds, out = whole_run(recipe, args.episodes)
+            best["run"] = min(best["run"], seconds)
+            ds = factory.open_dataset(out)
+            actions = [ds.episode(i).actions for i in range(args.episodes)]
+            best["simulate"] = min(best["simulate"], simulate(engine, specs))
+            best["bare"] = min(best["bare"], bare(engine, specs, actions))
+        engine.close()
+        rows += [(threads, name, seconds) for name, seconds in best.items()]
     steps = args.episodes * recipe.steps
     print(f"push_cube on MuJoCo {mujoco.__version__}, {args.episodes} episodes x {recipe.steps} steps, "
-          f"best of {args.runs}, one core")
-    print(f"{'':10} {'seconds':>8} {'env-steps/s':>12} {'vs bare':>8}")
-    for name, seconds in best.items():
-        print(f"{name:10} {seconds:8.2f} {steps / seconds:12,.0f} {best['bare'] / seconds:8.2f}")
+          f"best of {args.runs}; bare is one thread")
+    print(f"{'threads':>7} {'':10} {'seconds':>8} {'env-steps/s':>12} {'vs bare':>8}")
+    bare_s = {t: s for t, name, s in rows if name == "bare"}
+    for threads, name, seconds in rows:
+        print(f"{threads:7} {name:10} {seconds:8.2f} {steps / seconds:12,.0f} {bare_s[threads] / seconds:8.2f}")
 
 
 if __name__ == "__main__":

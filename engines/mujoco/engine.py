@@ -68,13 +68,16 @@ class MuJoCoEngine:
         self._setup = EpisodeSetup(self.recipe, scene_model(self.recipe), self.layout, model)
         self._models = [copy.copy(self._setup.model) for _ in range(self.recipe.n_envs)]
         self._datas = [mujoco.MjData(self._setup.model) for _ in range(self.threads)]
-        self._robot_datas = [mujoco.MjData(m) for m in self._models] if self._robots is not None else []
+        if self._robots is not None:
+            self._robot_run = RobotEpisodes(self.recipe, self._setup, self._robots, self.threads)
         self._pool = rollout.Rollout(nthread=self.threads)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+            if self._robots is not None:
+                self._robot_run.close()
 
     def run_batch(self, specs: list[EpisodeSpec]) -> list[Rollout]:
         self.open()
@@ -82,7 +85,7 @@ class MuJoCoEngine:
             raise ValueError(f"a batch holds 1..{self.recipe.n_envs} episodes, got {len(specs)}")
         setup, models = self._setup, self._models[:len(specs)]
         if self._robots is not None:  # closed loop, stepped from Python (`robot_episode`)
-            return RobotEpisodes(self.recipe, setup, self._robots).run(models, self._robot_datas[:len(specs)], specs)
+            return self._robot_run.run(models, specs)
         initial = setup.initial_states(models, specs)  # configures the models too
         control = setup.controls(specs)
         states, readings = self._pool.rollout(models, self._datas, initial, control, nstep=self.recipe.steps,

@@ -10,6 +10,8 @@ its batch.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import mujoco
 import numpy as np
 
@@ -24,18 +26,26 @@ from factory.recipe.schema import Recipe
 
 
 class RobotEpisodes:
-    """Runs a batch of robot episodes on the models `EpisodeSetup` configured."""
+    """Runs batches of robot episodes on the models `EpisodeSetup` configures, episodes on `threads`
+    threads (`mj_step` releases the GIL; the policy and IK take turns holding it)."""
 
-    def __init__(self, recipe: Recipe, setup: EpisodeSetup, scene: RobotScene):
+    def __init__(self, recipe: Recipe, setup: EpisodeSetup, scene: RobotScene, threads: int):
         self.recipe, self.setup, self.scene = recipe, setup, scene
-        self.scratch = mujoco.MjData(scene.model)  # inverse kinematics works here
+        self.datas = [mujoco.MjData(scene.model) for _ in range(recipe.n_envs)]
+        self.scratches = [mujoco.MjData(scene.model) for _ in range(recipe.n_envs)]  # where IK works
         self.objects = {o.name: o for o in recipe.scene.objects}
         self.free = {recipe.scene.objects[i].name: setup._qadr[i] for i in setup._free}
+        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
-    def run(self, models: list, datas: list, specs: list[EpisodeSpec]) -> list[Rollout]:
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def run(self, models: list, specs: list[EpisodeSpec]) -> list[Rollout]:
         initial = self.setup.initial_states(models, specs)  # configures each model for its episode
-        runs = [self._episode(m, d, spec, state)
-                for m, d, spec, state in zip(models, datas, specs, initial, strict=True)]
+        jobs = list(zip(models, self.datas, self.scratches, specs, initial, strict=False))
+        runs = list(self.pool.map(lambda job: self._episode(*job), jobs) if self.pool else
+                    (self._episode(*job) for job in jobs))
         states = np.stack([r[0] for r in runs])
         readings = np.stack([r[2] for r in runs])
         nq, nv = self.setup.nq, self.setup.nv
@@ -50,7 +60,7 @@ class RobotEpisodes:
         contacts = batch_contacts(readings, self.scene.contacts)
         return [Rollout(spec.index, out[b], runs[b][1], contacts[b]) for b, spec in enumerate(specs)]
 
-    def _episode(self, m, d, spec: EpisodeSpec, state: np.ndarray):
+    def _episode(self, m, d, scratch, spec: EpisodeSpec, state: np.ndarray):
         """(physics states (T+1, nstate), actions (T, A), sensor readings (T, ·), robot blocks (T+1, ·))."""
         recipe, steps = self.recipe, self.recipe.recorded_steps
         mujoco.mj_setState(m, d, state, STATE)
@@ -81,13 +91,13 @@ class RobotEpisodes:
                     command = random_command(obs, luck)
                 else:
                     command = act(part.recipe, init, obs, self.objects, start)
-                action = self._action(m, d, part, command, quat)
+                action = self._action(m, d, scratch, part, command, quat)
                 std = part.recipe.policy.noise
                 if std:
                     action = action + rng.normal(0.0, std, len(action))
                 if part.gripper is not None:
                     action = np.append(action, 1.0)  # the scripted policies keep the gripper closed
-                self._apply(m, d, part, action, quat)
+                self._apply(m, d, scratch, part, action, quat)
                 row.append(action)
             actions.append(np.concatenate(row))
             mujoco.mj_step(m, d, nstep=recipe.outputs.record_every)
@@ -104,25 +114,27 @@ class RobotEpisodes:
                            tool_start=tool_start,
                            objects={name: d.qpos[q:q + 3].copy() for name, q in self.free.items()})
 
-    def _action(self, m, d: mujoco.MjData, part: RobotParts, command: Command, quat: np.ndarray) -> np.ndarray:
+    def _action(self, m, d: mujoco.MjData, scratch: mujoco.MjData, part: RobotParts, command: Command,
+                quat: np.ndarray) -> np.ndarray:
         """The command in the robot's action space (before noise)."""
         space, q = part.recipe.action_space, d.qpos[part.qadr[part.actuated]]
         if space == "ee_delta":
             tool = command.tool
             if tool is None:
-                tool = ik.forward(m, self.scratch, d.qpos, part, command.joints)
+                tool = ik.forward(m, scratch, d.qpos, part, command.joints)
             return np.append(tool - ik.tool_point(d, part), command.yaw - ik.yaw(d.xquat[part.ee], quat))
         joints = command.joints
         if joints is None:
-            joints = ik.solve(m, self.scratch, d.qpos, part, command.tool, ik.turned(quat, command.yaw))
+            joints = ik.solve(m, scratch, d.qpos, part, command.tool, ik.turned(quat, command.yaw))
         return joints if space == "joint_position" else joints - q
 
-    def _apply(self, m, d: mujoco.MjData, part: RobotParts, action: np.ndarray, quat: np.ndarray) -> None:
+    def _apply(self, m, d: mujoco.MjData, scratch: mujoco.MjData, part: RobotParts, action: np.ndarray,
+               quat: np.ndarray) -> None:
         """Actuator targets from an action: what the action means, whoever made it."""
         space, q = part.recipe.action_space, d.qpos[part.qadr[part.actuated]]
         if space == "ee_delta":
             yaw = ik.yaw(d.xquat[part.ee], quat) + action[3]
-            targets = ik.solve(m, self.scratch, d.qpos, part, ik.tool_point(d, part) + action[:3], ik.turned(quat, yaw))
+            targets = ik.solve(m, scratch, d.qpos, part, ik.tool_point(d, part) + action[:3], ik.turned(quat, yaw))
         else:
             n = len(part.actuated)
             targets = action[:n] if space == "joint_position" else q + action[:n]
