@@ -155,7 +155,7 @@ def test_genesis_and_unity_refuse_robot_recipes_saying_why():
     with pytest.raises(EngineUnsupported, match="robots: the Genesis adapter does not load robots yet"):
         GenesisEngine(parse_recipe(RECIPE.replace("engine: mujoco", "engine: genesis")))
     unity = pytest.importorskip("engines.unity.engine")
-    with pytest.raises(EngineUnsupported, match="robots: the Unity adapter's builds .* no articulated robot"):
+    with pytest.raises(EngineUnsupported, match=r"robots: the Unity adapter's builds .* no articulated robot"):
         unity.UnityEngine(parse_recipe(RECIPE.replace("engine: mujoco", "engine: {type: unity, behavior_name: x}")))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import mujoco
 import numpy as np
@@ -97,6 +98,7 @@ def robot_scene(recipe: Recipe) -> RobotScene:
     return RobotScene(model, SceneModel(scene.xml, bodies, tuple(pairs), tuple(slots)), parts)
 
 
+@cache
 def _data_bits() -> int:
     """The contact sensor's `data` bitfield for `mjcf.SENSOR_DATA`, as MuJoCo's XML parser sets it."""
     spec = mujoco.MjSpec.from_string('<mujoco><worldbody><geom name="a" size="1"/></worldbody><sensor>'
