@@ -206,3 +206,13 @@ def test_push_cube_runs_inspects_and_verifies(tmp_path):
     assert "pushed_to_target__cube" in inspected.stdout and "arm.joint1.target" in (out / "manifest.json").read_text()
     verified = factory("verify", str(out))
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_object_only_recipes_and_layouts_serialize_as_before():
+    """What an object-only run writes into its manifest has no trace of robots (its data files were
+    compared byte for byte with the tree before robots: README)."""
+    recipe = parse_recipe(RECIPE.split("robots:")[0] + "outputs: {record_every: 10}\n")
+    assert "robots" not in recipe.model_dump(mode="json")
+    layout = MuJoCoEngine(recipe).layout
+    assert list(layout.to_dict()) == ["objects", "bodies", "record_dt", "points", "n_points", "action_names"]
+    assert layout.state_size == 26 and layout.action_names[0] == "cube.impulse.x"

@@ -67,7 +67,7 @@ class RobotEpisodes:
         for part, init in zip(self.scene.robots, spec.robots, strict=True):
             d.qpos[part.qadr] = [init.initial.get(j, 0.0) for j in part.block.joints]
             d.ctrl[part.actuators] = d.qpos[part.qadr[part.actuated]]  # hold the start
-            if part.gripper is not None:
+            if part.gripper is not None and part.recipe.gripper is not None:
                 d.ctrl[part.gripper] = part.recipe.gripper.closed
         mujoco.mj_forward(m, d)
         quats = [d.xquat[p.ee].copy() for p in self.scene.robots]  # IK holds the first orientation
@@ -118,14 +118,13 @@ class RobotEpisodes:
                 quat: np.ndarray) -> np.ndarray:
         """The command in the robot's action space (before noise)."""
         space, q = part.recipe.action_space, d.qpos[part.qadr[part.actuated]]
+        tool, joints = command.tool, command.joints  # exactly one is set
         if space == "ee_delta":
-            tool = command.tool
             if tool is None:
-                tool = ik.forward(m, scratch, d.qpos, part, command.joints)
+                tool = ik.forward(m, scratch, d.qpos, part, np.asarray(joints))
             return np.append(tool - ik.tool_point(d, part), command.yaw - ik.yaw(d.xquat[part.ee], quat))
-        joints = command.joints
         if joints is None:
-            joints = ik.solve(m, scratch, d.qpos, part, command.tool, ik.turned(quat, command.yaw))
+            joints = ik.solve(m, scratch, d.qpos, part, np.asarray(tool), ik.turned(quat, command.yaw))
         return joints if space == "joint_position" else joints - q
 
     def _apply(self, m, d: mujoco.MjData, scratch: mujoco.MjData, part: RobotParts, action: np.ndarray,
@@ -139,8 +138,8 @@ class RobotEpisodes:
             n = len(part.actuated)
             targets = action[:n] if space == "joint_position" else q + action[:n]
         d.ctrl[part.actuators] = np.clip(targets, part.limits[:, 0], part.limits[:, 1])
-        if part.gripper is not None:
-            g = part.recipe.gripper
+        g = part.recipe.gripper
+        if part.gripper is not None and g is not None:
             d.ctrl[part.gripper] = g.open + (g.closed - g.open) * float(np.clip(action[-1], 0.0, 1.0))
 
     def _blocks(self, d: mujoco.MjData) -> np.ndarray:

@@ -82,9 +82,9 @@ def robot_scene(recipe: Recipe) -> RobotScene:
     bodies = scene.bodies + tuple(links)
     pairs, slots = list(scene.pairs), list(scene.slots)
     for link in links:
-        robot = link.split("/")[0]
+        owner = link.split("/")[0]
         for other in scene.bodies:
-            if other == "ground" and link == roots[robot]:
+            if other == "ground" and link == roots[owner]:
                 continue
             spec.add_sensor(type=mujoco.mjtSensor.mjSENS_CONTACT, objtype=mujoco.mjtObj.mjOBJ_BODY, objname=link,
                             reftype=mujoco.mjtObj.mjOBJ_GEOM, refname=other,

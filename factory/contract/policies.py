@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from factory.contract.robots import RobotInit
+from factory.recipe.containers import CupShape
 from factory.recipe.distributions import nominal
 from factory.recipe.robots import PushPolicy, RandomWalkPolicy, Robot
-from factory.recipe.schema import BoxShape, RigidObject
+from factory.recipe.schema import BoxShape, CylinderShape, RigidObject, SphereShape
 
 APPROACH, DESCEND, PUSH = 0.3, 0.45, 0.9  # fractions of the episode at which a push's phases end
 STEER = 4.0  # lateral gain of a push (see `push`)
@@ -112,13 +113,26 @@ def _heading(init: RobotInit) -> np.ndarray:
 def _reach(obj: RigidObject, u: np.ndarray) -> float:
     """How far the object extends from its centre along horizontal direction `u` (unrotated shape)."""
     shape = obj.shape
-    if isinstance(shape, BoxShape):
-        return abs(u[0]) * nominal(shape.size[0]) / 2 + abs(u[1]) * nominal(shape.size[1]) / 2
-    return nominal(shape.radius)
+    if isinstance(shape, (SphereShape, CylinderShape)):
+        return nominal(shape.radius)
+    half = _half_extents(obj)
+    return abs(u[0]) * half[0] + abs(u[1]) * half[1]
 
 
 def _half_height(obj: RigidObject) -> float:
     shape = obj.shape
+    if isinstance(shape, SphereShape):
+        return nominal(shape.radius)
+    if isinstance(shape, CylinderShape):
+        return nominal(shape.height) / 2
+    return float(_half_extents(obj)[2])
+
+
+def _half_extents(obj: RigidObject) -> np.ndarray:
+    """Half the outer size of a box or a cup along x, y, z."""
+    shape = obj.shape
     if isinstance(shape, BoxShape):
-        return nominal(shape.size[2]) / 2
-    return nominal(getattr(shape, "height", 2 * nominal(shape.radius))) / 2
+        return np.array([nominal(s) for s in shape.size]) / 2
+    if isinstance(shape, CupShape):
+        return (np.array(shape.inner) + np.array([2.0, 2.0, 1.0]) * shape.wall) / 2
+    raise ValueError(f"push: no extent known for shape '{shape.type}' of '{obj.name}'")

@@ -2,9 +2,9 @@
 
 `check_engine(name, recipe)` builds the engine, runs a full batch and each of a few episodes alone,
 and raises `ConformanceError` listing every broken rule: layout shapes and dtypes, finite states,
-actions equal to the sampled impulses (finite, for a robot's commands), contact indices in range and steps in 1..T, the same bytes
-for an episode alone and in a full batch, the label columns every collision dataset has, and
-`close()` safe twice. `check_refuses(name, recipe, field)` checks a refusal names its field.
+actions equal to the sampled impulses (finite, for a robot's commands), contact indices in range
+and steps in 1..T, the same bytes for an episode alone and in a full batch, the label columns every
+collision dataset has, and `close()` safe twice. `check_refuses(name, recipe, field)` checks a refusal names its field.
 """
 
 from __future__ import annotations

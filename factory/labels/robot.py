@@ -58,11 +58,11 @@ def displacement(layout: Layout, states: np.ndarray, obj: str) -> tuple[float, f
     return float(np.linalg.norm(move)), math.degrees(math.atan2(move[1], move[0]))
 
 
-def push_goal(params: dict[str, float], robot: Robot) -> np.ndarray:
-    """Where the push means to leave its object's centre in the horizontal plane (from the episode's draws)."""
-    obj, heading = robot.policy.object, math.radians(params[f"{robot.name}.policy.heading_deg"])
+def push_goal(params: dict[str, float], robot: str, obj: str) -> np.ndarray:
+    """Where `robot`'s push means to leave `obj`'s centre in the horizontal plane (from the episode's draws)."""
+    heading = math.radians(params[f"{robot}.policy.heading_deg"])
     start = np.array([params[f"{obj}.pos.x"], params[f"{obj}.pos.y"]])
-    return start + params[f"{robot.name}.policy.distance"] * np.array([math.cos(heading), math.sin(heading)])
+    return start + params[f"{robot}.policy.distance"] * np.array([math.cos(heading), math.sin(heading)])
 
 
 def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord:
@@ -87,7 +87,7 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
             distance, heading = displacement(layout, rollout.states, obj)
             episode[f"displacement__{obj}"], episode[f"displacement_heading_deg__{obj}"] = distance, heading
             final = layout.field(rollout.states, obj, "pos")[-1, :2]
-            miss = float(np.linalg.norm(final - push_goal(record.params, robot)))
+            miss = float(np.linalg.norm(final - push_goal(record.params, robot.name, obj)))
             episode[f"goal_miss__{obj}"] = miss
             episode[f"pushed_to_target__{obj}"] = miss <= robot.policy.tolerance
     return EpisodeRecord(rollout, record.params, steps, episode)

@@ -72,9 +72,9 @@ def _describe(path: Path, _stamp: int) -> RobotDescription:
         if kind == "hinge" and degrees:
             low, high = math.radians(low), math.radians(high)
         joints[attrs["name"]] = (low, high)
-    links = tuple(b.get("name") for b in root.iter("body") if b.get("name"))
-    actuators = {a.get("name"): a.get("joint", "") for section in root.findall("actuator") for a in section
-                 if a.get("name")}
+    links = tuple(b.attrib["name"] for b in root.iter("body") if "name" in b.attrib)
+    actuators = {a.attrib["name"]: a.get("joint", "") for section in root.findall("actuator") for a in section
+                 if "name" in a.attrib}
     return RobotDescription(joints, links, actuators)
 
 
