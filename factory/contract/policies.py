@@ -18,11 +18,12 @@ import numpy as np
 from factory.contract.robots import RobotInit
 from factory.recipe.containers import CupShape
 from factory.recipe.distributions import nominal
-from factory.recipe.robots import PushPolicy, RandomWalkPolicy, Robot
+from factory.recipe.robots import PushPolicy, RandomWalkPolicy, ReachPolicy, Robot
 from factory.recipe.schema import BoxShape, CylinderShape, RigidObject, SphereShape
 
 APPROACH, DESCEND, PUSH = 0.3, 0.45, 0.9  # fractions of the episode at which a push's phases end
 STEER = 4.0  # lateral gain of a push (see `push`)
+REACH = 0.6  # share of the episode at which a reach arrives
 RANDOM_MOVE = 0.1  # rad (m for slide joints): the largest move of each joint in a random command
 
 
@@ -52,9 +53,12 @@ class Command:
 def act(robot: Robot, init: RobotInit, obs: Observation, objects: dict[str, RigidObject],
         start: dict[str, tuple[float, float, float]]) -> Command:
     """The robot's command at `obs.step`; `start` holds each object's drawn position at step 0."""
-    if isinstance(robot.policy, PushPolicy):
-        return push(robot.policy, init, obs, objects[robot.policy.object], np.array(start[robot.policy.object]))
-    return random_walk(robot, robot.policy, init, obs)
+    policy = robot.policy
+    if isinstance(policy, PushPolicy):
+        return push(policy, init, obs, objects[policy.object], np.array(start[policy.object]))
+    if isinstance(policy, ReachPolicy):
+        return reach(policy, init, obs)
+    return random_walk(robot, policy, init, obs)
 
 
 def random_command(obs: Observation, rng: np.random.Generator) -> Command:
@@ -93,6 +97,20 @@ def push(policy: PushPolicy, init: RobotInit, obs: Observation, obj: RigidObject
     drift = float(np.dot(obs.objects[policy.object] - start, side))
     offset = np.clip(-drift * STEER, -_reach(obj, side) / 2, _reach(obj, side) / 2)  # within the object's face
     return Command(tool=before + u * along + side * offset, yaw=yaw)
+
+
+def reach_target(policy: ReachPolicy, init: RobotInit, objects: dict[str, np.ndarray]) -> np.ndarray:
+    """The point a reach aims at: its drawn point, or the object's centre (where it is now) plus `offset`."""
+    if policy.object is not None:
+        return objects[policy.object] + np.asarray(policy.offset)
+    return np.array([init.policy[f"point.{axis}"] for axis in "xyz"])
+
+
+def reach(policy: ReachPolicy, init: RobotInit, obs: Observation) -> Command:
+    """A straight line from where the tool started to the target, arriving at `REACH` of the episode."""
+    target = reach_target(policy, init, obs.objects)
+    share = min((obs.step + 1) / obs.steps / REACH, 1.0)
+    return Command(tool=obs.tool_start + (target - obs.tool_start) * share)
 
 
 def random_walk(robot: Robot, policy: RandomWalkPolicy, init: RobotInit, obs: Observation) -> Command:

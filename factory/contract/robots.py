@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from factory.recipe.distributions import Uniform, nominal
 from factory.recipe.robot_file import describe
-from factory.recipe.robots import PushPolicy, RandomWalkPolicy, Robot
+from factory.recipe.robots import PushPolicy, RandomWalkPolicy, ReachPolicy, Robot
 
 Draw = Callable[[str, object], float]
 
@@ -35,6 +35,9 @@ def sample_robot(robot: Robot, draw: Draw) -> RobotInit:
     if isinstance(policy, PushPolicy):
         drawn = {"heading_deg": draw(f"{n}.policy.heading_deg", policy.heading_deg),
                  "distance": draw(f"{n}.policy.distance", policy.distance)}
+    elif isinstance(policy, ReachPolicy):
+        points = zip("xyz", policy.point or (), strict=False)
+        drawn = {f"point.{axis}": draw(f"{n}.policy.point.{axis}", value) for axis, value in points}
     elif isinstance(policy, RandomWalkPolicy):
         limits = describe(robot.path()).joints
         drawn = {f"waypoint{k}.{joint}": draw(f"{n}.policy.waypoint{k}.{joint}", _around(

@@ -13,7 +13,7 @@ import numpy as np
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout
 from factory.labels.collision import LabelContext
-from factory.recipe.robots import PushPolicy, Robot
+from factory.recipe.robots import PushPolicy, ReachPolicy, Robot
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,19 @@ def push_goal(params: dict[str, float], robot: str, obj: str) -> np.ndarray:
     return start + params[f"{robot}.policy.distance"] * np.array([math.cos(heading), math.sin(heading)])
 
 
+def reach_error(layout: Layout, robot: Robot, policy: ReachPolicy, states: np.ndarray,
+                params: dict[str, float]) -> np.ndarray:
+    """(T+1,) distance from the tool point to the reach's target at each state, m."""
+    start, _ = layout.robot_span(robot.name)
+    n = len(next(b for b in layout.robots if b.name == robot.name).joints)
+    tool = states[:, start + 2 * n:start + 2 * n + 3]
+    if policy.object is not None:
+        target = layout.field(states, policy.object, "pos") + np.asarray(policy.offset)
+    else:
+        target = np.array([params[f"{robot.name}.policy.point.{axis}"] for axis in "xyz"])
+    return np.linalg.norm(tool - target, axis=-1)
+
+
 def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord:
     """The record with its robots' labels added and the pair labels of link pairs (robot self-contacts
     are not recorded) left out."""
@@ -90,6 +103,12 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
             miss = float(np.linalg.norm(final - push_goal(record.params, robot.name, obj)))
             episode[f"goal_miss__{obj}"] = miss
             episode[f"pushed_to_target__{obj}"] = miss <= robot.policy.tolerance
+        if isinstance(robot.policy, ReachPolicy):
+            error = reach_error(layout, robot, robot.policy, rollout.states, record.params)
+            within = np.flatnonzero(error <= robot.policy.tolerance)
+            episode[f"reach_error__{robot.name}"] = float(error[-1])
+            episode[f"reached__{robot.name}"] = bool(error[-1] <= robot.policy.tolerance)
+            episode[f"reach_step__{robot.name}"] = int(within[0]) if len(within) else -1
     return EpisodeRecord(rollout, record.params, steps, episode)
 
 

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationInfo, model_validator
 
 from factory.errors import did_you_mean
 from factory.recipe.distributions import support
-from factory.recipe.field_types import FixedVec3, Name, Num, Strict, require_range
+from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.robot_file import RobotDescription, RobotFileError, describe, resolve
 
 if TYPE_CHECKING:
@@ -87,7 +87,27 @@ class RandomWalkPolicy(Strict):
                               "instead of the policy's (drawn per episode), so datasets hold failures too.")
 
 
-Policy = Annotated[PushPolicy | RandomWalkPolicy, Field(discriminator="type")]
+class ReachPolicy(Strict):
+    """Move the tool point in a straight line to a drawn `point`, or to `offset` from an object's centre
+    (followed if it moves), arriving at 60 % of the episode, then hold."""
+
+    type: Literal["reach"]
+    point: Vec3 | None = Field(None, description="World position to reach, m; each axis may be a distribution.")
+    object: Name | None = Field(None, description="A movable object to reach instead of a point.")
+    offset: FixedVec3 = Field([0.0, 0.0, 0.1], description="Added to the object's centre, m.")
+    tolerance: float = Field(0.02, gt=0, description="Label `reached__X`: the tool ends within this, m.")
+    noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
+    random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
+                              "instead of the policy's (drawn per episode), so datasets hold failures too.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ReachPolicy:
+        if (self.point is None) == (self.object is None):
+            raise ValueError("point: give exactly one of 'point' or 'object'")
+        return self
+
+
+Policy = Annotated[PushPolicy | RandomWalkPolicy | ReachPolicy, Field(discriminator="type")]
 
 
 class Robot(Strict):
