@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from factory.errors import FactoryError
 from factory.model.baselines import ConstantVelocity, baselines
 from factory.model.evaluate import episode_rollouts, evaluate
 from factory.model.particle_train import train_particles
@@ -52,6 +53,9 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
     Collision datasets get the rigid-body model; fluid and cloth datasets the particle model."""
     start = time.perf_counter()
     ds = open_dataset(path, fmt)
+    if ds.layout.robots:  # its model is object-centric and its checks know objects' shapes, not links
+        raise FactoryError(f"{path}: the quality report does not cover robot datasets yet; `factory verify` "
+                           "and `factory inspect` do")
     particles = is_particle_dataset(ds)
     out = Path(out) if out else ds.root / "report"
     out.mkdir(parents=True, exist_ok=True)
