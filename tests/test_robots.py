@@ -137,9 +137,22 @@ def test_every_action_space_makes_the_same_push(pushes, space):
 def test_an_episode_alone_and_in_a_batch_is_the_same_bytes(pushes):
     _, records = pushes
     _, alone = run(RECIPE, [2])
-    a, b = alone[0].rollout, records[2].rollout
-    assert a.states.tobytes() == b.states.tobytes() and a.actions.tobytes() == b.actions.tobytes()
-    assert all(getattr(a.contacts, c).tobytes() == getattr(b.contacts, c).tobytes() for c in a.contacts.COLUMNS)
+    assert same_bytes(alone[0].rollout, records[2].rollout)
+
+
+def test_noise_and_random_moves_replay_per_episode():
+    noisy = RECIPE.replace("distance: 0.12}", "distance: 0.12, noise: 0.01, random_share: 0.3}")
+    noisy = noisy.replace("steps: 1000", "steps: 300")
+    _, batch = run(noisy, [0, 1, 2])
+    _, alone = run(noisy, [1])
+    _, quiet = run(noisy.replace("noise: 0.01, random_share: 0.3", "noise: 0.0"), [1])
+    assert same_bytes(alone[0].rollout, batch[1].rollout)
+    assert not np.array_equal(alone[0].rollout.actions, quiet[0].rollout.actions)
+
+
+def same_bytes(a, b) -> bool:
+    return (a.states.tobytes() == b.states.tobytes() and a.actions.tobytes() == b.actions.tobytes()
+            and all(getattr(a.contacts, c).tobytes() == getattr(b.contacts, c).tobytes() for c in a.contacts.COLUMNS))
 
 
 def test_mujoco_keeps_the_engine_contract_with_a_robot():
