@@ -206,19 +206,34 @@ def test_a_bad_robot_recipe_exits_2_and_writes_nothing(tmp_path, old, new, messa
     assert not (tmp_path / "out").exists()
 
 
-def test_push_cube_runs_inspects_and_verifies(tmp_path):
-    out = tmp_path / "push_cube"
+def factory(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "factory.cli", *args], capture_output=True, text=True, cwd=ROOT)
 
-    def factory(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "factory.cli", *args], capture_output=True, text=True, cwd=ROOT)
 
+@pytest.fixture(scope="module")
+def push_cube(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("robots") / "push_cube"
     ran = factory("run", "recipes/robot/push_cube.yaml", "--episodes", "4", "--out", str(out), "--quiet")
     assert ran.returncode == 0, ran.stderr
-    inspected = factory("inspect", str(out))
+    return out
+
+
+def test_push_cube_runs_inspects_and_verifies(push_cube):
+    inspected = factory("inspect", str(push_cube))
     assert inspected.returncode == 0, inspected.stderr
-    assert "pushed_to_target__cube" in inspected.stdout and "arm.joint1.target" in (out / "manifest.json").read_text()
-    verified = factory("verify", str(out))
+    assert "pushed_to_target__cube" in inspected.stdout
+    assert "arm.joint1.target" in (push_cube / "manifest.json").read_text()
+    verified = factory("verify", str(push_cube))
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_push_cube_exports_open_in_their_loaders(push_cube, tmp_path, monkeypatch):
+    """The export tests' own checks (Minari's loader, LeRobot's file reading, HF datasets) on robot data:
+    the arm's joints and the cube in the observation state, the joint targets as the action."""
+    export_tests = pytest.importorskip("test_export")
+    export_tests.test_minari_load_dataset(push_cube, tmp_path / "minari", monkeypatch)
+    export_tests.test_lerobot_files_read_as_lerobot_reads_them(push_cube, tmp_path / "lerobot")
+    export_tests.test_hf_datasets_load_from_disk(push_cube, tmp_path / "hf")
 
 
 def test_object_only_recipes_and_layouts_serialize_as_before():
