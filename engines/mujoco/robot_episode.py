@@ -109,7 +109,6 @@ class RobotEpisodes:
 
     def _observe(self, d: mujoco.MjData, part: RobotParts, k: int, tool_start: np.ndarray) -> Observation:
         return Observation(step=k, steps=self.recipe.recorded_steps,
-                           record_dt=self.recipe.dt * self.recipe.outputs.record_every,
                            q=d.qpos[part.qadr[part.actuated]].copy(), tool=ik.tool_point(d, part),
                            tool_start=tool_start,
                            objects={name: d.qpos[q:q + 3].copy() for name, q in self.free.items()})

@@ -33,7 +33,6 @@ class Observation:
 
     step: int
     steps: int
-    record_dt: float
     q: np.ndarray  # the actuated joints' positions, in `Robot.actuated` order
     tool: np.ndarray  # the tool point (world, m)
     tool_start: np.ndarray  # the tool point at step 0
