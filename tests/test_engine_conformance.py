@@ -16,7 +16,7 @@ CHECKED = {"mujoco": (), "genesis": (pytest.mark.genesis,), "unity": (pytest.mar
 
 
 def _push_target(engine: str, **update):
-    from conftest import small
+    from helpers import small
 
     return small("push_target", **({"engine": engine, "steps": 60, "n_envs": 4,
                                     "actions": [{"type": "random_push", "object": "ball", "step": 5,
@@ -38,7 +38,8 @@ def test_mujoco_conforms_at_any_thread_count():
     one = check_engine("mujoco", _push_target({"type": "mujoco", "threads": 1}), alone=0)
     three = check_engine("mujoco", _push_target({"type": "mujoco", "threads": 3}), alone=0)
     for a, b in zip(one, three, strict=True):
-        assert a.states.tobytes() == b.states.tobytes() and a.contacts.force_on_a.tobytes() == b.contacts.force_on_a.tobytes()
+        assert a.states.tobytes() == b.states.tobytes()
+        assert a.contacts.force_on_a.tobytes() == b.contacts.force_on_a.tobytes()
 
 
 @pytest.mark.genesis
@@ -49,7 +50,7 @@ def test_genesis_conforms():
 @pytest.mark.unity
 def test_unity_conforms():
     pytest.importorskip("mlagents_envs")
-    from test_unity_engine import recipe
+    from unity_peer import recipe
 
     check_engine("unity", recipe(n_envs=4))
 

@@ -7,31 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import GOOD_RECIPE
 
 from factory.errors import RecipeError
 from factory.recipe.loader import parse_recipe
 from factory.storage import FORMATS
-
-GOOD = """\
-name: demo
-engine: genesis
-seed: 1
-episodes: 4
-steps: 100
-dt: 0.01
-n_envs: 2
-scene:
-  objects:
-    - name: box
-      shape: {type: box, size: [0.2, 0.2, 0.2]}
-      mass: {type: uniform, low: 0.5, high: 2.0}
-      pos: [0, 0, 0.1]
-actions:
-  - type: push
-    object: box
-    at: [10]
-    impulse: [1, 0, 0]
-"""
 
 
 def problems(text: str) -> list[str]:
@@ -41,21 +21,23 @@ def problems(text: str) -> list[str]:
 
 
 def test_good_recipe_parses():
-    recipe = parse_recipe(GOOD)
+    recipe = parse_recipe(GOOD_RECIPE)
     assert recipe.scene.objects[0].mass.type == "uniform"
     assert recipe.engine.type == "genesis"
 
 
 MISTAKES = [
     # (description, old, new, expected message fragment, expected line)
-    ("misspelt top-level key", "steps: 100", "stepz: 100", r"line 5: stepz: unknown key \(did you mean 'steps'\?\)", None),
+    ("misspelt top-level key", "steps: 100", "stepz: 100",
+     r"line 5: stepz: unknown key \(did you mean 'steps'\?\)", None),
     ("unknown engine", "engine: genesis", "engine: genisis",
      r"line 2: engine.type: 'genisis' is not allowed \(did you mean 'genesis'\?\)", None),
     ("negative seed", "seed: 1", "seed: -1", r"line 3: seed: .*greater than or equal to 0", None),
     ("zero episodes", "episodes: 4", "episodes: 0", r"line 4: episodes: .*greater than or equal to 1", None),
     ("missing field", "dt: 0.01\n", "", r"dt: required field is missing", None),
     ("dt too large", "dt: 0.01", "dt: 0.5", r"line 6: dt: .*less than or equal to 0.1", None),
-    ("bad name", "name: demo", "name: My Demo", r"line 1: name: .My Demo. must be lowercase letters, digits and ._., starting with a letter", None),
+    ("bad name", "name: demo", "name: My Demo",
+     r"line 1: name: .My Demo. must be lowercase letters, digits and ._., starting with a letter", None),
     ("unknown shape", "type: box, size", "type: boxx, size",
      r"line 11: scene.objects.0.shape.type: 'boxx' is not allowed \(did you mean 'box'\?\)", None),
     ("short vector", "size: [0.2, 0.2, 0.2]", "size: [0.2, 0.2]",
@@ -70,7 +52,8 @@ MISTAKES = [
     ("inverted range", "low: 0.5, high: 2.0", "low: 3.0, high: 2.0", r"low \(3.0\) must not exceed high \(2.0\)", None),
     ("push on unknown object", "object: box", "object: bx",
      r"line 16: actions.0.object: 'bx' is not an object of the scene \(did you mean 'box'\?\)", None),
-    ("push past the end", "at: [10]", "at: [150]", r"line 17: actions.0.at: acts at step 150, past the episode's 100 steps", None),
+    ("push past the end", "at: [10]", "at: [150]",
+     r"line 17: actions.0.at: acts at step 150, past the episode's 100 steps", None),
     ("push with force and impulse", "impulse: [1, 0, 0]", "impulse: [1, 0, 0]\n    force: [1, 0, 0]",
      r"line 18: actions.0.impulse: give exactly one of 'force' or 'impulse'", None),
     ("misspelt object key", "pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      velocity: [1, 0, 0]",
@@ -86,7 +69,8 @@ MISTAKES = [
      r"line 14: outputs.formats: hdf5 listed more than once; list each format once", None),
     ("restitution above 1", "pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: 1.2",
      r"line 1[34]: scene.objects.0.restitution: must be >= 0.0 and <= 1.0, but can take 1.2", None),
-    ("ground restitution drawn below 0", "scene:\n", "scene:\n  ground: {restitution: {type: uniform, low: -0.1, high: 0.5}}\n",
+    ("ground restitution drawn below 0", "scene:\n",
+     "scene:\n  ground: {restitution: {type: uniform, low: -0.1, high: 0.5}}\n",
      r"line 9: scene.ground.restitution: must be >= 0.0 and <= 1.0, but can take values in \[-0.1, 0.5\]", None),
     ("striker not movable", "actions:", "labels: {striker: boxx}\nactions:",
      r"labels.striker: 'boxx' is not a movable object of the scene \(did you mean 'box'\?\)", None),
@@ -97,13 +81,13 @@ MISTAKES = [
 
 @pytest.mark.parametrize("desc,old,new,pattern,_", MISTAKES, ids=[m[0] for m in MISTAKES])
 def test_each_mistake_has_its_message(desc, old, new, pattern, _):
-    assert old in GOOD, desc
-    found = problems(GOOD.replace(old, new, 1))
+    assert old in GOOD_RECIPE, desc
+    found = problems(GOOD_RECIPE.replace(old, new, 1))
     assert any(__import__("re").search(pattern, p) for p in found), found
 
 
 def test_all_problems_reported_at_once():
-    text = GOOD.replace("seed: 1", "seed: -1").replace("steps: 100", "stepz: 100").replace(
+    text = GOOD_RECIPE.replace("seed: 1", "seed: -1").replace("steps: 100", "stepz: 100").replace(
         "type: box, size", "type: boxx, size")
     found = problems(text)
     assert len(found) == 3
@@ -111,7 +95,7 @@ def test_all_problems_reported_at_once():
 
 
 def test_yaml_syntax_error_names_line():
-    found = problems(GOOD.replace("seed: 1", "seed: [1"))
+    found = problems(GOOD_RECIPE.replace("seed: 1", "seed: [1"))
     assert found[0].startswith("line ") and "not valid YAML" in found[0]
 
 
@@ -128,7 +112,7 @@ def test_missing_file_is_a_recipe_error(tmp_path):
 
 def test_cli_bad_recipe_exits_2_and_writes_nothing(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(GOOD.replace("steps: 100", "stepz: 100"))
+    bad.write_text(GOOD_RECIPE.replace("steps: 100", "stepz: 100"))
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "factory.cli", "run", str(bad), "--out", str(out)],
                           capture_output=True, text=True)
@@ -143,7 +127,7 @@ def test_engine_refusal_happens_before_any_write(tmp_path: Path):
     from factory.errors import EngineUnsupported
     from factory.generate.runner import run
 
-    recipe = parse_recipe(GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      fixed: true").replace(
+    recipe = parse_recipe(GOOD_RECIPE.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      fixed: true").replace(
         "actions:\n  - type: push\n    object: box\n    at: [10]\n    impulse: [1, 0, 0]\n", ""))
     out = tmp_path / "out"
     with pytest.raises(EngineUnsupported, match="a fixed object has no mass or velocity to randomize"):
@@ -156,8 +140,10 @@ def test_continuous_restitution_needs_scene_variants():
     from engines.genesis import GenesisEngine
     from factory.errors import EngineUnsupported
 
-    drawn = GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: {type: uniform, low: 0.2, high: 0.9}")
-    with pytest.raises(EngineUnsupported, match="box.restitution|scene.objects.0.restitution: varies continuously"):
+    drawn = GOOD_RECIPE.replace("pos: [0, 0, 0.1]",
+                                "pos: [0, 0, 0.1]\n      restitution: {type: uniform, low: 0.2, high: 0.9}")
+    with pytest.raises(EngineUnsupported,
+                       match=r"box\.restitution|scene\.objects\.0\.restitution: varies continuously"):
         GenesisEngine(parse_recipe(drawn))
     GenesisEngine(parse_recipe(drawn.replace("n_envs: 2", "n_envs: 2\nscene_variants: 2")))
 

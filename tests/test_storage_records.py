@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from test_storage import LAYOUT, record
+from hand_made import LAYOUT, record
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.errors import StorageError
@@ -86,6 +86,7 @@ def test_values_are_checked_in_every_record_and_beside_shape_problems():
     message = str(info.value)
     assert message.startswith("4 problems")
     for fragment in ["episode 1: contacts.body_a: body indices outside 0..2",
-                     "episode 2: states: shape (11, 27), expected (11, 26)", "episode 2: contacts.step: steps outside 0..10",
+                     "episode 2: states: shape (11, 27), expected (11, 26)",
+                     "episode 2: contacts.step: steps outside 0..10",
                      "episode 3: a.mass: 'heavy' is not a number or a bool"]:
         assert fragment in message

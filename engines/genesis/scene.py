@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,10 +57,10 @@ def check_representable(recipe: Recipe) -> None:
 
 @dataclass(frozen=True)
 class BuiltScene:
-    scene: object
-    ground: object | None
+    scene: Any  # Genesis objects: the library has no type information
+    ground: Any
     objects: list  # Genesis entities in recipe order
-    points: object | None = None  # the liquid or cloth entity of a fluid or cloth recipe
+    points: Any = None  # the liquid or cloth entity of a fluid or cloth recipe
     reads: int = 1  # Genesis steps per recipe step, contacts read after each (elastic scenes)
 
 
@@ -70,7 +71,7 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
         sim_options=gs.options.SimOptions(dt=recipe.dt / reads, substeps=per_read, gravity=tuple(recipe.scene.gravity)),
         **solver_options(gs, recipe),
         # the exact (elliptic) friction cone: the default pyramid makes a fast-sliding box hop and
-        # decelerate at a fraction of mu*g; elliptic matches mu*g within 1% (measured)
+        # decelerate at a fraction of mu*g; elliptic decelerates at mu*g
         rigid_options=gs.options.RigidOptions(batch_links_info=True, batch_dofs_info=True,
                                               friction_cone=gs.friction_cone.elliptic),
         show_viewer=False,
@@ -123,9 +124,9 @@ def contact_dampratios(recipe: Recipe) -> dict[str, float]:
     """Each body's contact damping ratio in a scene with pinned restitutions (unset counts as 0);
     refuses a scene whose pairs the per-body values cannot all give their mean e."""
     g = recipe.scene.ground
-    values = {o.name: float(o.restitution or 0.0) for o in recipe.scene.objects}
+    values = {o.name: nominal(o.restitution or 0.0) for o in recipe.scene.objects}
     if g is not None:
-        values["ground"] = float(g.restitution or 0.0)
+        values["ground"] = nominal(g.restitution or 0.0)
     movable = {o.name for o in recipe.scene.objects if not o.fixed}
     zetas, worst = restitution.body_dampratios(values, movable)
     if worst > restitution.PAIR_TOLERANCE:
@@ -136,7 +137,7 @@ def contact_dampratios(recipe: Recipe) -> dict[str, float]:
     return zetas
 
 
-def _contact_params(recipe: Recipe, ground, objects: list) -> list[tuple[object, list[float]]]:
+def _contact_params(recipe: Recipe, ground, objects: list) -> list[tuple[Any, list[float]]]:
     if not elastic(recipe):
         return []
     zetas = contact_dampratios(recipe)

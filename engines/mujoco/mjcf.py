@@ -98,6 +98,7 @@ def scene_model(recipe: Recipe) -> SceneModel:
 
 def _shape_kind(recipe: Recipe, name: str) -> str:
     if name == "ground":
+        assert recipe.scene.ground is not None  # a ground body comes from the recipe's ground
         return "plane" if recipe.scene.ground.size is None else "box"
     return _object(recipe, name).shape.type
 

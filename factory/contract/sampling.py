@@ -86,7 +86,8 @@ class _Draw:
         return drawn
 
     def vec(self, name: str, values) -> tuple[float, float, float]:
-        return tuple(self(f"{name}.{axis}", v) for axis, v in zip("xyz", values, strict=True))
+        x, y, z = (self(f"{name}.{axis}", v) for axis, v in zip("xyz", values, strict=True))
+        return x, y, z
 
 
 def scene_variant(recipe: Recipe, index: int) -> int:
@@ -178,7 +179,8 @@ def _points_shift(recipe: Recipe, draw: _Draw) -> tuple[float, float, float]:
     else:
         return (0.0, 0.0, 0.0)
     drawn = draw.vec(key, pos)
-    return tuple(d - nominal(p) for d, p in zip(drawn, pos, strict=True))
+    dx, dy, dz = (d - nominal(p) for d, p in zip(drawn, pos, strict=True))
+    return dx, dy, dz
 
 
 def _sample_body(obj: RigidObject, draw: _Draw) -> BodyInit:

@@ -13,6 +13,22 @@ import numpy as np
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout
 from factory.labels.collision import LabelContext
+from factory.names import (
+    DISPLACEMENT,
+    DISPLACEMENT_HEADING_DEG,
+    FIRST_ROBOT_CONTACT,
+    GOAL_MISS,
+    MAX_TRACKING_ERROR,
+    MEAN_TRACKING_ERROR,
+    PUSHED_TO_TARGET,
+    REACH_ERROR,
+    REACH_STEP,
+    REACHED,
+    SEP,
+    TRACKING_ERROR,
+    body_label,
+    pair_label,
+)
 from factory.recipe.robots import PushPolicy, ReachPolicy, Robot
 
 
@@ -86,29 +102,30 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
     action_start = 0
     for robot in ctx.robots:
         error = tracking_error(layout, robot, rollout.states, rollout.actions, action_start)
-        steps[f"tracking_error__{robot.name}"] = error.astype(np.float32)
-        episode[f"max_tracking_error__{robot.name}"] = float(error.max())
-        episode[f"mean_tracking_error__{robot.name}"] = float(error.mean())
+        steps[body_label(TRACKING_ERROR, robot.name)] = error.astype(np.float32)
+        episode[body_label(MAX_TRACKING_ERROR, robot.name)] = float(error.max())
+        episode[body_label(MEAN_TRACKING_ERROR, robot.name)] = float(error.mean())
         action_start += _action_width(robot)
         for obj in layout.objects:
             if obj in ctx.base.fixed:
                 continue
-            episode[f"first_robot_contact__{robot.name}__{obj}"] = first_robot_contact(layout, rollout.contacts,
-                                                                                     robot.name, obj)
+            episode[pair_label(FIRST_ROBOT_CONTACT, robot.name, obj)] = first_robot_contact(
+                layout, rollout.contacts, robot.name, obj)
         if isinstance(robot.policy, PushPolicy):
             obj = robot.policy.object
             distance, heading = displacement(layout, rollout.states, obj)
-            episode[f"displacement__{obj}"], episode[f"displacement_heading_deg__{obj}"] = distance, heading
+            episode[body_label(DISPLACEMENT, obj)] = distance
+            episode[body_label(DISPLACEMENT_HEADING_DEG, obj)] = heading
             final = layout.field(rollout.states, obj, "pos")[-1, :2]
             miss = float(np.linalg.norm(final - push_goal(record.params, robot.name, obj)))
-            episode[f"goal_miss__{obj}"] = miss
-            episode[f"pushed_to_target__{obj}"] = miss <= robot.policy.tolerance
+            episode[body_label(GOAL_MISS, obj)] = miss
+            episode[body_label(PUSHED_TO_TARGET, obj)] = miss <= robot.policy.tolerance
         if isinstance(robot.policy, ReachPolicy):
             error = reach_error(layout, robot, robot.policy, rollout.states, record.params)
             within = np.flatnonzero(error <= robot.policy.tolerance)
-            episode[f"reach_error__{robot.name}"] = float(error[-1])
-            episode[f"reached__{robot.name}"] = bool(error[-1] <= robot.policy.tolerance)
-            episode[f"reach_step__{robot.name}"] = int(within[0]) if len(within) else -1
+            episode[body_label(REACH_ERROR, robot.name)] = float(error[-1])
+            episode[body_label(REACHED, robot.name)] = bool(error[-1] <= robot.policy.tolerance)
+            episode[body_label(REACH_STEP, robot.name)] = int(within[0]) if len(within) else -1
     return EpisodeRecord(rollout, record.params, steps, episode)
 
 
@@ -118,5 +135,5 @@ def _action_width(robot: Robot) -> int:
 
 def _link_pair(label: str) -> bool:
     """A pair label between two robot links, like `touched__arm/hand__arm/link7`."""
-    parts = label.split("__")
+    parts = label.split(SEP)
     return len(parts) == 3 and "/" in parts[1] and "/" in parts[2]

@@ -1,6 +1,7 @@
 """The recipe fields that shape a built scene, and a recipe with them pinned to drawn values.
 
-Object sizes, restitutions (contact parameters), particle spacing, liquid volume, viscosity, cloth size and compliances are baked into
+Object sizes, restitutions (contact parameters), particle spacing, liquid volume, viscosity, cloth size and
+compliances are baked into
 a scene when an engine builds it, so an engine that runs a batch of episodes on one built scene
 (Genesis) cannot vary them env by env. They are drawn per scene variant instead of per episode
 (`factory.sampling.scene_draws`); this module names them and pins them.
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from factory.names import param_name
 from factory.recipe.field_types import Num
 from factory.recipe.schema import Recipe
 
@@ -36,7 +38,8 @@ def scene_fields(recipe: Recipe) -> list[SceneField]:
         fields += [SceneField(f"{obj.name}.{dim}", (*at, dim), getattr(shape, dim))
                    for dim in ("radius", "height") if hasattr(shape, dim)]
         if obj.restitution is not None:  # Genesis bakes contact parameters into the built scene
-            fields.append(SceneField(f"{obj.name}.restitution", ("scene", "objects", i, "restitution"), obj.restitution))
+            fields.append(SceneField(f"{obj.name}.restitution", ("scene", "objects", i, "restitution"),
+                                     obj.restitution))
     ground = recipe.scene.ground
     if ground is not None and ground.restitution is not None:
         fields.append(SceneField("ground.restitution", ("scene", "ground", "restitution"), ground.restitution))
@@ -62,9 +65,9 @@ def pin_scene(recipe: Recipe, values: dict[str, float]) -> Recipe:
 
 
 def episode_scene(recipe: Recipe, params: Mapping[str, float]) -> Recipe:
-    """The scene a stored episode ran on: its own scene values (named with '.' or, as dataset
-    columns are, '__') pinned into `recipe`."""
-    flat = {k.replace("__", "."): v for k, v in params.items()}
+    """The scene a stored episode ran on: its own scene values (by parameter name or key,
+    `factory.names`) pinned into `recipe`."""
+    flat = {param_name(k): v for k, v in params.items()}
     return pin_scene(recipe, {f.name: flat[f.name] for f in scene_fields(recipe) if f.name in flat})
 
 
