@@ -50,6 +50,18 @@ CUSHION_BOUNCES = "cushion_bounces"
 MOVED = "moved"
 FINAL_X = "final_x"
 FINAL_Y = "final_y"
+# Families of robot labels: about a robot (`family__arm`), a robot and a body, or the body it moved
+TRACKING_ERROR = "tracking_error"  # also a step label
+MAX_TRACKING_ERROR = "max_tracking_error"
+MEAN_TRACKING_ERROR = "mean_tracking_error"
+FIRST_ROBOT_CONTACT = "first_robot_contact"  # first_robot_contact__arm__cube
+DISPLACEMENT = "displacement"
+DISPLACEMENT_HEADING_DEG = "displacement_heading_deg"
+GOAL_MISS = "goal_miss"
+PUSHED_TO_TARGET = "pushed_to_target"
+REACH_ERROR = "reach_error"
+REACHED = "reached"
+REACH_STEP = "reach_step"
 # Episode labels about the whole scene
 CAME_TO_REST = "came_to_rest"
 REST_STEP = "rest_step"

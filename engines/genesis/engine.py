@@ -23,7 +23,7 @@ from factory.contract.sampling import (
     transition_impulses,
     transition_velocities,
 )
-from factory.errors import SimulationError
+from factory.errors import EngineUnsupported, SimulationError
 from factory.recipe.containers import Tilt, movers
 from factory.recipe.distributions import is_random
 from factory.recipe.scene_fields import scene_fields
@@ -107,6 +107,9 @@ class GenesisEngine:
     shares_scene = True  # geometry, particle spacing and materials are fixed when the scene is built
 
     def __init__(self, recipe: Recipe):
+        if recipe.robots:
+            raise EngineUnsupported("robots: the Genesis adapter does not load robots yet (MuJoCo runs them first; "
+                                    "Genesis support is still to come): use engine: mujoco")
         check_representable(recipe)
         self.recipe = recipe
         self.layout = layout_of(recipe)

@@ -17,6 +17,8 @@ from mujoco import rollout
 from engines.mujoco.episode import EpisodeSetup
 from engines.mujoco.mjcf import check_representable, scene_model
 from engines.mujoco.restitution import MAX_RESTITUTION
+from engines.mujoco.robot_episode import RobotEpisodes
+from engines.mujoco.robot_scene import robot_scene
 from factory.contract.engine import EngineInfo
 from factory.contract.rollout import Layout, Rollout
 from factory.contract.sampling import EpisodeSpec
@@ -43,6 +45,12 @@ class MuJoCoEngine:
         objects = tuple(o.name for o in recipe.scene.objects)
         bodies = (("ground",) if recipe.scene.ground else ()) + objects
         self.layout = Layout(objects, bodies, recipe.dt * recipe.outputs.record_every)
+        self._robots = robot_scene(recipe) if recipe.robots else None
+        if self._robots is not None:  # robot links join the bodies; the robots' commands are the action
+            parts = self._robots.robots
+            self.layout = Layout(objects, self._robots.contacts.bodies, self.layout.record_dt,
+                                 action_names_override=tuple(n for p in parts for n in p.action_names),
+                                 robots=tuple(p.block for p in parts))
         self.threads = getattr(recipe.engine, "threads", None) or default_threads()
         self._pool: rollout.Rollout | None = None
 
@@ -56,21 +64,28 @@ class MuJoCoEngine:
         if random:  # compiling at a nominal value would silently mislabel every episode
             raise SimulationError(f"scene fields {', '.join(random)} are still distributions: build "
                                   "from `factory.scene_fields.pin_scene` (the runner does)")
-        self._setup = EpisodeSetup(self.recipe, scene_model(self.recipe), self.layout)
+        model = self._robots.model if self._robots is not None else None
+        self._setup = EpisodeSetup(self.recipe, scene_model(self.recipe), self.layout, model)
         self._models = [copy.copy(self._setup.model) for _ in range(self.recipe.n_envs)]
         self._datas = [mujoco.MjData(self._setup.model) for _ in range(self.threads)]
+        if self._robots is not None:
+            self._robot_run = RobotEpisodes(self.recipe, self._setup, self._robots, self.threads)
         self._pool = rollout.Rollout(nthread=self.threads)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+            if self._robots is not None:
+                self._robot_run.close()
 
     def run_batch(self, specs: list[EpisodeSpec]) -> list[Rollout]:
         self.open()
         if not 0 < len(specs) <= self.recipe.n_envs:
             raise ValueError(f"a batch holds 1..{self.recipe.n_envs} episodes, got {len(specs)}")
         setup, models = self._setup, self._models[:len(specs)]
+        if self._robots is not None:  # closed loop, stepped from Python (`robot_episode`)
+            return self._robot_run.run(models, specs)
         initial = setup.initial_states(models, specs)  # configures the models too
         control = setup.controls(specs)
         assert self._pool is not None

@@ -38,9 +38,10 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class EpisodeSetup:
     """Knows where the recipe's things are in the compiled model; configures copies of it per episode."""
 
-    def __init__(self, recipe: Recipe, scene: SceneModel, layout: Layout):
+    def __init__(self, recipe: Recipe, scene: SceneModel, layout: Layout, model: mujoco.MjModel | None = None):
+        """`model`: the scene compiled with more in it (robots, `robot_scene`); by default `scene.xml`'s."""
         self.recipe, self.scene, self.layout = recipe, scene, layout
-        self.model = mujoco.MjModel.from_xml_string(scene.xml)  # the template every episode copies
+        self.model = model if model is not None else mujoco.MjModel.from_xml_string(scene.xml)  # episodes copy it
         self.data = mujoco.MjData(self.model)  # scratch data for setting up initial states
         m = self.model
         self.nq, self.nv = m.nq, m.nv

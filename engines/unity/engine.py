@@ -35,7 +35,7 @@ from engines.unity.scene import (
 from factory.contract.engine import EngineInfo
 from factory.contract.rollout import Rollout
 from factory.contract.sampling import EpisodeSpec, transition_impulses
-from factory.errors import SimulationError
+from factory.errors import EngineUnsupported, SimulationError
 from factory.recipe.schema import Recipe
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,9 @@ class UnityEngine:
 
     def __init__(self, recipe: Recipe, *, worker: int = 0):
         """`worker` offsets the first worker id tried; ids already claimed on this machine are skipped."""
+        if recipe.robots:
+            raise EngineUnsupported("robots: the Unity adapter's builds simulate rigid bodies pushed by impulses; "
+                                    "they have no articulated robot to load or command: use engine: mujoco")
         self.layout = make_layout(recipe)
         check_representable(recipe, self.layout)
         self.recipe, self.cfg = recipe, unity_config(recipe)

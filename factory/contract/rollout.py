@@ -26,6 +26,27 @@ def _field_span(name: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class RobotBlock:
+    """A robot's part of the state, after every object's: each joint's position then each joint's
+    velocity (rad or m, rad/s or m/s, in `joints` order), then the end-effector pose."""
+
+    name: str
+    joints: tuple[str, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return ([f"{self.name}.{j}.q" for j in self.joints] + [f"{self.name}.{j}.dq" for j in self.joints]
+                + [f"{self.name}.ee.pos.{c}" for c in "xyz"] + [f"{self.name}.ee.quat.{c}" for c in "wxyz"])
+
+    @property
+    def size(self) -> int:
+        return 2 * len(self.joints) + 7
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "joints": list(self.joints)}
+
+
+@dataclass(frozen=True)
 class Layout:
     """Names and order of what a state and an action vector hold."""
 
@@ -35,10 +56,12 @@ class Layout:
     points: tuple[str, ...] = ()  # per-point fields of a fluid or cloth, e.g. ("particle_pos", "particle_vel")
     n_points: int = 0  # points recorded per state (a fixed subset of the particles or vertices)
     action_names_override: tuple[str, ...] | None = None  # engines whose actions are not object impulses
+    robots: tuple[RobotBlock, ...] = ()  # their blocks follow the objects' in the state
 
     @property
     def state_names(self) -> list[str]:
-        return [f"{o}.{f}.{c}" for o in self.objects for f, _ in STATE_FIELDS for c in STATE_COMPONENTS[f]]
+        objects = [f"{o}.{f}.{c}" for o in self.objects for f, _ in STATE_FIELDS for c in STATE_COMPONENTS[f]]
+        return objects + [n for r in self.robots for n in r.names]
 
     @property
     def action_names(self) -> list[str]:
@@ -48,7 +71,7 @@ class Layout:
 
     @property
     def state_size(self) -> int:
-        return STATE_PER_OBJECT * len(self.objects)
+        return STATE_PER_OBJECT * len(self.objects) + sum(r.size for r in self.robots)
 
     @property
     def action_size(self) -> int:
@@ -63,20 +86,34 @@ class Layout:
     def fields(self, states: np.ndarray, name: str) -> np.ndarray:
         """View of one field of every object across states: (..., n_objects, width)."""
         start, width = _field_span(name)
-        per_object = states.reshape(*states.shape[:-1], len(self.objects), STATE_PER_OBJECT)
+        objects = states[..., :STATE_PER_OBJECT * len(self.objects)]  # robot blocks follow
+        per_object = objects.reshape(*states.shape[:-1], len(self.objects), STATE_PER_OBJECT)
         return per_object[..., start:start + width]
 
+    def robot_span(self, name: str) -> tuple[int, int]:
+        """(start, stop) of robot `name`'s block in a state vector."""
+        start = STATE_PER_OBJECT * len(self.objects)
+        for r in self.robots:
+            if r.name == name:
+                return start, start + r.size
+            start += r.size
+        raise KeyError(name)
+
     def to_dict(self) -> dict:
-        return {"objects": list(self.objects), "bodies": list(self.bodies), "record_dt": self.record_dt,
-                "points": list(self.points), "n_points": self.n_points, "action_names": self.action_names}
+        d = {"objects": list(self.objects), "bodies": list(self.bodies), "record_dt": self.record_dt,
+             "points": list(self.points), "n_points": self.n_points, "action_names": self.action_names}
+        if self.robots:  # absent from object-only manifests, which stay as they were
+            d["robots"] = [r.to_dict() for r in self.robots]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Layout:
+        robots = tuple(RobotBlock(r["name"], tuple(r["joints"])) for r in d.get("robots", ()))
         layout = cls(tuple(d["objects"]), tuple(d["bodies"]), float(d["record_dt"]),
-                     tuple(d.get("points", ())), int(d.get("n_points", 0)))
+                     tuple(d.get("points", ())), int(d.get("n_points", 0)), robots=robots)
         names = tuple(d.get("action_names", layout.action_names))
         return cls(layout.objects, layout.bodies, layout.record_dt, layout.points, layout.n_points,
-                   None if list(names) == layout.action_names else names)
+                   None if list(names) == layout.action_names else names, robots)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from factory.contract.robots import RobotInit, sample_robot
 from factory.contract.seeds import Reseeded, pcg64_seeds, seed_words
 from factory.recipe.containers import LIP_AXES, Tilt, movers, tilt_schedule
 from factory.recipe.distributions import Uniform, nominal, sample
@@ -48,6 +49,7 @@ class EpisodeSpec:
     forces: np.ndarray  # (steps, n_objects, 3) external force on each object per step, N
     velocities: np.ndarray  # (steps, n_moves, 3) commanded velocity of each `move` (m/s) or `tilt` (rad/s) action
     points_shift: tuple[float, float, float] = (0.0, 0.0, 0.0)  # liquid block / cloth offset from nominal
+    robots: tuple[RobotInit, ...] = ()  # each robot's initial joints and policy draws
 
 
 _UNIT = Uniform(type="uniform", low=0.0, high=1.0)
@@ -163,7 +165,9 @@ def _sample(recipe: Recipe, draw: _Draw, scene: dict[str, float]) -> EpisodeSpec
             velocities[:, moves.index(action)] = rates[:, None] * np.array(LIP_AXES[action.lip])
         else:
             _schedule(action, f"actions.{i}", names.index(action.object), forces, recipe.dt, draw)
-    return EpisodeSpec(index, draw.params, bodies, ground_friction, forces, velocities, _points_shift(recipe, draw))
+    shift = _points_shift(recipe, draw)
+    robots = tuple(sample_robot(robot, draw) for robot in recipe.robots)
+    return EpisodeSpec(index, draw.params, bodies, ground_friction, forces, velocities, shift, robots)
 
 
 def _points_shift(recipe: Recipe, draw: _Draw) -> tuple[float, float, float]:

@@ -2,9 +2,9 @@
 
 `check_engine(name, recipe)` builds the engine, runs a full batch and each of a few episodes alone,
 and raises `ConformanceError` listing every broken rule: layout shapes and dtypes, finite states,
-actions equal to the sampled impulses, contact indices in range and steps in 1..T, the same bytes
-for an episode alone and in a full batch, the label columns every collision dataset has, and
-`close()` safe twice. `check_refuses(name, recipe, field)` checks a refusal names its field.
+actions equal to the sampled impulses (finite, for a robot's commands), contact indices in range
+and steps in 1..T, the same bytes for an episode alone and in a full batch, the label columns every
+collision dataset has, and `close()` safe twice. `check_refuses(name, recipe, field)` checks a refusal names its field.
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ def check_engine(name: str, recipe: Recipe, alone: int = 2) -> list[Rollout]:
     n_rec = recipe.recorded_steps
     for spec, r in zip(specs, batch, strict=True):
         problems += _rollout_problems(r, layout, n_rec, recipe)
-        if recipe.kind == "collision":
+        if recipe.robots:  # a robot's actions are its policy's commands, made during the episode
+            if not np.isfinite(r.actions).all():
+                problems.append(f"episode {r.index}: non-finite robot actions")
+        elif recipe.kind == "collision":
             expected = transition_impulses(spec.forces, recipe.dt, recipe.outputs.record_every)
             if not np.array_equal(r.actions, expected):
                 problems.append(f"episode {r.index}: actions differ from the sampled impulses")

@@ -19,13 +19,14 @@ from factory.labels.collision import (
 )
 from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_labels
 from factory.labels.pour import PourContext, object_pose, pour_episode_labels, pour_step_labels
+from factory.labels.robot import RobotLabelContext, robot_labels
 from factory.names import param_name
 from factory.recipe.containers import CupShape, Tilt
 from factory.recipe.distributions import nominal
 from factory.recipe.scene_fields import episode_scene, scene_fields
 from factory.recipe.schema import BoxShape, CylinderShape, Recipe, SphereShape
 
-Context = LabelContext | FluidContext | ClothContext
+Context = LabelContext | FluidContext | ClothContext | RobotLabelContext
 
 
 def label_context(recipe: Recipe, layout: Layout) -> Context:
@@ -33,6 +34,12 @@ def label_context(recipe: Recipe, layout: Layout) -> Context:
         return _fluid_context(recipe, layout)
     if recipe.kind == "cloth":
         return _cloth_context(recipe)
+    if recipe.robots:
+        return RobotLabelContext(_rigid_context(recipe, layout), tuple(recipe.robots))
+    return _rigid_context(recipe, layout)
+
+
+def _rigid_context(recipe: Recipe, layout: Layout) -> LabelContext:
     ground = recipe.scene.ground
     return LabelContext(
         layout=layout,
@@ -117,6 +124,8 @@ def label_rollouts(rollouts: list[Rollout], params: list[dict[str, float]], ctx:
     """
     if not rollouts:
         return []
+    if isinstance(ctx, RobotLabelContext):
+        return [robot_labels(r, ctx) for r in label_rollouts(rollouts, params, ctx.base)]
     if isinstance(ctx, LabelContext):
         steps, episodes = _collision_labels(rollouts, ctx)
     else:
@@ -152,5 +161,5 @@ def _particle_labels(rollout: Rollout, ctx: FluidContext | ClothContext) -> tupl
     return cloth_step_labels(pos, ctx), cloth_episode_labels(pos, ctx)
 
 
-__all__ = ["ClothContext", "Context", "FluidContext", "LabelContext", "episode_context", "label_context",
-           "label_rollout", "label_rollouts"]
+__all__ = ["ClothContext", "Context", "FluidContext", "LabelContext", "RobotLabelContext", "episode_context",
+           "label_context", "label_rollout", "label_rollouts"]

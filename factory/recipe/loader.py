@@ -59,7 +59,7 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
     repeated: list[str] = []
     data = _construct(node, (), lines, repeated)
     try:
-        recipe = Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data, context={"check_files": True})  # robot files: `recipe.robots`
     except ValidationError as exc:
         raise RecipeError(source, repeated + _describe(exc, data, lines)) from None
     if repeated:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from factory.errors import did_you_mean
 from factory.recipe.containers import CupShape, Tilt, check_pour
 from factory.recipe.distributions import Uniform, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.particles import Cloth, Fluid, Move
+from factory.recipe.robots import Robot, check_robots
 from factory.registry import FORMATS
 
 
@@ -302,6 +303,8 @@ class Recipe(Strict):
         "episode, and episodes that drew the same values share a scene (use a `choice`).")
     scene: Scene
     actions: list[Action] = []  # noqa: RUF012 - pydantic copies a field's default per instance
+    robots: list[Robot] = Field([], description="Articulated robots whose commands are the action "
+                                "(factory.recipe.robots); a recipe with robots takes no other actions.")
     outputs: Outputs = Field(default_factory=Outputs)
     labels: LabelOptions = Field(default_factory=LabelOptions)
     quality: QualityOptions = Field(default_factory=QualityOptions)
@@ -322,6 +325,7 @@ class Recipe(Strict):
                                  f"scene.{kind}: only a kind '{kind}' recipe has one (this is '{self.kind}')")
         for i, action in enumerate(self.actions):
             self._check_action(i, action)
+        check_robots(self)
         striker = self.labels.striker
         movable = [o.name for o in self.scene.objects if not o.fixed]
         if striker is not None and striker not in movable:
@@ -367,6 +371,14 @@ class Recipe(Strict):
         if last >= self.steps:
             field = "at" if isinstance(action, Push) else "step"
             raise ValueError(f"actions.{i}.{field}: acts at step {last:g}, past the episode's {self.steps} steps")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_robots(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """An object-only recipe dumps (and hashes) as it did before robots existed."""
+        data = handler(self)
+        if not self.robots:
+            data.pop("robots", None)
+        return data
 
     @property
     def recorded_steps(self) -> int:

@@ -1,0 +1,156 @@
+"""Put the recipe's robots into the scene's model, and find their joints, actuators and links in it.
+
+Each robot file is attached with `MjSpec.attach` under the prefix `name/`, so its links, joints and
+actuators are named `arm/hand`, `arm/joint3`. The scene's own geoms keep their explicit `<pair>`s
+with each other (`mjcf.scene_model`) and get `conaffinity="1"`, so the robot's geoms (contype 1 in
+the Panda and most MJCF robots) collide with them through MuJoCo's own filter, with MuJoCo's
+friction mixing (the larger of the two geoms'), and with each other as the file says. The root link
+does not collide with the ground it stands on. A contact sensor per (robot link, ground or object)
+records those contacts every step, after the object pairs' sensors, so `contacts.batch_contacts`
+reads them all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import mujoco
+import numpy as np
+
+from engines.mujoco.mjcf import SENSOR_DATA, SceneModel, scene_model
+from factory.contract.rollout import RobotBlock
+from factory.errors import EngineUnsupported
+from factory.recipe.robots import Robot
+from factory.recipe.schema import Recipe
+
+LINK_SLOTS = 4  # contacts a (link, body) sensor reports per step
+_ONE_DOF = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+
+
+@dataclass(frozen=True)
+class RobotParts:
+    """Where one robot lives in the compiled model."""
+
+    recipe: Robot
+    block: RobotBlock  # its state block: every one-dof joint, in the file's order
+    qadr: np.ndarray  # qpos address of each block joint
+    dadr: np.ndarray  # qvel address of each block joint
+    actuated: np.ndarray  # index into the block's joints of each actuated joint
+    actuators: np.ndarray  # actuator id driving each actuated joint
+    limits: np.ndarray  # (n_actuated, 2) joint ranges
+    ee: int  # body id of the end-effector link
+    gripper: int | None  # actuator id
+
+    @property
+    def action_names(self) -> list[str]:
+        r = self.recipe
+        if r.action_space == "ee_delta":
+            names = [f"{r.name}.ee.d{c}" for c in ("x", "y", "z", "yaw")]
+        else:
+            suffix = "target" if r.action_space == "joint_position" else "delta"
+            names = [f"{r.name}.{j}.{suffix}" for j in r.actuated]
+        return names + ([f"{r.name}.gripper"] if r.gripper else [])
+
+
+@dataclass(frozen=True)
+class RobotScene:
+    model: mujoco.MjModel
+    contacts: SceneModel  # bodies: ground, objects, then robot links; pairs and slots of every contact sensor
+    robots: tuple[RobotParts, ...]
+
+
+def robot_scene(recipe: Recipe) -> RobotScene:
+    """Compile the scene with its robots, contact sensors for their links, and the recipe's gains."""
+    scene = scene_model(recipe)
+    spec = mujoco.MjSpec.from_string(scene.xml)
+    for geom in spec.geoms:
+        geom.conaffinity = 1
+    roots = {}
+    for robot in recipe.robots:
+        child = mujoco.MjSpec.from_file(str(robot.path()))
+        spec.option.integrator = child.option.integrator  # the file's choice (Panda: implicitfast) for the whole scene
+        frame = spec.worldbody.add_frame(pos=robot.base.pos, quat=_quat(robot.base.euler))
+        root = child.worldbody.first_body()
+        roots[robot.name] = f"{robot.name}/{root.name}"
+        frame.attach_body(root, f"{robot.name}/", "")
+        if scene.bodies[:1] == ("ground",):
+            spec.add_exclude(bodyname1=roots[robot.name], bodyname2="world")
+    model = spec.compile()
+    links = _collidable_links(model, recipe)
+    bodies = scene.bodies + tuple(links)
+    pairs, slots = list(scene.pairs), list(scene.slots)
+    for link in links:
+        owner = link.split("/")[0]
+        for other in scene.bodies:
+            if other == "ground" and link == roots[owner]:
+                continue
+            spec.add_sensor(type=mujoco.mjtSensor.mjSENS_CONTACT, objtype=mujoco.mjtObj.mjOBJ_BODY, objname=link,
+                            reftype=mujoco.mjtObj.mjOBJ_GEOM, refname=other,
+                            intprm=[_data_bits(), 0, LINK_SLOTS])
+            pairs.append((bodies.index(other), bodies.index(link)))
+            slots.append(LINK_SLOTS)
+    model = spec.compile()
+    parts = tuple(_parts(model, robot) for robot in recipe.robots)
+    for part in parts:
+        _set_gains(model, part)
+    return RobotScene(model, SceneModel(scene.xml, bodies, tuple(pairs), tuple(slots)), parts)
+
+
+@cache
+def _data_bits() -> int:
+    """The contact sensor's `data` bitfield for `mjcf.SENSOR_DATA`, as MuJoCo's XML parser sets it."""
+    spec = mujoco.MjSpec.from_string('<mujoco><worldbody><geom name="a" size="1"/></worldbody><sensor>'
+                                     f'<contact geom1="a" data="{SENSOR_DATA}"/></sensor></mujoco>')
+    return int(spec.sensors[0].intprm[0])
+
+
+def _quat(euler_deg: list[float]) -> list[float]:
+    quat = np.zeros(4)
+    mujoco.mju_euler2Quat(quat, np.radians(euler_deg), "XYZ")  # extrinsic x-y-z, as objects' euler
+    return quat.tolist()
+
+
+def _collidable_links(model: mujoco.MjModel, recipe: Recipe) -> list[str]:
+    """The robots' links that have a geom able to collide, in model order."""
+    prefixes = tuple(f"{r.name}/" for r in recipe.robots)
+    collides = {int(model.geom_bodyid[g]) for g in range(model.ngeom)
+                if model.geom_contype[g] or model.geom_conaffinity[g]}
+    return [model.body(b).name for b in range(model.nbody)
+            if model.body(b).name.startswith(prefixes) and b in collides]
+
+
+def _parts(model: mujoco.MjModel, robot: Robot) -> RobotParts:
+    n = robot.name
+    joints = [model.joint(j).name.removeprefix(f"{n}/") for j in range(model.njnt)
+              if model.joint(j).name.startswith(f"{n}/") and int(model.jnt_type[j]) in _ONE_DOF]
+    ids = [model.joint(f"{n}/{j}").id for j in joints]
+    driven = {int(model.actuator_trnid[a, 0]): a for a in range(model.nu)
+              if int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_JOINT)}
+    missing = [j for j in robot.actuated if model.joint(f"{n}/{j}").id not in driven]
+    if missing:
+        raise EngineUnsupported(f"robots: {n}: joints {', '.join(missing)} have no actuator in the robot file")
+    actuated_ids = [model.joint(f"{n}/{j}").id for j in robot.actuated]
+    return RobotParts(
+        recipe=robot,
+        block=RobotBlock(n, tuple(joints)),
+        qadr=np.array([model.jnt_qposadr[i] for i in ids]),
+        dadr=np.array([model.jnt_dofadr[i] for i in ids]),
+        actuated=np.array([joints.index(j) for j in robot.actuated]),
+        actuators=np.array([driven[i] for i in actuated_ids]),
+        limits=np.array([model.jnt_range[i] if model.jnt_limited[i] else (-math.inf, math.inf) for i in actuated_ids]),
+        ee=model.body(f"{n}/{robot.ee_link}").id,
+        gripper=model.actuator(f"{n}/{robot.gripper.actuator}").id if robot.gripper else None,
+    )
+
+
+def _set_gains(model: mujoco.MjModel, part: RobotParts) -> None:
+    """The recipe's PD gains on the actuated joints' actuators: force = kp·(ctrl − q) − kd·dq."""
+    controller = part.recipe.controller
+    for joint, actuator in zip(part.recipe.actuated, part.actuators, strict=True):
+        kp, kd = (g.get(joint) if isinstance(g, dict) else g for g in (controller.kp, controller.kd))
+        if kp is not None:
+            model.actuator_gainprm[actuator, 0], model.actuator_biasprm[actuator, 1] = kp, -kp
+        if kd is not None:
+            model.actuator_biasprm[actuator, 2] = -kd

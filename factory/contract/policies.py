@@ -1,0 +1,155 @@
+"""Scripted robot policies: pure functions of (observation, episode draws, step) → a command.
+
+Policies read the simulator's true state (object positions, joint positions, the tool point), not
+sensors: the data shows what a competent script does, not what perception allows. A command is a
+tool-point target or joint targets; the engine turns it into the recipe's action space (with its own
+inverse kinematics where needed) and adds the action noise, so a policy knows no engine. With no
+memory between steps, an episode replays exactly from its recorded states.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from factory.contract.robots import RobotInit
+from factory.recipe.containers import CupShape
+from factory.recipe.distributions import nominal
+from factory.recipe.robots import PushPolicy, RandomWalkPolicy, ReachPolicy, Robot
+from factory.recipe.schema import BoxShape, CylinderShape, RigidObject, SphereShape
+
+APPROACH, DESCEND, PUSH = 0.3, 0.45, 0.9  # fractions of the episode at which a push's phases end
+STEER = 4.0  # lateral gain of a push (see `push`)
+REACH = 0.6  # share of the episode at which a reach arrives
+RANDOM_MOVE = 0.1  # rad (m for slide joints): the largest move of each joint in a random command
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The true state a policy reads at recorded step `step` of `steps`."""
+
+    step: int
+    steps: int
+    q: np.ndarray  # the actuated joints' positions, in `Robot.actuated` order
+    tool: np.ndarray  # the tool point (world, m)
+    tool_start: np.ndarray  # the tool point at step 0
+    objects: dict[str, np.ndarray]  # object name → its centre (world, m)
+
+
+@dataclass(frozen=True)
+class Command:
+    """Where the policy wants the robot: a tool-point target or joint targets (exactly one). With a
+    tool target, `yaw` turns the ee link's first orientation about the world z axis (rad)."""
+
+    tool: np.ndarray | None = None
+    joints: np.ndarray | None = None
+    yaw: float = 0.0
+
+
+def act(robot: Robot, init: RobotInit, obs: Observation, objects: dict[str, RigidObject],
+        start: dict[str, tuple[float, float, float]]) -> Command:
+    """The robot's command at `obs.step`; `start` holds each object's drawn position at step 0."""
+    policy = robot.policy
+    if isinstance(policy, PushPolicy):
+        return push(policy, init, obs, objects[policy.object], np.array(start[policy.object]))
+    if isinstance(policy, ReachPolicy):
+        return reach(policy, init, obs)
+    return random_walk(robot, policy, init, obs)
+
+
+def random_command(obs: Observation, rng: np.random.Generator) -> Command:
+    """A random move of every actuated joint from where it is: the share of an episode's commands that
+    are not the policy's (`random_share`)."""
+    return Command(joints=obs.q + rng.uniform(-RANDOM_MOVE, RANDOM_MOVE, len(obs.q)))
+
+
+def push_goal(init: RobotInit, start: np.ndarray) -> np.ndarray:
+    """Where a push means to leave the object's centre: `distance` along `heading_deg` from its start."""
+    return start + init.policy["distance"] * _heading(init)
+
+
+def push(policy: PushPolicy, init: RobotInit, obs: Observation, obj: RigidObject, start: np.ndarray) -> Command:
+    """From where the tool started to above the side opposite the heading, down to the object's
+    centre height, then along the heading until the object's centre would be `distance` from its
+    start (the standoff closed, then `distance`), then hold: a path timed by the episode's share
+    elapsed. While pushing, the tool moves `STEER` times the object's drift off the line to the other
+    side of it, at most half the object's half-width: pushing the object's far half turns it back
+    toward the line (a gain tuned on Panda pushes of a 5 cm cube). The hand turns about z to face the
+    heading, modulo half a turn (closed fingers push alike either way round); pushed with an oblique
+    face, the cube slid along it."""
+    u = _heading(init)
+    before = start - u * (_reach(obj, u) + policy.standoff)
+    above = before + np.array([0.0, 0.0, _half_height(obj) + policy.clearance])
+    phase = (obs.step + 1) / obs.steps
+    facing = (init.policy["heading_deg"] + 90.0) % 180.0 - 90.0  # closed fingers push alike either way round
+    yaw = math.radians(facing) * min(phase / APPROACH, 1.0)  # the hand turns to face the heading
+    if phase <= DESCEND:
+        path = [(0.0, obs.tool_start), (APPROACH, above), (DESCEND, before)]
+        for (t0, p0), (t1, p1) in itertools.pairwise(path):
+            if phase <= t1:
+                return Command(tool=p0 + (p1 - p0) * (phase - t0) / (t1 - t0), yaw=yaw)
+    along = min((phase - DESCEND) / (PUSH - DESCEND), 1.0) * (policy.standoff + init.policy["distance"])
+    side = np.array([-u[1], u[0], 0.0])
+    drift = float(np.dot(obs.objects[policy.object] - start, side))
+    offset = np.clip(-drift * STEER, -_reach(obj, side) / 2, _reach(obj, side) / 2)  # within the object's face
+    return Command(tool=before + u * along + side * offset, yaw=yaw)
+
+
+def reach_target(policy: ReachPolicy, init: RobotInit, objects: dict[str, np.ndarray]) -> np.ndarray:
+    """The point a reach aims at: its drawn point, or the object's centre (where it is now) plus `offset`."""
+    if policy.object is not None:
+        return objects[policy.object] + np.asarray(policy.offset)
+    return np.array([init.policy[f"point.{axis}"] for axis in "xyz"])
+
+
+def reach(policy: ReachPolicy, init: RobotInit, obs: Observation) -> Command:
+    """A straight line from where the tool started to the target, arriving at `REACH` of the episode."""
+    target = reach_target(policy, init, obs.objects)
+    share = min((obs.step + 1) / obs.steps / REACH, 1.0)
+    return Command(tool=obs.tool_start + (target - obs.tool_start) * share)
+
+
+def random_walk(robot: Robot, policy: RandomWalkPolicy, init: RobotInit, obs: Observation) -> Command:
+    """Joint targets on straight lines from the initial configuration through the drawn waypoints, each
+    reached at an equal share of the episode."""
+    points = [np.array([init.initial.get(j, 0.0) for j in robot.actuated])]
+    points += [np.array([init.policy[f"waypoint{k}.{j}"] for j in robot.actuated]) for k in range(policy.waypoints)]
+    at = (obs.step + 1) / obs.steps * policy.waypoints
+    k = min(int(at), policy.waypoints - 1)
+    return Command(joints=points[k] + (points[k + 1] - points[k]) * min(at - k, 1.0))
+
+
+def _heading(init: RobotInit) -> np.ndarray:
+    angle = math.radians(init.policy["heading_deg"])
+    return np.array([math.cos(angle), math.sin(angle), 0.0])
+
+
+def _reach(obj: RigidObject, u: np.ndarray) -> float:
+    """How far the object extends from its centre along horizontal direction `u` (unrotated shape)."""
+    shape = obj.shape
+    if isinstance(shape, (SphereShape, CylinderShape)):
+        return nominal(shape.radius)
+    half = _half_extents(obj)
+    return abs(u[0]) * half[0] + abs(u[1]) * half[1]
+
+
+def _half_height(obj: RigidObject) -> float:
+    shape = obj.shape
+    if isinstance(shape, SphereShape):
+        return nominal(shape.radius)
+    if isinstance(shape, CylinderShape):
+        return nominal(shape.height) / 2
+    return float(_half_extents(obj)[2])
+
+
+def _half_extents(obj: RigidObject) -> np.ndarray:
+    """Half the outer size of a box or a cup along x, y, z."""
+    shape = obj.shape
+    if isinstance(shape, BoxShape):
+        return np.array([nominal(s) for s in shape.size]) / 2
+    if isinstance(shape, CupShape):
+        return (np.array(shape.inner) + np.array([2.0, 2.0, 1.0]) * shape.wall) / 2
+    raise ValueError(f"push: no extent known for shape '{shape.type}' of '{obj.name}'")

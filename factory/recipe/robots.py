@@ -1,0 +1,207 @@
+"""The recipe's `robots:` section: an articulated robot from a robot file, its controller, its
+action space and the scripted policy that makes its actions.
+
+Names (joints, links, actuators) and the drawn initial configuration are checked against the
+robot file when a recipe is loaded from YAML (`load_recipe` validates with the `check_files`
+context), so a dataset whose manifest names a robot file absent on this machine still opens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field, ValidationInfo, model_validator
+
+from factory.errors import did_you_mean
+from factory.recipe.distributions import support
+from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
+from factory.recipe.robot_file import RobotDescription, RobotFileError, describe, resolve
+
+if TYPE_CHECKING:
+    from factory.recipe.schema import Recipe
+
+ActionSpace = Literal["joint_position", "joint_delta", "ee_delta"]
+
+
+class PackageFile(Strict):
+    """A file inside an installed Python package, e.g. `{package: genesis, path:
+    assets/xml/franka_emika_panda/panda.xml}`; found without importing the package."""
+
+    package: str = Field(min_length=1)
+    path: str = Field(min_length=1, description="Relative to the package's folder.")
+
+
+class Base(Strict):
+    """Where the robot's root link is welded: fixed for every episode (the model is compiled once)."""
+
+    pos: FixedVec3 = Field([0.0, 0.0, 0.0], description="m, world frame.")
+    euler: FixedVec3 = Field([0.0, 0.0, 0.0], description="Extrinsic x-y-z, degrees.")
+
+
+class JointPD(Strict):
+    """Joint position PD: torque = kp (target - q) - kd dq, within the file's force limits. Unset
+    gains keep the file's actuator gains."""
+
+    type: Literal["joint_position"] = "joint_position"
+    kp: float | dict[str, float] | None = Field(None, description="N·m/rad (N/m); one for all or per joint.")
+    kd: float | dict[str, float] | None = Field(None, description="N·m·s/rad; one for all or per joint.")
+
+
+class Gripper(Strict):
+    """A gripper driven by one actuator of the file; its action is 0 (open) .. 1 (closed)."""
+
+    actuator: str
+    open: float = Field(description="The actuator's control value that opens the gripper.")
+    closed: float = Field(description="The actuator's control value that closes it.")
+
+
+class PushPolicy(Strict):
+    """Approach `object` from the side opposite `heading_deg` and push it `distance` along it."""
+
+    type: Literal["push"]
+    object: Name
+    heading_deg: Num = Field(description="Direction of the push in the horizontal plane, degrees from +x.")
+    distance: Num = Field(description="How far to push the object, m.")
+    standoff: float = Field(0.04, gt=0, description="Gap between the tool point and the object's side "
+                                                    "before the push, m.")
+    clearance: float = Field(0.08, gt=0, description="Height above the object's top while approaching, m.")
+    tolerance: float = Field(0.03, gt=0, description="Label `pushed_to_target__X`: the object ends within "
+                                                     "this of the push's goal, m.")
+    noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
+    random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
+                              "instead of the policy's (drawn per episode), so datasets hold failures too.")
+
+
+class RandomWalkPolicy(Strict):
+    """Smooth joint-space motion through `waypoints` drawn uniformly around the initial configuration
+    (its nominal values), within the joint limits: exploration near a pose the scene was laid out for,
+    where draws over whole joint ranges would mostly drive the arm into the table."""
+
+    type: Literal["random_walk"]
+    waypoints: int = Field(3, ge=1, le=32)
+    spread: float = Field(0.3, gt=0, description="Waypoints lie within this of the initial position (rad or m).")
+    margin: float = Field(0.05, ge=0, description="Keep waypoints this far inside each joint limit (rad or m).")
+    noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
+    random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
+                              "instead of the policy's (drawn per episode), so datasets hold failures too.")
+
+
+class ReachPolicy(Strict):
+    """Move the tool point in a straight line to a drawn `point`, or to `offset` from an object's centre
+    (followed if it moves), arriving at 60 % of the episode, then hold."""
+
+    type: Literal["reach"]
+    point: Vec3 | None = Field(None, description="World position to reach, m; each axis may be a distribution.")
+    object: Name | None = Field(None, description="A movable object to reach instead of a point.")
+    offset: FixedVec3 = Field([0.0, 0.0, 0.1], description="Added to the object's centre, m.")
+    tolerance: float = Field(0.02, gt=0, description="Label `reached__X`: the tool ends within this, m.")
+    noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
+    random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
+                              "instead of the policy's (drawn per episode), so datasets hold failures too.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ReachPolicy:
+        if (self.point is None) == (self.object is None):
+            raise ValueError("point: give exactly one of 'point' or 'object'")
+        return self
+
+
+Policy = Annotated[PushPolicy | RandomWalkPolicy | ReachPolicy, Field(discriminator="type")]
+
+
+class Robot(Strict):
+    """An articulated robot; its joints and end-effector pose join the state, its commands are the action."""
+
+    name: Name
+    file: str | PackageFile = Field(description="An MJCF path (relative to the working directory) or "
+                                                "{package, path}.")
+    base: Base = Field(default_factory=Base)
+    initial: dict[str, Num] = Field({}, description="Joint → position at step 0 (rad or m), a number or a "
+                                    "distribution; unlisted joints start at 0.")
+    actuated: list[str] = Field(min_length=1, description="Joints the action commands; each needs an "
+                                "actuator in the file.")
+    controller: JointPD = Field(default_factory=JointPD)
+    gripper: Gripper | None = None
+    ee_link: str = Field(description="The link whose pose is the end-effector's.")
+    ee_offset: FixedVec3 = Field([0.0, 0.0, 0.0], description="Tool point in the ee link's frame, m.")
+    action_space: ActionSpace = Field("joint_position", description="joint_position: joint targets; "
+                                      "joint_delta: targets minus the joints' positions; ee_delta: the tool "
+                                      "point's move (m, world frame) and the hand's turn about world z (rad), "
+                                      "solved by damped least squares IK from the episode's first orientation.")
+    policy: Policy
+
+    @model_validator(mode="after")
+    def _against_file(self, info: ValidationInfo) -> Robot:
+        require_range(self.policy.random_share, "policy.random_share", 0.0, 1.0, low_open=False)
+        if isinstance(self.policy, PushPolicy):
+            require_range(self.policy.distance, "policy.distance", 0.0, low_open=False)
+        if not (info.context or {}).get("check_files"):
+            return self
+        try:
+            robot = describe(self.path())
+        except RobotFileError as exc:
+            raise ValueError(f"file: {exc}") from None
+        self._check_names(robot)
+        return self
+
+    def path(self) -> Path:
+        """The robot file on this machine."""
+        if isinstance(self.file, PackageFile):
+            try:
+                return resolve(self.file.path, self.file.package)
+            except RobotFileError as exc:
+                raise ValueError(f"file.package: {exc}") from None
+        return resolve(self.file)
+
+    def _check_names(self, robot: RobotDescription) -> None:
+        joints = list(robot.joints)
+        for key, names in (("initial", list(self.initial)), ("actuated", self.actuated)):
+            for i, name in enumerate(names):
+                if name not in robot.joints:
+                    where = f"{key}.{name}" if key == "initial" else f"{key}.{i}"
+                    raise ValueError(f"{where}: '{name}' is not a joint of the robot{did_you_mean(name, joints)}; "
+                                     f"joints: {', '.join(joints)}")
+        driven = {joint: actuator for actuator, joint in robot.actuators.items() if joint}
+        for i, name in enumerate(self.actuated):
+            if name not in driven:
+                raise ValueError(f"actuated.{i}: joint '{name}' has no actuator in the robot file")
+        for name, (low, high) in robot.joints.items():
+            lo, hi = support(self.initial.get(name, 0.0))
+            if lo < low or hi > high:
+                drawn = f"{lo:g}" if lo == hi else f"values in [{lo:g}, {hi:g}]"
+                unset = "" if name in self.initial else " (unset: joints start at 0; give it a value)"
+                raise ValueError(f"initial.{name}: can take {drawn}, outside the joint's range "
+                                 f"[{low:g}, {high:g}]{unset}")
+        if self.ee_link not in robot.links:
+            raise ValueError(f"ee_link: '{self.ee_link}' is not a link of the robot"
+                             f"{did_you_mean(self.ee_link, robot.links)}; links: {', '.join(robot.links)}")
+        if self.gripper and self.gripper.actuator not in robot.actuators:
+            raise ValueError(f"gripper.actuator: '{self.gripper.actuator}' is not an actuator of the robot"
+                             f"{did_you_mean(self.gripper.actuator, robot.actuators)}; actuators: "
+                             f"{', '.join(robot.actuators)}")
+        for gain in ("kp", "kd"):
+            value = getattr(self.controller, gain)
+            for name in value if isinstance(value, dict) else ():
+                if name not in self.actuated:
+                    raise ValueError(f"controller.{gain}.{name}: not an actuated joint; actuated: "
+                                     f"{', '.join(self.actuated)}")
+
+
+def check_robots(recipe: Recipe) -> None:
+    """Cross-checks of the `robots:` section against the rest of the recipe."""
+    if not recipe.robots:
+        return
+    if recipe.kind != "collision" or recipe.actions:
+        raise ValueError("robots: a robot recipe is kind 'collision' with no 'actions' (the robots' policies act)")
+    objects = {o.name: o for o in recipe.scene.objects}
+    names = [r.name for r in recipe.robots]
+    for i, robot in enumerate(recipe.robots):
+        if robot.name in objects or robot.name == "ground" or names.count(robot.name) > 1:
+            raise ValueError(f"robots.{i}.name: '{robot.name}' is already the name of an object, the ground "
+                             "or another robot")
+        target = getattr(robot.policy, "object", None)
+        if target is not None and (target not in objects or objects[target].fixed):
+            movable = [n for n, o in objects.items() if not o.fixed]
+            raise ValueError(f"robots.{i}.policy.object: '{target}' is not a movable object of the scene"
+                             f"{did_you_mean(target, movable)}; movable: {', '.join(movable)}")
