@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import RECIPES, shipped
+from helpers import RECIPES, shipped
 
 from factory.cli import main
 from factory.errors import EngineUnsupported
