@@ -17,9 +17,11 @@ from factory.meshes.mjcf import mesh_assets, mesh_body
 
 
 def mesh_morph(gs, name: str, asset: MeshAsset, mass: float, free: bool):
-    """The object's morph, at a placeholder pose (each env sets its own)."""
+    """The object's morph, at a placeholder pose (each env sets its own). `align=False` keeps the body frame
+    the factory wrote: Genesis would otherwise move a free body's frame onto its principal axes of
+    inertia, and report that frame's orientation instead of the mesh's (and refuse per-env masses)."""
     return gs.morphs.MJCF(file=_mjcf_file(name, asset, mass, free), pos=(0.0, 0.0, 0.0), convexify=True,
-                          decimate=False, decompose_robot_error_threshold=float("inf"))
+                          decimate=False, decompose_robot_error_threshold=float("inf"), align=False)
 
 
 def _mjcf_file(name: str, asset: MeshAsset, mass: float, free: bool) -> str:

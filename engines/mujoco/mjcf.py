@@ -111,7 +111,7 @@ def scene_model(recipe: Recipe) -> SceneModel:
     return SceneModel("\n".join(lines), bodies, pairs, slots, tuple(k for k, _, _ in geom_pairs))
 
 
-MAX_MESH_SLOTS = 16  # contacts a sensor of a pair with a mesh reports per step: the strongest ones
+MAX_MESH_SLOTS = 64  # contacts a sensor of a pair with a mesh reports per step (4 per pair of parts): the strongest
 
 
 def _slots(a: str, b: str, geom_pairs: int) -> int:

@@ -2,8 +2,8 @@
 inertia both engines build from, so every engine collides with the same geometry and weighs the
 same body. Below the recipe layer: it knows files and numbers, not recipes."""
 
-from factory.meshes.asset import MeshAsset, mesh_asset
+from factory.meshes.asset import MeshAsset, file_sha256, mesh_asset
 from factory.meshes.convex import Decomposition
-from factory.meshes.files import MESH_SUFFIXES, resolve, set_files, sha256_file
+from factory.meshes.files import MESH_SUFFIXES, resolve, set_files
 
-__all__ = ["MESH_SUFFIXES", "Decomposition", "MeshAsset", "mesh_asset", "resolve", "set_files", "sha256_file"]
+__all__ = ["MESH_SUFFIXES", "Decomposition", "MeshAsset", "file_sha256", "mesh_asset", "resolve", "set_files"]

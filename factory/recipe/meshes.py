@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from factory.errors import MeshError
-from factory.meshes import Decomposition, MeshAsset, mesh_asset, resolve, set_files
+from factory.meshes import Decomposition, MeshAsset, file_sha256, mesh_asset, resolve, set_files
 from factory.meshes.files import package_ref
 from factory.recipe.distributions import Choice, nominal, support
 from factory.recipe.field_types import Num, Strict, require_range
@@ -139,3 +139,11 @@ def mesh_problems(objects: list) -> list[tuple[tuple, str]]:
                                  "by density: give the object's `mass` (kg) instead, or repair the mesh (close its "
                                  "holes)"))
     return problems
+
+
+def mesh_table(objects: list) -> dict[str, list[dict[str, object]]]:
+    """Each mesh object's files as the manifest lists them: index (the episode parameter `<object>.mesh`
+    of a set), file and sha256, so a dataset says exactly which asset each episode used."""
+    return {obj.name: [{"index": k, "file": str(path), "sha256": file_sha256(path)}
+                       for k, path in enumerate(obj.shape.members())]
+            for obj in objects if obj.shape.type in MESH_TYPES}
