@@ -3,10 +3,12 @@ convex-decomposition cache, a MuJoCo rest pose the geometry predicts, and Genesi
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
 
+import coacd
 import numpy as np
 import pytest
 import trimesh
@@ -15,6 +17,7 @@ from factory.checks import quat_to_matrix
 from factory.contract.sampling import sample_episode
 from factory.errors import EngineUnsupported, MeshError, RecipeError
 from factory.meshes import Decomposition, mesh_asset, resolve
+from factory.meshes import asset as asset_module
 from factory.meshes import convex as convex_module
 from factory.recipe.loader import load_recipe, parse_recipe
 from factory.recipe.scene_fields import pin_scene
@@ -172,9 +175,6 @@ def test_decomposition_is_cached_and_reused(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("decomposed again instead of reading the cache")
 
-    import coacd
-    from factory.meshes import asset as asset_module
-
     monkeypatch.setattr(coacd, "run_coacd", refuse)
     asset_module._unscaled.cache_clear()  # a new process: only the disk cache is left
     again = mesh_asset(tmp_path / "ring.obj", 1.0, settings)
@@ -272,3 +272,20 @@ def test_mujoco_rests_a_decomposed_ring_on_its_face(tmp_path):
     last = rollout.contacts.step == rollout.contacts.step.max()
     assert set(rollout.contacts.body_b[last]) == {1}
     assert -rollout.contacts.force_on_a[last, 2].sum() == pytest.approx(mass * 9.81, rel=0.03)
+
+
+def test_mesh_set_datasets_do_not_depend_on_the_batch_size(tmp_path):
+    from factory.generate.runner import run
+
+    for k, r in enumerate([0.03, 0.04, 0.05]):
+        trimesh.creation.icosphere(subdivisions=2, radius=r).export(tmp_path / f"ball{k}.obj")
+    files = {}
+    for n_envs in (1, 4):
+        text = recipe_text("{type: mesh_set, dir: .}", extra="scene_variants: 3\n")
+        text = text.replace("n_envs: 2", f"n_envs: {n_envs}")
+        manifest = run(parse_recipe(text, "r.yaml", tmp_path), tmp_path / f"out{n_envs}")
+        files[n_envs] = {f["path"]: f["sha256"] for s in manifest["shards"] for f in s["files"]}
+        assert [row["sha256"] for row in manifest["meshes"]["thing"]] == [
+            hashlib.sha256((tmp_path / f"ball{k}.obj").read_bytes()).hexdigest() for k in range(3)]
+        assert "param__thing__mesh" in manifest["episode_params"]
+    assert files[1] == files[4]
