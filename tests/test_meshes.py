@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 import trimesh
 
+from factory import open_dataset
 from factory.checks import quat_to_matrix
+from factory.contract.rollout import Layout
 from factory.contract.sampling import sample_episode
 from factory.errors import EngineUnsupported, MeshError, RecipeError
+from factory.labels.pose import pose_labels
 from factory.meshes import Decomposition, mesh_asset, resolve
 from factory.meshes import asset as asset_module
 from factory.meshes import convex as convex_module
@@ -187,6 +190,20 @@ def test_decomposition_is_cached_and_reused(tmp_path, monkeypatch):
         convex_module.convex_parts(ring.vertices, ring.faces, first.sha256, Decomposition(threshold=0.2))
 
 
+# ---------------------------------------------------------------- labels
+def test_rest_pose_from_the_body_up_axis():
+    half = np.sqrt(0.5)
+    last = {"upright": [1, 0, 0, 0], "tilted 20°": [np.cos(np.radians(10)), np.sin(np.radians(10)), 0, 0],
+            "on its side": [half, half, 0, 0], "upside down": [0, 0, 1, 0]}
+    states = np.zeros((len(last), 2, 13), np.float32)
+    states[:, 0, 3] = 1.0  # every episode starts upright
+    states[:, 1, 3:7] = list(last.values())
+    labels = pose_labels(states, Layout(("mug",), ("ground", "mug"), 0.01), ("mug",))
+    assert labels["rest_pose__mug"] == [1, 1, 0, -1]
+    assert labels["toppled__mug"] == [False, False, True, True]
+    assert labels["up_cos__mug"] == pytest.approx([1, np.cos(np.radians(20)), 0, -1], abs=1e-6)
+
+
 # ---------------------------------------------------------------- engines
 def test_mujoco_drops_a_mesh_cube_to_rest_at_its_half_height(cube):
     from engines.mujoco import MuJoCoEngine
@@ -288,4 +305,6 @@ def test_mesh_set_datasets_do_not_depend_on_the_batch_size(tmp_path):
         assert [row["sha256"] for row in manifest["meshes"]["thing"]] == [
             hashlib.sha256((tmp_path / f"ball{k}.obj").read_bytes()).hexdigest() for k in range(3)]
         assert "param__thing__mesh" in manifest["episode_params"]
+        labels = open_dataset(tmp_path / f"out{n_envs}").episodes().to_pandas()
+        assert (labels["rest_pose__thing"] == 1).all() and not labels["toppled__thing"].any()  # balls: never turned
     assert files[1] == files[4]

@@ -21,6 +21,7 @@ from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_
 from factory.labels.pour import PourContext, object_pose, pour_episode_labels, pour_step_labels
 from factory.recipe.containers import CupShape, Tilt
 from factory.recipe.distributions import nominal
+from factory.recipe.meshes import MESH_TYPES
 from factory.recipe.scene_fields import episode_scene, scene_fields
 from factory.recipe.schema import BoxShape, Recipe, SphereShape
 
@@ -41,6 +42,7 @@ def label_context(recipe: Recipe, layout: Layout) -> Context:
         rest_speed=recipe.labels.rest_speed,
         min_impact_force=recipe.labels.min_impact_force,
         striker=recipe.labels.striker,
+        poses=tuple(o.name for o in recipe.scene.objects if o.shape.type in MESH_TYPES and not o.fixed),
     )
 
 

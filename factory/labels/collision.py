@@ -15,6 +15,7 @@ from itertools import combinations
 import numpy as np
 
 from factory.contract.rollout import Contacts, Layout
+from factory.labels.pose import pose_labels
 from factory.labels.strike import strike_labels
 
 Labels = dict[str, float | int | bool]
@@ -31,6 +32,7 @@ class LabelContext:
     rest_speed: float
     min_impact_force: float
     striker: str | None = None  # a struck ball whose strike labels (`labels.strike`) are wanted
+    poses: tuple[str, ...] = ()  # free objects whose rest pose is labelled (`labels.pose`): the meshes
 
 
 def batch_step_labels(contacts: Contacts, episode: np.ndarray, n_episodes: int,
@@ -179,6 +181,8 @@ def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.nda
         columns[f"left_support_step__{obj}"] = left[:, j].tolist()
         columns[f"max_speed__{obj}"] = max_speed[:, j].tolist()
         columns[f"friction_cos__{obj}"] = friction[:, j].tolist()
+    if ctx.poses:
+        columns.update(pose_labels(states, layout, ctx.poses))
     if ctx.striker is not None:
         columns.update(strike_labels(states, first, impacts, layout, ctx.fixed, ctx.striker))
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]

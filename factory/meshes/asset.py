@@ -32,6 +32,10 @@ class MeshAsset:
     inertia: np.ndarray  # (3, 3) inertia tensor per kg of mass about the centre of mass
     watertight: bool
 
+    def radius(self) -> float:
+        """Distance from the centre of mass to the farthest point of the body."""
+        return float(max(np.linalg.norm(v, axis=1).max() for v, _ in self.parts))
+
     def lowest(self, rotation: np.ndarray | None = None) -> float:
         """How far the body's lowest point lies below its centre of mass, turned by `rotation` (3, 3)."""
         points = np.concatenate([v for v, _ in self.parts])
