@@ -165,6 +165,18 @@ def test_a_scale_distribution_is_a_scene_field(cube):
         assert params["thing.mass"] == pytest.approx(params["thing.scale"] ** 3, rel=1e-6)
 
 
+def test_a_generated_mug_weighs_what_its_walls_hold():
+    r, h, t = 0.04, 0.1, 0.005
+    text = recipe_text(f"{{type: mug, radius: {r}, height: {h}, thickness: {t}, handle: false}}")
+    params = sample_episode(parse_recipe(text, "r.yaml"), 0).params
+    volume = np.pi * r ** 2 * t + np.pi * (r ** 2 - (r - t) ** 2) * (h - t)  # floor + wall, round
+    assert params["thing.mass"] == pytest.approx(1000 * volume, rel=0.02)
+    assert params["thing.radius"] == r and params["thing.thickness"] == t  # recorded with the episode
+    assert problems(recipe_text("{type: mug, radius: 0.04, height: 0.1, thickness: 0.05}")) == [
+        "line 11: scene.objects.0.shape.thickness: can reach 0.05 m, not less than the smallest radius or "
+        "height (0.04 m): the mug would have no inside"]
+
+
 # ---------------------------------------------------------------- convex parts
 def test_decomposition_is_cached_and_reused(tmp_path, monkeypatch):
     ring = trimesh.creation.annulus(r_min=0.03, r_max=0.05, height=0.04, sections=8)
@@ -243,6 +255,24 @@ def test_mujoco_mesh_set_records_the_drawn_file(tmp_path):
         radius = [0.03, 0.05][int(params["thing.mesh"])]
         assert params["thing.mass"] == pytest.approx(1000 * 4 / 3 * np.pi * radius ** 3, rel=0.03)
         assert rollout.states[-1, 2] == pytest.approx(radius, abs=2e-3)
+
+
+def test_mujoco_rests_a_mug_dropped_upside_down_on_its_rim():
+    from engines.mujoco import MuJoCoEngine
+    from factory.contract.sampling import scene_draws
+    from factory.recipe.meshes import shape_asset
+
+    shape = "{type: mug, radius: {type: uniform, low: 0.03, high: 0.05}, height: 0.1, thickness: 0.005}"
+    recipe = parse_recipe(recipe_text(shape, extra="      euler: [180, 0, 0]\nscene_variants: 2\n"), "r.yaml")
+    flipped = np.diag([1.0, -1.0, -1.0])
+    for variant in range(2):
+        pinned = pin_scene(recipe, scene_draws(recipe, variant))
+        engine = MuJoCoEngine(pinned)
+        [rollout] = engine.run_batch([sample_episode(pinned, variant)])
+        engine.close()
+        rim = shape_asset(pinned.scene.objects[0].shape).lowest(flipped)  # the rim's depth below the centre of mass
+        assert rollout.states[-1, 2] == pytest.approx(rim, abs=2e-3)
+        assert pose_labels(rollout.states[None], engine.layout, ("thing",))["rest_pose__thing"] == [-1]
 
 
 def test_unity_refuses_meshes(cube):

@@ -16,7 +16,7 @@ import numpy as np
 
 from factory.compare.runs import EngineRun
 from factory.recipe.distributions import support
-from factory.recipe.meshes import MESH_TYPES, shape_asset
+from factory.recipe.meshes import MESH_TYPES, reach
 from factory.recipe.schema import BoxShape, CylinderShape, Recipe, RigidObject
 
 WINDOW = 2  # recorded steps either side of a first contact
@@ -74,8 +74,8 @@ def _reach(obj: RigidObject) -> float:
         return float(np.linalg.norm([support(s)[1] for s in shape.size]) / 2)
     if isinstance(shape, CylinderShape):
         return float(np.hypot(support(shape.radius)[1], support(shape.height)[1] / 2))
-    if shape.type in MESH_TYPES:  # every file of a set, at its largest scale
-        return max(shape_asset(shape, k, support(shape.scale)[1]).radius() for k in range(len(shape.members())))
+    if shape.type in MESH_TYPES:
+        return reach(shape)
     return float(support(shape.radius)[1])
 
 

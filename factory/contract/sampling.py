@@ -197,7 +197,8 @@ def _mass(obj: RigidObject, draw: _Draw) -> float:
     if obj.mass is not None:
         return draw(f"{n}.mass", obj.mass)
     density = draw(f"{n}.density", obj.density)
-    volume = shape_asset(obj.shape, draw.params.get(f"{n}.mesh"), draw.params[f"{n}.scale"]).volume
+    drawn = {key.removeprefix(f"{n}."): value for key, value in draw.params.items() if key.startswith(f"{n}.")}
+    volume = shape_asset(obj.shape, drawn).volume  # of this episode's scene values (file, scale, sizes)
     draw.params[f"{n}.mass"] = mass = density * volume
     return mass
 

@@ -22,9 +22,10 @@ from factory.meshes.files import sha256_file
 
 @dataclass(frozen=True, eq=False)
 class MeshAsset:
-    """One mesh file at one scale, in its body frame (centre of mass at the origin, the file's axes)."""
+    """One mesh file (or a generated body) at one scale, in its body frame (centre of mass at the origin,
+    the file's axes)."""
 
-    file: Path
+    file: Path | None  # None for a body the factory generated (`factory.meshes.generated`)
     sha256: str
     scale: float
     parts: tuple[Part, ...]  # convex collision parts
@@ -71,10 +72,10 @@ def _unscaled(file: str, sha256: str, decomposition: Decomposition | None) -> Me
     mesh = load_mesh(Path(file))
     parts = convex_parts(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64), sha256,
                          decomposition)
-    solid = mesh if mesh.is_watertight else _solid(parts)
-    volume = float(solid.volume)
-    com = np.asarray(solid.center_mass, np.float64)
-    inertia = np.asarray(solid.moment_inertia, np.float64) / volume  # trimesh: density 1, about the centre of mass
+    if mesh.is_watertight:
+        volume, com, inertia = _properties(mesh)
+    else:  # an open mesh has no inside: its convex parts stand in for it (overlaps count twice)
+        volume, com, inertia = solid_properties(parts)
     centred = tuple((v - com, f) for v, f in parts)
     return MeshAsset(Path(file), sha256, 1.0, centred, volume, inertia, bool(mesh.is_watertight))
 
@@ -96,8 +97,15 @@ def load_mesh(file: Path):
     return mesh
 
 
-def _solid(parts: list[Part]):
-    """The convex parts as one closed mesh (overlaps count twice: an open mesh has no better inside)."""
+def solid_properties(parts: list[Part]) -> tuple[float, np.ndarray, np.ndarray]:
+    """Volume, centre of mass and inertia per kg of the solid the closed `parts` make together."""
     import trimesh
 
-    return trimesh.util.concatenate([trimesh.Trimesh(v, f, process=False) for v, f in parts])
+    return _properties(trimesh.util.concatenate([trimesh.Trimesh(v, f, process=False) for v, f in parts]))
+
+
+def _properties(mesh) -> tuple[float, np.ndarray, np.ndarray]:
+    """A closed mesh's volume, centre of mass and inertia tensor per kg about it (trimesh: density 1)."""
+    volume = float(mesh.volume)
+    return (volume, np.asarray(mesh.center_mass, np.float64),
+            np.asarray(mesh.moment_inertia, np.float64) / volume)

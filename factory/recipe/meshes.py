@@ -1,4 +1,5 @@
-"""Mesh shapes of the recipe: one file, or a set drawn from per scene variant, and their checks.
+"""Mesh shapes of the recipe: one file, a set drawn from per scene variant, or a generated mug; and
+their checks.
 
 A file is named by a path (relative to the recipe's folder) or as `package:path` inside an installed
 Python package (`genesis:assets/meshes/bunny.obj`). The loader makes relative paths absolute, so a
@@ -8,6 +9,7 @@ loads every mesh once to refuse what cannot become a body, with the YAML line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +18,7 @@ from pydantic import Field, model_validator
 from factory.errors import MeshError
 from factory.meshes import Decomposition, MeshAsset, file_sha256, mesh_asset, resolve, set_files
 from factory.meshes.files import package_ref
+from factory.meshes.generated import mug_asset
 from factory.recipe.distributions import Choice, nominal, support
 from factory.recipe.field_types import Num, Strict, require_range
 
@@ -78,7 +81,29 @@ class MeshSetShape(_MeshBody):
         return set_files(resolve(self.dir)) if self.dir is not None else [resolve(f) for f in self.files]
 
 
-MESH_TYPES = ("mesh", "mesh_set")
+class MugShape(Strict):
+    """A mug the factory generates (`factory.meshes.generated`): a floor and a wall `thickness` thick, opening
+    up (+z), and a half-ring handle on +x; its `pos` is its centre of mass. Sizes are scene fields."""
+
+    type: Literal["mug"]
+    radius: Num = Field(description="Outer radius in metres.")
+    height: Num = Field(description="Outer height in metres, floor to rim.")
+    thickness: Num = Field(description="Wall and floor thickness in metres.")
+    handle: bool = True
+
+    def validate_physical(self) -> None:
+        for name in ("radius", "height", "thickness"):
+            require_range(getattr(self, name), f"shape.{name}", 0.0)
+        thickest, smallest = support(self.thickness)[1], min(support(self.radius)[0], support(self.height)[0])
+        if thickest >= smallest:
+            raise ValueError(f"shape.thickness: can reach {thickest:g} m, not less than the smallest radius or "
+                             f"height ({smallest:g} m): the mug would have no inside")
+
+
+FILE_TYPES = ("mesh", "mesh_set")
+MESH_TYPES = (*FILE_TYPES, "mug")  # bodies built from convex parts rather than primitives
+MeshBody = MeshShape | MeshSetShape | MugShape
+_SIZES = ("radius", "height", "thickness")
 
 
 def pick_field(shape: MeshSetShape) -> Num:
@@ -86,12 +111,26 @@ def pick_field(shape: MeshSetShape) -> Num:
     return shape.pick if shape.pick is not None else Choice(type="choice", values=list(range(len(shape.members()))))
 
 
-def shape_asset(shape: MeshShape | MeshSetShape, pick: float | None = None, scale: float | None = None) -> MeshAsset:
-    """The body a mesh shape makes with file `pick` of its set (default: the pinned one) at `scale`
-    (default: the nominal one; a built scene has it pinned)."""
-    members = shape.members()
-    index = int(pick if pick is not None else (getattr(shape, "pick", None) or 0))
-    return mesh_asset(members[index], nominal(shape.scale) if scale is None else scale, shape.decomposition())
+def shape_asset(shape: MeshBody, drawn: Mapping[str, float] | None = None) -> MeshAsset:
+    """The body a shape makes with its scene values `drawn` (keys `mesh`, `scale`, `radius`, …, as in the
+    object's parameters); a value not given is the shape's pinned or nominal one."""
+    drawn = drawn or {}
+
+    def value(key: str) -> float:
+        return drawn.get(key, nominal(getattr(shape, key)))
+
+    if isinstance(shape, MugShape):
+        return mug_asset(*(value(key) for key in _SIZES), shape.handle)
+    pick = drawn.get("mesh", getattr(shape, "pick", None) or 0)
+    return mesh_asset(shape.members()[int(pick)], value("scale"), shape.decomposition())
+
+
+def reach(shape: MeshBody) -> float:
+    """Radius of a sphere about the centre of mass holding every body the shape can make, at its largest."""
+    if isinstance(shape, MugShape):
+        return shape_asset(shape, {key: support(getattr(shape, key))[1] for key in _SIZES}).radius()
+    scale = support(shape.scale)[1]
+    return max(shape_asset(shape, {"mesh": k, "scale": scale}).radius() for k in range(len(shape.members())))
 
 
 # ---------------------------------------------------------------- loading
@@ -101,7 +140,7 @@ def absolute_paths(data: Any, base: Path) -> None:
     objects = scene.get("objects") if isinstance(scene, dict) else None
     for obj in objects if isinstance(objects, list) else []:
         shape = obj.get("shape") if isinstance(obj, dict) else None
-        if not isinstance(shape, dict) or shape.get("type") not in MESH_TYPES:
+        if not isinstance(shape, dict) or shape.get("type") not in FILE_TYPES:
             continue
         for key in ("file", "dir"):
             if isinstance(shape.get(key), str):
@@ -120,7 +159,7 @@ def mesh_problems(objects: list) -> list[tuple[tuple, str]]:
     problems = []
     for i, obj in enumerate(objects):
         shape, at = obj.shape, ("scene", "objects", i, "shape")
-        if shape.type not in MESH_TYPES:
+        if shape.type not in FILE_TYPES:
             continue
         try:
             members = shape.members()
@@ -146,4 +185,4 @@ def mesh_table(objects: list) -> dict[str, list[dict[str, object]]]:
     of a set), file and sha256, so a dataset says exactly which asset each episode used."""
     return {obj.name: [{"index": k, "file": str(path), "sha256": file_sha256(path)}
                        for k, path in enumerate(obj.shape.members())]
-            for obj in objects if obj.shape.type in MESH_TYPES}
+            for obj in objects if obj.shape.type in FILE_TYPES}
