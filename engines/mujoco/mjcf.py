@@ -73,12 +73,11 @@ def scene_model(recipe: Recipe) -> SceneModel:
     scene, ground = recipe.scene, recipe.scene.ground
     gravity = " ".join(f"{g:g}" for g in scene.gravity)
     meshes = {o.name: shape_asset(o.shape) for o in scene.objects if o.shape.type in MESH_TYPES}
+    option = f'timestep="{recipe.dt!r}" gravity="{gravity}" cone="elliptic"'
     # several contacts between convex meshes (a flat face on a box), not one: only where there are meshes,
     # so scenes of primitives keep their bytes
-    flag = '<flag multiccd="enable"/>' if meshes else ''
     lines = [f'<mujoco model={quoteattr(recipe.name)}>',
-             f'  <option timestep="{recipe.dt!r}" gravity="{gravity}" cone="elliptic">{flag}</option>'
-             if meshes else f'  <option timestep="{recipe.dt!r}" gravity="{gravity}" cone="elliptic"/>',
+             f'  <option {option}><flag multiccd="enable"/></option>' if meshes else f'  <option {option}/>',
              '  <default><geom contype="0" conaffinity="0" condim="3" margin="0"/></default>']
     if meshes:
         lines += ['  <asset>', *(f"    {m}" for name, asset in meshes.items() for m in mesh_assets(name, asset)),
