@@ -99,6 +99,15 @@ def test_bad_files_name_the_file_and_line(tmp_path):
         assert expect in found[0], found
 
 
+def test_a_failed_decomposition_names_the_file_and_line(cube, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("no manifold")
+
+    monkeypatch.setattr(coacd, "run_coacd", fail)
+    [problem] = problems(recipe_text(f"{{type: mesh, file: {cube}, collision: decompose}}"))
+    assert problem == f"line 11: scene.objects.0.shape.file: {cube}: the convex decomposition failed: no manifold"
+
+
 def test_an_open_mesh_is_refused_for_density_but_takes_a_mass(tmp_path):
     open_box = trimesh.creation.box([0.1, 0.1, 0.1])
     open_box.update_faces(np.arange(len(open_box.faces)) > 1)  # one face of the cube missing

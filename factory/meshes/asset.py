@@ -70,8 +70,11 @@ def _sha256(file: str, mtime_ns: int, size: int) -> str:
 @lru_cache(maxsize=64)
 def _unscaled(file: str, sha256: str, decomposition: Decomposition | None) -> MeshAsset:
     mesh = load_mesh(Path(file))
-    parts = convex_parts(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64), sha256,
-                         decomposition)
+    try:
+        parts = convex_parts(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64), sha256,
+                             decomposition)
+    except MeshError as exc:
+        raise MeshError(f"{file}: {exc}") from None
     if mesh.is_watertight:
         volume, com, inertia = _properties(mesh)
     else:  # an open mesh has no inside: its convex parts stand in for it (overlaps count twice)
