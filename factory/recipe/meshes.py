@@ -37,7 +37,9 @@ class DecomposeOptions(Strict):
     seed: int = Field(0, ge=0)
 
 
-class _MeshBody(Strict):
+class _FileShape(Strict):
+    """What the shapes made from mesh files share: their scale and the collision geometry asked for."""
+
     scale: Num = Field(1.0, description="Uniform scale from the file's units to metres; a scene field.")
     collision: Literal["convex_hull", "decompose"] = Field(
         "convex_hull", description="The collision geometry every engine gets: the mesh's convex hull, or "
@@ -51,7 +53,7 @@ class _MeshBody(Strict):
         return Decomposition(**self.decompose.model_dump()) if self.collision == "decompose" else None
 
 
-class MeshShape(_MeshBody):
+class MeshShape(_FileShape):
     """A rigid body of a mesh file; its `pos` is the mesh's centre of mass."""
 
     type: Literal["mesh"]
@@ -61,7 +63,7 @@ class MeshShape(_MeshBody):
         return [resolve(self.file)]
 
 
-class MeshSetShape(_MeshBody):
+class MeshSetShape(_FileShape):
     """One mesh file per scene variant, drawn from a folder's mesh files or a list."""
 
     type: Literal["mesh_set"]
