@@ -18,7 +18,7 @@ from factory.checks import quat_to_matrix
 from factory.contract.rollout import Layout
 from factory.contract.sampling import sample_episode
 from factory.errors import EngineUnsupported, MeshError, RecipeError
-from factory.labels.pose import pose_labels
+from factory.labels.pose import pose_labels, up_cosine
 from factory.meshes import Decomposition, mesh_asset, resolve
 from factory.meshes import asset as asset_module
 from factory.meshes import convex as convex_module
@@ -184,6 +184,36 @@ def test_a_generated_mug_weighs_what_its_walls_hold():
     assert problems(recipe_text("{type: mug, radius: 0.04, height: 0.1, thickness: 0.05}")) == [
         "line 11: scene.objects.0.shape.thickness: can reach 0.05 m, not less than the smallest radius or "
         "height (0.04 m): the mug would have no inside"]
+
+
+def _frustum_shell(r0: float, r1: float, h: float, t: float) -> float:
+    """Volume of a round floor (radius r0, t thick) and a straight wall flaring to r1 at h, t thick horizontally."""
+    def cone(a: float, b: float) -> float:  # a round frustum from radius a at z = t to b at z = h
+        return np.pi * (h - t) / 3 * (a * a + a * b + b * b)
+
+    return np.pi * r0 ** 2 * t + cone(r0, r1) - cone(r0 - t, r1 - t)
+
+
+@pytest.mark.parametrize("shape, volume", [
+    ("{type: bowl, radius: 0.08, bottom_radius: 0.04, height: 0.05, thickness: 0.004}",
+     _frustum_shell(0.04, 0.08, 0.05, 0.004)),
+    ("{type: bowl, radius: 0.12, bottom_radius: 0.09, height: 0.015, thickness: 0.004}",  # a plate
+     _frustum_shell(0.09, 0.12, 0.015, 0.004)),
+    ("{type: tray, size: [0.3, 0.2, 0.03], thickness: 0.005}",
+     0.3 * 0.2 * 0.03 - 0.29 * 0.19 * 0.025),
+], ids=["bowl", "plate", "tray"])
+def test_generated_containers_weigh_what_their_walls_hold_and_rest_on_their_floor(shape, volume):
+    from engines.mujoco import MuJoCoEngine
+    from factory.recipe.meshes import shape_asset
+
+    recipe = parse_recipe(recipe_text(shape, z=0.1), "r.yaml")
+    params = sample_episode(recipe, 0).params
+    assert params["thing.mass"] == pytest.approx(1000 * volume, rel=0.02)
+    engine = MuJoCoEngine(recipe)
+    [rollout] = engine.run_batch([sample_episode(recipe, 0)])
+    engine.close()
+    assert rollout.states[-1, 2] == pytest.approx(shape_asset(recipe.scene.objects[0].shape).lowest(), abs=2e-3)
+    assert up_cosine(rollout.states[-1, 3:7]) > 0.999
 
 
 # ---------------------------------------------------------------- convex parts

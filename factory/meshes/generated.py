@@ -1,9 +1,10 @@
-"""Assets the factory builds instead of loading: a mug as the exact convex parts that tile it.
+"""Containers the factory builds instead of loading (mug, bowl, tray) as the exact convex parts that tile them.
 
-A generated body needs no decomposition: its floor is one convex prism, its wall a ring of
-trapezoidal prisms (the wall's polygon, chord by chord) and its handle a half ring of wedge
-prisms. The parts meet face to face and never overlap, so their summed volume and inertia are the
-mug's own, and every engine collides with exactly the body whose mass it was given.
+A generated body needs no decomposition: a round one's floor is one convex prism, its wall a ring of
+hexahedra (the wall's polygon, chord by chord: every face planar, so each piece is convex) and a
+mug's handle a half ring of wedges; a tray is five boxes. The parts meet face to face and never
+overlap, so their summed volume and inertia are the body's own, and every engine collides with
+exactly the body whose mass it was given. Each opens up (+z) and is centred on its centre of mass.
 """
 
 from __future__ import annotations
@@ -26,24 +27,54 @@ HANDLE_SEGMENTS = 8
 
 @lru_cache(maxsize=256)
 def mug_asset(radius: float, height: float, thickness: float, handle: bool) -> MeshAsset:
-    """A mug standing on its floor, opening up (+z): outer `radius` and `height`, walls and floor
-    `thickness` thick, with a half-ring handle on +x; centred on its centre of mass."""
-    key = json.dumps({"mug": [radius, height, thickness, handle], "sections": SECTIONS})
-    parts = _mug_parts(radius, height, thickness, handle)
-    volume, com, inertia = solid_properties(parts)
-    centred = tuple((v - com, f) for v, f in parts)
-    return MeshAsset(None, hashlib.sha256(key.encode()).hexdigest(), 1.0, centred, volume, inertia, True)
-
-
-def _mug_parts(radius: float, height: float, thickness: float, handle: bool) -> list[Part]:
-    # chords centred on the axes' directions: the wall is flat where the handle meets it, at x = apothem
-    angles = 2 * np.pi * (np.arange(SECTIONS + 1) + 0.5) / SECTIONS
-    outer, inner = (np.stack([r * np.cos(angles), r * np.sin(angles)], axis=1) for r in (radius, radius - thickness))
-    parts = [_prism(outer[:-1], 0.0, thickness)]
-    parts += [_prism(np.array([inner[k], outer[k], outer[k + 1], inner[k + 1]]), thickness, height)
-              for k in range(SECTIONS)]
+    """A mug: outer `radius` and `height`, walls and floor `thickness` thick, a half-ring handle on +x."""
+    parts = _round_parts(radius, radius, height, thickness)
     if handle:
         parts += _handle(radius * math.cos(math.pi / SECTIONS), height, thickness)
+    return _asset({"mug": [radius, height, thickness, handle]}, parts)
+
+
+@lru_cache(maxsize=256)
+def bowl_asset(radius: float, bottom_radius: float, height: float, thickness: float) -> MeshAsset:
+    """A bowl (or a plate, kept low): a floor of `bottom_radius` and a straight wall flaring to the rim's
+    outer `radius` at `height`; `thickness` is the floor's and the wall's, measured horizontally."""
+    return _asset({"bowl": [radius, bottom_radius, height, thickness]},
+                  _round_parts(bottom_radius, radius, height, thickness))
+
+
+@lru_cache(maxsize=256)
+def tray_asset(length: float, width: float, height: float, thickness: float) -> MeshAsset:
+    """A tray: outer `length` (x) × `width` (y) × `height`, a floor and four walls `thickness` thick."""
+    x, y, t = length / 2, width / 2, thickness
+    boxes = [((-x, -y, 0.0), (x, y, t)),  # the floor, then the long walls full length, the short ones between
+             ((-x, -y, t), (x, -y + t, height)), ((-x, y - t, t), (x, y, height)),
+             ((-x, -y + t, t), (-x + t, y - t, height)), ((x - t, -y + t, t), (x, y - t, height))]
+    parts = [_hull(np.array([(a, b, c) for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for c in (lo[2], hi[2])]))
+             for lo, hi in boxes]
+    return _asset({"tray": [length, width, height, thickness]}, parts)
+
+
+def _asset(key: dict, parts: list[Part]) -> MeshAsset:
+    """The body of `parts`, centred on its centre of mass; its sha256 names the generator and its sizes."""
+    volume, com, inertia = solid_properties(parts)
+    centred = tuple((v - com, f) for v, f in parts)
+    digest = hashlib.sha256(json.dumps({**key, "sections": SECTIONS}).encode()).hexdigest()
+    return MeshAsset(None, digest, 1.0, centred, volume, inertia, True)
+
+
+def _round_parts(bottom: float, top: float, height: float, thickness: float) -> list[Part]:
+    """A floor of outer radius `bottom` and a wall from it to outer radius `top` at `height`."""
+    # chords centred on the axes' directions: the wall is flat where a mug's handle meets it, at x = apothem
+    angles = 2 * np.pi * (np.arange(SECTIONS + 1) + 0.5) / SECTIONS
+
+    def ring(r: float, z: float) -> np.ndarray:
+        return np.stack([r * np.cos(angles), r * np.sin(angles), np.full_like(angles, z)], axis=1)
+
+    low_out, low_in = ring(bottom, thickness), ring(bottom - thickness, thickness)
+    top_out, top_in = ring(top, height), ring(top - thickness, height)
+    parts = [_hull(np.concatenate([ring(bottom, 0.0)[:-1], low_out[:-1]]))]
+    parts += [_hull(np.stack([c[k + d] for c in (low_out, low_in, top_out, top_in) for d in (0, 1)]))
+              for k in range(SECTIONS)]
     return parts
 
 
@@ -60,12 +91,6 @@ def _handle(x0: float, height: float, thickness: float) -> list[Part]:
         points[:, 0] = np.maximum(points[:, 0], x0)  # the ends' inner corners: on the wall, not inside it
         parts.append(_hull(points))
     return parts
-
-
-def _prism(polygon: np.ndarray, z0: float, z1: float) -> Part:
-    """The convex prism of a convex polygon (n, 2) between heights z0 and z1."""
-    n = len(polygon)
-    return _hull(np.concatenate([np.column_stack([polygon, np.full(n, z)]) for z in (z0, z1)]))
 
 
 def _hull(points: np.ndarray) -> Part:

@@ -1,5 +1,5 @@
-"""Mesh shapes of the recipe: one file, a set drawn from per scene variant, or a generated mug; and
-their checks.
+"""Mesh shapes of the recipe: one file, or a set drawn from per scene variant (and, with the generated
+containers of `factory.recipe.generated`, the bodies built from convex parts); and their checks.
 
 A file is named by a path (relative to the recipe's folder) or as `package:path` inside an installed
 Python package (`genesis:assets/meshes/bunny.obj`). The loader makes relative paths absolute, so a
@@ -18,9 +18,9 @@ from pydantic import Field, model_validator
 from factory.errors import MeshError
 from factory.meshes import Decomposition, MeshAsset, file_sha256, mesh_asset, resolve, set_files
 from factory.meshes.files import package_ref
-from factory.meshes.generated import mug_asset
 from factory.recipe.distributions import Choice, nominal, support
 from factory.recipe.field_types import Num, Strict, require_range
+from factory.recipe.generated import GENERATED_TYPES, GeneratedShape, generated_asset, largest
 
 FILE_HELP = ("An OBJ, STL, glTF or GLB file: a path (relative to the recipe's folder) or 'package:path' inside "
              "an installed Python package, e.g. 'genesis:assets/meshes/bunny.obj'.")
@@ -83,29 +83,9 @@ class MeshSetShape(_FileShape):
         return set_files(resolve(self.dir)) if self.dir is not None else [resolve(f) for f in self.files]
 
 
-class MugShape(Strict):
-    """A mug the factory generates (`factory.meshes.generated`): a floor and a wall `thickness` thick, opening
-    up (+z), and a half-ring handle on +x; its `pos` is its centre of mass. Sizes are scene fields."""
-
-    type: Literal["mug"]
-    radius: Num = Field(description="Outer radius in metres.")
-    height: Num = Field(description="Outer height in metres, floor to rim.")
-    thickness: Num = Field(description="Wall and floor thickness in metres.")
-    handle: bool = True
-
-    def validate_physical(self) -> None:
-        for name in ("radius", "height", "thickness"):
-            require_range(getattr(self, name), f"shape.{name}", 0.0)
-        thickest, smallest = support(self.thickness)[1], min(support(self.radius)[0], support(self.height)[0])
-        if thickest >= smallest:
-            raise ValueError(f"shape.thickness: can reach {thickest:g} m, not less than the smallest radius or "
-                             f"height ({smallest:g} m): the mug would have no inside")
-
-
 FILE_TYPES = ("mesh", "mesh_set")
-MESH_TYPES = (*FILE_TYPES, "mug")  # bodies built from convex parts rather than primitives
-MeshBody = MeshShape | MeshSetShape | MugShape
-_SIZES = ("radius", "height", "thickness")
+MESH_TYPES = (*FILE_TYPES, *GENERATED_TYPES)  # bodies built from convex parts rather than primitives
+MeshBody = MeshShape | MeshSetShape | GeneratedShape
 
 
 def pick_field(shape: MeshSetShape) -> Num:
@@ -117,20 +97,16 @@ def shape_asset(shape: MeshBody, drawn: Mapping[str, float] | None = None) -> Me
     """The body a shape makes with its scene values `drawn` (keys `mesh`, `scale`, `radius`, …, as in the
     object's parameters); a value not given is the shape's pinned or nominal one."""
     drawn = drawn or {}
-
-    def value(key: str) -> float:
-        return drawn.get(key, nominal(getattr(shape, key)))
-
-    if isinstance(shape, MugShape):
-        return mug_asset(*(value(key) for key in _SIZES), shape.handle)
+    if shape.type in GENERATED_TYPES:
+        return generated_asset(shape, drawn)
     pick = drawn.get("mesh", getattr(shape, "pick", None) or 0)
-    return mesh_asset(shape.members()[int(pick)], value("scale"), shape.decomposition())
+    return mesh_asset(shape.members()[int(pick)], drawn.get("scale", nominal(shape.scale)), shape.decomposition())
 
 
 def reach(shape: MeshBody) -> float:
     """Radius of a sphere about the centre of mass holding every body the shape can make, at its largest."""
-    if isinstance(shape, MugShape):
-        return shape_asset(shape, {key: support(getattr(shape, key))[1] for key in _SIZES}).radius()
+    if shape.type in GENERATED_TYPES:
+        return generated_asset(shape, largest(shape)).radius()
     scale = support(shape.scale)[1]
     return max(shape_asset(shape, {"mesh": k, "scale": scale}).radius() for k in range(len(shape.members())))
 

@@ -16,7 +16,8 @@ from factory.errors import did_you_mean
 from factory.recipe.containers import CupShape, Tilt, check_pour
 from factory.recipe.distributions import Uniform, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
-from factory.recipe.meshes import MESH_TYPES, MeshSetShape, MeshShape, MugShape
+from factory.recipe.generated import BowlShape, MugShape, TrayShape
+from factory.recipe.meshes import MESH_TYPES, MeshSetShape, MeshShape
 from factory.recipe.particles import Cloth, Fluid, Move
 from factory.registry import FORMATS
 
@@ -49,8 +50,8 @@ class CylinderShape(Strict):
         require_range(self.height, "height", 0.0)
 
 
-Shape = Annotated[BoxShape | SphereShape | CylinderShape | CupShape | MeshShape | MeshSetShape | MugShape,
-                  Field(discriminator="type")]
+Shape = Annotated[BoxShape | SphereShape | CylinderShape | CupShape | MeshShape | MeshSetShape | MugShape | BowlShape
+                  | TrayShape, Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- scene
