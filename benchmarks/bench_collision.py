@@ -116,7 +116,8 @@ def one(n_envs: int, repeat: int) -> dict:
     shard = Shard(0, 0, n_envs)
 
     def factory_batch() -> tuple[list, float]:
-        """A batch's records, and the seconds of it spent in `simulate_shard` (what `factory run` keeps in its main process)."""
+        """A batch's records, and the seconds of it spent in `simulate_shard` (what `factory run` keeps in
+        its main process)."""
         specs = sample_shard(recipe, shard)
         t = time.perf_counter()
         simulated, used = simulate_shard(recipe, shard, specs)
@@ -214,7 +215,8 @@ def main() -> None:
     print(f"factory run: {args.shards} shards x {n} episodes, n_envs {n}, Parquet + HDF5, best of {args.runs}\n")
     print("| | env-steps/s | seconds | / bare | / bare, each repetition |")
     print("|---|---:|---:|---:|---|")
-    for name, label in (("run", "`factory run`"), ("inline", "`factory run`, writes inline"), ("bare", "bare stepping")):
+    for name, label in (("run", "`factory run`"), ("inline", "`factory run`, writes inline"),
+                        ("bare", "bare stepping")):
         paired = ", ".join(f"{b / t:.0%}" for t, b in zip(seconds[name], seconds["bare"], strict=True))
         print(f"| {label} | {r['env_steps'] / best[name]:,.0f} | {best[name]:.1f} | {best['bare'] / best[name]:.0%} "
               f"| {paired} |", flush=True)

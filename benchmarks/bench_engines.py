@@ -123,7 +123,8 @@ def _spawn(engine: str, name: str, cores: int, episodes: int, formats: list[str]
     env = os.environ | {"QD_NUM_THREADS": str(cores)}
     code = (f"import os, json, sys; os.sched_setaffinity(0, set(range({cores}))); sys.path.insert(0, {str(ROOT)!r}); "
             f"from benchmarks.bench_engines import child; sys.path.insert(0, {str(code)!r}); "
-            f"print('RESULT', json.dumps(child({engine!r}, {name!r}, {cores}, {episodes}, {args.genesis_envs}, {formats!r})))")
+            f"print('RESULT', json.dumps(child({engine!r}, {name!r}, {cores}, {episodes}, {args.genesis_envs}, "
+            f"{formats!r})))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
@@ -147,8 +148,9 @@ def main() -> None:
     args = parser.parse_args()
     engines = ["mujoco"] + ([] if args.skip_genesis else ["genesis"])
     results = {}
-    print(f"{'recipe':<12} {'episodes':>8} {'cores':>5} {'formats':<12} {'engine':<8} {'seconds':>8} {'env-steps/s':>12} {'transitions/s':>14} "
-          f"{'vs genesis':>10} {'vs bare':>8} {'in engine':>9} {'engine vs bare':>14} {'CPU vs bare':>11}")
+    print(f"{'recipe':<12} {'episodes':>8} {'cores':>5} {'formats':<12} {'engine':<8} {'seconds':>8} "
+          f"{'env-steps/s':>12} {'transitions/s':>14} {'vs genesis':>10} {'vs bare':>8} {'in engine':>9} "
+          f"{'engine vs bare':>14} {'CPU vs bare':>11}")
     for episodes, name, cores, formats in itertools.product(args.episodes, args.recipes, args.cores, args.formats):
         runs: dict[str, list[dict]] = {}
         for _ in range(args.repeat):

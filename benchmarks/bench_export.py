@@ -6,8 +6,9 @@
 For each dataset: every `factory export` format (best of --repeat runs after an untimed one that
 imports the format's libraries, each into a fresh folder, timed from the call to the renamed
 result), and "plain pyarrow": `pq.read_table` of the dataset's transition files and one
-`pq.write_table` of the same columns (snappy), the least any export does. MB/s counts the transition columns' in-memory size (state, action, next_state, points,
-labels) over the time; "on disk" is the size of what was written.
+`pq.write_table` of the same columns (snappy), the least any export does. MB/s counts the transition
+columns' in-memory size (state, action, next_state, points, labels) over the time; "on disk" is the
+size of what was written.
 """
 
 from __future__ import annotations

@@ -84,10 +84,11 @@ def loader_rows(path: Path, batch: int, workers: int) -> list[tuple[str, str]]:
         d = open_dataset(path, fmt)
         load_stats(d)
         runs = {
-            f"plain {'pyarrow' if fmt == 'parquet' else 'h5py'} → torch batches": lambda: plain(d, batch),
-            "TripleStream, in order": lambda: sum(len(b["state"]) for b in TripleStream(d, batch, shuffle=False)),
-            "TripleStream, shuffled": lambda: sum(len(b["state"]) for b in TripleStream(d, batch)),
-            f"TripleStream, shuffled, DataLoader {workers} workers": lambda: sum(
+            f"plain {'pyarrow' if fmt == 'parquet' else 'h5py'} → torch batches":
+                lambda d=d, plain=plain: plain(d, batch),
+            "TripleStream, in order": lambda d=d: sum(len(b["state"]) for b in TripleStream(d, batch, shuffle=False)),
+            "TripleStream, shuffled": lambda d=d: sum(len(b["state"]) for b in TripleStream(d, batch)),
+            f"TripleStream, shuffled, DataLoader {workers} workers": lambda d=d: sum(
                 len(b["state"]) for b in make_loader(TripleStream(d, batch), workers)),
         }
         for name, fn in runs.items():

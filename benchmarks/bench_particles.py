@@ -49,7 +49,8 @@ def one(path: str, repeat: int, n_envs: int, steps: int | None) -> dict:
     shipped = shipped.model_copy(update={"n_envs": n_envs} | ({"steps": steps} if steps else {}))
     if steps:  # a shortened episode ends the actions that would run past it at its last step
         shipped = shipped.model_copy(update={"actions": [
-            a.model_copy(update={"start": min(a.start, steps - 1), "stop": None if a.stop is None else min(a.stop, steps)})
+            a.model_copy(update={"start": min(a.start, steps - 1),
+                                 "stop": None if a.stop is None else min(a.stop, steps)})
             for a in shipped.actions]})
     recipe = pin_scene(shipped, scene_draws(shipped, 0))  # one scene variant: what one engine runs
     engine = GenesisEngine(recipe)
@@ -118,8 +119,9 @@ def main() -> None:
     if args.one:
         print(json.dumps(one(args.one, args.repeat, args.n_envs[0], args.steps)))
         return
-    print("| recipe | particles/env | n_envs | threads | fast math | factory env-steps/s | bare env-steps/s | factory / bare "
-          "| bare M particle-substeps/s | MB/batch | parquet MB/s | hdf5 MB/s | plain pyarrow MB/s | peak RSS MB |")
+    print("| recipe | particles/env | n_envs | threads | fast math | factory env-steps/s | bare env-steps/s "
+          "| factory / bare | bare M particle-substeps/s | MB/batch | parquet MB/s | hdf5 MB/s | plain pyarrow MB/s "
+          "| peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path in args.recipes:
         for n_envs in args.n_envs:
@@ -132,8 +134,9 @@ def main() -> None:
                     sys.exit(f"{path} at n_envs {n_envs}, {threads} threads failed:\n{proc.stderr[-3000:]}")
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
                 w = r["writes"]
-                print(f"| {path} | {r['particles']} | {n_envs} | {threads} | {'on' if fast else 'off'} | {r['factory']:,.1f} | {r['bare']:,.1f} | "
-                      f"{r['factory'] / r['bare']:.0%} | {r['particle_substeps'] / 1e6:.2f} | {r['mb']:.1f} | "
+                print(f"| {path} | {r['particles']} | {n_envs} | {threads} | {'on' if fast else 'off'} "
+                      f"| {r['factory']:,.1f} | {r['bare']:,.1f} | {r['factory'] / r['bare']:.0%} "
+                      f"| {r['particle_substeps'] / 1e6:.2f} | {r['mb']:.1f} | "
                       f"{w['parquet']:,.0f} | {w['hdf5']:,.0f} | {w['plain']:,.0f} | {r['rss']:,.0f} |", flush=True)
 
 

@@ -99,8 +99,8 @@ def main() -> None:
             r = bench_workers(recipe, Path(tmp) / f"w{n}", n)
             shards = r.pop("shards")
             if shards != reference:
-                bad = [f["path"] for s, ref in zip(shards, reference, strict=True) for f, g in zip(s["files"], ref["files"], strict=True)
-                       if f != g]
+                bad = [f["path"] for s, ref in zip(shards, reference, strict=True)
+                       for f, g in zip(s["files"], ref["files"], strict=True) if f != g]
                 raise SystemExit(f"{n} workers wrote other shards than the serial run: {bad[:5]}")
             results[f"{n} workers"] = r
     for r in results.values():
@@ -117,7 +117,8 @@ def main() -> None:
               f"{1000 * r['worker_cpu_s'] / args.episodes:>15.1f} {r['worker_cpu_s'] / r['seconds']:>11.2f}")
     for n in args.workers[1:]:
         print(f"this machine now: {n} plain Python processes give {machine_ratio(n):.2f}x the throughput of one")
-    print(f"load average now: {' '.join(open('/proc/loadavg').read().split()[:3])} (other processes take cores too)")
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(f"load average now: {load} (other processes take cores too)")
     if "1 workers" in results:
         overhead = (results["1 workers"]["seconds"] - results["serial"]["seconds"]) / n_shards
         results["dask_overhead_per_shard_s"] = overhead

@@ -1,8 +1,9 @@
 """Physics data factory: YAML recipes → engine episodes → labeled state-action-result datasets.
 
-The packages follow the data: `recipe` (schema, loading, distributions) → `generate` (plan,
-sampling, engines, shards, dask) → `labels` → `storage` (formats, locations, manifest, reading)
-→ `model` and `report`. `run` and `run_write_behind` load lazily, so `import factory` stays light.
+The packages follow the data: `recipe` (schema, loading, distributions) → `contract` (what engines
+take and give back: episode specs, rollouts) → `generate` (plan, runs on engines, shards, dask) →
+`labels` → `storage` (formats, locations, manifest, reading) → `model` and `report`; `cli` on top.
+`lint-imports` holds the layers. `run` and `run_write_behind` load lazily, so `import factory` stays light.
 """
 
 from __future__ import annotations

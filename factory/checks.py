@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter
@@ -20,6 +21,23 @@ from factory.contract.rollout import Layout
 from factory.errors import FactoryError
 from factory.labels.collision import LabelContext, left_support_step, rest_step
 from factory.labels.strike import motion_labels
+from factory.names import (
+    BALLS_MOVED,
+    CAME_TO_REST,
+    FINAL_X,
+    FINAL_Y,
+    FIRST_CONTACT,
+    FIRST_HIT,
+    LEFT_SUPPORT,
+    MAX_SPEED,
+    MOVED,
+    REST_STEP,
+    TOUCHED,
+    body_label,
+    label_family,
+    label_prefix,
+    pair_label,
+)
 from factory.recipe.distributions import Distribution
 
 GEOMETRY_TOL = 0.01  # m: slack for contact geometry read from recorded (subsampled) states
@@ -178,46 +196,46 @@ def label_readouts(states: np.ndarray, ctx: LabelContext, bodies: dict[str, Body
         if a == "ground" or b == "ground":
             obj = b if a == "ground" else a
             low = pos[obj][:, 2] - bodies[obj].lowest(quat_to_matrix(layout.field(states, obj, "quat")))
-            out[f"touched__{a}__{b}"] = bool(low.min() <= ctx.ground_height + GEOMETRY_TOL)
+            out[pair_label(TOUCHED, a, b)] = bool(low.min() <= ctx.ground_height + GEOMETRY_TOL)
             continue
         reach = (bodies[a].inner + bodies[a].outer + bodies[b].inner + bodies[b].outer) / 2
-        out[f"touched__{a}__{b}"] = bool(np.linalg.norm(pos[a] - pos[b], axis=-1).min() <= reach)
+        out[pair_label(TOUCHED, a, b)] = bool(np.linalg.norm(pos[a] - pos[b], axis=-1).min() <= reach)
     moving = [n for n in layout.objects if n not in ctx.fixed]
     if moving:
         speeds = np.stack([np.linalg.norm(layout.field(states, n, "vel"), axis=-1) for n in moving], 1)
-        out["came_to_rest"] = rest_step(speeds, ctx.rest_speed) >= 0
-        out["rest_step"] = rest_step(speeds, ctx.rest_speed)
+        out[CAME_TO_REST] = rest_step(speeds, ctx.rest_speed) >= 0
+        out[REST_STEP] = rest_step(speeds, ctx.rest_speed)
     if ctx.striker is not None:
         motion = motion_labels(states[None], layout, moving, ctx.striker)
         out.update({name: values[0] for name, values in motion.items()})
     for n in moving:
-        out[f"max_speed__{n}"] = float(np.linalg.norm(layout.field(states, n, "vel"), axis=-1).max())
+        out[body_label(MAX_SPEED, n)] = float(np.linalg.norm(layout.field(states, n, "vel"), axis=-1).max())
         if "ground" in layout.bodies:
-            out[f"left_support__{n}"] = left_support_step(pos[n], ctx) >= 0
+            out[body_label(LEFT_SUPPORT, n)] = left_support_step(pos[n], ctx) >= 0
     return out
 
 
-def label_mismatches(states: np.ndarray, labels: dict[str, object], ctx: LabelContext,
+def label_mismatches(states: np.ndarray, labels: dict[str, Any], ctx: LabelContext,
                      bodies: dict[str, Body]) -> list[str]:
     """Names of labels that contradict the states: exact re-derivations must match, and touches
     must be geometrically possible (touching bodies are within reach; untouched ones never overlap)."""
     layout, bad = ctx.layout, []
     read = label_readouts(states, ctx, bodies)
-    exact = ("left_support__", "max_speed__", "moved__", "final_x__", "final_y__", "balls_moved")
-    for name in ("came_to_rest", "rest_step", *(k for k in read if k.startswith(exact))):
+    exact = (LEFT_SUPPORT, MAX_SPEED, MOVED, FINAL_X, FINAL_Y, BALLS_MOVED)
+    for name in (CAME_TO_REST, REST_STEP, *(k for k in read if label_family(k) in exact)):
         if name in labels and not agrees(read[name], labels[name]):
             bad.append(name)
     for a, b in combinations(layout.objects, 2):
-        key = f"{a}__{b}"
-        if f"touched__{key}" not in labels:
+        touched = pair_label(TOUCHED, a, b)
+        if touched not in labels:
             continue
         dist = np.linalg.norm(layout.field(states, a, "pos") - layout.field(states, b, "pos"), axis=-1)
-        first = int(labels.get(f"first_contact__{key}", -1))
-        if labels[f"touched__{key}"] and first >= 0:
+        first = int(labels.get(pair_label(FIRST_CONTACT, a, b), -1))
+        if labels[touched] and first >= 0:
             if closest_bound(states, layout, a, b, first) > bodies[a].outer + bodies[b].outer + GEOMETRY_TOL:
-                bad.append(f"touched__{key}")
+                bad.append(touched)
         elif dist.min() < bodies[a].inner + bodies[b].inner - GEOMETRY_TOL:
-            bad.append(f"touched__{key}")
+            bad.append(touched)
     if ctx.striker is not None:
         bad += first_hit_mismatches(labels, ctx.striker)
     return bad
@@ -237,24 +255,25 @@ def closest_bound(states: np.ndarray, layout: Layout, a: str, b: str, k: int) ->
     return float(min(dist[k], max(dist[k - 1], dist[k]) - max(rel[k - 1], rel[k]) * layout.record_dt))
 
 
-def first_hit_mismatches(labels: dict[str, object], striker: str) -> list[str]:
+def first_hit_mismatches(labels: dict[str, Any], striker: str) -> list[str]:
     """The striker's first hit must be the touched ball with the earliest first contact (whose
     touch the geometry check above vouches for), and there is one exactly when it touched a ball."""
     firsts = {}
+    hit = label_prefix(FIRST_HIT, striker)
     for name in labels:
-        if name.startswith(f"first_hit__{striker}__"):
-            ball = name.removeprefix(f"first_hit__{striker}__")
-            pair = f"{striker}__{ball}" if f"first_contact__{striker}__{ball}" in labels else f"{ball}__{striker}"
-            firsts[name] = int(labels.get(f"first_contact__{pair}", -1))
+        if name.startswith(hit):
+            ball = name.removeprefix(hit)
+            pair = pair_label(FIRST_CONTACT, striker, ball)
+            firsts[name] = int(labels.get(pair if pair in labels else pair_label(FIRST_CONTACT, ball, striker), -1))
     touched = [step for step in firsts.values() if step >= 0]
     chosen = [name for name in firsts if labels[name]]
     if (len(chosen) == 1) != bool(touched) or len(chosen) > 1 or \
             (chosen and firsts[chosen[0]] != min(touched)):
-        return chosen or [f"first_hit__{striker}"]
+        return chosen or [body_label(FIRST_HIT, striker)]
     return []
 
 
-def agrees(a: object, b: object) -> bool:
+def agrees(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return bool(np.isclose(float(a), float(b), rtol=1e-3, atol=1e-4, equal_nan=True))
     return a == b
@@ -285,7 +304,7 @@ def recipe_value(recipe: dict, name: str) -> object:
     """The recipe entry an episode parameter was drawn from: 'ball.pos.x', 'actions.0.impulse'."""
     parts = name.split(".")
     if parts[0] == "actions":
-        node: object = recipe["actions"][int(parts[1])]
+        node: Any = recipe["actions"][int(parts[1])]
         rest = parts[2:]
         if rest == ["roll"]:
             return {"type": "uniform", "low": 0.0, "high": 1.0}

@@ -132,7 +132,8 @@ def test_overwrite_refuses_a_dataset_holding_foreign_files_and_names_them(tmp_pa
 
 def test_a_non_dataset_folder_error_does_not_suggest_overwrite(tmp_path):
     out = _foreign_folder(tmp_path)
-    with pytest.raises(StorageError, match="holds other files .* and no dataset of this factory; choose another --out") as info:
+    with pytest.raises(StorageError,
+                       match=r"holds other files .* and no dataset of this factory; choose another --out") as info:
         check_output(location(out), overwrite=False)
     assert "--overwrite" not in str(info.value)
 

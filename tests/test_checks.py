@@ -58,7 +58,8 @@ def test_an_elastic_bounce_keeps_its_energy_and_a_gaining_one_fails():
     g0 = np.zeros(3)  # gravity off: the bounce's energy is all kinetic
     assert checks.energy_gain(_bounce(1.0), actions, LAYOUT, none, g0) == pytest.approx(0.0, abs=1e-6)
     assert checks.energy_gain(_bounce(0.8), actions, LAYOUT, none, g0) == pytest.approx(0.0, abs=1e-6)
-    assert checks.energy_gain(_bounce(1.1), actions, LAYOUT, none, g0) == pytest.approx(1 - 1 / 1.1 ** 2, rel=1e-3)  # of the peak
+    # of the peak
+    assert checks.energy_gain(_bounce(1.1), actions, LAYOUT, none, g0) == pytest.approx(1 - 1 / 1.1 ** 2, rel=1e-3)
 
 
 def test_energy_may_rise_after_a_push_but_not_past_its_level_after_it():
@@ -153,6 +154,6 @@ def test_clean_dataset_passes_every_check(push_target_32):
     ("states", {"energy gain without action (fraction)", "episodes with labels contradicting states"}),
 ])
 def test_corrupted_dataset_is_flagged(push_target_32, tmp_path, how, failing):
-    result, v = _check(corrupt(push_target_32, tmp_path / how, how))
+    _result, v = _check(corrupt(push_target_32, tmp_path / how, how))
     assert not v["passed"] and not v["aspects"]["consistent"]
     assert failing <= {c["name"] for c in v["criteria"] if not c["passed"]}

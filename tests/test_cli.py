@@ -23,7 +23,8 @@ def test_help_teaches_the_workflow():
         assert word in out
 
 
-@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*/*.yaml")),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_shipped_recipes_validate(recipe):
     proc = factory("validate", str(recipe))
     assert proc.returncode == 0, proc.stderr

@@ -51,13 +51,14 @@ def mujoco_runs(tmp_path_factory):
 
 
 def test_an_engine_agrees_with_itself(mujoco_runs):
-    recipe, (a, b) = mujoco_runs
+    _recipe, (a, b) = mujoco_runs
     div = metrics.divergence(a, b, frozenset())
     assert max(div["p90"]) == 0.0 and metrics.horizon_within(div, 0.01) == div["t"][-1]
     agree = metrics.label_agreement(a, b)
     assert {"touched", "first_contact", "came_to_rest", "left_support"} <= set(agree)
     assert all(v["agreement"] == 1.0 for v in agree.values())
-    assert all(d["wasserstein"] == 0.0 and d["ks"] == 0.0 for d in metrics.distribution_distances(a, b, frozenset()).values())
+    assert all(d["wasserstein"] == 0.0 and d["ks"] == 0.0
+               for d in metrics.distribution_distances(a, b, frozenset()).values())
 
 
 def test_distances_see_a_shifted_sample():
@@ -84,7 +85,8 @@ def test_compare_needs_two_engines(tmp_path, capsys):
 def test_compare_genesis_and_mujoco(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text(TINY.format(engine="genesis"))
-    assert main(["compare", str(path), "--engines", "genesis,mujoco", "--episodes", "8", "--out", str(tmp_path / "c")]) == 0
+    assert main(["compare", str(path), "--engines", "genesis,mujoco", "--episodes", "8",
+                 "--out", str(tmp_path / "c")]) == 0
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert summary["episodes"] == 8 and (tmp_path / "c" / "index.html").exists()
     assert summary["labels"]["mujoco"]["touched"]["agreement"] >= 0.9

@@ -103,24 +103,23 @@ def cluster(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("cluster")
     info = root / "scheduler.json"
-    log = open(root / "cluster.log", "w")
-    scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                  "--no-dashboard", "--scheduler-file", str(info)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while not info.exists():
-        assert time.monotonic() < deadline and scheduler.poll() is None, (root / "cluster.log").read_text()
-        time.sleep(0.1)
-    address = json.loads(info.read_text())["address"]
-    workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
-                                 "--name", f"w{i}", "--local-directory", str(root / f"w{i}")],
-                                stdout=log, stderr=log, env=WORKER_ENV) for i in range(2)]
+    with open(root / "cluster.log", "w") as log:  # the processes keep their own handles
+        scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                      "--no-dashboard", "--scheduler-file", str(info)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while not info.exists():
+            assert time.monotonic() < deadline and scheduler.poll() is None, (root / "cluster.log").read_text()
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
+                                     "--name", f"w{i}", "--local-directory", str(root / f"w{i}")],
+                                    stdout=log, stderr=log, env=WORKER_ENV) for i in range(2)]
     with Client(address, timeout="60s") as client:
         client.wait_for_workers(2, timeout=120)
     yield address, workers
     for proc in [*workers, scheduler]:
         proc.kill()  # nothing of theirs needs a clean shutdown: the datasets are checked already
         proc.wait()
-    log.close()
 
 
 def test_hdf5_bytes_do_not_depend_on_a_thread_holding_frames(serial, reference, tmp_path):
@@ -244,7 +243,7 @@ def test_killed_worker_costs_nothing(cluster, reference, tmp_path):
     workers[1].send_signal(signal.SIGKILL)
     assert workers[1].wait(timeout=30) == -signal.SIGKILL
     assert len(receipts(out)) < EPISODES // 4
-    stdout, stderr = proc.communicate(timeout=300)
+    _stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     assert shard_files(out) == reference
     assert_verified(out)

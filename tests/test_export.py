@@ -62,7 +62,8 @@ def test_minari_load_dataset(source, tmp_path, monkeypatch):
     dataset = minari.load_dataset(f"factory/{name}-v0")
     assert dataset.total_steps == len(want["episode"])
     got: dict[str, list] = {}
-    for ep, meta in zip(dataset.iterate_episodes(), dataset.storage.get_episode_metadata(dataset.episode_indices), strict=True):
+    metadata = dataset.storage.get_episode_metadata(dataset.episode_indices)
+    for ep, meta in zip(dataset.iterate_episodes(), metadata, strict=True):
         options = meta["options"]
         obs = ep.observations
         parts = {"episode": np.full(len(ep.actions), options["source_episode"]), "step": np.arange(len(ep.actions)),
@@ -189,7 +190,7 @@ def test_refuses_a_destination_it_did_not_write(push_target_dataset, tmp_path, c
     dest = tmp_path / "mine"
     dest.mkdir()
     (dest / "notes.txt").write_text("keep me")
-    with pytest.raises(ExportError, match="not empty .*notes.txt.* not an earlier export"):
+    with pytest.raises(ExportError, match=r"not empty .*notes\.txt.* not an earlier export"):
         export(push_target_dataset, "webdataset", dest)
     assert main(["export", str(push_target_dataset), "--format", "hf", "--out", str(dest), "--quiet"]) == 2
     assert sorted(p.name for p in dest.iterdir()) == ["notes.txt"]

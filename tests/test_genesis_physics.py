@@ -151,7 +151,8 @@ def test_same_seed_same_data_any_batch_size(tmp_path):
     run(small("sliding_box", episodes=8, n_envs=8), b)
     for fmt in ("parquet", "hdf5"):
         assert open_dataset(a, fmt).transitions().equals(open_dataset(b, fmt).transitions())
-    files = lambda root: {f["path"]: f["sha256"] for s in open_dataset(root).manifest["shards"] for f in s["files"]}
+    def files(root):
+        return {f["path"]: f["sha256"] for s in open_dataset(root).manifest["shards"] for f in s["files"]}
     assert files(a) == files(b)  # byte-identical shards
 
 

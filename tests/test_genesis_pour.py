@@ -116,7 +116,7 @@ def test_a_further_faster_tilt_pours_more(poured):
 
 
 def test_the_cup_turns_about_its_lip_as_the_action_says(poured):
-    recipe, layout, records = poured
+    _recipe, layout, records = poured
     r = records[3]
     quat = layout.field(r.rollout.states, "cup", "quat").astype(np.float64)
     angle = 2 * np.arctan2(quat[:, 2], quat[:, 0])  # about +y

@@ -58,7 +58,7 @@ def drops():
 def test_a_dropped_body_rebounds_to_e2_h(drops, body, half):
     from engines.genesis.engine import layout_of
 
-    recipe, specs, rollouts = drops
+    recipe, _specs, rollouts = drops
     layout = layout_of(recipe)
     for r in rollouts:
         z = layout.field(r.states, body, "pos")[:, 2]
@@ -74,7 +74,7 @@ def test_bounces_pass_the_energy_check(drops):
     from factory import checks
     from factory.recipe.schema import QualityOptions
 
-    recipe, specs, rollouts = drops
+    recipe, _specs, rollouts = drops
     layout = layout_of(recipe)
     bodies = {"ball": checks.make_body("sphere", 1.0, (R,)), "box": checks.make_body("box", 1.0, (BOX,) * 3)}
     for r in rollouts:

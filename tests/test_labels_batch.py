@@ -78,8 +78,8 @@ def ref_episode_labels(states: np.ndarray, c: Contacts, ctx: LabelContext) -> di
                     break
         labels[f"left_support__{o}"], labels[f"left_support_step__{o}"] = left >= 0, left
         labels[f"max_speed__{o}"] = float(speed[o].max())
-        labels[f"friction_cos__{o}"] = (ref_friction(*(layout.field(states, o, f) for f in ("pos", "vel", "ang_vel")), c,
-                                                     layout.bodies.index(o), ground, ctx.rest_speed)
+        labels[f"friction_cos__{o}"] = (ref_friction(*(layout.field(states, o, f) for f in ("pos", "vel", "ang_vel")),
+                                                     c, layout.bodies.index(o), ground, ctx.rest_speed)
                                         if ground is not None else math.nan)
     return labels
 
@@ -106,8 +106,9 @@ def episode(rng: np.random.Generator, index: int, n_contacts: int) -> Rollout:
     normal = rng.normal(size=(n_contacts, 3))
     normal /= np.linalg.norm(normal, axis=1, keepdims=True)
     force = -normal * np.exp(rng.normal(np.log(0.05), 2.0, n_contacts))[:, None] + rng.normal(0, 0.3, (n_contacts, 3))
-    contacts = Contacts(step, a.astype(np.int16), b.astype(np.int16), rng.normal(size=(n_contacts, 3)).astype(np.float32),
-                        normal.astype(np.float32), force.astype(np.float32),
+    contacts = Contacts(step, a.astype(np.int16), b.astype(np.int16),
+                        rng.normal(size=(n_contacts, 3)).astype(np.float32), normal.astype(np.float32),
+                        force.astype(np.float32),
                         rng.uniform(0, 1e-3, n_contacts).astype(np.float32))
     return Rollout(index, states, np.zeros((T, 9), np.float32), contacts)
 

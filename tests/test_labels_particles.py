@@ -36,8 +36,8 @@ def grid(n: int, spacing: float, z: float = 0.0) -> np.ndarray:
 
 
 def test_fluid_labels_on_a_block_that_moves_across():
-    start = [*grid(10, 0.02, 0.1), -0.7, 0, 0]
-    end = [*grid(10, 0.02, 0.05), 0.5, 0, 0]
+    start = grid(10, 0.02, 0.1) + np.array([-0.7, 0, 0])
+    end = grid(10, 0.02, 0.05) + np.array([0.5, 0, 0])
     pos = np.stack([start, (start + end) / 2, end, end])
     vel = np.zeros_like(pos)
     vel[1] = 1.0
@@ -50,7 +50,7 @@ def test_fluid_labels_on_a_block_that_moves_across():
 
 
 def test_spill_counts_what_is_neither_in_source_nor_in_target():
-    start = grid(4, 0.1, 0.1) + [-0.9, 0, 0]  # x in [-0.9, -0.6]: the source container
+    start = grid(4, 0.1, 0.1) + np.array([-0.9, 0, 0])  # x in [-0.9, -0.6]: the source container
     end = start.copy()
     end[:4, 0] = -0.3  # 4 of 16 particles end between source and target
     end[4:6, 0] = 0.5  # 2 in the target
@@ -94,20 +94,20 @@ def test_contact_and_cover_on_a_sphere():
     center, r = np.array([0.0, 0, 0.2]), 0.15
     cap = np.array([[x, y, 0.2 + np.sqrt(max(r ** 2 - x ** 2 - y ** 2, 0)) + 0.005]
                     for x in np.linspace(-0.1, 0.1, 21) for y in np.linspace(-0.1, 0.1, 21)])
-    far = [*cap, 0, 0, 1.0]
+    far = cap + np.array([0, 0, 1.0])
     assert sphere_contact_fraction(cap, center, r, 0.02) == 1.0
     assert sphere_contact_fraction(far, center, r, 0.02) == 0.0
     # a cap of half-width 0.1 covers the cells of the r=0.15 disk inside |x|,|y| <= 0.1
     covered = covered_fraction(cap, center, r, top=0.35)
     assert 0.4 < covered < 0.75
-    assert covered_fraction([*far, 2, 0, 0], center, r, top=0.35) == 0.0
+    assert covered_fraction(far + np.array([2, 0, 0]), center, r, top=0.35) == 0.0
 
 
 def test_cloth_slid_off_only_when_it_lies_on_the_floor():
     ctx = ClothContext(object_center=np.array([0.0, 0, 0.2]), object_radius=0.15, object_top=0.35,
                        contact_distance=0.02, ground_height=0.0)
     sheet = grid(10, 0.05, 0.5)
-    on_floor = [*grid(10, 0.05, 0.005), 1.0, 0, 0]
+    on_floor = grid(10, 0.05, 0.005) + np.array([1.0, 0, 0])
     labels = cloth_episode_labels(np.stack([sheet, on_floor]), ctx)
     assert labels["slid_off"] and labels["contact_fraction"] == 0.0
     assert labels["final_height_max"] == pytest.approx(0.005)
@@ -120,7 +120,7 @@ def test_volume_ratio_labels_are_the_estimator_at_the_recipes_spacing_in_the_tan
     """The estimator itself is tested on hand-made arrays in test_labels_volume.py."""
     axis = np.arange(12) * 0.02 + 0.01
     block = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)[::3]
-    pos = np.stack([block, block * [1, 1, 0.5], [*block, 0.3, 0, 0]])
+    pos = np.stack([block, block * [1, 1, 0.5], block + np.array([0.3, 0, 0])])
     expected = volume_ratio(pos, FLUID.particle_size, (FLUID.tank_lower, FLUID.tank_upper))
     assert expected[1] == pytest.approx(0.5, abs=0.1) and expected[2] == pytest.approx(1, abs=0.01)
     assert np.allclose(fluid_step_labels(pos, FLUID)["volume_ratio"], expected[1:])

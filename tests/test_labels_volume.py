@@ -31,7 +31,8 @@ DROPS = (lattice(6, 6, 6, 0.15)[:, None] + lattice(3, 3, 3)[None] + [0, 0, 0.3])
 def states(rng: np.random.Generator) -> dict[str, np.ndarray]:
     splashed = POOL.copy()
     splashed[-270:] = DROPS[:270]  # a tenth of the liquid flew off in 10 drops of 27
-    return {"block": BLOCK, "moved": [*BLOCK, 0.3, -0.1, 0.2], "jittered": BLOCK + rng.normal(0, 0.15 * D, BLOCK.shape),
+    return {"block": BLOCK, "moved": BLOCK + np.array([0.3, -0.1, 0.2]),
+            "jittered": BLOCK + rng.normal(0, 0.15 * D, BLOCK.shape),
             "squashed": BLOCK * [1, 1, 0.5], "shrunk": BLOCK * 0.8, "pool": POOL,
             "disordered pool": POOL + rng.normal(0, 0.15 * D, POOL.shape), "splashed": splashed,
             "pressed pool": POOL * [1, 1, 0.5]}
@@ -72,7 +73,7 @@ def test_a_tilted_cup_bounds_the_liquid_in_it(share):
     cup = CupShape(type="cup", inner=[0.8, 0.8, 0.3], wall=0.02)
     lower, upper = cup.cavity()
     centre = np.array([0.5, 0.5, 0.6])
-    on_floor = [*lower, 0.02, 0.03, 0.0]
+    on_floor = lower + np.array([0.02, 0.03, 0.0])
     shapes = [BLOCK - BLOCK.mean(axis=0) * [1, 1, 0] + [0, 0, lower[2]], POOL + on_floor,
               POOL * [1, 1, 0.5] + on_floor, BLOCK + lower]
     rotations = np.stack([_turned(0)] + 3 * [_turned(30)])
@@ -87,14 +88,15 @@ def test_a_tilted_cup_bounds_the_liquid_in_it(share):
 
 def test_the_probe_follows_step_zero_and_spray_is_left_out():
     sub = BLOCK[::4]
-    assert probe_radius(sub) == pytest.approx(probe_radius([*sub, 1, 2, 3]))
+    assert probe_radius(sub) == pytest.approx(probe_radius(sub + np.array([1, 2, 3])))
     flown = sub.copy()
     flown[-1] = [5.0, 5.0, 5.0]  # one particle flew far off: spray, counted at the liquid's density
     assert volume_ratio(np.stack([sub, flown]), D)[1] == pytest.approx(1, abs=0.01)
     assert np.isnan(volume_ratio(np.stack([sub[:3], sub[:3]]), D)).all()  # too few points to tell
     blown = flown.copy()
     blown[0] = np.nan
-    assert np.isnan(volume_ratio(np.stack([sub, blown]), D)[1]) and np.isnan(volume_ratio(np.stack([blown, sub]), D)).all()
+    assert np.isnan(volume_ratio(np.stack([sub, blown]), D)[1])
+    assert np.isnan(volume_ratio(np.stack([blown, sub]), D)).all()
 
 
 def test_pairs_found_in_slices_give_the_same_volumes(monkeypatch):

@@ -53,7 +53,7 @@ def test_model_beats_the_baselines_one_step_by_a_clear_margin(trained):
 
 
 def test_evaluation_covers_horizons_labels_and_ood(trained):
-    ds, split, _, _, evaluation = trained
+    _ds, split, _, _, evaluation = trained
     assert split.ood and evaluation["ood"]["episodes"] == len(split.ood)
     for part in ("test", "ood"):
         rollout = evaluation[part]["rollout"]
@@ -74,7 +74,8 @@ def test_checkpoint_round_trip_predicts_the_same(trained, tmp_path):
     statics = episode_statics(ds, episode_info(ds.episodes()))
     state, action, _ = ds.triples()
     episode = np.repeat(sorted(statics), len(state) // len(statics))[:50]
-    np.testing.assert_allclose(RelationalPredictor(load_relational(ckpt), statics).predict(state[:50], action[:50], episode),
+    loaded = RelationalPredictor(load_relational(ckpt), statics)
+    np.testing.assert_allclose(loaded.predict(state[:50], action[:50], episode),
                                RelationalPredictor(result.model, statics).predict(state[:50], action[:50], episode),
                                atol=1e-6)
 
@@ -87,7 +88,7 @@ def test_splits_are_by_episode_and_hold_out_declared_ranges(push_target_32):
     assert split.ood == sorted(e for e, m in mass.items() if 0.85 <= m <= 1.0)
     parts = [set(p) for p in (split.train, split.val, split.test, split.ood)]
     assert sum(map(len, parts)) == 32 and len(set().union(*parts)) == 32
-    with pytest.raises(FactoryError, match="did you mean 'ball.mass'"):
+    with pytest.raises(FactoryError, match=r"did you mean 'ball\.mass'"):
         split_episodes(table, {"ball.mas": [0, 1]})
 
 

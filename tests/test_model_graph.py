@@ -54,7 +54,7 @@ def _scene_and_model(seed: int = 0) -> tuple[Scene, RelationalModel, torch.Tenso
 
 
 def test_relational_model_is_equivariant_to_the_order_of_objects():
-    scene, model, state, action, static = _scene_and_model()
+    _scene, model, state, action, static = _scene_and_model()
     order = [0, 2, 1]  # swap objects b and c
     swap_state = state.reshape(-1, 3, 13)[:, order].reshape(-1, 39)
     swap_action = action.reshape(-1, 3, 3)[:, order].reshape(-1, 9)
@@ -78,7 +78,7 @@ def test_edges_see_the_table_point_under_each_body():
 
 
 def test_untrained_step_integrates_pushes_exactly_and_keeps_fixed_bodies_still():
-    scene, model, state, action, static = _scene_and_model(1)
+    _scene, model, state, action, static = _scene_and_model(1)
     for p in model.net.decoder[-1].parameters():
         torch.nn.init.zeros_(p)
     model.out_mean.zero_()

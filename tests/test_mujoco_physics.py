@@ -78,7 +78,8 @@ def test_head_on_collision_conserves_momentum_and_labels_it():
         labels = label_rollout(r, spec.params, ctx).episode_labels
         assert labels["touched__left__right"] and labels["impacts__left__right"] == 1
         k = labels["first_contact__left__right"]
-        gap = np.linalg.norm(layout.field(r.states, "left", "pos") - layout.field(r.states, "right", "pos"), axis=-1) - 0.2
+        gap = np.linalg.norm(layout.field(r.states, "left", "pos") - layout.field(r.states, "right", "pos"),
+                             axis=-1) - 0.2
         closing = abs(vx0 := layout.field(r.states, "left", "vel")[0, 0] - layout.field(r.states, "right", "vel")[0, 0])
         # contacts found at the start of a step are recorded with the state it ends in (as on Genesis)
         assert vx0 and gap[k] <= 1e-3 and gap[k - 1] > -closing * recipe.dt
@@ -134,7 +135,8 @@ def test_contact_sensors_match_mj_contact_force():
     from engines.mujoco.episode import EpisodeSetup
     from engines.mujoco.mjcf import scene_model
 
-    recipe = parse_recipe(SLIDING_BOX.replace("vel: [{type: uniform, low: 1.0, high: 3.0}, {type: normal, mean: 0, std: 0.3}, 0]",
+    recipe = parse_recipe(SLIDING_BOX.replace("vel: [{type: uniform, low: 1.0, high: 3.0}, "
+                                              "{type: normal, mean: 0, std: 0.3}, 0]",
                                               "vel: [0.3, 0, 0]"))
     setup = EpisodeSetup(recipe, scene_model(recipe), MuJoCoEngine(recipe).layout)
     spec = sample_episode(recipe, 0)

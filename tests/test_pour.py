@@ -94,7 +94,7 @@ def test_pour_labels_on_hand_made_particles():
     in_basin, spilled = np.array([1.0, 0.0, -0.04]), np.array([0.5, 0.0, 0.0])
     pos = np.stack([np.vstack([in_cup_local + cup_pos[0], [0.0, 0.0, 0.48]]),
                     np.vstack([turned[:2], in_basin, spilled]),
-                    np.vstack([in_basin, in_basin + 0.01, [*in_basin, -0.01, -0.01, 0.01], spilled])])
+                    np.vstack([in_basin, in_basin + 0.01, in_basin + np.array([-0.01, -0.01, 0.01]), spilled])])
     assert np.array_equal(in_cavity(pos, cup_pos, cup_quat, ctx.cup_cavity, ctx.slack),
                           [[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0]])
     # the cup's frame matters: the same turned points are outside the cavity of an upright cup
@@ -135,7 +135,8 @@ BAD_CUPS = [  # (old, new, the line the error names, its message)
      r"scene.fluid.block: the liquid must start inside the upright cavity of 'cup'"),
     ("into: basin", "into: cup", "into: cup", r"actions.0.into: the cup cannot pour into itself"),
     ("into: basin", "into: basn", "into: basn", r"actions.0.into: 'basn' is not a fixed object of shape 'cup'"),
-    ("low: 30, high: 135", "low: 30, high: 190", "max_angle_deg", r"actions.0.max_angle_deg: must be > 0.0 and <= 180.0"),
+    ("low: 30, high: 135", "low: 30, high: 190", "max_angle_deg",
+     r"actions.0.max_angle_deg: must be > 0.0 and <= 180.0"),
 ]
 
 
@@ -168,5 +169,5 @@ def test_genesis_refuses_a_free_cup():
     data = load_recipe(POUR).model_dump()
     data["scene"]["objects"].append({"name": "mug", "shape": {"type": "cup", "inner": [0.05, 0.05, 0.05], "wall": 0.01},
                                      "pos": [0.25, 0.0, 0.3]})
-    with pytest.raises(EngineUnsupported, match="scene.objects.2.fixed: a cup is a fixed container"):
+    with pytest.raises(EngineUnsupported, match=r"scene\.objects\.2\.fixed: a cup is a fixed container"):
         GenesisEngine(Recipe.model_validate(data))

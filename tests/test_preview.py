@@ -150,7 +150,7 @@ def test_mp4_when_ffmpeg_is_found(datasets, tmp_path):
 def test_mp4_without_ffmpeg_says_what_to_install(datasets, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # import fails
     monkeypatch.setattr(preview.shutil, "which", lambda _: None)
-    with pytest.raises(FactoryError, match="needs ffmpeg.*imageio-ffmpeg"):
+    with pytest.raises(FactoryError, match=r"needs ffmpeg.*imageio-ffmpeg"):
         preview.render_preview(datasets["cloth"], 0, tmp_path / "c.mp4")
     assert not (tmp_path / "c.mp4").exists()
 

@@ -48,14 +48,16 @@ def test_good_recipe_parses():
 
 MISTAKES = [
     # (description, old, new, expected message fragment, expected line)
-    ("misspelt top-level key", "steps: 100", "stepz: 100", r"line 5: stepz: unknown key \(did you mean 'steps'\?\)", None),
+    ("misspelt top-level key", "steps: 100", "stepz: 100",
+     r"line 5: stepz: unknown key \(did you mean 'steps'\?\)", None),
     ("unknown engine", "engine: genesis", "engine: genisis",
      r"line 2: engine.type: 'genisis' is not allowed \(did you mean 'genesis'\?\)", None),
     ("negative seed", "seed: 1", "seed: -1", r"line 3: seed: .*greater than or equal to 0", None),
     ("zero episodes", "episodes: 4", "episodes: 0", r"line 4: episodes: .*greater than or equal to 1", None),
     ("missing field", "dt: 0.01\n", "", r"dt: required field is missing", None),
     ("dt too large", "dt: 0.01", "dt: 0.5", r"line 6: dt: .*less than or equal to 0.1", None),
-    ("bad name", "name: demo", "name: My Demo", r"line 1: name: .My Demo. must be lowercase letters, digits and ._., starting with a letter", None),
+    ("bad name", "name: demo", "name: My Demo",
+     r"line 1: name: .My Demo. must be lowercase letters, digits and ._., starting with a letter", None),
     ("unknown shape", "type: box, size", "type: boxx, size",
      r"line 11: scene.objects.0.shape.type: 'boxx' is not allowed \(did you mean 'box'\?\)", None),
     ("short vector", "size: [0.2, 0.2, 0.2]", "size: [0.2, 0.2]",
@@ -70,7 +72,8 @@ MISTAKES = [
     ("inverted range", "low: 0.5, high: 2.0", "low: 3.0, high: 2.0", r"low \(3.0\) must not exceed high \(2.0\)", None),
     ("push on unknown object", "object: box", "object: bx",
      r"line 16: actions.0.object: 'bx' is not an object of the scene \(did you mean 'box'\?\)", None),
-    ("push past the end", "at: [10]", "at: [150]", r"line 17: actions.0.at: acts at step 150, past the episode's 100 steps", None),
+    ("push past the end", "at: [10]", "at: [150]",
+     r"line 17: actions.0.at: acts at step 150, past the episode's 100 steps", None),
     ("push with force and impulse", "impulse: [1, 0, 0]", "impulse: [1, 0, 0]\n    force: [1, 0, 0]",
      r"line 18: actions.0.impulse: give exactly one of 'force' or 'impulse'", None),
     ("misspelt object key", "pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      velocity: [1, 0, 0]",
@@ -86,7 +89,8 @@ MISTAKES = [
      r"line 14: outputs.formats: hdf5 listed more than once; list each format once", None),
     ("restitution above 1", "pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: 1.2",
      r"line 1[34]: scene.objects.0.restitution: must be >= 0.0 and <= 1.0, but can take 1.2", None),
-    ("ground restitution drawn below 0", "scene:\n", "scene:\n  ground: {restitution: {type: uniform, low: -0.1, high: 0.5}}\n",
+    ("ground restitution drawn below 0", "scene:\n",
+     "scene:\n  ground: {restitution: {type: uniform, low: -0.1, high: 0.5}}\n",
      r"line 9: scene.ground.restitution: must be >= 0.0 and <= 1.0, but can take values in \[-0.1, 0.5\]", None),
     ("striker not movable", "actions:", "labels: {striker: boxx}\nactions:",
      r"labels.striker: 'boxx' is not a movable object of the scene \(did you mean 'box'\?\)", None),
@@ -156,8 +160,10 @@ def test_continuous_restitution_needs_scene_variants():
     from engines.genesis import GenesisEngine
     from factory.errors import EngineUnsupported
 
-    drawn = GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      restitution: {type: uniform, low: 0.2, high: 0.9}")
-    with pytest.raises(EngineUnsupported, match="box.restitution|scene.objects.0.restitution: varies continuously"):
+    drawn = GOOD.replace("pos: [0, 0, 0.1]",
+                         "pos: [0, 0, 0.1]\n      restitution: {type: uniform, low: 0.2, high: 0.9}")
+    with pytest.raises(EngineUnsupported,
+                       match=r"box\.restitution|scene\.objects\.0\.restitution: varies continuously"):
         GenesisEngine(parse_recipe(drawn))
     GenesisEngine(parse_recipe(drawn.replace("n_envs: 2", "n_envs: 2\nscene_variants: 2")))
 

@@ -128,9 +128,9 @@ def test_lock_object_refuses_a_second_run_and_goes_away(s3_copy):
         with pytest.raises(OutputLocked, match=rf"{s3_copy} is being written by another run \(pid {os.getpid()} on .* "
                            rf"since .*delete {s3_copy}/.factory/lock and run again"):
             run(sharded(), s3_copy)
-        with pytest.raises(OutputLocked):  # the conditional PUT refuses even the same process
-            with output_lock(location(s3_copy.url, s3_copy.storage_options)):
-                pass
+        # the conditional PUT refuses even the same process
+        with pytest.raises(OutputLocked), output_lock(location(s3_copy.url, s3_copy.storage_options)):
+            pass
     assert not s3_copy.is_file(LOCK_FILE)
 
 

@@ -78,9 +78,10 @@ def test_an_unreachable_pair_rule_is_refused_before_anything_runs():
     from factory.errors import EngineUnsupported
     from factory.recipe.loader import parse_recipe
 
-    balls = "\n".join(f"    - {{name: b{i}, shape: {{type: sphere, radius: 0.1}}, restitution: {e}, pos: [{i}, 0, 0.1]}}"
+    balls = "\n".join(f"    - {{name: b{i}, shape: {{type: sphere, radius: 0.1}}, restitution: {e}, "
+                      f"pos: [{i}, 0, 0.1]}}"
                       for i, e in enumerate((0.9, 0.5, 0.2)))
     recipe = parse_recipe(f"name: r\nengine: genesis\nseed: 0\nepisodes: 1\nsteps: 10\ndt: 0.004\n"
                           f"scene:\n  ground: null\n  objects:\n{balls}\n")
-    with pytest.raises(EngineUnsupported, match="scene.objects: Genesis averages the contact parameters"):
+    with pytest.raises(EngineUnsupported, match=r"scene\.objects: Genesis averages the contact parameters"):
         GenesisEngine(recipe)

@@ -58,14 +58,14 @@ def test_overwrite_starts_over(copy):
 
 
 def test_locked_output_is_refused(copy):
-    with output_lock(copy):
-        with pytest.raises(OutputLocked, match=rf"{copy} is being written by another run \(pid \d+ on "):
-            run(sharded(), copy)
+    with output_lock(copy), pytest.raises(OutputLocked, match=rf"{copy} is being written by another run \(pid \d+ on "):
+        run(sharded(), copy)
 
 
 def test_foreign_folder_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(StorageError, match=r"already holds other files \(notes.txt\) and no dataset of this factory; choose another --out"):
+    with pytest.raises(StorageError, match=r"already holds other files \(notes.txt\) and no dataset of this factory; "
+                                           r"choose another --out"):
         run(sharded(), tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 

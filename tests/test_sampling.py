@@ -145,7 +145,8 @@ def test_generators_seeded_together_are_numpys_own():
         seeds = pcg64_seeds(words)
         for row, seed in zip(words, seeds.tolist(), strict=True):
             assert list(seed) == np.random.SeedSequence(row).generate_state(4, np.uint64).tolist()
-            for draw in (lambda g: g.normal(0, 25), lambda g: g.random(3), lambda g: g.choice(5, p=[.1, .2, .3, .2, .2])):
+            for draw in (lambda g: g.normal(0, 25), lambda g: g.random(3),
+                         lambda g: g.choice(5, p=[.1, .2, .3, .2, .2])):
                 assert np.array_equal(draw(reseeded.seeded(seed)), draw(np.random.default_rng(row)))
 
 
@@ -153,7 +154,8 @@ def test_generators_seeded_together_are_numpys_own():
 def test_a_shard_sampled_together_is_sampled_episode_by_episode(recipe_path):
     recipe = load_recipe(Path(__file__).parent.parent / "recipes" / recipe_path)
     indices = [7, *range(20, 50), 2**32 + 1]
-    for one, together in zip([sample_episode(recipe, i) for i in indices], sample_episodes(recipe, indices), strict=True):
+    for one, together in zip([sample_episode(recipe, i) for i in indices], sample_episodes(recipe, indices),
+                             strict=True):
         assert (one.index, one.params, one.bodies, one.ground_friction, one.points_shift) == \
             (together.index, together.params, together.bodies, together.ground_friction, together.points_shift)
         assert np.array_equal(one.forces, together.forces) and np.array_equal(one.velocities, together.velocities)

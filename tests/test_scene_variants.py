@@ -135,7 +135,7 @@ def test_genesis_will_not_build_a_scene_that_is_still_random():
     from engines.genesis import GenesisEngine
     from factory.errors import SimulationError
 
-    with pytest.raises(SimulationError, match="box.size.z are still distributions"):
+    with pytest.raises(SimulationError, match=r"box\.size\.z are still distributions"):
         GenesisEngine(boxes()).open()
 
 

@@ -132,7 +132,7 @@ def test_manifest_lists_every_file_with_checksum(dataset):
 
 def test_incomplete_dataset_is_refused(tmp_path):
     (tmp_path / "parquet").mkdir()
-    with pytest.raises(StorageError, match="no manifest.json; not a complete dataset"):
+    with pytest.raises(StorageError, match=r"no manifest\.json; not a complete dataset"):
         open_dataset(tmp_path)
 
 
@@ -203,7 +203,8 @@ def test_writing_a_shard_imports_no_pandas(tmp_path):
 
     code = ("import sys\nfrom test_storage import LAYOUT, record\nfrom factory.generate.plan import plan_shards\n"
             "from factory.generate.shard import write_shard\nfrom factory.storage import FORMATS\n"
-            f"write_shard({str(tmp_path)!r}, plan_shards(3, 8)[0], [record(i) for i in range(3)], LAYOUT, list(FORMATS))\n"
+            f"write_shard({str(tmp_path)!r}, plan_shards(3, 8)[0], [record(i) for i in range(3)], LAYOUT, "
+            "list(FORMATS))\n"
             "print('pandas' in sys.modules)")
     here = Path(__file__).parent
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=here,

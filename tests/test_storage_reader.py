@@ -97,7 +97,7 @@ def test_records_read_back_write_the_same_data_in_every_format(dataset, tmp_path
 def test_points_stream_from_every_format(tmp_path):
     write_points_dataset(tmp_path)
     tables = {fmt: open_dataset(tmp_path, fmt) for fmt in FORMATS}
-    for fmt, ds in tables.items():
+    for ds in tables.values():
         t = pa.concat_tables(list(ds.iter_transitions(["episode", "particle_pos", "next_particle_vel"])))
         whole = ds.transitions()
         np.testing.assert_array_equal(column_array(t["particle_pos"]), column_array(whole["particle_pos"]))

@@ -86,6 +86,7 @@ def test_values_are_checked_in_every_record_and_beside_shape_problems():
     message = str(info.value)
     assert message.startswith("4 problems")
     for fragment in ["episode 1: contacts.body_a: body indices outside 0..2",
-                     "episode 2: states: shape (11, 27), expected (11, 26)", "episode 2: contacts.step: steps outside 0..10",
+                     "episode 2: states: shape (11, 27), expected (11, 26)",
+                     "episode 2: contacts.step: steps outside 0..10",
                      "episode 3: a.mass: 'heavy' is not a number or a bool"]:
         assert fragment in message

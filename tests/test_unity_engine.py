@@ -139,7 +139,7 @@ def test_actions_reach_the_build_as_impulses():
 
 
 def test_crashed_build_is_restarted_and_its_chunk_redone(reference, tmp_path):
-    r, rollouts = reference
+    _r, rollouts = reference
     crashing = recipe(["--crash-at-step", "30", "--fault-once", str(tmp_path / "crashed")])
     again, engine = run(crashing, range(5))
     assert engine.restarts == 1 and (tmp_path / "crashed").exists()
@@ -149,7 +149,7 @@ def test_crashed_build_is_restarted_and_its_chunk_redone(reference, tmp_path):
 
 
 def test_hung_build_is_restarted(reference, tmp_path):
-    r, rollouts = reference
+    _r, rollouts = reference
     hanging = recipe(["--hang-at-step", "5", "--fault-once", str(tmp_path / "hung")], {"timeout_wait": 5})
     again, engine = run(hanging, [2])
     assert engine.restarts == 1
@@ -179,7 +179,7 @@ def test_observation_size_mismatch_is_a_clear_error():
 
 
 def test_editor_mode_connects_to_a_running_scene(reference):
-    r, rollouts = reference
+    _r, rollouts = reference
     editor = recipe(engine={"file_name": None})
     peer = subprocess.Popen([sys.executable, "-m", "engines.unity.peer", "--port", str(editor.engine.base_port),
                              "--bodies", "left,right", "--agents", "2"], cwd=ROOT)

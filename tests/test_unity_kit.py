@@ -76,7 +76,8 @@ def test_kit_protocol_constants_mirror_the_python_side():
         return re.search(rf"\b{name}\s*=\s*(.+?);", source).group(1).strip()
 
     assert int(const("ProtocolVersion")) == protocol.PROTOCOL_VERSION
-    assert uuid.UUID(re.search(r'new Guid\("([^"]+)"\)', const("LabelsChannelId")).group(1)) == protocol.LABELS_CHANNEL_ID
+    guid = re.search(r'new Guid\("([^"]+)"\)', const("LabelsChannelId")).group(1)
+    assert uuid.UUID(guid) == protocol.LABELS_CHANNEL_ID
     assert int(const("MsgContacts")) == protocol.MSG_CONTACTS
     for cs_name, value in [("KeyProtocol", protocol.KEY_PROTOCOL), ("KeyDt", protocol.KEY_DT),
                            ("KeyBounceThreshold", protocol.KEY_BOUNCE_THRESHOLD),

@@ -76,7 +76,8 @@ def test_inline_hands_errors_to_the_result():
 
 def test_writer_dies_with_its_parent():
     """After `kill -9` of the run, no writer is left to race the resume's clean-up of temporaries."""
-    code = ("from factory.storage.location import location\nfrom factory.generate.write_behind import write_behind\nimport os, time\n"
+    code = ("from factory.storage.location import location\n"
+            "from factory.generate.write_behind import write_behind\nimport os, time\n"
             "if __name__ == '__main__':\n"
             "    w = write_behind(location('.')); print(w.submit(os.getpid).result(), flush=True); time.sleep(60)\n")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,

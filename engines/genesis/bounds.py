@@ -71,6 +71,7 @@ def cloth_domain(recipe: Recipe) -> Domain:
     distance), so the per-substep clearing and scanning of slots stays small.
     """
     cloth = recipe.scene.cloth
+    assert cloth is not None
     size = support(cloth.size)[1]
     half = np.array([size / 2, size / 2, 0.0])
     plo, phi = _interval(cloth.pos)

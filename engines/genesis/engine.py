@@ -8,6 +8,7 @@ dropped, so the compiled scene never changes shape.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -26,6 +27,7 @@ from factory.errors import SimulationError
 from factory.recipe.containers import Tilt, movers
 from factory.recipe.distributions import is_random
 from factory.recipe.scene_fields import scene_fields
+from factory.recipe.schema import GenesisEngine as GenesisConfig
 from factory.recipe.schema import Recipe
 
 _initialized_backend: str | None = None
@@ -63,10 +65,8 @@ def _checkpoint(gs, scene):
     except gs.GenesisException:
         saved = {}
         for solver in scene.sim.active_solvers:
-            try:
+            with contextlib.suppress(gs.GenesisException):  # SPH and PBD particles: `scene.reset()` puts them back
                 saved[solver] = solver.__getstate__()
-            except gs.GenesisException:  # SPH and PBD particles: `scene.reset()` puts them back
-                pass
         return saved
 
 
@@ -91,9 +91,16 @@ def layout_of(recipe: Recipe) -> Layout:
         return Layout(objects, bodies, record_dt)
     prefix = "particle" if recipe.kind == "fluid" else "vertex"
     section = recipe.scene.fluid or recipe.scene.cloth
+    assert section is not None  # a fluid or cloth recipe has its section
     actions = tuple(f"{a.object}.{'ang_vel' if isinstance(a, Tilt) else 'velocity'}.{c}"
                     for a in movers(recipe.actions) for c in "xyz")
     return Layout(objects, bodies, record_dt, (f"{prefix}_pos", f"{prefix}_vel"), section.record_points, actions)
+
+
+def _config(recipe: Recipe) -> GenesisConfig:
+    """The recipe's `engine:` section: a Genesis one, as the registry picks this engine by its type."""
+    assert isinstance(recipe.engine, GenesisConfig), recipe.engine.type
+    return recipe.engine
 
 
 class GenesisEngine:
@@ -108,7 +115,7 @@ class GenesisEngine:
     def info(self) -> EngineInfo:
         import genesis as gs
 
-        return EngineInfo("genesis", gs.__version__, self.recipe.engine.backend)
+        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend)
 
     def open(self) -> None:
         if self._built is None:
@@ -116,7 +123,7 @@ class GenesisEngine:
             if random:  # building at a nominal value would silently mislabel every episode
                 raise SimulationError(f"scene fields {', '.join(random)} are still distributions: build "
                                       "from `factory.scene_fields.pin_scene` (the runner does)")
-            gs = _genesis(self.recipe.engine.backend)
+            gs = _genesis(_config(self.recipe).backend)
             self._built = build_scene(gs, self.recipe, self.recipe.n_envs)
             self._pristine = _checkpoint(gs, self._built.scene)
             self._movable = [i for i, o in enumerate(self.recipe.scene.objects) if not o.fixed]
@@ -138,6 +145,7 @@ class GenesisEngine:
             raise ValueError(f"a batch holds 1..{n_envs} episodes, got {len(specs)}")
         padded = specs + [specs[-1]] * (n_envs - len(specs))
         built = self._built
+        assert built is not None
         _restore(built.scene, self._pristine)
         self._set_initial_state(padded)
         self._points.start(padded)
@@ -198,6 +206,7 @@ class GenesisEngine:
         import torch
 
         built = self._built
+        assert built is not None
         f32 = torch.float32
         for i, entity in enumerate(built.objects):
             obj = self.recipe.scene.objects[i]
@@ -214,9 +223,10 @@ class GenesisEngine:
     def _read_state(self) -> np.ndarray:
         """(n_envs, state_size): pos, quat, vel, ang_vel of every object, in layout order.
 
-        Reads every link and picks ours in numpy: Genesis' getters with a link list cost up to
-        8 ms a call at 256 envs (quaternions), whole arrays a few microseconds.
+        Reads every link and picks ours in numpy: Genesis' getters with a link list cost far more a
+        call than reading whole arrays.
         """
+        assert self._built is not None
         solver = self._built.scene.sim.rigid_solver
         parts = [get().cpu().numpy() for get in (solver.get_links_pos, solver.get_links_quat,
                                                  solver.get_links_vel, solver.get_links_ang)]

@@ -25,11 +25,10 @@ CLOTH_MESH_SIZE = 0.5  # metres: edge of Genesis' meshes/cloth.obj
 # the WCSPH state equation p = stiffness·((rho/rho0)^exponent - 1), so sound travels at
 # c = sqrt(stiffness·exponent/rho0) = 18.7 m/s
 SOUND_SPEED = (50_000.0 * 7.0 / 1000.0) ** 0.5
-CFL = 0.4  # dt_sub·c/d, the usual WCSPH bound; 5 substeps at d = 2 cm (0.75) stayed finite but moved the
-# dam break's in-target fraction by 0.03 (README)
+CFL = 0.4  # dt_sub·c/d, the usual WCSPH bound; longer substeps stay finite but move the labels (README)
 # Vertical squeeze of a lattice at spacing d to the number density the liquid rests at ('rest' sampling).
 # Genesis' clamping walls: its particle mass 0.8·rho0·d³ gives rest at 0.8 in the bulk. Walls of liquid
-# (engines/genesis/sph_walls.py): a block filling its tank's footprint rested at 0.86 of a lattice's volume
+# (engines/genesis/sph_walls.py): a block filling its tank's footprint rests at 0.86 of a lattice's volume
 # per particle from lattice sampling and from this squeeze alike (d = 2 cm, WCSPH, README "Fluid and cloth").
 REST_SQUEEZE = {"clamp": 0.8, "liquid": 0.83}
 
@@ -81,7 +80,7 @@ def add_particle_entity(gs, scene, recipe: Recipe):
         if fluid.walls == "liquid":
             from engines.genesis.sph_walls import use_walled_solver  # imports Genesis' solver
 
-            use_walled_solver(scene, [recipe.scene.objects[i].shape.cavity() for i in containers(recipe)])
+            use_walled_solver(scene, [o.shape.cavity() for o in recipe.scene.objects if isinstance(o.shape, CupShape)])
         if _rest_sampled(recipe):
             squeeze = REST_SQUEEZE[fluid.walls]
             z, sz = z - sz / 2 + sz / squeeze / 2, sz / squeeze
@@ -93,7 +92,7 @@ def add_particle_entity(gs, scene, recipe: Recipe):
             material=gs.materials.SPH.Liquid(mu=fluid.viscosity), name="liquid")
     if cloth is not None:
         return scene.add_entity(
-            morph=gs.morphs.Mesh(file="meshes/cloth.obj", scale=cloth.size / CLOTH_MESH_SIZE,
+            morph=gs.morphs.Mesh(file="meshes/cloth.obj", scale=nominal(cloth.size) / CLOTH_MESH_SIZE,
                                  pos=tuple(nominal(v) for v in cloth.pos)),
             material=gs.materials.PBD.Cloth(stretch_compliance=cloth.stretch_compliance,
                                             bending_compliance=cloth.bending_compliance),
@@ -107,7 +106,8 @@ class PointsDriver:
     def __init__(self, built, recipe: Recipe):
         self.recipe = recipe
         self.entity = built.points
-        self.objects = {o.name: (i, e) for i, (o, e) in enumerate(zip(recipe.scene.objects, built.objects, strict=True))}
+        self.objects = {o.name: (i, e)
+                        for i, (o, e) in enumerate(zip(recipe.scene.objects, built.objects, strict=True))}
         section = recipe.scene.fluid or recipe.scene.cloth
         total = self.entity.n_particles if self.entity is not None else 0
         if section is not None and section.record_points > total:
@@ -122,12 +122,13 @@ class PointsDriver:
         self.moves = movers(recipe.actions)
         self._base = self.entity.get_particles_pos().clone() if self.entity is not None else None
         if _rest_sampled(recipe):  # squeezed towards the block's bottom face to the rest number density
-            block = recipe.scene.fluid.block
-            bottom = nominal(block.pos[2]) - nominal(block.size[2]) / 2
-            self._base[..., 2] = bottom + (self._base[..., 2] - bottom) * REST_SQUEEZE[recipe.scene.fluid.walls]
+            fluid = recipe.scene.fluid
+            assert fluid is not None and self._base is not None
+            bottom = nominal(fluid.block.pos[2]) - nominal(fluid.block.size[2]) / 2
+            self._base[..., 2] = bottom + (self._base[..., 2] - bottom) * REST_SQUEEZE[fluid.walls]
         walled = recipe.scene.fluid is not None and recipe.scene.fluid.walls == "liquid"
         self.cups = containers(recipe) if walled else []
-        self._cup_pose = None  # (n_cups, B, 12) where the walled solver's containers are, this step
+        self._cup_pose: np.ndarray | None = None  # (n_cups, B, 12) where the walled solver's containers are, this step
         self.corner = None
         if recipe.scene.cloth is not None and recipe.scene.cloth.grasp == "corner":
             pos0 = self.entity.get_particles_pos()[0].cpu().numpy()
@@ -141,6 +142,7 @@ class PointsDriver:
             # set_particles_pos acts at once (set_position only queues a target for the next step,
             # so the first recorded state would show the unshifted sheet and the step a jolt)
             shifts = torch.as_tensor(np.array([s.points_shift for s in specs]), dtype=torch.float32)
+            assert self._base is not None
             self.entity.set_particles_pos(self._base + shifts[:, None, :])
             if self.corner is not None:
                 self.entity.fix_particles(torch.tensor([self.corner]))
@@ -158,7 +160,9 @@ class PointsDriver:
             pos = np.array([s.bodies[i].pos for s in specs], np.float64)
             if isinstance(move, Tilt):
                 quat = np.array([s.bodies[i].quat for s in specs], np.float64)
-                self._tilts[move.object] = TiltPath(self.recipe.scene.objects[i].shape, move.lip, pos, quat)
+                cup = self.recipe.scene.objects[i].shape
+                assert isinstance(cup, CupShape)  # the recipe tilts cups only
+                self._tilts[move.object] = TiltPath(cup, move.lip, pos, quat)
             else:
                 self._mover_pos[move.object] = pos
 

@@ -48,7 +48,7 @@ def table() -> tuple[np.ndarray, np.ndarray]:
     return zeta[falling], e[falling]  # the monotone part: e → ζ must be a function
 
 
-def dampratio_for(e: float | np.ndarray) -> np.ndarray:
+def dampratio_for(e: float | list[float] | np.ndarray) -> np.ndarray:
     """ζ whose contact bounces with restitution e (clamped to the calibrated range)."""
     zeta, es = table()
     return np.interp(np.asarray(e, float), es[::-1], zeta[::-1])
@@ -106,8 +106,8 @@ def body_dampratios(values: dict[str, float], movable: set[str]) -> tuple[dict[s
 
 def sol_params(zeta: float, sub_dt: float) -> list[float]:
     """Genesis `sol_params` of a geom with damping ratio ζ: a contact with these parameters lasts
-    SUBSTEPS_PER_CONTACT substeps (a pair of different ζ averages their time constants too; the
-    middle of e moved by 0.002 between 20 and 40 substeps per contact at ζ = 0.3, measured)."""
+    SUBSTEPS_PER_CONTACT substeps (a pair of different ζ averages their time constants too; e hardly
+    depends on how many substeps a contact lasts)."""
     timeconst = SUBSTEPS_PER_CONTACT * sub_dt * math.sqrt(max(1 - zeta * zeta, 0.0)) / (math.pi * zeta) \
         if zeta < 1 else SUBSTEPS_PER_CONTACT * sub_dt / math.pi
     return [max(timeconst, 2 * sub_dt), zeta, IMPEDANCE, IMPEDANCE, 0.001, 0.5, 2.0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from engines.genesis.particles import add_particle_entity, solver_options, subst
 from factory.errors import EngineUnsupported
 from factory.recipe.containers import CupShape, movers
 from factory.recipe.distributions import Choice, is_random, nominal
-from factory.recipe.meshes import MESH_TYPES, shape_asset
+from factory.recipe.meshes import MESH_SHAPES, shape_asset
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import (
     BoxShape,
@@ -59,10 +60,10 @@ def check_representable(recipe: Recipe) -> None:
 
 @dataclass(frozen=True)
 class BuiltScene:
-    scene: object
-    ground: object | None
+    scene: Any  # Genesis objects: the library has no type information
+    ground: Any
     objects: list  # Genesis entities in recipe order
-    points: object | None = None  # the liquid or cloth entity of a fluid or cloth recipe
+    points: Any = None  # the liquid or cloth entity of a fluid or cloth recipe
     reads: int = 1  # Genesis steps per recipe step, contacts read after each (elastic scenes)
 
 
@@ -73,7 +74,7 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
         sim_options=gs.options.SimOptions(dt=recipe.dt / reads, substeps=per_read, gravity=tuple(recipe.scene.gravity)),
         **solver_options(gs, recipe),
         # the exact (elliptic) friction cone: the default pyramid makes a fast-sliding box hop and
-        # decelerate at a fraction of mu*g; elliptic matches mu*g within 1% (measured)
+        # decelerate at a fraction of mu*g; elliptic decelerates at mu*g
         rigid_options=gs.options.RigidOptions(batch_links_info=True, batch_dofs_info=True,
                                               friction_cone=gs.friction_cone.elliptic),
         show_viewer=False,
@@ -126,9 +127,9 @@ def contact_dampratios(recipe: Recipe) -> dict[str, float]:
     """Each body's contact damping ratio in a scene with pinned restitutions (unset counts as 0);
     refuses a scene whose pairs the per-body values cannot all give their mean e."""
     g = recipe.scene.ground
-    values = {o.name: float(o.restitution or 0.0) for o in recipe.scene.objects}
+    values = {o.name: nominal(o.restitution or 0.0) for o in recipe.scene.objects}
     if g is not None:
-        values["ground"] = float(g.restitution or 0.0)
+        values["ground"] = nominal(g.restitution or 0.0)
     movable = {o.name for o in recipe.scene.objects if not o.fixed}
     zetas, worst = restitution.body_dampratios(values, movable)
     if worst > restitution.PAIR_TOLERANCE:
@@ -139,7 +140,7 @@ def contact_dampratios(recipe: Recipe) -> dict[str, float]:
     return zetas
 
 
-def _contact_params(recipe: Recipe, ground, objects: list) -> list[tuple[object, list[float]]]:
+def _contact_params(recipe: Recipe, ground, objects: list) -> list[tuple[Any, list[float]]]:
     if not elastic(recipe):
         return []
     zetas = contact_dampratios(recipe)
@@ -155,10 +156,9 @@ def _morph(gs, obj: RigidObject, mover: bool = False):
     shape = obj.shape
     if isinstance(shape, CupShape):  # fixed or free by its joint: a fixed cup's body has none
         return gs.morphs.MJCF(file=cup_file(shape, free=mover), pos=(0.0, 0.0, 0.0))
-    if shape.type in MESH_TYPES:
+    if isinstance(shape, MESH_SHAPES):
         asset = shape_asset(shape)
-        mass = nominal(obj.mass) if obj.mass is not None else nominal(obj.density) * asset.volume
-        return mesh_morph(gs, obj.name, asset, mass, free=not obj.fixed or mover)
+        return mesh_morph(gs, obj.name, asset, obj.nominal_mass(asset.volume), free=not obj.fixed or mover)
     common = {"pos": (0.0, 0.0, 0.0), "fixed": obj.fixed and not mover}
     if isinstance(shape, BoxShape):
         return gs.morphs.Box(size=tuple(nominal(s) for s in shape.size), **common)

@@ -1,25 +1,27 @@
 """Tank walls that count as liquid: Genesis' SPH solver with the kernel mass its walls cut away.
 
 Genesis' SPH tank walls only clamp positions. A particle near a wall finds no neighbours beyond it,
-reads too low a density (a layer touching the floor reads 0.78 of a bulk particle), has no pressure
-(Genesis clamps density below rest to rest) and packs until it does: a 12 cm block filling its
-tank's footprint settled to about half its height. This solver adds, for every tank wall within
-the kernel's support, what a half-space of liquid at rest density beyond it would add: to the
+reads too low a density, has no pressure (Genesis clamps density below rest to rest) and packs until
+it does: a block filling its tank's footprint settles to about half its height. This solver adds,
+for every tank wall within the kernel's support, what a half-space of liquid at rest density beyond it would add: to the
 density, the kernel's volume beyond the walls, 1 - prod_k (1 - Phi(x_k,lo) - Phi(x_k,hi)), with
 Phi(x) = integral of W over the half-space beyond a plane at distance x (Phi(0) = 1/2; the product
-counts the region beyond two walls at an edge once, as it would be for a separable kernel); to the pressure force, the mirrored pressure's push, 2·rho0·(p/rho²)·sigma(x)
-along the wall's normal, sigma being Genesis' own `cubic_kernel_plane_integral` (the derivative of
--Phi). Both are the continuum limit of boundary particles mirroring the liquid (Koschier & Bender's
-density maps, with the plane's closed form). WCSPH only: DFSPH's own density solver keeps Genesis'.
+counts the region beyond two walls at an edge once, as it would be for a separable kernel); to the
+pressure force, the mirrored pressure's push, 2·rho0·(p/rho²)·sigma(x) along the wall's normal,
+sigma being Genesis' own `cubic_kernel_plane_integral` (the derivative of -Phi). Both are the
+continuum limit of boundary particles mirroring the liquid (Koschier & Bender's density maps, with the
+plane's closed form). WCSPH only: DFSPH's own density solver keeps Genesis'.
 
 Rigid containers (cups, basins) get the same five planes, floor and walls of their cavity, for the
 particles whose centres are in it below the rim (or pressed `PRESSED` of a particle into a wall), in
 the container's frame as the engine poses it each step (`set_cavity_poses`): Genesis' rigid coupling
-only pushes particles out of a body, so liquid in a cup packed against its floor and walls as it did
-against the tank's, to 0.8 of its volume, and crept (README "Fluid and cloth").
+only pushes particles out of a body, so liquid in a cup would pack against its floor and walls as it
+does against the tank's, and creep (README "Fluid and cloth").
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import genesis as gs
 import numpy as np
@@ -47,7 +49,7 @@ class WalledSPHSolver(SPHSolver):
         self._cavity_pose.from_numpy(np.ascontiguousarray(pose, dtype=to_numpy_type(gs.qd_float)))
 
     @qd.func
-    def _cavity_rotation(self, c: qd.template(), i_b):
+    def _cavity_rotation(self, c: qd.template(), i_b):  # type: ignore[valid-type]  # quadrants' own annotation
         """Container c's rotation (its frame → the world) in env i_b."""
         rot = qd.Matrix.zero(gs.qd_float, 3, 3)
         for a in qd.static(range(3)):
@@ -56,7 +58,7 @@ class WalledSPHSolver(SPHSolver):
         return rot
 
     @qd.func
-    def _cavity_local(self, c: qd.template(), i_b, rot, pos):
+    def _cavity_local(self, c: qd.template(), i_b, rot, pos):  # type: ignore[valid-type]  # quadrants' own annotation
         """A world point in container c's frame."""
         rel = qd.Vector.zero(gs.qd_float, 3)
         for k in qd.static(range(3)):
@@ -64,7 +66,7 @@ class WalledSPHSolver(SPHSolver):
         return rot.transpose() @ rel
 
     @qd.func
-    def _in_cavity(self, c: qd.template(), local):
+    def _in_cavity(self, c: qd.template(), local):  # type: ignore[valid-type]  # quadrants' own annotation
         """Whether a point (in container c's frame) is in its cavity, below the rim: a centre pressed
         into a wall by up to `PRESSED` particle sizes still is; one outside a wall's outer face is not."""
         ok = 1
@@ -99,8 +101,8 @@ class WalledSPHSolver(SPHSolver):
                 pos = self.particles_reordered[i_p, i_b].pos
                 inside = gs.qd_float(1.0)  # the kernel's share inside the tank, as if it were separable
                 for k in qd.static(range(3)):
-                    inside *= 1.0 - self._wall_volume(pos[k] - qd.static(float(self._lower_bound[k]))) - self._wall_volume(
-                        qd.static(float(self._upper_bound[k])) - pos[k])
+                    inside *= 1.0 - self._wall_volume(pos[k] - qd.static(float(self._lower_bound[k]))) - \
+                        self._wall_volume(qd.static(float(self._upper_bound[k])) - pos[k])
                 for c in qd.static(range(len(self._cavities))):
                     local = self._cavity_local(c, i_b, self._cavity_rotation(c, i_b), pos)
                     if self._in_cavity(c, local) == 1:
@@ -127,7 +129,8 @@ class WalledSPHSolver(SPHSolver):
             if self.particles_ng_reordered[i_p, i_b].active:
                 acc = qd.Vector.zero(gs.qd_float, 3)
                 self.sh.for_all_neighbors(
-                    i_p, self.particles_reordered.pos, self._support_radius, acc, self._task_compute_pressure_forces, i_b
+                    i_p, self.particles_reordered.pos, self._support_radius, acc, self._task_compute_pressure_forces,
+                    i_b
                 )
                 pos = self.particles_reordered[i_p, i_b].pos
                 push = 2.0 * self.particles_info_reordered[i_p, i_b].rho * self.particles_reordered[i_p, i_b].p
@@ -145,13 +148,15 @@ class WalledSPHSolver(SPHSolver):
                         for k in qd.static(range(2)):
                             out[k] = self.cubic_kernel_plane_integral(
                                 qd.max(local[k] - qd.static(self._cavities[c][0][k]), 0.0)) - \
-                                self.cubic_kernel_plane_integral(qd.max(qd.static(self._cavities[c][1][k]) - local[k], 0.0))
-                        out[2] = self.cubic_kernel_plane_integral(qd.max(local[2] - qd.static(self._cavities[c][0][2]), 0.0))
+                                self.cubic_kernel_plane_integral(
+                                    qd.max(qd.static(self._cavities[c][1][k]) - local[k], 0.0))
+                        out[2] = self.cubic_kernel_plane_integral(
+                            qd.max(local[2] - qd.static(self._cavities[c][0][2]), 0.0))
                         acc += push * (rot @ out)
                 self.particles_reordered[i_p, i_b].acc += acc
 
 
-def use_walled_solver(scene, cavities: tuple = ()) -> None:
+def use_walled_solver(scene, cavities: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> None:
     """Swap the scene's SPH solver for `WalledSPHSolver` (before `scene.build`); `cavities`: (lower, upper)
     of each rigid container's cavity in its own frame, posed later by `set_cavity_poses`."""
     solver = scene.sim.sph_solver

@@ -33,7 +33,7 @@ def bounce(solref: tuple[float, float], dt: float, speed: float) -> float:
 
 def main() -> None:
     runs = [(dt, v) for dt in (0.002, 0.004, 0.005) for v in (0.5, 3.0)]
-    print("zeta sweep (direct solref, contact of %d steps): e per (dt, v) in %s" % (CONTACT_STEPS, runs))
+    print(f"zeta sweep (direct solref, contact of {CONTACT_STEPS} steps): e per (dt, v) in {runs}")
     for zeta in ZETA:
         es = []
         for dt, v in runs:

@@ -73,6 +73,7 @@ class MuJoCoEngine:
         setup, models = self._setup, self._models[:len(specs)]
         initial = setup.initial_states(models, specs)  # configures the models too
         control = setup.controls(specs)
+        assert self._pool is not None
         states, readings = self._pool.rollout(models, self._datas, initial, control, nstep=self.recipe.steps,
                                               control_spec=mujoco.mjtState.mjSTATE_XFRC_APPLIED)
         return setup.rollouts(specs, states, readings, initial)

@@ -17,7 +17,7 @@ from factory.errors import EngineUnsupported
 from factory.meshes import MeshAsset
 from factory.meshes.mjcf import mesh_assets, mesh_body, part_names
 from factory.recipe.distributions import nominal, support
-from factory.recipe.meshes import MESH_TYPES, shape_asset
+from factory.recipe.meshes import MESH_SHAPES, MESH_TYPES, shape_asset
 from factory.recipe.schema import (
     BoxShape,
     CylinderShape,
@@ -72,7 +72,7 @@ def scene_model(recipe: Recipe) -> SceneModel:
     """The recipe's scene as MJCF, at nominal values; each episode then sets its own (masses, poses, pairs)."""
     scene, ground = recipe.scene, recipe.scene.ground
     gravity = " ".join(f"{g:g}" for g in scene.gravity)
-    meshes = {o.name: shape_asset(o.shape) for o in scene.objects if o.shape.type in MESH_TYPES}
+    meshes = {o.name: shape_asset(o.shape) for o in scene.objects if isinstance(o.shape, MESH_SHAPES)}
     option = f'timestep="{recipe.dt!r}" gravity="{gravity}" cone="elliptic"'
     # several contacts between convex meshes (a flat face on a box), not one: only where there are meshes,
     # so scenes of primitives keep their bytes
@@ -130,6 +130,7 @@ def _matches(bodies: tuple[str, ...], meshes: dict[str, MeshAsset], a: int, b: i
 
 def _shape_kind(recipe: Recipe, name: str) -> str:
     if name == "ground":
+        assert recipe.scene.ground is not None  # a ground body comes from the recipe's ground
         return "plane" if recipe.scene.ground.size is None else "box"
     kind = _object(recipe, name).shape.type
     return "mesh" if kind in MESH_TYPES else kind
@@ -144,10 +145,9 @@ def _body(obj: RigidObject, mesh: MeshAsset | None) -> str:
     (welded to the world)."""
     joint = "" if obj.fixed else "<freejoint/>"
     if mesh is not None:
-        mass = nominal(obj.mass) if obj.mass is not None else nominal(obj.density) * mesh.volume
-        return f'    <body name="{obj.name}">{joint}{mesh_body(obj.name, mesh, mass)}</body>'
+        return f'    <body name="{obj.name}">{joint}{mesh_body(obj.name, mesh, obj.nominal_mass(mesh.volume))}</body>'
     return (f'    <body name="{obj.name}">{joint}<geom name="{obj.name}" {_geom(obj)} '
-            f'mass="{nominal(obj.mass)!r}"/></body>')
+            f'mass="{obj.nominal_mass()!r}"/></body>')
 
 
 def _geom(obj: RigidObject) -> str:

@@ -69,7 +69,7 @@ class Connection:
         # An open UnityEnvironment deadlocks interpreter exit: its gRPC servicer thread waits on a
         # pipe, and concurrent.futures joins that thread before atexit would close the env. Threading
         # exit hooks run before that join (latest first), so close the connection there.
-        threading._register_atexit(self.close)
+        threading._register_atexit(self.close)  # type: ignore[attr-defined]  # private, not in typeshed
 
     def close(self) -> None:
         if not self.closed:

@@ -29,6 +29,7 @@ from engines.unity.scene import (
     episode_parameters,
     make_layout,
     scene_parameters,
+    unity_config,
     vector_map,
 )
 from factory.contract.engine import EngineInfo
@@ -48,9 +49,9 @@ class UnityEngine:
         """`worker` offsets the first worker id tried; ids already claimed on this machine are skipped."""
         self.layout = make_layout(recipe)
         check_representable(recipe, self.layout)
-        if recipe.engine.file_name is not None:
-            check_build_exists(recipe.engine.file_name)
-        self.recipe, self.cfg = recipe, recipe.engine
+        self.recipe, self.cfg = recipe, unity_config(recipe)
+        if self.cfg.file_name is not None:
+            check_build_exists(self.cfg.file_name)
         self.worker_id = self.cfg.worker_id + worker  # the id actually used is set by open()
         self._map = vector_map(recipe, self.layout)
         self._conn: Connection | None = None
@@ -107,6 +108,7 @@ class UnityEngine:
         rollouts: list[Rollout] = []
         while len(rollouts) < len(specs):
             self.open()
+            assert self._conn is not None
             rollouts += self._run_recovering(specs[len(rollouts):len(rollouts) + self._conn.agents])
         return rollouts
 
@@ -134,6 +136,7 @@ class UnityEngine:
 
     def _run_chunk(self, specs: list[EpisodeSpec]) -> list[Rollout]:
         conn, recipe, vmap = self._conn, self.recipe, self._map
+        assert conn is not None
         padded = specs + [specs[-1]] * (conn.agents - len(specs))
         for slot, spec in enumerate(padded):
             for name, value in episode_parameters(recipe, spec).items():
@@ -162,11 +165,13 @@ class UnityEngine:
     def _observe(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """(slot of each agent in decision order, observations in slot order); checks every slot is in step."""
         conn = self._conn
+        assert conn is not None
         obs = conn.env.get_steps(conn.behavior)[0].obs[0]
         slots = obs[:, 0].astype(int)
         if sorted(slots.tolist()) != list(range(conn.agents)) or (obs[:, 1] != step).any():
+            got = sorted(zip(slots.tolist(), obs[:, 1].tolist(), strict=True))
             raise SimulationError(f"Unity agents are out of step: expected slots 0..{conn.agents - 1} at step "
-                                  f"{step}, got (slot, step) {sorted(zip(slots.tolist(), obs[:, 1].tolist(), strict=True))}; "
+                                  f"{step}, got (slot, step) {got}; "
                                   "agents need a DecisionRequester with Decision Period 1 and Max Step 0")
         by_slot = np.empty_like(obs)
         by_slot[slots] = obs

@@ -23,6 +23,7 @@ from __future__ import annotations
 import struct
 import uuid
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,7 @@ MSG_CONTACTS = 1
 CONTACT_FLOATS = 10  # position xyz, normal xyz (from a to b), force on a xyz (N), penetration (m)
 
 
-def bounce_threshold(dt: float, gravity: tuple[float, float, float]) -> float:
+def bounce_threshold(dt: float, gravity: Sequence[float]) -> float:
     """Approach speed (m/s) below which a contact does not bounce: twice what gravity adds in one
     step, so resting bodies stay at rest while slow impacts keep the recipe's restitution (Unity's
     own default, 2 m/s, would make every impact under 2 m/s plastic). Floored at 1 mm/s, as Unity

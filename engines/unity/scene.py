@@ -27,9 +27,10 @@ from engines.unity.protocol import (
 from factory.contract.rollout import Layout
 from factory.contract.sampling import EpisodeSpec, sample_episode
 from factory.errors import EngineUnsupported, did_you_mean
-from factory.recipe.distributions import is_random
+from factory.recipe.distributions import Distribution, is_random, nominal
 from factory.recipe.meshes import MESH_TYPES
 from factory.recipe.schema import Recipe
+from factory.recipe.schema import UnityEngine as UnityConfig
 
 
 def make_layout(recipe: Recipe) -> Layout:
@@ -38,9 +39,15 @@ def make_layout(recipe: Recipe) -> Layout:
     return Layout(objects, bodies, recipe.dt * recipe.outputs.record_every)
 
 
+def unity_config(recipe: Recipe) -> UnityConfig:
+    """The recipe's `engine:` section: a Unity one, as the registry picks this engine by its type."""
+    assert isinstance(recipe.engine, UnityConfig), recipe.engine.type
+    return recipe.engine
+
+
 def check_representable(recipe: Recipe, layout: Layout) -> None:
     """Raise `EngineUnsupported` naming every field the Unity adapter cannot honour."""
-    cfg = recipe.engine
+    cfg = unity_config(recipe)
     problems = _name_problems("observation", cfg.observation, layout.state_names, complete=True)
     problems += _name_problems("action", cfg.action, layout.action_names, complete=False)
     mapped = set(cfg.action if cfg.action is not None else layout.action_names)
@@ -60,7 +67,7 @@ def check_representable(recipe: Recipe, layout: Layout) -> None:
                                 "\n".join(f"  - {p}" for p in problems))
 
 
-def _restitutions(recipe: Recipe) -> list[tuple[str, str, object]]:
+def _restitutions(recipe: Recipe) -> list[tuple[str, str, float | Distribution]]:
     """(recipe path, parameter name, value) of every restitution the recipe sets."""
     found = [(f"scene.objects.{i}.restitution", f"{o.name}.restitution", o.restitution)
              for i, o in enumerate(recipe.scene.objects) if o.restitution is not None]
@@ -110,7 +117,7 @@ class VectorMap:
 
 
 def vector_map(recipe: Recipe, layout: Layout) -> VectorMap:
-    cfg = recipe.engine
+    cfg = unity_config(recipe)
     observation = cfg.observation if cfg.observation is not None else layout.state_names
     action = cfg.action if cfg.action is not None else layout.action_names
     header = len(OBS_HEADER)
@@ -121,7 +128,8 @@ def vector_map(recipe: Recipe, layout: Layout) -> VectorMap:
 
 def scene_parameters(recipe: Recipe) -> dict[str, float]:
     """Values shared by every agent of the build."""
-    return {KEY_PROTOCOL: PROTOCOL_VERSION, KEY_DT: recipe.dt, **dict(zip(KEY_GRAVITY, recipe.scene.gravity, strict=True)),
+    return {KEY_PROTOCOL: PROTOCOL_VERSION, KEY_DT: recipe.dt,
+            **dict(zip(KEY_GRAVITY, recipe.scene.gravity, strict=True)),
             KEY_BOUNCE_THRESHOLD: bounce_threshold(recipe.dt, recipe.scene.gravity)}
 
 
@@ -133,7 +141,7 @@ def episode_parameters(recipe: Recipe, spec: EpisodeSpec) -> dict[str, float]:
         params[f"{obj.name}.fixed"] = float(obj.fixed)
     for _, name, value in _restitutions(recipe):
         if name not in params:  # a drawn value is in spec.params already (see check_representable)
-            params[name] = float(value)
+            params[name] = nominal(value)
     ground = recipe.scene.ground
     if ground is not None:
         params["ground.height"] = ground.height

@@ -18,8 +18,9 @@ from factory.errors import (
     RecipeError,
 )
 from factory.registry import FORMATS
+from factory.version import __version__
 
-COMMANDS = ("recipe", "dataset", "model", "export", "compare")
+COMMANDS = ("recipe", "recipes", "dataset", "model", "export", "compare")
 """Modules of `factory.cli`, in the order their commands appear in `factory --help`."""
 
 EPILOG = """\
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         f"state-action-result datasets ({' + '.join(FORMATS)}) from physics engines.",
         epilog=EPILOG.format(formats=", ".join(f"{f}/" for f in FORMATS)),
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     for name in COMMANDS:

@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 @contextlib.contextmanager
-def _bar(total: int, desc: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+def _bar(total: int, desc: str, quiet: bool) -> Iterator[Callable[[int], object]]:
     """A tqdm bar over transitions, as `factory run` shows one over episodes."""
     if quiet:
         yield lambda n: None

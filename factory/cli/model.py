@@ -67,7 +67,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def parse_holdout(items: list[str]) -> dict[str, list[list[float]]]:
-    out = {}
+    out: dict[str, list[list[float]]] = {}
     for item in items:
         try:
             name, rng = item.split("=")

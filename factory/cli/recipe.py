@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from factory.generate.engine_log import LOG_FILE, engine_output_to_log
     from factory.generate.plain import PlainExecutor
-    from factory.generate.runner import run
+    from factory.generate.runner import Executor, run
 
     recipe = load(args.recipe)
     if args.episodes is not None and args.episodes < 1:
@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         def say(message: str) -> None:
             print(message, file=terminal.err, flush=True)
 
-        executor = PlainExecutor(say)  # the cores this run owns: see factory.generate.plain
+        executor: Executor = PlainExecutor(say)  # the cores this run owns: see factory.generate.plain
         if args.workers or args.scheduler:
             from factory.generate.distributed import DaskExecutor
 
@@ -105,7 +105,8 @@ def _progress_bar(recipe, total: int, stream):
             self.set_postfix_str(f"{built}{self.steps / stepping:,.0f} env-steps/s" if self.steps else built)
 
     bar = Bar(total=total, unit="ep", desc=recipe.name, dynamic_ncols=True, file=stream)
-    hint = " (a machine's first Genesis run compiles kernels: a minute or more)" if recipe.engine.type == "genesis" else ""
+    genesis = recipe.engine.type == "genesis"
+    hint = " (a machine's first Genesis run compiles kernels: a minute or more)" if genesis else ""
     bar.set_postfix_str(f"building the {recipe.engine.type} scene{hint}")
     return bar
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from factory.compare.runs import EngineRun
+from factory.names import FIRST_CONTACT, pair_label
 from factory.recipe.distributions import support
-from factory.recipe.meshes import MESH_TYPES, reach
-from factory.recipe.schema import BoxShape, CylinderShape, Recipe, RigidObject
+from factory.recipe.meshes import MESH_SHAPES, reach
+from factory.recipe.schema import BoxShape, CylinderShape, Recipe, RigidObject, SphereShape
 
 WINDOW = 2  # recorded steps either side of a first contact
 MIN_RUN = 5  # transitions of sliding alone that make one sliding measurement
@@ -57,8 +58,9 @@ def sliding_residuals(run: EngineRun, recipe: Recipe) -> list[float]:
                 near |= gap < _reach(obj) + _reach(other) + 0.01
         falling = np.abs(vel[..., 2]) > 0.5  # off the table: not sliding on the ground
         for e in range(len(run.states)):
-            mu = max(run.params[e][f"{obj.name}__friction"], run.params[e].get("ground__friction", 0.0))
-            ok = ~(near[e, :-1] | near[e, 1:] | pushed[e] | falling[e, 1:]) & (np.minimum(speed[e, :-1], speed[e, 1:]) >= 10 * rest)
+            mu = max(run.params[e][f"{obj.name}.friction"], run.params[e].get("ground.friction", 0.0))
+            ok = ~(near[e, :-1] | near[e, 1:] | pushed[e] | falling[e, 1:]) & \
+                (np.minimum(speed[e, :-1], speed[e, 1:]) >= 10 * rest)
             run_ = _longest_run(ok)
             if len(run_) >= MIN_RUN:  # a fit over the whole slide: soft contacts decelerate in bursts
                 steps = np.append(run_, run_[-1] + 1)
@@ -74,8 +76,9 @@ def _reach(obj: RigidObject) -> float:
         return float(np.linalg.norm([support(s)[1] for s in shape.size]) / 2)
     if isinstance(shape, CylinderShape):
         return float(np.hypot(support(shape.radius)[1], support(shape.height)[1] / 2))
-    if shape.type in MESH_TYPES:
+    if isinstance(shape, MESH_SHAPES):
         return reach(shape)
+    assert isinstance(shape, SphereShape)  # compare runs collision scenes: no cups
     return float(support(shape.radius)[1])
 
 
@@ -86,30 +89,32 @@ def collision_residuals(run: EngineRun, recipe: Recipe) -> tuple[list[float], li
     momentum, restitution = [], []
     for i, a in enumerate(free):
         for b in free[i + 1:]:
-            key = next((k for k in (f"first_contact__{a.name}__{b.name}", f"first_contact__{b.name}__{a.name}")
-                        if k in run.labels[0]), None)
+            pairs = (pair_label(FIRST_CONTACT, a.name, b.name), pair_label(FIRST_CONTACT, b.name, a.name))
+            key = next((k for k in pairs if k in run.labels[0]), None)
             if key is None:
                 continue
             for e in range(len(run.states)):
                 k = run.labels[e][key]
-                if k < WINDOW + 1 or k + WINDOW >= len(run.states[e]) or np.abs(run.actions[e, k - WINDOW - 1:k + WINDOW]).sum():
+                if (k < WINDOW + 1 or k + WINDOW >= len(run.states[e])
+                        or np.abs(run.actions[e, k - WINDOW - 1:k + WINDOW]).sum()):
                     continue
                 s = run.states[e]
-                ma, mb = run.params[e][f"{a.name}__mass"], run.params[e][f"{b.name}__mass"]
+                ma, mb = run.params[e][f"{a.name}.mass"], run.params[e][f"{b.name}.mass"]
                 va = layout.field(s, a.name, "vel")
                 vb = layout.field(s, b.name, "vel")
                 before, after = k - WINDOW, k + WINDOW
                 p0 = ma * va[before, :2] + mb * vb[before, :2]
                 p1 = ma * va[after, :2] + mb * vb[after, :2]
-                scale = max(np.linalg.norm(ma * va[before, :2]), np.linalg.norm(mb * vb[before, :2]), 1e-9)
+                scale = max(float(np.linalg.norm(ma * va[before, :2])), float(np.linalg.norm(mb * vb[before, :2])),
+                            1e-9)
                 momentum.append(float(np.linalg.norm(p1 - p0) / scale))
                 n = layout.field(s, b.name, "pos")[k] - layout.field(s, a.name, "pos")[k]
                 n /= max(np.linalg.norm(n), 1e-9)
                 approach = float(np.dot(va[before] - vb[before], n))
                 if approach > 0.1:
                     e_obs = float(np.dot(vb[after] - va[after], n)) / approach
-                    e_exp = ((run.params[e].get(f"{a.name}__restitution") or 0.0)
-                             + (run.params[e].get(f"{b.name}__restitution") or 0.0)) / 2
+                    e_exp = ((run.params[e].get(f"{a.name}.restitution") or 0.0)
+                             + (run.params[e].get(f"{b.name}.restitution") or 0.0)) / 2
                     restitution.append(e_obs - e_exp)
     return momentum, restitution
 

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from factory.compare.runs import EngineRun
+from factory.names import CAME_TO_REST, FIRST_CONTACT, FRICTION_COS, LEFT_SUPPORT, REST_STEP, TOUCHED, label_family
 
 
 def moving(run: EngineRun, fixed: frozenset[str]) -> list[int]:
@@ -33,14 +34,14 @@ def horizon_within(div: dict[str, list[float]], tolerance: float) -> float:
     return float(div["t"][over[0]]) if len(over) else float(div["t"][-1])
 
 
-def label_agreement(a: EngineRun, b: EngineRun) -> dict[str, dict[str, float]]:
+def label_agreement(a: EngineRun, b: EngineRun) -> dict[str, dict[str, float | None]]:
     """Per label family: the fraction of episodes where both engines gave the same value, and for
     step-valued labels the mean step difference where both fired."""
-    families = {"touched": "touched__", "first_contact": "first_contact__", "came_to_rest": "came_to_rest",
-                "rest_step": "rest_step", "left_support": "left_support__", "friction_direction": "friction_cos__"}
+    families = {"touched": TOUCHED, "first_contact": FIRST_CONTACT, "came_to_rest": CAME_TO_REST,
+                "rest_step": REST_STEP, "left_support": LEFT_SUPPORT, "friction_direction": FRICTION_COS}
     out = {}
-    for family, prefix in families.items():
-        names = [k for k in a.labels[0] if (k == prefix or k.startswith(prefix)) and k in b.labels[0]]
+    for family, stem in families.items():
+        names = [k for k in a.labels[0] if label_family(k) == stem and k in b.labels[0]]
         same, diffs, n = 0, [], 0
         for la, lb in zip(a.labels, b.labels, strict=True):
             for k in names:

@@ -43,8 +43,8 @@ def figures(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], out: Path
 
     names = list(next(iter(outcomes.values())))[:9]
     cols = 3
-    fig, axes = plt.subplots((len(names) + cols - 1) // cols, cols, figsize=(11, 2.8 * ((len(names) + cols - 1) // cols)),
-                             squeeze=False)
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(11, 2.8 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
         for engine, values in outcomes.items():
             ax.hist(values[name], bins=20, alpha=0.5, label=engine)
@@ -54,7 +54,8 @@ def figures(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], out: Path
     axes.flat[0].legend()
     figs["outcomes"] = _save(fig, out / "outcomes.png")
 
-    laws = [law for law in next(iter(summary["laws"].values())) if any(summary["laws"][e][law]["n"] for e in summary["laws"])]
+    laws = [law for law in next(iter(summary["laws"].values()))
+            if any(summary["laws"][e][law]["n"] for e in summary["laws"])]
     if laws:
         fig, axes = plt.subplots(1, len(laws), figsize=(4 * len(laws), 3.2), squeeze=False)
         for ax, law in zip(axes[0], laws, strict=False):
@@ -91,7 +92,8 @@ def write(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], out: Path) 
     parts += [f'<img src="{figs["labels"]}">', "<h2>Outcome distributions</h2>"]
     for other, dist in summary["distributions"].items():
         parts.append(_table(["measure", "Wasserstein-1", "KS", f"mean {ref}", f"mean {other}"],
-                            [[n, d["wasserstein"], d["ks"], d[f"mean_{ref}"], d[f"mean_{other}"]] for n, d in dist.items()]))
+                            [[n, d["wasserstein"], d["ks"], d[f"mean_{ref}"], d[f"mean_{other}"]]
+                             for n, d in dist.items()]))
     parts += [f'<img src="{figs["outcomes"]}">', "<h2>Analytic laws</h2>",
               _table(["engine", "law", "cases", "median residual", "median |residual|"],
                      [[e, law, r["n"], r["median"] if r["median"] is not None else "-",

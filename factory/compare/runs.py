@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from factory.contract.rollout import Layout
 from factory.generate.runner import run
+from factory.names import episode_row, param_name
 from factory.recipe.schema import Recipe
 from factory.storage.base import column_array
 from factory.storage.opener import open_dataset
@@ -24,8 +26,8 @@ class EngineRun:
     layout: Layout
     states: np.ndarray
     actions: np.ndarray
-    params: list[dict[str, float]]
-    labels: list[dict[str, object]]
+    params: list[dict[str, float]]  # by name: 'ball.mass'
+    labels: list[dict[str, Any]]
     max_force: np.ndarray  # (E,) strongest contact force of each episode, N
 
 
@@ -46,12 +48,16 @@ def run_engine(recipe: Recipe, engine: str, episodes: int, out: Path) -> EngineR
     n_episodes, n_steps = len(rows), recipe.recorded_steps
     state = column_array(t["state"]).reshape(n_episodes, n_steps, -1)
     last = column_array(t["next_state"]).reshape(n_episodes, n_steps, -1)[:, -1:]
-    params = [{k.removeprefix("param__"): v for k, v in r.items() if k.startswith("param__")} for r in rows]
-    labels = [{k: v for k, v in r.items() if not k.startswith("param__")} for r in rows]
+    params, labels = [], []
+    for r in rows:
+        keyed, named = episode_row(r)
+        params.append({param_name(k): v for k, v in keyed.items()})
+        labels.append(named)
     force = np.asarray(t["max_contact_force"].to_numpy(), float).reshape(n_episodes, n_steps).max(axis=1)
     info = manifest["engine"]
-    return EngineRun(engine, str(info.get("version", "?")), np.array([r["episode"] for r in rows]), ds.layout, np.concatenate([state, last], axis=1),
-                     column_array(t["action"]).reshape(n_episodes, n_steps, -1), params, labels, force)
+    return EngineRun(engine, str(info.get("version", "?")), np.array([r["episode"] for r in rows]), ds.layout,
+                     np.concatenate([state, last], axis=1), column_array(t["action"]).reshape(n_episodes, n_steps, -1),
+                     params, labels, force)
 
 
 def aligned(runs: list[EngineRun]) -> list[EngineRun]:

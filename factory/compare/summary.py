@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from factory.errors import RecipeError
 from factory.recipe.schema import Recipe
@@ -20,11 +21,12 @@ def compare(recipe: Recipe, engines: list[str], episodes: int, out: Path) -> dic
     if recipe.kind != "collision":
         raise RecipeError(recipe.name, [f"kind: compare measures rigid collisions; this recipe is '{recipe.kind}'"])
     if len(engines) < 2 or len(set(engines)) != len(engines):
-        raise RecipeError("factory compare", [f"--engines: give two or more different engines, got '{','.join(engines)}'"])
+        raise RecipeError("factory compare",
+                          [f"--engines: give two or more different engines, got '{','.join(engines)}'"])
     runs = aligned([run_engine(recipe, e, episodes, out / "data" / e) for e in engines])
     fixed = frozenset(o.name for o in recipe.scene.objects if o.fixed)
     ref, others = runs[0], runs[1:]
-    summary = {
+    summary: dict[str, Any] = {
         "recipe": recipe.name, "engines": engines, "reference": ref.engine, "episodes": len(ref.index),
         "versions": {r.engine: r.version for r in runs},
         "divergence": {r.engine: metrics.divergence(ref, r, fixed) for r in others},

@@ -20,7 +20,7 @@ import numpy as np
 from factory.contract.seeds import Reseeded, pcg64_seeds, seed_words
 from factory.recipe.containers import LIP_AXES, Tilt, movers, tilt_schedule
 from factory.recipe.distributions import Uniform, nominal, sample
-from factory.recipe.meshes import shape_asset
+from factory.recipe.meshes import MESH_SHAPES, shape_asset
 from factory.recipe.scene_fields import SceneField, scene_fields
 from factory.recipe.schema import Move, Push, RandomPush, Recipe, RigidObject
 
@@ -85,7 +85,8 @@ class _Draw:
         return drawn
 
     def vec(self, name: str, values) -> tuple[float, float, float]:
-        return tuple(self(f"{name}.{axis}", v) for axis, v in zip("xyz", values, strict=True))
+        x, y, z = (self(f"{name}.{axis}", v) for axis, v in zip("xyz", values, strict=True))
+        return x, y, z
 
 
 def scene_variant(recipe: Recipe, index: int) -> int:
@@ -175,7 +176,8 @@ def _points_shift(recipe: Recipe, draw: _Draw) -> tuple[float, float, float]:
     else:
         return (0.0, 0.0, 0.0)
     drawn = draw.vec(key, pos)
-    return tuple(d - nominal(p) for d, p in zip(drawn, pos, strict=True))
+    dx, dy, dz = (d - nominal(p) for d, p in zip(drawn, pos, strict=True))
+    return dx, dy, dz
 
 
 def _sample_body(obj: RigidObject, draw: _Draw) -> BodyInit:
@@ -196,6 +198,7 @@ def _mass(obj: RigidObject, draw: _Draw) -> float:
     n = obj.name
     if obj.mass is not None:
         return draw(f"{n}.mass", obj.mass)
+    assert isinstance(obj.shape, MESH_SHAPES) and obj.density is not None  # the schema's rule: a mesh has one
     density = draw(f"{n}.density", obj.density)
     drawn = {key.removeprefix(f"{n}."): value for key, value in draw.params.items() if key.startswith(f"{n}.")}
     volume = shape_asset(obj.shape, drawn).volume  # of this episode's scene values (file, scale, sizes)

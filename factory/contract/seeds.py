@@ -1,8 +1,8 @@
 """Many `np.random.default_rng([seed, index, crc])` generators at once, each the same as numpy's own.
 
 Sampling gives every parameter of every episode its own generator (`sampling.episode_rng`).
-Building one costs ~25 µs, almost all of it in `SeedSequence`'s hashing of its few entropy words,
-which was most of a MuJoCo run's sampling. Here that hashing (numpy's SeedSequence algorithm,
+Building one is almost all `SeedSequence`'s hashing of its few entropy words, and a run builds
+one per parameter per episode. Here that hashing (numpy's SeedSequence algorithm,
 pool size 4, on uint32 words with wrap-around) runs for a whole shard's generators as array
 arithmetic, and each draw then re-seeds one reused PCG64 the way `PCG64(seed_sequence)` seeds
 itself, so the draws are numpy's own: the tests compare them with `default_rng` value for value.
@@ -46,7 +46,7 @@ def pcg64_seeds(entropy: np.ndarray) -> np.ndarray:
             return value ^ (value >> np.uint32(16))
 
         def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-            result = np.uint32(_MIX_L) * x - np.uint32(_MIX_R) * y
+            result: np.ndarray = np.uint32(_MIX_L) * x - np.uint32(_MIX_R) * y
             return result ^ (result >> np.uint32(16))
 
         zero = np.zeros(n, np.uint32)

@@ -27,7 +27,7 @@ EXPORTERS: dict[str, str] = {
 }
 INSTALL_HINT = "pip install -e '.[export]'  (minari, datasets, webdataset)"
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]  # called with a count; what it returns is ignored
 """Called with the number of transitions just written."""
 
 

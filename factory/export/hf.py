@@ -2,7 +2,7 @@
 
     transitions   one row per transition: episode, step, t, state, action, next_state (fixed-length
                   float32 lists), RLDS flags, point fields as Array2D (N, 3), per-step labels
-    episodes      one row per episode: parameters (`param__…`), labels, point_index
+    episodes      one row per episode: parameters (`factory.names.param_column`), labels, point_index
 
 Shards stream into one Arrow file per split in the scratch folder, which `Dataset.from_file` maps
 without loading; `save_to_disk` then writes the final files. The provenance (source manifest
@@ -20,6 +20,7 @@ from datasets.table import table_cast
 
 from factory.export import Progress
 from factory.export.source import Source
+from factory.names import next_column
 
 
 def _features(columns: dict[str, pa.DataType]) -> dict[str, object]:
@@ -37,7 +38,7 @@ def transition_features(source: Source) -> datasets.Features:
         "is_first": datasets.Value("bool"), "is_last": datasets.Value("bool"), "is_terminal": datasets.Value("bool"),
     }
     for name in layout.points:
-        for column in (name, f"next_{name}"):
+        for column in (name, next_column(name)):
             feats[column] = datasets.Array2D(shape=(layout.n_points, 3), dtype="float32")
     feats.update(_features(source.step_labels))
     return datasets.Features(feats)

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from factory.export import Progress
 from factory.export.source import Block, Source
+from factory.names import next_column
 
 CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000  # files per chunk folder, LeRobot's default
@@ -68,7 +69,7 @@ def _frames(block: Block, source: Source, first_index: int, episode_index: np.nd
     for name in source.layout.points:  # LeRobot's Array2D storage: lists of lists
         two_d = pa.list_(pa.list_(pa.float32()))
         cols[f"observation.{name}"] = t[name].cast(two_d)
-        cols[f"next.observation.{name}"] = t[f"next_{name}"].cast(two_d)
+        cols[f"next.observation.{name}"] = t[next_column(name)].cast(two_d)
     cols["next.done"], cols["is_terminal"] = t["is_last"], t["is_terminal"]
     cols.update({f"labels.{name}": t[name] for name in source.step_labels})
     cols["timestamp"] = t["t"]
@@ -162,8 +163,8 @@ class LeRobotExporter:
             progress(len(block))
         (out / "meta").mkdir(parents=True, exist_ok=True)
         pd.DataFrame({"task_index": [0]}, index=pd.Index([task])).to_parquet(out / "meta" / "tasks.parquet")
-        stats = {k: {name: v.tolist() for name, v in summaries[k].result().items()} for k in stat_keys}
-        (out / "meta" / "stats.json").write_text(json.dumps(stats, indent=1))
+        totals = {k: {name: v.tolist() for name, v in summaries[k].result().items()} for k in stat_keys}
+        (out / "meta" / "stats.json").write_text(json.dumps(totals, indent=1))
         fps = 1.0 / source.layout.record_dt
         info = {
             "codebase_version": CODEBASE_VERSION, "robot_type": None,

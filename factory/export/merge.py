@@ -62,7 +62,7 @@ def episode_key(manifest: dict[str, Any]) -> Callable[[int], tuple[str, int, int
 
 
 def merge(sources: list[str | os.PathLike[str] | Location], out: str | os.PathLike[str] | Location, *,
-          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+          progress: Callable[[int], object] | None = None) -> dict[str, Any]:
     """Write the union of `sources` (same layout) as one dataset at `out`; return its manifest."""
     if not sources:
         raise MergeError("merge needs at least one dataset")
@@ -88,7 +88,7 @@ def merge(sources: list[str | os.PathLike[str] | Location], out: str | os.PathLi
 
 
 def _write(opened: list[Dataset], formats: list[str], dest: Location,
-           progress: Callable[[int], None]) -> dict[str, Any]:
+           progress: Callable[[int], object]) -> dict[str, Any]:
     """Every source's episodes, each key once, as shards of `dest`; the manifest to write last."""
     seen: set[tuple[str, int, int]] = set()
     episode_map: dict[str, list[int]] = {"source": [], "episode": []}

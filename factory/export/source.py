@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from factory.names import EPISODE_COLUMNS, episode_row, fixed_transition_columns
 from factory.storage import reader_for
-from factory.storage.base import EPISODE_COLUMNS, TRANSITION_COLUMNS
 from factory.storage.dataset import Dataset
 from factory.storage.manifest import MANIFEST
 
@@ -35,11 +35,11 @@ class EpisodeSlice:
 
     @property
     def params(self) -> dict[str, float]:
-        return {k.removeprefix("param__"): v for k, v in self.row.items() if k.startswith("param__")}
+        return episode_row(self.row)[0]
 
     @property
     def labels(self) -> dict[str, Any]:
-        return {k: v for k, v in self.row.items() if not k.startswith("param__") and k not in EPISODE_COLUMNS}
+        return episode_row(self.row)[1]
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,8 @@ class Block:
         starts = np.flatnonzero(np.r_[True, episode[1:] != episode[:-1]])
         stops = np.r_[starts[1:], len(episode)]
         rows = {r["episode"]: r for r in self.episodes.to_pylist()}
-        return [EpisodeSlice(int(episode[a]), rows[int(episode[a])], int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
+        return [EpisodeSlice(int(episode[a]), rows[int(episode[a])], int(a), int(b))
+                for a, b in zip(starts, stops, strict=True)]
 
 
 def shard_files(ds: Dataset) -> list[list[str]]:
@@ -121,12 +122,12 @@ class Source:
     def step_labels(self) -> dict[str, pa.DataType]:
         """Per-step label columns and their Arrow types."""
         schema = self._schemas[0]
-        skip = set(TRANSITION_COLUMNS) | set(self.layout.points) | {f"next_{p}" for p in self.layout.points}
+        skip = fixed_transition_columns(self.layout.points)
         return {f.name: f.type for f in schema if f.name not in skip}
 
     @property
     def episode_columns(self) -> dict[str, pa.DataType]:
-        """Episode parameters (`param__…`) and labels, with their Arrow types."""
+        """Episode parameter columns (`factory.names.param_column`) and labels, with their Arrow types."""
         return {f.name: f.type for f in self._schemas[1] if f.name not in EPISODE_COLUMNS}
 
     @cached_property

@@ -16,11 +16,13 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from factory.export import Progress
 from factory.export.source import Block, Source, plain
+from factory.names import next_column
 
 FLAGS = ("is_first", "is_last", "is_terminal")
 
@@ -42,7 +44,7 @@ def _samples(block: Block, source: Source):
     """(key, {member suffix: bytes}) for each transition of the block."""
     arrays = {name: block.matrix(name) for name in ("state", "action", "next_state")}
     for name in source.layout.points:
-        arrays[name], arrays[f"next_{name}"] = block.points(name), block.points(f"next_{name}")
+        arrays[name], arrays[next_column(name)] = block.points(name), block.points(next_column(name))
     encoded = {f"{name}.npy": npy_rows(values) for name, values in arrays.items()}
     scalars = {name: block.column(name) for name in ("step", "t", *FLAGS, *source.step_labels)}
     for ep in block.slices():
@@ -57,7 +59,7 @@ def _samples(block: Block, source: Source):
 
 def ustar_header(name: str, size: int) -> bytes:
     """A POSIX ustar header for a regular file: mode 644, mtime 0, no owner (the same bytes for the
-    same data). Written by hand: `tarfile` builds one in ~0.3 ms of Python, per member."""
+    same data). Written by hand: `tarfile` spends much more Python per member on it."""
     encoded = name.encode()
     if len(encoded) > 100:
         raise ValueError(f"tar member name over 100 bytes: {name}")
@@ -84,7 +86,7 @@ class WebDatasetExporter:
     FORMAT = "webdataset"
 
     def write(self, source: Source, out: Path, scratch: Path, progress: Progress) -> list[str]:
-        shards = []
+        shards: list[dict[str, Any]] = []
         for i, block in enumerate(source.blocks()):
             name = f"shard-{i:05d}.tar"
             write_tar(out / name, _samples(block, source))

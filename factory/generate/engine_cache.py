@@ -1,6 +1,6 @@
 """One opened engine per process and scene, reused across every shard that process runs.
 
-Opening an engine is the expensive part of a shard (Genesis: ~10 s init, ~8 s scene build), so a
+Opening an engine is the expensive part of a shard (Genesis: its init and the scene build), so a
 worker keeps the engine it built for as long as it lives and runs each later shard of the same
 recipe on it. The key leaves out what does not change the scene (episode count, seed, outputs).
 """

@@ -65,6 +65,7 @@ def engine_output_to_log(out: Location, verbose: bool = False) -> Iterator[Termi
         terminal.out.close()
         terminal.err.close()
         log, terminal.log = terminal.log, None
+        assert log is not None
         if out.is_file(RUN_FILE):
             out.write_bytes(LOG_FILE, log.read_bytes())
         elif log.stat().st_size:

@@ -1,11 +1,11 @@
 """Ctrl-C that lets the run's own process finish what it is writing.
 
 A KeyboardInterrupt raised inside h5py's type conversion comes out as a `TypeError` ("Operation not
-defined for data type class"), so a Ctrl-C during an HDF5 write in the main thread ended a run with
-exit 1 and a traceback; and a shard whose formats were being written side by side (the last one of
-`run_write_behind`) was dropped while the write-behind thread went on writing its Parquet files,
-after the run had let go of its output. Writes last well under a second per shard; holding the
-interrupt until one is done and in the run's books costs no more than that.
+defined for data type class"), so a Ctrl-C during an HDF5 write in the main thread would end a run
+with exit 1 and a traceback; and a shard whose formats are being written side by side (the last one
+of `run_write_behind`) would be dropped while the write-behind thread goes on writing its Parquet
+files, after the run let go of its output. A shard's writes are short; holding the interrupt until
+one is done and in the run's books costs no more than that.
 """
 
 from __future__ import annotations

@@ -2,10 +2,9 @@
 
 Genesis steps its kernels on one thread per process (`QD_NUM_THREADS`, read at import, is left unset:
 threads change a particle scene's bytes, README "Threads"). For rigid collisions that thread is most
-of the work and the write-behind helper fills the second core with labels and writes (92% of bare
-stepping, README "Benchmarks"). A liquid or a sheet is different: stepping is nearly all the work, so
-one stepping process left every other core idle (`drape_256`: 1,587 CPU-s of stepping, which one
-process needs as wall time; 14 minutes with a worker per core on 2 cores). So a plain run of a
+of the work and the write-behind helper fills the second core with labels and writes (README
+"Benchmarks"). A liquid or a sheet is different: stepping is nearly all the work, so one stepping
+process would leave every other core idle. So a plain run of a
 particle recipe with more than one shard to do runs them on a local dask cluster of one worker
 process per core (at most one per shard). A
 shard's bytes depend only on its recipe, seed and episode range, so the dataset is the same as one

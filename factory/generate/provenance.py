@@ -5,12 +5,14 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from factory.contract.rollout import Layout
 from factory.contract.sampling import sample_episode
+from factory.names import param_column
 from factory.recipe.loader import recipe_hash
 from factory.recipe.meshes import mesh_table
 from factory.recipe.schema import Recipe
@@ -20,10 +22,8 @@ from factory.version import __version__
 
 def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shards: list[dict],
                    episodes: int, recipe_path: str | None, *, created: str | None = None,
-                   quarantined: list[dict[str, Any]] = ()) -> dict[str, Any]:
+                   quarantined: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The manifest of `episodes` planned episodes: `shards` hold the written ones, `quarantined` the rest."""
-    from factory.storage.base import param_column
-
     transitions = sum(s["transitions"] for s in shards)
     return {
         "format_version": FORMAT_VERSION,

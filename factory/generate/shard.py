@@ -81,9 +81,10 @@ def label_shard(recipe: Recipe, simulated: Simulated) -> tuple[list[EpisodeRecor
     records, quarantined = [], []
     # one labelling pass per scene variant, not per batch: labels are per episode, and each pass
     # costs more in numpy call overhead than in arithmetic for a batch of 16 short episodes
-    for _, batches in groupby(simulated.batches, key=lambda b: id(b[0])):  # a context per variant
-        good, ctx = [], None
-        for ctx, params, rollouts in batches:
+    for _, group in groupby(simulated.batches, key=lambda b: id(b[0])):  # a context per variant
+        batches = list(group)
+        ctx, good = batches[0][0], []
+        for _, params, rollouts in batches:
             for p, rollout in zip(params, rollouts, strict=True):
                 reason = screen(rollout, simulated.layout, recipe.quarantine)
                 if reason is None:

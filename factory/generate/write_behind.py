@@ -6,9 +6,8 @@ one core and holds the GIL while it launches kernels, so a thread would take tur
 stepping instead of running beside it; a process runs on the other core. It is started with
 `spawn` (forking a process that runs Genesis' threads is unsafe) and warmed up at once, so its
 start overlaps the first shard. `mujoco.rollout` lets go of the GIL while it steps, and so do
-Arrow's Parquet writer and h5py's compressed writes (a spinning Python thread kept ~75% of its
-pace beside each, on a loaded machine), so where MuJoCo's threads fill the cores the helper is a
-thread of this process instead.
+Arrow's Parquet writer and h5py's compressed writes (a Python thread keeps most of its pace beside
+each), so where MuJoCo's threads fill the cores the helper is a thread of this process instead.
 
 It ignores Ctrl-C (the run waits for the shards in flight and receipts them before stopping) and,
 on Linux, is killed with its parent, so a `kill -9`-ed run leaves no writer behind that could race
@@ -41,12 +40,11 @@ THREAD_NAME = "factory-writer"
 """The write-behind thread's name where the system shows threads (`top -H`, /proc/PID/task/*/comm on Linux)."""
 
 
-def write_behind(out: Location, engine_threads: int = 1) -> Executor:
+def write_behind(out: Location, engine_threads: int = 1) -> Helper | Threaded | Inline:
     """The helper for a run into `out`: one spawned process; a thread of this process where the
-    engine's `engine_threads` keep every core busy (a process there only took turns with them, and
-    paid for its start and for pickling every shard: on 2 loaded cores, 256 MuJoCo episodes on 2
-    rollout threads, head_on took 7.9 s with it, 2.5 s without; `mujoco.rollout` lets go of the GIL,
-    and so do Arrow's writer and the compressors, so a thread fills what the engine leaves idle);
+    engine's `engine_threads` keep every core busy (a process there would only take turns with them,
+    and pay for its start and for pickling every shard; `mujoco.rollout` lets go of the GIL, and so
+    do Arrow's writer and the compressors, so a thread fills what the engine leaves idle);
     this process itself on one core (see above)."""
     if multiprocessing.current_process().daemon or not isinstance(out, LocalDir) or usable_cores() == 1:
         return Inline()
@@ -65,7 +63,7 @@ class Helper(ProcessPoolExecutor):
 
     def ready(self) -> bool:
         """Whether it has started: until then the run does the helper's work itself rather than wait
-        (spawning and importing took 1–4 s on this loaded machine, longer than a MuJoCo run's first shards)."""
+        (spawning and importing can take longer than a MuJoCo run's first shards)."""
         return self._started.done()
 
 

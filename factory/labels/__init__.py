@@ -19,11 +19,12 @@ from factory.labels.collision import (
 )
 from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_labels
 from factory.labels.pour import PourContext, object_pose, pour_episode_labels, pour_step_labels
+from factory.names import param_name
 from factory.recipe.containers import CupShape, Tilt
 from factory.recipe.distributions import nominal
 from factory.recipe.meshes import MESH_TYPES
 from factory.recipe.scene_fields import episode_scene, scene_fields
-from factory.recipe.schema import BoxShape, Recipe, SphereShape
+from factory.recipe.schema import BoxShape, CylinderShape, Recipe, SphereShape
 
 Context = LabelContext | FluidContext | ClothContext
 
@@ -48,6 +49,7 @@ def label_context(recipe: Recipe, layout: Layout) -> Context:
 
 def _fluid_context(recipe: Recipe, layout: Layout) -> FluidContext:
     fluid = recipe.scene.fluid
+    assert fluid is not None  # a fluid recipe has its fluid
     target, source = fluid.target, fluid.source
     return FluidContext(
         tank_lower=np.array(fluid.tank.lower), tank_upper=np.array(fluid.tank.upper),
@@ -55,7 +57,7 @@ def _fluid_context(recipe: Recipe, layout: Layout) -> FluidContext:
         target_upper=np.array(target.upper) if target else None,
         source_lower=np.array(source.lower) if source else None,
         source_upper=np.array(source.upper) if source else None,
-        particle_size=fluid.particle_size, record_dt=layout.record_dt, settle_speed=recipe.labels.rest_speed,
+        particle_size=nominal(fluid.particle_size), record_dt=layout.record_dt, settle_speed=recipe.labels.rest_speed,
         pour=_pour_context(recipe, layout),
         containers=tuple((layout.objects.index(o.name), *o.shape.cavity()) for o in recipe.scene.objects
                          if isinstance(o.shape, CupShape) and o.name in layout.objects))
@@ -66,9 +68,11 @@ def _pour_context(recipe: Recipe, layout: Layout) -> PourContext | None:
     if tilt is None:
         return None
     shapes = {o.name: o.shape for o in recipe.scene.objects}
+    cup, into = shapes[tilt.object], shapes[tilt.into]
+    assert recipe.scene.fluid is not None and isinstance(cup, CupShape) and isinstance(into, CupShape)
     slack = nominal(recipe.scene.fluid.particle_size) / 2
-    return PourContext(cup=layout.objects.index(tilt.object), cup_cavity=shapes[tilt.object].cavity(),
-                       target=layout.objects.index(tilt.into), target_cavity=shapes[tilt.into].cavity(),
+    return PourContext(cup=layout.objects.index(tilt.object), cup_cavity=cup.cavity(),
+                       target=layout.objects.index(tilt.into), target_cavity=into.cavity(),
                        slack=slack, record_dt=layout.record_dt)
 
 
@@ -82,11 +86,13 @@ def _cloth_context(recipe: Recipe) -> ClothContext:
         radius = min(nominal(obj.shape.size[0]), nominal(obj.shape.size[1])) / 2
         half_height = nominal(obj.shape.size[2]) / 2
     else:
+        assert isinstance(obj.shape, CylinderShape)
         radius = nominal(obj.shape.radius)
         half_height = nominal(obj.shape.height) / 2
-    ground = recipe.scene.ground
+    ground, cloth = recipe.scene.ground, recipe.scene.cloth
+    assert cloth is not None  # a cloth recipe has its sheet
     return ClothContext(object_center=center, object_radius=radius, object_top=center[2] + half_height,
-                        contact_distance=2 * recipe.scene.cloth.particle_size,
+                        contact_distance=2 * nominal(cloth.particle_size),
                         ground_height=ground.height if ground else 0.0)
 
 
@@ -97,7 +103,7 @@ def episode_context(recipe: Recipe, layout: Layout) -> Callable[[dict[str, float
     contexts: dict[tuple, Context] = {}
 
     def of(params: dict[str, float]) -> Context:
-        flat = {k.replace("__", "."): v for k, v in params.items()}
+        flat = {param_name(k): v for k, v in params.items()}
         key = tuple(flat.get(n) for n in names)
         if key not in contexts:
             contexts[key] = label_context(episode_scene(recipe, flat), layout)

@@ -56,8 +56,8 @@ def liquid_volume_ratio(pos: np.ndarray, ctx: FluidContext, states: np.ndarray |
     and in the scene's containers, posed by the recorded `states` (T+1, S) (needed when there are any)."""
     if ctx.containers and states is None:
         raise ValueError("volume_ratio in a scene with containers needs the recorded states (their poses)")
-    cavities = [Cavity(pose[0], rotation_matrices(pose[1]), lower, upper)
-                for pose, lower, upper in ((object_pose(states, i), lo, hi) for i, lo, hi in ctx.containers)]
+    posed = [(object_pose(states, i), lo, hi) for i, lo, hi in ctx.containers] if states is not None else []
+    cavities = [Cavity(pose[0], rotation_matrices(pose[1]), lower, upper) for pose, lower, upper in posed]
     return volume_ratio(pos, ctx.particle_size, (ctx.tank_lower, ctx.tank_upper), cavities)
 
 
@@ -71,7 +71,7 @@ def fluid_step_labels(pos: np.ndarray, ctx: FluidContext, states: np.ndarray | N
     """Per transition t: the state of the liquid at t+1 (`states`: the recorded objects', for containers)."""
     labels = {"mean_height": pos[1:, :, 2].mean(axis=-1).astype(np.float32),
               "volume_ratio": liquid_volume_ratio(pos, ctx, states)[1:].astype(np.float32)}
-    if ctx.target_lower is not None:
+    if ctx.target_lower is not None and ctx.target_upper is not None:
         labels["in_target"] = fraction_inside(pos[1:], ctx.target_lower, ctx.target_upper).astype(np.float32)
     return labels
 
@@ -90,10 +90,11 @@ def fluid_episode_labels(pos: np.ndarray, vel: np.ndarray, ctx: FluidContext,
         "particles_conserved": conserved(pos, ctx),
         "volume_ratio": float(liquid_volume_ratio(pos[ends], ctx, None if states is None else states[ends])[-1]),
     }
-    if ctx.target_lower is not None:
+    if ctx.target_lower is not None and ctx.target_upper is not None:
         in_target = inside(pos[-1], ctx.target_lower, ctx.target_upper)
         labels["in_target_fraction"] = float(in_target.mean())
-        if ctx.source_lower is not None:  # spilled: neither in the source container nor in the target
+        # spilled: neither in the source container nor in the target
+        if ctx.source_lower is not None and ctx.source_upper is not None:
             in_source = inside(pos[-1], ctx.source_lower, ctx.source_upper)
             labels["spilled_fraction"] = float((~in_source & ~in_target).mean())
     return labels

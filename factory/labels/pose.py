@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from factory.contract.rollout import Layout
+from factory.names import REST_POSE, TOPPLED, UP_COS, body_label
 
 UPRIGHT_COS = math.cos(math.radians(30))  # the body's up axis within 30° of the world's (or of straight down)
 UPRIGHT, ON_SIDE, UPSIDE_DOWN = 1, 0, -1
@@ -36,7 +37,7 @@ def pose_labels(states: np.ndarray, layout: Layout, objects: tuple[str, ...]) ->
     for name in objects:
         quat = layout.field(states, name, "quat")  # (n_episodes, T+1, 4)
         first, last = pose_class(quat[:, 0]), pose_class(quat[:, -1])
-        columns[f"rest_pose__{name}"] = last.tolist()
-        columns[f"up_cos__{name}"] = up_cosine(quat[:, -1]).tolist()
-        columns[f"toppled__{name}"] = ((first == UPRIGHT) & (last != UPRIGHT)).tolist()
+        columns[body_label(REST_POSE, name)] = last.tolist()
+        columns[body_label(UP_COS, name)] = up_cosine(quat[:, -1]).tolist()
+        columns[body_label(TOPPLED, name)] = ((first == UPRIGHT) & (last != UPRIGHT)).tolist()
     return columns

@@ -17,6 +17,17 @@ from __future__ import annotations
 import numpy as np
 
 from factory.contract.rollout import Layout
+from factory.names import (
+    BALLS_MOVED,
+    CONTACT_RANK,
+    CUSHION_BOUNCES,
+    FINAL_X,
+    FINAL_Y,
+    FIRST_HIT,
+    MOVED,
+    body_label,
+    pair_label,
+)
 
 MOVE_TOL = 0.01  # m: farther than this from its start, a ball has moved
 
@@ -40,13 +51,13 @@ def strike_labels(states: np.ndarray, first: np.ndarray, impacts: np.ndarray, la
     earliest = hit.min(axis=1, initial=never)
     first_ball = np.where(earliest < never, np.argmin(hit, axis=1), -1) if others else earliest * 0 - 1
     for j, b in enumerate(others):
-        out[f"first_hit__{striker}__{bodies[b]}"] = (first_ball == j).tolist()
+        out[pair_label(FIRST_HIT, striker, bodies[b])] = (first_ball == j).tolist()
     sub = first_sym[:, ball_idx][:, :, ball_idx]  # (E, n_balls, n_balls)
     own = sub.min(axis=2)  # each ball's first contact with any other ball (diagonal is `never`)
     ranks = np.array([_rank(row) for row in own], np.int64).reshape(len(own), len(balls))
     for j, (name, b) in enumerate(zip(balls, ball_idx, strict=True)):
-        out[f"contact_rank__{name}"] = ranks[:, j].tolist()
-        out[f"cushion_bounces__{name}"] = impacts_sym[:, b, cushions].sum(axis=1).tolist()
+        out[body_label(CONTACT_RANK, name)] = ranks[:, j].tolist()
+        out[body_label(CUSHION_BOUNCES, name)] = impacts_sym[:, b, cushions].sum(axis=1).tolist()
     out.update(motion_labels(states, layout, balls, striker))
     return out
 
@@ -59,11 +70,11 @@ def motion_labels(states: np.ndarray, layout: Layout, balls: list[str], striker:
     for name in balls:
         o = layout.objects.index(name)
         went = np.linalg.norm(pos[:, :, o] - pos[:, :1, o], axis=-1).max(axis=1) > MOVE_TOL
-        out[f"moved__{name}"] = went.tolist()
+        out[body_label(MOVED, name)] = went.tolist()
         moved += went & (name != striker)
-        out[f"final_x__{name}"] = pos[:, -1, o, 0].astype(float).tolist()
-        out[f"final_y__{name}"] = pos[:, -1, o, 1].astype(float).tolist()
-    out["balls_moved"] = moved.tolist()
+        out[body_label(FINAL_X, name)] = pos[:, -1, o, 0].astype(float).tolist()
+        out[body_label(FINAL_Y, name)] = pos[:, -1, o, 1].astype(float).tolist()
+    out[BALLS_MOVED] = moved.tolist()
     return out
 
 

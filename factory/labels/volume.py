@@ -6,7 +6,7 @@ subset's share and the particle count cancel (the same subset is recorded at eve
 each recorded point, the part of a ball of radius `R` (fixed at step 0) that the liquid fills, over
 the other recorded points in it, is a local volume per point; both are weighted by a taper that
 falls smoothly to 0 at `R`, so that on the lattice the engine samples at step 0 the count does not
-jump with the radius (a hard ball's count did, by ±8% between two subsets). The part filled is the
+jump with the radius (a hard ball's count does, from one subset to another). The part filled is the
 ball cut by a box along the principal axes of the points within `SHAPE`·`R` (a wider ball: its
 moments are less noisy, so the bulk is not cut by chance), its faces placed so that the ball ∩ slab,
 filled evenly, has those points' mean and variance along each axis, the variance widened by
@@ -16,10 +16,10 @@ ball; at a free surface, a wall or in a pool two particles deep the box cuts it 
 layers thinner than the subset's own spacing, where hulls of the recorded centres (alpha shapes) see
 almost no volume. The part outside the tank, or for a point in a container's cavity (a cup, a basin:
 `Cavity`, posed per state) beyond that cavity's floor and walls, is no liquid (centres pressed onto
-a clamping or rigid wall gain no shell beyond it: in a cup that read 0.92 for a liquid packed to
-0.8). Points whose tapered count is under `MIN_WEIGHT` (lone drops, whose size a subset cannot
-tell) are left out: spray counts at the density of the rest. Measured on hand-made
-arrays and Genesis states in README ("Volume"); known limit: drops closer than `SHAPE`·`R` read as
+a clamping or rigid wall gain no shell beyond it: a liquid packed in a cup would read looser than it
+is). Points whose tapered count is under `MIN_WEIGHT` (lone drops, whose size a subset cannot
+tell) are left out: spray counts at the density of the rest. Checked on hand-made
+arrays and Genesis states (README "Volume"); known limit: drops closer than `SHAPE`·`R` read as
 one sparse blob (too high).
 """
 

@@ -58,7 +58,7 @@ def file_sha256(file: Path) -> str:
     try:
         stat = os.stat(file)
     except OSError as exc:
-        raise MeshError(f"{file}: {exc.strerror.lower()}") from None
+        raise MeshError(f"{file}: {(exc.strerror or str(exc)).lower()}") from None
     return _sha256(str(file), stat.st_mtime_ns, stat.st_size)
 
 

@@ -60,7 +60,7 @@ def _hull(vertices: np.ndarray, faces: np.ndarray) -> list[Part]:
 
 
 def _decompose(vertices: np.ndarray, faces: np.ndarray, settings: Decomposition) -> list[Part]:
-    import coacd
+    import coacd  # type: ignore[import-untyped]
 
     coacd.set_log_level("error")
     try:

@@ -70,7 +70,7 @@ class Linear:
             y = ((c.next_state - c.state - dm) / ds).astype(np.float64)
             xtx = x.T @ x if xtx is None else xtx + x.T @ x
             xty = x.T @ y if xty is None else xty + x.T @ y
-        if xtx is None:
+        if xtx is None or xty is None:
             raise ValueError("no training transitions to fit the linear baseline on")
         reg = self.ridge * np.trace(xtx) / len(xtx) * np.eye(len(xtx))
         self.weights = np.linalg.solve(xtx + reg, xty)

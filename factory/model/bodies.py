@@ -61,8 +61,8 @@ def static_features(recipe: dict, params: dict[str, float], scene: Scene) -> np.
     bodies = bodies_for(recipe, params)
     rows = []
     if scene.ground:
-        half = [min(h, NO_TABLE) for h in scene.ground_half]
-        rows.append(_row("ground", (*half, 0.0), 0.0, params.get("ground.friction", 0.5), True))
+        ground_half = [min(h, NO_TABLE) for h in scene.ground_half]
+        rows.append(_row("ground", (*ground_half, 0.0), 0.0, params.get("ground.friction", 0.5), True))
     for name in scene.objects:
         b = bodies[name]
         half = ((b.dims[0],) * 3 if b.shape == "sphere" else tuple(d / 2 for d in b.dims) if b.shape == "box"

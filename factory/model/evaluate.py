@@ -131,6 +131,7 @@ def evaluate(predictors: list[Predictor], ds: Dataset, split_sets: dict[str, lis
     """All metrics on each held-out set ('test', 'ood'): one-step, rollout, label readouts."""
     recipe = ds.manifest["recipe"]
     ctx = label_context(Recipe.model_validate(recipe), ds.layout)
+    assert isinstance(ctx, LabelContext)  # the rigid-body model's datasets are collision ones
     out = {}
     for set_name, ids in split_sets.items():
         if not ids:

@@ -72,6 +72,7 @@ class InteractionBlock(nn.Module):
             received = g.nodes.index_select(-2, g.receivers)
             return self.edge_fn(torch.cat([g.edges, sent, received], -1))
         first, h = self.edge_fn[0], g.edges.shape[-1]
+        assert isinstance(first, nn.Linear)
         w = first.weight
         per_node = g.nodes @ torch.cat([w[:, h:2 * h], w[:, 2 * h:]]).T  # (..., N, 2h): sender, receiver parts
         pre = (nn.functional.linear(g.edges, w[:, :h], first.bias)

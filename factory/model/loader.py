@@ -32,12 +32,12 @@ class TripleStream(IterableDataset):
     `set_epoch` before each epoch (as with DistributedSampler) to draw a new order.
     """
 
-    def __init__(self, ds: Dataset | DatasetGroup | list[Dataset], batch_size: int = 256, *, episodes: Iterable[int] | None = None,
-                 shuffle: bool = True, buffer_size: int = 16384, seed: int = 0,
+    def __init__(self, ds: Dataset | DatasetGroup | list[Dataset], batch_size: int = 256, *,
+                 episodes: Iterable[int] | None = None, shuffle: bool = True, buffer_size: int = 16384, seed: int = 0,
                  rank: int | None = None, world_size: int | None = None):
         self.ds = DatasetGroup(ds) if isinstance(ds, list) else ds
         ds = self.ds
-        self.pieces: list[Piece] = ds.pieces()  # the same order in every worker and rank
+        self.pieces: list[Piece] = list(ds.pieces())  # the same order in every worker and rank
         self.episodes = frozenset(int(e) for e in episodes) if episodes is not None else None
         if self.episodes is not None:
             self.pieces = [p for p in self.pieces if self.episodes & set(p.episodes)]

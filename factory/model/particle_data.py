@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from factory.contract.rollout import Layout
 from factory.model.split import episode_info
+from factory.names import next_column
 from factory.storage.base import column_array
 from factory.storage.dataset import Dataset
 
@@ -52,8 +53,8 @@ def iter_point_episodes(ds: Dataset, episodes: Iterable[int] | None = None,
     keep = frozenset(int(e) for e in episodes) if episodes is not None else None
     shapes = {i: mover_shapes(ds.layout.objects, e["params"]) for i, e in episode_info(ds.episodes()).items()}
     pos_name, vel_name = point_fields(ds.layout)
-    columns = ["episode", "step", "state", "next_state", "action", pos_name, f"next_{pos_name}", vel_name,
-               *([f"next_{vel_name}"] if velocities else [])]
+    columns = ["episode", "step", "state", "next_state", "action", pos_name, next_column(pos_name), vel_name,
+               *([next_column(vel_name)] if velocities else [])]
     for piece in ds.pieces():
         if keep is not None and not keep & set(piece.episodes):
             continue
@@ -62,8 +63,9 @@ def iter_point_episodes(ds: Dataset, episodes: Iterable[int] | None = None,
         for ep in dict.fromkeys(ids.tolist()):
             rows = table.filter(ids == ep).sort_by("step")
 
-            def whole(name: str) -> np.ndarray:  # T+1 values: a column and the last of its next_ twin
-                return np.concatenate([column_array(rows[name]), column_array(rows[f"next_{name}"])[-1:]])
+            # T+1 values: a column and the last of its next_ twin
+            def whole(name: str, rows: pa.Table = rows) -> np.ndarray:
+                return np.concatenate([column_array(rows[name]), column_array(rows[next_column(name)])[-1:]])
 
             vel = whole(vel_name) if velocities else column_array(rows[vel_name])[:1]
             yield _episode(ds.layout, ep, whole(pos_name), vel, whole("state"), column_array(rows["action"]),

@@ -3,7 +3,8 @@
 Every predictor maps (position window (G, N, h+1, 3), movers where the step leaves them (G, K,
 3 + shape), action (G, A), age (G,): recorded steps before the window's last frame, and the
 episode's rest shape (N, 3): its first state) to next positions (G, N, 3). The movers and actions
-are scripted, so rollouts take them from the recording and feed back only the predicted points. Numbers have the collision evaluation's shape
+are scripted, so rollouts take them from the recording and feed back only the predicted points.
+Numbers have the collision evaluation's shape
 ({'one_step': {name: {'nmse', 'rmse': {'pos'}}}, 'rollout': {name: [m per horizon]}}), so the
 verdict, text and figures serve both.
 """

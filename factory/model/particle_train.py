@@ -38,8 +38,8 @@ class ParticleConfig:
 # contacts (MeshGraphNets keeps the world radius small); a narrower network trains twice as many
 # steps in the same budget, which on cloth mattered more than width (README, Fluid and cloth).
 # The drape has no start-up burst and its error is spread over the contact steps: drawing by
-# energy and the rest-shape bounds did not help there at equal steps (0.647 against 0.625), and
-# one 1,024-vertex graph a step did as well as two at equal time with 1.7× the steps.
+# energy and the rest-shape bounds do not help there, and one graph a step (more steps in the same
+# time) does as well as two.
 CLOTH = ParticleConfig(radius_factor=1.5, hidden=32, lr=3e-3, graphs=1, rest_bounds=False, focus=0.0)
 
 
@@ -109,9 +109,10 @@ def is_cloth(ds: Dataset) -> bool:
     return ds.manifest["recipe"].get("kind") == "cloth"
 
 
-def train_particles(ds: Dataset, split: Split, config: TrainConfig = TrainConfig(),
-                    pc: ParticleConfig | None = None, out: Path | None = None) -> TrainResult:
-    """`pc` defaults to ParticleConfig() for a liquid and CLOTH for a sheet."""
+def train_particles(ds: Dataset, split: Split, config: TrainConfig | None = None,
+                    pc: ParticleConfig | None = None, out: Path | None = None) -> TrainResult[ParticleModel]:
+    """`config` defaults to TrainConfig(); `pc` to ParticleConfig() for a liquid and CLOTH for a sheet."""
+    config = config or TrainConfig()
     pc = pc or (CLOTH if is_cloth(ds) else ParticleConfig())
     device = pick_device(config.device)
     torch.set_num_threads(config.threads)
@@ -131,18 +132,19 @@ def train_particles(ds: Dataset, split: Split, config: TrainConfig = TrainConfig
 
     def loss_of(drawn) -> torch.Tensor:
         batch, w = drawn
-        win, nxt, *inputs = _to(batch, device)
-        return model.loss(win, nxt, pc.noise, *inputs, weight=w.to(device))
+        win, nxt, movers, action, age, rest, mesh = _to(batch, device)
+        assert win is not None and nxt is not None
+        return model.loss(win, nxt, pc.noise, movers, action, age, rest, mesh, weight=w.to(device))
 
-    return fit(model, "particles", config, pc.lr, batches, loss_of, lambda: validation_loss(model, val, device), out, ds,
-               split, {"particle_config": asdict(pc)})
+    return fit(model, "particles", config, pc.lr, batches, loss_of, lambda: validation_loss(model, val, device),
+               out, ds, split, {"particle_config": asdict(pc)})
 
 
 def draw_probabilities(energy: np.ndarray, focus: float) -> np.ndarray:
     """Each window's chance per draw: a `focus` share in proportion to its acceleration energy
     (constant velocity's error, which the one-step metric's model error follows), the rest uniform.
-    On the dam break the first interval's SPH start-up burst is 3% of the windows but a third of
-    the energy: drawn uniformly, 300 steps show the model each burst about once."""
+    An SPH liquid's start-up burst in its first interval is a few windows but much of the energy:
+    drawn uniformly, a short training would show the model each burst about once."""
     uniform = np.full(len(energy), 1 / len(energy))
     return (1 - focus) * uniform + focus * (energy / energy.sum() if energy.sum() > 0 else uniform)
 
@@ -157,6 +159,7 @@ def validation_loss(model: ParticleModel, data: Windows, device: str) -> float:
     for i in range(0, len(data), 8):
         rows = list(range(i, min(i + 8, len(data))))
         win, nxt, *inputs = _to(data.batch(rows), device)
+        assert win is not None and nxt is not None
         total += float(model.loss(win, nxt, 0.0, *inputs)) * len(rows)
     return total / len(data)
 

@@ -14,6 +14,7 @@ factory.model.particle_data reads them from a dataset; factory.model.particle_tr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,10 +31,9 @@ REST_CLIP = 3.0  # radii: how far into the first state's shape its bounds are to
 
 def radius_graph(pos: torch.Tensor, radius: float) -> torch.Tensor:
     """Directed edges (2, E) between distinct particles closer than `radius`, for (G, N, D)
-    positions; node ids are flat (g * N + i). On the CPU a k-d tree per graph (a 1,024-vertex
-    sheet: 6 ms for two graphs against 50-60 ms for all pairs, benchmarks/bench_particle_model.py),
-    elsewhere all pairs at once (O(N²) per graph: fine up to a few thousand particles)."""
-    g, n, _ = pos.shape
+    positions; node ids are flat (g * N + i). On the CPU a k-d tree per graph (it finds only the
+    close pairs), elsewhere all pairs at once (O(N²) per graph: fine up to a few thousand particles)."""
+    _g, n, _ = pos.shape
     if pos.device.type == "cpu":
         found = []
         for k, p in enumerate(pos.detach().numpy()):
@@ -59,14 +59,26 @@ class ParticleModel(nn.Module):
     touches here".
     """
 
+    vel_std: torch.Tensor
+    acc_mean: torch.Tensor
+    acc_std: torch.Tensor
+    pos_std: torch.Tensor
+    action_mean: torch.Tensor
+    action_std: torch.Tensor
+    lower: torch.Tensor
+    upper: torch.Tensor
+    wall_gap: torch.Tensor
+    mover_gap: torch.Tensor
+
     def __init__(self, dims: int = 3, history: int = 3, radius: float = 0.05, hidden: int = 64,
                  steps: int = 3, movers: int = 0, actions: int = 0,
                  lower: list[float] | None = None, upper: list[float] | None = None, mesh: bool = False,
                  rest_bounds: bool = False):
         super().__init__()
-        self.config = {"dims": dims, "history": history, "radius": radius, "hidden": hidden, "steps": steps,
-                       "movers": movers, "actions": actions, "lower": lower, "upper": upper, "mesh": mesh,
-                       "rest_bounds": rest_bounds}
+        self.config: dict[str, Any] = {
+            "dims": dims, "history": history, "radius": radius, "hidden": hidden, "steps": steps,
+            "movers": movers, "actions": actions, "lower": lower, "upper": upper, "mesh": mesh,
+            "rest_bounds": rest_bounds}
         self.radius, self.history, self.mesh, self.rest_bounds = radius, history, mesh, rest_bounds
         walls = 2 * dims if lower is not None else 0
         self.net = EncodeProcessDecode(dims * history + 1 + walls + 2 * dims * rest_bounds
@@ -115,7 +127,8 @@ class ParticleModel(nn.Module):
                       rest: torch.Tensor | None = None) -> torch.Tensor:
         """Per point: normalized velocity history and the share of it that was recorded (`age` (G,):
         recorded steps before the window's last frame; None: all; the first state's history is
-        extrapolated, and the first step of a scene, started from rest, differs from any later), then (when configured) wall distances clipped at
+        extrapolated, and the first step of a scene, started from rest, differs from any later), then
+        (when configured) wall distances clipped at
         one radius, where the point sat in the first state's shape (`rest` (G, N, D): its offsets to
         that shape's bounding box, in radii, clipped at REST_CLIP), movers' centres relative to the
         point, their distance and shape (movers (G, K, D + SHAPE_SIZE): centres, then shapes), all
@@ -123,7 +136,7 @@ class ParticleModel(nn.Module):
 
         The rest offsets are what the first step needs: an SPH liquid starts from a squeezed
         lattice and bursts in its first interval by an amount set by where each particle sits in
-        the block (a third of constant velocity's one-step error on the dam break), and a sheet's
+        the block (much of constant velocity's one-step error on a dam break), and a sheet's
         border vertices move unlike its inner ones."""
         g, n, _, d = window.shape
         current = window[:, :, -1]
@@ -133,13 +146,16 @@ class ParticleModel(nn.Module):
             parts += [((current - self.lower) / self.radius).clamp(0, 1),
                       ((self.upper - current) / self.radius).clamp(0, 1)]
         if self.rest_bounds:
+            assert rest is not None
             parts += [((rest - rest.amin(1, keepdim=True)) / self.radius).clamp(0, REST_CLIP),
                       ((rest.amax(1, keepdim=True) - rest) / self.radius).clamp(0, REST_CLIP)]
         if self.config["movers"]:
+            assert movers is not None
             rel = (movers[:, None, :, :d] - current[:, :, None]) / self.pos_std
             shape = (movers[:, None, :, d:] / self.pos_std).expand(g, n, -1, -1)
             parts.append(torch.cat([rel, rel.norm(dim=-1, keepdim=True), shape], -1).reshape(g, n, -1))
         if self.config["actions"]:
+            assert action is not None
             parts.append(((action - self.action_mean) / self.action_std)[:, None].expand(g, n, -1))
         return torch.cat(parts, -1)
 
@@ -152,11 +168,15 @@ class ParticleModel(nn.Module):
         g, n, _, d = window.shape
         current = window[:, :, -1]
         world = radius_graph(current, self.radius)
-        edges = torch.cat([world, mesh.to(world)], 1) if self.mesh else world
+        edges = world
+        if self.mesh:
+            assert mesh is not None
+            edges = torch.cat([world, mesh.to(world)], 1)
         flat = current.reshape(g * n, d)
         rel = (flat[edges[0]] - flat[edges[1]]) / self.radius
         feats = [rel, rel.norm(dim=-1, keepdim=True)]
         if self.mesh:
+            assert rest is not None
             flat_rest = rest.reshape(g * n, d)
             u = (flat_rest[edges[0]] - flat_rest[edges[1]]) / self.radius
             is_mesh = torch.zeros(edges.shape[1], 1, dtype=rel.dtype, device=rel.device)
@@ -203,6 +223,7 @@ class ParticleModel(nn.Module):
             nxt = torch.maximum(torch.minimum(nxt, self.upper - self.wall_gap[1]), self.lower + self.wall_gap[0])
         d = self.config["dims"]
         for k in range(self.config["movers"]):
+            assert movers is not None
             centre, radius = movers[:, None, k, :d], movers[:, None, k, d:d + 1]
             away = nxt - centre
             dist = away.norm(dim=-1, keepdim=True).clamp_min(1e-9)
@@ -236,14 +257,14 @@ class ParticlePredictor:
     def predict(self, window: np.ndarray, movers: np.ndarray, action: np.ndarray, age: np.ndarray,
                 rest: np.ndarray) -> np.ndarray:
         """`rest` (N, 3): the episode's rest shape, shared by the G windows (all of one episode)."""
-        t = [torch.as_tensor(np.asarray(a), dtype=torch.float32, device=self.device)
-             for a in (window, movers, action, age)]
+        w, m, a, ag = (torch.as_tensor(np.asarray(x), dtype=torch.float32, device=self.device)
+                       for x in (window, movers, action, age))
         g, n = window.shape[:2]
         rest_t = torch.as_tensor(rest, dtype=torch.float32, device=self.device).expand(g, n, -1)
         mesh = None
         if self.model.mesh:
             mesh = (self._edges(rest)[:, None] + torch.arange(g, device=self.device)[:, None] * n).reshape(2, -1)
-        return self.model.step(*t, rest_t, mesh).cpu().numpy()
+        return self.model.step(w, m, a, ag, rest_t, mesh).cpu().numpy()
 
     def _edges(self, rest: np.ndarray) -> torch.Tensor:
         """Mesh edges of `rest`, kept while the episode stays the same (a rollout calls once a step)."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from factory.storage.base import Piece, column_array
 from factory.storage.dataset import Dataset
+from factory.storage.group import DatasetGroup
 
 TRIPLE_COLUMNS = ["episode", "step", "state", "action", "next_state"]
 
@@ -46,7 +47,7 @@ class EpisodeArrays:
     actions: np.ndarray  # (T, A)
 
 
-def read_piece(ds: Dataset, piece: Piece, episodes: frozenset[int] | None = None,
+def read_piece(ds: Dataset | DatasetGroup, piece: Piece, episodes: frozenset[int] | None = None,
                batch_rows: int = 8192) -> Iterator[Chunk]:
     """Stream one piece as chunks of at most `batch_rows`, keeping only `episodes` when given."""
     for table in ds.read_piece(piece, TRIPLE_COLUMNS, episodes, batch_rows):

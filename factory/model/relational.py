@@ -15,6 +15,7 @@ learns to pull its own drifting predictions back instead of compounding them.
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,10 +37,19 @@ OUTPUTS = 9  # per body: change of linear and of angular velocity, position corr
 
 
 class RelationalModel(nn.Module):
+    node_mean: torch.Tensor
+    node_std: torch.Tensor
+    edge_mean: torch.Tensor
+    edge_std: torch.Tensor
+    out_mean: torch.Tensor
+    out_std: torch.Tensor
+
     def __init__(self, scene: dict, record_dt: float, hidden: int = 64, steps: int = 2):
         super().__init__()
         self.config = {"scene": scene, "record_dt": record_dt, "hidden": hidden, "steps": steps}
-        self.scene, self.record_dt = Scene(**{k: tuple(v) if isinstance(v, list) else v for k, v in scene.items()}), record_dt
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in scene.items()}
+        self.scene = Scene(**fields)
+        self.record_dt = record_dt
         self.net = EncodeProcessDecode(STATIC_SIZE + DYNAMIC_SIZE, EDGE_SIZE, OUTPUTS, hidden, steps)
         for name, size in (("node", STATIC_SIZE + DYNAMIC_SIZE), ("edge", EDGE_SIZE), ("out", OUTPUTS)):
             self.register_buffer(f"{name}_mean", torch.zeros(size))
@@ -121,7 +131,8 @@ class RelationalModel(nn.Module):
             jitter = torch.zeros_like(s)
             jitter[:, moving] = torch.randn(b, int(moving.sum()), device=s.device) * noise * vel_scale
             jitter[:, placed] = torch.randn(b, int(placed.sum()), device=s.device) * noise * pos_scale
-            free = (object_static(static, self.scene)[..., -1] < 0.5).to(s.dtype).repeat_interleave(STATE_PER_OBJECT, -1)
+            free = (object_static(static, self.scene)[..., -1] < 0.5).to(s.dtype)
+            free = free.repeat_interleave(STATE_PER_OBJECT, -1)
             s = s + jitter * free
         loss = s.new_zeros(())
         for k in range(actions.shape[1]):

@@ -23,6 +23,15 @@ VEL_OFFSET = 7  # then linear and angular velocity
 
 
 class RigidModel(nn.Module):
+    state_mean: torch.Tensor
+    state_std: torch.Tensor
+    action_mean: torch.Tensor
+    action_std: torch.Tensor
+    residual_mean: torch.Tensor
+    residual_std: torch.Tensor
+    quat_start: torch.Tensor
+    velocity_mask: torch.Tensor
+
     def __init__(self, state_size: int, action_size: int, record_dt: float, hidden: int = 256,
                  layers: int = 3):
         super().__init__()

@@ -72,8 +72,9 @@ def horizon_at(progress: float, horizon: int) -> int:
     return stages[min(int(progress * len(stages)), len(stages) - 1)]
 
 
-def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: TrainConfig = TrainConfig(),
-                     model_config: RelationalConfig = RelationalConfig(), out=None) -> TrainResult:
+def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: TrainConfig | None = None,
+                     model_config: RelationalConfig = RelationalConfig(), out=None) -> TrainResult[RelationalModel]:
+    config = config or TrainConfig()
     device = pick_device(config.device)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -106,7 +107,10 @@ def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: T
         if val is None:
             return float("nan")
         model.eval()
-        losses = [float(model.rollout_loss(*(x.to(device) for x in b))) * len(b[0]) for b in val.batches(4096, None)]
+        losses = []
+        for b in val.batches(4096, None):
+            states, actions, static = (x.to(device) for x in b)
+            losses.append(float(model.rollout_loss(states, actions, static)) * len(b[0]))
         return sum(losses) / len(val)
 
     return fit(model, "relational", config, model_config.lr, batches,

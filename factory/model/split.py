@@ -7,14 +7,15 @@ in a recipe's `quality.holdout` ranges are never trained on and form the OOD tes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pyarrow as pa
 
 from factory.errors import FactoryError, did_you_mean
+from factory.names import column_key, episode_row, is_param_column, param_column, param_name
 from factory.recipe.schema import QualityOptions
-from factory.storage.base import param_column
 from factory.storage.dataset import Dataset
 
 
@@ -29,7 +30,8 @@ class Split:
         return asdict(self)
 
 
-def quality_options(ds: Dataset, holdout: dict[str, list[float]] | None = None) -> QualityOptions:
+def quality_options(ds: Dataset, holdout: Mapping[str, list[float] | list[list[float]]] | None = None
+                    ) -> QualityOptions:
     """The recipe's quality section (defaults for datasets written before it existed)."""
     options = QualityOptions.model_validate(ds.manifest["recipe"].get("quality", {}))
     return options.model_copy(update={"holdout": holdout}) if holdout else options
@@ -39,8 +41,7 @@ def param_values(episodes: pa.Table, name: str) -> np.ndarray:
     """Per-episode values of parameter `name` ('ball.mass'), in table order."""
     column = param_column(name)
     if column not in episodes.column_names:
-        known = [c.removeprefix("param__").replace("__", ".") for c in episodes.column_names
-                 if c.startswith("param__")]
+        known = [param_name(column_key(c)) for c in episodes.column_names if is_param_column(c)]
         raise FactoryError(f"unknown episode parameter '{name}'{did_you_mean(name, known)}")
     return np.asarray(episodes[column].to_numpy(zero_copy_only=False), np.float64)
 
@@ -75,14 +76,10 @@ def ood_bands(episodes: pa.Table, holdout: dict[str, list]) -> dict[str, list[in
     return out
 
 
-INDEX_COLUMNS = ("episode", "shard", "transitions", "transitions_offset")
-
-
 def episode_info(episodes: pa.Table) -> dict[int, dict[str, dict]]:
     """Episode → {'params': {'ball.mass': …}, 'labels': {'touched__ball__target': …}}."""
     out = {}
     for row in episodes.to_pylist():
-        params = {k.removeprefix("param__").replace("__", "."): v for k, v in row.items() if k.startswith("param__")}
-        labels = {k: v for k, v in row.items() if not k.startswith("param__") and k not in INDEX_COLUMNS}
-        out[int(row["episode"])] = {"params": params, "labels": labels}
+        params, labels = episode_row(row)
+        out[int(row["episode"])] = {"params": {param_name(k): v for k, v in params.items()}, "labels": labels}
     return out

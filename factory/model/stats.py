@@ -43,6 +43,7 @@ class RunningStats:
             self.count, self.mean, self.m2, self.low, self.high = n, mean, m2, x.min(0), x.max(0)
             return
         total = self.count + n
+        assert self.mean is not None and self.m2 is not None and self.low is not None and self.high is not None
         d = mean - self.mean
         self.mean = self.mean + d * n / total
         self.m2 = self.m2 + m2 + d ** 2 * self.count * n / total
@@ -50,6 +51,7 @@ class RunningStats:
         self.count = total
 
     def to_dict(self, names: list[str]) -> dict:
+        assert self.mean is not None and self.m2 is not None and self.low is not None and self.high is not None
         std = np.sqrt(self.m2 / max(self.count, 1))
         return {"names": names, "count": self.count, "mean": self.mean.tolist(), "std": std.tolist(),
                 "min": self.low.tolist(), "max": self.high.tolist()}

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
@@ -15,6 +16,8 @@ from factory.model.loader import TripleStream, make_loader
 from factory.model.rigid import RigidModel
 from factory.model.split import Split
 from factory.storage.dataset import Dataset
+
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,8 @@ class TrainConfig:
 
 
 @dataclass
-class TrainResult:
-    model: RigidModel
+class TrainResult(Generic[M]):
+    model: M  # the fitted model: rigid, relational or particle
     checkpoint: Path | None
     history: dict[str, list[float]] = field(default_factory=dict)
     steps: int = 0
@@ -50,7 +53,7 @@ def pick_device(device: str) -> str:
 
 
 def train(ds: Dataset, split: Split, stats: dict, config: TrainConfig = TrainConfig(),
-          out: Path | None = None) -> TrainResult:
+          out: Path | None = None) -> TrainResult[RigidModel]:
     device = pick_device(config.device)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -63,15 +66,16 @@ def train(ds: Dataset, split: Split, stats: dict, config: TrainConfig = TrainCon
         return loader
 
     def loss_of(batch) -> torch.Tensor:
-        return model.loss(*(batch[k].to(device) for k in ("state", "action", "next_state")), noise=config.noise)
+        state, action, next_state = (batch[k].to(device) for k in ("state", "action", "next_state"))
+        return model.loss(state, action, next_state, noise=config.noise)
 
     return fit(model, "rigid", config, config.lr, batches, loss_of,
                lambda: validation_loss(model, ds, split.val, device), out, ds, split)
 
 
-def fit(model: torch.nn.Module, kind: str, config: TrainConfig, lr: float, batches: Callable[[int], Iterable],
+def fit(model: M, kind: str, config: TrainConfig, lr: float, batches: Callable[[int], Iterable],
         loss_of: Callable[[object], torch.Tensor], validate: Callable[[], float], out: Path | None,
-        ds: Dataset, split: Split, extra: dict | None = None) -> TrainResult:
+        ds: Dataset, split: Split, extra: dict | None = None) -> TrainResult[M]:
     """The training loop every model shares: AdamW, a cosine schedule over the epochs or over the
     time budget, whichever runs out first (so a budget cut ends at a low learning rate, not
     mid-schedule), one validation per epoch, and the checkpoint with its provenance."""
@@ -80,7 +84,7 @@ def fit(model: torch.nn.Module, kind: str, config: TrainConfig, lr: float, batch
     steps, start = 0, time.perf_counter()
     for epoch in range(config.epochs):
         model.train()
-        losses = []
+        losses: list[float] = []
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
         for batch in batches(epoch):

@@ -47,8 +47,8 @@ class CupShape(Strict):
     def boxes(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(centre, size) of the floor and the four walls, in the cup's frame. Every wall runs the outer
         box's full height and width and overlaps its neighbours: where two boxes only met at a seam, a
-        particle pressed into the corner slid out along the seam (measured on Genesis: neither box's
-        distance field faced it), so every way out of the cavity crosses the face of some box."""
+        particle pressed into the corner could slide out along the seam (on Genesis neither box's
+        distance field faces it), so every way out of the cavity crosses the face of some box."""
         (ix, iy, _), w = self.inner, self.wall
         ox, oy, oz = self.outer
         return [(np.array([0.0, 0.0, (w - oz) / 2]), np.array([ox, oy, w])),

@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class _Dist(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
+    def sample(self, rng: np.random.Generator) -> float:
+        """One draw."""
+        raise NotImplementedError
+
     def support(self) -> tuple[float, float]:
         """Smallest interval that holds every value this distribution can give."""
         raise NotImplementedError

@@ -22,6 +22,7 @@ _THICKNESS = "Wall and floor thickness in metres."
 
 
 class _Generated(Strict):
+    type: str
     thickness: Num = Field(description=_THICKNESS)
 
     def sizes(self) -> dict[str, Num]:
@@ -89,6 +90,7 @@ class TrayShape(_Generated):
 
 
 GeneratedShape = MugShape | BowlShape | TrayShape
+GENERATED_SHAPES = (MugShape, BowlShape, TrayShape)
 GENERATED_TYPES = ("mug", "bowl", "tray")
 
 

@@ -19,13 +19,15 @@ from pydantic import BaseModel, ValidationError
 from factory.errors import RecipeError, did_you_mean
 from factory.recipe.meshes import absolute_paths, mesh_problems
 from factory.recipe.schema import Recipe
+from factory.recipe.shipped import resolve_recipe
 
 Loc = tuple[Any, ...]
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe file; raise `RecipeError` listing every problem."""
-    path = Path(path)
+    """Read and validate a recipe file, or a shipped recipe by name (`push_target`); raise
+    `RecipeError` listing every problem."""
+    path = resolve_recipe(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -113,7 +115,7 @@ def _is_branch_label(part: Any) -> bool:
 def _describe(exc: ValidationError, data: dict, lines: dict[Loc, int]) -> list[str]:
     problems: list[tuple[int, str]] = []
     seen: set[tuple[Loc, str]] = set()
-    errors = _prune_union_noise(exc.errors(include_url=False), data)
+    errors = _prune_union_noise([dict(e) for e in exc.errors(include_url=False)], data)
     suggested = _suggested_missing(errors, data)
     for err in errors:
         loc = _data_loc(err["loc"], data)
@@ -155,7 +157,8 @@ def _data_loc(loc: Loc, data: Any) -> Loc:
     out: list[Any] = []
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
+        if (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and part < len(node)):
             out.append(part)
             node = node[part]
         elif isinstance(node, dict) and not _is_branch_label(part) and not _is_tag(node, part):

@@ -20,7 +20,7 @@ from factory.meshes import Decomposition, MeshAsset, file_sha256, mesh_asset, re
 from factory.meshes.files import package_ref
 from factory.recipe.distributions import Choice, nominal, support
 from factory.recipe.field_types import Num, Strict, require_range
-from factory.recipe.generated import GENERATED_TYPES, GeneratedShape, generated_asset, largest
+from factory.recipe.generated import GENERATED_SHAPES, GENERATED_TYPES, GeneratedShape, generated_asset, largest
 
 FILE_HELP = ("An OBJ, STL, glTF or GLB file: a path (relative to the recipe's folder) or 'package:path' inside "
              "an installed Python package, e.g. 'genesis:assets/meshes/bunny.obj'.")
@@ -80,12 +80,15 @@ class MeshSetShape(_FileShape):
         return self
 
     def members(self) -> list[Path]:
-        return set_files(resolve(self.dir)) if self.dir is not None else [resolve(f) for f in self.files]
+        return set_files(resolve(self.dir)) if self.dir is not None else [resolve(f) for f in self.files or ()]
 
 
 FILE_TYPES = ("mesh", "mesh_set")
 MESH_TYPES = (*FILE_TYPES, *GENERATED_TYPES)  # bodies built from convex parts rather than primitives
-MeshBody = MeshShape | MeshSetShape | GeneratedShape
+FileShape = MeshShape | MeshSetShape
+MeshBody = FileShape | GeneratedShape
+FILE_SHAPES = (MeshShape, MeshSetShape)
+MESH_SHAPES = (*FILE_SHAPES, *GENERATED_SHAPES)  # for isinstance, which narrows types where `type` does not
 
 
 def pick_field(shape: MeshSetShape) -> Num:
@@ -97,7 +100,7 @@ def shape_asset(shape: MeshBody, drawn: Mapping[str, float] | None = None) -> Me
     """The body a shape makes with its scene values `drawn` (keys `mesh`, `scale`, `radius`, …, as in the
     object's parameters); a value not given is the shape's pinned or nominal one."""
     drawn = drawn or {}
-    if shape.type in GENERATED_TYPES:
+    if not isinstance(shape, FILE_SHAPES):
         return generated_asset(shape, drawn)
     pick = drawn.get("mesh", getattr(shape, "pick", None) or 0)
     return mesh_asset(shape.members()[int(pick)], drawn.get("scale", nominal(shape.scale)), shape.decomposition())
@@ -105,7 +108,7 @@ def shape_asset(shape: MeshBody, drawn: Mapping[str, float] | None = None) -> Me
 
 def reach(shape: MeshBody) -> float:
     """Radius of a sphere about the centre of mass holding every body the shape can make, at its largest."""
-    if shape.type in GENERATED_TYPES:
+    if not isinstance(shape, FILE_SHAPES):
         return generated_asset(shape, largest(shape)).radius()
     scale = support(shape.scale)[1]
     return max(shape_asset(shape, {"mesh": k, "scale": scale}).radius() for k in range(len(shape.members())))
@@ -131,13 +134,13 @@ def _absolute(ref: str, base: Path) -> str:
     return ref if package_ref(ref) is not None or not ref else str(resolve(ref, base).resolve())
 
 
-def mesh_problems(objects: list) -> list[tuple[tuple, str]]:
+def mesh_problems(objects: list) -> list[tuple[tuple[str | int, ...], str]]:
     """(location, message) of every mesh that cannot become its object's body: a file missing,
     unreadable or empty, a set with no files, a decomposition that fails, an open mesh weighed by density."""
-    problems = []
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     for i, obj in enumerate(objects):
         shape, at = obj.shape, ("scene", "objects", i, "shape")
-        if shape.type not in FILE_TYPES:
+        if not isinstance(shape, FILE_SHAPES):
             continue
         try:
             members = shape.members()
@@ -145,7 +148,8 @@ def mesh_problems(objects: list) -> list[tuple[tuple, str]]:
             problems.append(((*at, "dir" if shape.type == "mesh_set" else "file"), str(exc)))
             continue
         for k, path in enumerate(members):
-            where = (*at, "file") if shape.type == "mesh" else (*at, "files", k) if shape.files else (*at, "dir")
+            where: tuple[str | int, ...] = ((*at, "file") if isinstance(shape, MeshShape) else
+                                            (*at, "files", k) if shape.files else (*at, "dir"))
             try:
                 asset = mesh_asset(path, support(shape.scale)[1], shape.decomposition())
             except MeshError as exc:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from factory.names import param_name
 from factory.recipe.field_types import Num
 from factory.recipe.meshes import MeshSetShape, pick_field
 from factory.recipe.schema import Recipe
@@ -40,7 +41,8 @@ def scene_fields(recipe: Recipe) -> list[SceneField]:
         if isinstance(shape, MeshSetShape):  # which file of the set: its index, drawn uniformly
             fields.append(SceneField(f"{obj.name}.mesh", (*at, "pick"), pick_field(shape)))
         if obj.restitution is not None:  # Genesis bakes contact parameters into the built scene
-            fields.append(SceneField(f"{obj.name}.restitution", ("scene", "objects", i, "restitution"), obj.restitution))
+            fields.append(SceneField(f"{obj.name}.restitution", ("scene", "objects", i, "restitution"),
+                                     obj.restitution))
     ground = recipe.scene.ground
     if ground is not None and ground.restitution is not None:
         fields.append(SceneField("ground.restitution", ("scene", "ground", "restitution"), ground.restitution))
@@ -66,9 +68,9 @@ def pin_scene(recipe: Recipe, values: dict[str, float]) -> Recipe:
 
 
 def episode_scene(recipe: Recipe, params: Mapping[str, float]) -> Recipe:
-    """The scene a stored episode ran on: its own scene values (named with '.' or, as dataset
-    columns are, '__') pinned into `recipe`."""
-    flat = {k.replace("__", "."): v for k, v in params.items()}
+    """The scene a stored episode ran on: its own scene values (by parameter name or key,
+    `factory.names`) pinned into `recipe`."""
+    flat = {param_name(k): v for k, v in params.items()}
     return pin_scene(recipe, {f.name: flat[f.name] for f in scene_fields(recipe) if f.name in flat})
 
 

@@ -8,13 +8,13 @@ representation and refuse, with a clear error, what they cannot represent.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from factory.errors import did_you_mean
 from factory.recipe.containers import CupShape, Tilt, check_pour
-from factory.recipe.distributions import Uniform, support
+from factory.recipe.distributions import Uniform, nominal, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.generated import BowlShape, MugShape, TrayShape
 from factory.recipe.meshes import MESH_TYPES, MeshSetShape, MeshShape
@@ -72,6 +72,12 @@ class RigidObject(Strict):
     ang_vel: Vec3 = Field([0.0, 0.0, 0.0], description="Initial angular velocity in rad/s.")
     fixed: bool = Field(False, description="Welded to the world (a wall, a target post).")
 
+    def nominal_mass(self, volume: float = 0.0) -> float:
+        """The mass at nominal values: `mass`, or `density` times `volume` (a mesh body's, m³)."""
+        if self.mass is not None:
+            return nominal(self.mass)
+        return nominal(self.density if self.density is not None else 0.0) * volume
+
     @model_validator(mode="before")
     @classmethod
     def _default_mass(cls, data: object) -> object:
@@ -122,7 +128,7 @@ class Ground(Strict):
 
 
 class Scene(Strict):
-    gravity: FixedVec3 = [0.0, 0.0, -9.81]
+    gravity: FixedVec3 = [0.0, 0.0, -9.81]  # noqa: RUF012 - pydantic copies a field's default per instance
     ground: Ground | None = Field(default_factory=Ground)
     objects: list[RigidObject] = Field(min_length=1)
     fluid: Fluid | None = Field(None, description="The liquid of a `kind: fluid` recipe.")
@@ -198,7 +204,8 @@ class UnityEngine(Strict):
     no_graphics: bool = Field(True, description="Run builds with -nographics -batchmode.")
     time_scale: float = Field(20.0, gt=0, le=100, description="Unity Time.timeScale (EngineConfigurationChannel).")
     timeout_wait: int = Field(60, ge=1, description="Seconds to wait for a build to connect or answer a step.")
-    max_restarts: int = Field(2, ge=0, description="Restarts of a crashed or hung build per batch before the run fails.")
+    max_restarts: int = Field(2, ge=0,
+                              description="Restarts of a crashed or hung build per batch before the run fails.")
     args: list[str] = Field([], description="Extra command-line arguments for the build.")
     observation: list[str] | None = Field(None, description="Name of each vector observation entry after the "
                                           "2-entry header (slot, step): a state field like 'box.pos.x', or '_' to "
@@ -219,7 +226,10 @@ Engine = Annotated[GenesisEngine | UnityEngine | MuJoCoEngine, Field(discriminat
 
 
 # ---------------------------------------------------------------- outputs, labels
-FormatName = Literal[tuple(FORMATS)]  # the storage registry's keys, in its order
+if TYPE_CHECKING:  # a Literal built at run time is no static type
+    FormatName = str
+else:
+    FormatName = Literal[tuple(FORMATS)]  # the storage registry's keys, in its order
 
 
 class Outputs(Strict):
@@ -269,7 +279,7 @@ class QualityOptions(Strict):
 
     def bands(self) -> dict[str, list[tuple[float, float]]]:
         """Every holdout parameter's bands as (low, high) pairs, whichever form the recipe used."""
-        return {name: [tuple(b) for b in (spec if isinstance(spec[0], list) else [spec])]
+        return {name: [(b[0], b[1]) for b in (spec if isinstance(spec[0], list) else [spec])]
                 for name, spec in self.holdout.items()}
     min_improvement: float = Field(0.2, ge=0, lt=1, description="The model's one-step error and its "
                                    "position error after the rollout horizon must each be at most "
@@ -321,7 +331,7 @@ class Recipe(Strict):
         "i mod K, and an engine that batches one built scene (Genesis) builds K scenes. Null: drawn per "
         "episode, and episodes that drew the same values share a scene (use a `choice`).")
     scene: Scene
-    actions: list[Action] = []
+    actions: list[Action] = []  # noqa: RUF012 - pydantic copies a field's default per instance
     outputs: Outputs = Field(default_factory=Outputs)
     labels: LabelOptions = Field(default_factory=LabelOptions)
     quality: QualityOptions = Field(default_factory=QualityOptions)
@@ -362,7 +372,7 @@ class Recipe(Strict):
         objects = {o.name: o for o in self.scene.objects}
         if isinstance(action, Tilt):
             check_pour(action, i, objects, self.scene.fluid)
-        grasped = self.kind == "cloth" and self.scene.cloth.grasp == "corner"
+        grasped = self.kind == "cloth" and self.scene.cloth is not None and self.scene.cloth.grasp == "corner"
         names = list(objects) + (["cloth"] if grasped else [])
         if action.object not in names:
             raise ValueError(f"actions.{i}.object: '{action.object}' is not an object of the scene"
@@ -373,9 +383,10 @@ class Recipe(Strict):
                                  "recipes use 'push' or 'random_push'")
             if action.object != "cloth" and not objects[action.object].fixed:
                 raise ValueError(f"actions.{i}.object: '{action.object}' must be fixed to be moved kinematically")
-            last = action.stop if action.stop is not None else self.steps
-            if not action.start < last <= self.steps:
-                raise ValueError(f"actions.{i}.stop: the {action.type} must run within steps {action.start}..{self.steps}")
+            stop = action.stop if action.stop is not None else self.steps
+            if not action.start < stop <= self.steps:
+                raise ValueError(f"actions.{i}.stop: the {action.type} must run within steps "
+                                 f"{action.start}..{self.steps}")
             return
         if self.kind != "collision":
             raise ValueError(f"actions.{i}.type: '{action.type}' is for collision recipes; "

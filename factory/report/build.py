@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from factory.model.baselines import ConstantVelocity, baselines
+from factory.model.baselines import ConstantVelocity, Predictor, baselines
 from factory.model.evaluate import episode_rollouts, evaluate
 from factory.model.particle_train import train_particles
+from factory.model.particles import ParticleModel
 from factory.model.pieces import iter_chunks, iter_episodes
 from factory.model.relational import RelationalModel, RelationalPredictor
 from factory.model.rigid_train import episode_statics, train_relational
@@ -19,7 +22,7 @@ from factory.model.split import (
     split_episodes,
 )
 from factory.model.stats import load_stats, write_json
-from factory.model.train import TrainConfig
+from factory.model.train import TrainConfig, TrainResult
 from factory.report import html, plots
 from factory.report.bands import side_by_side
 from factory.report.data_checks import check_dataset
@@ -35,8 +38,10 @@ def evaluate_model(ds: Dataset, model: RelationalModel, split: Split, stats: dic
                    horizon: int = 20, bands: dict[str, list[int]] | None = None) -> dict:
     """The model beside baselines fit on the same training episodes, on the test set, all OOD
     episodes and each holdout band's episodes (PhyWorld-style, side by side)."""
-    predictors = [*baselines(ds.layout, stats, iter_chunks(ds, split.train)), RelationalPredictor(model, episode_statics(ds, info))]
-    sets = {"test": split.test, "ood": split.ood} | {k: v for k, v in (bands or {}).items() if len(bands) > 1}
+    predictors = [*baselines(ds.layout, stats, iter_chunks(ds, split.train)),
+                  RelationalPredictor(model, episode_statics(ds, info))]
+    bands = bands or {}
+    sets = {"test": split.test, "ood": split.ood} | {k: v for k, v in bands.items() if len(bands) > 1}
     out = evaluate(predictors, ds, sets, stats, info, horizon)
     for name in bands or {}:  # a lone band is the whole OOD set: evaluated once
         if name not in out and "ood" in out:
@@ -45,11 +50,12 @@ def evaluate_model(ds: Dataset, model: RelationalModel, split: Split, stats: dic
 
 
 def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
-                config: TrainConfig = TrainConfig(), holdout: dict[str, list[float]] | None = None,
+                config: TrainConfig | None = None, holdout: Mapping[str, list[float] | list[list[float]]] | None = None,
                 horizon: int = 20) -> dict:
     """Write `out` (default DATASET/report)/index.html, summary.json and model.pt; return the summary.
 
     Collision datasets get the rigid-body model; fluid and cloth datasets the particle model."""
+    config = config or TrainConfig()
     start = time.perf_counter()
     ds = open_dataset(path, fmt)
     particles = is_particle_dataset(ds)
@@ -62,6 +68,7 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
     split = split_episodes(table, quality.holdout, seed=config.seed)
     bands = ood_bands(table, quality.holdout)
     probes = {}
+    trained: TrainResult[Any]  # a particle or a relational model
     if particles:
         trained = train_particles(ds, split, config, out=out / "model.pt")
         evaluation = evaluate_particle_model(ds, trained.model, split, horizon, bands)
@@ -69,10 +76,11 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
         stats = load_stats(ds)
         trained = train_relational(ds, split, info, config, out=out / "model.pt")
         evaluation = evaluate_model(ds, trained.model, split, stats, info, horizon, bands)
-        predictors = [ConstantVelocity(ds.layout), RelationalPredictor(trained.model, episode_statics(ds, info))]
+        predictors: list[Predictor] = [ConstantVelocity(ds.layout),
+                                       RelationalPredictor(trained.model, episode_statics(ds, info))]
         probes = {name: probe_scores(ds, info, predictors, ids)
                   for name, ids in (("test", split.test), ("ood", split.ood)) if ids}
-    summary = {
+    summary: dict[str, Any] = {
         "dataset": {"name": ds.manifest["recipe"]["name"], "path": str(ds.root), "format": ds.format,
                     "episodes": ds.manifest["counts"]["episodes"], "transitions": len(ds)},
         "quality": quality.model_dump(),
@@ -87,8 +95,9 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
         "verdict": verdict(checks, evaluation, quality),
     }
     figures = _figures(summary, out, info)
-    preview = (particle_preview(ds, trained.model, split, out / "preview.png") if particles
-               else _rigid_preview(ds, trained.model, split, info, out / "preview.png"))
+    model = trained.model  # a ParticleModel exactly when the dataset is of particles
+    preview = (particle_preview(ds, model, split, out / "preview.png") if isinstance(model, ParticleModel)
+               else _rigid_preview(ds, model, split, info, out / "preview.png"))
     if preview:
         figures["preview"] = preview.name
     summary["seconds"] = time.perf_counter() - start

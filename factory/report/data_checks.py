@@ -8,6 +8,7 @@ import numpy as np
 
 from factory import checks
 from factory.labels import label_context
+from factory.labels.collision import LabelContext
 from factory.model.pieces import iter_episodes
 from factory.recipe.schema import Recipe
 from factory.storage.dataset import Dataset
@@ -18,9 +19,12 @@ def check_dataset(ds: Dataset, info: dict[int, dict]) -> dict:
     recipe_dict = ds.manifest["recipe"]
     recipe = Recipe.model_validate(recipe_dict)
     ctx = label_context(recipe, ds.layout)
+    assert isinstance(ctx, LabelContext)  # a rigid-body (collision) dataset
     gravity = np.asarray(recipe.scene.gravity)
     bad_values = 0
-    gains, residuals, digests = {}, [], Counter()
+    gains: dict[int, float] = {}
+    residuals: list[np.ndarray] = []
+    digests: Counter[str] = Counter()
     mismatches: Counter[str] = Counter()
     bad_episodes = 0
     for ep in iter_episodes(ds):
@@ -46,7 +50,7 @@ def check_dataset(ds: Dataset, info: dict[int, dict]) -> dict:
                         "contacts": len(penetration)},
         "energy_gain": {"max": float(gain_values.max()) if len(gain_values) else 0.0,
                         "median": float(np.median(gain_values)) if len(gain_values) else 0.0,
-                        "worst_episodes": sorted(gains, key=gains.get, reverse=True)[:5]},
+                        "worst_episodes": sorted(gains, key=lambda e: gains[e], reverse=True)[:5]},
         "action_residual": {"median": float(np.median(residual)) if len(residual) else 0.0,
                             "pushes": len(residual)},
         "label_mismatch": {"fraction": bad_episodes / n, "by_label": dict(mismatches)},

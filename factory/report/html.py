@@ -72,7 +72,8 @@ def _label_tables(result: dict) -> list[str]:
         runs = [r for r in labels if r != "positive_rate"]
         return ["<h3>Label accuracy from whole-episode rollouts</h3>",
                 _table(["label", "positive rate", *runs],
-                       [[n, labels["positive_rate"][n], *[labels[r][n] for r in runs]] for n in labels["positive_rate"]])]
+                       [[n, labels["positive_rate"][n], *[labels[r][n] for r in runs]]
+                        for n in labels["positive_rate"]])]
     errors = result.get("label_error") or {}
     runs = list(errors)
     if not runs:
@@ -88,8 +89,8 @@ def _band_table(g: dict) -> list[str]:
     header = ["predictor"] + [f"{s} ({g['episodes'][s]} ep): {m}" for s in sets
                               for m in ["one-step nMSE", *[f"pos RMSE @{h} m" for h in horizons]]]
     rows = [[name] + [v for s in sets for v in (by_set[s]["one_step_nmse"],
-                                                *[by_set[s]["position_rmse"].get(h, by_set[s]["position_rmse"].get(str(h)))
-                                                  for h in horizons])]
+                                                *[by_set[s]["position_rmse"].get(
+                                                    h, by_set[s]["position_rmse"].get(str(h))) for h in horizons])]
             for name, by_set in g["predictors"].items()]
     return ["<h2>In distribution vs each out-of-distribution band</h2>", _table(header, rows)]
 

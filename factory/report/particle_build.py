@@ -9,6 +9,7 @@ import numpy as np
 from factory.model.particle_data import iter_point_episodes
 from factory.model.particle_evaluate import (
     ConstantVelocity,
+    PointPredictor,
     ZeroMotion,
     evaluate_particles,
     rollout,
@@ -23,8 +24,9 @@ def evaluate_particle_model(ds: Dataset, model: ParticleModel, split: Split, hor
                             bands: dict[str, list[int]] | None = None) -> dict:
     """The model beside zero motion and constant velocity on the test, OOD and each band's episodes;
     one-step errors are scaled by the training displacement variance the model normalizes with."""
-    predictors = [ZeroMotion(), ConstantVelocity(), ParticlePredictor(model)]
-    sets = {"test": split.test, "ood": split.ood} | {k: v for k, v in (bands or {}).items() if len(bands) > 1}
+    predictors: list[PointPredictor] = [ZeroMotion(), ConstantVelocity(), ParticlePredictor(model)]
+    bands = bands or {}
+    sets = {"test": split.test, "ood": split.ood} | {k: v for k, v in bands.items() if len(bands) > 1}
     out = evaluate_particles(predictors, ds, sets, model.history, float(model.vel_std) ** 2, horizon)
     for name in bands or {}:  # a lone band is the whole OOD set
         if name not in out and "ood" in out:

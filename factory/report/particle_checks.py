@@ -2,7 +2,8 @@
 
 The rigid checks (penetration, energy, push response) have no meaning for sampled particles;
 what does: finite numbers, points staying inside the walls that hold them (the tank, or above the
-ground) as `particles_conserved` claims, a liquid keeping its volume (`volume_ratio`), labels that the label functions re-derive from the
+ground) as `particles_conserved` claims, a liquid keeping its volume (`volume_ratio`), labels that the
+label functions re-derive from the
 recorded points, scripted movers moving as their actions say (the particle analogue of the rigid
 push response: shuffled actions fail it), no repeated episodes, and parameter coverage.
 """
@@ -16,7 +17,7 @@ import numpy as np
 from factory import checks
 from factory.contract.rollout import Layout
 from factory.labels import FluidContext, episode_context
-from factory.labels.cloth import cloth_episode_labels
+from factory.labels.cloth import ClothContext, cloth_episode_labels
 from factory.labels.fluid import fluid_episode_labels, inside
 from factory.model.particle_data import iter_point_episodes, scene_bounds
 from factory.recipe.distributions import support
@@ -49,11 +50,14 @@ def check_particles(ds: Dataset, info: dict[int, dict]) -> dict:
     parsed = Recipe.model_validate(recipe)
     context_of = episode_context(parsed, ds.layout)
     lower, upper = (np.asarray(b) for b in scene_bounds(recipe))
-    slack = support((parsed.scene.fluid or parsed.scene.cloth).particle_size)[1]
+    section = parsed.scene.fluid or parsed.scene.cloth
+    assert section is not None  # a fluid or cloth dataset
+    slack = support(section.particle_size)[1]
     min_ratio = parsed.quality.min_volume_ratio
     bad_values, escaped, not_conserved, compressed = 0, [], [], []
     mismatches: Counter[str] = Counter()
-    bad_episodes, digests, residuals = 0, Counter(), []
+    bad_episodes, residuals = 0, []
+    digests: Counter[str] = Counter()
     for ep in iter_point_episodes(ds, velocities=True):
         bad_values += checks.nonfinite(ep.pos, ep.vel, ep.movers, ep.actions)
         pos = np.nan_to_num(ep.pos, nan=np.inf)
@@ -63,8 +67,11 @@ def check_particles(ds: Dataset, info: dict[int, dict]) -> dict:
         if labels.get("particles_conserved") is False:
             not_conserved.append(ep.index)
         ctx = context_of(info[ep.index]["params"])
-        derived = (fluid_episode_labels(ep.pos, ep.vel, ctx, ep.states) if isinstance(ctx, FluidContext)
-                   else cloth_episode_labels(ep.pos, ctx))
+        if isinstance(ctx, FluidContext):
+            derived = fluid_episode_labels(ep.pos, ep.vel, ctx, ep.states)
+        else:
+            assert isinstance(ctx, ClothContext)
+            derived = cloth_episode_labels(ep.pos, ctx)
         wrong = [k for k, v in derived.items() if k in labels and not checks.agrees(v, labels[k])]
         if isinstance(ctx, FluidContext) and derived["volume_ratio"] < min_ratio:
             compressed.append(ep.index)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from factory.checks import bodies_for
-from factory.labels import label_context
+from factory.labels import LabelContext, label_context
 from factory.model.baselines import Predictor
 from factory.model.evaluate import episode_rollouts
 from factory.model.pieces import EpisodeArrays, iter_episodes
@@ -30,6 +30,7 @@ def episode_probes(ds: Dataset, info: dict[int, dict], ep: EpisodeArrays | None,
     objects = ds.layout.objects
     if ep is not None:
         ctx = label_context(Recipe.model_validate(recipe), ds.layout)
+        assert isinstance(ctx, LabelContext)  # probes are asked of collision datasets
         items = rigid_probes(recipe, labels, ctx, ep.states)
         action = describe_actions(ep.actions, objects, ds.layout.record_dt)
     else:
@@ -58,8 +59,10 @@ def probe_scores(ds: Dataset, info: dict[int, dict], predictors: list[Predictor]
         return {}
     recipe = ds.manifest["recipe"]
     ctx = label_context(Recipe.model_validate(recipe), ds.layout)
+    assert isinstance(ctx, LabelContext)  # probes are asked of collision datasets
     runs = {"truth-readout": [e.states for e in eps]} | {p.name: episode_rollouts(p, eps) for p in predictors}
-    items, answers = [], {run: [] for run in runs}
+    items: list[dict] = []
+    answers: dict[str, list] = {run: [] for run in runs}
     for k, ep in enumerate(eps):
         bodies = bodies_for(recipe, info[ep.index]["params"])
         for item in episode_probes(ds, info, ep, ep.index):

@@ -17,6 +17,7 @@ import numpy as np
 
 from factory.checks import GEOMETRY_TOL, Body, label_readouts, quat_to_matrix
 from factory.labels.collision import LabelContext
+from factory.names import CAME_TO_REST, FRICTION_COS, LEFT_SUPPORT, TOUCHED, body_label, label, pair_label
 
 YES_NO = ["yes", "no"]
 TOGETHER = "at the same time"
@@ -35,8 +36,9 @@ def describe_scene(recipe: dict, params: dict[str, float], states0: np.ndarray |
     if ground is not None:
         size = ground.get("size")
         where = f"a {size[0]:g} m × {size[1]:g} m table top" if size else "an infinite flat floor"
-        parts.append(f"The scene has {where} (friction {params.get('ground.friction', ground.get('friction', 0.5)):.2f}).")
-    for k, obj in enumerate(scene["objects"]):
+        friction = params.get("ground.friction", ground.get("friction", 0.5))
+        parts.append(f"The scene has {where} (friction {friction:.2f}).")
+    for obj in scene["objects"]:
         n, shape = obj["name"], obj["shape"]["type"]
         if shape == "sphere":
             size = f"radius {params[f'{n}.radius']:.3g} m"
@@ -44,7 +46,8 @@ def describe_scene(recipe: dict, params: dict[str, float], states0: np.ndarray |
             size = "size " + " × ".join(f"{params[f'{n}.size.{a}']:.3g}" for a in "xyz") + " m"
         else:
             size = f"radius {params[f'{n}.radius']:.3g} m, height {params[f'{n}.height']:.3g} m"
-        text = f"A {shape} '{n}' ({size}, mass {params[f'{n}.mass']:.3g} kg, friction {params.get(f'{n}.friction', 0.5):.2f})"
+        text = (f"A {shape} '{n}' ({size}, mass {params[f'{n}.mass']:.3g} kg, "
+                f"friction {params.get(f'{n}.friction', 0.5):.2f})")
         if obj.get("fixed"):
             text += ", fixed in place,"
         if states0 is not None and n in objects:
@@ -134,30 +137,31 @@ def rigid_probes(recipe: dict, labels: dict, ctx: LabelContext, states: np.ndarr
     moving = [n for n in layout.objects if n not in ctx.fixed]
     items = []
     for n in moving:
-        cos = labels.get(f"friction_cos__{n}")
+        cos = labels.get(body_label(FRICTION_COS, n))
         if cos is not None and np.isfinite(cos):
             items.append({"kind": "friction_direction", "subject": [n],
                           "question": f"While '{n}' slides across the {'table' if ctx.ground_size else 'floor'}, does "
                           "the friction force on it point against its motion or along it?",
                           "options": ["against", "along"], "answer": "against" if cos < 0 else "along"})
     for a, b in combinations(layout.objects, 2):
-        if f"touched__{a}__{b}" in labels:
+        if (touched := pair_label(TOUCHED, a, b)) in labels:
             items.append({"kind": "touch", "subject": [a, b], "question": f"Does '{a}' touch '{b}' during the episode?",
-                          "options": YES_NO, "answer": _yes(labels[f"touched__{a}__{b}"])})
+                          "options": YES_NO, "answer": _yes(labels[touched])})
     if len(moving) >= 2:
         items.append({"kind": "moves_first", "subject": moving,
                       "question": f"Which object starts moving first: {', '.join(repr(n) for n in moving)}?",
                       "options": [*moving, TOGETHER, "none"],
                       "answer": first_mover(states, layout.objects, moving, 2 * ctx.rest_speed)})
-    if "came_to_rest" in labels:
+    if CAME_TO_REST in labels:
         items.append({"kind": "comes_to_rest", "subject": moving,
-                      "question": f"Has everything come to rest by the end ({(len(states) - 1) * layout.record_dt:.2f} s)?",
-                      "options": YES_NO, "answer": _yes(labels["came_to_rest"])})
+                      "question": "Has everything come to rest by the end "
+                                  f"({(len(states) - 1) * layout.record_dt:.2f} s)?",
+                      "options": YES_NO, "answer": _yes(labels[CAME_TO_REST])})
     if ctx.ground_size is not None:
         for n in moving:
-            if f"left_support__{n}" in labels:
+            if (left := body_label(LEFT_SUPPORT, n)) in labels:
                 items.append({"kind": "falls_off", "subject": [n], "question": f"Does '{n}' fall off the table?",
-                              "options": YES_NO, "answer": _yes(labels[f"left_support__{n}"])})
+                              "options": YES_NO, "answer": _yes(labels[left])})
     return items
 
 
@@ -184,19 +188,20 @@ def read_answer(item: dict, states: np.ndarray, actions: np.ndarray, ctx: LabelC
     if kind == "moves_first":
         return first_mover(states, ctx.layout.objects, subject, 2 * ctx.rest_speed)
     read = label_readouts(states, ctx, bodies)
-    key = {"touch": f"touched__{'__'.join(subject)}", "comes_to_rest": "came_to_rest",
-           "falls_off": f"left_support__{subject[0]}"}[kind]
+    key = {"touch": label(TOUCHED, *subject), "comes_to_rest": CAME_TO_REST,
+           "falls_off": body_label(LEFT_SUPPORT, subject[0])}[kind]
     return _yes(read[key])
 
 
-def score(items: list[dict], answers: dict[str, list[str | None]]) -> dict[str, dict[str, float]]:
+def score(items: list[dict], answers: dict[str, list[str | None]]) -> dict[str, dict[str, float | str]]:
     """Per probe kind: accuracy of each run's answers beside the majority answer and chance."""
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, float | str]] = {}
     for kind in sorted({i["kind"] for i in items}):
         idx = [k for k, i in enumerate(items) if i["kind"] == kind]
         truth = [items[k]["answer"] for k in idx]
         values, counts = np.unique(truth, return_counts=True)
-        row = {run: float(np.mean([got[k] == items[k]["answer"] for k in idx])) for run, got in answers.items()}
+        row: dict[str, float | str] = {run: float(np.mean([got[k] == items[k]["answer"] for k in idx]))
+                                       for run, got in answers.items()}
         row |= {"majority": float(counts.max() / len(idx)), "majority_answer": str(values[counts.argmax()]),
                 "chance": float(np.mean([1 / len(items[k]["options"]) for k in idx])), "items": len(idx)}
         out[kind] = row

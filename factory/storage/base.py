@@ -18,17 +18,11 @@ import pyarrow as pa
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout
 from factory.errors import StorageError
+from factory.names import next_column, param_column
 from factory.registry import FORMATS, load_entry
 
 if TYPE_CHECKING:
     from factory.storage.location import Location
-
-
-TABLES = ("transitions", "episodes", "contacts")
-TRANSITION_COLUMNS = ("episode", "step", "t", "state", "action", "next_state", "is_first", "is_last", "is_terminal")
-"""The transitions table's fixed columns; point fields (and their next_ twins) and step labels follow."""
-EPISODE_COLUMNS = ("episode", "shard", "transitions", "point_index", "transitions_offset")
-"""The episodes table's own columns; the others are parameters (`param__...`) and episode labels."""
 
 
 @dataclass(frozen=True)
@@ -106,15 +100,10 @@ def is_shard_file(rel: str) -> bool:
     return len(parts) > 1 and parts[0] in FORMATS and re.fullmatch(r"shard-\d{5}\.\w+", parts[-1]) is not None
 
 
-def param_column(name: str) -> str:
-    """Episode parameter `box.pos.x` → column `param__box__pos__x` (no quoting needed in SQL)."""
-    return "param__" + name.replace(".", "__")
-
-
 def arrow(values: np.ndarray) -> pa.Array:
     """A 1-D numpy array of numbers or bools → Arrow, zero copy but for bools. Not `pa.array`: it asks
-    pandas whether numpy data is categorical, and importing pandas for that took a writer process
-    1–4 s on this machine (once a run, more than a small shard's whole write)."""
+    pandas whether numpy data is categorical, and importing pandas for that costs a writer process
+    more than a small shard's whole write."""
     values = np.ascontiguousarray(values)
     if values.dtype == np.bool_:
         bits = np.packbits(values, bitorder="little")
@@ -143,7 +132,7 @@ def transitions_table(records: list[EpisodeRecord], layout: Layout, columns: Seq
     lengths = np.array([r.rollout.transitions for r in records])
     steps = np.concatenate([np.arange(t, dtype=np.int32) for t in lengths])
     rollouts = [r.rollout for r in records]
-    cols: dict[str, Callable[[], pa.Array]] = {
+    cols: dict[str, Callable[..., pa.Array]] = {
         "episode": lambda: arrow(np.repeat([r.index for r in records], lengths).astype(np.int64)),
         "step": lambda: arrow(steps),
         "t": lambda: arrow((steps * layout.record_dt).astype(np.float32)),
@@ -156,7 +145,7 @@ def transitions_table(records: list[EpisodeRecord], layout: Layout, columns: Seq
     }
     for name in layout.points:
         cols[name] = lambda name=name: point_list(np.concatenate([r.points[name][:-1] for r in rollouts]))
-        cols[f"next_{name}"] = lambda name=name: point_list(np.concatenate([r.points[name][1:] for r in rollouts]))
+        cols[next_column(name)] = lambda name=name: point_list(np.concatenate([r.points[name][1:] for r in rollouts]))
     for name in records[0].step_labels:
         cols[name] = lambda name=name: arrow(np.concatenate([r.step_labels[name] for r in records]))
     if unknown := sorted(set(columns or ()) - set(cols)):
@@ -193,7 +182,8 @@ def episodes_table(records: list[EpisodeRecord], shard: int) -> pa.Table:
     first = records[0]
     values = {param_column(k): np.array([r.params[k] for r in records]) for k in first.params}
     values |= {k: np.array([r.episode_labels[k] for r in records]) for k in first.episode_labels}
-    index = None if first.rollout.point_index is None else np.stack([r.rollout.point_index for r in records])
+    index = None if first.rollout.point_index is None else np.stack([np.asarray(r.rollout.point_index)
+                                                                     for r in records])
     return episode_columns(np.array([r.index for r in records]), shard,
                            np.array([r.rollout.transitions for r in records]), values, index)
 

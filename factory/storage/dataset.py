@@ -13,13 +13,8 @@ import pyarrow.compute as pc
 
 from factory.contract.rollout import EpisodeRecord, Layout
 from factory.errors import StorageError, did_you_mean
-from factory.storage.base import (
-    EPISODE_COLUMNS,
-    TABLES,
-    Piece,
-    column_array,
-    reader_for,
-)
+from factory.names import TABLES, episode_row, next_column
+from factory.storage.base import Piece, column_array, reader_for
 from factory.storage.location import Location, location
 from factory.storage.manifest import FORMAT_VERSION, read_manifest
 
@@ -133,10 +128,9 @@ class Dataset:
         t = pa.concat_tables([b for p in pieces for b in self.read_piece(p, episodes=[index])])
         ep = self.episodes().filter(pc.equal(pc.field("episode"), index)).to_pylist()[0]
         states = np.concatenate([column_array(t["state"]), column_array(t["next_state"])[-1:]])
-        params = {k.removeprefix("param__"): v for k, v in ep.items() if k.startswith("param__")}
-        labels = {k: v for k, v in ep.items() if not k.startswith("param__") and k not in EPISODE_COLUMNS}
+        params, labels = episode_row(ep)
         contacts = self.contacts().filter(pc.equal(pc.field("episode"), index))
-        points = {name: np.concatenate([column_array(t[name]), column_array(t[f"next_{name}"])[-1:]])
+        points = {name: np.concatenate([column_array(t[name]), column_array(t[next_column(name)])[-1:]])
                   for name in self.layout.points}
         index_list = ep.get("point_index")
         return Episode(index, states, column_array(t["action"]), params, labels, contacts, points,

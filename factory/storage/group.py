@@ -125,9 +125,10 @@ class DatasetGroup:
         return [GroupPiece(p.file, p.key, tuple(e + off for e in p.episodes), k)
                 for k, (d, off) in enumerate(zip(self.datasets, self.offsets, strict=True)) for p in d.pieces()]
 
-    def read_piece(self, piece: GroupPiece, columns: Sequence[str] | None = None,
+    def read_piece(self, piece: Piece, columns: Sequence[str] | None = None,
                    episodes: Collection[int] | None = None, batch_rows: int = 8192) -> Iterator[pa.Table]:
         """The member's `Dataset.read_piece`, with episode numbers moved to the group's."""
+        assert isinstance(piece, GroupPiece)  # one of this group's `pieces()`
         off = self.offsets[piece.member]
         own = Piece(piece.file, piece.key, tuple(e - off for e in piece.episodes))
         keep = None if episodes is None else {int(e) - off for e in episodes}

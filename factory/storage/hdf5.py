@@ -12,13 +12,12 @@
     /points/<name>   (Σ(T+1), N, 3) float32 per point field, for fluid and cloth
     attrs            layout, state_names, action_names (JSON), shard
 
-Episode k's states are `states[o:o + T + 1]` with o its `states_offset`. HDF5 pays per object: a
-compressed dataset cost 1–2 ms to create here and a compound attribute 3–4 ms, so a 64-episode
-shard written Minari-style (a group per episode, four datasets and an attribute each: format
-version 2) took ~1 s, most of a MuJoCo run's time; a shard now is about eight objects whatever its
-size. Datasets are gzip level 1 (recorded states shrink ~1.9×; the shuffle filter made them 3.5%
-smaller and the write 45% slower), in chunks of about CHUNK_BYTES along the rows, so a streamed
-piece reads and inflates only its own rows.
+Episode k's states are `states[o:o + T + 1]` with o its `states_offset`. HDF5 pays per object
+(creating a compressed dataset or a compound attribute costs milliseconds), so a shard is about
+eight objects whatever its size, not a group per episode with datasets and attributes of its own.
+Datasets are gzip level 1 (the shuffle filter would make them a little smaller and the write much
+slower), in chunks of about CHUNK_BYTES along the rows, so a streamed piece reads and inflates
+only its own rows.
 """
 
 from __future__ import annotations
@@ -33,20 +32,19 @@ import pyarrow as pa
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.errors import StorageError
+from factory.names import LABEL, PARAM, fixed_transition_columns, hdf5_field, hdf5_split, next_column, param_column
 from factory.storage.base import (
-    TRANSITION_COLUMNS,
     Piece,
     chained,
     contact_rows,
     episode_columns,
-    param_column,
     shard_name,
     transitions_table,
 )
 from factory.storage.location import Location, atomic_path
 from factory.storage.records import check_records
 
-_COMPRESSION = {"compression": "gzip", "compression_opts": 1}  # the shuffle filter: 3.5% smaller, 45% slower
+_COMPRESSION = {"compression": "gzip", "compression_opts": 1}  # no shuffle filter: little smaller, much slower
 CHUNK_BYTES = 1 << 20  # about what one chunk holds
 PIECE_BYTES = 16 << 20  # what one streamed piece (consecutive episodes) holds in memory, about
 READ_CACHE = 4 * CHUNK_BYTES  # chunk cache when reading: a chunk stays inflated while its rows are sliced
@@ -84,10 +82,11 @@ def episode_rows(records: list[EpisodeRecord]) -> np.ndarray:
                "transitions_offset": _starts(transitions), "states_offset": _starts(transitions + 1),
                "contacts": contacts, "contacts_offset": _starts(contacts)}
     if first.rollout.point_index is not None:
-        columns["point_index"] = np.stack([r.rollout.point_index for r in records]).astype(np.int32)
+        columns["point_index"] = np.stack([np.asarray(r.rollout.point_index) for r in records]).astype(np.int32)
     try:
-        columns |= {f"param.{k}": np.array([r.params[k] for r in records]) for k in first.params}
-        columns |= {f"label.{k}": np.array([r.episode_labels[k] for r in records]) for k in first.episode_labels}
+        columns |= {hdf5_field(PARAM, k): np.array([r.params[k] for r in records]) for k in first.params}
+        columns |= {hdf5_field(LABEL, k): np.array([r.episode_labels[k] for r in records])
+                    for k in first.episode_labels}
         return packed(columns)
     except (KeyError, TypeError, ValueError) as exc:
         raise StorageError(f"episodes of one HDF5 shard need the same numeric parameters and labels: {exc}") from exc
@@ -103,27 +102,26 @@ class HDF5Format:
         path = root / "hdf5" / f"{shard_name(shard)}.h5"
         rollouts = [r.rollout for r in records]
         contacts = Contacts.concat([r.contacts for r in rollouts])
-        with atomic_path(path) as tmp:
-            # no chunk cache: each chunk gets its file space when written, not when the cache lets go of
-            # it, which another thread holding frames (dask's profiler) delays; bytes then vary by run
-            with h5py.File(tmp, "w", rdcc_nbytes=0) as f:
-                f.attrs["layout"] = json.dumps(layout.to_dict())
-                f.attrs["state_names"] = json.dumps(layout.state_names)
-                f.attrs["action_names"] = json.dumps(layout.action_names)
-                f.attrs["shard"] = shard
-                f.create_dataset("episodes", data=episode_rows(records))
-                _dataset(f, "states", np.concatenate([r.states for r in rollouts]).astype(np.float32, copy=False))
-                _dataset(f, "actions", np.concatenate([r.actions for r in rollouts]).astype(np.float32, copy=False))
-                _dataset(f, "step_labels", packed({name: np.concatenate([r.step_labels[name] for r in records])
-                                                   for name in records[0].step_labels}))
-                episode = np.repeat([r.index for r in rollouts], [len(r.contacts) for r in rollouts]).astype(np.int64)
-                _dataset(f, "contacts", packed({"episode": episode} | {name: getattr(contacts, name)
-                                                                       for name in Contacts.COLUMNS}))
-                if layout.points:
-                    points = f.create_group("points", track_order=True)
-                    for name in layout.points:
-                        _dataset(points, name, np.concatenate([r.points[name] for r in rollouts])
-                                 .astype(np.float32, copy=False))
+        # no chunk cache: each chunk gets its file space when written, not when the cache lets go of
+        # it, which another thread holding frames (dask's profiler) delays; bytes then vary by run
+        with atomic_path(path) as tmp, h5py.File(tmp, "w", rdcc_nbytes=0) as f:
+            f.attrs["layout"] = json.dumps(layout.to_dict())
+            f.attrs["state_names"] = json.dumps(layout.state_names)
+            f.attrs["action_names"] = json.dumps(layout.action_names)
+            f.attrs["shard"] = shard
+            f.create_dataset("episodes", data=episode_rows(records))
+            _dataset(f, "states", np.concatenate([r.states for r in rollouts]).astype(np.float32, copy=False))
+            _dataset(f, "actions", np.concatenate([r.actions for r in rollouts]).astype(np.float32, copy=False))
+            _dataset(f, "step_labels", packed({name: np.concatenate([r.step_labels[name] for r in records])
+                                               for name in records[0].step_labels}))
+            episode = np.repeat([r.index for r in rollouts], [len(r.contacts) for r in rollouts]).astype(np.int64)
+            _dataset(f, "contacts", packed({"episode": episode} | {name: getattr(contacts, name)
+                                                                   for name in Contacts.COLUMNS}))
+            if layout.points:
+                points = f.create_group("points", track_order=True)
+                for name in layout.points:
+                    _dataset(points, name, np.concatenate([r.points[name] for r in rollouts])
+                             .astype(np.float32, copy=False))
         return [path.relative_to(root)]
 
     # ------------------------------------------------------------ reading
@@ -154,9 +152,12 @@ class HDF5Format:
         for rel in _of(files):
             with root.open_read(rel) as source, _open(source) as f:
                 shard, rows = int(f.attrs["shard"]), _rows(f, rel)
-            values = {(param_column(name[6:]) if name.startswith("param.") else name[6:]): rows[name]
-                      for name in rows.dtype.names if name.startswith(("param.", "label."))}
-            index = rows["point_index"] if "point_index" in rows.dtype.names else None
+            values = {}
+            for field in rows.dtype.names or ():
+                kind, name = hdf5_split(field)
+                if kind:
+                    values[param_column(name) if kind == PARAM else name] = rows[field]
+            index = rows["point_index"] if "point_index" in (rows.dtype.names or ()) else None
             tables.append(episode_columns(rows["episode"], shard, rows["transitions"], values, index))
         return pa.concat_tables(tables)
 
@@ -188,8 +189,8 @@ class HDF5Format:
         wanted = set(columns) if columns is not None else None
         with root.open_read(piece.file) as source, _open(source) as f:
             layout = Layout.from_dict(json.loads(f.attrs["layout"]))
-            points = [k for k in layout.points if wanted is None or {k, f"next_{k}"} & wanted]
-            fixed = set(TRANSITION_COLUMNS) | set(points) | {f"next_{k}" for k in points}
+            points = [k for k in layout.points if wanted is None or {k, next_column(k)} & wanted]
+            fixed = fixed_transition_columns(points)
             labels = wanted is None or bool(wanted - fixed)
             rows = _rows(f, piece.file)
             rows = rows[np.isin(rows["episode"], np.asarray(piece.episodes, np.int64))]
@@ -226,7 +227,7 @@ def _rows(f: h5py.File, rel: str) -> np.ndarray:
     rows = f["episodes"][()]
     expect = {"states": int((rows["transitions"] + 1).sum()), "actions": int(rows["transitions"].sum()),
               "step_labels": int(rows["transitions"].sum()), "contacts": int(rows["contacts"].sum())}
-    expect |= {f"points/{k}": expect["states"] for k in (f["points"] if "points" in f else ())}
+    expect |= {f"points/{k}": expect["states"] for k in f.get("points", ())}
     for name, n in expect.items():
         have = len(f[name]) if name in f else None
         if have != n:
@@ -275,23 +276,26 @@ def _read(f: h5py.File, rows: np.ndarray, points: list[str], labels: bool, conta
     if contacts:
         c0, c1 = _span(rows["contacts_offset"], rows["contacts"])
         contact_data = f["contacts"][c0:c1]
-    names = rows.dtype.names
+    names = rows.dtype.names or ()
+    fields = [(*hdf5_split(k), k) for k in names]
     out = []
     for row in rows:
         s, t, n = int(row["states_offset"]) - s0, int(row["transitions_offset"]) - t0, int(row["transitions"])
         rollout_points = {k: v[s:s + n + 1] for k, v in point_arrays.items()}
-        step_labels = {k: np.ascontiguousarray(step[k][t:t + n]) for k in step.dtype.names} if labels else {}
+        step_labels = {k: np.ascontiguousarray(step[k][t:t + n])
+                       for k in step.dtype.names or ()} if step is not None else {}
         if not contacts:
             out.append(EpisodeRecord(Rollout(int(row["episode"]), states[s:s + n + 1], actions[t:t + n],
                                              Contacts.empty(), rollout_points), {}, step_labels, {}))
             continue
         c = int(row["contacts_offset"]) - c0
+        assert contact_data is not None
         mine = contact_data[c:c + int(row["contacts"])]
         index = np.array(row["point_index"]) if "point_index" in names else None
         rollout = Rollout(int(row["episode"]), states[s:s + n + 1], actions[t:t + n],
                           Contacts(*(np.ascontiguousarray(mine[k]) for k in Contacts.COLUMNS)), rollout_points, index)
-        params = {k[6:]: row[k].item() for k in names if k.startswith("param.")}
-        episode_labels = {k[6:]: row[k].item() for k in names if k.startswith("label.")}
+        params = {name: row[k].item() for kind, name, k in fields if kind == PARAM}
+        episode_labels = {name: row[k].item() for kind, name, k in fields if kind == LABEL}
         out.append(EpisodeRecord(rollout, params, step_labels, episode_labels))
     return out
 

@@ -9,28 +9,27 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from factory.names import EPISODE_COLUMNS, TRANSITION_COLUMNS, is_param_column
+from factory.storage.location import Location
 from factory.storage.opener import open_dataset
 
-_INDEX_COLUMNS = {"episode", "shard", "transitions", "transitions_offset"}
 
-
-def summarize(path: str | Path, fmt: str | None = None, storage_options: dict[str, Any] | None = None
+def summarize(path: str | Path | Location, fmt: str | None = None, storage_options: dict[str, Any] | None = None
               ) -> dict[str, Any]:
     ds = open_dataset(path, fmt, storage_options)
     m = ds.manifest
     episodes = ds.episodes()
-    labels, params = {}, {}
+    labels: dict[str, Any] = {}
+    params: dict[str, Any] = {}
     for name in episodes.column_names:
-        if name in _INDEX_COLUMNS or pa.types.is_list(episodes.schema.field(name).type):
+        if name in EPISODE_COLUMNS or pa.types.is_list(episodes.schema.field(name).type):
             continue
         values = np.asarray(episodes[name].to_numpy(zero_copy_only=False))
-        target = params if name.startswith("param__") else labels
+        target = params if is_param_column(name) else labels
         target[name] = _describe(values)
     transitions = ds.transitions()
     step_labels = [c for c in transitions.column_names
-                   if c not in {"episode", "step", "t", "state", "action", "next_state",
-                                "is_first", "is_last", "is_terminal"}
-                   and not pa.types.is_fixed_size_list(transitions.schema.field(c).type)]
+                   if c not in TRANSITION_COLUMNS and not pa.types.is_fixed_size_list(transitions.schema.field(c).type)]
     return {
         "name": m["recipe"]["name"],
         "path": str(ds.location),

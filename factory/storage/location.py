@@ -11,6 +11,7 @@ name and renamed. A local folder (or a file:// URL) keeps the plain write-and-re
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -254,7 +255,7 @@ class RemoteDir:
     def publish(self, folder: Path, rels: list[str]) -> None:
         """Upload staged files to their final names."""
         for rel in rels:
-            self._commit(rel, lambda target, rel=rel: self.fs.put_file(os.fspath(folder / rel), target))
+            self._commit(rel, functools.partial(self.fs.put_file, os.fspath(folder / rel)))
 
     @contextlib.contextmanager
     def open_read(self, rel: str) -> Iterator[IO[bytes]]:

@@ -17,9 +17,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
+from factory.names import episode_row, fixed_transition_columns, next_column, param_name
 from factory.storage.base import (
-    EPISODE_COLUMNS,
-    TRANSITION_COLUMNS,
     Piece,
     chained,
     column_array,
@@ -122,8 +121,8 @@ class ParquetFormat:
 
 
 def _options(schema: pa.Schema) -> dict:
-    """zstd, and dictionary pages only for the dictionary-typed columns (body names): tried on float
-    columns, the writer's default dictionary encoding took 2.4× as long and made files twice as large."""
+    """zstd, and dictionary pages only for the dictionary-typed columns (body names): on float columns
+    the writer's default dictionary encoding is slower and makes files larger."""
     return {"compression": "zstd", "use_dictionary": [f.name for f in schema if pa.types.is_dictionary(f.type)]}
 
 
@@ -154,7 +153,7 @@ def record_from_tables(row: dict, transitions: pa.Table, contacts: pa.Table, lay
     c = contacts.filter(pc.equal(contacts["episode"], index))
 
     def whole(name: str) -> np.ndarray:  # T+1 values from a column and its next_ twin
-        return np.concatenate([column_array(t[name]), column_array(t[f"next_{name}"])[-1:]])
+        return np.concatenate([column_array(t[name]), column_array(t[next_column(name)])[-1:]])
 
     points = {name: whole(name) for name in layout.points}
     index_list = row.get("point_index")
@@ -162,9 +161,9 @@ def record_from_tables(row: dict, transitions: pa.Table, contacts: pa.Table, lay
                                 .astype(dtype) for name, dtype in _CONTACT_DTYPES.items()))
     rollout = Rollout(index, whole("state"), column_array(t["action"]), contact_arrays, points,
                       None if index_list is None else np.asarray(index_list, np.int32))
-    params = {k.removeprefix("param__").replace("__", "."): v for k, v in row.items() if k.startswith("param__")}
-    labels = {k: v for k, v in row.items() if not k.startswith("param__") and k not in EPISODE_COLUMNS}
-    fixed = set(TRANSITION_COLUMNS) | set(layout.points) | {f"next_{p}" for p in layout.points}
+    keyed, labels = episode_row(row)
+    params = {param_name(k): v for k, v in keyed.items()}
+    fixed = fixed_transition_columns(layout.points)
     step_labels = {name: column_array(t[name]) for name in t.column_names if name not in fixed}
     return EpisodeRecord(rollout, params, step_labels, labels)
 

@@ -28,7 +28,8 @@ def check_records(records: list[EpisodeRecord], layout: Layout) -> None:
         twice = sorted(i for i, n in Counter(r.index for r in records).items() if n > 1)
         if twice:
             problems.append(f"episodes {twice[:10]} appear more than once")
-        first, fine = records[0], {}
+        first = records[0]
+        fine: dict[tuple, tuple[list[str], int | None, tuple[str, ...], bool]] = {}
         for r in records:  # shapes found fine are not checked again for records of the same kind
             key = _signature(r)
             shaped = fine.get(key) or _shape_problems(r, layout, first)  # (problems name its own shapes)
@@ -52,8 +53,9 @@ def _shared_keys(records: list[EpisodeRecord]) -> list[str]:
             have = list(getattr(r, what))
             if have != want:
                 missing, extra = [k for k in want if k not in have], [k for k in have if k not in want]
-                detail = "; ".join(filter(None, [missing and f"lacks {', '.join(missing)}",
-                                                 extra and f"has extra {', '.join(extra)}"])) or "keys in another order"
+                parts = ([f"lacks {', '.join(missing)}"] if missing else []) + \
+                    ([f"has extra {', '.join(extra)}"] if extra else [])
+                detail = "; ".join(parts) or "keys in another order"
                 problems.append(f"episode {r.index}: {what} {detail} (episode {records[0].index} has "
                                 f"{', '.join(want) or 'none'})")
     return problems
@@ -61,8 +63,8 @@ def _shared_keys(records: list[EpisodeRecord]) -> list[str]:
 
 def record_problems(r: EpisodeRecord, layout: Layout, first: EpisodeRecord) -> list[str]:
     """What is wrong with one record alone, and where its dtypes differ from `first`'s."""
-    problems, *shaped = _shape_problems(r, layout, first)
-    return problems + _value_problems(r, layout, *shaped)
+    problems, T, bodies, steps = _shape_problems(r, layout, first)
+    return problems + _value_problems(r, layout, T, bodies, steps)
 
 
 def _signature(r: EpisodeRecord) -> tuple:
@@ -117,7 +119,7 @@ def _value_problems(r: EpisodeRecord, layout: Layout, T: int | None, bodies: tup
                     steps: bool) -> list[str]:
     """What is wrong with a record's values: parameters and labels not numbers, contacts naming
     bodies or steps outside the layout (in the columns `_shape_problems` found in shape)."""
-    problems = []
+    problems: list[str] = []
     for name, value in {**r.params, **r.episode_labels}.items():
         if not isinstance(value, _SCALARS) and (np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf"):
             problems.append(f"{name}: {value!r} is not a number or a bool")
@@ -135,7 +137,8 @@ def _check_array(problems: list[str], what: str, value: object, shape: tuple[int
     if not isinstance(value, np.ndarray):
         problems.append(f"{what}: a {type(value).__name__}, not a numpy array")
         return None
-    wrong_shape = value.ndim != len(shape) or any(w is not None and w != s for w, s in zip(shape, value.shape, strict=True))
+    wrong_shape = value.ndim != len(shape) or any(w is not None and w != s
+                                                  for w, s in zip(shape, value.shape, strict=True))
     if wrong_shape:
         want = "(" + ", ".join("n" if w is None else str(w) for w in shape) + ("," if len(shape) == 1 else "") + ")"
         problems.append(f"{what}: shape {value.shape}, expected {want}")

@@ -7,6 +7,7 @@ report in reverse slot order, as a Unity scene may register them in any order.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import struct
@@ -70,9 +71,12 @@ class Academy:
                 self.config[ENGINE_CONFIG_KEYS[kind]] = values[0] if len(values) == 1 else list(values)
                 self._log({"event": "config", **self.config})
 
+    def _param(self, slot: int, name: str, default: float) -> float:
+        return self.params.get(f"{slot}/{name}", default)
+
     def reset(self) -> None:
         for slot, world in enumerate(self.worlds):
-            world.reset(lambda name, default, s=slot: self.params.get(f"{s}/{name}", default))
+            world.reset(functools.partial(self._param, slot))
             self._agent_ids[slot] = next(self._episode_ids)
         self._log({"event": "reset", "params": self.params})
 

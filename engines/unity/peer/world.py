@@ -48,7 +48,8 @@ class Body:
     @classmethod
     def from_params(cls, name: str, p: Param) -> Body:
         def vec(field_: str, default: tuple[float, ...]) -> np.ndarray:
-            return np.array([p(f"{name}.{field_}.{c}", d) for c, d in zip("wxyz"[4 - len(default):], default, strict=True)])
+            return np.array([p(f"{name}.{field_}.{c}", d)
+                             for c, d in zip("wxyz"[4 - len(default):], default, strict=True)])
 
         if p(f"{name}.size.x", -1.0) > 0:
             size = [p(f"{name}.size.{c}", 0.0) for c in "xyz"]
@@ -128,6 +129,7 @@ class World:
 
     def _ground_contact(self, body: Body, dt: float, fall: float, threshold: float) -> ContactRow | None:
         g = self.ground
+        assert g is not None
         depth = g.height + body.half_height - body.pos[2]
         if depth <= 0 or not body.inv_mass or not g.under(body.pos):
             return None
