@@ -60,8 +60,7 @@ class RigidObject(Strict):
 
     name: Name
     shape: Shape
-    mass: Num | None = Field(None, description="Mass in kg; 1 if unset, but a mesh's comes from its "
-                             "`density` unless given.")
+    mass: Num | None = Field(1.0, description="Mass in kg; a mesh given none is weighed by its `density`.")
     density: Num | None = Field(None, description="kg/m³: a mesh's mass is this times its volume.")
     friction: Num = Field(0.5, description="Coulomb friction coefficient (Genesis: 0.01-5).")
     restitution: Num | None = Field(None, description="Coefficient of restitution; a contact takes the mean "
@@ -82,8 +81,8 @@ class RigidObject(Strict):
     @classmethod
     def _default_mass(cls, data: object) -> object:
         """A primitive weighs 1 kg unless told; a mesh has no default: its `density` or `mass` weighs it."""
-        if isinstance(data, dict) and data.get("mass") is None and _type_of(data.get("shape")) not in MESH_TYPES:
-            return {**data, "mass": 1.0}
+        if isinstance(data, dict) and "mass" not in data and _type_of(data.get("shape")) in MESH_TYPES:
+            return {**data, "mass": None}
         return data
 
     @model_validator(mode="after")
