@@ -4,6 +4,7 @@ convex-decomposition cache, a MuJoCo rest pose the geometry predicts, and Genesi
 from __future__ import annotations
 
 import hashlib
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -186,22 +187,26 @@ def test_a_generated_mug_weighs_what_its_walls_hold():
         "height (0.04 m): the mug would have no inside"]
 
 
-def _frustum_shell(r0: float, r1: float, h: float, t: float) -> float:
-    """Volume of a round floor (radius r0, t thick) and a straight wall flaring to r1 at h, t thick horizontally."""
-    def cone(a: float, b: float) -> float:  # a round frustum from radius a at z = t to b at z = h
-        return np.pi * (h - t) / 3 * (a * a + a * b + b * b)
+def _round_volume(profile: list[tuple[float, float]], t: float) -> float:
+    """Volume of a round floor t thick under a wall t thick (horizontally) through (height, outer radius) points."""
+    def cone(a: float, b: float, h: float) -> float:  # a round frustum of radii a and b, h high
+        return np.pi * h / 3 * (a * a + a * b + b * b)
 
-    return np.pi * r0 ** 2 * t + cone(r0, r1) - cone(r0 - t, r1 - t)
+    walls = sum(cone(r0, r1, z1 - z0) - cone(r0 - t, r1 - t, z1 - z0)
+                for (z0, r0), (z1, r1) in itertools.pairwise(profile))
+    return np.pi * profile[0][1] ** 2 * t + walls
 
 
 @pytest.mark.parametrize("shape, volume", [
     ("{type: bowl, radius: 0.08, bottom_radius: 0.04, height: 0.05, thickness: 0.004}",
-     _frustum_shell(0.04, 0.08, 0.05, 0.004)),
+     _round_volume([(0.004, 0.04), (0.05, 0.08)], 0.004)),
     ("{type: bowl, radius: 0.12, bottom_radius: 0.09, height: 0.015, thickness: 0.004}",  # a plate
-     _frustum_shell(0.09, 0.12, 0.015, 0.004)),
+     _round_volume([(0.004, 0.09), (0.015, 0.12)], 0.004)),
+    ("{type: bottle, radius: 0.035, height: 0.2, neck_radius: 0.012, neck_height: 0.05, thickness: 0.003}",
+     _round_volume([(0.003, 0.035), (0.127, 0.035), (0.15, 0.012), (0.2, 0.012)], 0.003)),
     ("{type: tray, size: [0.3, 0.2, 0.03], thickness: 0.005}",
      0.3 * 0.2 * 0.03 - 0.29 * 0.19 * 0.025),
-], ids=["bowl", "plate", "tray"])
+], ids=["bowl", "plate", "bottle", "tray"])
 def test_generated_containers_weigh_what_their_walls_hold_and_rest_on_their_floor(shape, volume):
     from engines.mujoco import MuJoCoEngine
     from factory.recipe.meshes import shape_asset

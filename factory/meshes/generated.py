@@ -1,4 +1,5 @@
-"""Containers the factory builds instead of loading (mug, bowl, tray) as the exact convex parts that tile them.
+"""Containers the factory builds instead of loading (mug, bowl, bottle, tray) as the exact convex parts that
+tile them.
 
 A generated body needs no decomposition: a round one's floor is one convex prism, its wall a ring of
 hexahedra (the wall's polygon, chord by chord: every face planar, so each piece is convex) and a
@@ -28,7 +29,7 @@ HANDLE_SEGMENTS = 8
 @lru_cache(maxsize=256)
 def mug_asset(radius: float, height: float, thickness: float, handle: bool) -> MeshAsset:
     """A mug: outer `radius` and `height`, walls and floor `thickness` thick, a half-ring handle on +x."""
-    parts = _round_parts(radius, radius, height, thickness)
+    parts = _round_parts([(thickness, radius), (height, radius)], thickness)
     if handle:
         parts += _handle(radius * math.cos(math.pi / SECTIONS), height, thickness)
     return _asset({"mug": [radius, height, thickness, handle]}, parts)
@@ -39,7 +40,17 @@ def bowl_asset(radius: float, bottom_radius: float, height: float, thickness: fl
     """A bowl (or a plate, kept low): a floor of `bottom_radius` and a straight wall flaring to the rim's
     outer `radius` at `height`; `thickness` is the floor's and the wall's, measured horizontally."""
     return _asset({"bowl": [radius, bottom_radius, height, thickness]},
-                  _round_parts(bottom_radius, radius, height, thickness))
+                  _round_parts([(thickness, bottom_radius), (height, radius)], thickness))
+
+
+@lru_cache(maxsize=256)
+def bottle_asset(radius: float, height: float, neck_radius: float, neck_height: float, thickness: float) -> MeshAsset:
+    """A bottle: a round body of outer `radius`, a 45° shoulder, and a neck of outer `neck_radius` and
+    `neck_height` open at the top (`height` overall); `thickness` is measured horizontally."""
+    shoulder = height - neck_height
+    profile = [(thickness, radius), (shoulder - (radius - neck_radius), radius), (shoulder, neck_radius),
+               (height, neck_radius)]
+    return _asset({"bottle": [radius, height, neck_radius, neck_height, thickness]}, _round_parts(profile, thickness))
 
 
 @lru_cache(maxsize=256)
@@ -62,19 +73,20 @@ def _asset(key: dict, parts: list[Part]) -> MeshAsset:
     return MeshAsset(None, digest, 1.0, centred, volume, inertia, True)
 
 
-def _round_parts(bottom: float, top: float, height: float, thickness: float) -> list[Part]:
-    """A floor of outer radius `bottom` and a wall from it to outer radius `top` at `height`."""
+def _round_parts(profile: list[tuple[float, float]], thickness: float) -> list[Part]:
+    """A floor `thickness` thick and a wall whose outer radius runs straight between the `profile`'s
+    (height, radius) points, the first at the floor's top (its radius is the floor's)."""
     # chords centred on the axes' directions: the wall is flat where a mug's handle meets it, at x = apothem
     angles = 2 * np.pi * (np.arange(SECTIONS + 1) + 0.5) / SECTIONS
 
     def ring(r: float, z: float) -> np.ndarray:
         return np.stack([r * np.cos(angles), r * np.sin(angles), np.full_like(angles, z)], axis=1)
 
-    low_out, low_in = ring(bottom, thickness), ring(bottom - thickness, thickness)
-    top_out, top_in = ring(top, height), ring(top - thickness, height)
-    parts = [_hull(np.concatenate([ring(bottom, 0.0)[:-1], low_out[:-1]]))]
-    parts += [_hull(np.stack([c[k + d] for c in (low_out, low_in, top_out, top_in) for d in (0, 1)]))
-              for k in range(SECTIONS)]
+    floor = profile[0][1]
+    parts = [_hull(np.concatenate([ring(floor, 0.0)[:-1], ring(floor, thickness)[:-1]]))]
+    for (z0, r0), (z1, r1) in itertools.pairwise(profile):
+        rings = (ring(r0, z0), ring(r0 - thickness, z0), ring(r1, z1), ring(r1 - thickness, z1))
+        parts += [_hull(np.stack([c[k + d] for c in rings for d in (0, 1)])) for k in range(SECTIONS)]
     return parts
 
 

@@ -1,4 +1,4 @@
-"""Containers the factory generates (mug, bowl, tray): their recipe shapes, sizes and bodies.
+"""Containers the factory generates (mug, bowl, bottle, tray): their recipe shapes, sizes and bodies.
 
 Every size takes a number or a distribution and is a scene field (drawn per scene variant, stored
 with each episode as `<object>.radius`, `<object>.size.x`, …); the body is built from the drawn
@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from factory.meshes import MeshAsset
-from factory.meshes.generated import bowl_asset, mug_asset, tray_asset
+from factory.meshes.generated import bottle_asset, bowl_asset, mug_asset, tray_asset
 from factory.recipe.distributions import nominal, support
 from factory.recipe.field_types import Num, Strict, Vec3, require_range
 
@@ -74,6 +74,30 @@ class BowlShape(_Generated):
                            "the smallest radius or height")
 
 
+class BottleShape(_Generated):
+    """A round bottle: a body, a 45° shoulder and a neck open at the top."""
+
+    type: Literal["bottle"]
+    radius: Num = Field(description="Outer radius of the body in metres.")
+    height: Num = Field(description="Outer height in metres, floor to mouth.")
+    neck_radius: Num = Field(description="Outer radius of the neck in metres.")
+    neck_height: Num = Field(description="Length of the neck in metres.")
+
+    def sizes(self) -> dict[str, Num]:
+        return {"radius": self.radius, "height": self.height, "neck_radius": self.neck_radius,
+                "neck_height": self.neck_height, "thickness": self.thickness}
+
+    def validate_physical(self) -> None:
+        super().validate_physical()
+        self._thinner_than(support(self.neck_radius)[0], "the neck's radius")
+        if support(self.neck_radius)[1] >= support(self.radius)[0]:
+            raise ValueError("shape.neck_radius: must be less than the body's radius")
+        body = support(self.height)[0] - support(self.neck_height)[1] - support(self.thickness)[1]
+        if body <= support(self.radius)[1] - support(self.neck_radius)[0]:
+            raise ValueError("shape.height: leaves no room for the floor, the body and the 45° shoulder "
+                             "below the neck; make it taller or the neck shorter")
+
+
 class TrayShape(_Generated):
     """A rectangular tray: a floor and four walls."""
 
@@ -89,9 +113,9 @@ class TrayShape(_Generated):
         self._thinner_than(min(x / 2, y / 2, z), "half the smallest length or width, or the height")
 
 
-GeneratedShape = MugShape | BowlShape | TrayShape
-GENERATED_SHAPES = (MugShape, BowlShape, TrayShape)
-GENERATED_TYPES = ("mug", "bowl", "tray")
+GeneratedShape = MugShape | BowlShape | BottleShape | TrayShape
+GENERATED_SHAPES = (MugShape, BowlShape, BottleShape, TrayShape)
+GENERATED_TYPES = ("mug", "bowl", "bottle", "tray")
 
 
 def generated_asset(shape: GeneratedShape, drawn: Mapping[str, float]) -> MeshAsset:
@@ -101,6 +125,9 @@ def generated_asset(shape: GeneratedShape, drawn: Mapping[str, float]) -> MeshAs
         return mug_asset(size["radius"], size["height"], size["thickness"], shape.handle)
     if isinstance(shape, BowlShape):
         return bowl_asset(size["radius"], size["bottom_radius"], size["height"], size["thickness"])
+    if isinstance(shape, BottleShape):
+        return bottle_asset(size["radius"], size["height"], size["neck_radius"], size["neck_height"],
+                            size["thickness"])
     return tray_asset(size["size.x"], size["size.y"], size["size.z"], size["thickness"])
 
 

@@ -37,7 +37,8 @@ def scene_fields(recipe: Recipe) -> list[SceneField]:
             fields += [SceneField(f"{obj.name}.size.{a}", (*at, "size", k), v)
                        for k, (a, v) in enumerate(zip(_AXES, shape.size, strict=True))]
         fields += [SceneField(f"{obj.name}.{dim}", (*at, dim), getattr(shape, dim))
-                   for dim in ("radius", "bottom_radius", "height", "scale", "thickness") if hasattr(shape, dim)]
+                   for dim in ("radius", "bottom_radius", "height", "neck_radius", "neck_height", "scale", "thickness")
+                   if hasattr(shape, dim)]
         if isinstance(shape, MeshSetShape):  # which file of the set: its index, drawn uniformly
             fields.append(SceneField(f"{obj.name}.mesh", (*at, "pick"), pick_field(shape)))
         if obj.restitution is not None:  # Genesis bakes contact parameters into the built scene

@@ -16,7 +16,7 @@ from factory.errors import did_you_mean
 from factory.recipe.containers import CupShape, Tilt, check_pour
 from factory.recipe.distributions import Uniform, nominal, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
-from factory.recipe.generated import BowlShape, MugShape, TrayShape
+from factory.recipe.generated import BottleShape, BowlShape, MugShape, TrayShape
 from factory.recipe.meshes import MESH_TYPES, MeshSetShape, MeshShape
 from factory.recipe.particles import Cloth, Fluid, Move
 from factory.registry import FORMATS
@@ -51,7 +51,7 @@ class CylinderShape(Strict):
 
 
 Shape = Annotated[BoxShape | SphereShape | CylinderShape | CupShape | MeshShape | MeshSetShape | MugShape | BowlShape
-                  | TrayShape, Field(discriminator="type")]
+                  | BottleShape | TrayShape, Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- scene
