@@ -329,14 +329,18 @@ def test_unity_refuses_meshes(cube):
 
 
 @pytest.mark.genesis
-def test_genesis_rests_a_mesh_where_mujoco_does():
+@pytest.mark.parametrize("shape, euler", [
+    ("{type: mesh, file: 'genesis:assets/meshes/bunny.obj', scale: 0.1}", "[0, 0, 0]"),
+    ("{type: mug, radius: 0.04, height: 0.1, thickness: 0.005}", "[180, 0, 0]"),  # 41 parts, on its rim
+], ids=["bunny", "mug upside down"])
+def test_genesis_rests_a_mesh_where_mujoco_does(shape, euler):
     from engines.genesis import GenesisEngine
     from engines.mujoco import MuJoCoEngine
 
-    shape = "{type: mesh, file: 'genesis:assets/meshes/bunny.obj', scale: 0.1}"
     finals = {}
     for engine_type, engine_class in (("mujoco", MuJoCoEngine), ("genesis", GenesisEngine)):
-        recipe = parse_recipe(recipe_text(shape, weight="density: 500", engine=engine_type), "r.yaml")
+        text = recipe_text(shape, weight="density: 500", engine=engine_type, extra=f"      euler: {euler}\n")
+        recipe = parse_recipe(text, "r.yaml")
         engine = engine_class(recipe)
         rollouts = engine.run_batch([sample_episode(recipe, i) for i in range(2)])
         engine.close()

@@ -85,8 +85,7 @@ class MeshSetShape(_FileShape):
 
 FILE_TYPES = ("mesh", "mesh_set")
 MESH_TYPES = (*FILE_TYPES, *GENERATED_TYPES)  # bodies built from convex parts rather than primitives
-FileShape = MeshShape | MeshSetShape
-MeshBody = FileShape | GeneratedShape
+MeshBody = MeshShape | MeshSetShape | GeneratedShape
 FILE_SHAPES = (MeshShape, MeshSetShape)
 MESH_SHAPES = (*FILE_SHAPES, *GENERATED_SHAPES)  # for isinstance, which narrows types where `type` does not
 
