@@ -156,6 +156,16 @@ def test_cube_mass_and_inertia_from_density(cube):
     assert scaled.volume == pytest.approx(8 * asset.volume) and scaled.lowest() == pytest.approx(0.1)
 
 
+@pytest.mark.parametrize("suffix", ["stl", "glb", "gltf"])
+def test_every_format_gives_the_same_body(cube, suffix):
+    """STL, GLB and glTF (a scene of meshes, joined in the file's axes) weigh and extend as the OBJ does
+    (to float32, the precision they store)."""
+    other = cube.with_suffix(f".{suffix}")
+    trimesh.load(cube, force="mesh").export(other)
+    a, b = mesh_asset(cube, 1.0, None), mesh_asset(other, 1.0, None)
+    assert b.volume == pytest.approx(a.volume, rel=1e-6) and b.lowest() == pytest.approx(a.lowest(), abs=1e-7)
+
+
 def test_sphere_volume_and_inertia(tmp_path):
     r = 0.05
     trimesh.creation.icosphere(subdivisions=5, radius=r).export(tmp_path / "ball.stl")
