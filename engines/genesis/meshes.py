@@ -33,7 +33,8 @@ def _mjcf_file(name: str, asset: MeshAsset, mass: float, free: bool) -> str:
     folder.mkdir(exist_ok=True)
     path = folder / f"{hashlib.sha256(xml.encode()).hexdigest()[:16]}.xml"
     if not path.exists():  # written whole under a private name, then renamed: concurrent workers agree
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(xml)
-        tmp.replace(path)
+        handle, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(handle, "w") as f:
+            f.write(xml)
+        os.replace(tmp, path)
     return str(path)

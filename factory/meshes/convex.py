@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,12 +79,12 @@ def _decompose(vertices: np.ndarray, faces: np.ndarray, settings: Decomposition)
 def _write(path: Path, parts: list[Part]) -> None:
     """One .npy stream after another: counts (k, 2), then all vertices, then all triangles."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # private to this writer, thread or process
+    with os.fdopen(handle, "wb") as f:
         np.save(f, np.array([(len(v), len(t)) for v, t in parts], np.int64))
         np.save(f, np.concatenate([v for v, _ in parts]))
         np.save(f, np.concatenate([t for _, t in parts]))
-    tmp.replace(path)
+    os.replace(tmp, path)
 
 
 def _read(path: Path) -> list[Part]:
