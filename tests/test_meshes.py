@@ -17,7 +17,7 @@ import trimesh
 from factory import open_dataset
 from factory.checks import quat_to_matrix
 from factory.contract.rollout import Layout
-from factory.contract.sampling import sample_episode
+from factory.contract.sampling import sample_episode, scene_draws
 from factory.errors import EngineUnsupported, MeshError, RecipeError
 from factory.labels.pose import pose_labels, up_cosine
 from factory.meshes import Decomposition, mesh_asset, resolve
@@ -291,7 +291,6 @@ def test_mujoco_drops_a_mesh_cube_to_rest_at_its_half_height(cube):
 
 def test_mujoco_mesh_set_records_the_drawn_file(tmp_path):
     from engines.mujoco import MuJoCoEngine
-    from factory.contract.sampling import scene_draws
     from factory.recipe.meshes import mesh_table
 
     for k, r in enumerate([0.03, 0.05]):
@@ -313,7 +312,6 @@ def test_mujoco_mesh_set_records_the_drawn_file(tmp_path):
 
 def test_mujoco_rests_a_mug_dropped_upside_down_on_its_rim():
     from engines.mujoco import MuJoCoEngine
-    from factory.contract.sampling import scene_draws
     from factory.recipe.meshes import shape_asset
 
     shape = "{type: mug, radius: {type: uniform, low: 0.03, high: 0.05}, height: 0.1, thickness: 0.005}"
@@ -396,3 +394,16 @@ def test_mesh_set_datasets_do_not_depend_on_the_batch_size(tmp_path):
         labels = open_dataset(tmp_path / f"out{n_envs}").episodes().to_pandas()
         assert (labels["rest_pose__thing"] == 1).all() and not labels["toppled__thing"].any()  # balls: never turned
     assert files[1] == files[4]
+
+
+def test_mujoco_conforms_with_meshes():
+    """The engine checker over the shipped mesh recipe: a mesh set, an open mesh weighed by its mass, a push."""
+    from conftest import shipped
+
+    from factory.generate.conformance import check_engine
+
+    recipe = shipped("collision/mesh_drop.yaml", engine={"type": "mujoco"}, steps=60, n_envs=2,
+                     actions=[{"type": "push", "object": "duck", "at": [5], "impulse": [-0.1, 0, 0]}],
+                     outputs={"formats": ["parquet"], "record_every": 5})
+    batch = check_engine("mujoco", pin_scene(recipe, scene_draws(recipe, 0)), alone=2)  # each alone as well
+    assert any(len(r.contacts) for r in batch)
