@@ -407,3 +407,26 @@ def test_mujoco_conforms_with_meshes():
                      outputs={"formats": ["parquet"], "record_every": 5})
     batch = check_engine("mujoco", pin_scene(recipe, scene_draws(recipe, 0)), alone=2)  # each alone as well
     assert any(len(r.contacts) for r in batch)
+
+
+def test_mujoco_a_ball_comes_to_rest_in_a_fixed_tray():
+    """A fixed mesh body (posed per episode) against a primitive: the ball lands on the tray's floor."""
+    from engines.mujoco import MuJoCoEngine
+    from factory.recipe.meshes import shape_asset
+
+    tray = "{type: tray, size: [0.3, 0.2, 0.04], thickness: 0.01}"  # thicker than a 4 ms step of the fall
+    sits = shape_asset(parse_recipe(recipe_text(tray), "r.yaml").scene.objects[0].shape).lowest()
+    text = recipe_text(tray, weight="mass: 1", z=sits, extra="""\
+      fixed: true
+    - name: ball
+      shape: {type: sphere, radius: 0.02}
+      pos: [{type: uniform, low: -0.1, high: 0.1}, 0, 0.1]
+""")
+    recipe = parse_recipe(text, "r.yaml")
+    engine = MuJoCoEngine(recipe)
+    rollouts = engine.run_batch([sample_episode(recipe, i) for i in range(2)])
+    engine.close()
+    for r in rollouts:
+        ball = engine.layout.field(r.states[-1], "ball", "pos")
+        assert ball[2] == pytest.approx(0.01 + 0.02, abs=2e-3)  # on the floor's top, inside the walls
+        assert set(zip(r.contacts.body_a.tolist(), r.contacts.body_b.tolist(), strict=True)) == {(1, 2)}  # no ground
