@@ -1,9 +1,15 @@
-"""Shared fixtures. Genesis scenes cost a kernel compilation the first time (minutes, cached on
-disk afterwards), so tests reuse a few small datasets built once per session."""
+"""Shared fixtures, and the `genesis` mark given by what a test uses.
+
+Genesis scenes cost a kernel compilation the first time (minutes, cached on disk afterwards), so
+tests reuse a few small datasets built once per session. A test needs Genesis, and gets the
+`genesis` mark here, if it uses one of those datasets (directly or through another fixture), runs
+parametrized with `engine="genesis"`, or sits in a module that imports the Genesis engine at its
+top; tests that run a Genesis recipe some other way carry the mark themselves. `-m "not genesis"`
+then runs without the engine, and a run that selected no `genesis` test fails if Genesis got
+imported anyway (a test that needs the mark lacks it). Helpers live in `helpers.py`."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
@@ -11,30 +17,72 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from helpers import s3_options, sharded, shipped, small
 
-from factory.recipe.loader import load_recipe
 from factory.recipe.schema import Recipe
 from factory.storage import FORMATS
 
-ROOT = Path(__file__).resolve().parent.parent
-RECIPES = ROOT / "recipes"
+GENESIS_DATASETS: set[str] = set()
+"""Names of the fixtures below that run a recipe on Genesis."""
 
 
-def shipped(path: str, **update) -> Recipe:
-    """Any shipped recipe (path under recipes/) with some top-level fields replaced, validated again."""
-    recipe = load_recipe(RECIPES / path)
-    return Recipe.model_validate(recipe.model_dump() | update)
+def genesis_dataset(fn: Callable) -> Callable:
+    """A session fixture that builds a dataset with the Genesis engine: its users get the `genesis` mark."""
+    GENESIS_DATASETS.add(fn.__name__)
+    return pytest.fixture(scope="session")(fn)
 
 
-def small(name: str, **update) -> Recipe:
-    """A shipped collision recipe with some top-level fields replaced."""
-    return shipped(f"collision/{name}.yaml", **update)
+# where Genesis scenes are built from: a test module holding any of these at its top needs Genesis (one
+# holding pure helpers of the adapter, such as engines.genesis.bounds or .restitution, does not)
+GENESIS_MODULES = ("genesis", "engines.genesis", "engines.genesis.engine")
 
 
-@pytest.fixture(scope="session")
+def _imports_genesis(module: ModuleType) -> bool:
+    for value in vars(module).values():
+        name = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
+        if isinstance(name, str) and (name in GENESIS_MODULES or name.startswith("genesis.")):
+            return True
+    return False
+
+
+def _engine_marks(config) -> set[str]:
+    """Registered marks named after an engine (`genesis`, `unity`)."""
+    from engines import ENGINES
+
+    return {line.split(":")[0].strip() for line in config.getini("markers")} & set(ENGINES)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(config, items):
+    marks = _engine_marks(config)
+    modules: dict[object, bool] = {}
+    for item in items:
+        engine = getattr(item, "callspec", None) and item.callspec.params.get("engine")
+        if isinstance(engine, str) and engine in marks:
+            item.add_marker(engine)
+        module = getattr(item, "module", None)
+        if module is not None and module not in modules:
+            modules[module] = _imports_genesis(module)
+        if GENESIS_DATASETS.intersection(getattr(item, "fixturenames", ())) or modules.get(module):
+            item.add_marker("genesis")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The engine-free lane's promise: no `genesis` test selected, no Genesis in this process."""
+    items = getattr(session, "items", None)
+    if items and "genesis" in sys.modules and not any(i.get_closest_marker("genesis") for i in items):
+        session.config.get_terminal_writer().line(
+            "\nGenesis was imported although no selected test has the `genesis` mark: a test that needs "
+            "the engine lacks it (see tests/conftest.py)", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@genesis_dataset
 def push_target_dataset(tmp_path_factory) -> Path:
     """8 episodes of the Physion-style push recipe, both formats, 2 shards."""
     from factory.generate.runner import run
@@ -46,7 +94,7 @@ def push_target_dataset(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
+@genesis_dataset
 def sliding_box_dataset(tmp_path_factory) -> Path:
     from factory.generate.runner import run
 
@@ -55,7 +103,7 @@ def sliding_box_dataset(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
+@genesis_dataset
 def push_target_32(tmp_path_factory) -> Path:
     """32 push episodes in 4 shards (Parquet + HDF5), balls of 0.85-1 kg held out for OOD tests:
     enough held-out data to score a trained model."""
@@ -69,7 +117,7 @@ def push_target_32(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
+@genesis_dataset
 def dam_break_dataset(tmp_path_factory) -> Path:
     """Two full dam-break episodes (two scene variants, one episode each), 512 particles recorded."""
     from factory.generate.runner import run
@@ -79,7 +127,7 @@ def dam_break_dataset(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
+@genesis_dataset
 def drape_dataset(tmp_path_factory) -> Path:
     """The drape recipe with a still ball (so the sheet must come to rest on it), two episodes."""
     from factory.generate.runner import run
@@ -91,25 +139,22 @@ def drape_dataset(tmp_path_factory) -> Path:
     return out
 
 
-SHARDED_OUTPUTS = {"formats": list(FORMATS), "record_every": 2, "shard_size": 4}
-
-
-def sharded(**update) -> Recipe:
-    """The sliding box as 16 short episodes in 4 shards: what the resume and verify tests run."""
-    return small("sliding_box", **({"episodes": 16, "steps": 40, "n_envs": 4, "outputs": SHARDED_OUTPUTS} | update))
-
-
-def manifest(root: Path) -> dict:
-    return json.loads((root / "manifest.json").read_text())
-
-
-@pytest.fixture(scope="session")
+@genesis_dataset
 def sharded_dataset(tmp_path_factory) -> Path:
     from factory.generate.runner import run
 
     out = tmp_path_factory.mktemp("sharded") / "ds"
     run(sharded(), out)
     return out
+
+
+@pytest.fixture(scope="module")
+def hand_made_dataset(tmp_path_factory):
+    """Six hand-made collision episodes in two shards, every format (no engine): (root, records)."""
+    from hand_made import write_dataset
+
+    root = tmp_path_factory.mktemp("hand_made")
+    return root, write_dataset(root)
 
 
 @pytest.fixture
@@ -140,11 +185,6 @@ def s3_endpoint(tmp_path_factory) -> str:
     yield url
     proc.terminate()
     proc.wait(timeout=30)
-
-
-def s3_options(endpoint: str) -> dict:
-    """Everything a client needs, passed explicitly: nothing comes from this process's environment."""
-    return {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_recipe_errors import GOOD
+from helpers import GOOD_RECIPE
 
 from factory.errors import RecipeError, StorageError
 from factory.generate.resume import check_output, remove_run
@@ -29,19 +29,19 @@ def problems(text: str) -> list[str]:
 
 
 def test_a_key_given_twice_names_both_lines():
-    text = GOOD.replace("dt: 0.01\n", "dt: 0.01\nsteps: 20\n")
+    text = GOOD_RECIPE.replace("dt: 0.01\n", "dt: 0.01\nsteps: 20\n")
     assert problems(text) == ["line 7: steps: given twice (first on line 5); keep one"]
 
 
 def test_a_nested_key_given_twice_is_refused_beside_other_problems():
-    text = GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      mass: 3").replace("seed: 1", "seed: -1")
+    text = GOOD_RECIPE.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      mass: 3").replace("seed: 1", "seed: -1")
     found = problems(text)
     assert "line 14: scene.objects.0.mass: given twice (first on line 12); keep one" in found
     assert any(p.startswith("line 3: seed:") for p in found)
 
 
 @pytest.mark.parametrize("raw, message", [
-    (GOOD.encode("utf-16"), "line 1: the file is UTF-16 text; save it as UTF-8"),
+    (GOOD_RECIPE.encode("utf-16"), "line 1: the file is UTF-16 text; save it as UTF-8"),
     (b"name: demo\nseed: 1\n\x89PNG\x00\xff", r"line 3: not UTF-8 text \(byte 0x89 at offset 19\)"),
 ])
 def test_a_recipe_that_is_not_utf8_text_is_a_located_error(tmp_path, raw, message):
@@ -53,7 +53,7 @@ def test_a_recipe_that_is_not_utf8_text_is_a_located_error(tmp_path, raw, messag
 
 def test_a_utf8_byte_order_mark_is_fine(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_bytes(GOOD.encode("utf-8-sig"))
+    path.write_bytes(GOOD_RECIPE.encode("utf-8-sig"))
     assert load_recipe(path).name == "demo"
 
 
@@ -67,19 +67,19 @@ def test_binary_recipe_exits_2_without_a_traceback(tmp_path):
 
 
 def test_an_episode_count_past_the_limit_is_refused_at_validation():
-    found = problems(GOOD.replace("episodes: 4", "episodes: 100000000000000"))
+    found = problems(GOOD_RECIPE.replace("episodes: 4", "episodes: 100000000000000"))
     assert any(p.startswith("line 4: episodes:") and "less than or equal to 100000000" in p for p in found)
 
 
 def test_too_many_shards_is_refused_with_the_field():
-    text = GOOD.replace("episodes: 4", "episodes: 50000000") + "outputs: {shard_size: 1}\n"
+    text = GOOD_RECIPE.replace("episodes: 4", "episodes: 50000000") + "outputs: {shard_size: 1}\n"
     assert any("outputs.shard_size: 50,000,000 episodes in shards of 1 make more than 100,000 shards" in p
                for p in problems(text))
 
 
 def test_an_episodes_override_past_the_limit_exits_2_before_any_memory_or_write(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text(GOOD)
+    path.write_text(GOOD_RECIPE)
     proc = factory("run", str(path), "--out", str(tmp_path / "out"), "--episodes", "100000000000000", "--quiet")
     assert proc.returncode == 2, proc.stderr
     assert "episodes: 100,000,000,000,000 is outside 1..100,000,000" in proc.stderr
@@ -88,7 +88,7 @@ def test_an_episodes_override_past_the_limit_exits_2_before_any_memory_or_write(
 
 def test_shards_that_would_not_fit_in_memory_are_refused(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text(GOOD.replace("steps: 100", "steps: 10000000") + "outputs: {shard_size: 100000}\n")
+    path.write_text(GOOD_RECIPE.replace("steps: 100", "steps: 10000000") + "outputs: {shard_size: 100000}\n")
     proc = factory("validate", str(path))
     assert proc.returncode == 2, proc.stderr
     assert "GiB in memory" in proc.stderr and "lower shard_size" in proc.stderr
@@ -142,7 +142,7 @@ def test_cli_overwrite_on_a_foreign_folder_exits_1_and_deletes_nothing(tmp_path)
     out = _foreign_folder(tmp_path)
     before = _tree(out)
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(GOOD)
+    recipe.write_text(GOOD_RECIPE)
     proc = factory("run", str(recipe), "--out", str(out), "--overwrite", "--quiet")
     assert proc.returncode == 1
     assert "--overwrite replaces only a dataset this factory wrote" in proc.stderr

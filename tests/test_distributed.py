@@ -38,7 +38,7 @@ WORKER_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "
 
 
 def recipe(**update) -> Recipe:
-    from conftest import small
+    from helpers import small
 
     outputs = {"formats": ["parquet", "hdf5"], "record_every": 2, "shard_size": 4}
     return small("sliding_box", **({"episodes": EPISODES, "steps": 100, "n_envs": 4, "outputs": outputs} | update))
@@ -106,20 +106,26 @@ def cluster(tmp_path_factory):
     with open(root / "cluster.log", "w") as log:  # the processes keep their own handles
         scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
                                       "--no-dashboard", "--scheduler-file", str(info)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while not info.exists():
-            assert time.monotonic() < deadline and scheduler.poll() is None, (root / "cluster.log").read_text()
-            time.sleep(0.1)
-        address = json.loads(info.read_text())["address"]
-        workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
-                                     "--name", f"w{i}", "--local-directory", str(root / f"w{i}")],
-                                    stdout=log, stderr=log, env=WORKER_ENV) for i in range(2)]
-    with Client(address, timeout="60s") as client:
-        client.wait_for_workers(2, timeout=120)
-    yield address, workers
-    for proc in [*workers, scheduler]:
-        proc.kill()  # nothing of theirs needs a clean shutdown: the datasets are checked already
-        proc.wait()
+        workers: list[subprocess.Popen] = []
+        try:  # the processes go also when the cluster never came up
+            deadline = time.monotonic() + 60
+            while True:  # the scheduler creates the file, then writes it: wait until it reads whole
+                try:
+                    address = json.loads(info.read_text())["address"]
+                    break
+                except (FileNotFoundError, json.JSONDecodeError):
+                    assert time.monotonic() < deadline and scheduler.poll() is None, (root / "cluster.log").read_text()
+                    time.sleep(0.1)
+            workers += [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
+                                          "--name", f"w{i}", "--local-directory", str(root / f"w{i}")],
+                                         stdout=log, stderr=log, env=WORKER_ENV) for i in range(2)]
+            with Client(address, timeout="60s") as client:
+                client.wait_for_workers(2, timeout=120)
+            yield address, workers
+        finally:
+            for proc in [*workers, scheduler]:
+                proc.kill()  # nothing of theirs needs a clean shutdown: the datasets are checked already
+                proc.wait()
 
 
 def test_hdf5_bytes_do_not_depend_on_a_thread_holding_frames(serial, reference, tmp_path):
@@ -183,7 +189,7 @@ def test_one_local_worker_writes_what_serial_writes(reference, tmp_path):
 def test_two_workers_write_to_s3(cluster, reference, s3_endpoint, s3_bucket, tmp_path):
     """Worker processes without any S3 settings write straight to the bucket: the endpoint and
     credentials travel with each task from --storage-option."""
-    from conftest import s3_options
+    from helpers import s3_options
 
     from factory.storage.location import location
 

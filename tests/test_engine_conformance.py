@@ -16,7 +16,7 @@ CHECKED = {"mujoco": (), "genesis": (pytest.mark.genesis,), "unity": (pytest.mar
 
 
 def _push_target(engine: str, **update):
-    from conftest import small
+    from helpers import small
 
     return small("push_target", **({"engine": engine, "steps": 60, "n_envs": 4,
                                     "actions": [{"type": "random_push", "object": "ball", "step": 5,
@@ -50,7 +50,7 @@ def test_genesis_conforms():
 @pytest.mark.unity
 def test_unity_conforms():
     pytest.importorskip("mlagents_envs")
-    from test_unity_engine import recipe
+    from unity_peer import recipe
 
     check_engine("unity", recipe(n_envs=4))
 

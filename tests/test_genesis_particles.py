@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shipped
+from helpers import shipped
 
 from factory import open_dataset
 from factory.errors import SimulationError

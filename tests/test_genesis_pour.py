@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 import yaml
-from conftest import RECIPES, shipped
+from helpers import RECIPES, shipped
 
 from engines.genesis.engine import GenesisEngine
 from factory import open_dataset

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, manifest, small
+from helpers import ROOT, manifest, small
 
 from factory.generate.plan import plan_shards
 from factory.generate.resume import TEMPORARY, receipt_name, scan

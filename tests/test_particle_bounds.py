@@ -64,6 +64,7 @@ def test_liquid_substeps_follow_the_cfl_bound():
     assert substeps(pinned) == 12
 
 
+@pytest.mark.genesis
 def test_genesis_gets_the_fitted_hash():
     """The solver options carry the hash's cell and slot count (Genesis rounds the grid's metres up to cells)."""
     gs = pytest.importorskip("genesis")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import shipped, small
+from helpers import shipped, small
 
 from factory.generate.plain import local_workers
 from factory.generate.runner import run

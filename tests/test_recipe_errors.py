@@ -7,31 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import GOOD_RECIPE
 
 from factory.errors import RecipeError
 from factory.recipe.loader import parse_recipe
 from factory.storage import FORMATS
-
-GOOD = """\
-name: demo
-engine: genesis
-seed: 1
-episodes: 4
-steps: 100
-dt: 0.01
-n_envs: 2
-scene:
-  objects:
-    - name: box
-      shape: {type: box, size: [0.2, 0.2, 0.2]}
-      mass: {type: uniform, low: 0.5, high: 2.0}
-      pos: [0, 0, 0.1]
-actions:
-  - type: push
-    object: box
-    at: [10]
-    impulse: [1, 0, 0]
-"""
 
 
 def problems(text: str) -> list[str]:
@@ -41,7 +21,7 @@ def problems(text: str) -> list[str]:
 
 
 def test_good_recipe_parses():
-    recipe = parse_recipe(GOOD)
+    recipe = parse_recipe(GOOD_RECIPE)
     assert recipe.scene.objects[0].mass.type == "uniform"
     assert recipe.engine.type == "genesis"
 
@@ -101,13 +81,13 @@ MISTAKES = [
 
 @pytest.mark.parametrize("desc,old,new,pattern,_", MISTAKES, ids=[m[0] for m in MISTAKES])
 def test_each_mistake_has_its_message(desc, old, new, pattern, _):
-    assert old in GOOD, desc
-    found = problems(GOOD.replace(old, new, 1))
+    assert old in GOOD_RECIPE, desc
+    found = problems(GOOD_RECIPE.replace(old, new, 1))
     assert any(__import__("re").search(pattern, p) for p in found), found
 
 
 def test_all_problems_reported_at_once():
-    text = GOOD.replace("seed: 1", "seed: -1").replace("steps: 100", "stepz: 100").replace(
+    text = GOOD_RECIPE.replace("seed: 1", "seed: -1").replace("steps: 100", "stepz: 100").replace(
         "type: box, size", "type: boxx, size")
     found = problems(text)
     assert len(found) == 3
@@ -115,7 +95,7 @@ def test_all_problems_reported_at_once():
 
 
 def test_yaml_syntax_error_names_line():
-    found = problems(GOOD.replace("seed: 1", "seed: [1"))
+    found = problems(GOOD_RECIPE.replace("seed: 1", "seed: [1"))
     assert found[0].startswith("line ") and "not valid YAML" in found[0]
 
 
@@ -132,7 +112,7 @@ def test_missing_file_is_a_recipe_error(tmp_path):
 
 def test_cli_bad_recipe_exits_2_and_writes_nothing(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(GOOD.replace("steps: 100", "stepz: 100"))
+    bad.write_text(GOOD_RECIPE.replace("steps: 100", "stepz: 100"))
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "factory.cli", "run", str(bad), "--out", str(out)],
                           capture_output=True, text=True)
@@ -147,7 +127,7 @@ def test_engine_refusal_happens_before_any_write(tmp_path: Path):
     from factory.errors import EngineUnsupported
     from factory.generate.runner import run
 
-    recipe = parse_recipe(GOOD.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      fixed: true").replace(
+    recipe = parse_recipe(GOOD_RECIPE.replace("pos: [0, 0, 0.1]", "pos: [0, 0, 0.1]\n      fixed: true").replace(
         "actions:\n  - type: push\n    object: box\n    at: [10]\n    impulse: [1, 0, 0]\n", ""))
     out = tmp_path / "out"
     with pytest.raises(EngineUnsupported, match="a fixed object has no mass or velocity to randomize"):
@@ -160,8 +140,8 @@ def test_continuous_restitution_needs_scene_variants():
     from engines.genesis import GenesisEngine
     from factory.errors import EngineUnsupported
 
-    drawn = GOOD.replace("pos: [0, 0, 0.1]",
-                         "pos: [0, 0, 0.1]\n      restitution: {type: uniform, low: 0.2, high: 0.9}")
+    drawn = GOOD_RECIPE.replace("pos: [0, 0, 0.1]",
+                                "pos: [0, 0, 0.1]\n      restitution: {type: uniform, low: 0.2, high: 0.9}")
     with pytest.raises(EngineUnsupported,
                        match=r"box\.restitution|scene\.objects\.0\.restitution: varies continuously"):
         GenesisEngine(parse_recipe(drawn))

@@ -15,7 +15,7 @@ import uuid
 
 import pandas as pd
 import pytest
-from conftest import manifest, s3_options, sharded
+from helpers import manifest, s3_options, sharded
 
 from factory import open_dataset
 from factory.errors import StorageError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import manifest, sharded
+from helpers import manifest, sharded
 
 from factory import open_dataset
 from factory.contract.rollout import Contacts, Layout, Rollout

@@ -8,66 +8,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hand_made import write_dataset, write_points_dataset
 
 from factory import open_dataset
-from factory.contract.rollout import Contacts, EpisodeRecord, Layout, Rollout
 from factory.errors import StorageError
-from factory.generate.plan import plan_shards
-from factory.generate.provenance import build_manifest
-from factory.generate.shard import write_shard
-from factory.recipe.loader import parse_recipe
 from factory.storage import FORMATS
-from factory.storage.manifest import write_manifest
-
-RECIPE = parse_recipe("""\
-name: synthetic
-engine: genesis
-seed: 0
-episodes: 6
-steps: 10
-dt: 0.01
-scene:
-  objects:
-    - {name: a, shape: {type: sphere, radius: 0.1}, mass: {type: uniform, low: 1, high: 2}, pos: [0, 0, 0.1]}
-    - {name: b, shape: {type: sphere, radius: 0.1}, pos: [1, 0, 0.1]}
-outputs: {shard_size: 4}
-""")
-LAYOUT = Layout(("a", "b"), ("ground", "a", "b"), 0.01)
-
-
-def record(i: int, T: int = 10) -> EpisodeRecord:
-    rng = np.random.default_rng(i)
-    n = 3
-    contacts = Contacts(np.array([1, 4, 4], np.int32), np.array([0, 1, 0], np.int16), np.array([1, 2, 2], np.int16),
-                        rng.random((n, 3), np.float32), rng.random((n, 3), np.float32),
-                        rng.random((n, 3), np.float32), rng.random(n, np.float32))
-    return EpisodeRecord(
-        Rollout(i, rng.random((T + 1, LAYOUT.state_size), np.float32), rng.random((T, 6), np.float32), contacts),
-        params={"a.mass": 1.0 + i / 10, "b.mass": 1.0},
-        step_labels={"n_contacts": np.arange(T, dtype=np.int16), "max_contact_force": np.ones(T, np.float32)},
-        episode_labels={"touched__a__b": bool(i % 2), "first_contact__a__b": 4 if i % 2 else -1,
-                        "max_speed__a": float(i)},
-    )
-
-
-def write_dataset(root: Path, episodes: int = 6) -> dict[int, EpisodeRecord]:
-    records = {i: record(i) for i in range(episodes)}
-    entries = [write_shard(root, s, [records[i] for i in s.episodes], LAYOUT, list(FORMATS))
-               for s in plan_shards(episodes, RECIPE.outputs.shard_size)]
-    write_manifest(root, build_manifest(RECIPE, {"name": "none", "version": "0", "backend": "cpu"},
-                                        LAYOUT, entries, episodes, None))
-    return records
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> tuple[Path, dict[int, EpisodeRecord]]:
-    root = tmp_path_factory.mktemp("ds")
-    return root, write_dataset(root)
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_round_trip_triples(dataset, fmt):
-    root, records = dataset
+def test_round_trip_triples(hand_made_dataset, fmt):
+    root, records = hand_made_dataset
     ds = open_dataset(root, fmt)
     state, action, next_state = ds.triples()
     assert len(ds) == len(state) == 60
@@ -82,16 +32,16 @@ def test_round_trip_triples(dataset, fmt):
     assert ep.contacts.num_rows == 3 and ep.contacts["body_b"].to_pylist() == ["a", "b", "b"]
 
 
-def test_formats_hold_the_same_tables(dataset):
-    root, _ = dataset
+def test_formats_hold_the_same_tables(hand_made_dataset):
+    root, _ = hand_made_dataset
     pq_ds, h5_ds = open_dataset(root, "parquet"), open_dataset(root, "hdf5")
     assert pq_ds.transitions().equals(h5_ds.transitions())
     assert pq_ds.contacts().equals(h5_ds.contacts())
     assert pq_ds.episodes().equals(h5_ds.episodes())
 
 
-def test_columns_are_typed(dataset):
-    root, _ = dataset
+def test_columns_are_typed(hand_made_dataset):
+    root, _ = hand_made_dataset
     t = open_dataset(root).transitions()
     assert t.schema.field("state").type == pa.list_(pa.float32(), 26)
     assert t.schema.field("action").type == pa.list_(pa.float32(), 6)
@@ -115,11 +65,11 @@ def test_row_groups_never_split_an_episode(tmp_path, monkeypatch):
         seen |= episodes
 
 
-def test_manifest_lists_every_file_with_checksum(dataset):
+def test_manifest_lists_every_file_with_checksum(hand_made_dataset):
     from factory.storage.location import location
     from factory.storage.manifest import read_manifest
 
-    root, _ = dataset
+    root, _ = hand_made_dataset
     m = read_manifest(root)
     files = [f for s in m["shards"] for f in s["files"]]
     assert {f["path"] for f in files} == {p.relative_to(root).as_posix() for p in root.rglob("*")
@@ -136,7 +86,7 @@ def test_incomplete_dataset_is_refused(tmp_path):
         open_dataset(tmp_path)
 
 
-def test_other_tools_open_the_files(dataset):
+def test_other_tools_open_the_files(hand_made_dataset):
     """pandas, DuckDB, Polars, dask and h5py read the shards with no help from the factory."""
     import dask.dataframe as dd
     import duckdb
@@ -144,7 +94,7 @@ def test_other_tools_open_the_files(dataset):
     import pandas as pd
     import polars as pl
 
-    root, records = dataset
+    root, records = hand_made_dataset
     glob = str(root / "parquet" / "transitions" / "*.parquet")
     assert len(pd.read_parquet(root / "parquet" / "transitions")) == 60
     assert duckdb.sql(f"select count(*), count(distinct episode) from '{glob}'").fetchall()[0] == (60, 6)
@@ -161,21 +111,6 @@ def test_other_tools_open_the_files(dataset):
         assert contacts["body_b"].tolist() == [1, 2, 2] and contacts["position"].shape == (3, 3)
         assert set(contacts["episode"]) == {2}
         assert f["step_labels"]["n_contacts"][t:t + 10].tolist() == list(range(10))
-
-
-def write_points_dataset(root: Path) -> list[EpisodeRecord]:
-    """3 fluid/cloth-like episodes: 7 points of two (T+1, N, 3) fields, in every format."""
-    layout = Layout(("a",), ("a",), 0.01, ("particle_pos", "particle_vel"), 7, ("a.velocity.x",))
-    rng = np.random.default_rng(0)
-    records = [EpisodeRecord(
-        Rollout(i, rng.random((5, 13), np.float32), rng.random((4, 1), np.float32), Contacts.empty(),
-                {"particle_pos": rng.random((5, 7, 3), np.float32), "particle_vel": rng.random((5, 7, 3), np.float32)},
-                np.arange(0, 14, 2)),
-        {"a.mass": 1.0}, {"mean_height": np.ones(4, np.float32)}, {"settled": True}) for i in range(3)]
-    entries = [write_shard(root, plan_shards(3, 8)[0], records, layout, list(FORMATS))]
-    write_manifest(root, build_manifest(RECIPE, {"name": "none", "version": "0", "backend": "cpu"},
-                                        layout, entries, 3, None))
-    return records
 
 
 def test_points_round_trip_in_both_formats(tmp_path):
@@ -201,7 +136,7 @@ def test_writing_a_shard_imports_no_pandas(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys\nfrom test_storage import LAYOUT, record\nfrom factory.generate.plan import plan_shards\n"
+    code = ("import sys\nfrom hand_made import LAYOUT, record\nfrom factory.generate.plan import plan_shards\n"
             "from factory.generate.shard import write_shard\nfrom factory.storage import FORMATS\n"
             f"write_shard({str(tmp_path)!r}, plan_shards(3, 8)[0], [record(i) for i in range(3)], LAYOUT, "
             "list(FORMATS))\n"
@@ -216,11 +151,11 @@ def test_writing_a_shard_imports_no_pandas(tmp_path):
         "parquet/transitions/shard-00000.parquet"]
 
 
-def test_hdf5_of_an_older_layout_is_refused_with_advice(dataset, tmp_path):
+def test_hdf5_of_an_older_layout_is_refused_with_advice(hand_made_dataset, tmp_path):
     import json
     import shutil
 
-    root, _ = dataset
+    root, _ = hand_made_dataset
     copy = tmp_path / "old"
     shutil.copytree(root, copy)
     manifest = json.loads((copy / "manifest.json").read_text())

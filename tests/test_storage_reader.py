@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-import test_storage
-from test_storage import LAYOUT, RECIPE, write_points_dataset
+from hand_made import LAYOUT, RECIPE, write_points_dataset
 
 from factory import open_dataset
 from factory.errors import StorageError
@@ -21,12 +20,9 @@ from factory.storage.manifest import write_manifest
 ENGINE = {"name": "none", "version": "0", "backend": "cpu"}
 
 
-dataset = test_storage.dataset  # its six hand-made episodes in two shards, every format (a module fixture)
-
-
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_pieces_hold_whole_episodes_and_together_the_table(dataset, fmt):
-    root, _ = dataset
+def test_pieces_hold_whole_episodes_and_together_the_table(hand_made_dataset, fmt):
+    root, _ = hand_made_dataset
     ds = open_dataset(root, fmt)
     pieces = ds.pieces()
     assert [e for p in pieces for e in p.episodes] == list(range(6))
@@ -47,8 +43,8 @@ def test_pieces_hold_whole_episodes_and_together_the_table(dataset, fmt):
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_columns_match_the_tables(dataset, fmt):
-    root, _ = dataset
+def test_columns_match_the_tables(hand_made_dataset, fmt):
+    root, _ = hand_made_dataset
     ds = open_dataset(root, fmt)
     tables = {"transitions": ds.transitions(), "episodes": ds.episodes(), "contacts": ds.contacts()}
     for table, name in [("contacts", "penetration"), ("contacts", "episode"), ("contacts", "position"),
@@ -59,8 +55,8 @@ def test_columns_match_the_tables(dataset, fmt):
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_records_come_back_as_written(dataset, fmt):
-    root, written = dataset
+def test_records_come_back_as_written(hand_made_dataset, fmt):
+    root, written = hand_made_dataset
     ds = open_dataset(root, fmt)
     got = list(ds.records())
     assert [r.index for r in got] == list(range(6))
@@ -79,9 +75,9 @@ def test_records_come_back_as_written(dataset, fmt):
 
 
 @pytest.mark.parametrize("source", list(FORMATS))
-def test_records_read_back_write_the_same_data_in_every_format(dataset, tmp_path, source):
+def test_records_read_back_write_the_same_data_in_every_format(hand_made_dataset, tmp_path, source):
     """What a converter or a merge does: read records from one format, write them with each."""
-    root, _ = dataset
+    root, _ = hand_made_dataset
     src = open_dataset(root, source)
     records = list(src.records())
     entries = [write_shard(tmp_path, s, [records[i] for i in s.episodes], src.layout, list(FORMATS))
@@ -117,10 +113,10 @@ def test_registry_refuses_unknown_and_mismatched_formats(monkeypatch):
         reader_for(other)
 
 
-def test_hdf5_pieces_are_runs_of_episodes_within_a_memory_budget(dataset, monkeypatch):
+def test_hdf5_pieces_are_runs_of_episodes_within_a_memory_budget(hand_made_dataset, monkeypatch):
     import factory.storage.hdf5 as hdf5
 
-    root, _ = dataset
+    root, _ = hand_made_dataset
     ds = open_dataset(root, "hdf5")
     assert [p.episodes for p in ds.pieces()] == [(0, 1, 2, 3), (4, 5)]  # one piece per shard file
     monkeypatch.setattr(hdf5, "PIECE_BYTES", 2 * (11 * 26 + 10 * 6) * 4)  # two episodes' states + actions

@@ -7,18 +7,17 @@ ML-Agents itself with --mlagents-port) or as the Editor (started here, connectin
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("mlagents_envs")
 
-from test_unity_scene import head_on
+from helpers import ROOT
+from unity_peer import BUILD, recipe, run
 
 from engines.unity import UnityEngine
 from engines.unity.scene import episode_parameters, make_layout
@@ -26,44 +25,6 @@ from factory.contract.sampling import sample_episode
 from factory.errors import EngineUnsupported, SimulationError
 
 pytestmark = pytest.mark.unity
-ROOT = Path(__file__).resolve().parent.parent
-BUILD = str(ROOT / "engines" / "unity" / "peer_build" / "PhysicsPeer")
-
-
-def free_base_port(span: int = 4) -> int:
-    """A port p with p..p+span-1 free right now (the OS picks p; the rest are checked)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + span < 65535 and all(_free(base + i) for i in range(1, span)):
-            return base
-    raise RuntimeError("no free port range")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def recipe(peer_args: list[str] = (), engine: dict | None = None, **update):
-    """The shipped head-on recipe, short, on the peer build at a free port."""
-    args = ["--bodies", "left,right", "--agents", "2", *peer_args]
-    engine = {"file_name": BUILD, "base_port": free_base_port(), "timeout_wait": 10, "args": args,
-              **(engine or {})}
-    return head_on(engine, **({"steps": 60, "dt": 0.01, "n_envs": 8} | update))
-
-
-def run(recipe_, episodes, **kw) -> tuple[list, UnityEngine]:
-    engine = UnityEngine(recipe_, **kw)
-    try:
-        return engine.run_batch([sample_episode(recipe_, i) for i in episodes]), engine
-    finally:
-        engine.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("mlagents_envs")
 
-from test_unity_engine import recipe
+from unity_peer import recipe
 
 from factory import open_dataset
 from factory.generate.distributed import DaskExecutor

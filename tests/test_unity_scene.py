@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("mlagents_envs")
+
+from unity_peer import head_on
 
 from engines import load_engine
 from engines.unity.protocol import (
@@ -25,18 +26,8 @@ from engines.unity.scene import (
 )
 from factory.contract.sampling import sample_episode
 from factory.errors import EngineNotInstalled, EngineUnsupported
-from factory.recipe.loader import load_recipe
-from factory.recipe.schema import Recipe
 
 pytestmark = pytest.mark.unity
-RECIPES = Path(__file__).resolve().parent.parent / "recipes"
-
-
-def head_on(engine: dict | None = None, **update) -> Recipe:
-    recipe = load_recipe(RECIPES / "unity" / "head_on.yaml")
-    data = recipe.model_dump() | update
-    data["engine"] = data["engine"] | (engine or {})
-    return Recipe.model_validate(data)
 
 
 def test_contact_message_round_trip():

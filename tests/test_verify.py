@@ -13,7 +13,7 @@ import h5py
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import manifest, sharded
+from helpers import manifest, sharded
 
 from factory.generate.runner import run
 from factory.storage.manifest import MANIFEST, file_entry

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-from conftest import manifest, sharded
+from helpers import manifest, sharded
 
 from factory.generate.plan import plan_shards
 from factory.generate.resume import STATE_DIR, receipt_name
