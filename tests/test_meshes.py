@@ -13,6 +13,7 @@ import coacd
 import numpy as np
 import pytest
 import trimesh
+from helpers import shipped
 
 from factory import open_dataset
 from factory.checks import quat_to_matrix
@@ -398,8 +399,6 @@ def test_mesh_set_datasets_do_not_depend_on_the_batch_size(tmp_path):
 
 def test_mujoco_conforms_with_meshes():
     """The engine checker over the shipped mesh recipe: a mesh set, an open mesh weighed by its mass, a push."""
-    from conftest import shipped
-
     from factory.generate.conformance import check_engine
 
     recipe = shipped("collision/mesh_drop.yaml", engine={"type": "mujoco"}, steps=60, n_envs=2,
