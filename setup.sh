@@ -12,7 +12,7 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e '.[genesis,mujoco,model,unity,cloud,dev,export,docs]'
+.venv/bin/pip install -q -e '.[genesis,mujoco,meshes,model,unity,cloud,dev,export,docs]'
 # LeRobot's own loader for the export tests, in a venv of its own: lerobot 0.4.4 (the last for Python
 # 3.11) needs torchvision, which fails beside torch 2.13.0 CPU, so it gets torch 2.14.1 (~5.9 GB, ~6 min).
 # Opt-in with FACTORY_LEROBOT=1 (CI sets it); without it the test that needs it is skipped.

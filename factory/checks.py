@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from factory.contract.rollout import Layout
+from factory.errors import FactoryError
 from factory.labels.collision import LabelContext, left_support_step, rest_step
 from factory.labels.strike import motion_labels
 from factory.names import (
@@ -94,13 +95,18 @@ def make_body(shape: str, mass: float, dims: tuple[float, ...]) -> Body:
     return Body(shape, mass, tuple(dims), inertia)
 
 
+_DIMS = {"sphere": ("radius",), "box": ("size.x", "size.y", "size.z"), "cylinder": ("radius", "height")}
+
+
 def bodies_for(recipe: dict, params: dict[str, float]) -> dict[str, Body]:
     """Each object's body as drawn for one episode (`params` keyed 'ball.mass', 'target.size.x')."""
     out = {}
     for obj in recipe["scene"]["objects"]:
         n, shape = obj["name"], obj["shape"]["type"]
-        dims = {"sphere": ("radius",), "box": ("size.x", "size.y", "size.z"),
-                "cylinder": ("radius", "height")}[shape]
+        if shape not in _DIMS:
+            raise FactoryError(f"object '{n}' is a '{shape}': the physics checks and the baseline model know "
+                               f"{', '.join(_DIMS)} bodies only")
+        dims = _DIMS[shape]
         out[n] = make_body(shape, params[f"{n}.mass"], tuple(params[f"{n}.{d}"] for d in dims))
     return out
 

@@ -40,6 +40,10 @@ class EngineUnsupported(FactoryError):
     """A recipe asks for something the chosen engine cannot represent."""
 
 
+class MeshError(FactoryError):
+    """A mesh file that cannot be found, read or made into a body; the recipe loader adds its line."""
+
+
 class SimulationError(FactoryError):
     """The engine failed while simulating a batch."""
 

@@ -62,6 +62,9 @@ PUSHED_TO_TARGET = "pushed_to_target"
 REACH_ERROR = "reach_error"
 REACHED = "reached"
 REACH_STEP = "reach_step"
+REST_POSE = "rest_pose"  # of a mesh body: upright 1, on its side 0, upside down -1
+UP_COS = "up_cos"
+TOPPLED = "toppled"
 # Episode labels about the whole scene
 CAME_TO_REST = "came_to_rest"
 REST_STEP = "rest_step"

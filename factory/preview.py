@@ -16,6 +16,7 @@ import numpy as np
 
 from factory.contract.rollout import Layout
 from factory.errors import FactoryError
+from factory.recipe.meshes import MESH_TYPES, shape_asset
 from factory.recipe.scene_fields import episode_scene
 from factory.recipe.schema import Recipe
 from factory.storage.dataset import Dataset, Episode
@@ -97,6 +98,14 @@ def _rotation(q: np.ndarray) -> np.ndarray:
     return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
                      [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
                      [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+def _outline_points(shape) -> np.ndarray:
+    """Body-frame points whose projection's convex hull is the shape's outline: a mesh's own vertices
+    (of its convex parts, as the episode drew it), or a primitive's silhouette points."""
+    if shape.type in MESH_TYPES:
+        return np.concatenate([v for v, _ in shape_asset(shape).parts])
+    return _silhouette_points(shape.model_dump(mode="json"))
 
 
 def _silhouette_points(shape: dict) -> np.ndarray:
@@ -213,7 +222,7 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
 
     recipe = episode_scene(Recipe.model_validate(ds.manifest["recipe"]), ep.params)  # its own sizes
     layout, scene = ds.layout, recipe.model_dump(mode="json")["scene"]
-    shapes = {o["name"]: _silhouette_points(o["shape"]) for o in scene["objects"] if o["name"] in layout.objects}
+    shapes = {o.name: _outline_points(o.shape) for o in recipe.scene.objects if o.name in layout.objects}
     reach = {o: float(np.linalg.norm(p, axis=1).max()) for o, p in shapes.items()}
     pos = {o: layout.field(ep.states, o, "pos") for o in shapes}
     quat = {o: layout.field(ep.states, o, "quat") for o in shapes}

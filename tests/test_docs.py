@@ -79,4 +79,4 @@ def test_recipe_reference_covers_every_model():
     page = hook.render(schema)
     headings = set(re.findall(r"^## (\w+)$", page, re.MULTILINE))
     assert headings == {"Recipe", *schema["$defs"]}
-    assert "| `mass` | number or distribution | `1.0` |" in page
+    assert "| `mass` | number or distribution or null | `1.0` |" in page  # null: a mesh weighed by density

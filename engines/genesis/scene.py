@@ -9,10 +9,12 @@ import numpy as np
 
 from engines.genesis import restitution
 from engines.genesis.cup import cup_file
+from engines.genesis.meshes import mesh_morph
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
 from factory.errors import EngineUnsupported
 from factory.recipe.containers import CupShape, movers
 from factory.recipe.distributions import Choice, is_random, nominal
+from factory.recipe.meshes import MESH_SHAPES, shape_asset
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import (
     BoxShape,
@@ -32,7 +34,8 @@ def check_representable(recipe: Recipe) -> None:
         if isinstance(obj.shape, CupShape) and not obj.fixed:  # its mass is placed for a driven cup, not a falling one
             problems.append(f"scene.objects.{i}.fixed: a cup is a fixed container or one a 'tilt' drives; "
                             "a free cup is not supported")
-        if obj.fixed and (is_random(obj.mass) or any(is_random(v) for v in obj.vel + obj.ang_vel)):
+        weight = [v for v in (obj.mass, obj.density) if v is not None]
+        if obj.fixed and any(is_random(v) for v in weight + obj.vel + obj.ang_vel):
             problems.append(f"scene.objects.{i}: a fixed object has no mass or velocity to randomize")
     if recipe.scene_variants is None:
         problems += [f"{'.'.join(map(str, f.path))}: varies continuously, and the envs of a Genesis batch "
@@ -153,6 +156,9 @@ def _morph(gs, obj: RigidObject, mover: bool = False):
     shape = obj.shape
     if isinstance(shape, CupShape):  # fixed or free by its joint: a fixed cup's body has none
         return gs.morphs.MJCF(file=cup_file(shape, free=mover), pos=(0.0, 0.0, 0.0))
+    if isinstance(shape, MESH_SHAPES):
+        asset = shape_asset(shape)
+        return mesh_morph(gs, obj.name, asset, obj.nominal_mass(asset.volume), free=not obj.fixed or mover)
     common = {"pos": (0.0, 0.0, 0.0), "fixed": obj.fixed and not mover}
     if isinstance(shape, BoxShape):
         return gs.morphs.Box(size=tuple(nominal(s) for s in shape.size), **common)

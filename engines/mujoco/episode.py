@@ -71,7 +71,8 @@ class EpisodeSetup:
         friction = ([spec.ground_friction] if has_ground else []) + [b.friction for b in spec.bodies]
         restitution = ([self._drawn(spec, "ground", self._ground_restitution)] if has_ground else []) + [
             self._drawn(spec, b.name, e) for b, e in zip(spec.bodies, self._restitution, strict=True)]
-        for p, (a, b) in enumerate(scene.pairs):
+        for p, k in enumerate(scene.geom_pairs):
+            a, b = scene.pairs[k]
             m.pair_friction[p, :2] = max(friction[a], friction[b], MIN_FRICTION)  # the larger, as on Genesis
             m.pair_solref[p] = solref_for(pair_restitution(restitution[a], restitution[b]), self.recipe.dt)
         mujoco.mj_setConst(m, self.data)  # inverse weights follow the new masses (data is scratch here)

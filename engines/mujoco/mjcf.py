@@ -14,7 +14,10 @@ from itertools import combinations
 from xml.sax.saxutils import quoteattr
 
 from factory.errors import EngineUnsupported
+from factory.meshes import MeshAsset
+from factory.meshes.mjcf import mesh_assets, mesh_body, part_names
 from factory.recipe.distributions import nominal, support
+from factory.recipe.meshes import MESH_SHAPES, MESH_TYPES, shape_asset
 from factory.recipe.schema import (
     BoxShape,
     CylinderShape,
@@ -35,8 +38,9 @@ class SceneModel:
 
     xml: str
     bodies: tuple[str, ...]  # layout bodies in order: ("ground", *objects) with a ground
-    pairs: tuple[tuple[int, int], ...]  # layout body indices of each <pair>, in model order
+    pairs: tuple[tuple[int, int], ...]  # layout body indices of each pair of bodies that can touch, in model order
     slots: tuple[int, ...]  # contacts each pair's contact sensor can report per step
+    geom_pairs: tuple[int, ...]  # for each <pair> (of geoms) in model order, its body pair in `pairs`
 
     @property
     def sensor_width(self) -> int:
@@ -68,10 +72,17 @@ def scene_model(recipe: Recipe) -> SceneModel:
     """The recipe's scene as MJCF, at nominal values; each episode then sets its own (masses, poses, pairs)."""
     scene, ground = recipe.scene, recipe.scene.ground
     gravity = " ".join(f"{g:g}" for g in scene.gravity)
+    meshes = {o.name: shape_asset(o.shape) for o in scene.objects if isinstance(o.shape, MESH_SHAPES)}
+    option = f'timestep="{recipe.dt!r}" gravity="{gravity}" cone="elliptic"'
+    # several contacts between convex meshes (a flat face on a box), not one: only where there are meshes,
+    # so scenes of primitives keep their bytes
     lines = [f'<mujoco model={quoteattr(recipe.name)}>',
-             f'  <option timestep="{recipe.dt!r}" gravity="{gravity}" cone="elliptic"/>',
-             '  <default><geom contype="0" conaffinity="0" condim="3" margin="0"/></default>',
-             '  <worldbody>']
+             f'  <option {option}><flag multiccd="enable"/></option>' if meshes else f'  <option {option}/>',
+             '  <default><geom contype="0" conaffinity="0" condim="3" margin="0"/></default>']
+    if meshes:
+        lines += ['  <asset>', *(f"    {m}" for name, asset in meshes.items() for m in mesh_assets(name, asset)),
+                  '  </asset>']
+    lines.append('  <worldbody>')
     if ground is not None:
         if ground.size is None:
             lines.append(f'    <geom name="ground" type="plane" size="0 0 1" pos="0 0 {ground.height!r}"/>')
@@ -79,39 +90,64 @@ def scene_model(recipe: Recipe) -> SceneModel:
             hx, hy = (s / 2 for s in ground.size)
             lines.append(f'    <geom name="ground" type="box" size="{hx!r} {hy!r} {TABLE_THICKNESS / 2!r}" '
                          f'pos="0 0 {ground.height - TABLE_THICKNESS / 2!r}"/>')
-    lines += [_body(obj) for obj in scene.objects]
+    lines += [_body(obj, meshes.get(obj.name)) for obj in scene.objects]
     lines.append('  </worldbody>')
     bodies = (("ground",) if ground is not None else ()) + tuple(o.name for o in scene.objects)
     welded = {b for b, name in enumerate(bodies) if name == "ground" or _object(recipe, name).fixed}
     pairs = tuple((a, b) for a, b in combinations(range(len(bodies)), 2) if not {a, b} <= welded)
+    geoms = [part_names(name, meshes[name]) if name in meshes else [name] for name in bodies]
+    geom_pairs = [(k, g, h) for k, (a, b) in enumerate(pairs) for g in geoms[a] for h in geoms[b]]
     lines.append('  <contact>')
-    lines += [f'    <pair geom1="{bodies[a]}" geom2="{bodies[b]}" condim="3"/>' for a, b in pairs]
+    lines += [f'    <pair geom1="{g}" geom2="{h}" condim="3"/>' for _, g, h in geom_pairs]
     lines.append('  </contact>')
     # a contact sensor per pair reports its contacts every step, so `mujoco.rollout` records them in C
     shapes = [_shape_kind(recipe, name) for name in bodies]
-    slots = tuple(1 if "sphere" in (shapes[a], shapes[b]) else 4 if "plane" in (shapes[a], shapes[b]) else 8
-                  for a, b in pairs)
-    lines += ['  <sensor>'] + [f'    <contact geom1="{bodies[a]}" geom2="{bodies[b]}" num="{n}" data="{SENSOR_DATA}"/>'
-                               for (a, b), n in zip(pairs, slots, strict=True)] + ['  </sensor>', '</mujoco>']
-    return SceneModel("\n".join(lines), bodies, pairs, slots)
+    slots = tuple(_slots(shapes[a], shapes[b], len(geoms[a]) * len(geoms[b])) for a, b in pairs)
+    lines += ['  <sensor>'] + [f'    <contact {_matches(bodies, meshes, a, b)} num="{n}"'
+                               f'{_reduce(shapes[a], shapes[b])} data="{SENSOR_DATA}"/>'
+                               for (a, b), n in zip(pairs, slots, strict=True)]
+    lines += ['  </sensor>', '</mujoco>']
+    return SceneModel("\n".join(lines), bodies, pairs, slots, tuple(k for k, _, _ in geom_pairs))
+
+
+MAX_MESH_SLOTS = 64  # contacts a sensor of a pair with a mesh reports per step (4 per pair of parts): the strongest
+
+
+def _slots(a: str, b: str, geom_pairs: int) -> int:
+    if "mesh" in (a, b):
+        return min(MAX_MESH_SLOTS, 4 * geom_pairs)
+    return 1 if "sphere" in (a, b) else 4 if "plane" in (a, b) else 8
+
+
+def _reduce(a: str, b: str) -> str:
+    return ' reduce="maxforce"' if "mesh" in (a, b) else ""
+
+
+def _matches(bodies: tuple[str, ...], meshes: dict[str, MeshAsset], a: int, b: int) -> str:
+    """The sensor's two sides: a primitive's one geom, or every geom of a mesh object's body."""
+    return " ".join(f'{"body" if bodies[x] in meshes else "geom"}{k}="{bodies[x]}"' for k, x in ((1, a), (2, b)))
 
 
 def _shape_kind(recipe: Recipe, name: str) -> str:
     if name == "ground":
         assert recipe.scene.ground is not None  # a ground body comes from the recipe's ground
         return "plane" if recipe.scene.ground.size is None else "box"
-    return _object(recipe, name).shape.type
+    kind = _object(recipe, name).shape.type
+    return "mesh" if kind in MESH_TYPES else kind
 
 
 def _object(recipe: Recipe, name: str) -> RigidObject:
     return next(o for o in recipe.scene.objects if o.name == name)
 
 
-def _body(obj: RigidObject) -> str:
-    """One object as a body with one geom; a fixed object has no joint (welded to the world)."""
+def _body(obj: RigidObject, mesh: MeshAsset | None) -> str:
+    """One object as a body with one geom (a mesh: one per convex part); a fixed object has no joint
+    (welded to the world)."""
     joint = "" if obj.fixed else "<freejoint/>"
+    if mesh is not None:
+        return f'    <body name="{obj.name}">{joint}{mesh_body(obj.name, mesh, obj.nominal_mass(mesh.volume))}</body>'
     return (f'    <body name="{obj.name}">{joint}<geom name="{obj.name}" {_geom(obj)} '
-            f'mass="{nominal(obj.mass)!r}"/></body>')
+            f'mass="{obj.nominal_mass()!r}"/></body>')
 
 
 def _geom(obj: RigidObject) -> str:

@@ -95,7 +95,7 @@ def robot_scene(recipe: Recipe) -> RobotScene:
     parts = tuple(_parts(model, robot) for robot in recipe.robots)
     for part in parts:
         _set_gains(model, part)
-    return RobotScene(model, SceneModel(scene.xml, bodies, tuple(pairs), tuple(slots)), parts)
+    return RobotScene(model, SceneModel(scene.xml, bodies, tuple(pairs), tuple(slots), scene.geom_pairs), parts)
 
 
 @cache

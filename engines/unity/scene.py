@@ -28,6 +28,7 @@ from factory.contract.rollout import Layout
 from factory.contract.sampling import EpisodeSpec, sample_episode
 from factory.errors import EngineUnsupported, did_you_mean
 from factory.recipe.distributions import Distribution, is_random, nominal
+from factory.recipe.meshes import MESH_TYPES
 from factory.recipe.schema import Recipe
 from factory.recipe.schema import UnityEngine as UnityConfig
 
@@ -57,6 +58,9 @@ def check_representable(recipe: Recipe, layout: Layout) -> None:
                             f"{', '.join(missing)}")
     if cfg.file_name is None and cfg.worker_id != 0:
         problems.append("engine.worker_id: the Editor (no file_name) serves one connection; use worker_id 0")
+    problems += [f"scene.objects.{i}.shape: a '{o.shape.type}' needs its mesh in the scene, and a Unity build's "
+                 "scenes are authored in the Editor (the factory cannot send it geometry); use engine: mujoco or "
+                 "genesis" for i, o in enumerate(recipe.scene.objects) if o.shape.type in MESH_TYPES]
     problems += _unrecorded_restitution(recipe)
     if problems:
         raise EngineUnsupported("the recipe asks for what the Unity adapter cannot do:\n" +

@@ -17,6 +17,7 @@ import numpy as np
 from factory.compare.runs import EngineRun
 from factory.names import FIRST_CONTACT, pair_label
 from factory.recipe.distributions import support
+from factory.recipe.meshes import MESH_SHAPES, reach
 from factory.recipe.schema import BoxShape, CylinderShape, Recipe, RigidObject, SphereShape
 
 WINDOW = 2  # recorded steps either side of a first contact
@@ -75,6 +76,8 @@ def _reach(obj: RigidObject) -> float:
         return float(np.linalg.norm([support(s)[1] for s in shape.size]) / 2)
     if isinstance(shape, CylinderShape):
         return float(np.hypot(support(shape.radius)[1], support(shape.height)[1] / 2))
+    if isinstance(shape, MESH_SHAPES):
+        return reach(shape)
     assert isinstance(shape, SphereShape)  # compare runs collision scenes: no cups
     return float(support(shape.radius)[1])
 

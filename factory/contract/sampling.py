@@ -21,6 +21,7 @@ from factory.contract.robots import RobotInit, sample_robot
 from factory.contract.seeds import Reseeded, pcg64_seeds, seed_words
 from factory.recipe.containers import LIP_AXES, Tilt, movers, tilt_schedule
 from factory.recipe.distributions import Uniform, nominal, sample
+from factory.recipe.meshes import MESH_SHAPES, shape_asset
 from factory.recipe.scene_fields import SceneField, scene_fields
 from factory.recipe.schema import Move, Push, RandomPush, Recipe, RigidObject
 
@@ -187,13 +188,26 @@ def _sample_body(obj: RigidObject, draw: _Draw) -> BodyInit:
     n = obj.name
     return BodyInit(
         name=n,
-        mass=draw(f"{n}.mass", obj.mass),
+        mass=_mass(obj, draw),
         friction=draw(f"{n}.friction", obj.friction),
         pos=draw.vec(f"{n}.pos", obj.pos),
         quat=euler_to_quat(draw.vec(f"{n}.euler", obj.euler)),
         vel=draw.vec(f"{n}.vel", obj.vel),
         ang_vel=draw.vec(f"{n}.ang_vel", obj.ang_vel),
     )
+
+
+def _mass(obj: RigidObject, draw: _Draw) -> float:
+    """The body's mass: drawn, or a mesh's density (drawn) times the volume of this episode's mesh at its scale."""
+    n = obj.name
+    if obj.mass is not None:
+        return draw(f"{n}.mass", obj.mass)
+    assert isinstance(obj.shape, MESH_SHAPES) and obj.density is not None  # the schema's rule: a mesh has one
+    density = draw(f"{n}.density", obj.density)
+    drawn = {key.removeprefix(f"{n}."): value for key, value in draw.params.items() if key.startswith(f"{n}.")}
+    volume = shape_asset(obj.shape, drawn).volume  # of this episode's scene values (file, scale, sizes)
+    draw.params[f"{n}.mass"] = mass = density * volume
+    return mass
 
 
 def _schedule(action: Push | RandomPush, key: str, obj: int, forces: np.ndarray, dt: float,

@@ -14,6 +14,7 @@ from factory.contract.rollout import Layout
 from factory.contract.sampling import sample_episode
 from factory.names import param_column
 from factory.recipe.loader import recipe_hash
+from factory.recipe.meshes import mesh_table
 from factory.recipe.schema import Recipe
 from factory.storage.manifest import FORMAT_VERSION
 from factory.version import __version__
@@ -32,6 +33,7 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
         "recipe_path": recipe_path,
         "recipe": recipe.model_dump(mode="json"),
         "recipe_hash": recipe_hash(recipe),
+        **({"meshes": meshes} if (meshes := mesh_table(recipe.scene.objects)) else {}),
         "seed": recipe.seed,
         "engine": engine,
         "git_commit": _git_commit(),

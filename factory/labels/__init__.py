@@ -23,6 +23,7 @@ from factory.labels.robot import RobotLabelContext, robot_labels
 from factory.names import param_name
 from factory.recipe.containers import CupShape, Tilt
 from factory.recipe.distributions import nominal
+from factory.recipe.meshes import MESH_TYPES
 from factory.recipe.scene_fields import episode_scene, scene_fields
 from factory.recipe.schema import BoxShape, CylinderShape, Recipe, SphereShape
 
@@ -49,6 +50,7 @@ def _rigid_context(recipe: Recipe, layout: Layout) -> LabelContext:
         rest_speed=recipe.labels.rest_speed,
         min_impact_force=recipe.labels.min_impact_force,
         striker=recipe.labels.striker,
+        poses=tuple(o.name for o in recipe.scene.objects if o.shape.type in MESH_TYPES and not o.fixed),
     )
 
 

@@ -15,6 +15,7 @@ from itertools import combinations
 import numpy as np
 
 from factory.contract.rollout import Contacts, Layout
+from factory.labels.pose import pose_labels
 from factory.labels.strike import strike_labels
 from factory.names import (
     CAME_TO_REST,
@@ -44,6 +45,7 @@ class LabelContext:
     rest_speed: float
     min_impact_force: float
     striker: str | None = None  # a struck ball whose strike labels (`labels.strike`) are wanted
+    poses: tuple[str, ...] = ()  # free objects whose rest pose is labelled (`labels.pose`): the meshes
 
 
 def batch_step_labels(contacts: Contacts, episode: np.ndarray, n_episodes: int,
@@ -194,6 +196,8 @@ def batch_episode_labels(states: np.ndarray, contacts: Contacts, episode: np.nda
         columns[body_label(LEFT_SUPPORT_STEP, obj)] = left[:, j].tolist()
         columns[body_label(MAX_SPEED, obj)] = max_speed[:, j].tolist()
         columns[body_label(FRICTION_COS, obj)] = friction[:, j].tolist()
+    if ctx.poses:
+        columns.update(pose_labels(states, layout, ctx.poses))
     if ctx.striker is not None:
         columns.update(strike_labels(states, first, impacts, layout, ctx.fixed, ctx.striker))
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]

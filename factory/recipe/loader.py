@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from factory.errors import RecipeError, did_you_mean
+from factory.recipe.meshes import absolute_paths, mesh_problems
 from factory.recipe.schema import Recipe
 from factory.recipe.shipped import resolve_recipe
 
@@ -31,7 +32,7 @@ def load_recipe(path: str | Path) -> Recipe:
         raw = path.read_bytes()
     except OSError as exc:
         raise RecipeError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    return parse_recipe(decode_recipe(raw, str(path)), str(path))
+    return parse_recipe(decode_recipe(raw, str(path)), str(path), path.parent)
 
 
 def decode_recipe(raw: bytes, source: str) -> str:
@@ -46,7 +47,9 @@ def decode_recipe(raw: bytes, source: str) -> str:
                                    f"{exc.start}); a recipe is a UTF-8 YAML file"]) from None
 
 
-def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
+def parse_recipe(text: str, source: str = "<recipe>", base: Path | None = None) -> Recipe:
+    """Validate recipe text; relative mesh paths are taken against `base` (the recipe's folder;
+    default the working directory) and every mesh is loaded once to refuse what cannot be a body."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -58,12 +61,15 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
     lines: dict[Loc, int] = {}
     repeated: list[str] = []
     data = _construct(node, (), lines, repeated)
+    absolute_paths(data, base or Path.cwd())
     try:
         recipe = Recipe.model_validate(data, context={"check_files": True})  # robot files: `recipe.robots`
     except ValidationError as exc:
         raise RecipeError(source, repeated + _describe(exc, data, lines)) from None
-    if repeated:
-        raise RecipeError(source, repeated)
+    problems = repeated + [f"line {_line(loc, lines)}: {'.'.join(map(str, loc))}: {message}"
+                           for loc, message in mesh_problems(recipe.scene.objects)]
+    if problems:
+        raise RecipeError(source, problems)
     return recipe
 
 

@@ -1,10 +1,10 @@
 """The recipe fields that shape a built scene, and a recipe with them pinned to drawn values.
 
-Object sizes, restitutions (contact parameters), particle spacing, liquid volume, viscosity, cloth size and
-compliances are baked into
-a scene when an engine builds it, so an engine that runs a batch of episodes on one built scene
-(Genesis) cannot vary them env by env. They are drawn per scene variant instead of per episode
-(`factory.sampling.scene_draws`); this module names them and pins them.
+Object sizes, mesh scales and a mesh set's file, restitutions (contact parameters), particle spacing,
+liquid volume, viscosity, cloth size and compliances are baked into a scene when an engine builds
+it, so an engine that runs a batch of episodes on one built scene (Genesis) cannot vary them env by
+env. They are drawn per scene variant instead of per episode (`factory.sampling.scene_draws`); this
+module names them and pins them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from factory.names import param_name
 from factory.recipe.field_types import Num
+from factory.recipe.meshes import MeshSetShape, pick_field
 from factory.recipe.schema import Recipe
 
 _AXES = "xyz"
@@ -36,7 +37,10 @@ def scene_fields(recipe: Recipe) -> list[SceneField]:
             fields += [SceneField(f"{obj.name}.size.{a}", (*at, "size", k), v)
                        for k, (a, v) in enumerate(zip(_AXES, shape.size, strict=True))]
         fields += [SceneField(f"{obj.name}.{dim}", (*at, dim), getattr(shape, dim))
-                   for dim in ("radius", "height") if hasattr(shape, dim)]
+                   for dim in ("radius", "bottom_radius", "height", "neck_radius", "neck_height", "scale", "thickness")
+                   if hasattr(shape, dim)]
+        if isinstance(shape, MeshSetShape):  # which file of the set: its index, drawn uniformly
+            fields.append(SceneField(f"{obj.name}.mesh", (*at, "pick"), pick_field(shape)))
         if obj.restitution is not None:  # Genesis bakes contact parameters into the built scene
             fields.append(SceneField(f"{obj.name}.restitution", ("scene", "objects", i, "restitution"),
                                      obj.restitution))

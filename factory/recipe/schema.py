@@ -14,8 +14,10 @@ from pydantic import Field, SerializerFunctionWrapHandler, field_validator, mode
 
 from factory.errors import did_you_mean
 from factory.recipe.containers import CupShape, Tilt, check_pour
-from factory.recipe.distributions import Uniform, support
+from factory.recipe.distributions import Uniform, nominal, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
+from factory.recipe.generated import BottleShape, BowlShape, MugShape, TrayShape
+from factory.recipe.meshes import MESH_TYPES, MeshSetShape, MeshShape
 from factory.recipe.particles import Cloth, Fluid, Move
 from factory.recipe.robots import Robot, check_robots
 from factory.registry import FORMATS
@@ -49,7 +51,8 @@ class CylinderShape(Strict):
         require_range(self.height, "height", 0.0)
 
 
-Shape = Annotated[BoxShape | SphereShape | CylinderShape | CupShape, Field(discriminator="type")]
+Shape = Annotated[BoxShape | SphereShape | CylinderShape | CupShape | MeshShape | MeshSetShape | MugShape | BowlShape
+                  | BottleShape | TrayShape, Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- scene
@@ -58,7 +61,8 @@ class RigidObject(Strict):
 
     name: Name
     shape: Shape
-    mass: Num = Field(1.0, description="Mass in kg.")
+    mass: Num | None = Field(1.0, description="Mass in kg; a mesh given none is weighed by its `density`.")
+    density: Num | None = Field(None, description="kg/m³: a mesh's mass is this times its volume.")
     friction: Num = Field(0.5, description="Coulomb friction coefficient (Genesis: 0.01-5).")
     restitution: Num | None = Field(None, description="Coefficient of restitution; a contact takes the mean "
                                     "of its two bodies' values (the ground counts as a body; unset is 0).")
@@ -68,14 +72,39 @@ class RigidObject(Strict):
     ang_vel: Vec3 = Field([0.0, 0.0, 0.0], description="Initial angular velocity in rad/s.")
     fixed: bool = Field(False, description="Welded to the world (a wall, a target post).")
 
+    def nominal_mass(self, volume: float = 0.0) -> float:
+        """The mass at nominal values: `mass`, or `density` times `volume` (a mesh body's, m³)."""
+        if self.mass is not None:
+            return nominal(self.mass)
+        return nominal(self.density if self.density is not None else 0.0) * volume
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_mass(cls, data: object) -> object:
+        """A primitive weighs 1 kg unless told; a mesh has no default: its `density` or `mass` weighs it."""
+        if isinstance(data, dict) and "mass" not in data and _type_of(data.get("shape")) in MESH_TYPES:
+            return {**data, "mass": None}
+        return data
+
     @model_validator(mode="after")
     def _physical(self) -> RigidObject:
         self.shape.validate_physical()
-        require_range(self.mass, "mass", 0.0)
+        if self.shape.type in MESH_TYPES and (self.mass is None) == (self.density is None):
+            raise ValueError("density: give a mesh either `density` (kg/m³, weighed by its volume) or `mass` (kg)")
+        if self.shape.type not in MESH_TYPES and self.density is not None:
+            raise ValueError("density: only a mesh is weighed by its volume; give this object's `mass`")
+        if self.mass is not None:
+            require_range(self.mass, "mass", 0.0)
+        if self.density is not None:
+            require_range(self.density, "density", 0.0)
         require_range(self.friction, "friction", 0.0, low_open=False)
         if self.restitution is not None:
             require_range(self.restitution, "restitution", 0.0, 1.0, low_open=False)
         return self
+
+
+def _type_of(shape: object) -> object:
+    return shape.get("type") if isinstance(shape, dict) else getattr(shape, "type", None)
 
 
 class Ground(Strict):
