@@ -102,6 +102,14 @@ class RigidObject(Strict):
             require_range(self.restitution, "restitution", 0.0, 1.0, low_open=False)
         return self
 
+    @model_serializer(mode="wrap")
+    def _without_unset_density(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """A body weighed by its `mass` dumps (and hashes) as it did before meshes had a density."""
+        data = handler(self)
+        if self.density is None:
+            data.pop("density", None)
+        return data
+
 
 def _type_of(shape: object) -> object:
     return shape.get("type") if isinstance(shape, dict) else getattr(shape, "type", None)
