@@ -99,6 +99,8 @@ def test_bad_files_name_the_file_and_line(tmp_path):
         found = problems(recipe_text(shape), base=tmp_path)
         assert len(found) == 1 and found[0].startswith("line 11: scene.objects.0.shape."), found
         assert expect in found[0], found
+    listed = problems(recipe_text("{type: mesh_set, files: ['nosuchpackage:a.obj']}"), base=tmp_path)
+    assert listed[0].startswith("line 11: scene.objects.0.shape.files: "), listed  # the field the user wrote
 
 
 def test_a_failed_decomposition_names_the_file_and_line(cube, monkeypatch):

@@ -144,7 +144,8 @@ def mesh_problems(objects: list) -> list[tuple[tuple[str | int, ...], str]]:
         try:
             members = shape.members()
         except MeshError as exc:
-            problems.append(((*at, "dir" if shape.type == "mesh_set" else "file"), str(exc)))
+            field = "file" if shape.type != "mesh_set" else "files" if shape.files else "dir"
+            problems.append(((*at, field), str(exc)))
             continue
         for k, path in enumerate(members):
             where: tuple[str | int, ...] = ((*at, "file") if isinstance(shape, MeshShape) else
