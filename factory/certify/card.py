@@ -13,9 +13,9 @@ import yaml
 
 from factory import checks
 from factory.names import episode_row, param_name
+from factory.recipe.schema import DEFAULT_LICENSE  # also for datasets made before recipes had a license
 
 CARD = "README.md"
-DEFAULT_LICENSE = "cc-by-4.0"
 SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
          (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))
 
