@@ -164,6 +164,21 @@ def test_card_and_certificate_under_a_url(s3_bucket, s3_endpoint):
     assert rewrite_documents(where) and verify(where) == []
 
 
+def test_hf_export_and_merge_carry_a_card(pushes, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from factory.export import export
+    from factory.export.merge import merge
+
+    export(pushes, "hf", tmp_path / "hf")
+    meta = front_matter((tmp_path / "hf" / CARD).read_text())
+    assert meta["license"] == "cc-by-4.0" and "configs" not in meta  # the export holds no Parquet folders
+    assert datasets.load_from_disk(str(tmp_path / "hf"))["transitions"].num_rows == 400
+    merge([pushes, pushes], tmp_path / "merged")
+    assert "merged from" in (tmp_path / "merged" / CARD).read_text()
+    assert verify(tmp_path / "merged") == []
+    assert main(["verify", str(tmp_path / "merged"), "--replay", "1"]) == 1
+
+
 @pytest.mark.genesis
 def test_fluid_card(dam_break_dataset):
     card = (dam_break_dataset / CARD).read_text()

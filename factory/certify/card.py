@@ -51,6 +51,14 @@ def render(manifest: dict[str, Any], episodes: list[dict[str, Any]], certificate
     return f"---\n{header}---\n\n" + "\n\n".join(s for s in sections if s) + "\n"
 
 
+def without_configs(card: str) -> str:
+    """The card for a copy of the data in another layout (an export): `configs` name this folder's
+    Parquet files, which the copy does not have."""
+    _, header, body = card.split("---\n", 2)
+    meta = {k: v for k, v in yaml.safe_load(header).items() if k != "configs"}
+    return f"---\n{yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)}---\n{body}"
+
+
 def scenario(manifest: dict[str, Any]) -> str:
     r, c = manifest.get("recipe") or {}, manifest["counts"]
     objects = ", ".join(f"{o['name']} ({o['shape']['type']})" for o in (r.get("scene") or {}).get("objects", []))
@@ -119,8 +127,8 @@ def provenance(manifest: dict[str, Any]) -> str:
              ("created", manifest.get("created")), ("git commit", manifest.get("git_commit")),
              ("platform", manifest.get("platform")),
              ("command", " ".join(manifest["command"]) if manifest.get("command") else None)]
-    if manifest.get("sources"):
-        facts.append(("merged from", ", ".join(str(s.get("path") or s.get("recipe_hash")) for s in manifest["sources"])))
+    if "merge" in manifest:
+        facts.append(("merged from", ", ".join(s["location"] for s in manifest["merge"]["sources"])))
     return "## Provenance\n\n" + "\n".join(f"- {k}: `{v}`" for k, v in facts if v is not None) + \
         "\n\n`manifest.json` holds the resolved recipe and every file's sha256."
 

@@ -107,8 +107,9 @@ def certificate(ds: Dataset) -> dict[str, Any]:
         "passed": all(f["passed"] for f in figures),
         "figures": figures,
         "replay": {"engine": m["engine"], "platform": m.get("platform"), "python": m.get("python"),
-                   "holds_on": "the same engine, engine version and platform: `factory verify DATASET --replay K` "
-                               "re-simulates episodes from the manifest and compares them step by step"},
+                   "holds_on": "none: a merged dataset's episodes are replayed from their sources" if "merge" in m
+                   else "the same engine, engine version and platform: `factory verify DATASET --replay K` "
+                        "re-simulates episodes from the manifest and compares them bit for bit"},
         "episode_states_sha256": {str(i): h for i, h in sorted(tally.hashes.items())},
     }
 

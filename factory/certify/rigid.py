@@ -13,10 +13,11 @@ MIN_EXCHANGE = 0.01  # a contact counts when it moves at least this fraction of 
 
 def momentum_residuals(states: np.ndarray, actions: np.ndarray, contacts: Contacts, layout: Layout,
                        bodies: dict[str, Body], fixed: frozenset[str] | set[str]) -> np.ndarray:
-    """|Δ(p_a + p_b)| / max(|Δp_a|, |Δp_b|) in the horizontal plane over each unpushed transition that
-    ends in a contact between two free objects touching no third one: ≈0 when the contact conserves
-    the pair's momentum. Horizontal, because the ground's normal force is vertical; its friction over
-    one transition is what remains."""
+    """|Δ(p_a + p_b)| / max(|Δp_a|, |Δp_b|) along the horizontal part of the contact normal, over each
+    unpushed transition that ends in a contact between two free objects touching no third one: ≈0 when
+    the contact conserves the pair's momentum. Horizontal, because the ground's normal force is
+    vertical; the ground's friction over one transition is what remains. Contacts whose normal is mostly
+    vertical (one body resting on the other) say nothing about the exchange and are skipped."""
     free = {layout.bodies.index(n) for n in layout.objects if n not in fixed}
     objects = {layout.bodies.index(n) for n in layout.objects}
     out = []
@@ -27,7 +28,8 @@ def momentum_residuals(states: np.ndarray, actions: np.ndarray, contacts: Contac
         pairs = {tuple(sorted(p)) for p in zip(contacts.body_a[here].tolist(), contacts.body_b[here].tolist(),
                                                strict=True) if set(p) <= objects}
         for a, b in pairs:
-            rows = here & (np.minimum(contacts.body_a, contacts.body_b) == a) & (np.maximum(contacts.body_a, contacts.body_b) == b)
+            low, high = np.minimum(contacts.body_a, contacts.body_b), np.maximum(contacts.body_a, contacts.body_b)
+            rows = here & (low == a) & (high == b)
             normal = contacts.normal[rows].mean(0)[:2]
             if np.linalg.norm(normal) < 0.5:
                 continue

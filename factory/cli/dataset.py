@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from factory.cli.options import FORMAT_CHOICE, add_storage_options, where
@@ -80,6 +79,8 @@ def _replay(location: Location, count: int, named: tuple[int, ...]) -> list[str]
     from factory.storage.dataset import Dataset
 
     ds = Dataset(location)
+    if "merge" in ds.manifest:
+        return ["a merged dataset has no one recipe and seed to replay: replay its sources (manifest: merge.sources)"]
     results = replay(ds, choose(ds, count, named))
     for result in results:
         print(f"replay {result}")

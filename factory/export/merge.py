@@ -33,6 +33,7 @@ from factory.storage import reader_for
 from factory.storage.dataset import Dataset
 from factory.storage.group import check_same_layout
 from factory.storage.location import Location, location
+from factory.certify.documents import write_documents
 from factory.storage.manifest import FORMAT_VERSION, MANIFEST, write_manifest
 from factory.storage.opener import open_dataset
 from factory.version import __version__
@@ -83,7 +84,7 @@ def merge(sources: list[str | os.PathLike[str] | Location], out: str | os.PathLi
             dest.remove(rel)
         dest.prune()  # so the same command can run again
         raise
-    write_manifest(dest, manifest)
+    write_manifest(dest, write_documents(dest, manifest))  # the merged dataset's own card and certificate
     return manifest
 
 

@@ -57,8 +57,8 @@ def replay(ds: Dataset, episodes: Sequence[int]) -> list[Replayed]:
         simulated, _ = simulate_shard(recipe, shard, sample_shard(recipe, shard))
         fresh = simulated.batches[0][2][0]
         mine = stored[index].rollout
-        arrays = [("state", fresh.states, mine.states), ("action", fresh.actions, mine.actions)] + [(name, fresh.points[name], mine.points[name])
-                                                         for name in ds.layout.points]
+        arrays = [("state", fresh.states, mine.states), ("action", fresh.actions, mine.actions),
+                  *((name, fresh.points[name], mine.points[name]) for name in ds.layout.points)]
         out.append(first_difference(index, arrays, ds.layout))
     return out
 
