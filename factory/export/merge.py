@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from factory.certify.documents import write_documents
 from factory.contract.rollout import EpisodeRecord
 from factory.errors import MergeError
 from factory.export.source import shard_files
@@ -33,7 +34,6 @@ from factory.storage import reader_for
 from factory.storage.dataset import Dataset
 from factory.storage.group import check_same_layout
 from factory.storage.location import Location, location
-from factory.certify.documents import write_documents
 from factory.storage.manifest import FORMAT_VERSION, MANIFEST, write_manifest
 from factory.storage.opener import open_dataset
 from factory.version import __version__
