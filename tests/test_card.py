@@ -184,3 +184,23 @@ def test_fluid_card(dam_break_dataset):
     card = (dam_break_dataset / CARD).read_text()
     assert "liquid volume ratio" in card and front_matter(card)["tags"][4] == "fluid"
     assert verify(dam_break_dataset) == []
+
+
+def test_momentum_residual_on_hand_made_contacts():
+    from factory.certify.rigid import momentum_residuals
+    from factory.checks import make_body
+    from factory.contract.rollout import Contacts, Layout
+
+    layout = Layout(("a", "b"), ("ground", "a", "b"), 0.01)
+    bodies = {"a": make_body("sphere", 1.0, (0.1,)), "b": make_body("sphere", 2.0, (0.1,))}
+    states = np.zeros((2, layout.state_size), np.float32)
+    states[:, 3] = states[:, 16] = 1.0  # unit quaternions
+    states[0, 7], states[1, 7], states[1, 20] = 3.0, -1.0, 2.0  # a: 3 → -1 m/s, b: 0 → 2 m/s: 4 N·s each way
+    zero = np.zeros((1, 3), np.float32)
+    contacts = Contacts(np.ones(1, np.int32), np.ones(1, np.int16), np.full(1, 2, np.int16), zero,
+                        np.array([[1.0, 0, 0]], np.float32), zero, np.zeros(1, np.float32))
+    actions = np.zeros((1, 6), np.float32)
+    assert momentum_residuals(states, actions, contacts, layout, bodies, set()) == pytest.approx([0.0])
+    states[1, 20] = 0.0  # b never felt it: all 4 N·s lost
+    assert momentum_residuals(states, actions, contacts, layout, bodies, set()) == pytest.approx([1.0])
+    assert len(momentum_residuals(states, actions, contacts, layout, bodies, {"b"})) == 0  # b fixed: not free
