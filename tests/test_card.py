@@ -204,3 +204,9 @@ def test_momentum_residual_on_hand_made_contacts():
     states[1, 20] = 0.0  # b never felt it: all 4 N·s lost
     assert momentum_residuals(states, actions, contacts, layout, bodies, set()) == pytest.approx([1.0])
     assert len(momentum_residuals(states, actions, contacts, layout, bodies, {"b"})) == 0  # b fixed: not free
+
+
+def test_license_comes_from_the_recipe(tmp_path):
+    assert "license" not in small("sliding_box").model_dump()  # the default keeps every recipe's hash
+    run(small("sliding_box", episodes=1, engine=MUJOCO, license="cc0-1.0"), tmp_path / "cc0")
+    assert front_matter((tmp_path / "cc0" / CARD).read_text())["license"] == "cc0-1.0"

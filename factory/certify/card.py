@@ -70,8 +70,9 @@ def scenario(manifest: dict[str, Any]) -> str:
         lines.append(f"- {r['steps']} steps of {r['dt']} s, recorded every {every}")
     if objects:
         lines.append(f"- objects: {objects}")
-    lines.append(f"- a state is {manifest['features']['state']['shape'][0]} floats, an action "
-                 f"{manifest['features']['action']['shape'][0]} ({manifest['features']['action'].get('unit', '')})")
+    if features := manifest.get("features"):
+        lines.append(f"- a state is {features['state']['shape'][0]} floats, an action "
+                     f"{features['action']['shape'][0]} ({features['action'].get('unit', '')})")
     return "\n".join(lines)
 
 
@@ -129,7 +130,9 @@ def provenance(manifest: dict[str, Any]) -> str:
              ("command", " ".join(manifest["command"]) if manifest.get("command") else None)]
     if "merge" in manifest:
         facts.append(("merged from", ", ".join(s["location"] for s in manifest["merge"]["sources"])))
+    missing = [k for k, v in facts if v is None]
     return "## Provenance\n\n" + "\n".join(f"- {k}: `{v}`" for k, v in facts if v is not None) + \
+        (f"\n- not recorded in this manifest: {', '.join(missing)}" if missing else "") + \
         "\n\n`manifest.json` holds the resolved recipe and every file's sha256."
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from factory.errors import did_you_mean
 from factory.recipe.containers import CupShape, Tilt, check_pour
@@ -312,6 +312,14 @@ class Recipe(Strict):
     labels: LabelOptions = Field(default_factory=LabelOptions)
     quality: QualityOptions = Field(default_factory=QualityOptions)
     quarantine: Quarantine = Field(default_factory=Quarantine)
+
+    @model_serializer(mode="wrap")
+    def _without_default_license(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """A recipe under the default license dumps (and hashes) as it did before recipes had one."""
+        data = handler(self)
+        if data.get("license") == DEFAULT_LICENSE:
+            data.pop("license")
+        return data
 
     @field_validator("engine", mode="before")
     @classmethod
