@@ -210,3 +210,11 @@ def test_license_comes_from_the_recipe(tmp_path):
     assert "license" not in small("sliding_box").model_dump()  # the default keeps every recipe's hash
     run(small("sliding_box", episodes=1, engine=MUJOCO, license="cc0-1.0"), tmp_path / "cc0")
     assert front_matter((tmp_path / "cc0" / CARD).read_text())["license"] == "cc0-1.0"
+
+
+@pytest.mark.genesis
+def test_cloth_card(drape_dataset):
+    cert = json.loads((drape_dataset / VALIDITY).read_text())
+    strain = next(f for f in cert["figures"] if f["name"] == "cloth edge strain (highest)")
+    assert strain["passed"] and cert["passed"]
+    assert "cloth edge strain" in (drape_dataset / CARD).read_text()

@@ -116,8 +116,8 @@ def certificate_section(certificate: dict[str, Any] | None) -> str:
     engine = replay.get("engine") or {}
     return (f"## Physics certificate\n\n{verdict}: every figure measured from the stored data (`validity.json`, "
             "with each episode's state sha256).\n\n| figure | value | threshold | |\n|---|---|---|---|\n"
-            + "\n".join(rows) + f"\n\nReplay holds on {engine.get('name', '?')} {engine.get('version', '')} "
-            f"({replay.get('platform') or 'platform not recorded'}): `factory verify DATASET --replay 3`.")
+            + "\n".join(rows) + f"\n\nMade on {engine.get('name', '?')} {engine.get('version', '')} "
+            f"({replay.get('platform') or 'platform not recorded'}). Replay holds on {replay.get('holds_on')}.")
 
 
 def provenance(manifest: dict[str, Any]) -> str:

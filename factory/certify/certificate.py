@@ -62,9 +62,11 @@ class Tally:
         return np.concatenate([np.zeros(0), *self.pooled.get(name, [])])
 
     def worst(self, name: str, highest: bool = True) -> tuple[float, list[int]]:
+        """The worst value of a per-episode figure, and the worst episodes (not those at 0 for a gain)."""
         values = self.per_episode.get(name, {})
         ranked = sorted(values, key=values.__getitem__, reverse=highest)
-        return (values[ranked[0]] if ranked else 0.0), ranked[:WORST]
+        named = [i for i in ranked if values[i] > 0] if highest else ranked
+        return (values[ranked[0]] if ranked else 0.0), named[:WORST]
 
 
 def measure(ds: Dataset) -> Tally:
