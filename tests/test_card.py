@@ -218,3 +218,13 @@ def test_cloth_card(drape_dataset):
     strain = next(f for f in cert["figures"] if f["name"] == "cloth edge strain (highest)")
     assert strain["passed"] and cert["passed"]
     assert "cloth edge strain" in (drape_dataset / CARD).read_text()
+
+
+def test_documents_of_a_dataset_with_every_episode_quarantined(pushes_copy):
+    from factory.certify.documents import write_documents
+
+    m = manifest(pushes_copy)
+    m["shards"] = [dict(s, files=[]) for s in m["shards"]]
+    listed = write_documents(location(pushes_copy), m)["documents"]
+    assert [d["path"] for d in listed] == [VALIDITY, CARD]
+    assert json.loads((pushes_copy / VALIDITY).read_text())["episodes"] == 0

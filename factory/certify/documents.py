@@ -25,7 +25,7 @@ def write_documents(where: Location, manifest: dict[str, Any]) -> dict[str, Any]
     manifest with both listed (not yet written: the caller writes the manifest last)."""
     ds = Dataset(where, "parquet" if "parquet" in manifest["formats"] else None, manifest=manifest)
     cert = certificate(ds)
-    card = render(manifest, ds.episodes().to_pylist(), cert)
+    card = render(manifest, ds.episodes().to_pylist() if ds.files else [], cert)  # every episode quarantined: none
     entries = [_write(where, VALIDITY, (json.dumps(cert, indent=2) + "\n").encode()),
                _write(where, CARD, card.encode())]
     return manifest | {DOCUMENTS: entries}
