@@ -141,6 +141,12 @@ def test_replay_catches_a_consistent_forgery(pushes_copy, capsys):
     assert "episode 5: different from step 20, field state ball.pos.x" in err
 
 
+def test_overwrite_replaces_a_carded_dataset(pushes_copy):
+    run(small("sliding_box", episodes=1, engine=MUJOCO), pushes_copy, overwrite=True)
+    assert manifest(pushes_copy)["counts"]["episodes"] == 1 and verify(pushes_copy) == []
+    assert "# sliding_box" in (pushes_copy / CARD).read_text()
+
+
 def test_card_command_rewrites_the_documents(pushes_copy, capsys):
     (pushes_copy / CARD).unlink()
     assert verify(pushes_copy) == [f"{CARD}: missing"]
@@ -204,6 +210,9 @@ def test_momentum_residual_on_hand_made_contacts():
     states[1, 20] = 0.0  # b never felt it: all 4 N·s lost
     assert momentum_residuals(states, actions, contacts, layout, bodies, set()) == pytest.approx([1.0])
     assert len(momentum_residuals(states, actions, contacts, layout, bodies, {"b"})) == 0  # b fixed: not free
+    states[1, 20] = 1.9  # 0.2 N·s lost, of which the ground's friction may take 0.5·(1 + 2)·9.81·0.01 N·s
+    residual = momentum_residuals(states, actions, contacts, layout, bodies, set(), {"a": 0.5, "b": 0.5})
+    assert residual == pytest.approx([(0.2 - 1.5 * 9.81 * 0.01) / 4], rel=1e-4)
 
 
 def test_license_comes_from_the_recipe(tmp_path):
