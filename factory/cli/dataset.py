@@ -1,4 +1,4 @@
-"""Commands on a dataset: `factory verify`, `factory inspect`, `factory preview`."""
+"""Commands on a dataset: `factory verify` (and replay), `factory card`, `factory inspect`, `factory preview`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from factory.cli.options import FORMAT_CHOICE, add_storage_options, where
+
+if TYPE_CHECKING:
+    from factory.storage.location import Location
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +19,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Re-hash every file against the manifest and check counts, schema and "
                        "episode indices (none missing, none twice). Exit 1 on any problem.")
     p.add_argument("dataset", help="dataset folder or URL")
+    p.add_argument("--replay", type=int, default=0, metavar="K",
+                   help="also re-simulate K episodes drawn at random from the manifest alone (recipe, seed, "
+                   "engine) and compare them bit for bit with the stored ones")
+    p.add_argument("--replay-episodes", type=_indices, default=(), metavar="I,J",
+                   help="replay these episodes (e.g. 3,17) instead of random ones")
     add_storage_options(p)
     p.set_defaults(func=_verify)
+
+    p = sub.add_parser("card", help="write a dataset's card (README.md) and certificate (validity.json) again",
+                       description="Measure the physics certificate from the stored data, render the dataset card "
+                       "(Hugging Face front matter, scenario, distributions, certificate, provenance) and list "
+                       "both in the manifest. A run writes them itself; this redoes them, e.g. for an older dataset.")
+    p.add_argument("dataset", help="dataset folder or URL")
+    add_storage_options(p)
+    p.set_defaults(func=_card)
 
     p = sub.add_parser("inspect", help="summarise a dataset",
                        description="Counts, schema and label summary of a dataset folder.")
@@ -42,7 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _verify(args: argparse.Namespace) -> int:
     from factory.storage.verify import verify
 
-    problems = verify(where(args.dataset, args))
+    location = where(args.dataset, args)
+    problems = verify(location)
+    if not problems and (args.replay or args.replay_episodes):
+        problems = _replay(location, args.replay, args.replay_episodes)
     for problem in problems:
         print(f"{args.dataset}: {problem}", file=sys.stderr)
     if problems:
@@ -50,6 +70,37 @@ def _verify(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     print(f"{args.dataset}: ok")
+    return 0
+
+
+def _replay(location: Location, count: int, named: tuple[int, ...]) -> list[str]:
+    """Print each replayed episode's verdict; return the differing ones as problems."""
+    from factory.generate.replay import choose, replay
+    from factory.storage.dataset import Dataset
+
+    ds = Dataset(location)
+    if "merge" in ds.manifest:
+        return ["a merged dataset has no one recipe and seed to replay: replay its sources (manifest: merge.sources)"]
+    results = replay(ds, choose(ds, count, named))
+    for result in results:
+        print(f"replay {result}")
+    engine = ds.manifest["engine"]
+    return [f"replay on {engine.get('name')} {engine.get('version')}: {r}" for r in results if not r.identical]
+
+
+def _indices(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected episode indices like 3,17, not {text!r}") from None
+
+
+def _card(args: argparse.Namespace) -> int:
+    from factory.certify.documents import rewrite_documents
+
+    location = where(args.dataset, args)
+    passed = rewrite_documents(location)
+    print(f"{args.dataset}: README.md and validity.json written; certificate {'passed' if passed else 'failed'}")
     return 0
 
 

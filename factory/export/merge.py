@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from factory.certify.documents import write_documents
 from factory.contract.rollout import EpisodeRecord
 from factory.errors import MergeError
 from factory.export.source import shard_files
@@ -83,7 +84,7 @@ def merge(sources: list[str | os.PathLike[str] | Location], out: str | os.PathLi
             dest.remove(rel)
         dest.prune()  # so the same command can run again
         raise
-    write_manifest(dest, manifest)
+    write_manifest(dest, write_documents(dest, manifest))  # the merged dataset's own card and certificate
     return manifest
 
 

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from factory.certify.card import CARD
+from factory.certify.certificate import VALIDITY
 from factory.errors import StorageError
 from factory.generate.plan import Shard
 from factory.recipe.loader import recipe_hash
@@ -68,7 +70,7 @@ def check_output(out: Location, overwrite: bool) -> None:
 
 def made_here(rel: str) -> bool:
     """Whether a file below an output is one the factory writes there."""
-    return (rel == MANIFEST or rel.startswith(f"{STATE_DIR}/") or is_shard_file(rel)
+    return (rel in (MANIFEST, CARD, VALIDITY) or rel.startswith(f"{STATE_DIR}/") or is_shard_file(rel)
             or fnmatch.fnmatch(rel, PREVIEWS) or fnmatch.fnmatch(rel.rsplit("/", 1)[-1], TEMPORARY))
 
 

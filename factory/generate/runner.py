@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from engines import load_engine
+from factory.certify.documents import write_documents
 from factory.contract.engine import Engine
 from factory.contract.rollout import Layout
 from factory.errors import NO_SPACE, OutOfSpace, StorageError, exhausted, failed_file
@@ -95,7 +96,7 @@ def _generate(recipe: Recipe, out: Location, shards: list[Shard], total: int, ov
     manifest = build_manifest(recipe, receipts[0]["engine"], layout, [_shard_entry(r) for r in receipts],
                               total, recipe_path, created=record.started,
                               quarantined=[q for r in receipts for q in r["quarantined"]])
-    write_manifest(out, manifest)
+    write_manifest(out, write_documents(out, manifest))
     return manifest
 
 

@@ -319,11 +319,17 @@ MAX_EPISODES = 100_000_000  # per dataset: planning and the manifest list every 
 MAX_SHARDS = 100_000
 
 
+DEFAULT_LICENSE = "cc-by-4.0"
+
+
 class Recipe(Strict):
     """A scenario family: what to simulate, how to randomize it, and what to write."""
 
     name: Name
     description: str = ""
+    license: str = Field(DEFAULT_LICENSE, min_length=1, description="The data's license, an SPDX-style id as the "
+                         "Hugging Face Hub spells it (cc-by-4.0, cc0-1.0, apache-2.0, other): written into the "
+                         "dataset card's front matter.")
     kind: Literal["collision", "fluid", "cloth"] = Field(
         "collision", description="collision: rigid bodies; fluid: scene.fluid; cloth: scene.cloth.")
     engine: Engine
@@ -346,6 +352,14 @@ class Recipe(Strict):
     labels: LabelOptions = Field(default_factory=LabelOptions)
     quality: QualityOptions = Field(default_factory=QualityOptions)
     quarantine: Quarantine = Field(default_factory=Quarantine)
+
+    @model_serializer(mode="wrap")
+    def _without_default_license(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """A recipe under the default license dumps (and hashes) as it did before recipes had one."""
+        data = handler(self)
+        if data.get("license") == DEFAULT_LICENSE:
+            data.pop("license")
+        return data
 
     @field_validator("engine", mode="before")
     @classmethod

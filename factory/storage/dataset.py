@@ -34,9 +34,11 @@ class Episode:
 class Dataset:
     """A dataset on disk or under a URL; tables are read on demand, in episode order."""
 
-    def __init__(self, where: str | os.PathLike[str] | Location, fmt: str | None = None):
+    def __init__(self, where: str | os.PathLike[str] | Location, fmt: str | None = None,
+                 manifest: dict | None = None):
+        """`manifest`: the one a run is about to write, so what it writes beside it can read the data first."""
         self.location = where = location(where)
-        self.manifest = read_manifest(where)
+        self.manifest = manifest if manifest is not None else read_manifest(where)
         formats = self.manifest["formats"]
         self.format = fmt or formats[0]
         if self.format not in formats:

@@ -30,6 +30,7 @@ def verify(root: str | os.PathLike[str] | Location) -> list[str]:
     except (StorageError, ValueError) as exc:
         return [str(exc)]
     problems = _check_plan(manifest) + _check_unlisted(root, manifest)
+    problems += [p for p in (check_file(root, f) for f in manifest.get("documents", [])) if p]  # card, certificate
     quarantined = {q["episode"] for q in manifest.get("quarantined", [])}
     for shard in manifest["shards"]:
         bad_files = [p for p in (check_file(root, f) for f in shard["files"]) if p]

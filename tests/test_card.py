@@ -1,0 +1,239 @@
+"""The dataset card, the physics certificate and replay (`factory.certify`, `factory.generate.replay`):
+a fresh MuJoCo dataset loads with `datasets.load_dataset`, certifies clean and replays identical; an
+energy jump fails the certificate; a consistent forgery (states changed, every checksum and state
+hash recomputed to match) passes `verify` and is caught by replay."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from helpers import manifest, s3_options, small
+
+from factory.certify.card import CARD
+from factory.certify.certificate import VALIDITY
+from factory.certify.documents import rewrite_documents
+from factory.cli import main
+from factory.generate.plan import Shard
+from factory.generate.replay import choose, replay
+from factory.generate.runner import run
+from factory.generate.shard import write_shard
+from factory.storage import FORMATS
+from factory.storage.dataset import Dataset
+from factory.storage.location import location
+from factory.storage.manifest import write_manifest
+from factory.storage.verify import verify
+
+MUJOCO = {"type": "mujoco"}
+JUMP_STEP = 30  # a transition well after the push (steps 5-30 of 250, recorded every 5)
+
+
+@pytest.fixture(scope="module")
+def pushes(tmp_path_factory) -> Path:
+    """8 push_target episodes on MuJoCo in 2 shards, Parquet and HDF5."""
+    out = tmp_path_factory.mktemp("card") / "pt"
+    run(small("push_target", episodes=8, engine=MUJOCO,
+              outputs={"formats": list(FORMATS), "record_every": 5, "shard_size": 4}), out)
+    return out
+
+
+@pytest.fixture
+def pushes_copy(pushes, tmp_path) -> Path:
+    return Path(shutil.copytree(pushes, tmp_path / "pt"))
+
+
+def front_matter(card: str) -> dict:
+    return yaml.safe_load(card.split("---\n")[1])
+
+
+def forge(root: Path, episode: int, change) -> None:
+    """Rewrite `episode`'s states with `change` in every format and recompute every checksum and state
+    hash to match: what a careful forger does."""
+    m, ds = manifest(root), Dataset(root)
+    for entry in m["shards"]:
+        if entry["episodes"][0] <= episode < entry["episodes"][1]:
+            records = [replace(r, rollout=replace(r.rollout, states=change(r.rollout.states.copy())))
+                       if r.index == episode else r for r in ds.records(range(*entry["episodes"]))]
+            entry["files"] = write_shard(root, Shard(entry["id"], *entry["episodes"]), records, ds.layout,
+                                         m["formats"])["files"]
+    write_manifest(root, m)
+    rewrite_documents(location(root))
+
+
+def energy_jump(states: np.ndarray) -> np.ndarray:
+    """The ball (the first object: its velocity is state columns 7-9) 4 m/s faster from JUMP_STEP on."""
+    states[JUMP_STEP:, 7:10] += np.float32(4.0)
+    return states
+
+
+def nudge(states: np.ndarray) -> np.ndarray:
+    """The ball's x from state 20 on moved by one float32 step: invisible to every other check."""
+    states[20:, 0] = np.nextafter(states[20:, 0], np.float32(np.inf))
+    return states
+
+
+def test_run_writes_card_and_certificate_listed_in_the_manifest(pushes):
+    documents = {d["path"] for d in manifest(pushes)["documents"]}
+    assert documents == {CARD, VALIDITY}
+    assert verify(pushes) == []
+    meta = front_matter((pushes / CARD).read_text())
+    assert meta["license"] == "cc-by-4.0"
+    assert meta["size_categories"] == ["n<1K"]
+    assert {"physics", "collision", "mujoco"} <= set(meta["tags"])
+    assert [c["config_name"] for c in meta["configs"]] == ["transitions", "episodes"]
+
+
+def test_load_dataset_reads_the_transitions(pushes):
+    datasets = pytest.importorskip("datasets")
+    transitions = datasets.load_dataset(str(pushes), split="train")
+    assert transitions.num_rows == manifest(pushes)["counts"]["transitions"]
+    assert len(transitions[0]["state"]) == manifest(pushes)["features"]["state"]["shape"][0]
+    episodes = datasets.load_dataset(str(pushes), "episodes", split="train")
+    assert episodes.num_rows == 8
+
+
+def test_card_says_what_the_dataset_is(pushes):
+    card = (pushes / CARD).read_text()
+    for section in ("# push_target", "## Parameters", "## Episode labels", "## Physics certificate",
+                    "## Provenance", "## Loading", "`ball.mass`", "touched__ball__target", "recipe sha256"):
+        assert section in card
+    assert manifest(pushes)["recipe_hash"] in card
+
+
+def test_clean_dataset_passes_the_certificate(pushes):
+    cert = json.loads((pushes / VALIDITY).read_text())
+    assert cert["passed"], [f for f in cert["figures"] if not f["passed"]]
+    names = {f["name"] for f in cert["figures"]}
+    assert {"non-finite values", "energy gained without an action", "momentum residual across free contacts",
+            "penetration (99.9th percentile)"} == names
+    assert all({"value", "threshold", "passed"} <= set(f) for f in cert["figures"])
+    assert sorted(cert["episode_states_sha256"], key=int) == [str(i) for i in range(8)]
+    assert cert["replay"]["engine"]["name"] == "mujoco" and cert["replay"]["platform"]
+
+
+def test_energy_jump_fails_the_certificate(pushes_copy):
+    forge(pushes_copy, 3, energy_jump)
+    cert = json.loads((pushes_copy / VALIDITY).read_text())
+    energy = next(f for f in cert["figures"] if f["name"] == "energy gained without an action")
+    assert not cert["passed"] and not energy["passed"]
+    assert energy["worst_episodes"][0] == 3
+    assert "**failed**" in (pushes_copy / CARD).read_text()
+
+
+def test_replay_passes_a_fresh_dataset(pushes):
+    ds = Dataset(pushes)
+    results = replay(ds, choose(ds, 2, seed=0))
+    assert len(results) == 2 and all(r.identical for r in results)
+
+
+def test_replay_catches_a_consistent_forgery(pushes_copy, capsys):
+    forge(pushes_copy, 5, nudge)
+    assert verify(pushes_copy) == []  # every checksum agrees: only a re-simulation tells
+    assert main(["verify", str(pushes_copy), "--replay-episodes", "4,5"]) == 1
+    out, err = capsys.readouterr()
+    assert "episode 4: identical" in out
+    assert "episode 5: different from step 20, field state ball.pos.x" in err
+
+
+def test_overwrite_replaces_a_carded_dataset(pushes_copy):
+    run(small("sliding_box", episodes=1, engine=MUJOCO), pushes_copy, overwrite=True)
+    assert manifest(pushes_copy)["counts"]["episodes"] == 1 and verify(pushes_copy) == []
+    assert "# sliding_box" in (pushes_copy / CARD).read_text()
+
+
+def test_card_command_rewrites_the_documents(pushes_copy, capsys):
+    (pushes_copy / CARD).unlink()
+    assert verify(pushes_copy) == [f"{CARD}: missing"]
+    assert main(["card", str(pushes_copy)]) == 0
+    assert verify(pushes_copy) == []
+    assert "certificate passed" in capsys.readouterr().out
+
+
+def test_one_episode_dataset_has_a_card(tmp_path):
+    run(small("billiards", episodes=1, engine=MUJOCO), tmp_path / "one")
+    card = (tmp_path / "one" / CARD).read_text()
+    assert "1 episodes" in card and "## Physics certificate" in card
+    assert json.loads((tmp_path / "one" / VALIDITY).read_text())["episodes"] == 1
+
+
+def test_card_and_certificate_under_a_url(s3_bucket, s3_endpoint):
+    where = location(f"s3://{s3_bucket}/pt-{uuid.uuid4().hex[:6]}", s3_options(s3_endpoint))
+    run(small("sliding_box", episodes=2, engine=MUJOCO), where)
+    assert front_matter(where.read_bytes(CARD).decode())["license"] == "cc-by-4.0"
+    assert json.loads(where.read_bytes(VALIDITY))["passed"]
+    assert rewrite_documents(where) and verify(where) == []
+
+
+def test_hf_export_and_merge_carry_a_card(pushes, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from factory.export import export
+    from factory.export.merge import merge
+
+    export(pushes, "hf", tmp_path / "hf")
+    meta = front_matter((tmp_path / "hf" / CARD).read_text())
+    assert meta["license"] == "cc-by-4.0" and "configs" not in meta  # the export holds no Parquet folders
+    assert datasets.load_from_disk(str(tmp_path / "hf"))["transitions"].num_rows == 400
+    merge([pushes, pushes], tmp_path / "merged")
+    assert "merged from" in (tmp_path / "merged" / CARD).read_text()
+    assert verify(tmp_path / "merged") == []
+    assert main(["verify", str(tmp_path / "merged"), "--replay", "1"]) == 1
+
+
+@pytest.mark.genesis
+def test_fluid_card(dam_break_dataset):
+    card = (dam_break_dataset / CARD).read_text()
+    assert "liquid volume ratio" in card and front_matter(card)["tags"][4] == "fluid"
+    assert verify(dam_break_dataset) == []
+
+
+def test_momentum_residual_on_hand_made_contacts():
+    from factory.certify.rigid import momentum_residuals
+    from factory.checks import make_body
+    from factory.contract.rollout import Contacts, Layout
+
+    layout = Layout(("a", "b"), ("ground", "a", "b"), 0.01)
+    bodies = {"a": make_body("sphere", 1.0, (0.1,)), "b": make_body("sphere", 2.0, (0.1,))}
+    states = np.zeros((2, layout.state_size), np.float32)
+    states[:, 3] = states[:, 16] = 1.0  # unit quaternions
+    states[0, 7], states[1, 7], states[1, 20] = 3.0, -1.0, 2.0  # a: 3 → -1 m/s, b: 0 → 2 m/s: 4 N·s each way
+    zero = np.zeros((1, 3), np.float32)
+    contacts = Contacts(np.ones(1, np.int32), np.ones(1, np.int16), np.full(1, 2, np.int16), zero,
+                        np.array([[1.0, 0, 0]], np.float32), zero, np.zeros(1, np.float32))
+    actions = np.zeros((1, 6), np.float32)
+    assert momentum_residuals(states, actions, contacts, layout, bodies, set()) == pytest.approx([0.0])
+    states[1, 20] = 0.0  # b never felt it: all 4 N·s lost
+    assert momentum_residuals(states, actions, contacts, layout, bodies, set()) == pytest.approx([1.0])
+    assert len(momentum_residuals(states, actions, contacts, layout, bodies, {"b"})) == 0  # b fixed: not free
+    states[1, 20] = 1.9  # 0.2 N·s lost, of which the ground's friction may take 0.5·(1 + 2)·9.81·0.01 N·s
+    residual = momentum_residuals(states, actions, contacts, layout, bodies, set(), {"a": 0.5, "b": 0.5})
+    assert residual == pytest.approx([(0.2 - 1.5 * 9.81 * 0.01) / 4], rel=1e-4)
+
+
+def test_license_comes_from_the_recipe(tmp_path):
+    assert "license" not in small("sliding_box").model_dump()  # the default keeps every recipe's hash
+    run(small("sliding_box", episodes=1, engine=MUJOCO, license="cc0-1.0"), tmp_path / "cc0")
+    assert front_matter((tmp_path / "cc0" / CARD).read_text())["license"] == "cc0-1.0"
+
+
+@pytest.mark.genesis
+def test_cloth_card(drape_dataset):
+    cert = json.loads((drape_dataset / VALIDITY).read_text())
+    strain = next(f for f in cert["figures"] if f["name"] == "cloth edge strain (highest)")
+    assert strain["passed"] and cert["passed"]
+    assert "cloth edge strain" in (drape_dataset / CARD).read_text()
+
+
+def test_documents_of_a_dataset_with_every_episode_quarantined(pushes_copy):
+    from factory.certify.documents import write_documents
+
+    m = manifest(pushes_copy)
+    m["shards"] = [dict(s, files=[]) for s in m["shards"]]
+    listed = write_documents(location(pushes_copy), m)["documents"]
+    assert [d["path"] for d in listed] == [VALIDITY, CARD]
+    assert json.loads((pushes_copy / VALIDITY).read_text())["episodes"] == 0
