@@ -301,7 +301,8 @@ def declared_range(value: object) -> tuple[float, float, bool] | None:
 
 
 def recipe_value(recipe: dict, name: str) -> object:
-    """The recipe entry an episode parameter was drawn from: 'ball.pos.x', 'actions.0.impulse'."""
+    """The recipe entry an episode parameter was drawn from: 'ball.pos.x', 'actions.0.impulse',
+    'arm.initial.joint1'; None where the recipe holds no such entry (a value the engine derives)."""
     parts = name.split(".")
     if parts[0] == "actions":
         node: Any = recipe["actions"][int(parts[1])]
@@ -311,9 +312,12 @@ def recipe_value(recipe: dict, name: str) -> object:
     elif parts[0] in ("ground", "fluid", "cloth"):
         node, rest = recipe["scene"][parts[0]], parts[1:]
     else:
-        node = next(o for o in recipe["scene"]["objects"] if o["name"] == parts[0])
+        named = [*recipe["scene"]["objects"], *recipe.get("robots", ())]
+        node = next((o for o in named if o["name"] == parts[0]), None)
+        if node is None:
+            return None
         rest = parts[1:]
-        if rest[0] in ("radius", "height", "size"):
+        if rest[0] in ("radius", "height", "size") and "shape" in node:
             node = node["shape"]
     for key in rest:
         if isinstance(node, list):

@@ -116,7 +116,9 @@ def certificate_section(certificate: dict[str, Any] | None) -> str:
     engine = replay.get("engine") or {}
     return (f"## Physics certificate\n\n{verdict}: every figure measured from the stored data (`validity.json`, "
             "with each episode's state sha256).\n\n| figure | value | threshold | |\n|---|---|---|---|\n"
-            + "\n".join(rows) + f"\n\nMade on {engine.get('name', '?')} {engine.get('version', '')} "
+            + "\n".join(rows) + "".join(f"\n\nNot measured, {what}: {why}."
+                                          for what, why in (certificate.get("not_measured") or {}).items())
+            + f"\n\nMade on {engine.get('name', '?')} {engine.get('version', '')} "
             f"({replay.get('platform') or 'platform not recorded'}). Replay holds on {replay.get('holds_on')}.")
 
 

@@ -20,6 +20,7 @@ from factory import checks
 from factory.certify.figures import figure, percentiles
 from factory.certify.rigid import momentum_residuals
 from factory.contract.rollout import EpisodeRecord, Layout
+from factory.errors import FactoryError
 from factory.labels import ClothContext, FluidContext, LabelContext, episode_context
 from factory.labels.cloth import edge_strain, neighbour_edges
 from factory.labels.fluid import liquid_volume_ratio
@@ -51,6 +52,7 @@ class Tally:
     per_episode: dict[str, dict[int, float]] = field(default_factory=dict)
     pooled: dict[str, list[np.ndarray]] = field(default_factory=dict)
     hashes: dict[int, str] = field(default_factory=dict)
+    not_measured: dict[str, str] = field(default_factory=dict)  # figure → why the data cannot give it
 
     def episode(self, name: str, index: int, value: float) -> None:
         self.per_episode.setdefault(name, {})[index] = value
@@ -82,13 +84,17 @@ def measure(ds: Dataset) -> Tally:
         states = np.nan_to_num(roll.states)
         ctx = context_of(record.params)
         if isinstance(ctx, LabelContext):
-            bodies = checks.bodies_for(ds.manifest["recipe"], record.params)
+            tally.pool("penetration", roll.contacts.penetration)
+            try:
+                bodies = checks.bodies_for(ds.manifest["recipe"], record.params)
+            except FactoryError as exc:  # a mesh body: no closed-form inertia to weigh its energy by
+                tally.not_measured["energy and momentum"] = str(exc)
+                continue
             tally.episode("energy_gain", i, checks.energy_gain(states, roll.actions, ds.layout, bodies, gravity))
             friction = {n: max(record.params.get("ground.friction", 0.0), record.params.get(f"{n}.friction", 0.0))
                         for n in ds.layout.objects}
             tally.pool("momentum_residual", momentum_residuals(states, roll.actions, roll.contacts, ds.layout, bodies,
                                                                ctx.fixed, friction, float(np.linalg.norm(gravity))))
-            tally.pool("penetration", roll.contacts.penetration)
         elif isinstance(ctx, FluidContext):
             pos = np.nan_to_num(roll.points["particle_pos"])
             tally.episode("volume_ratio", i, float(liquid_volume_ratio(pos[[0, -1]], ctx, states[[0, -1]])[-1]))
@@ -110,6 +116,7 @@ def certificate(ds: Dataset) -> dict[str, Any]:
         "episodes": len(tally.hashes),
         "passed": all(f["passed"] for f in figures),
         "figures": figures,
+        "not_measured": tally.not_measured,
         "replay": {"engine": m["engine"], "platform": m.get("platform"), "python": m.get("python"),
                    "holds_on": "none: a merged dataset's episodes are replayed from their sources" if "merge" in m
                    else "the same engine, engine version and platform: `factory verify DATASET --replay K` "
@@ -130,6 +137,7 @@ def judge(tally: Tally, recipe: Recipe) -> list[dict[str, Any]]:
         out.append(figure("momentum residual across free contacts", percentiles(residual)["p50"],
                           MAX_MOMENTUM_RESIDUAL, "below", "fraction of the momentum exchanged (median)",
                           contacts=len(residual), **percentiles(residual)))
+    if "penetration" in tally.pooled:
         depth = tally.pooled_values("penetration")
         out.append(figure("penetration (99.9th percentile)", percentiles(depth)["p99.9"], q.max_penetration,
                           "below", "m", contacts=len(depth), **percentiles(depth)))

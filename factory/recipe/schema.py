@@ -353,14 +353,6 @@ class Recipe(Strict):
     quality: QualityOptions = Field(default_factory=QualityOptions)
     quarantine: Quarantine = Field(default_factory=Quarantine)
 
-    @model_serializer(mode="wrap")
-    def _without_default_license(self, handler: SerializerFunctionWrapHandler) -> dict:
-        """A recipe under the default license dumps (and hashes) as it did before recipes had one."""
-        data = handler(self)
-        if data.get("license") == DEFAULT_LICENSE:
-            data.pop("license")
-        return data
-
     @field_validator("engine", mode="before")
     @classmethod
     def _engine_shorthand(cls, value: object) -> object:
@@ -424,11 +416,14 @@ class Recipe(Strict):
             raise ValueError(f"actions.{i}.{field}: acts at step {last:g}, past the episode's {self.steps} steps")
 
     @model_serializer(mode="wrap")
-    def _without_empty_robots(self, handler: SerializerFunctionWrapHandler) -> dict:
-        """An object-only recipe dumps (and hashes) as it did before robots existed."""
+    def _without_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """A recipe that leaves the fields added since the first datasets at their defaults (no robots, the
+        default license) dumps, and so hashes, as it did before they existed: its datasets still resume."""
         data = handler(self)
         if not self.robots:
             data.pop("robots", None)
+        if data.get("license") == DEFAULT_LICENSE:
+            data.pop("license")
         return data
 
     @property
