@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError, did_you_mean
@@ -23,3 +25,15 @@ def load_entry(registry: dict[str, str], name: str, kind: str, error: type[Facto
         raise error(f"unknown {kind} '{name}'{did_you_mean(str(name), registry)}; registered: {', '.join(registry)}")
     module_name, attr = registry[name].split(":")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def package_dir(name: str) -> Path | None:
+    """The folder of the installed package `name`, found without importing it (a recipe may name files that
+    ship inside a heavy package such as genesis); None when no such package is installed."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))

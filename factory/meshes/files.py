@@ -8,12 +8,12 @@ place and a recipe does not depend on where a machine installed them.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 from functools import lru_cache
 from pathlib import Path
 
 from factory.errors import MeshError
+from factory.registry import package_dir
 
 MESH_SUFFIXES = (".obj", ".stl", ".glb", ".gltf")
 _PACKAGE_REF = re.compile(r"^([A-Za-z_][A-Za-z0-9_]+):(?!//)(.+)$")  # two letters at least: not a drive
@@ -36,13 +36,10 @@ def resolve(ref: str, base: Path | None = None) -> Path:
 
 @lru_cache(maxsize=32)
 def _package_dir(name: str) -> Path:
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
+    found = package_dir(name)
+    if found is None:
         raise MeshError(f"'{name}:' names a Python package, and no package '{name}' is installed")
-    return Path(next(iter(spec.submodule_search_locations)))
+    return found
 
 
 def sha256_file(path: Path) -> str:

@@ -9,12 +9,13 @@ refused with its YAML line before any engine starts; the engine compiles the fil
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from factory.registry import package_dir
 
 
 class RobotFileError(ValueError):
@@ -34,13 +35,10 @@ def resolve(file: str, package: str | None = None) -> Path:
     """The robot file's path: `file` inside the installed `package`'s folder, or as given."""
     if package is None:
         return Path(file)
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
+    found = package_dir(package)
+    if found is None:
         raise RobotFileError(f"package '{package}' is not installed (looked it up without importing it)")
-    return Path(next(iter(spec.submodule_search_locations))) / file
+    return found / file
 
 
 def describe(path: Path) -> RobotDescription:
