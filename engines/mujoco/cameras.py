@@ -1,0 +1,114 @@
+"""Render the recipe's cameras from recorded states: rgb, depth (metres) and layout-body segmentation.
+
+Frames are drawn after an episode is stepped, from its recorded states set into a data of its own
+configured model, so rendering changes nothing in the simulation and an episode's frames depend only
+on its states (not on its batch or thread). Shadows and reflections are off: five times the frames
+per second on the CPU, and nothing a label reads.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import mujoco
+import numpy as np
+
+from engines.mujoco.gl import loaded_backend
+from factory.contract.rollout import CameraBlock, Layout, Rollout
+from factory.errors import EngineUnsupported
+from factory.recipe.cameras import Camera
+
+NO_BODY = 0  # segmentation value where no layout body is seen
+
+
+def camera_blocks(cameras: list[Camera]) -> tuple[CameraBlock, ...]:
+    return tuple(CameraBlock(c.name, c.resolution[0], c.resolution[1], tuple(c.streams), c.every) for c in cameras)
+
+
+def free_camera(camera: Camera) -> mujoco.MjvCamera:
+    """A free MjvCamera at `position` looking at `look_at` (+z up): MuJoCo's orbit parameters."""
+    eye, target = np.array(camera.position), np.array(camera.look_at)
+    d = target - eye
+    distance = float(np.linalg.norm(d))
+    cam = mujoco.MjvCamera()
+    cam.type = mujoco.mjtCamera.mjCAMERA_FREE
+    cam.lookat[:] = target
+    cam.distance = distance
+    cam.azimuth = math.degrees(math.atan2(d[1], d[0]))
+    cam.elevation = math.degrees(math.asin(float(np.clip(d[2] / distance, -1.0, 1.0))))
+    return cam
+
+
+def body_lookup(model: mujoco.MjModel, layout: Layout) -> np.ndarray:
+    """Segmentation value of each geom: 1 + its body's index in `layout.bodies` (the ground is the
+    world body's), NO_BODY for geoms of no layout body."""
+    if len(layout.bodies) > 254:
+        raise EngineUnsupported(f"cameras: segmentation is uint8; this scene has {len(layout.bodies)} bodies")
+    value = np.full(model.nbody, NO_BODY, np.uint8)
+    for i, name in enumerate(layout.bodies):
+        value[0 if name == "ground" else model.body(name).id] = i + 1
+    return value[model.geom_bodyid]
+
+
+class CameraRig:
+    """One offscreen renderer per camera, on a copy of the scene's model that only rendering touches."""
+
+    def __init__(self, cameras: list[Camera], model: mujoco.MjModel, layout: Layout, qpos_of):
+        """`qpos_of(rollout)`: its recorded states as joint positions (T+1, nq)."""
+        self.cameras, self.layout, self.qpos_of = cameras, layout, qpos_of
+        self.model = model = copy.copy(model)
+        model.vis.global_.offwidth = max(c.resolution[0] for c in cameras)
+        model.vis.global_.offheight = max(c.resolution[1] for c in cameras)
+        self.geom_value = body_lookup(model, layout)
+        try:
+            self.renderers = [mujoco.Renderer(model, c.resolution[1], c.resolution[0]) for c in cameras]
+        except Exception as e:  # no GL context: say which backend and how to get one
+            raise EngineUnsupported(f"cameras: MuJoCo cannot render here with MUJOCO_GL={loaded_backend()} "
+                                    f"({e}); install libosmesa6 and set MUJOCO_GL=osmesa, or egl on a GPU") from e
+        for r in self.renderers:
+            r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+            r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+        self.views = [free_camera(c) for c in cameras]
+
+    def close(self) -> None:
+        for r in self.renderers:
+            r.close()
+        self.renderers = []
+
+    def film(self, model: mujoco.MjModel, rollout: Rollout) -> dict[str, dict[str, np.ndarray]]:
+        """Every camera's frames of one episode, whose model `model` is configured for it."""
+        qpos = self.qpos_of(rollout)
+        data = mujoco.MjData(model)
+        out: dict[str, dict[str, list[np.ndarray]]] = {c.name: {s: [] for s in c.streams} for c in self.cameras}
+        for t in range(len(qpos)):
+            shots = [k for k, c in enumerate(self.cameras) if t % c.every == 0]
+            if not shots:
+                continue
+            data.qpos[:] = qpos[t]
+            mujoco.mj_kinematics(model, data)
+            mujoco.mj_camlight(model, data)
+            for k in shots:
+                for stream, frame in self._shoot(k, data).items():
+                    out[self.cameras[k].name][stream].append(frame)
+        return {cam: {s: np.stack(frames) for s, frames in streams.items()} for cam, streams in out.items()}
+
+    def _shoot(self, k: int, data: mujoco.MjData) -> dict[str, np.ndarray]:
+        camera, renderer = self.cameras[k], self.renderers[k]
+        self.model.vis.global_.fovy = camera.fov
+        frames = {}
+        for stream in camera.streams:
+            renderer.disable_depth_rendering()
+            renderer.disable_segmentation_rendering()
+            if stream == "depth":
+                renderer.enable_depth_rendering()
+            elif stream == "segmentation":
+                renderer.enable_segmentation_rendering()
+            renderer.update_scene(data, self.views[k])
+            pixels = renderer.render()
+            if stream == "segmentation":
+                geom = np.where(pixels[..., 1] == mujoco.mjtObj.mjOBJ_GEOM, pixels[..., 0], -1)
+                pixels = np.where(geom >= 0, self.geom_value[np.maximum(geom, 0)], NO_BODY).astype(np.uint8)
+            frames[stream] = np.ascontiguousarray(pixels, np.float32 if stream == "depth" else np.uint8)
+        return frames
+
