@@ -8,6 +8,7 @@ per second on the CPU, and nothing a label reads.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import math
 
@@ -70,8 +71,10 @@ class CameraRig:
             r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
             r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
         self.views = [free_camera(c) for c in cameras]
+        atexit.register(self.close)  # engines stay cached until exit; a GL context freed at teardown raises
 
     def close(self) -> None:
+        atexit.unregister(self.close)
         for r in self.renderers:
             r.close()
         self.renderers = []
@@ -96,7 +99,7 @@ class CameraRig:
     def _shoot(self, k: int, data: mujoco.MjData) -> dict[str, np.ndarray]:
         camera, renderer = self.cameras[k], self.renderers[k]
         self.model.vis.global_.fovy = camera.fov
-        frames = {}
+        frames: dict[str, np.ndarray] = {}
         for stream in camera.streams:
             renderer.disable_depth_rendering()
             renderer.disable_segmentation_rendering()

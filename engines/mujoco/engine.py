@@ -13,8 +13,8 @@ import os
 from dataclasses import replace
 
 import mujoco
-from mujoco import rollout
 import numpy as np
+from mujoco import rollout
 
 from engines.mujoco.cameras import CameraRig, camera_blocks
 from engines.mujoco.episode import EpisodeSetup

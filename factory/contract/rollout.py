@@ -210,6 +210,7 @@ class EpisodeRecord:
     params: dict[str, float]
     step_labels: dict[str, np.ndarray]  # each (T,)
     episode_labels: dict[str, float | int | bool]
+    frame_labels: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # camera → label → (F, bodies, ...)
 
     @property
     def index(self) -> int:

@@ -67,6 +67,10 @@ class ShardReader(Protocol):
     def column(self, root: Location, files: list[str], table: str, name: str) -> pa.ChunkedArray:
         """One column of one of the three tables, read shard by shard, in storage order."""
 
+    def frames(self, root: Location, file: str, layout: Layout, episode: int) -> dict[str, dict[str, np.ndarray]]:
+        """Episode `episode`'s camera frames and frame labels (camera → stream or label → array),
+        read from its shard, of which `file` is a file."""
+
     def records(self, root: Location, files: list[str], layout: Layout,
                 episodes: Iterable[int] | None = None) -> Iterator[EpisodeRecord]:
         """Whole episodes (all, or those in `episodes`) as the records that were written, one at a

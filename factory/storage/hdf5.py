@@ -41,6 +41,7 @@ from factory.storage.base import (
     shard_name,
     transitions_table,
 )
+from factory.storage.frames_hdf5 import read_frames, write_frames
 from factory.storage.location import Location, atomic_path
 from factory.storage.records import check_records
 
@@ -122,9 +123,17 @@ class HDF5Format:
                 for name in layout.points:
                     _dataset(points, name, np.concatenate([r.points[name] for r in rollouts])
                              .astype(np.float32, copy=False))
+            if layout.cameras:
+                write_frames(f, records, layout)
         return [path.relative_to(root)]
 
     # ------------------------------------------------------------ reading
+    def frames(self, root: Location, file: str, layout: Layout, episode: int) -> dict[str, dict[str, np.ndarray]]:
+        """Episode `episode`'s frames from its shard `file`."""
+        with root.open_read(file) as source, _open(source) as f:
+            rows = f["episodes"]["episode"]
+            return read_frames(f, int(np.flatnonzero(rows == episode)[0]))
+
     def records(self, root: Location, files: list[str], layout: Layout,
                 episodes: Iterable[int] | None = None) -> Iterator[EpisodeRecord]:
         """Episodes back as records, a piece at a time, in storage order (each file has its layout)."""

@@ -27,6 +27,7 @@ from factory.storage.base import (
     shard_name,
     transitions_table,
 )
+from factory.storage.frames_parquet import episode_frames, write_frames
 from factory.storage.location import Location, atomic_path
 from factory.storage.records import check_records
 
@@ -46,6 +47,11 @@ class ParquetFormat:
             self._write(root / "parquet" / "episodes" / name, episodes_table(records, shard)),
             self._write(root / "parquet" / "contacts" / name, contacts_table(records, layout)),
         ]
+        if layout.cameras and records:
+            path = root / "parquet" / "frames" / name
+            with atomic_path(path) as tmp:
+                write_frames(tmp, records, layout, {"compression": "zstd", "use_dictionary": False})
+            written.append(path)
         return [p.relative_to(root) for p in written]
 
     @staticmethod
@@ -68,6 +74,14 @@ class ParquetFormat:
         return path
 
     # ------------------------------------------------------------ reading
+    def frames(self, root: Location, file: str, layout: Layout, episode: int) -> dict[str, dict[str, np.ndarray]]:
+        """Episode `episode`'s frames; `file` is a file of its shard (any table's)."""
+        if not layout.cameras:
+            return {}
+        with root.open_read(_sibling(file, "frames")) as source:
+            table = pq.read_table(source, filters=[("episode", "=", episode)])
+        return episode_frames(table, layout)
+
     def transitions(self, root: Location, files: list[str]) -> pa.Table:
         return _concat(root, files, "transitions")
 
