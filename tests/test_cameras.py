@@ -151,6 +151,10 @@ def test_frames_round_trip_through_both_formats_and_verify(tmp_path, frames):
         seg = rollouts[1].frames["front"]["segmentation"]
         assert np.array_equal(got["visible_pixels"], visible_pixels(seg, len(layout.bodies)))
         assert np.array_equal(got["bbox"], bounding_boxes(seg, len(layout.bodies)))
+        record = next(Dataset(tmp_path / "out", fmt).records([1]))  # what merges and conversions write
+        for stream, want in rollouts[1].frames["front"].items():
+            assert np.array_equal(record.rollout.frames["front"][stream], want), (fmt, stream)
+        assert np.array_equal(record.frame_labels["front"]["bbox"], got["bbox"])
 
 
 def test_pixel_labels_on_a_hand_made_segmentation():

@@ -26,6 +26,7 @@ from factory.storage.base import (
     episodes_table,
     shard_name,
     transitions_table,
+    with_frames,
 )
 from factory.storage.frames_parquet import episode_frames, write_frames
 from factory.storage.location import Location, atomic_path
@@ -131,7 +132,8 @@ class ParquetFormat:
                 table = pa.concat_tables(self.read_piece(root, piece))
                 for ep in piece.episodes:
                     if keep is None or ep in keep:
-                        yield record_from_tables(rows[ep], table, contacts, layout)
+                        record = record_from_tables(rows[ep], table, contacts, layout)
+                        yield with_frames(record, self.frames(root, rel, layout, ep))
 
 
 def _options(schema: pa.Schema) -> dict:
