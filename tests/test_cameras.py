@@ -18,6 +18,7 @@ import yaml
 
 from engines.mujoco import MuJoCoEngine  # first: it picks MUJOCO_GL before mujoco is imported
 from factory.contract.sampling import sample_episodes
+from factory.errors import RecipeError
 from factory.generate.runner import run
 from factory.labels.pixels import NO_BOX, bounding_boxes, visible_pixels
 from factory.recipe.loader import parse_recipe, recipe_hash
@@ -157,6 +158,33 @@ def test_frames_round_trip_through_both_formats_and_verify(tmp_path, frames):
         assert np.array_equal(record.frame_labels["front"]["bbox"], got["bbox"])
 
 
+def test_a_camera_attached_to_a_sliding_cube_keeps_it_in_the_centre():
+    data = yaml.safe_load(SCENE)
+    data["scene"]["objects"][1]["vel"] = [2.0, 0.0, 0.0]
+    data["steps"], data["cameras"] = 60, [{"name": "above", "attach": "cube", "position": [0, 0, 0.5],
+                                           "look_at": [0, 0, 0], "up": [1, 0, 0], "resolution": [33, 33],
+                                           "streams": ["segmentation"], "every": 20}]
+    engine = MuJoCoEngine(recipe(yaml.safe_dump(data)))
+    try:
+        rollout = engine.run_batch(sample_episodes(engine.recipe, [0]))[0]
+    finally:
+        engine.close()
+    cube = engine.layout.bodies.index("cube") + 1
+    seg = rollout.frames["above"]["segmentation"]
+    x = engine.layout.field(rollout.states, "cube", "pos")[::20, 0]
+    assert x[-1] - x[0] > 0.1  # it slid
+    assert (seg[:, 16, 16] == cube).all()
+    boxes = bounding_boxes(seg, len(engine.layout.bodies))[:, cube - 1]
+    assert (np.abs(boxes - boxes[0]) <= 1).all()
+
+
+def test_an_attached_camera_names_a_body_of_the_scene():
+    data = yaml.safe_load(SCENE)
+    data["cameras"][0]["attach"] = "cub"
+    with pytest.raises(RecipeError, match=r"cameras.0.attach: 'cub' is neither .*did you mean 'cube'"):
+        recipe(yaml.safe_dump(data))
+
+
 def test_pixel_labels_on_a_hand_made_segmentation():
     seg = np.zeros((2, 4, 5), np.uint8)
     seg[0, 1:3, 2:5] = 2  # body 1: rows 1-2, columns 2-4
@@ -174,6 +202,7 @@ def _edited(**camera) -> str:
     ({"resolution": [0, 48]}, "cameras.0.resolution: "),
     ({"resolution": [4096, 4096]}, "outside 1..2048 per side and 1,048,576 pixels"),
     ({"streams": ["rgb", "normals"]}, "cameras.0.streams.1: "),
+    ({"up": [1, 0, 0]}, "cameras.0.up: must not be parallel"),
 ])
 def test_a_bad_camera_exits_2_naming_its_line(tmp_path, camera, message):
     path = tmp_path / "r.yaml"

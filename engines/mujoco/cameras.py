@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import copy
-import math
 
 import mujoco
 import numpy as np
@@ -27,18 +26,16 @@ def camera_blocks(cameras: list[Camera]) -> tuple[CameraBlock, ...]:
     return tuple(CameraBlock(c.name, c.resolution[0], c.resolution[1], tuple(c.streams), c.every) for c in cameras)
 
 
-def free_camera(camera: Camera) -> mujoco.MjvCamera:
-    """A free MjvCamera at `position` looking at `look_at` (+z up): MuJoCo's orbit parameters."""
-    eye, target = np.array(camera.position), np.array(camera.look_at)
-    d = target - eye
-    distance = float(np.linalg.norm(d))
-    cam = mujoco.MjvCamera()
-    cam.type = mujoco.mjtCamera.mjCAMERA_FREE
-    cam.lookat[:] = target
-    cam.distance = distance
-    cam.azimuth = math.degrees(math.atan2(d[1], d[0]))
-    cam.elevation = math.degrees(math.asin(float(np.clip(d[2] / distance, -1.0, 1.0))))
-    return cam
+def pose(camera: Camera, frame: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:
+    """World (eye, forward, up) of `camera`, up made orthogonal to forward; `frame`: the attached body's
+    (position, 3×3 rotation)."""
+    eye, target, up = (np.asarray(v, float) for v in (camera.position, camera.look_at, camera.up))
+    if frame is not None:
+        origin, rotation = frame
+        eye, target, up = origin + rotation @ eye, origin + rotation @ target, rotation @ up
+    forward = (target - eye) / np.linalg.norm(target - eye)
+    up = up - (up @ forward) * forward
+    return eye, forward, up / np.linalg.norm(up)
 
 
 def body_lookup(model: mujoco.MjModel, layout: Layout) -> np.ndarray:
@@ -70,7 +67,8 @@ class CameraRig:
         for r in self.renderers:
             r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
             r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
-        self.views = [free_camera(c) for c in cameras]
+        self.attached = [_body(model, c, i) for i, c in enumerate(cameras)]
+        self.fixed = [pose(c) if c.attach is None else None for c in cameras]
         atexit.register(self.close)  # engines stay cached until exit; a GL context freed at teardown raises
 
     def close(self) -> None:
@@ -97,8 +95,9 @@ class CameraRig:
         return {cam: {s: np.stack(frames) for s, frames in streams.items()} for cam, streams in out.items()}
 
     def _shoot(self, k: int, data: mujoco.MjData) -> dict[str, np.ndarray]:
-        camera, renderer = self.cameras[k], self.renderers[k]
-        self.model.vis.global_.fovy = camera.fov
+        camera, renderer, body = self.cameras[k], self.renderers[k], self.attached[k]
+        self.model.vis.global_.fovy = camera.fov  # sets the frustum `update_scene` computes
+        eye, forward, up = self.fixed[k] or pose(camera, (data.xpos[body], data.xmat[body].reshape(3, 3)))
         frames: dict[str, np.ndarray] = {}
         for stream in camera.streams:
             renderer.disable_depth_rendering()
@@ -107,7 +106,9 @@ class CameraRig:
                 renderer.enable_depth_rendering()
             elif stream == "segmentation":
                 renderer.enable_segmentation_rendering()
-            renderer.update_scene(data, self.views[k])
+            renderer.update_scene(data)
+            for gl_camera in renderer.scene.camera:  # both eyes at the pose: a mono render is their mean
+                gl_camera.pos[:], gl_camera.forward[:], gl_camera.up[:] = eye, forward, up
             pixels = renderer.render()
             if stream == "segmentation":
                 geom = np.where(pixels[..., 1] == mujoco.mjtObj.mjOBJ_GEOM, pixels[..., 0], -1)
@@ -115,3 +116,14 @@ class CameraRig:
             frames[stream] = np.ascontiguousarray(pixels, np.float32 if stream == "depth" else np.uint8)
         return frames
 
+
+def _body(model: mujoco.MjModel, camera: Camera, i: int) -> int:
+    """The id of the body camera `i` is attached to (0, the world, when fixed)."""
+    if camera.attach is None:
+        return 0
+    try:
+        return model.body(camera.attach).id
+    except KeyError:
+        names = [model.body(b).name for b in range(1, model.nbody)]
+        raise EngineUnsupported(f"cameras.{i}.attach: '{camera.attach}' is no body of the compiled scene; "
+                                f"bodies: {', '.join(names)}") from None

@@ -366,7 +366,7 @@ class Recipe(Strict):
         for i, action in enumerate(self.actions):
             self._check_action(i, action)
         check_robots(self)
-        check_cameras(self.cameras)
+        check_cameras(self.cameras, [o.name for o in self.scene.objects], [r.name for r in self.robots])
         striker = self.labels.striker
         movable = [o.name for o in self.scene.objects if not o.fixed]
         if striker is not None and striker not in movable:
