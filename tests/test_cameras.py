@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import shipped
 
 from engines.mujoco import MuJoCoEngine  # first: it picks MUJOCO_GL before mujoco is imported
 from factory.contract.sampling import sample_episodes
-from factory.errors import RecipeError
+from factory.errors import EngineUnsupported, RecipeError
 from factory.generate.runner import run
 from factory.labels.pixels import NO_BOX, bounding_boxes, visible_pixels
 from factory.recipe.loader import parse_recipe, recipe_hash
@@ -183,6 +184,12 @@ def test_an_attached_camera_names_a_body_of_the_scene():
     data["cameras"][0]["attach"] = "cub"
     with pytest.raises(RecipeError, match=r"cameras.0.attach: 'cub' is neither .*did you mean 'cube'"):
         recipe(yaml.safe_dump(data))
+
+
+def test_a_camera_on_a_link_the_robot_file_lacks_is_refused_before_anything_runs():
+    camera = {"name": "wrist", "attach": "arm/palm", "position": [0, 0, 0], "look_at": [0, 0, 1], "up": [1, 0, 0]}
+    with pytest.raises(EngineUnsupported, match=r"cameras.0.attach: 'arm/palm' is no body .*arm/hand"):
+        MuJoCoEngine(shipped("robot/push_cube.yaml", cameras=[camera]))
 
 
 def test_pixel_labels_on_a_hand_made_segmentation():

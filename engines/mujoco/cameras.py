@@ -2,8 +2,8 @@
 
 Frames are drawn after an episode is stepped, from its recorded states set into a data of its own
 configured model, so rendering changes nothing in the simulation and an episode's frames depend only
-on its states (not on its batch or thread). Shadows and reflections are off: five times the frames
-per second on the CPU, and nothing a label reads.
+on its states (not on its batch or thread). Shadows and reflections are off: they cost most of a
+CPU render's time, and no label reads them.
 """
 
 from __future__ import annotations
@@ -38,11 +38,19 @@ def pose(camera: Camera, frame: tuple[np.ndarray, np.ndarray] | None = None) -> 
     return eye, forward, up / np.linalg.norm(up)
 
 
+def check_cameras(cameras: list[Camera], robot_model: mujoco.MjModel | None, layout: Layout) -> None:
+    """Refuse, before anything runs, what the recipe schema cannot see: a segmentation id past uint8,
+    an attachment to a link the robot file lacks (`robot_model`: the scene with its robots)."""
+    if len(layout.bodies) > 254:
+        raise EngineUnsupported(f"cameras: segmentation is uint8; this scene has {len(layout.bodies)} bodies")
+    for i, camera in enumerate(cameras):
+        if robot_model is not None:
+            _body(robot_model, camera, i)
+
+
 def body_lookup(model: mujoco.MjModel, layout: Layout) -> np.ndarray:
     """Segmentation value of each geom: 1 + its body's index in `layout.bodies` (the ground is the
     world body's), NO_BODY for geoms of no layout body."""
-    if len(layout.bodies) > 254:
-        raise EngineUnsupported(f"cameras: segmentation is uint8; this scene has {len(layout.bodies)} bodies")
     value = np.full(model.nbody, NO_BODY, np.uint8)
     for i, name in enumerate(layout.bodies):
         value[0 if name == "ground" else model.body(name).id] = i + 1
@@ -54,7 +62,7 @@ class CameraRig:
 
     def __init__(self, cameras: list[Camera], model: mujoco.MjModel, layout: Layout, qpos_of):
         """`qpos_of(rollout)`: its recorded states as joint positions (T+1, nq)."""
-        self.cameras, self.layout, self.qpos_of = cameras, layout, qpos_of
+        self.cameras, self.qpos_of = cameras, qpos_of
         self.model = model = copy.copy(model)
         model.vis.global_.offwidth = max(c.resolution[0] for c in cameras)
         model.vis.global_.offheight = max(c.resolution[1] for c in cameras)

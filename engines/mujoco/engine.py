@@ -16,7 +16,7 @@ import mujoco
 import numpy as np
 from mujoco import rollout
 
-from engines.mujoco.cameras import CameraRig, camera_blocks
+from engines.mujoco.cameras import CameraRig, camera_blocks, check_cameras
 from engines.mujoco.episode import EpisodeSetup
 from engines.mujoco.gl import loaded_backend
 from engines.mujoco.mjcf import check_representable, scene_model
@@ -57,6 +57,7 @@ class MuJoCoEngine:
                                  robots=tuple(p.block for p in parts))
         if recipe.cameras:
             self.layout = replace(self.layout, cameras=camera_blocks(recipe.cameras))
+            check_cameras(recipe.cameras, self._robots.model if self._robots is not None else None, self.layout)
         self.threads = getattr(recipe.engine, "threads", None) or default_threads()
         self._pool: rollout.Rollout | None = None
         self._rig: CameraRig | None = None
