@@ -9,6 +9,11 @@ if ! command -v mcs >/dev/null; then
   sudo=$([ "$(id -u)" = 0 ] || echo sudo)
   $sudo apt-get update -qq && $sudo apt-get install -y -qq mono-mcs || echo "warning: could not install mono-mcs; the Unity kit compile test will skip"
 fi
+# OSMesa: MuJoCo renders recipe cameras offscreen on the CPU with it (tests/test_cameras.py skips without it, except in CI)
+if ! ldconfig -p 2>/dev/null | grep -q libOSMesa; then
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq libosmesa6 || echo "warning: could not install libosmesa6; the camera tests will skip"
+fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0

@@ -24,8 +24,11 @@ from types import ModuleType
 import pytest
 from helpers import s3_options, sharded, shipped, small
 
+from engines.mujoco.gl import choose_backend
 from factory.recipe.schema import Recipe
 from factory.storage import FORMATS
+
+choose_backend()  # before any test module imports mujoco, which reads MUJOCO_GL once
 
 GENESIS_DATASETS: set[str] = set()
 """Names of the fixtures below that run a recipe on Genesis."""

@@ -110,6 +110,9 @@ class GenesisEngine:
         if recipe.robots:
             raise EngineUnsupported("robots: the Genesis adapter does not load robots yet (MuJoCo runs them first; "
                                     "Genesis support is still to come): use engine: mujoco")
+        if recipe.cameras:
+            raise EngineUnsupported("cameras: the Genesis adapter records no frames yet (its rasterizer needs an "
+                                    "OpenGL context the factory does not set up): use engine: mujoco")
         check_representable(recipe)
         self.recipe = recipe
         self.layout = layout_of(recipe)

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import replace
 
 import mujoco
+import numpy as np
 from mujoco import rollout
 
+from engines.mujoco.cameras import CameraRig, camera_blocks, check_cameras
 from engines.mujoco.episode import EpisodeSetup
+from engines.mujoco.gl import loaded_backend
 from engines.mujoco.mjcf import check_representable, scene_model
 from engines.mujoco.restitution import MAX_RESTITUTION
 from engines.mujoco.robot_episode import RobotEpisodes
@@ -51,11 +55,15 @@ class MuJoCoEngine:
             self.layout = Layout(objects, self._robots.contacts.bodies, self.layout.record_dt,
                                  action_names_override=tuple(n for p in parts for n in p.action_names),
                                  robots=tuple(p.block for p in parts))
+        if recipe.cameras:
+            self.layout = replace(self.layout, cameras=camera_blocks(recipe.cameras))
+            check_cameras(recipe.cameras, self._robots.model if self._robots is not None else None, self.layout)
         self.threads = getattr(recipe.engine, "threads", None) or default_threads()
         self._pool: rollout.Rollout | None = None
+        self._rig: CameraRig | None = None
 
     def info(self) -> EngineInfo:
-        return EngineInfo("mujoco", mujoco.__version__, "cpu")
+        return EngineInfo("mujoco", mujoco.__version__, "cpu", loaded_backend() if self.recipe.cameras else None)
 
     def open(self) -> None:
         if self._pool is not None:
@@ -71,6 +79,8 @@ class MuJoCoEngine:
         if self._robots is not None:
             self._robot_run = RobotEpisodes(self.recipe, self._setup, self._robots, self.threads)
         self._pool = rollout.Rollout(nthread=self.threads)
+        if self.recipe.cameras:
+            self._rig = CameraRig(self.recipe.cameras, self._setup.model, self.layout, self._qpos)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -78,6 +88,9 @@ class MuJoCoEngine:
             self._pool = None
             if self._robots is not None:
                 self._robot_run.close()
+            if self._rig is not None:
+                self._rig.close()
+                self._rig = None
 
     def run_batch(self, specs: list[EpisodeSpec]) -> list[Rollout]:
         self.open()
@@ -85,10 +98,26 @@ class MuJoCoEngine:
             raise ValueError(f"a batch holds 1..{self.recipe.n_envs} episodes, got {len(specs)}")
         setup, models = self._setup, self._models[:len(specs)]
         if self._robots is not None:  # closed loop, stepped from Python (`robot_episode`)
-            return self._robot_run.run(models, specs)
-        initial = setup.initial_states(models, specs)  # configures the models too
-        control = setup.controls(specs)
-        assert self._pool is not None
-        states, readings = self._pool.rollout(models, self._datas, initial, control, nstep=self.recipe.steps,
-                                              control_spec=mujoco.mjtState.mjSTATE_XFRC_APPLIED)
-        return setup.rollouts(specs, states, readings, initial)
+            rollouts = self._robot_run.run(models, specs)
+        else:
+            initial = setup.initial_states(models, specs)  # configures the models too
+            control = setup.controls(specs)
+            assert self._pool is not None
+            states, readings = self._pool.rollout(models, self._datas, initial, control, nstep=self.recipe.steps,
+                                                  control_spec=mujoco.mjtState.mjSTATE_XFRC_APPLIED)
+            rollouts = setup.rollouts(specs, states, readings, initial)
+        if self._rig is None:
+            return rollouts
+        return [replace(r, frames=self._rig.film(m, r)) for m, r in zip(models, rollouts, strict=True)]
+
+    def _qpos(self, r: Rollout) -> np.ndarray:
+        """An episode's recorded states as joint positions (T+1, nq), for rendering."""
+        setup, objects = self._setup, self.recipe.scene.objects
+        qpos = np.tile(setup.model.qpos0, (len(r.states), 1))
+        for i, q in setup._qadr.items():
+            qpos[:, q:q + 3] = self.layout.field(r.states, objects[i].name, "pos")
+            qpos[:, q + 3:q + 7] = self.layout.field(r.states, objects[i].name, "quat")
+        for part in self._robots.robots if self._robots is not None else ():
+            start, _ = self.layout.robot_span(part.block.name)
+            qpos[:, part.qadr] = r.states[:, start:start + len(part.block.joints)]
+        return qpos

@@ -50,6 +50,9 @@ class UnityEngine:
         if recipe.robots:
             raise EngineUnsupported("robots: the Unity adapter's builds simulate rigid bodies pushed by impulses; "
                                     "they have no articulated robot to load or command: use engine: mujoco")
+        if recipe.cameras:
+            raise EngineUnsupported("cameras: the Unity kit sends vector observations only (builds run with "
+                                    "-nographics); no frames come back: use engine: mujoco")
         self.layout = make_layout(recipe)
         check_representable(recipe, self.layout)
         self.recipe, self.cfg = recipe, unity_config(recipe)

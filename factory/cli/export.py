@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 
 from factory.cli.options import add_storage_options
@@ -61,6 +62,9 @@ def _export(args: argparse.Namespace) -> int:
                       progress=progress)
     print(f"exported {len(ds)} transitions of {ds.manifest['counts']['episodes']} episodes as "
           f"{args.export_format} to {dest}")
+    if ds.layout.cameras:  # said, not silently dropped
+        print(f"note: the exporters do not carry camera frames yet; {', '.join(c.name for c in ds.layout.cameras)}'s "
+              "frames stay in the dataset (`Dataset.episode(k).frames`)", file=sys.stderr)
     return 0
 
 

@@ -15,9 +15,10 @@ class EngineInfo:
     name: str
     version: str
     backend: str
+    renderer: str | None = None  # the GL backend cameras render with; absent without cameras
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 class Engine(Protocol):

@@ -47,6 +47,37 @@ class RobotBlock:
 
 
 @dataclass(frozen=True)
+class CameraBlock:
+    """What a camera's frames are: which recorded states (every `every`-th from 0), their size and
+    streams. rgb is uint8 (H, W, 3); depth float32 (H, W), metres along the optical axis;
+    segmentation uint8 (H, W), index into `Layout.bodies` plus 1, 0 where no layout body is seen."""
+
+    name: str
+    width: int
+    height: int
+    streams: tuple[str, ...]
+    every: int
+
+    DTYPES = {"rgb": "uint8", "depth": "float32", "segmentation": "uint8"}  # noqa: RUF012 - a class constant
+
+    def shape(self, stream: str) -> tuple[int, ...]:
+        """One frame's shape in `stream`."""
+        return (self.height, self.width, 3) if stream == "rgb" else (self.height, self.width)
+
+    def steps(self, states: int) -> np.ndarray:
+        """The recorded states that have a frame, of an episode with `states` of them."""
+        return np.arange(0, states, self.every)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "width": self.width, "height": self.height, "streams": list(self.streams),
+                "every": self.every}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CameraBlock:
+        return cls(d["name"], int(d["width"]), int(d["height"]), tuple(d["streams"]), int(d["every"]))
+
+
+@dataclass(frozen=True)
 class Layout:
     """Names and order of what a state and an action vector hold."""
 
@@ -57,6 +88,7 @@ class Layout:
     n_points: int = 0  # points recorded per state (a fixed subset of the particles or vertices)
     action_names_override: tuple[str, ...] | None = None  # engines whose actions are not object impulses
     robots: tuple[RobotBlock, ...] = ()  # their blocks follow the objects' in the state
+    cameras: tuple[CameraBlock, ...] = ()  # whose frames each Rollout carries
 
     @property
     def state_names(self) -> list[str]:
@@ -104,16 +136,19 @@ class Layout:
              "points": list(self.points), "n_points": self.n_points, "action_names": self.action_names}
         if self.robots:  # absent from object-only manifests, which stay as they were
             d["robots"] = [r.to_dict() for r in self.robots]
+        if self.cameras:  # likewise
+            d["cameras"] = [c.to_dict() for c in self.cameras]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Layout:
         robots = tuple(RobotBlock(r["name"], tuple(r["joints"])) for r in d.get("robots", ()))
+        cameras = tuple(CameraBlock.from_dict(c) for c in d.get("cameras", ()))
         layout = cls(tuple(d["objects"]), tuple(d["bodies"]), float(d["record_dt"]),
                      tuple(d.get("points", ())), int(d.get("n_points", 0)), robots=robots)
         names = tuple(d.get("action_names", layout.action_names))
         return cls(layout.objects, layout.bodies, layout.record_dt, layout.points, layout.n_points,
-                   None if list(names) == layout.action_names else names, robots)
+                   None if list(names) == layout.action_names else names, robots, cameras)
 
 
 @dataclass(frozen=True)
@@ -160,6 +195,7 @@ class Rollout:
     contacts: Contacts = field(default_factory=Contacts.empty)
     points: dict[str, np.ndarray] = field(default_factory=dict)  # Layout.points → float32 (T+1, n_points, 3)
     point_index: np.ndarray | None = None  # which particles / vertices the points are (same every episode)
+    frames: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # camera → stream → (F, *frame shape)
 
     @property
     def transitions(self) -> int:
@@ -174,6 +210,7 @@ class EpisodeRecord:
     params: dict[str, float]
     step_labels: dict[str, np.ndarray]  # each (T,)
     episode_labels: dict[str, float | int | bool]
+    frame_labels: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # camera → label → (F, bodies, ...)
 
     @property
     def index(self) -> int:

@@ -47,17 +47,20 @@ def check_scale(recipe: Recipe, episodes: int, layout: Layout, source: str = "<r
         problems.append(f"outputs.shard_size: {recipe.outputs.shard_size} episodes × {recipe.recorded_steps + 1} "
                         f"recorded states would hold ~{need / 2**30:,.1f} GiB in memory, over "
                         f"{MEMORY_SHARE:.0%} of this machine's {have / 2**30:,.0f} GiB; lower shard_size, "
-                        "steps or record_points, or raise outputs.record_every")
+                        "steps, record_points or camera resolutions, or raise outputs.record_every or cameras' every")
     if problems:
         raise RecipeError(source, problems)
 
 
 def shard_bytes(recipe: Recipe, layout: Layout) -> int:
     """Memory a shard's rollouts take before they are written: states, actions and points as float32,
-    twice over (the arrays and the tables built from them)."""
+    and camera frames, twice over (the arrays and the tables built from them)."""
     per_state = layout.state_size + layout.action_size + 3 * layout.n_points * len(layout.points)
-    episodes = max(recipe.outputs.shard_size, recipe.n_envs)
-    return 2 * 4 * episodes * (recipe.recorded_steps + 1) * per_state
+    episodes, states = max(recipe.outputs.shard_size, recipe.n_envs), recipe.recorded_steps + 1
+    frames = sum(len(c.steps(states)) * c.width * c.height * (3 * ("rgb" in c.streams) + 4 * ("depth" in c.streams)
+                                                              + ("segmentation" in c.streams))
+                 for c in layout.cameras)
+    return 2 * episodes * (4 * states * per_state + frames)
 
 
 def plan_shards(episodes: int, shard_size: int) -> list[Shard]:

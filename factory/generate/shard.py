@@ -21,7 +21,7 @@ from factory.generate.engine_cache import cached_engine
 from factory.generate.plan import Shard, plan_batches
 from factory.generate.quarantine import screen
 from factory.generate.resume import write_receipt
-from factory.labels import Context, label_context, label_rollouts
+from factory.labels import Context, label_context, label_frames, label_rollouts
 from factory.recipe.scene_fields import pin_scene
 from factory.recipe.schema import Recipe
 from factory.storage import check_records, writer_for
@@ -91,7 +91,7 @@ def label_shard(recipe: Recipe, simulated: Simulated) -> tuple[list[EpisodeRecor
                     good.append((p, rollout))
                 else:
                     quarantined.append({"episode": rollout.index, "seed": recipe.seed, "reason": reason})
-        records += label_rollouts([r for _, r in good], [p for p, _ in good], ctx)
+        records += label_frames(label_rollouts([r for _, r in good], [p for p, _ in good], ctx), simulated.layout)
     records.sort(key=lambda r: r.index)
     return records, quarantined
 

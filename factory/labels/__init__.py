@@ -7,6 +7,7 @@ applies that kind's functions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from factory.labels.collision import (
     batch_step_labels,
 )
 from factory.labels.fluid import FluidContext, fluid_episode_labels, fluid_step_labels
+from factory.labels.pixels import frame_labels
 from factory.labels.pour import PourContext, object_pose, pour_episode_labels, pour_step_labels
 from factory.labels.robot import RobotLabelContext, robot_labels
 from factory.names import param_name
@@ -116,6 +118,13 @@ def episode_context(recipe: Recipe, layout: Layout) -> Callable[[dict[str, float
             contexts[key] = label_context(episode_scene(recipe, flat), layout)
         return contexts[key]
     return of
+
+
+def label_frames(records: list[EpisodeRecord], layout: Layout) -> list[EpisodeRecord]:
+    """The records with their cameras' per-frame visibility and boxes (`factory.labels.pixels`)."""
+    if not layout.cameras:
+        return records
+    return [replace(r, frame_labels=frame_labels(r.rollout.frames, len(layout.bodies))) for r in records]
 
 
 def label_rollouts(rollouts: list[Rollout], params: list[dict[str, float]], ctx: Context) -> list[EpisodeRecord]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from factory.errors import did_you_mean
+from factory.recipe.cameras import Camera, check_cameras
 from factory.recipe.containers import CupShape, Tilt, check_pour
 from factory.recipe.distributions import Uniform, nominal, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
@@ -348,6 +349,8 @@ class Recipe(Strict):
     actions: list[Action] = []  # noqa: RUF012 - pydantic copies a field's default per instance
     robots: list[Robot] = Field([], description="Articulated robots whose commands are the action "
                                 "(factory.recipe.robots); a recipe with robots takes no other actions.")
+    cameras: list[Camera] = Field([], description="Cameras whose frames are recorded with each episode "
+                                  "(factory.recipe.cameras); MuJoCo renders them.")
     outputs: Outputs = Field(default_factory=Outputs)
     labels: LabelOptions = Field(default_factory=LabelOptions)
     quality: QualityOptions = Field(default_factory=QualityOptions)
@@ -369,6 +372,7 @@ class Recipe(Strict):
         for i, action in enumerate(self.actions):
             self._check_action(i, action)
         check_robots(self)
+        check_cameras(self.cameras, [o.name for o in self.scene.objects], [r.name for r in self.robots])
         striker = self.labels.striker
         movable = [o.name for o in self.scene.objects if not o.fixed]
         if striker is not None and striker not in movable:
@@ -417,11 +421,13 @@ class Recipe(Strict):
 
     @model_serializer(mode="wrap")
     def _without_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict:
-        """A recipe that leaves the fields added since the first datasets at their defaults (no robots, the
-        default license) dumps, and so hashes, as it did before they existed: its datasets still resume."""
+        """A recipe that leaves the fields added since the first datasets at their defaults (no robots, no
+        cameras, the default license) dumps, and so hashes, as it did before they existed: its datasets
+        still resume."""
         data = handler(self)
-        if not self.robots:
-            data.pop("robots", None)
+        for section in ("robots", "cameras"):
+            if not getattr(self, section):
+                data.pop(section, None)
         if data.get("license") == DEFAULT_LICENSE:
             data.pop("license")
         return data

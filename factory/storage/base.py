@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -66,6 +66,10 @@ class ShardReader(Protocol):
 
     def column(self, root: Location, files: list[str], table: str, name: str) -> pa.ChunkedArray:
         """One column of one of the three tables, read shard by shard, in storage order."""
+
+    def frames(self, root: Location, file: str, layout: Layout, episode: int) -> dict[str, dict[str, np.ndarray]]:
+        """Episode `episode`'s camera frames and frame labels (camera → stream or label → array),
+        read from its shard, of which `file` is a file."""
 
     def records(self, root: Location, files: list[str], layout: Layout,
                 episodes: Iterable[int] | None = None) -> Iterator[EpisodeRecord]:
@@ -224,3 +228,17 @@ def contact_rows(episode: np.ndarray, c: Contacts, layout: Layout) -> pa.Table:
         "force": arrow(c.force.astype(np.float32)),
         "penetration": arrow(c.penetration.astype(np.float32)),
     })
+
+
+FRAME_STREAMS = ("rgb", "depth", "segmentation")
+
+
+def with_frames(record: EpisodeRecord, frames: dict[str, dict[str, np.ndarray]]) -> EpisodeRecord:
+    """A record read back with its camera frames (camera → stream or label → array, as read) split
+    into the rollout's frames and the record's frame labels, as they were written."""
+    if not frames:
+        return record
+    streams = {c: {k: v for k, v in a.items() if k in FRAME_STREAMS} for c, a in frames.items()}
+    labels = {c: {k: v for k, v in a.items() if k not in FRAME_STREAMS} for c, a in frames.items()}
+    return replace(record, rollout=replace(record.rollout, frames=streams),
+                   frame_labels={c: a for c, a in labels.items() if a})

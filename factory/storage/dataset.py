@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,9 @@ class Episode:
     contacts: pa.Table
     points: dict[str, np.ndarray]  # fluid particles / cloth vertices: (T+1, N, 3) per field
     point_index: np.ndarray | None  # which particles / vertices those are
+    frames: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Camera → stream (rgb, depth, segmentation) → (F, H, W[, 3]), plus `visible_pixels` and `bbox` per
+    frame with a segmentation; frame i shows recorded state i × the camera's `every` (`layout.cameras`)."""
 
 
 class Dataset:
@@ -135,8 +138,9 @@ class Dataset:
         points = {name: np.concatenate([column_array(t[name]), column_array(t[next_column(name)])[-1:]])
                   for name in self.layout.points}
         index_list = ep.get("point_index")
+        frames = self._reader.frames(self.location, pieces[0].file, self.layout, index)
         return Episode(index, states, column_array(t["action"]), params, labels, contacts, points,
-                       None if index_list is None else np.asarray(index_list))
+                       None if index_list is None else np.asarray(index_list), frames)
 
 
 def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:

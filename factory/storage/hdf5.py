@@ -40,7 +40,9 @@ from factory.storage.base import (
     episode_columns,
     shard_name,
     transitions_table,
+    with_frames,
 )
+from factory.storage.frames_hdf5 import read_frames, write_frames
 from factory.storage.location import Location, atomic_path
 from factory.storage.records import check_records
 
@@ -122,26 +124,32 @@ class HDF5Format:
                 for name in layout.points:
                     _dataset(points, name, np.concatenate([r.points[name] for r in rollouts])
                              .astype(np.float32, copy=False))
+            if layout.cameras:
+                write_frames(f, records, layout)
         return [path.relative_to(root)]
 
     # ------------------------------------------------------------ reading
+    def frames(self, root: Location, file: str, layout: Layout, episode: int) -> dict[str, dict[str, np.ndarray]]:
+        """Episode `episode`'s frames from its shard `file`."""
+        if not layout.cameras:
+            return {}
+        with root.open_read(file) as source, _open(source) as f:
+            rows = f["episodes"]["episode"]
+            return read_frames(f, int(np.flatnonzero(rows == episode)[0]))
+
     def records(self, root: Location, files: list[str], layout: Layout,
                 episodes: Iterable[int] | None = None) -> Iterator[EpisodeRecord]:
-        """Episodes back as records, a piece at a time, in storage order (each file has its layout)."""
+        """Episodes back as records, a piece at a time, in storage order (each file has its layout),
+        with their camera frames."""
         keep = None if episodes is None else frozenset(int(e) for e in episodes)
-        for _, record in self._shard_records(root, files, keep):
-            yield record
-
-    def _shard_records(self, root: Location, files: list[str],
-                       keep: frozenset[int] | None = None) -> Iterator[tuple[int, EpisodeRecord]]:
-        """(shard, record) for every episode (in `keep`) of every shard, in storage order."""
         for rel in _of(files):
             with root.open_read(rel) as source, _open(source) as f:
-                shard, rows = int(f.attrs["shard"]), _rows(f, rel)
+                rows = _rows(f, rel)
+                row_of = {int(e): k for k, e in enumerate(rows["episode"])}
                 points = list(f["points"]) if "points" in f else []
                 for part in _runs(f, rows, keep):
                     for record in _read(f, part, points, labels=True, contacts=True):
-                        yield shard, record
+                        yield with_frames(record, read_frames(f, row_of[record.index]) if layout.cameras else {})
 
     def transitions(self, root: Location, files: list[str]) -> pa.Table:
         return pa.concat_tables([t for p in self.pieces(root, files) for t in self.read_piece(root, p)])

@@ -26,7 +26,9 @@ from factory.storage.base import (
     episodes_table,
     shard_name,
     transitions_table,
+    with_frames,
 )
+from factory.storage.frames_parquet import episode_frames, write_frames
 from factory.storage.location import Location, atomic_path
 from factory.storage.records import check_records
 
@@ -46,6 +48,11 @@ class ParquetFormat:
             self._write(root / "parquet" / "episodes" / name, episodes_table(records, shard)),
             self._write(root / "parquet" / "contacts" / name, contacts_table(records, layout)),
         ]
+        if layout.cameras and records:
+            path = root / "parquet" / "frames" / name
+            with atomic_path(path) as tmp:
+                write_frames(tmp, records, layout, {"compression": "zstd", "use_dictionary": False})
+            written.append(path)
         return [p.relative_to(root) for p in written]
 
     @staticmethod
@@ -68,6 +75,14 @@ class ParquetFormat:
         return path
 
     # ------------------------------------------------------------ reading
+    def frames(self, root: Location, file: str, layout: Layout, episode: int) -> dict[str, dict[str, np.ndarray]]:
+        """Episode `episode`'s frames; `file` is a file of its shard (any table's)."""
+        if not layout.cameras:
+            return {}
+        with root.open_read(_sibling(file, "frames")) as source:
+            table = pq.read_table(source, filters=[("episode", "=", episode)])
+        return episode_frames(table, layout)
+
     def transitions(self, root: Location, files: list[str]) -> pa.Table:
         return _concat(root, files, "transitions")
 
@@ -117,7 +132,8 @@ class ParquetFormat:
                 table = pa.concat_tables(self.read_piece(root, piece))
                 for ep in piece.episodes:
                     if keep is None or ep in keep:
-                        yield record_from_tables(rows[ep], table, contacts, layout)
+                        record = record_from_tables(rows[ep], table, contacts, layout)
+                        yield with_frames(record, self.frames(root, rel, layout, ep))
 
 
 def _options(schema: pa.Schema) -> dict:
