@@ -1,5 +1,6 @@
 """Every shipped recipe at the smallest size that runs, through every command a user can type on it: exit 0 and no
-traceback. Rigid recipes run on MuJoCo in the default suite; every recipe on its own engine (Genesis), with
+traceback (`report` may refuse, in one line, the bodies and robots it does not cover yet). Rigid and robot recipes
+run on MuJoCo in the default suite; every recipe on its own engine (Genesis), with
 `compare` on Genesis and MuJoCo, is the opt-in `genesis and slow` part."""
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from factory.export import EXPORTERS
 from factory.recipe.schema import Recipe
 
 SHIPPED = sorted(p.relative_to(RECIPES).as_posix() for p in RECIPES.glob("*/*.yaml") if p.parent.name != "unity")
-RIGID = [p for p in SHIPPED if p.split("/")[0] in ("collision", "phyworld")]
+RIGID = [p for p in SHIPPED if p.split("/")[0] in ("collision", "phyworld", "robot")]
+NOT_YET = ("the physics checks and the baseline model know sphere, box, cylinder bodies only",
+           "the quality report does not cover robot datasets yet")
+"""`factory report`'s one-line refusals of what its checks and model do not cover yet (mesh bodies, robots)."""
 
 
 def _smallest(path: str, **engine) -> Recipe:
@@ -38,6 +42,9 @@ def _sweep(recipe: Recipe, tmp_path: Path, capfd, engines: str | None = None) ->
     for command in commands:
         code = main(command)
         err = capfd.readouterr().err
+        if command[0] == "report" and code == 1 and any(reason in err for reason in NOT_YET):
+            assert len(err.strip().splitlines()) == 1, err  # refused in one plain line
+            continue
         assert code == 0 and "Traceback" not in err, (command, err, _details(err))
 
 
@@ -63,7 +70,8 @@ def test_rigid_recipe_on_mujoco_through_every_command(path, tmp_path, capfd):
 def test_shipped_recipe_on_its_engine_through_every_command(path, tmp_path, capfd):
     """Warnings are left to the ini's filters: Genesis' kernel compiler warns, into a run's engine log."""
     recipe = _smallest(path)
-    both = recipe.kind == "collision" and not _refusal("mujoco", recipe)  # compare needs an engine beside Genesis
+    # compare needs two engines that both take the recipe
+    both = recipe.kind == "collision" and not _refusal("mujoco", recipe) and not _refusal("genesis", recipe)
     _sweep(recipe, tmp_path, capfd, engines="genesis,mujoco" if both else None)
 
 

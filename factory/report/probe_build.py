@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from factory.checks import bodies_for
-from factory.labels import LabelContext, label_context
+from factory.errors import FactoryError
+from factory.labels import LabelContext, RobotLabelContext, label_context
 from factory.model.baselines import Predictor
 from factory.model.evaluate import episode_rollouts
 from factory.model.pieces import EpisodeArrays, iter_episodes
@@ -29,15 +30,26 @@ def episode_probes(ds: Dataset, info: dict[int, dict], ep: EpisodeArrays | None,
     params, labels = info[index]["params"], info[index]["labels"]
     objects = ds.layout.objects
     if ep is not None:
-        ctx = label_context(Recipe.model_validate(recipe), ds.layout)
-        assert isinstance(ctx, LabelContext)  # probes are asked of collision datasets
-        items = rigid_probes(recipe, labels, ctx, ep.states)
-        action = describe_actions(ep.actions, objects, ds.layout.record_dt)
+        items = rigid_probes(recipe, labels, rigid_context(recipe, ds), ep.states)
+        robots = [r["name"] for r in recipe.get("robots", ())]
+        action = (f"The robot {', '.join(repr(r) for r in robots)} acts on the scene by its commands." if robots
+                  else describe_actions(ep.actions, objects, ds.layout.record_dt))
     else:
         items, action = particle_probes(recipe, labels), "The recipe's scripted actions act on the scene."
     scene = describe_scene(recipe, params, ep.states[0] if ep is not None else None, objects)
     return [{"id": f"{recipe['name']}-{index}-{k}", "episode": index, **item, "scene": scene, "action": action}
             for k, item in enumerate(items)]
+
+
+def rigid_context(recipe: dict, ds: Dataset) -> LabelContext:
+    """The collision labels' context of a rigid dataset, robots' datasets included (their objects are asked
+    about; the arm is what acts)."""
+    ctx = label_context(Recipe.model_validate(recipe), ds.layout)
+    if isinstance(ctx, RobotLabelContext):
+        return ctx.base
+    if not isinstance(ctx, LabelContext):
+        raise FactoryError(f"a '{recipe.get('kind')}' dataset has no rigid-body probes")
+    return ctx
 
 
 def dataset_probes(ds: Dataset, info: dict[int, dict], episodes: list[int] | None = None) -> list[dict]:
@@ -58,8 +70,7 @@ def probe_scores(ds: Dataset, info: dict[int, dict], predictors: list[Predictor]
     if not eps:
         return {}
     recipe = ds.manifest["recipe"]
-    ctx = label_context(Recipe.model_validate(recipe), ds.layout)
-    assert isinstance(ctx, LabelContext)  # probes are asked of collision datasets
+    ctx = rigid_context(recipe, ds)
     runs = {"truth-readout": [e.states for e in eps]} | {p.name: episode_rollouts(p, eps) for p in predictors}
     items: list[dict] = []
     answers: dict[str, list] = {run: [] for run in runs}
