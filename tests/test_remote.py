@@ -64,8 +64,10 @@ def test_run_to_s3_writes_what_a_local_run_writes(s3_dataset, sharded_dataset):
     m = remote_manifest(s3_dataset)
     assert m["shards"] == manifest(sharded_dataset)["shards"]  # every file's size and sha256
     data = sorted(f["path"] for s in m["shards"] for f in s["files"])
-    assert sorted(s3_dataset.files()) == sorted(
-        [MANIFEST, ".factory/run.json", *(receipt_name(i) for i in range(4)), *data])  # no lock, no temporaries
+    documents = [d["path"] for d in m["documents"]]  # the card and the certificate
+    assert sorted(documents) == ["README.md", "validity.json"]
+    assert sorted(s3_dataset.files()) == sorted(  # no lock, no temporaries
+        [MANIFEST, ".factory/run.json", *(receipt_name(i) for i in range(4)), *data, *documents])
     assert verify(s3_dataset) == []
 
 
