@@ -14,8 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from export_checks import (
+    LEROBOT_READ,
     assert_same_episode,
     assert_same_transitions,
+    check_hf_export,
+    check_lerobot_files,
+    check_minari_export,
+    lerobot_column,
     manifest_sha256,
     source_arrays,
 )
@@ -35,50 +40,10 @@ def source(request) -> Path:
 
 
 def test_hf_datasets_load_from_disk(source, tmp_path):
-    import datasets
-
-    export(source, "hf", tmp_path / "hf")
-    want, episodes = source_arrays(source)
-    dd = datasets.load_from_disk(str(tmp_path / "hf"))
-    t = dd["transitions"].with_format("numpy")
-    assert_same_transitions({k: t[k] for k in t.column_names}, want)
-    for name in (n for n in want if n.startswith(("particle", "vertex", "next_particle", "next_vertex"))):
-        assert isinstance(dd["transitions"].features[name], datasets.Array2D)  # points as fixed 2-D features
-    for row in dd["episodes"]:
-        params = {k.removeprefix("param__"): v for k, v in row.items() if k.startswith("param__")}
-        assert_same_episode(params, row, episodes[row["episode"]])
-    provenance = json.loads(dd["transitions"].info.description)["physics_data_factory"]
-    assert provenance["manifest_sha256"] == manifest_sha256(source)
-    assert provenance["recipe"] == json.loads((source / "manifest.json").read_text())["recipe"]
-
+    check_hf_export(source, tmp_path)
 
 def test_minari_load_dataset(source, tmp_path, monkeypatch):
-    import minari
-
-    export(source, "minari", tmp_path / "minari")
-    want, episodes = source_arrays(source)
-    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
-    name = json.loads((source / "manifest.json").read_text())["recipe"]["name"]
-    dataset = minari.load_dataset(f"factory/{name}-v0")
-    assert dataset.total_steps == len(want["episode"])
-    got: dict[str, list] = {}
-    metadata = dataset.storage.get_episode_metadata(dataset.episode_indices)
-    for ep, meta in zip(dataset.iterate_episodes(), metadata, strict=True):
-        options = meta["options"]
-        obs = ep.observations
-        parts = {"episode": np.full(len(ep.actions), options["source_episode"]), "step": np.arange(len(ep.actions)),
-                 "state": obs["state"][:-1], "next_state": obs["state"][1:], "action": ep.actions,
-                 **dict(ep.infos.items())}
-        for p in (k for k in obs if k != "state"):
-            parts[p], parts[f"next_{p}"] = obs[p][:-1], obs[p][1:]
-        for k, v in parts.items():
-            got.setdefault(k, []).append(v)
-        assert_same_episode(json.loads(options["params"]), json.loads(options["labels"]),
-                            episodes[options["source_episode"]])
-        assert ep.truncations[-1] and not ep.truncations[:-1].any()
-    assert_same_transitions({k: np.concatenate(v) for k, v in got.items()}, want)
-    assert dataset.storage.metadata["physics_data_factory"]["manifest_sha256"] == manifest_sha256(source)
-
+    check_minari_export(source, tmp_path, monkeypatch)
 
 def test_webdataset_decode(source, tmp_path):
     import webdataset
@@ -100,19 +65,6 @@ def test_webdataset_decode(source, tmp_path):
     assert meta["physics_data_factory"]["manifest_sha256"] == manifest_sha256(source)
 
 
-def lerobot_column(name: str) -> str:
-    """The LeRobot frame feature that holds our transition column `name`."""
-    fixed = {"step": "frame_index", "state": "observation.state", "action": "action",
-             "next_state": "next.observation.state"}
-    if name in fixed:
-        return fixed[name]
-    if name.startswith(("particle_", "vertex_")):
-        return f"observation.{name}"
-    if name.startswith(("next_particle_", "next_vertex_")):
-        return f"next.observation.{name.removeprefix('next_')}"
-    return f"labels.{name}"
-
-
 def lerobot_python() -> str | None:
     """A Python with lerobot installed, kept out of the project's venv (see setup.sh)."""
     for candidate in (os.environ.get("LEROBOT_PYTHON"), ROOT / ".venv-lerobot" / "bin" / "python"):
@@ -122,49 +74,7 @@ def lerobot_python() -> str | None:
 
 
 def test_lerobot_files_read_as_lerobot_reads_them(source, tmp_path):
-    """Without lerobot: its v3.0 metadata, and the frames through `datasets.Dataset.from_parquet` with
-    the features LeRobot derives from info.json (`get_hf_features_from_features`), as its loader does."""
-    import datasets
-    import pandas as pd
-
-    export(source, "lerobot", tmp_path / "lr")
-    want, episodes = source_arrays(source)
-    info = json.loads((tmp_path / "lr" / "meta" / "info.json").read_text())
-    assert info["codebase_version"] == "v3.0" and info["video_path"] is None
-    assert info["total_frames"] == len(want["episode"]) and info["total_episodes"] == len(episodes)
-    assert not any("/" in name for name in info["features"])
-    feats = {}
-    for name, f in info["features"].items():
-        shape = tuple(f["shape"])
-        feats[name] = (datasets.Value(f["dtype"]) if shape == (1,) else
-                       datasets.List(datasets.Value(f["dtype"]), length=shape[0]) if len(shape) == 1 else
-                       datasets.Array2D(shape=shape, dtype=f["dtype"]))
-    data = sorted(str(p) for p in (tmp_path / "lr" / "data").glob("*/*.parquet"))
-    frames = datasets.Dataset.from_parquet(data, features=datasets.Features(feats)).with_format("numpy")
-    eps = pd.read_parquet(tmp_path / "lr" / "meta" / "episodes")
-    source_episode = np.asarray(eps.sort_values("episode_index")["source_episode"])
-    got = {name: frames[lerobot_column(name)] for name in want if name != "episode"}
-    got["episode"] = source_episode[frames["episode_index"]]
-    assert_same_transitions(got, want)
-    assert (eps["dataset_to_index"] - eps["dataset_from_index"] == eps["length"]).all()
-    assert set(pd.read_parquet(tmp_path / "lr" / "meta" / "tasks.parquet")["task_index"]) == {0}
-    stats = json.loads((tmp_path / "lr" / "meta" / "stats.json").read_text())
-    np.testing.assert_allclose(stats["observation.state"]["mean"], want["state"].astype(np.float64).mean(0), atol=1e-5)
-    assert info["physics_data_factory"]["manifest_sha256"] == manifest_sha256(source)
-
-
-LEROBOT_READ = """
-import json, os, sys
-import numpy as np
-os.environ["HF_HUB_OFFLINE"] = "1"
-from lerobot.datasets.lerobot_dataset import LeRobotDataset
-for root, out in zip(sys.argv[1::2], sys.argv[2::2]):
-    ds = LeRobotDataset("local/export", root=root)
-    items = [ds[i] for i in range(len(ds))]
-    np.savez(out, **{k: np.stack([np.asarray(it[k]) for it in items]) for k in items[0] if k != "task"},
-             source_episode=np.asarray(ds.meta.episodes["source_episode"]), num_episodes=ds.num_episodes)
-"""
-
+    check_lerobot_files(source, tmp_path)
 
 @pytest.mark.skipif(lerobot_python() is None, reason="no lerobot install: setup.sh makes .venv-lerobot, "
                     "or set LEROBOT_PYTHON (lerobot 0.4.4 needs its own torch)")

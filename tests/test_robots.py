@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from export_checks import check_hf_export, check_lerobot_files, check_minari_export
 
 from engines.mujoco.engine import MuJoCoEngine
 from factory.contract.sampling import sample_episodes
@@ -230,10 +231,9 @@ def test_push_cube_runs_inspects_and_verifies(push_cube):
 def test_push_cube_exports_open_in_their_loaders(push_cube, tmp_path, monkeypatch):
     """The export tests' own checks (Minari's loader, LeRobot's file reading, HF datasets) on robot data:
     the arm's joints and the cube in the observation state, the joint targets as the action."""
-    export_tests = pytest.importorskip("test_export")
-    export_tests.test_minari_load_dataset(push_cube, tmp_path / "minari", monkeypatch)
-    export_tests.test_lerobot_files_read_as_lerobot_reads_them(push_cube, tmp_path / "lerobot")
-    export_tests.test_hf_datasets_load_from_disk(push_cube, tmp_path / "hf")
+    check_minari_export(push_cube, tmp_path / "minari", monkeypatch)
+    check_lerobot_files(push_cube, tmp_path / "lerobot")
+    check_hf_export(push_cube, tmp_path / "hf")
 
 
 def test_object_only_recipes_and_layouts_serialize_as_before():
