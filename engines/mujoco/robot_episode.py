@@ -95,8 +95,8 @@ class RobotEpisodes:
                 std = part.recipe.policy.noise
                 if std:
                     action = action + rng.normal(0.0, std, len(action))
-                if part.gripper is not None:
-                    action = np.append(action, 1.0)  # the scripted policies keep the gripper closed
+                if part.gripper is not None:  # closed unless the policy says otherwise
+                    action = np.append(action, 1.0 if command.gripper is None else command.gripper)
                 self._apply(m, d, scratch, part, action, quat)
                 row.append(action)
             actions.append(np.concatenate(row))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from factory.recipe.distributions import Uniform, nominal
 from factory.recipe.robot_file import describe
-from factory.recipe.robots import PushPolicy, RandomWalkPolicy, ReachPolicy, Robot
+from factory.recipe.robots import PickPlacePolicy, PushPolicy, RandomWalkPolicy, ReachPolicy, Robot
 
 Draw = Callable[[str, object], float]
 
@@ -38,6 +38,9 @@ def sample_robot(robot: Robot, draw: Draw) -> RobotInit:
     elif isinstance(policy, ReachPolicy):
         points = zip("xyz", policy.point or (), strict=False)
         drawn = {f"point.{axis}": draw(f"{n}.policy.point.{axis}", value) for axis, value in points}
+    elif isinstance(policy, PickPlacePolicy):
+        drawn = {f"place.{axis}": draw(f"{n}.policy.place.{axis}", value)
+                 for axis, value in zip("xyz", policy.place, strict=True)}
     elif isinstance(policy, RandomWalkPolicy):
         limits = describe(robot.path()).joints
         drawn = {f"waypoint{k}.{joint}": draw(f"{n}.policy.waypoint{k}.{joint}", _around(

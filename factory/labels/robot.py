@@ -13,6 +13,7 @@ import numpy as np
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout
 from factory.labels.collision import LabelContext
+from factory.labels.grasp import pick_place_labels
 from factory.names import (
     DISPLACEMENT,
     DISPLACEMENT_HEADING_DEG,
@@ -29,7 +30,7 @@ from factory.names import (
     body_label,
     pair_label,
 )
-from factory.recipe.robots import PushPolicy, ReachPolicy, Robot
+from factory.recipe.robots import PickPlacePolicy, PushPolicy, ReachPolicy, Robot
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,10 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
             episode[body_label(REACH_ERROR, robot.name)] = float(error[-1])
             episode[body_label(REACHED, robot.name)] = bool(error[-1] <= robot.policy.tolerance)
             episode[body_label(REACH_STEP, robot.name)] = int(within[0]) if len(within) else -1
+        if isinstance(robot.policy, PickPlacePolicy):
+            place = np.array([record.params[f"{robot.name}.policy.place.{axis}"] for axis in "xyz"])
+            episode.update(pick_place_labels(layout, rollout.states, rollout.contacts, robot.name,
+                                             robot.policy.object, place, robot.policy.tolerance))
     return EpisodeRecord(rollout, record.params, steps, episode)
 
 

@@ -107,7 +107,26 @@ class ReachPolicy(Strict):
         return self
 
 
-Policy = Annotated[PushPolicy | RandomWalkPolicy | ReachPolicy, Field(discriminator="type")]
+class PickPlacePolicy(Strict):
+    """Grasp `object` with the gripper, lift it, carry it and release it at a drawn `place`: the gripper
+    opens above the object, closes round its centre, and opens again once the object stands on the place."""
+
+    type: Literal["pick_place"]
+    object: Name
+    place: Vec3 = Field(description="Where the object's centre should end, m (world); each axis may be a "
+                        "distribution. z: the centre's height when the object stands there.")
+    lift: float = Field(0.1, gt=0, description="Height the object is carried at above the higher of its start and "
+                        "its place, m.")
+    clearance: float = Field(0.06, gt=0, description="Height above the object's top while approaching and "
+                             "after releasing, m.")
+    tolerance: float = Field(0.02, gt=0, description="Label `placed__X`: the object's centre ends within this of "
+                             "the place, m.")
+    noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
+    random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
+                              "instead of the policy's (drawn per episode), so datasets hold failures too.")
+
+
+Policy = Annotated[PushPolicy | RandomWalkPolicy | ReachPolicy | PickPlacePolicy, Field(discriminator="type")]
 
 
 class Robot(Strict):
@@ -136,6 +155,10 @@ class Robot(Strict):
         require_range(self.policy.random_share, "policy.random_share", 0.0, 1.0, low_open=False)
         if isinstance(self.policy, PushPolicy):
             require_range(self.policy.distance, "policy.distance", 0.0, low_open=False)
+        if isinstance(self.policy, PickPlacePolicy) and self.gripper is None:
+            raise ValueError(f"policy.type: a '{self.policy.type}' policy grasps with the robot's gripper, and "
+                             "this robot has none: give it a 'gripper' (an actuator of its file) or choose push, "
+                             "reach or random_walk")
         if not (info.context or {}).get("check_files"):
             return self
         try:
