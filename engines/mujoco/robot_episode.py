@@ -95,7 +95,7 @@ class RobotEpisodes:
                 std = part.recipe.policy.noise
                 if std:
                     action = action + rng.normal(0.0, std, len(action))
-                if part.gripper is not None:  # closed unless the policy says otherwise
+                if part.gripper is not None and command.action is None:  # closed unless the policy says otherwise
                     action = np.append(action, 1.0 if command.gripper is None else command.gripper)
                 self._apply(m, d, scratch, part, action, quat)
                 row.append(action)
@@ -115,7 +115,9 @@ class RobotEpisodes:
 
     def _action(self, m, d: mujoco.MjData, scratch: mujoco.MjData, part: RobotParts, command: Command,
                 quat: np.ndarray) -> np.ndarray:
-        """The command in the robot's action space (before noise)."""
+        """The command in the robot's action space (before noise; a replayed action as it is)."""
+        if command.action is not None:
+            return command.action
         space, q = part.recipe.action_space, d.qpos[part.qadr[part.actuated]]
         tool, joints = command.tool, command.joints  # exactly one is set
         if space == "ee_delta":

@@ -45,13 +45,7 @@ class RobotParts:
 
     @property
     def action_names(self) -> list[str]:
-        r = self.recipe
-        if r.action_space == "ee_delta":
-            names = [f"{r.name}.ee.d{c}" for c in ("x", "y", "z", "yaw")]
-        else:
-            suffix = "target" if r.action_space == "joint_position" else "delta"
-            names = [f"{r.name}.{j}.{suffix}" for j in r.actuated]
-        return names + ([f"{r.name}.gripper"] if r.gripper else [])
+        return list(self.recipe.action_names)
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,13 @@ class Observation:
 
 @dataclass(frozen=True)
 class Command:
-    """Where the policy wants the robot: a tool-point target or joint targets (exactly one). With a
-    tool target, `yaw` turns the ee link's first orientation about the world z axis (rad). `gripper`
-    (0 open .. 1 closed) drives a robot's gripper; unset, the gripper stays closed."""
+    """Where the policy wants the robot: a tool-point target, joint targets, or the action itself (exactly
+    one). With a tool target, `yaw` turns the ee link's first orientation about the world z axis (rad).
+    `gripper` (0 open .. 1 closed) drives a robot's gripper; unset, the gripper stays closed. `action` is
+    a whole action row in the robot's action space, gripper included, applied as given (a replay)."""
 
     tool: np.ndarray | None = None
     joints: np.ndarray | None = None
     yaw: float = 0.0
     gripper: float | None = None
+    action: np.ndarray | None = None

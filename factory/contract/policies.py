@@ -17,8 +17,9 @@ from factory.contract.commands import Command, Observation
 from factory.contract.extents import half_height, reach_along
 from factory.contract.paths import along
 from factory.contract.pick_place import pick_place
+from factory.contract.replay import replay
 from factory.contract.robots import RobotInit
-from factory.recipe.robots import PickPlacePolicy, PushPolicy, RandomWalkPolicy, ReachPolicy, Robot
+from factory.recipe.robots import PickPlacePolicy, PushPolicy, RandomWalkPolicy, ReachPolicy, ReplayPolicy, Robot
 from factory.recipe.schema import RigidObject
 
 APPROACH, DESCEND, PUSH = 0.3, 0.45, 0.9  # fractions of the episode at which a push's phases end
@@ -37,6 +38,8 @@ def act(robot: Robot, init: RobotInit, obs: Observation, objects: dict[str, Rigi
         return reach(policy, init, obs)
     if isinstance(policy, PickPlacePolicy):
         return pick_place(policy, init, obs, objects[policy.object], np.array(start[policy.object]))
+    if isinstance(policy, ReplayPolicy):
+        return replay(robot, policy, init, obs)
     return random_walk(robot, policy, init, obs)
 
 

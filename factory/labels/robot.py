@@ -106,7 +106,7 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
         steps[body_label(TRACKING_ERROR, robot.name)] = error.astype(np.float32)
         episode[body_label(MAX_TRACKING_ERROR, robot.name)] = float(error.max())
         episode[body_label(MEAN_TRACKING_ERROR, robot.name)] = float(error.mean())
-        action_start += _action_width(robot)
+        action_start += len(robot.action_names)
         for obj in layout.objects:
             if obj in ctx.base.fixed:
                 continue
@@ -134,8 +134,6 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
     return EpisodeRecord(rollout, record.params, steps, episode)
 
 
-def _action_width(robot: Robot) -> int:
-    return (4 if robot.action_space == "ee_delta" else len(robot.actuated)) + (1 if robot.gripper else 0)
 
 
 def _link_pair(label: str) -> bool:

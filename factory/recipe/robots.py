@@ -16,6 +16,7 @@ from pydantic import Field, ValidationInfo, model_validator
 from factory.errors import did_you_mean
 from factory.recipe.distributions import support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
+from factory.recipe.replay_file import ReplayFileError, check_replay
 from factory.recipe.robot_file import RobotDescription, RobotFileError, describe, resolve
 
 if TYPE_CHECKING:
@@ -126,7 +127,21 @@ class PickPlacePolicy(Strict):
                               "instead of the policy's (drawn per episode), so datasets hold failures too.")
 
 
-Policy = Annotated[PushPolicy | RandomWalkPolicy | ReachPolicy | PickPlacePolicy, Field(discriminator="type")]
+class ReplayPolicy(Strict):
+    """The actions of a Parquet file, row by row: an episode column and one column per action name of the
+    robot (as a dataset of this recipe names them); episode k replays the file's k-th episode (by
+    ascending id, modulo their count), whose rows are its transitions in order (or by a `step` column)."""
+
+    type: Literal["replay"]
+    file: str = Field(min_length=1, description="A Parquet file, relative to the working directory.")
+    episode_column: str = Field("episode", min_length=1, description="The column naming each row's episode.")
+    noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
+    random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
+                              "instead of the file's (drawn per episode).")
+
+
+Policy = Annotated[PushPolicy | RandomWalkPolicy | ReachPolicy | PickPlacePolicy | ReplayPolicy,
+                   Field(discriminator="type")]
 
 
 class Robot(Strict):
@@ -149,6 +164,16 @@ class Robot(Strict):
                                       "point's move (m, world frame) and the hand's turn about world z (rad), "
                                       "solved by damped least squares IK from the episode's first orientation.")
     policy: Policy
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """The robot's action columns: its command in `action_space`, then its gripper."""
+        if self.action_space == "ee_delta":
+            names = [f"{self.name}.ee.d{c}" for c in ("x", "y", "z", "yaw")]
+        else:
+            suffix = "target" if self.action_space == "joint_position" else "delta"
+            names = [f"{self.name}.{j}.{suffix}" for j in self.actuated]
+        return (*names, *([f"{self.name}.gripper"] if self.gripper else []))
 
     @model_validator(mode="after")
     def _against_file(self, info: ValidationInfo) -> Robot:
@@ -211,8 +236,9 @@ class Robot(Strict):
                                      f"{', '.join(self.actuated)}")
 
 
-def check_robots(recipe: Recipe) -> None:
-    """Cross-checks of the `robots:` section against the rest of the recipe."""
+def check_robots(recipe: Recipe, check_files: bool = False) -> None:
+    """Cross-checks of the `robots:` section against the rest of the recipe (and, with `check_files`, a
+    replay policy's file against the robot's actions and the recipe's episode length)."""
     if not recipe.robots:
         return
     if recipe.kind != "collision" or recipe.actions:
@@ -223,6 +249,12 @@ def check_robots(recipe: Recipe) -> None:
         if robot.name in objects or robot.name == "ground" or names.count(robot.name) > 1:
             raise ValueError(f"robots.{i}.name: '{robot.name}' is already the name of an object, the ground "
                              "or another robot")
+        if check_files and isinstance(robot.policy, ReplayPolicy):
+            policy = robot.policy
+            try:
+                check_replay(policy.file, robot.action_names, policy.episode_column, recipe.recorded_steps)
+            except ReplayFileError as exc:
+                raise ValueError(f"robots.{i}.policy.file: {exc}") from None
         target = getattr(robot.policy, "object", None)
         if target is not None and (target not in objects or objects[target].fixed):
             movable = [n for n, o in objects.items() if not o.fixed]
