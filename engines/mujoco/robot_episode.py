@@ -66,7 +66,8 @@ class RobotEpisodes:
         mujoco.mj_setState(m, d, state, STATE)
         for part, init in zip(self.scene.robots, spec.robots, strict=True):
             d.qpos[part.qadr] = [init.initial.get(j, 0.0) for j in part.block.joints]
-            d.ctrl[part.actuators] = d.qpos[part.qadr[part.actuated]]  # hold the start
+            velocity = part.recipe.action_space == "joint_velocity"
+            d.ctrl[part.actuators] = 0.0 if velocity else d.qpos[part.qadr[part.actuated]]  # hold the start
             if part.gripper is not None and part.recipe.gripper is not None:
                 d.ctrl[part.gripper] = part.recipe.gripper.closed
         mujoco.mj_forward(m, d)
@@ -126,6 +127,8 @@ class RobotEpisodes:
             return np.append(tool - ik.tool_point(d, part), command.yaw - ik.yaw(d.xquat[part.ee], quat))
         if joints is None:
             joints = ik.solve(m, scratch, d.qpos, part, np.asarray(tool), ik.turned(quat, command.yaw))
+        if space == "joint_velocity":  # reach the target in one recorded step
+            return (joints - q) / (self.recipe.dt * self.recipe.outputs.record_every)
         return joints if space == "joint_position" else joints - q
 
     def _apply(self, m, d: mujoco.MjData, scratch: mujoco.MjData, part: RobotParts, action: np.ndarray,
@@ -135,10 +138,13 @@ class RobotEpisodes:
         if space == "ee_delta":
             yaw = ik.yaw(d.xquat[part.ee], quat) + action[3]
             targets = ik.solve(m, scratch, d.qpos, part, ik.tool_point(d, part) + action[:3], ik.turned(quat, yaw))
+        elif space == "joint_velocity":
+            targets = action[:len(part.actuated)]
         else:
             n = len(part.actuated)
             targets = action[:n] if space == "joint_position" else q + action[:n]
-        d.ctrl[part.actuators] = np.clip(targets, part.limits[:, 0], part.limits[:, 1])
+        d.ctrl[part.actuators] = targets if space == "joint_velocity" else np.clip(targets, part.limits[:, 0],
+                                                                                   part.limits[:, 1])
         g = part.recipe.gripper
         if part.gripper is not None and g is not None:
             d.ctrl[part.gripper] = g.open + (g.closed - g.open) * float(np.clip(action[-1], 0.0, 1.0))

@@ -22,7 +22,7 @@ import numpy as np
 from engines.mujoco.mjcf import SENSOR_DATA, SceneModel, scene_model
 from factory.contract.rollout import RobotBlock
 from factory.errors import EngineUnsupported
-from factory.recipe.robots import Robot
+from factory.recipe.robots import JointVelocity, Robot
 from factory.recipe.schema import Recipe
 
 LINK_SLOTS = 4  # contacts a (link, body) sensor reports per step
@@ -64,6 +64,9 @@ def robot_scene(recipe: Recipe) -> RobotScene:
     roots = {}
     for robot in recipe.robots:
         child = mujoco.MjSpec.from_file(str(robot.path()))
+        if isinstance(robot.controller, JointVelocity):  # a velocity interface holds the arm against gravity
+            for body in child.bodies[1:]:  # not the world
+                body.gravcomp = 1.0
         spec.option.integrator = child.option.integrator  # the file's choice (Panda: implicitfast) for the whole scene
         frame = spec.worldbody.add_frame(pos=robot.base.pos, quat=_quat(robot.base.euler))
         root = child.worldbody.first_body()
@@ -140,8 +143,16 @@ def _parts(model: mujoco.MjModel, robot: Robot) -> RobotParts:
 
 
 def _set_gains(model: mujoco.MjModel, part: RobotParts) -> None:
-    """The recipe's PD gains on the actuated joints' actuators: force = kp·(ctrl − q) − kd·dq."""
+    """The recipe's gains on the actuated joints' actuators: PD, force = kp·(ctrl − q) − kd·dq, or velocity,
+    force = kv·(ctrl − dq) with ctrl unbounded (the file's control range is a position range)."""
     controller = part.recipe.controller
+    if isinstance(controller, JointVelocity):
+        for joint, actuator in zip(part.recipe.actuated, part.actuators, strict=True):
+            kv = controller.kv[joint] if isinstance(controller.kv, dict) else controller.kv  # every joint's: checked
+            model.actuator_gainprm[actuator, 0] = kv
+            model.actuator_biasprm[actuator, :3] = (0.0, 0.0, -kv)
+            model.actuator_ctrllimited[actuator] = 0
+        return
     for joint, actuator in zip(part.recipe.actuated, part.actuators, strict=True):
         kp, kd = (g.get(joint) if isinstance(g, dict) else g for g in (controller.kp, controller.kd))
         if kp is not None:

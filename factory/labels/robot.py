@@ -44,8 +44,8 @@ class RobotLabelContext:
 def tracking_error(layout: Layout, robot: Robot, states: np.ndarray, actions: np.ndarray,
                    action_start: int) -> np.ndarray:
     """(T,) per transition: how far the arm ended from what its action asked. Joint spaces: the largest
-    |q(t+1) − target(t)| over the actuated joints (rad or m); `ee_delta`: |tool(t+1) − tool(t) − Δ| (m,
-    the position part of the action)."""
+    |q(t+1) − target(t)| over the actuated joints (rad or m); `joint_velocity`: the largest |dq(t+1) −
+    target(t)| (rad/s or m/s); `ee_delta`: |tool(t+1) − tool(t) − Δ| (m, the position part of the action)."""
     start, _ = layout.robot_span(robot.name)
     block = next(b for b in layout.robots if b.name == robot.name)
     n = len(block.joints)
@@ -53,8 +53,10 @@ def tracking_error(layout: Layout, robot: Robot, states: np.ndarray, actions: np
         tool = states[:, start + 2 * n:start + 2 * n + 3]
         return np.linalg.norm(tool[1:] - tool[:-1] - actions[:, action_start:action_start + 3], axis=-1)
     cols = [start + block.joints.index(j) for j in robot.actuated]
-    q = states[:, cols]
     asked = actions[:, action_start:action_start + len(cols)]
+    if robot.action_space == "joint_velocity":
+        return np.abs(states[1:, [c + n for c in cols]] - asked).max(axis=-1)
+    q = states[:, cols]
     target = asked if robot.action_space == "joint_position" else q[:-1] + asked
     return np.abs(q[1:] - target).max(axis=-1)
 

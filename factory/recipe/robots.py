@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationInfo, model_validator
 
 from factory.errors import did_you_mean
 from factory.recipe.distributions import support
@@ -22,7 +22,7 @@ from factory.recipe.robot_file import RobotDescription, RobotFileError, describe
 if TYPE_CHECKING:
     from factory.recipe.schema import Recipe
 
-ActionSpace = Literal["joint_position", "joint_delta", "ee_delta"]
+ActionSpace = Literal["joint_position", "joint_delta", "ee_delta", "joint_velocity"]
 
 
 class PackageFile(Strict):
@@ -47,6 +47,32 @@ class JointPD(Strict):
     type: Literal["joint_position"] = "joint_position"
     kp: float | dict[str, float] | None = Field(None, description="N·m/rad (N/m); one for all or per joint.")
     kd: float | dict[str, float] | None = Field(None, description="N·m·s/rad; one for all or per joint.")
+
+
+class JointVelocity(Strict):
+    """Joint velocity control: torque = kv (target velocity - dq), within the file's force limits, with
+    the robot's links compensated for gravity (as a robot's own velocity interface does), so a zero
+    command holds the arm still. The action is each actuated joint's velocity target (rad/s, m/s)."""
+
+    type: Literal["joint_velocity"]
+    kv: float | dict[str, float] = Field(description="N·m·s/rad (N·s/m); one for all or per joint.")
+
+    @model_validator(mode="after")
+    def _positive(self) -> JointVelocity:
+        for joint, value in (self.kv.items() if isinstance(self.kv, dict) else [("", self.kv)]):
+            if value <= 0:
+                raise ValueError(f"kv{'.' + joint if joint else ''}: must be > 0, got {value:g}")
+        return self
+
+
+def _controller_type(value: object) -> str:
+    """A controller without `type` is the joint position PD (recipes written before velocity control)."""
+    found = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return found if isinstance(found, str) else "joint_position"
+
+
+Controller = Annotated[Annotated[JointPD, Tag("joint_position")] | Annotated[JointVelocity, Tag("joint_velocity")],
+                       Discriminator(_controller_type)]
 
 
 class Gripper(Strict):
@@ -155,14 +181,16 @@ class Robot(Strict):
                                     "distribution; unlisted joints start at 0.")
     actuated: list[str] = Field(min_length=1, description="Joints the action commands; each needs an "
                                 "actuator in the file.")
-    controller: JointPD = Field(default_factory=JointPD)
+    controller: Controller = Field(default_factory=JointPD)
     gripper: Gripper | None = None
     ee_link: str = Field(description="The link whose pose is the end-effector's.")
     ee_offset: FixedVec3 = Field([0.0, 0.0, 0.0], description="Tool point in the ee link's frame, m.")
     action_space: ActionSpace = Field("joint_position", description="joint_position: joint targets; "
                                       "joint_delta: targets minus the joints' positions; ee_delta: the tool "
                                       "point's move (m, world frame) and the hand's turn about world z (rad), "
-                                      "solved by damped least squares IK from the episode's first orientation.")
+                                      "solved by damped least squares IK from the episode's first orientation; "
+                                      "joint_velocity: joint velocity targets (the joint_velocity controller's, "
+                                      "and its default).")
     policy: Policy
 
     @property
@@ -171,15 +199,27 @@ class Robot(Strict):
         if self.action_space == "ee_delta":
             names = [f"{self.name}.ee.d{c}" for c in ("x", "y", "z", "yaw")]
         else:
-            suffix = "target" if self.action_space == "joint_position" else "delta"
+            suffix = {"joint_position": "target", "joint_delta": "delta", "joint_velocity": "velocity"}[
+                self.action_space]
             names = [f"{self.name}.{j}.{suffix}" for j in self.actuated]
         return (*names, *([f"{self.name}.gripper"] if self.gripper else []))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _velocity_actions(cls, data: object) -> object:
+        """A joint_velocity controller commands joint velocities unless the recipe says otherwise (and is
+        refused then)."""
+        if isinstance(data, dict) and "action_space" not in data and _controller_type(data.get("controller")) == \
+                "joint_velocity":
+            return {**data, "action_space": "joint_velocity"}
+        return data
 
     @model_validator(mode="after")
     def _against_file(self, info: ValidationInfo) -> Robot:
         require_range(self.policy.random_share, "policy.random_share", 0.0, 1.0, low_open=False)
         if isinstance(self.policy, PushPolicy):
             require_range(self.policy.distance, "policy.distance", 0.0, low_open=False)
+        self._check_controller()
         if isinstance(self.policy, PickPlacePolicy) and self.gripper is None:
             raise ValueError(f"policy.type: a '{self.policy.type}' policy grasps with the robot's gripper, and "
                              "this robot has none: give it a 'gripper' (an actuator of its file) or choose push, "
@@ -192,6 +232,20 @@ class Robot(Strict):
             raise ValueError(f"file: {exc}") from None
         self._check_names(robot)
         return self
+
+    def _check_controller(self) -> None:
+        """A velocity controller and velocity actions go together, with a gain for every actuated joint."""
+        controller = self.controller
+        velocity = isinstance(controller, JointVelocity)
+        if velocity != (self.action_space == "joint_velocity"):
+            raise ValueError("action_space: a joint_velocity controller takes joint velocity targets: action_space "
+                             "joint_velocity (the default with it)" if velocity else
+                             "action_space: joint_velocity targets need the controller {type: joint_velocity, kv: ...}")
+        if isinstance(controller, JointVelocity) and isinstance(controller.kv, dict):
+            missing = [j for j in self.actuated if j not in controller.kv]
+            if missing:
+                raise ValueError(f"controller.kv: no gain for {', '.join(missing)}; give one per actuated joint or "
+                                 "one number for all")
 
     def path(self) -> Path:
         """The robot file on this machine."""
@@ -228,7 +282,8 @@ class Robot(Strict):
             raise ValueError(f"gripper.actuator: '{self.gripper.actuator}' is not an actuator of the robot"
                              f"{did_you_mean(self.gripper.actuator, robot.actuators)}; actuators: "
                              f"{', '.join(robot.actuators)}")
-        for gain in ("kp", "kd"):
+        gains = ("kv",) if isinstance(self.controller, JointVelocity) else ("kp", "kd")
+        for gain in gains:
             value = getattr(self.controller, gain)
             for name in value if isinstance(value, dict) else ():
                 if name not in self.actuated:
