@@ -70,6 +70,8 @@ class RobotEpisodes:
             d.ctrl[part.actuators] = 0.0 if velocity else d.qpos[part.qadr[part.actuated]]  # hold the start
             if part.gripper is not None and part.recipe.gripper is not None:
                 d.ctrl[part.gripper] = part.recipe.gripper.closed
+            for equality, qadr in part.holds:
+                m.eq_data[equality, 0] = d.qpos[qadr]  # q = its start (the polynomial's constant)
         mujoco.mj_forward(m, d)
         quats = [d.xquat[p.ee].copy() for p in self.scene.robots]  # IK holds the first orientation
         tools = [ik.tool_point(d, p) for p in self.scene.robots]

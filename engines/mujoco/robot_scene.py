@@ -20,6 +20,7 @@ import mujoco
 import numpy as np
 
 from engines.mujoco.mjcf import SENSOR_DATA, SceneModel, scene_model
+from engines.mujoco.urdf import HOLD, robot_spec
 from factory.contract.rollout import RobotBlock
 from factory.errors import EngineUnsupported
 from factory.recipe.robots import JointVelocity, Robot
@@ -42,6 +43,7 @@ class RobotParts:
     limits: np.ndarray  # (n_actuated, 2) joint ranges
     ee: int  # body id of the end-effector link
     gripper: int | None  # actuator id
+    holds: tuple[tuple[int, int], ...] = ()  # (equality id, qpos address) of each joint held where it starts
 
     @property
     def action_names(self) -> list[str]:
@@ -63,7 +65,7 @@ def robot_scene(recipe: Recipe) -> RobotScene:
         geom.conaffinity = 1
     roots = {}
     for robot in recipe.robots:
-        child = mujoco.MjSpec.from_file(str(robot.path()))
+        child = robot_spec(robot)
         if isinstance(robot.controller, JointVelocity):  # a velocity interface holds the arm against gravity
             for body in child.bodies[1:]:  # not the world
                 body.gravcomp = 1.0
@@ -139,6 +141,8 @@ def _parts(model: mujoco.MjModel, robot: Robot) -> RobotParts:
         limits=np.array([model.jnt_range[i] if model.jnt_limited[i] else (-math.inf, math.inf) for i in actuated_ids]),
         ee=model.body(f"{n}/{robot.ee_link}").id,
         gripper=model.actuator(f"{n}/{robot.gripper.actuator}").id if robot.gripper else None,
+        holds=tuple((e, int(model.jnt_qposadr[model.eq_obj1id[e]])) for e in range(model.neq)
+                    if model.equality(e).name.startswith(f"{n}/{HOLD}")),
     )
 
 

@@ -247,6 +247,22 @@ class Robot(Strict):
                 raise ValueError(f"controller.kv: no gain for {', '.join(missing)}; give one per actuated joint or "
                                  "one number for all")
 
+    def _check_urdf_drive(self) -> None:
+        """A URDF has no actuators: the engine makes one per actuated joint with the recipe's gains."""
+        if self.gripper is not None:
+            raise ValueError("gripper: a URDF has no actuators to name; use the robot's MJCF for a gripper (a URDF "
+                             "robot's unactuated joints are held where they start)")
+        controller = self.controller
+        if isinstance(controller, JointPD):
+            for gain in ("kp", "kd"):
+                value = getattr(controller, gain)
+                missing = self.actuated if value is None else [j for j in self.actuated
+                                                                if isinstance(value, dict) and j not in value]
+                if missing:
+                    raise ValueError(f"controller.{gain}: a URDF has no actuators, so the controller's gains drive "
+                                     f"its joints: give {gain} for {', '.join(missing)} (one number for all, or "
+                                     "one per actuated joint)")
+
     def path(self) -> Path:
         """The robot file on this machine."""
         if isinstance(self.file, PackageFile):
@@ -264,9 +280,11 @@ class Robot(Strict):
                     where = f"{key}.{name}" if key == "initial" else f"{key}.{i}"
                     raise ValueError(f"{where}: '{name}' is not a joint of the robot{did_you_mean(name, joints)}; "
                                      f"joints: {', '.join(joints)}")
+        if robot.urdf:
+            self._check_urdf_drive()
         driven = {joint: actuator for actuator, joint in robot.actuators.items() if joint}
         for i, name in enumerate(self.actuated):
-            if name not in driven:
+            if name not in driven and not robot.urdf:
                 raise ValueError(f"actuated.{i}: joint '{name}' has no actuator in the robot file")
         for name, (low, high) in robot.joints.items():
             lo, hi = support(self.initial.get(name, 0.0))
