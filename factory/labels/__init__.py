@@ -38,7 +38,8 @@ def label_context(recipe: Recipe, layout: Layout) -> Context:
     if recipe.kind == "cloth":
         return _cloth_context(recipe)
     if recipe.robots:
-        return RobotLabelContext(_rigid_context(recipe, layout), tuple(recipe.robots))
+        return RobotLabelContext(_rigid_context(recipe, layout), tuple(recipe.robots),
+                                 {o.name: o for o in recipe.scene.objects})
     return _rigid_context(recipe, layout)
 
 

@@ -166,7 +166,21 @@ class ReplayPolicy(Strict):
                               "instead of the file's (drawn per episode).")
 
 
-Policy = Annotated[PushPolicy | RandomWalkPolicy | ReachPolicy | PickPlacePolicy | ReplayPolicy,
+class TiltPolicy(Strict):
+    """Hold `object`, a container welded to the hand where it starts (upright and unrotated), and tilt it
+    about the lip on its `lip` side by a drawn `angle_deg`, as a pour does; what it holds may spill."""
+
+    type: Literal["tilt"]
+    object: Name
+    lip: Literal["+x", "-x", "+y", "-y"] = Field("+x", description="The side of the container it tips over "
+                                                 "(world frame).")
+    angle_deg: Num = Field(description="How far it turns, degrees (0-180]: reached at 70 % of the episode.")
+    noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
+    random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
+                              "instead of the policy's (drawn per episode).")
+
+
+Policy = Annotated[PushPolicy | RandomWalkPolicy | ReachPolicy | PickPlacePolicy | ReplayPolicy | TiltPolicy,
                    Field(discriminator="type")]
 
 
@@ -220,6 +234,12 @@ class Robot(Strict):
         if isinstance(self.policy, PushPolicy):
             require_range(self.policy.distance, "policy.distance", 0.0, low_open=False)
         self._check_controller()
+        if isinstance(self.policy, TiltPolicy):
+            require_range(self.policy.angle_deg, "policy.angle_deg", 0.0, 180.0)
+            if self.action_space == "ee_delta":
+                raise ValueError("action_space: a tilt turns the hand about a horizontal axis, and ee_delta moves "
+                                 "the tool and turns it about z only: use joint_position, joint_delta or "
+                                 "joint_velocity")
         if isinstance(self.policy, PickPlacePolicy) and self.gripper is None:
             raise ValueError(f"policy.type: a '{self.policy.type}' policy grasps with the robot's gripper, and "
                              "this robot has none: give it a 'gripper' (an actuator of its file) or choose push, "
@@ -333,3 +353,7 @@ def check_robots(recipe: Recipe, check_files: bool = False) -> None:
             movable = [n for n, o in objects.items() if not o.fixed]
             raise ValueError(f"robots.{i}.policy.object: '{target}' is not a movable object of the scene"
                              f"{did_you_mean(target, movable)}; movable: {', '.join(movable)}")
+        if isinstance(robot.policy, TiltPolicy) and objects[robot.policy.object].euler != [0.0, 0.0, 0.0]:
+            k = list(objects).index(robot.policy.object)
+            raise ValueError(f"scene.objects.{k}.euler: the container a tilt holds starts upright and unrotated "
+                             "(its lip is a side of its box in the world frame): leave euler at 0")
