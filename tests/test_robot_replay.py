@@ -3,6 +3,7 @@ the robot or the recipe is refused at load with its field and line."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from robot_scenes import PUSH, RECIPE, run
 
 from factory.errors import RecipeError
 from factory.recipe.loader import parse_recipe
+from factory.recipe.robots import robot_file_table
 
 ROOT = Path(__file__).resolve().parent.parent
 PUSHES = RECIPE.replace("steps: 1000", "steps: 400")
@@ -55,6 +57,12 @@ def test_a_replay_retraces_the_episodes_whose_actions_it_reads(recorded):
         assert np.abs(again.rollout.states - original.rollout.states).max() < 1e-4
         cube = [layout.field(r.rollout.states, "cube", "pos")[-1] for r in (original, again)]
         assert np.abs(cube[0] - cube[1]).max() < 1e-6 and original.episode_labels["displacement__cube"] > 0.05
+
+
+def test_the_manifest_lists_the_replay_file_with_its_sha256(recorded):
+    path = recorded[2]
+    files = robot_file_table(parse_recipe(replay_recipe(path)).robots)["arm"]
+    assert files[1] == {"role": "replay", "file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def test_a_replay_file_that_does_not_fit_is_refused_with_its_field_and_line(recorded, tmp_path):

@@ -3,6 +3,8 @@ bad robot recipe is refused with its field and line before anything is written."
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from engines.mujoco.engine import MuJoCoEngine
 from factory.errors import EngineUnsupported, RecipeError
 from factory.generate.conformance import check_engine, check_refuses
 from factory.recipe.loader import parse_recipe
+from factory.recipe.robot_file import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
@@ -164,7 +167,11 @@ def test_push_cube_runs_inspects_and_verifies(push_cube):
     inspected = factory("inspect", str(push_cube))
     assert inspected.returncode == 0, inspected.stderr
     assert "pushed_to_target__cube" in inspected.stdout
-    assert "arm.joint1.target" in (push_cube / "manifest.json").read_text()
+    manifest = json.loads((push_cube / "manifest.json").read_text())
+    assert "arm.joint1.target" in manifest["features"]["action"]["names"]
+    panda = resolve("assets/xml/franka_emika_panda/panda.xml", "genesis")
+    assert manifest["robot_files"] == {"arm": [{"role": "robot", "file": str(panda),
+                                                "sha256": hashlib.sha256(panda.read_bytes()).hexdigest()}]}
     verified = factory("verify", str(push_cube))
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

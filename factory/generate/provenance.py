@@ -15,6 +15,7 @@ from factory.contract.sampling import sample_episode
 from factory.names import param_column
 from factory.recipe.loader import recipe_hash
 from factory.recipe.meshes import mesh_table
+from factory.recipe.robots import robot_file_table
 from factory.recipe.schema import Recipe
 from factory.storage.manifest import FORMAT_VERSION
 from factory.version import __version__
@@ -34,6 +35,7 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
         "recipe": recipe.model_dump(mode="json"),
         "recipe_hash": recipe_hash(recipe),
         **({"meshes": meshes} if (meshes := mesh_table(recipe.scene.objects)) else {}),
+        **({"robot_files": files} if (files := robot_file_table(recipe.robots)) else {}),
         "seed": recipe.seed,
         "engine": engine,
         "git_commit": _git_commit(),

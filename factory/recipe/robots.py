@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Discriminator, Field, Tag, ValidationInfo, model_validator
 
 from factory.errors import did_you_mean
+from factory.meshes import file_sha256
 from factory.recipe.distributions import support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.replay_file import ReplayFileError, check_replay
@@ -357,3 +358,15 @@ def check_robots(recipe: Recipe, check_files: bool = False) -> None:
             k = list(objects).index(robot.policy.object)
             raise ValueError(f"scene.objects.{k}.euler: the container a tilt holds starts upright and unrotated "
                              "(its lip is a side of its box in the world frame): leave euler at 0")
+
+
+def robot_file_table(robots: list[Robot]) -> dict[str, list[dict[str, str]]]:
+    """Each robot's files as the manifest lists them: its robot file and a replay policy's action file, each
+    with its sha256, so a dataset says which files made it (the recipe names them only by path)."""
+    table = {}
+    for robot in robots:
+        files = [("robot", robot.path())]
+        if isinstance(robot.policy, ReplayPolicy):
+            files.append(("replay", Path(robot.policy.file)))
+        table[robot.name] = [{"role": role, "file": str(path), "sha256": file_sha256(path)} for role, path in files]
+    return table
