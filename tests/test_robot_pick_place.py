@@ -13,6 +13,7 @@ from robot_scenes import PUSH, RECIPE, run
 
 from factory.contract.rollout import Contacts, Layout
 from factory.errors import RecipeError
+from factory.generate.conformance import check_engine
 from factory.labels.grasp import pick_place_labels
 from factory.labels.pose import UPRIGHT_COS
 from factory.recipe.loader import parse_recipe
@@ -100,3 +101,9 @@ def test_a_pick_place_for_a_robot_without_a_gripper_is_refused_at_its_line(tmp_p
     proc = subprocess.run([sys.executable, "-m", "factory.cli", "run", str(recipe), "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and NO_GRIPPER in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_mujoco_keeps_the_engine_contract_with_a_pick_place():
+    batch = check_engine("mujoco", parse_recipe(PICK_RECIPE.replace("steps: 1600", "steps: 400").replace(
+        "n_envs: 4", "n_envs: 2")))
+    assert len(batch) == 2 and batch[0].actions.shape == (40, 8)

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from robot_scenes import PUSH, RECIPE, run
 
+from factory.cli import main
 from factory.errors import RecipeError
 from factory.recipe.loader import parse_recipe
 from factory.recipe.robots import robot_file_table
@@ -91,17 +92,14 @@ def test_a_missing_replay_file_exits_2_and_writes_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_replaying_a_stored_dataset_without_its_replay_file_is_one_plain_line(recorded, tmp_path):
+def test_replaying_a_stored_dataset_without_its_replay_file_is_one_plain_line(recorded, tmp_path, capsys):
     actions = tmp_path / "actions.parquet"
     actions.write_bytes(recorded[2].read_bytes())
     recipe = tmp_path / "r.yaml"
     recipe.write_text(replay_recipe(actions).replace("episodes: 4", "episodes: 2"))
-    cli = [sys.executable, "-m", "factory.cli"]
-    ran = subprocess.run([*cli, "run", str(recipe), "--out", str(tmp_path / "out"), "--quiet"], capture_output=True,
-                         text=True, cwd=ROOT)
-    assert ran.returncode == 0, ran.stderr
+    assert main(["run", str(recipe), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     actions.unlink()
-    proc = subprocess.run([*cli, "verify", str(tmp_path / "out"), "--replay", "1"], capture_output=True, text=True,
-                          cwd=ROOT)
-    assert proc.returncode == 1 and proc.stderr.startswith(f"error: cannot read {actions}: No such file")
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "out"), "--replay", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read {actions}: No such file") and len(err.strip().splitlines()) == 1

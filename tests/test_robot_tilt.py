@@ -9,6 +9,7 @@ from robot_scenes import PANDA, run
 
 from factory.contract.rollout import Layout
 from factory.errors import RecipeError
+from factory.generate.conformance import check_engine
 from factory.labels.tilt import tilt_labels
 from factory.recipe.loader import parse_recipe
 
@@ -86,3 +87,11 @@ def test_what_a_tilt_cannot_do_is_refused_with_its_field_and_line(old, new, mess
     assert old in TILT
     with pytest.raises(RecipeError, match=message):
         parse_recipe(TILT.replace(old, new))
+
+
+def test_mujoco_keeps_the_engine_contract_with_a_tilt():
+    """Each episode sets its own weld: an episode alone (on a model that ran another) is the same bytes."""
+    text = TILT.replace("angle_deg: 30", "angle_deg: {type: uniform, low: 30, high: 120}").replace(
+        "steps: 1000", "steps: 300")
+    batch = check_engine("mujoco", parse_recipe(text))
+    assert len(batch) == 2 and not np.array_equal(batch[0].states, batch[1].states)
