@@ -111,7 +111,8 @@ def test_clean_dataset_passes_the_certificate(pushes):
     assert cert["passed"], [f for f in cert["figures"] if not f["passed"]]
     names = {f["name"] for f in cert["figures"]}
     assert {"non-finite values", "energy gained without an action", "momentum residual across free contacts",
-            "penetration (99.9th percentile)"} == names
+            "penetration at rest (99.9th percentile)", "impact compliance time (median)"} == names
+    assert set(cert["not_measured"]) == {"restitution", "sliding deceleration"}  # no restitution; a ball rolls
     assert all({"value", "threshold", "passed"} <= set(f) for f in cert["figures"])
     assert sorted(cert["episode_states_sha256"], key=int) == [str(i) for i in range(8)]
     assert cert["replay"]["engine"]["name"] == "mujoco" and cert["replay"]["platform"]
@@ -237,3 +238,55 @@ def test_documents_of_a_dataset_with_every_episode_quarantined(pushes_copy):
     listed = write_documents(location(pushes_copy), m)["documents"]
     assert [d["path"] for d in listed] == [VALIDITY, CARD]
     assert json.loads((pushes_copy / VALIDITY).read_text())["episodes"] == 0
+
+
+def figure_of(root: Path, name: str) -> dict:
+    return next(f for f in json.loads((root / VALIDITY).read_text())["figures"] if f["name"] == name)
+
+
+def test_sliding_deceleration_is_certified_and_a_faster_stop_fails(tmp_path):
+    """A box sliding to rest decelerates at μ·g; the same states with every slide's speed loss doubled
+    (velocities forged, positions left) fail the figure."""
+    root = tmp_path / "slide"
+    run(small("sliding_box", episodes=4, n_envs=4, steps=100, engine=MUJOCO), root)
+    sliding = figure_of(root, "sliding deceleration against μ·g (median)")
+    assert sliding["passed"] and sliding["slides"] >= 1
+
+    def faster(states: np.ndarray) -> np.ndarray:
+        vel = states[:, 7:9]
+        states[:, 7:9] = vel[0] - 2 * (vel[0] - vel)
+        return states
+
+    for episode in range(4):
+        forge(root, episode, faster)
+    assert not figure_of(root, "sliding deceleration against μ·g (median)")["passed"]
+
+
+def test_robot_tracking_is_certified_and_unfollowed_commands_fail(tmp_path):
+    from helpers import shipped
+
+    root = tmp_path / "push"
+    run(shipped("robot/push_cube.yaml", episodes=2, n_envs=2, steps=300), root)
+    cert = json.loads((root / VALIDITY).read_text())
+    tracking = figure_of(root, "joint tracking of arm (median)")
+    assert cert["passed"] and tracking["passed"] and tracking["transitions"] == 60
+    assert "penetration at rest (99.9th percentile)" in {f["name"] for f in cert["figures"]}
+    assert "energy and momentum" in cert["not_measured"]  # the motors do work
+
+    def frozen(states: np.ndarray) -> np.ndarray:
+        states[:, 13:20] = states[0, 13:20]  # the arm's joints never move, whatever it was told
+        return states
+
+    forge(root, 0, frozen)
+    forge(root, 1, frozen)
+    assert not figure_of(root, "joint tracking of arm (median)")["passed"]
+
+
+def test_mesh_bodies_get_energy_and_momentum_figures(tmp_path):
+    from helpers import shipped
+
+    root = tmp_path / "mesh"
+    run(shipped("collision/mesh_drop.yaml", episodes=2, n_envs=2, engine=MUJOCO), root)
+    cert = json.loads((root / VALIDITY).read_text())
+    assert "energy and momentum" not in cert["not_measured"]
+    assert cert["passed"] and figure_of(root, "energy gained without an action")["passed"]
