@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 import yaml
 from helpers import manifest, s3_options, small
+from PIL import Image
 
-from factory.certify.card import CARD
+from factory.certify.card import CARD, PREVIEW
 from factory.certify.certificate import VALIDITY
 from factory.certify.documents import rewrite_documents
 from factory.cli import main
+from factory.errors import FactoryError
 from factory.generate.plan import Shard
 from factory.generate.replay import choose, replay
 from factory.generate.runner import run
@@ -129,8 +131,9 @@ def test_energy_jump_fails_the_certificate(pushes_copy):
 
 def test_replay_passes_a_fresh_dataset(pushes):
     ds = Dataset(pushes)
-    results = replay(ds, choose(ds, 2, seed=0))
-    assert len(results) == 2 and all(r.identical for r in results)
+    done = replay(ds, choose(ds, 2, seed=0))
+    assert len(done.results) == 2 and done.identical
+    assert done.engine["name"] == "mujoco" and done.engine["version"] == manifest(pushes)["engine"]["version"]
 
 
 def test_replay_catches_a_consistent_forgery(pushes_copy, capsys):
@@ -140,6 +143,16 @@ def test_replay_catches_a_consistent_forgery(pushes_copy, capsys):
     out, err = capsys.readouterr()
     assert "episode 4: identical" in out
     assert "episode 5: different from step 20, field state ball.pos.x" in err
+    # the replay is recorded in the certificate and the card, both listed in the manifest again
+    cert = json.loads((pushes_copy / VALIDITY).read_text())
+    (last,) = cert["replay"]["results"]
+    assert last["episodes"] == [{"episode": 4, "identical": True},
+                                {"episode": 5, "identical": False, "step": 20, "field": "state ball.pos.x"}]
+    assert not last["identical"] and last["engine"]["name"] == "mujoco" and last["platform"] and last["at"]
+    assert "- episode 5: **different** from step 20, field `state ball.pos.x`" in (pushes_copy / CARD).read_text()
+    assert verify(pushes_copy) == []
+    rewrite_documents(location(pushes_copy))  # `factory card` again: same states, the replay stays
+    assert json.loads((pushes_copy / VALIDITY).read_text())["replay"]["results"] == [last]
 
 
 def test_overwrite_replaces_a_carded_dataset(pushes_copy):
@@ -148,12 +161,34 @@ def test_overwrite_replaces_a_carded_dataset(pushes_copy):
     assert "# sliding_box" in (pushes_copy / CARD).read_text()
 
 
-def test_card_command_rewrites_the_documents(pushes_copy, capsys):
+def test_card_command_rewrites_the_documents_with_a_preview(pushes_copy, capsys):
     (pushes_copy / CARD).unlink()
     assert verify(pushes_copy) == [f"{CARD}: missing"]
     assert main(["card", str(pushes_copy)]) == 0
-    assert verify(pushes_copy) == []
-    assert "certificate passed" in capsys.readouterr().out
+    assert verify(pushes_copy) == []  # the preview is listed with its sha256 too
+    out = capsys.readouterr().out
+    assert "certificate passed" in out and f"card preview: episode 0 in {pushes_copy}/{PREVIEW}" in out
+    listed = {d["path"]: d for d in manifest(pushes_copy)["documents"]}
+    assert listed[PREVIEW]["episode"] == 0
+    with Image.open(pushes_copy / PREVIEW) as gif:
+        assert gif.format == "GIF" and gif.n_frames > 10
+    assert f"![episode 0, top and side views]({PREVIEW})" in (pushes_copy / CARD).read_text()
+    rewrite_documents(location(pushes_copy))  # measured again: the preview stays linked and listed
+    assert f"]({PREVIEW})" in (pushes_copy / CARD).read_text() and verify(pushes_copy) == []
+
+
+def test_card_renders_without_a_preview_when_none_can_be_drawn(pushes_copy, capsys, monkeypatch):
+    import factory.preview
+
+    def no_matplotlib():
+        raise FactoryError("factory preview needs matplotlib: pip install 'physics-data-factory[preview]'")
+
+    monkeypatch.setattr(factory.preview, "_pyplot", no_matplotlib)
+    assert main(["card", str(pushes_copy)]) == 0
+    assert "no preview in the card: factory preview needs matplotlib" in capsys.readouterr().out
+    card = (pushes_copy / CARD).read_text()
+    assert PREVIEW not in card and "## Physics certificate" in card
+    assert not (pushes_copy / PREVIEW).exists() and verify(pushes_copy) == []
 
 
 def test_one_episode_dataset_has_a_card(tmp_path):

@@ -16,6 +16,7 @@ from factory.names import episode_row, param_name
 from factory.recipe.schema import DEFAULT_LICENSE  # also for datasets made before recipes had a license
 
 CARD = "README.md"
+PREVIEW = "preview.gif"  # one episode drawn beside the card (`factory.preview.card_preview`), linked from it
 SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
          (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))
 
@@ -43,10 +44,12 @@ def front_matter(manifest: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def render(manifest: dict[str, Any], episodes: list[dict[str, Any]], certificate: dict[str, Any] | None) -> str:
-    """The whole card as Markdown; `episodes` are the episodes table's rows."""
+def render(manifest: dict[str, Any], episodes: list[dict[str, Any]], certificate: dict[str, Any] | None,
+           preview_episode: int | None = None) -> str:
+    """The whole card as Markdown; `episodes` are the episodes table's rows; `preview_episode` the
+    episode `preview.gif` beside the card draws, if there is one."""
     header = yaml.safe_dump(front_matter(manifest), sort_keys=False, allow_unicode=True)
-    sections = [scenario(manifest), parameters(manifest, episodes), labels(episodes),
+    sections = [scenario(manifest), preview(preview_episode), parameters(manifest, episodes), labels(episodes),
                 certificate_section(certificate), provenance(manifest), loading(manifest)]
     return f"---\n{header}---\n\n" + "\n\n".join(s for s in sections if s) + "\n"
 
@@ -74,6 +77,13 @@ def scenario(manifest: dict[str, Any]) -> str:
         lines.append(f"- a state is {features['state']['shape'][0]} floats, an action "
                      f"{features['action']['shape'][0]} ({features['action'].get('unit', '')})")
     return "\n".join(lines)
+
+
+def preview(episode: int | None) -> str:
+    if episode is None:
+        return ""
+    return (f"![episode {episode}, top and side views]({PREVIEW})\n\n*Episode {episode}: top and side views, its true "
+            "labels in the title (`factory preview DATASET --episode K` draws any other).*")
 
 
 def parameters(manifest: dict[str, Any], episodes: list[dict[str, Any]]) -> str:
@@ -119,7 +129,22 @@ def certificate_section(certificate: dict[str, Any] | None) -> str:
             + "\n".join(rows) + "".join(f"\n\nNot measured, {what}: {why}."
                                           for what, why in (certificate.get("not_measured") or {}).items())
             + f"\n\nMade on {engine.get('name', '?')} {engine.get('version', '')} "
-            f"({replay.get('platform') or 'platform not recorded'}). Replay holds on {replay.get('holds_on')}.")
+            f"({replay.get('platform') or 'platform not recorded'}). Replay holds on {replay.get('holds_on')}."
+            + replayed(replay.get("results") or []))
+
+
+def replayed(results: list[dict[str, Any]]) -> str:
+    """The last replay's outcome, one line per episode, and how many replays came before it."""
+    if not results:
+        return ""
+    last = results[-1]
+    engine = last.get("engine") or {}
+    lines = [f"- episode {e['episode']}: " + ("identical" if e["identical"] else
+                                              f"**different** from step {e['step']}, field `{e['field']}`")
+             for e in last["episodes"]]
+    earlier = f" ({len(results) - 1} earlier replays in `validity.json`)" if len(results) > 1 else ""
+    return (f"\n\nLast replay, {last['at']} on {engine.get('name', '?')} {engine.get('version', '')} "
+            f"({last.get('platform', '?')}){earlier}:\n\n" + "\n".join(lines))
 
 
 def provenance(manifest: dict[str, Any]) -> str:
