@@ -206,17 +206,43 @@ def test_card_and_certificate_under_a_url(s3_bucket, s3_endpoint):
     assert rewrite_documents(where) and verify(where) == []
 
 
-def test_hf_export_and_merge_carry_a_card(pushes, tmp_path):
+def test_hf_and_lerobot_exports_carry_the_card(pushes_copy, tmp_path):
+    """Each export's README.md is the source's card, naming the export's own files for the Hub (LeRobot's
+    frames as its default config: `load_dataset` reads them) or none (HF's `save_to_disk` folder), with
+    the preview the card links."""
     datasets = pytest.importorskip("datasets")
     from factory.export import export
+    from factory.preview import card_preview
+
+    card_preview(location(pushes_copy))
+    export(pushes_copy, "hf", tmp_path / "hf")
+    hf_card = (tmp_path / "hf" / CARD).read_text()
+    meta = front_matter(hf_card)
+    assert meta["license"] == "cc-by-4.0" and "configs" not in meta  # the export holds no Parquet folders
+    assert f"*Exported as hf from `{pushes_copy}`" in hf_card and "## Physics certificate" in hf_card
+    assert (tmp_path / "hf" / PREVIEW).read_bytes() == (pushes_copy / PREVIEW).read_bytes()
+    assert datasets.load_from_disk(str(tmp_path / "hf"))["transitions"].num_rows == 400
+
+    export(pushes_copy, "lerobot", tmp_path / "lr")
+    meta = front_matter((tmp_path / "lr" / CARD).read_text())
+    assert meta["configs"] == [{"config_name": "default", "data_files": "data/*/*.parquet"}]
+    assert "LeRobot" in meta["tags"] and "mujoco" in meta["tags"]
+    frames = datasets.load_dataset(str(tmp_path / "lr"), split="train")
+    assert frames.num_rows == 400 and "observation.state" in frames.column_names
+
+
+def test_merge_carries_its_sources_cards(pushes, pushes_copy, tmp_path):
+    """The merged card lists each source with its certificate's verdict and last replay."""
     from factory.export.merge import merge
 
-    export(pushes, "hf", tmp_path / "hf")
-    meta = front_matter((tmp_path / "hf" / CARD).read_text())
-    assert meta["license"] == "cc-by-4.0" and "configs" not in meta  # the export holds no Parquet folders
-    assert datasets.load_from_disk(str(tmp_path / "hf"))["transitions"].num_rows == 400
-    merge([pushes, pushes], tmp_path / "merged")
-    assert "merged from" in (tmp_path / "merged" / CARD).read_text()
+    forge(pushes_copy, 3, energy_jump)
+    assert main(["verify", str(pushes_copy), "--replay-episodes", "2"]) == 0
+    merge([pushes, pushes_copy], tmp_path / "merged")
+    card = (tmp_path / "merged" / CARD).read_text()
+    assert "merged from" in card and "## Physics certificate" in card and "## Sources" in card
+    rows = [line for line in card.splitlines() if line.startswith(("| `" + str(pushes), "| `" + str(pushes_copy)))]
+    assert len(rows) == 2 and rows[0].endswith("| passed |")
+    assert "**failed**: energy gained without an action; replayed " in rows[1] and rows[1].endswith(": identical |")
     assert verify(tmp_path / "merged") == []
     assert main(["verify", str(tmp_path / "merged"), "--replay", "1"]) == 1
 

@@ -50,16 +50,24 @@ def render(manifest: dict[str, Any], episodes: list[dict[str, Any]], certificate
     episode `preview.gif` beside the card draws, if there is one."""
     header = yaml.safe_dump(front_matter(manifest), sort_keys=False, allow_unicode=True)
     sections = [scenario(manifest), preview(preview_episode), parameters(manifest, episodes), labels(episodes),
-                certificate_section(certificate), provenance(manifest), loading(manifest)]
+                certificate_section(certificate), sources(manifest), provenance(manifest), loading(manifest)]
     return f"---\n{header}---\n\n" + "\n\n".join(s for s in sections if s) + "\n"
 
 
-def without_configs(card: str) -> str:
-    """The card for a copy of the data in another layout (an export): `configs` name this folder's
-    Parquet files, which the copy does not have."""
+def carried(card: str, fmt: str, source: str, configs: list[dict[str, Any]] | None = None,
+            tags: tuple[str, ...] = ()) -> str:
+    """The card for a copy of the data in another layout (an export): `configs` name the copy's own
+    files (this folder's Parquet tables are not there), `tags` join the card's, and a line under the
+    title says what the copy is and where it came from."""
     _, header, body = card.split("---\n", 2)
     meta = {k: v for k, v in yaml.safe_load(header).items() if k != "configs"}
-    return f"---\n{yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)}---\n{body}"
+    meta["tags"] = [*meta.get("tags", []), *(t for t in tags if t not in meta.get("tags", []))]
+    if configs:
+        meta["configs"] = configs
+    title, _, rest = body.lstrip("\n").partition("\n")
+    note = (f"*Exported as {fmt} from `{source}` by `factory export`: the figures below are the source's; "
+            "the files and loading differ (this folder's own metadata says how to read it).*")
+    return f"---\n{yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)}---\n\n{title}\n\n{note}\n{rest}"
 
 
 def scenario(manifest: dict[str, Any]) -> str:
@@ -145,6 +153,37 @@ def replayed(results: list[dict[str, Any]]) -> str:
     earlier = f" ({len(results) - 1} earlier replays in `validity.json`)" if len(results) > 1 else ""
     return (f"\n\nLast replay, {last['at']} on {engine.get('name', '?')} {engine.get('version', '')} "
             f"({last.get('platform', '?')}){earlier}:\n\n" + "\n".join(lines))
+
+
+def certificate_summary(certificate: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a merged dataset's card keeps of a source's certificate: its verdict, the figures it
+    failed, and its last replay's outcome."""
+    if certificate is None:
+        return None
+    replays = (certificate.get("replay") or {}).get("results") or []
+    return {"passed": certificate["passed"], "failed": [f["name"] for f in certificate["figures"] if not f["passed"]],
+            "last_replay": {k: replays[-1][k] for k in ("at", "identical")} if replays else None}
+
+
+def sources(manifest: dict[str, Any]) -> str:
+    """A merged dataset's sources, each with what its own card said (recipe, engine, certificate, replay)."""
+    if "merge" not in manifest:
+        return ""
+    rows = []
+    for s in manifest["merge"]["sources"]:
+        engine = s.get("engine") or {}
+        cert = s.get("certificate")
+        verdict = "no certificate recorded" if cert is None else ("passed" if cert["passed"] else
+                                                                  "**failed**: " + ", ".join(cert["failed"]))
+        if cert and cert.get("last_replay"):
+            last = cert["last_replay"]
+            verdict += f"; replayed {last['at']}: {'identical' if last['identical'] else '**different**'}"
+        rows.append(f"| `{s['location']}` | {(s.get('recipe') or {}).get('name', '?')} | "
+                    f"{engine.get('name', '?')} {engine.get('version', '')} | {s.get('seed')} | {s['episodes']} | "
+                    f"{verdict} |")
+    return ("## Sources\n\nThis dataset merges these; each one's own card and certificate stay beside its data, and "
+            "replay runs on them.\n\n| source | recipe | engine | seed | episodes | its certificate |\n"
+            "|---|---|---|---|---|---|\n" + "\n".join(rows))
 
 
 def provenance(manifest: dict[str, Any]) -> str:
