@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from factory.certify.card import PREVIEW
-from factory.certify.documents import DOCUMENTS, stored_certificate, write_documents
+from factory.certify.card import CARD, DOCUMENTS, PREVIEW
+from factory.certify.documents import stored_certificate, why, write_documents
 from factory.contract.rollout import Layout
 from factory.errors import FactoryError
 from factory.recipe.meshes import MESH_TYPES, shape_asset
@@ -68,7 +68,7 @@ def card_preview(where: Location) -> str:
     and render the card again with it; what was done, in one line. Where it cannot be drawn (no
     matplotlib, no episode) the card stays as it was and the line says why."""
     manifest = read_manifest(where)
-    if stored_certificate(where) is None:
+    if not where.is_file(CARD):
         return f"no preview: {where} has no card to put it in (`factory card` writes one)"
     try:
         ds = Dataset(where, manifest=manifest)
@@ -76,8 +76,8 @@ def card_preview(where: Location) -> str:
         if not stored:
             return "no preview: the dataset holds no episode"
         data = _gif(_draw_frames(ds, ds.episode(stored[0]), CARD_FRAMES), CARD_FPS)
-    except (FactoryError, ImportError, OSError, ValueError) as exc:
-        return f"no preview in the card: {exc}"
+    except (FactoryError, ImportError, OSError, ValueError) as exc:  # a pydantic ValidationError is a ValueError
+        return f"no preview in the card: {why(exc)}"
     where.write_bytes(PREVIEW, data)
     others = [d for d in manifest.get(DOCUMENTS, []) if d["path"] != PREVIEW]
     listed = [*others, {"path": PREVIEW, "episode": stored[0]}]

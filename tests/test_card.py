@@ -29,7 +29,7 @@ from factory.generate.shard import write_shard
 from factory.storage import FORMATS
 from factory.storage.dataset import Dataset
 from factory.storage.location import location
-from factory.storage.manifest import write_manifest
+from factory.storage.manifest import WRITTEN_FIELDS, write_manifest
 from factory.storage.verify import verify
 
 MUJOCO = {"type": "mujoco"}
@@ -83,6 +83,7 @@ def nudge(states: np.ndarray) -> np.ndarray:
 def test_run_writes_card_and_certificate_listed_in_the_manifest(pushes):
     documents = {d["path"] for d in manifest(pushes)["documents"]}
     assert documents == {CARD, VALIDITY}
+    assert set(manifest(pushes)) == set(WRITTEN_FIELDS)  # what an older manifest is told it lacks
     assert verify(pushes) == []
     meta = front_matter((pushes / CARD).read_text())
     assert meta["license"] == "cc-by-4.0"
@@ -203,7 +204,7 @@ def test_card_and_certificate_under_a_url(s3_bucket, s3_endpoint):
     run(small("sliding_box", episodes=2, engine=MUJOCO), where)
     assert front_matter(where.read_bytes(CARD).decode())["license"] == "cc-by-4.0"
     assert json.loads(where.read_bytes(VALIDITY))["passed"]
-    assert rewrite_documents(where) and verify(where) == []
+    assert rewrite_documents(where).endswith("certificate passed") and verify(where) == []
 
 
 def test_hf_and_lerobot_exports_carry_the_card(pushes_copy, tmp_path):
@@ -351,3 +352,52 @@ def test_mesh_bodies_get_energy_and_momentum_figures(tmp_path):
     cert = json.loads((root / VALIDITY).read_text())
     assert "energy and momentum" not in cert["not_measured"]
     assert cert["passed"] and figure_of(root, "energy gained without an action")["passed"]
+
+
+def make_older(root: Path, **recipe_update) -> None:
+    """`root` as an earlier factory left it: format_version 2, without the manifest fields added since
+    (and the card and certificate they list), its recipe's first object changed by `recipe_update`."""
+    m = manifest(root)
+    m["format_version"] = 2
+    for newer in ("documents", "quarantined", "platform", "python", "git_commit"):
+        del m[newer]
+    del m["counts"]["quarantined"]
+    m["recipe"]["scene"]["objects"][0].update(recipe_update)
+    write_manifest(root, m)
+    (root / CARD).unlink()
+    (root / VALIDITY).unlink()
+
+
+def test_card_and_verify_name_what_an_older_manifest_lacks(pushes_copy, capsys):
+    make_older(pushes_copy)
+    assert main(["verify", str(pushes_copy)]) == 0
+    note = ("does not record: git_commit, python, platform, quarantined, documents, counts.quarantined; "
+            "no card or certificate: `factory card DATASET` writes them")
+    assert note in capsys.readouterr().out
+    assert main(["card", str(pushes_copy)]) == 0
+    assert "certificate passed" in capsys.readouterr().out
+    card = (pushes_copy / CARD).read_text()
+    assert "- not recorded in this manifest: git commit, platform, python, quarantined, counts.quarantined" in card
+    assert "- format version: `2`" in card and verify(pushes_copy) == []
+    assert main(["verify", str(pushes_copy), "--replay-episodes", "1"]) == 0  # recorded in the new certificate
+    assert json.loads((pushes_copy / VALIDITY).read_text())["replay"]["results"][0]["identical"]
+
+
+def test_card_says_why_it_cannot_measure_an_older_dataset(pushes_copy, tmp_path, capsys):
+    make_older(pushes_copy, bounciness=0.5)  # a field this factory does not know
+    assert main(["card", str(pushes_copy)]) == 0
+    why = "its recipe does not validate under this factory (scene.objects.0.bounciness: Extra inputs are not permitted)"
+    out = capsys.readouterr().out
+    assert f"README.md written; no certificate: {why}" in out and f"no preview in the card: {why}" in out
+    card = (pushes_copy / CARD).read_text()
+    assert f"Not measured: {why}." in card and "## Episode labels" in card  # the tables still read
+    assert not (pushes_copy / VALIDITY).exists() and verify(pushes_copy) == []
+    assert main(["verify", str(pushes_copy), "--replay", "1"]) == 1
+    assert f"cannot replay: {why}" in capsys.readouterr().err
+
+    hdf5_only = tmp_path / "h5"
+    run(small("sliding_box", episodes=1, engine=MUJOCO, outputs={"formats": ["hdf5"]}), hdf5_only)
+    make_older(hdf5_only)
+    assert main(["card", str(hdf5_only)]) == 0
+    assert f"Not measured: {hdf5_only}: HDF5 format_version 2 is no longer read. The parameter and label " \
+           "distributions are missing" in (hdf5_only / CARD).read_text()

@@ -14,8 +14,10 @@ import yaml
 from factory import checks
 from factory.names import episode_row, param_name
 from factory.recipe.schema import DEFAULT_LICENSE  # also for datasets made before recipes had a license
+from factory.storage.manifest import missing_fields
 
 CARD = "README.md"
+DOCUMENTS = "documents"  # the manifest's list of the card, certificate and preview
 PREVIEW = "preview.gif"  # one episode drawn beside the card (`factory.preview.card_preview`), linked from it
 SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
          (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))
@@ -45,12 +47,14 @@ def front_matter(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(manifest: dict[str, Any], episodes: list[dict[str, Any]], certificate: dict[str, Any] | None,
-           preview_episode: int | None = None) -> str:
+           preview_episode: int | None = None, unread: str | None = None) -> str:
     """The whole card as Markdown; `episodes` are the episodes table's rows; `preview_episode` the
-    episode `preview.gif` beside the card draws, if there is one."""
+    episode `preview.gif` beside the card draws, if there is one; `unread` why the data could not be
+    read or measured, if it could not."""
     header = yaml.safe_dump(front_matter(manifest), sort_keys=False, allow_unicode=True)
     sections = [scenario(manifest), preview(preview_episode), parameters(manifest, episodes), labels(episodes),
-                certificate_section(certificate), sources(manifest), provenance(manifest), loading(manifest)]
+                certificate_section(certificate, unread, bool(episodes)), sources(manifest), provenance(manifest),
+                loading(manifest)]
     return f"---\n{header}---\n\n" + "\n\n".join(s for s in sections if s) + "\n"
 
 
@@ -124,7 +128,10 @@ def labels(episodes: list[dict[str, Any]]) -> str:
     return "## Episode labels\n\n| label | distribution |\n|---|---|\n" + "\n".join(rows)
 
 
-def certificate_section(certificate: dict[str, Any] | None) -> str:
+def certificate_section(certificate: dict[str, Any] | None, unread: str | None = None, read: bool = True) -> str:
+    if unread is not None:
+        return (f"## Physics certificate\n\nNot measured: {unread}."
+                + ("" if read else " The parameter and label distributions are missing for the same reason."))
     if certificate is None:
         return "## Physics certificate\n\nNone: this dataset has no `validity.json` (run `factory card DATASET`)."
     verdict = "**passed**" if certificate["passed"] else "**failed**"
@@ -197,8 +204,9 @@ def provenance(manifest: dict[str, Any]) -> str:
     if "merge" in manifest:
         facts.append(("merged from", ", ".join(s["location"] for s in manifest["merge"]["sources"])))
     missing = [k for k, v in facts if v is None]
+    older = [f for f in missing_fields(manifest) if f != DOCUMENTS and f.replace("_", " ") not in missing]
     return "## Provenance\n\n" + "\n".join(f"- {k}: `{v}`" for k, v in facts if v is not None) + \
-        (f"\n- not recorded in this manifest: {', '.join(missing)}" if missing else "") + \
+        (f"\n- not recorded in this manifest: {', '.join(missing + older)}" if missing + older else "") + \
         "\n\n`manifest.json` holds the resolved recipe and every file's sha256."
 
 

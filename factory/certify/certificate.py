@@ -183,7 +183,7 @@ def certificate(ds: Dataset) -> dict[str, Any]:
         "passed": all(f["passed"] for f in figures),
         "figures": figures,
         "not_measured": tally.not_measured | unmeasured(tally, recipe),
-        "replay": {"engine": m["engine"], "platform": m.get("platform"), "python": m.get("python"),
+        "replay": {"engine": m.get("engine"), "platform": m.get("platform"), "python": m.get("python"),
                    "holds_on": "none: a merged dataset's episodes are replayed from their sources" if "merge" in m
                    else "the same engine, engine version and platform: `factory verify DATASET --replay K` "
                         "re-simulates episodes from the manifest and compares them bit for bit"},
