@@ -401,3 +401,26 @@ def test_card_says_why_it_cannot_measure_an_older_dataset(pushes_copy, tmp_path,
     assert main(["card", str(hdf5_only)]) == 0
     assert f"Not measured: {hdf5_only}: HDF5 format_version 2 is no longer read. The parameter and label " \
            "distributions are missing" in (hdf5_only / CARD).read_text()
+
+
+@pytest.mark.parametrize("scheme", ["memory", "file"])
+def test_card_preview_replay_and_export_under_a_url(scheme, tmp_path, capsys):
+    """Every document command on a dataset named by an fsspec URL: the preview, the recorded replay and
+    the carried card are written through the location, and `verify` checks them there."""
+    url = f"memory://card-{uuid.uuid4().hex[:8]}/ds" if scheme == "memory" else f"file://{tmp_path}/ds"
+    where = location(url)
+    run(small("sliding_box", episodes=2, n_envs=2, steps=60, engine=MUJOCO), where)
+    assert json.loads(where.read_bytes(VALIDITY))["passed"]
+    assert main(["card", url]) == 0
+    assert f"card preview: episode 0 in {where}/{PREVIEW}" in capsys.readouterr().out
+    assert f"]({PREVIEW})" in where.read_bytes(CARD).decode() and where.read_bytes(PREVIEW)[:3] == b"GIF"
+    assert main(["verify", url, "--replay-episodes", "1"]) == 0
+    (last,) = json.loads(where.read_bytes(VALIDITY))["replay"]["results"]
+    assert last["episodes"] == [{"episode": 1, "identical": True}] and verify(where) == []
+    from factory.export import export
+
+    export(url, "hf", tmp_path / "hf")
+    assert f"*Exported as hf from `{where}`" in (tmp_path / "hf" / CARD).read_text()
+    assert (tmp_path / "hf" / PREVIEW).read_bytes() == where.read_bytes(PREVIEW)
+    if scheme == "memory":
+        where.fs.rm(where.fs_root, recursive=True)
