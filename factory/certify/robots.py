@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from factory.contract.rollout import Layout
-from factory.labels.robot import action_width, tracking_error
+from factory.labels.robot import tracking_error
 from factory.recipe.robots import Robot
 
 MAX_TRACKING = 0.95  # median share of a command's way left: measured 0.82-0.86 on the shipped robot recipes
@@ -40,5 +40,5 @@ def tracking_ratios(layout: Layout, robots: tuple[Robot, ...], states: np.ndarra
         error = tracking_error(layout, robot, states, actions, start)
         way = command_way(layout, robot, states, actions, start)
         out[robot.name] = error[way > MIN_WAY] / way[way > MIN_WAY]
-        start += action_width(robot)
+        start += len(robot.action_names)
     return out

@@ -167,7 +167,7 @@ def _sample(recipe: Recipe, draw: _Draw, scene: dict[str, float]) -> EpisodeSpec
         else:
             _schedule(action, f"actions.{i}", names.index(action.object), forces, recipe.dt, draw)
     shift = _points_shift(recipe, draw)
-    robots = tuple(sample_robot(robot, draw) for robot in recipe.robots)
+    robots = tuple(sample_robot(robot, draw, index) for robot in recipe.robots)
     return EpisodeSpec(index, draw.params, bodies, ground_friction, forces, velocities, shift, robots)
 
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from factory.errors import did_you_mean
 from factory.recipe.cameras import Camera, check_cameras
@@ -363,7 +370,7 @@ class Recipe(Strict):
         return {"type": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Recipe:
+    def _cross_checks(self, info: ValidationInfo) -> Recipe:
         sections = {"fluid": self.scene.fluid, "cloth": self.scene.cloth}
         for kind, section in sections.items():
             if (kind == self.kind) != (section is not None):
@@ -371,7 +378,7 @@ class Recipe(Strict):
                                  f"scene.{kind}: only a kind '{kind}' recipe has one (this is '{self.kind}')")
         for i, action in enumerate(self.actions):
             self._check_action(i, action)
-        check_robots(self)
+        check_robots(self, bool((info.context or {}).get("check_files")))
         check_cameras(self.cameras, [o.name for o in self.scene.objects], [r.name for r in self.robots])
         striker = self.labels.striker
         movable = [o.name for o in self.scene.objects if not o.fixed]
