@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from factory import checks
+from factory.cli import main
 from factory.contract.rollout import Layout, RobotBlock
+from factory.export import EXPORTERS
 from factory.labels.robot import tracking_error
 from factory.model.bodies import Scene
 from factory.model.evaluate import field_groups
@@ -124,13 +126,18 @@ def test_factory_report_runs_on_push_cube(push_cube, tmp_path):
     assert "joint_q" in one["model"]["rmse"] and (tmp_path / "r" / "index.html").is_file()
 
 
-def test_factory_report_on_one_robot_episode(tmp_path):
-    out = tmp_path / "one"
-    ran = factory("run", "recipes/robot/random_reach.yaml", "--episodes", "1", "--out", str(out), "--quiet")
-    assert ran.returncode == 0, ran.stderr
-    done = factory("report", str(out), "--train-seconds", "2")
-    assert done.returncode == 0, done.stderr
-    summary = json.loads((out / "report" / "summary.json").read_text())
+def test_one_robot_episode_through_every_command(tmp_path, capfd):
+    """A 1-episode reach (commanded in ee_delta) through verify, card, preview, every export and the report."""
+    out = str(tmp_path / "one")
+    commands = [["run", "recipes/robot/random_reach.yaml", "--episodes", "1", "--out", out, "--quiet"],
+                ["verify", out], ["card", out], ["preview", out, "--episode", "0"],
+                *[["export", out, "-f", fmt, "--out", str(tmp_path / fmt), "--quiet"] for fmt in EXPORTERS],
+                ["report", out, "--train-seconds", "2"]]
+    for command in commands:
+        code = main(command)
+        err = capfd.readouterr().err
+        assert code == 0 and "Traceback" not in err, (command, err)
+    summary = json.loads((tmp_path / "one" / "report" / "summary.json").read_text())
     assert summary["checks"]["tracking"]["arm"]["unit"] == "m"
     assert summary["not_computed"]  # nothing to test on: said, not a traceback
 
