@@ -20,13 +20,10 @@ def check_dataset(ds: Dataset, info: dict[int, dict]) -> dict:
     recipe_dict = ds.manifest["recipe"]
     recipe = Recipe.model_validate(recipe_dict)
     ctx = label_context(recipe, ds.layout)
-    robots = isinstance(ctx, RobotLabelContext)
-    if isinstance(ctx, RobotLabelContext):  # the objects' labels are re-derived; the arm is checked below
+    robots = RobotChecks(ds, recipe, ctx.base) if isinstance(ctx, RobotLabelContext) else None
+    if isinstance(ctx, RobotLabelContext):  # the objects' labels are re-derived; the arm is checked apart
         ctx = ctx.base
     assert isinstance(ctx, LabelContext)  # a rigid-body (collision) dataset
-    touches = robot_touches(ds) if robots else {}
-    tracking: dict[str, list[np.ndarray]] = {r.name: [] for r in recipe.robots}
-    creep: dict[int, float] = {}
     gravity = np.asarray(recipe.scene.gravity)
     bad_values = 0
     gains: dict[int, float] = {}
@@ -40,14 +37,8 @@ def check_dataset(ds: Dataset, info: dict[int, dict]) -> dict:
         bodies = checks.bodies_for(recipe_dict, info[ep.index]["params"])
         gains[ep.index] = checks.energy_gain(states, ep.actions, ds.layout, bodies, gravity)
         residuals.append(checks.action_residuals(states, ep.actions, ds.layout, bodies))
-        for robot in recipe.robots:
-            start = checks.robot_action_start(ds.layout, robot.name)
-            tracking[robot.name].append(tracking_error(ds.layout, robot, states, ep.actions, start))
-        if robots:
-            creep[ep.index] = max((checks.creep_before_touch(states, ds.layout, o, touches.get((ep.index, o), -1))
-                                   for o in ds.layout.objects
-                                   if o not in ctx.fixed and checks.at_rest(states, ds.layout, o, ctx.rest_speed)),
-                                  default=0.0)
+        if robots is not None:
+            robots.add(ep.index, states, ep.actions)
         wrong = checks.label_mismatches(states, info[ep.index]["labels"], ctx, bodies)
         mismatches.update(wrong)
         bad_episodes += bool(wrong)
@@ -72,32 +63,51 @@ def check_dataset(ds: Dataset, info: dict[int, dict]) -> dict:
         "duplicates": {"fraction": sum(c - 1 for c in digests.values()) / n},
         "coverage": parameter_coverage(recipe_dict, info),
     }
-    if not robots:
+    if robots is None:
         return found
     # an arm does work on the objects all along: energy and impulse checks do not apply; tracking and causality do
     del found["energy_gain"], found["action_residual"]
-    moved = sorted(e for e, d in creep.items() if d > checks.CREEP_TOL)
-    found["tracking"] = {name: tracking_summary(np.concatenate(errors) if errors else np.zeros(0),
-                                                "m" if robot.action_space == "ee_delta" else "rad")
-                         for robot in recipe.robots for name, errors in [(robot.name, tracking[robot.name])]}
-    found["causality"] = {"fraction": len(moved) / n, "episodes": moved[:20],
-                          "worst": max(creep.values(), default=0.0), "tolerance": checks.CREEP_TOL}
-    return found
+    return found | robots.summary()
 
 
-def tracking_summary(errors: np.ndarray, unit: str) -> dict:
-    """Median, 99th percentile and largest tracking error over every transition, in the action space's unit."""
-    if not len(errors):
+class RobotChecks:
+    """Tracking (the arm follows its commands) and causality (resting objects move only once touched),
+    accumulated episode by episode beside the other checks."""
+
+    def __init__(self, ds: Dataset, recipe: Recipe, ctx: LabelContext):
+        self.layout, self.robots, self.ctx = ds.layout, recipe.robots, ctx
+        cols = {c: ds.column("contacts", c) for c in ("episode", "step", "body_a", "body_b")}
+        self.touches = checks.first_touches(list(ds.layout.objects), cols["episode"], cols["step"], cols["body_a"],
+                                            cols["body_b"])
+        self.tracking: dict[str, list[np.ndarray]] = {r.name: [] for r in recipe.robots}
+        self.creep: dict[int, float] = {}
+
+    def add(self, episode: int, states: np.ndarray, actions: np.ndarray) -> None:
+        for robot in self.robots:
+            start = checks.robot_action_start(self.layout, robot.name)
+            self.tracking[robot.name].append(tracking_error(self.layout, robot, states, actions, start))
+        resting = [o for o in self.layout.objects
+                   if o not in self.ctx.fixed and checks.at_rest(states, self.layout, o, self.ctx.rest_speed)]
+        self.creep[episode] = max((checks.creep_before_touch(states, self.layout, o, self.touches.get((episode, o), -1))
+                                   for o in resting), default=0.0)
+
+    def summary(self) -> dict:
+        moved = sorted(e for e, d in self.creep.items() if d > checks.CREEP_TOL)
+        return {"tracking": {r.name: tracking_summary(self.tracking[r.name], r.action_space == "ee_delta")
+                             for r in self.robots},
+                "causality": {"fraction": len(moved) / max(len(self.creep), 1), "episodes": moved[:20],
+                              "worst": max(self.creep.values(), default=0.0), "tolerance": checks.CREEP_TOL}}
+
+
+def tracking_summary(errors: list[np.ndarray], tool: bool) -> dict:
+    """Median, 99th percentile and largest tracking error over every transition: rad (or m) for joint commands,
+    m for the tool's (`ee_delta`)."""
+    unit = "m" if tool else "rad"
+    if not errors:
         return {"median": 0.0, "p99": 0.0, "max": 0.0, "transitions": 0, "unit": unit}
-    return {"median": float(np.median(errors)), "p99": float(np.percentile(errors, 99)), "max": float(errors.max()),
-            "transitions": len(errors), "unit": unit}
-
-
-def robot_touches(ds: Dataset) -> dict[tuple[int, str], int]:
-    """(episode, object) → first recorded step something other than the ground touches it, from the contacts
-    table read column by column."""
-    cols = {c: ds.column("contacts", c) for c in ("episode", "step", "body_a", "body_b")}
-    return checks.first_touches(list(ds.layout.objects), cols["episode"], cols["step"], cols["body_a"], cols["body_b"])
+    flat = np.concatenate(errors)
+    return {"median": float(np.median(flat)), "p99": float(np.percentile(flat, 99)), "max": float(flat.max()),
+            "transitions": len(flat), "unit": unit}
 
 
 def parameter_coverage(recipe: dict, info: dict[int, dict]) -> dict[str, dict]:
