@@ -50,8 +50,13 @@ class Body:
 
     shape: str
     mass: float
-    dims: tuple[float, ...]  # sphere (r,), box (x, y, z), cylinder (r, h)
-    inertia: tuple[float, float, float]
+    dims: tuple[float, ...]  # sphere (r,), box (x, y, z), cylinder (r, h), mesh (radius around the centre,)
+    inertia: tuple[float, ...]  # principal moments (3), or a mesh's full tensor (9, row by row), kg·m²
+
+    @property
+    def tensor(self) -> np.ndarray:
+        """The (3, 3) inertia tensor in the body's frame."""
+        return np.diag(self.inertia) if len(self.inertia) == 3 else np.reshape(self.inertia, (3, 3))
 
     @property
     def inner(self) -> float:
@@ -135,7 +140,8 @@ def energies(states: np.ndarray, layout: Layout, bodies: dict[str, Body], gravit
         vel, omega = layout.field(states, name, "vel"), layout.field(states, name, "ang_vel")
         rot = quat_to_matrix(layout.field(states, name, "quat"))
         body_omega = np.einsum("tji,tj->ti", rot, omega)  # world → body frame
-        kinetic += 0.5 * body.mass * (vel ** 2).sum(-1) + 0.5 * (np.asarray(body.inertia) * body_omega ** 2).sum(-1)
+        kinetic += 0.5 * body.mass * (vel ** 2).sum(-1) + 0.5 * np.einsum("ti,ij,tj->t", body_omega, body.tensor,
+                                                                           body_omega)
         potential -= body.mass * layout.field(states, name, "pos") @ gravity
     return kinetic, kinetic + potential
 

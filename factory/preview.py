@@ -7,6 +7,7 @@ matplotlib is imported inside functions: `import factory` must stay light.
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import textwrap
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from factory.certify.card import CARD, DOCUMENTS, PREVIEW
+from factory.certify.documents import stored_certificate, why, write_documents
 from factory.contract.rollout import Layout
 from factory.errors import FactoryError
 from factory.recipe.meshes import MESH_TYPES, shape_asset
@@ -23,9 +26,12 @@ from factory.recipe.robot_chain import euler_matrix, link_frames, read_chain
 from factory.recipe.scene_fields import episode_scene
 from factory.recipe.schema import Recipe
 from factory.storage.dataset import Dataset, Episode
+from factory.storage.location import Location
+from factory.storage.manifest import read_manifest, write_manifest
 from factory.storage.opener import open_dataset
 
 MAX_FRAMES = 60
+CARD_FRAMES, CARD_FPS = 24, 8  # the card's preview: a short loop, a few seconds to draw
 FIGSIZE = (6.0, 3.0)
 DPI = 80
 VIEWS = (("top", 0, 1), ("side", 0, 2))  # title, horizontal axis, vertical axis (0 x, 1 y, 2 z)
@@ -49,11 +55,7 @@ def render_preview(dataset: str | Path, episode: int, out: str | Path | None = N
     out.parent.mkdir(parents=True, exist_ok=True)
     frames = _draw_frames(ds, ep)
     if ffmpeg is None:
-        from PIL import Image  # a matplotlib dependency
-
-        # fast octree: quicker than Pillow's default quantizer, no visible difference on flat plots
-        images = [Image.fromarray(f).quantize(method=Image.Quantize.FASTOCTREE) for f in frames]
-        images[0].save(out, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        out.write_bytes(_gif(frames, fps))
     else:
         height, width = frames[0].shape[:2]
         done = subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
@@ -62,6 +64,38 @@ def render_preview(dataset: str | Path, episode: int, out: str | Path | None = N
         if done.returncode:
             raise FactoryError(f"{ffmpeg} could not write {out}: {done.stderr.decode(errors='replace').strip()}")
     return out
+
+
+def card_preview(where: Location) -> str:
+    """Draw the dataset's first stored episode as `preview.gif` beside its card, list it in the manifest
+    and render the card again with it; what was done, in one line. Where it cannot be drawn (no
+    matplotlib, no episode) the card stays as it was and the line says why."""
+    manifest = read_manifest(where)
+    if not where.is_file(CARD):
+        return f"no preview: {where} has no card to put it in (`factory card` writes one)"
+    try:
+        ds = Dataset(where, manifest=manifest)
+        stored = sorted(int(e) for e in ds.column("episodes", "episode")) if ds.files else []
+        if not stored:
+            return "no preview: the dataset holds no episode"
+        data = _gif(_draw_frames(ds, ds.episode(stored[0]), CARD_FRAMES), CARD_FPS)
+    except (FactoryError, ImportError, OSError, ValueError) as exc:  # a pydantic ValidationError is a ValueError
+        return f"no preview in the card: {why(exc)}"
+    where.write_bytes(PREVIEW, data)
+    others = [d for d in manifest.get(DOCUMENTS, []) if d["path"] != PREVIEW]
+    listed = [*others, {"path": PREVIEW, "episode": stored[0]}]
+    write_manifest(where, write_documents(where, manifest | {DOCUMENTS: listed}, stored_certificate(where)))
+    return f"card preview: episode {stored[0]} in {where}/{PREVIEW}"
+
+
+def _gif(frames: list[np.ndarray], fps: int) -> bytes:
+    from PIL import Image  # a matplotlib dependency
+
+    # fast octree: quicker than Pillow's default quantizer, no visible difference on flat plots
+    images = [Image.fromarray(f).quantize(method=Image.Quantize.FASTOCTREE) for f in frames]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    return buffer.getvalue()
 
 
 def _pyplot():
@@ -90,9 +124,9 @@ def _ffmpeg() -> str:
     return found
 
 
-def _frames(n_states: int) -> np.ndarray:
-    """Recorded-state indices to draw: all of them, or MAX_FRAMES evenly spread (first and last kept)."""
-    return np.unique(np.linspace(0, n_states - 1, min(n_states, MAX_FRAMES)).round().astype(int))
+def _frames(n_states: int, most: int = MAX_FRAMES) -> np.ndarray:
+    """Recorded-state indices to draw: all of them, or `most` evenly spread (first and last kept)."""
+    return np.unique(np.linspace(0, n_states - 1, min(n_states, most)).round().astype(int))
 
 
 def _rotation(q: np.ndarray) -> np.ndarray:
@@ -248,7 +282,7 @@ def _label_lines(ep: Episode, numeric: bool) -> list[str]:
     return textwrap.wrap(", ".join(parts) or "no label true", 95)
 
 
-def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
+def _draw_frames(ds: Dataset, ep: Episode, most: int = MAX_FRAMES) -> list[np.ndarray]:
     """RGB frames (H, W, 3). Axes, ticks and the static scene are drawn once and blitted: redrawing
     them every frame would be most of the time."""
     plt = _pyplot()
@@ -313,7 +347,7 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
     canvas.draw()
     background = canvas.copy_from_bbox(fig.bbox)
     frames, previous = [], -1
-    for f in _frames(len(ep.states)):
+    for f in _frames(len(ep.states), most):
         window = (contact_step > previous) & (contact_step <= f)  # contacts since the last drawn frame
         previous = f
         canvas.restore_region(background)

@@ -398,10 +398,10 @@ def test_mesh_set_datasets_do_not_depend_on_the_batch_size(tmp_path):
         labels = open_dataset(tmp_path / f"out{n_envs}").episodes().to_pandas()
         assert (labels["rest_pose__thing"] == 1).all() and not labels["toppled__thing"].any()  # balls: never turned
     assert files[1] == files[4]
-    # the certificate measures what it can of mesh bodies and says what it cannot
+    # the certificate weighs mesh bodies by their meshes: energy is measured for them too
     cert = json.loads((tmp_path / "out1" / "validity.json").read_text())
-    assert "energy and momentum" in cert["not_measured"] and cert["figures"]
-    assert "Not measured, energy and momentum" in (tmp_path / "out1" / "README.md").read_text()
+    assert "energy and momentum" not in cert["not_measured"] and cert["passed"]
+    assert "energy gained without an action" in {f["name"] for f in cert["figures"]}
 
 
 def test_mujoco_conforms_with_meshes():

@@ -90,6 +90,9 @@ def _run(args: argparse.Namespace) -> int:
     log = "" if args.verbose else f"; engine output in {out}/{LOG_FILE}"
     print(f"wrote {c['episodes']} episodes{quarantined}, {c['transitions']} transitions, {c['contacts']} "
           f"contacts to {out}{log}")
+    from factory.preview import card_preview
+
+    print(card_preview(out))
     return 0
 
 

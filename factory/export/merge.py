@@ -3,8 +3,9 @@
 Each source shard is read back as episode records and written again with new episode ids
 (0, 1, … in source order) by the storage writers, in every format all sources hold, so the result
 is an ordinary dataset: `factory verify`, every reader, the loader and every export open it. The
-manifest keeps each source's manifest sha256, recipe, recipe hash and seed (`merge.sources`) and the
-map from each new episode back to (source, episode) (`merge.episodes`).
+manifest keeps each source's manifest sha256, recipe, recipe hash, seed and certificate verdict
+(`merge.sources`), which the merged card lists, and the map from each new episode back to (source,
+episode) (`merge.episodes`).
 
 An episode's content depends only on the recipe, the seed and its index, and not on how many
 episodes, envs or shards the run had: two sources that share those hold the same episode twice.
@@ -23,7 +24,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from factory.certify.documents import write_documents
+from factory.certify.card import certificate_summary
+from factory.certify.documents import stored_certificate, write_documents
 from factory.contract.rollout import EpisodeRecord
 from factory.errors import MergeError
 from factory.export.source import shard_files
@@ -151,6 +153,7 @@ def _manifest(opened: list[Dataset], formats: list[str], shards: list[dict[str, 
                          "recipe_hash": d.manifest.get("recipe_hash"), "seed": d.manifest.get("seed"),
                          "episodes": d.manifest["counts"]["episodes"], "recipe": d.manifest["recipe"],
                          "engine": d.manifest.get("engine"), "created": d.manifest.get("created"),
+                         "certificate": certificate_summary(stored_certificate(d.location)),
                          **({"merge": d.manifest["merge"]} if "merge" in d.manifest else {})}
                         for d in opened],
             "episodes": episode_map,

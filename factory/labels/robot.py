@@ -105,7 +105,7 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
         steps[body_label(TRACKING_ERROR, robot.name)] = error.astype(np.float32)
         episode[body_label(MAX_TRACKING_ERROR, robot.name)] = float(error.max())
         episode[body_label(MEAN_TRACKING_ERROR, robot.name)] = float(error.mean())
-        action_start += _action_width(robot)
+        action_start += action_width(robot)
         for obj in layout.objects:
             if obj in ctx.base.fixed:
                 continue
@@ -129,7 +129,8 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
     return EpisodeRecord(rollout, record.params, steps, episode)
 
 
-def _action_width(robot: Robot) -> int:
+def action_width(robot: Robot) -> int:
+    """How many action columns `robot` takes: its joints or tool deltas, and its gripper."""
     return (4 if robot.action_space == "ee_delta" else len(robot.actuated)) + (1 if robot.gripper else 0)
 
 
