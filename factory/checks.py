@@ -224,7 +224,7 @@ def label_readouts(states: np.ndarray, ctx: LabelContext, bodies: dict[str, Body
     layout = ctx.layout
     out: dict[str, object] = {}
     pos = {n: layout.field(states, n, "pos") for n in layout.objects}
-    for a, b in combinations(layout.bodies, 2):
+    for a, b in combinations([b for b in layout.bodies if b == "ground" or b in pos], 2):  # not a robot's links
         if a == "ground" or b == "ground":
             obj = b if a == "ground" else a
             low = pos[obj][:, 2] - bodies[obj].lowest(quat_to_matrix(layout.field(states, obj, "quat")))
@@ -309,6 +309,42 @@ def agrees(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return bool(np.isclose(float(a), float(b), rtol=1e-3, atol=1e-4, equal_nan=True))
     return a == b
+
+
+# ---------------------------------------------------------------- robots
+CREEP_TOL = 1e-3  # m: how far a resting object may shift (settling into soft contact) before anything touches it
+
+
+def first_touches(objects: list[str], episode: np.ndarray, step: np.ndarray, body_a: np.ndarray,
+                  body_b: np.ndarray) -> dict[tuple[int, str], int]:
+    """(episode, object) → the first recorded step at which anything but the ground (a robot's link, another
+    object) touches the object, from the contacts table's columns (bodies by name); absent if nothing does."""
+    out: dict[tuple[int, str], int] = {}
+    for obj in objects:
+        hit = ((body_a == obj) & (body_b != "ground") & (body_b != obj)) | \
+              ((body_b == obj) & (body_a != "ground") & (body_a != obj))
+        for e, k in zip(episode[hit].tolist(), step[hit].tolist(), strict=True):
+            out[(e, obj)] = min(out.get((e, obj), k), k)
+    return out
+
+
+def creep_before_touch(states: np.ndarray, layout: Layout, obj: str, first: int) -> float:
+    """How far (m, horizontally) `obj` moved from its first state before the first touch at recorded step
+    `first` (-1: never touched, the whole episode). A contact seen at step k acted within the interval
+    that ends there, so the states before k must still hold the object where it started."""
+    pos = layout.field(states, obj, "pos")[:, :2].astype(np.float64)
+    upto = len(pos) if first < 0 else first
+    return float(np.linalg.norm(pos[:upto] - pos[0], axis=-1).max()) if upto else 0.0
+
+
+def at_rest(states: np.ndarray, layout: Layout, obj: str, speed: float) -> bool:
+    """Whether `obj` starts the episode still (a launched object moves before anything touches it)."""
+    return bool(np.linalg.norm(layout.field(states[:1], obj, "vel")) <= speed)
+
+
+def robot_action_start(layout: Layout, robot: str) -> int:
+    """Where robot `robot`'s commands start in the action vector (its action names start with its name)."""
+    return next(i for i, n in enumerate(layout.action_names) if n.startswith(f"{robot}."))
 
 
 # ---------------------------------------------------------------- diversity

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from factory.checks import Body, bodies_for, label_readouts
-from factory.contract.rollout import STATE_FIELDS, Layout
-from factory.labels import LabelContext, label_context
+from factory.contract.rollout import STATE_FIELDS, STATE_PER_OBJECT, Layout
+from factory.labels import LabelContext, RobotLabelContext, label_context
 from factory.model.baselines import Predictor
 from factory.model.pieces import EpisodeArrays, iter_chunks, iter_episodes
 from factory.model.stats import scale
@@ -49,9 +49,18 @@ def one_step(predictors: list[Predictor], ds: Dataset, episodes: list[int], stat
 
 
 def field_groups(layout: Layout) -> dict[str, np.ndarray]:
-    """State indices of each field (pos, quat, vel, ang_vel) across all objects."""
+    """State indices of each field (pos, quat, vel, ang_vel) across all objects, and with robots of their joint
+    positions, joint velocities, tool points and hand quaternions across all robots."""
     names = layout.state_names
-    return {f: np.array([i for i, n in enumerate(names) if n.split(".")[1] == f]) for f, _ in STATE_FIELDS}
+    split = len(layout.objects) * STATE_PER_OBJECT
+    groups = {f: np.array([i for i, n in enumerate(names[:split]) if n.split(".")[1] == f]) for f, _ in STATE_FIELDS}
+    spans: dict[str, list[int]] = {"joint_q": [], "joint_dq": [], "tool_pos": [], "tool_quat": []}
+    for block in layout.robots:
+        start, _ = layout.robot_span(block.name)
+        n = len(block.joints)
+        for name, (a, b) in zip(spans, ((0, n), (n, 2 * n), (2 * n, 2 * n + 3), (2 * n + 3, 2 * n + 7)), strict=True):
+            spans[name] += range(start + a, start + b)
+    return groups | {k: np.array(v) for k, v in spans.items() if v}
 
 
 def rollout(predictor: Predictor, state0: np.ndarray, actions: np.ndarray, episode: np.ndarray) -> np.ndarray:
@@ -131,6 +140,8 @@ def evaluate(predictors: list[Predictor], ds: Dataset, split_sets: dict[str, lis
     """All metrics on each held-out set ('test', 'ood'): one-step, rollout, label readouts."""
     recipe = ds.manifest["recipe"]
     ctx = label_context(Recipe.model_validate(recipe), ds.layout)
+    if isinstance(ctx, RobotLabelContext):  # the objects' labels are read out; the arm is what acts
+        ctx = ctx.base
     assert isinstance(ctx, LabelContext)  # the rigid-body model's datasets are collision ones
     out = {}
     for set_name, ids in split_sets.items():

@@ -8,7 +8,7 @@ representation and refuse, with a clear error, what they cannot represent.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -320,6 +320,14 @@ class QualityOptions(Strict):
                                 "parameter must fill over its declared range.")
     max_ood_ratio: float = Field(5.0, gt=0, description="Out-of-distribution one-step error may be at "
                                  "most this multiple of the in-distribution error.")
+    max_tracking_error: float = Field(0.1, gt=0, description="Robots commanded in joint positions or deltas: "
+                                      "median |q(t+1) - target(t)| over transitions and actuated joints (rad "
+                                      "or m): how far the arm may lag what it was told.")
+    max_tool_tracking_error: float = Field(0.03, gt=0, description="Robots commanded in `ee_delta`: median "
+                                           "|tool(t+1) - tool(t) - Δ| over transitions (m).")
+
+    LATER: ClassVar[dict[str, float]] = {"max_tracking_error": 0.1, "max_tool_tracking_error": 0.03}
+    """Fields added after datasets existed: left out of a recipe's dump (and hash) at these defaults."""
 
 
 # ---------------------------------------------------------------- recipe
@@ -437,6 +445,10 @@ class Recipe(Strict):
                 data.pop(section, None)
         if data.get("license") == DEFAULT_LICENSE:
             data.pop("license")
+        quality = data.get("quality", {})
+        for name, default in QualityOptions.LATER.items():
+            if quality.get(name) == default:
+                quality.pop(name)
         return data
 
     @property

@@ -13,7 +13,7 @@ from factory.model.evaluate import episode_rollouts, evaluate
 from factory.model.particle_train import train_particles
 from factory.model.particles import ParticleModel
 from factory.model.pieces import iter_chunks, iter_episodes
-from factory.model.relational import RelationalModel, RelationalPredictor
+from factory.model.relational import RelationalPredictor, StepModel
 from factory.model.rigid_train import episode_statics, train_relational
 from factory.model.split import (
     Split,
@@ -35,7 +35,7 @@ from factory.storage.dataset import Dataset
 from factory.storage.opener import open_dataset
 
 
-def evaluate_model(ds: Dataset, model: RelationalModel, split: Split, stats: dict, info: dict[int, dict],
+def evaluate_model(ds: Dataset, model: StepModel, split: Split, stats: dict, info: dict[int, dict],
                    horizon: int = 20, bands: dict[str, list[int]] | None = None) -> dict:
     """The model beside baselines fit on the same training episodes, on the test set, all OOD
     episodes and each holdout band's episodes (PhyWorld-style, side by side)."""
@@ -59,9 +59,6 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
     config = config or TrainConfig()
     start = time.perf_counter()
     ds = open_dataset(path, fmt)
-    if ds.layout.robots:  # its model is object-centric and its checks know objects' shapes, not links
-        raise FactoryError(f"{path}: the quality report does not cover robot datasets yet; `factory verify` "
-                           "and `factory inspect` do")
     particles = is_particle_dataset(ds)
     out = Path(out) if out else ds.root / "report"
     out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +139,7 @@ def _figures(summary: dict, out: Path, info: dict[int, dict]) -> dict[str, str]:
     return {k: p.name for k, p in figures.items()}
 
 
-def _rigid_preview(ds: Dataset, model: RelationalModel, split: Split, info: dict[int, dict],
+def _rigid_preview(ds: Dataset, model: StepModel, split: Split, info: dict[int, dict],
                    path: Path) -> Path | None:
     episodes = list(iter_episodes(ds, split.test[:3]))
     runs = episode_rollouts(RelationalPredictor(model, episode_statics(ds, info)), episodes)

@@ -115,11 +115,19 @@ def _check_rows(c: dict) -> list[list[object]]:
     rows: list[list[object]] = [["non-finite values", c["nonfinite"]]]
     if "penetration" in c:
         rows += [["max / p99.9 / p99 penetration (m)", f"{c['penetration']['max']:.4g} / "
-                  f"{c['penetration']['p999']:.4g} / {c['penetration']['p99']:.4g}"],
-                 ["max / median energy gain without action", f"{c['energy_gain']['max']:.4g} / "
+                  f"{c['penetration']['p999']:.4g} / {c['penetration']['p99']:.4g}"]]
+    if "energy_gain" in c:
+        rows += [["max / median energy gain without action", f"{c['energy_gain']['max']:.4g} / "
                   f"{c['energy_gain']['median']:.4g}"],
                  ["episodes gaining most energy", ", ".join(map(str, c["energy_gain"]["worst_episodes"]))],
                  ["push response residual (median over pushes)", c["action_residual"]["median"]]]
+    for robot, t in c.get("tracking", {}).items():
+        rows += [[f"{robot} tracking error median / p99 / max ({t['unit']})",
+                  f"{t['median']:.4g} / {t['p99']:.4g} / {t['max']:.4g}"]]
+    if "causality" in c:
+        k = c["causality"]
+        rows += [["resting objects moving before any touch (episodes)", ", ".join(map(str, k["episodes"])) or "none"],
+                 ["largest shift before a touch (m)", k["worst"]]]
     if "points_escaped" in c:
         e = c["points_escaped"]
         rows += [["episodes losing points (fraction)", e["fraction"]],
