@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,15 @@ def assert_same_episode(got_params: dict, got_labels: dict, want: dict) -> None:
     for k, v in want["labels"].items():
         if v is not None and not (isinstance(v, float) and np.isnan(v)):
             assert got_labels[k] == v, k
+
+
+def lerobot_python() -> str | None:
+    """A Python with lerobot installed, kept out of the project's venv (see setup.sh)."""
+    root = Path(__file__).resolve().parent.parent
+    for candidate in (os.environ.get("LEROBOT_PYTHON"), root / ".venv-lerobot" / "bin" / "python"):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    return None
 
 
 def manifest_sha256(root: Path) -> str:
@@ -125,11 +135,14 @@ def check_lerobot_files(source, tmp_path):
     export(source, "lerobot", tmp_path / "lr")
     want, episodes = source_arrays(source)
     info = json.loads((tmp_path / "lr" / "meta" / "info.json").read_text())
-    assert info["codebase_version"] == "v3.0" and info["video_path"] is None
+    videos = [name for name, f in info["features"].items() if f["dtype"] == "video"]
+    assert info["codebase_version"] == "v3.0" and (info["video_path"] is None) == (not videos)
     assert info["total_frames"] == len(want["episode"]) and info["total_episodes"] == len(episodes)
     assert not any("/" in name for name in info["features"])
     feats = {}
     for name, f in info["features"].items():
+        if name in videos:  # in the videos, not the frames' Parquet (LeRobot's hf features skip them too)
+            continue
         shape = tuple(f["shape"])
         feats[name] = (datasets.Value(f["dtype"]) if shape == (1,) else
                        datasets.List(datasets.Value(f["dtype"]), length=shape[0]) if len(shape) == 1 else

@@ -21,6 +21,7 @@ from export_checks import (
     check_lerobot_files,
     check_minari_export,
     lerobot_column,
+    lerobot_python,
     manifest_sha256,
     source_arrays,
 )
@@ -63,14 +64,6 @@ def test_webdataset_decode(source, tmp_path):
             assert_same_episode(info["params"], info["labels"], episodes[info["episode"]])
     assert_same_transitions({k: np.stack(v) if np.ndim(v[0]) else np.asarray(v) for k, v in got.items()}, want)
     assert meta["physics_data_factory"]["manifest_sha256"] == manifest_sha256(source)
-
-
-def lerobot_python() -> str | None:
-    """A Python with lerobot installed, kept out of the project's venv (see setup.sh)."""
-    for candidate in (os.environ.get("LEROBOT_PYTHON"), ROOT / ".venv-lerobot" / "bin" / "python"):
-        if candidate and Path(candidate).exists():
-            return str(candidate)
-    return None
 
 
 def test_lerobot_files_read_as_lerobot_reads_them(source, tmp_path):

@@ -25,7 +25,7 @@ EXPORTERS: dict[str, str] = {
     "hf": "factory.export.hf:HFExporter",
     "webdataset": "factory.export.webdataset:WebDatasetExporter",
 }
-INSTALL_HINT = "pip install -e '.[export]'  (minari, datasets, webdataset)"
+INSTALL_HINT = "pip install -e '.[export]'  (minari, datasets, webdataset, av)"
 
 Progress = Callable[[int], object]  # called with a count; what it returns is ignored
 """Called with the number of transitions just written."""
