@@ -1,5 +1,6 @@
-"""Camera frames through the exporters: LeRobot videos that decode to the stored frames, HF `Image`
-features and WebDataset image members read by each library's own loader, all pixel for pixel.
+"""Camera frames out of a dataset: through the exporters (LeRobot videos that decode to the stored
+frames, HF `Image` features and WebDataset image members, read by each library's own loader), the
+torch loader and previews, all pixel for pixel.
 
 The dataset: two episodes in two shards (so the videos span two files), one camera of all three
 streams every 2nd recorded state and one rgb camera every state, rendered by MuJoCo (OSMesa here).
@@ -17,12 +18,14 @@ import pytest
 from export_checks import LEROBOT_READ, check_lerobot_files, lerobot_python
 from helpers import gl_problem
 
+from factory.errors import StorageError
 from factory.export import export
 from factory.export.frames import held
 from factory.export.video import read_mp4
 from factory.generate.runner import run
 from factory.recipe.loader import parse_recipe
 from factory.storage.dataset import Dataset
+from factory.storage.group import DatasetGroup
 
 RECIPE = """\
 name: camera_export
@@ -168,3 +171,52 @@ def test_lerobot_dataset_yields_the_stored_frames(dataset, tmp_path):
                                                 strict=True)):
             want = frames[int(episode)][camera]["rgb"][int(step) // every]
             np.testing.assert_array_equal(np.round(images[n].transpose(1, 2, 0) * 255).astype(np.uint8), want)
+
+
+def test_the_torch_loader_yields_each_rows_frames(dataset):
+    import torch
+
+    from factory.model.loader import TripleStream
+
+    frames, ds = stored(dataset), Dataset(dataset)
+    stream = TripleStream([ds, ds], batch_size=5, frames=["front.rgb", "front.depth", "top.rgb"])
+    every = {"front": 2, "top": 1}
+    rows = 0
+    for batch in stream:
+        assert batch["front.rgb"].dtype == torch.uint8 and batch["front.depth"].shape[1:] == (25, 33)
+        for n, (episode, step) in enumerate(zip(batch["episode"].tolist(), batch["step"].tolist(), strict=True)):
+            for key in ("front.rgb", "front.depth", "top.rgb"):
+                camera, name = key.split(".")
+                want = frames[episode % 2][camera][name]  # the group numbers the second copy's episodes 2, 3
+                assert np.array_equal(batch[key][n].numpy(), want[step // every[camera]]), (key, episode, step)
+                assert np.array_equal(batch[f"next.{key}"][n].numpy(), want[(step + 1) // every[camera]]), key
+        rows += len(batch["episode"])
+    assert rows == 24
+    with pytest.raises(StorageError, match=r"no camera stream 'front\.rbg' \(did you mean 'front\.rgb'\?\)"):
+        TripleStream(ds, frames=["front.rbg"])
+
+
+def test_a_group_episode_keeps_its_frames(dataset):
+    ds = Dataset(dataset)
+    got = DatasetGroup([ds, ds]).episode(3).frames
+    for stream, want in ds.episode(1).frames["front"].items():
+        assert np.array_equal(got["front"][stream], want), stream
+
+
+def test_a_preview_shows_the_camera_frames(dataset, tmp_path):
+    from PIL import Image
+
+    from factory.preview import preview_frames, render_preview
+
+    ds = Dataset(dataset)
+    shown, ep = preview_frames(ds, ds.episode(1)), ds.episode(1)
+    assert len(shown) == 7  # every recorded state of 6 steps
+    for state in (0, 5, 6):
+        colours = {tuple(c) for c in shown[state].reshape(-1, 3)}
+        for camera, every in (("front", 2), ("top", 1)):  # every pixel of the frame, upscaled
+            frame = ep.frames[camera]["rgb"][state // every]
+            assert {tuple(c) for c in frame.reshape(-1, 3)} <= colours, (state, camera)
+    schematic = preview_frames(ds, ep, schematic=True)
+    assert len(schematic) == 7 and schematic[0].shape != shown[0].shape  # 2 views here, 5 tiles there
+    with Image.open(render_preview(dataset, 1, tmp_path / "p.gif", fps=5)) as gif:
+        assert gif.n_frames == 7
