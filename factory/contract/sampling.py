@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from factory.contract.camera_draws import CameraPose, Light, draw_views
 from factory.contract.robots import RobotInit, sample_robot
 from factory.contract.seeds import Reseeded, pcg64_seeds, seed_words
 from factory.recipe.containers import LIP_AXES, Tilt, movers, tilt_schedule
@@ -51,6 +52,8 @@ class EpisodeSpec:
     velocities: np.ndarray  # (steps, n_moves, 3) commanded velocity of each `move` (m/s) or `tilt` (rad/s) action
     points_shift: tuple[float, float, float] = (0.0, 0.0, 0.0)  # liquid block / cloth offset from nominal
     robots: tuple[RobotInit, ...] = ()  # each robot's initial joints and policy draws
+    cameras: tuple[CameraPose, ...] = ()  # each camera's pose, in the recipe's order
+    light: Light | None = None  # the cameras' light; None: the engine's default
 
 
 _UNIT = Uniform(type="uniform", low=0.0, high=1.0)
@@ -168,7 +171,8 @@ def _sample(recipe: Recipe, draw: _Draw, scene: dict[str, float]) -> EpisodeSpec
             _schedule(action, f"actions.{i}", names.index(action.object), forces, recipe.dt, draw)
     shift = _points_shift(recipe, draw)
     robots = tuple(sample_robot(robot, draw, index) for robot in recipe.robots)
-    return EpisodeSpec(index, draw.params, bodies, ground_friction, forces, velocities, shift, robots)
+    cameras, light = draw_views(recipe, draw)
+    return EpisodeSpec(index, draw.params, bodies, ground_friction, forces, velocities, shift, robots, cameras, light)
 
 
 def _points_shift(recipe: Recipe, draw: _Draw) -> tuple[float, float, float]:

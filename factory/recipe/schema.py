@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from factory.errors import did_you_mean
-from factory.recipe.cameras import Camera, check_cameras
+from factory.recipe.cameras import Camera, Lighting, check_cameras
 from factory.recipe.containers import CupShape, Tilt, check_pour
 from factory.recipe.distributions import Uniform, nominal, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
@@ -366,6 +366,8 @@ class Recipe(Strict):
                                 "(factory.recipe.robots); a recipe with robots takes no other actions.")
     cameras: list[Camera] = Field([], description="Cameras whose frames are recorded with each episode "
                                   "(factory.recipe.cameras); MuJoCo renders them.")
+    lighting: Lighting | None = Field(None, description="The light of the cameras' frames, drawn per episode; "
+                                      "null: the engine's default light.")
     outputs: Outputs = Field(default_factory=Outputs)
     labels: LabelOptions = Field(default_factory=LabelOptions)
     quality: QualityOptions = Field(default_factory=QualityOptions)
@@ -388,6 +390,8 @@ class Recipe(Strict):
             self._check_action(i, action)
         check_robots(self, bool((info.context or {}).get("check_files")))
         check_cameras(self.cameras, [o.name for o in self.scene.objects], [r.name for r in self.robots])
+        if self.lighting is not None and not self.cameras:
+            raise ValueError("lighting: lights only the cameras' frames; this recipe has no cameras")
         striker = self.labels.striker
         movable = [o.name for o in self.scene.objects if not o.fixed]
         if striker is not None and striker not in movable:
@@ -437,10 +441,10 @@ class Recipe(Strict):
     @model_serializer(mode="wrap")
     def _without_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict:
         """A recipe that leaves the fields added since the first datasets at their defaults (no robots, no
-        cameras, the default license) dumps, and so hashes, as it did before they existed: its datasets
+        cameras or lighting, the default license) dumps, and so hashes, as it did before they existed: its datasets
         still resume."""
         data = handler(self)
-        for section in ("robots", "cameras"):
+        for section in ("robots", "cameras", "lighting"):
             if not getattr(self, section):
                 data.pop(section, None)
         if data.get("license") == DEFAULT_LICENSE:

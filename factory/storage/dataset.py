@@ -126,6 +126,11 @@ class Dataset:
         order: `writer_for(fmt).write_shard(root, shard, list_of_them, ds.layout)` writes them again."""
         return self._reader.records(self.location, self.files, self.layout, episodes)
 
+    def read_frames(self, piece: Piece, index: int) -> dict[str, dict[str, np.ndarray]]:
+        """Episode `index`'s camera frames and frame labels (camera → stream or label → array), read
+        from the shard of `piece`, one of `pieces()` that holds it; {} without cameras."""
+        return self._reader.frames(self.location, piece.file, self.layout, index)
+
     def episode(self, index: int) -> Episode:
         pieces = [p for p in self.pieces() if index in p.episodes]
         if not pieces:
@@ -138,7 +143,7 @@ class Dataset:
         points = {name: np.concatenate([column_array(t[name]), column_array(t[next_column(name)])[-1:]])
                   for name in self.layout.points}
         index_list = ep.get("point_index")
-        frames = self._reader.frames(self.location, pieces[0].file, self.layout, index)
+        frames = self.read_frames(pieces[0], index)
         return Episode(index, states, column_array(t["action"]), params, labels, contacts, points,
                        None if index_list is None else np.asarray(index_list), frames)
 
