@@ -93,18 +93,23 @@ def test_balance_says_what_it_reaches_when_the_target_is_out_of_reach():
 
 
 # ---------------------------------------------------------------- the regressors
-def test_choose_regressor_learns_a_smooth_and_a_local_function():
+def test_choose_regressor_keeps_the_one_that_fits():
+    """A smooth quadratic goes to the quadratic ridge, a step in one of five parameters to the boosted trees,
+    a yes/no band along a diagonal to the quadratic logistic classifier; each then predicts new points."""
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (120, 3))
-    smooth = 2 * x[:, 0] ** 2 - x[:, 1] + 0.05 * rng.normal(size=120)
-    model, scores = choose_regressor(x, smooth)
-    assert set(scores) == {"k-nn", "quadratic-ridge", "small-network"}
+    x, test = rng.uniform(-1, 1, (150, 5)), rng.uniform(-1, 1, (100, 5))
+    fast = ["k-nn", "quadratic-ridge", "boosted-trees"]
+    smooth = lambda x: 2 * x[:, 0] ** 2 - x[:, 1]  # noqa: E731
+    model, scores = choose_regressor(x, smooth(x) + 0.05 * rng.normal(size=150), names=fast)
     assert model.name == "quadratic-ridge" and scores["quadratic-ridge"]["r2"] > 0.95
-    test = rng.uniform(-1, 1, (50, 3))
-    assert np.corrcoef(model.predict(test), 2 * test[:, 0] ** 2 - test[:, 1])[0, 1] > 0.98
-    step = (np.abs(x[:, 0]) < 0.3).astype(float)  # a bump no quadratic fits
-    _, bump = choose_regressor(x, step, names=["k-nn", "quadratic-ridge"])
-    assert max(s["spearman"] for s in bump.values()) > 0.5
+    assert np.corrcoef(model.predict(test), smooth(test))[0, 1] > 0.98
+    step = lambda x: (x[:, 2] > 0.4).astype(float)  # noqa: E731
+    model, scores = choose_regressor(x, step(x), names=fast)
+    assert model.name == "boosted-trees" and scores["boosted-trees"]["r2"] > 0.8
+    assert ((model.predict(test) > 0.5) == step(test)).mean() > 0.9
+    band = lambda x: np.abs(x[:, 0] - x[:, 1]) < 0.4  # noqa: E731
+    model, _ = choose_regressor(x, band(x).astype(float), names=["k-nn", "quadratic-logistic"], classify=True)
+    assert model.name == "quadratic-logistic" and ((model.predict(test) > 0.5) == band(test)).mean() > 0.85
 
 
 # ---------------------------------------------------------------- the candidate stream
@@ -204,6 +209,17 @@ def test_an_interrupted_guided_run_resumes_to_the_same_bytes(work, guided_run, t
         json.loads((guided_run / "manifest.json").read_text())["recipe"]
 
 
+def test_a_merge_of_a_uniform_and_a_guided_dataset_keeps_both_weights(work, guided_run, tmp_path):
+    from factory.export.merge import merge
+
+    manifest = merge([work / "guide", guided_run], tmp_path / "merged")
+    ds = open_dataset(tmp_path / "merged")
+    w = ds.importance_weights()
+    assert "guided" not in manifest["recipe"] and manifest["counts"]["episodes"] == 48 + 24
+    assert w[:48].tolist() == [1.0] * 48 and w[48:].tolist() == open_dataset(guided_run).importance_weights().tolist()
+    assert ds.episodes()["guided_candidate"].to_pylist()[:48] == [-1] * 48
+
+
 def test_a_guide_of_another_recipe_is_refused_with_exit_2(work, tmp_path, capsys):
     other = shipped("phyworld/parabola.yaml", engine={"type": "mujoco"}, episodes=4, steps=20,
                     outputs={"formats": ["parquet"], "record_every": 5, "shard_size": 4})
@@ -220,3 +236,54 @@ def test_bad_guide_settings_are_refused_with_exit_2(work, tmp_path, capsys):
     assert _run_guided(work, tmp_path / "out", "--explore", "1.5") == 2
     assert "--explore must lie in [0, 1)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- the report's estimates, weighted
+def test_weighted_evaluation_follows_the_weights(work):
+    """Weights that put all but nothing on one episode give that episode's own errors and label rate."""
+    from factory.checks import bodies_for
+    from factory.labels import label_context
+    from factory.model.baselines import ConstantVelocity
+    from factory.model.evaluate import label_accuracy, rollout_error
+    from factory.model.pieces import iter_episodes
+    from factory.model.split import episode_info
+
+    ds = open_dataset(work / "guide")
+    eps = list(iter_episodes(ds, [0, 1, 2]))
+    predictor = [ConstantVelocity(ds.layout)]
+    alone = rollout_error(predictor, eps[1:2], ds.layout, 10)
+    leaning = rollout_error(predictor, eps, ds.layout, 10, weights={0: 1e-12, 1: 1.0, 2: 1e-12})
+    assert np.allclose(leaning["constant-velocity"], alone["constant-velocity"], rtol=1e-6)
+    assert not np.allclose(rollout_error(predictor, eps, ds.layout, 10)["constant-velocity"],
+                           alone["constant-velocity"], rtol=1e-3)
+    info = episode_info(ds.episodes())
+    ctx = label_context(RECIPE, ds.layout)
+    bodies = {e.index: bodies_for(ds.manifest["recipe"], info[e.index]["params"]) for e in eps}
+    labels = {e.index: info[e.index]["labels"] for e in eps}
+    rate = label_accuracy([], eps, labels, bodies, ctx, {0: 1e-12, 1: 1.0, 2: 1e-12})["positive_rate"]
+    assert rate == {n: pytest.approx(float(labels[1][n])) for n in rate}
+
+
+def test_the_report_weights_a_guided_dataset_only(work, guided_run):
+    from factory.report.build import episode_weights
+
+    assert episode_weights(open_dataset(work / "guide")) is None
+    weights = episode_weights(open_dataset(guided_run))
+    assert weights is not None and sorted(weights) == list(range(24))
+    assert np.allclose(list(weights.values()), open_dataset(guided_run).importance_weights())
+
+
+# ---------------------------------------------------------------- factory loop
+def test_the_loop_scores_both_arms_on_the_same_test_episodes(work, tmp_path):
+    out = tmp_path / "loop"
+    assert main(["loop", str(work / "recipe.yaml"), "--rounds", "1", "--episodes", "40", "--test-episodes", "12",
+                 "--out", str(out), "--guide-train-seconds", "2", "--pool", "4"]) == 0
+    result = json.loads((out / "loop.json").read_text())
+    assert [r["episodes"] for r in result["rounds"]] == [40, 80]
+    assert result["rounds"][0]["uniform"] == result["rounds"][0]["guided"]  # round 0: one model, one dataset
+    for arm in ("uniform", "guided"):
+        assert 0 < result["rounds"][1][arm]["rollout"] < 1
+    assert open_dataset(out / "uniform-1").manifest["counts"]["episodes"] == 80
+    weights = open_dataset(out / "guided-1").importance_weights()
+    assert weights[:40].tolist() == [1.0] * 40 and np.ptp(weights[40:]) > 0
+    assert (out / "index.html").read_text().count("<tr>") == 3 and (out / "loop.png").stat().st_size > 0

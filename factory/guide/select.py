@@ -22,11 +22,11 @@ from typing import Any, Literal
 import numpy as np
 
 from factory.contract.sampling import sample_episode, sample_episodes
-from factory.errors import RecipeError, did_you_mean
+from factory.errors import FactoryError, RecipeError, did_you_mean
 from factory.generate.resume import RUN_FILE
 from factory.guide.proposal import balance_weights, error_weights, importance_weights, select
 from factory.model.episode_errors import episode_errors, model_kind
-from factory.model.regress import choose_regressor
+from factory.model.regress import MIN_EPISODES, choose_regressor
 from factory.model.split import Split, param_values, quality_options, split_episodes
 from factory.names import GUIDED_COLUMNS, column_key, is_param_column, param_name
 from factory.recipe.guided import CANDIDATE_BASE, Guided
@@ -38,6 +38,8 @@ from factory.storage.manifest import MANIFEST
 Target = Literal["rollout", "one-step", "both"]
 TARGETS: tuple[Target, ...] = ("rollout", "one-step", "both")
 MODEL = "report/model.pt"  # where `factory train` and `factory report` leave a dataset's model
+BLOCK = 2**30  # candidates per block of the candidate stream
+BLOCKS = CANDIDATE_BASE // BLOCK
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class GuideSettings:
     balance: str | None = None  # a label: steer toward its rare value instead of toward error
     train_seconds: float = 60.0  # budget of the model trained when the guide has none
     seed: int = 0  # of that training and of the regressors
+    block: int = 0  # which block of the candidate stream (each round of `factory loop` draws from its own)
 
     def check(self) -> list[str]:
         """Problems with the settings, each naming its option."""
@@ -65,6 +68,8 @@ class GuideSettings:
             problems.append(f"--explore must lie in [0, 1), got {self.explore:g}")
         if self.pool < 2:
             problems.append(f"--pool must be at least 2 candidates per episode, got {self.pool}")
+        if not 0 <= self.block < BLOCKS:
+            problems.append(f"block must lie in 0..{BLOCKS - 1}, got {self.block}")
         if self.horizon < 1:
             problems.append(f"--horizon must be at least 1, got {self.horizon}")
         return problems
@@ -77,8 +82,10 @@ def guided_recipe(recipe: Recipe, source: str, guide: Dataset, episodes: int, se
     if problems := settings.check():
         raise RecipeError(source, problems)
     recipe = recipe.model_copy(update={"episodes": episodes, "guided": None})
-    pool = episodes * settings.pool
-    specs = sample_episodes(recipe, [CANDIDATE_BASE + j for j in range(pool)])
+    pool, first = episodes * settings.pool, settings.block * BLOCK
+    if pool > BLOCK:
+        raise RecipeError(source, [f"--pool × --episodes: {pool:,} candidates, more than a block's {BLOCK:,}"])
+    specs = sample_episodes(recipe, [CANDIDATE_BASE + first + j for j in range(pool)])
     names = varying_parameters([s.params for s in specs])
     table = guide.episodes()
     check_guide(recipe, source, guide, table, names)
@@ -96,13 +103,13 @@ def guided_recipe(recipe: Recipe, source: str, guide: Dataset, episodes: int, se
     else:
         assert checkpoint is not None
         weights, fit = _toward_error(guide, checkpoint, table, x_guide, x_pool, settings)
-    rng = np.random.default_rng([recipe.seed, zlib.crc32(b"guided selection")])
+    rng = np.random.default_rng([recipe.seed, zlib.crc32(b"guided selection"), settings.block])
     chosen = select(weights, episodes, settings.explore, rng)
     ratio = importance_weights(weights, chosen, settings.explore)
     say(f"guided by {guide.location}: {fit['regressor']} over {len(names)} parameters "
         f"(cross-validated {_score_line(fit['scores'][fit['regressor']])}); {episodes} of {pool} candidates, "
         f"importance weights {ratio.min():.2f}–{ratio.max():.2f}")
-    guided = Guided(candidates=chosen.tolist(), weights=ratio.tolist(), guide=provenance | {"fit": fit})
+    guided = Guided(candidates=(first + chosen).tolist(), weights=ratio.tolist(), guide=provenance | {"fit": fit})
     return _with(recipe, guided)
 
 
@@ -164,6 +171,10 @@ def held_out(checkpoint: Path) -> list[int]:
 def _toward_error(guide: Dataset, checkpoint: Path, table, x_guide: np.ndarray, x_pool: np.ndarray,
                   settings: GuideSettings) -> tuple[np.ndarray, dict[str, Any]]:
     ids = held_out(checkpoint)
+    if len(ids) < MIN_EPISODES:
+        raise FactoryError(f"{guide.location}: its model {checkpoint} left {len(ids)} episodes out of training, and "
+                           f"the error model learns from at least {MIN_EPISODES}; guide with a bigger dataset "
+                           "(`factory train` leaves 30% out)")
     errors = episode_errors(guide, checkpoint, ids, settings.horizon)
     row = {int(e): k for k, e in enumerate(np.asarray(table["episode"].to_numpy()))}
     x = x_guide[[row[int(e)] for e in errors.episodes]]
@@ -195,10 +206,10 @@ def _balance(table, x_guide: np.ndarray, x_pool: np.ndarray, settings: GuideSett
         raise RecipeError(source, [f"--balance: '{name}' is not a yes/no label (its values are {values.dtype})"])
     rare = bool(values.mean() < 0.5)
     y = (values == rare).astype(np.float64)
-    if y.sum() < 2:
+    if len(y) < MIN_EPISODES or y.sum() < 2:
         raise RecipeError(source, [f"--balance: '{name}' is {rare} in {int(y.sum())} of the guide's {len(y)} "
-                                   "episodes; a classifier needs at least 2"])
-    model, scores = choose_regressor(x_guide, y, settings.seed)
+                                   f"episodes; a classifier needs at least 2 of them and {MIN_EPISODES} episodes"])
+    model, scores = choose_regressor(x_guide, y, settings.seed, classify=True)
     p_rare = np.clip(model.predict(x_pool), 0.0, 1.0)
     weights, share = balance_weights(p_rare, 0.5, settings.explore)
     fit = {"regressor": model.name, "scores": scores, "episodes": len(y), "label": name, "rare_value": rare,
