@@ -25,6 +25,7 @@ from factory.recipe.containers import CupShape, Tilt, check_pour
 from factory.recipe.distributions import Uniform, nominal, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.generated import BottleShape, BowlShape, MugShape, TrayShape
+from factory.recipe.guided import Guided
 from factory.recipe.meshes import MESH_TYPES, MeshSetShape, MeshShape
 from factory.recipe.particles import Cloth, Fluid, Move
 from factory.recipe.robots import Robot, check_robots
@@ -372,6 +373,9 @@ class Recipe(Strict):
     labels: LabelOptions = Field(default_factory=LabelOptions)
     quality: QualityOptions = Field(default_factory=QualityOptions)
     quarantine: Quarantine = Field(default_factory=Quarantine)
+    guided: Guided | None = Field(None, description="Written by `factory run --guided-by`, not by hand: which "
+                                  "candidate of the recipe's own distributions each episode took "
+                                  "(factory.recipe.guided).")
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -403,6 +407,8 @@ class Recipe(Strict):
         if -(-self.episodes // self.outputs.shard_size) > MAX_SHARDS:
             raise ValueError(f"outputs.shard_size: {self.episodes:,} episodes in shards of "
                              f"{self.outputs.shard_size} make more than {MAX_SHARDS:,} shards; raise shard_size")
+        if self.guided is not None and len(self.guided.candidates) != self.episodes:
+            raise ValueError(f"guided: selects {len(self.guided.candidates)} episodes, the recipe runs {self.episodes}")
         if self.steps % self.outputs.record_every:
             raise ValueError(f"outputs.record_every: steps ({self.steps}) must be a multiple of "
                              f"record_every ({self.outputs.record_every})")
@@ -440,11 +446,11 @@ class Recipe(Strict):
 
     @model_serializer(mode="wrap")
     def _without_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict:
-        """A recipe that leaves the fields added since the first datasets at their defaults (no robots, no
-        cameras or lighting, the default license) dumps, and so hashes, as it did before they existed: its datasets
-        still resume."""
+        """A recipe that leaves the fields added since the first datasets at their defaults (no robots,
+        cameras, lighting or guide, the default license) dumps, and so hashes, as it did before they
+        existed: its datasets still resume."""
         data = handler(self)
-        for section in ("robots", "cameras", "lighting"):
+        for section in ("robots", "cameras", "lighting", "guided"):
             if not getattr(self, section):
                 data.pop(section, None)
         if data.get("license") == DEFAULT_LICENSE:
