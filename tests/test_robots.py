@@ -12,7 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_checks import check_hf_export, check_lerobot_files, check_minari_export
+from export_checks import (
+    LEROBOT_MISSING,
+    check_hf_export,
+    check_lerobot_dataset,
+    check_lerobot_files,
+    check_minari_export,
+    lerobot_python,
+)
 from robot_scenes import HELD_BOUND, MOVING_BOUND, PANDA, PUSH, RECIPE, WALK, run, same_bytes
 
 from engines.mujoco.engine import MuJoCoEngine
@@ -182,6 +189,18 @@ def test_push_cube_exports_open_in_their_loaders(push_cube, tmp_path, monkeypatc
     check_minari_export(push_cube, tmp_path / "minari", monkeypatch)
     check_lerobot_files(push_cube, tmp_path / "lerobot")
     check_hf_export(push_cube, tmp_path / "hf")
+
+
+@pytest.mark.skipif(lerobot_python() is None, reason=LEROBOT_MISSING)
+def test_lerobot_dataset_loads_a_robot_export(push_cube, tmp_path):
+    """LeRobot's own `LeRobotDataset` (in its own venv) on push_cube: every frame equal to the source, the
+    observation state the cube's pose then the arm's joints and tool, the action the recipe's joint targets."""
+    got = check_lerobot_dataset([push_cube], tmp_path)[0]
+    state, action = got["state_names"].tolist(), got["action_names"].tolist()
+    assert state[:3] == ["cube.pos.x", "cube.pos.y", "cube.pos.z"] and "arm.joint7.q" in state
+    assert "arm.finger_joint1.dq" in state and state[-7:-4] == ["arm.ee.pos.x", "arm.ee.pos.y", "arm.ee.pos.z"]
+    assert action == [f"arm.joint{k}.target" for k in range(1, 8)] + ["arm.gripper"]
+    assert got["observation.state"].shape[1] == 38 and got["action"].shape[1] == 8
 
 
 def test_object_only_recipes_and_layouts_serialize_as_before():
