@@ -176,6 +176,8 @@ def test_push_cube_runs_inspects_and_verifies(push_cube):
     assert "pushed_to_target__cube" in inspected.stdout
     manifest = json.loads((push_cube / "manifest.json").read_text())
     assert "arm.joint1.target" in manifest["features"]["action"]["names"]
+    assert manifest["features"]["action"]["unit"] == ("arm: joint position targets (rad, m), then the gripper "
+                                                      "(0 open .. 1 closed)")
     panda = resolve("assets/xml/franka_emika_panda/panda.xml", "genesis")
     assert manifest["robot_files"] == {"arm": [{"role": "robot", "file": str(panda),
                                                 "sha256": hashlib.sha256(panda.read_bytes()).hexdigest()}]}

@@ -46,8 +46,7 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
         "features": {
             "state": {"dtype": "float32", "shape": [layout.state_size], "names": layout.state_names},
             "action": {"dtype": "float32", "shape": [layout.action_size], "names": layout.action_names,
-                       "unit": "N*s impulse applied during the transition" if layout.action_names_override is None
-                       else "m/s mean commanded velocity of each mover during the transition"},
+                       "unit": _action_unit(recipe, layout)},
             "next_state": {"dtype": "float32", "shape": [layout.state_size], "names": layout.state_names},
             **{name: {"dtype": "float32", "shape": [layout.n_points, 3],
                       "unit": "m" if name.endswith("_pos") else "m/s"} for name in layout.points},
@@ -75,6 +74,14 @@ def redacted(argv: list[str]) -> list[str]:
             arg = f"{arg.partition('=')[0]}=***"
         out.append(arg)
     return out
+
+
+def _action_unit(recipe: Recipe, layout: Layout) -> str:
+    if recipe.robots:
+        return "; ".join(robot.action_unit for robot in recipe.robots)
+    if layout.action_names_override is None:
+        return "N*s impulse applied during the transition"
+    return "m/s mean commanded velocity of each mover during the transition"
 
 
 def _git_commit() -> str | None:

@@ -209,6 +209,15 @@ class Robot(Strict):
     policy: Policy
 
     @property
+    def action_unit(self) -> str:
+        """What the robot's action columns hold, in words with their units."""
+        command = {"joint_position": "joint position targets (rad, m)",
+                   "joint_delta": "joint targets minus positions (rad, m)",
+                   "ee_delta": "the tool point's move (m) and the hand's turn about z (rad)",
+                   "joint_velocity": "joint velocity targets (rad/s, m/s)"}[self.action_space]
+        return f"{self.name}: {command}" + (", then the gripper (0 open .. 1 closed)" if self.gripper else "")
+
+    @property
     def action_names(self) -> tuple[str, ...]:
         """The robot's action columns: its command in `action_space`, then its gripper."""
         if self.action_space == "ee_delta":
