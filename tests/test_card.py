@@ -57,11 +57,16 @@ def front_matter(card: str) -> dict:
 def forge(root: Path, episode: int, change) -> None:
     """Rewrite `episode`'s states with `change` in every format and recompute every checksum and state
     hash to match: what a careful forger does."""
+    forge_rollout(root, episode, lambda r: replace(r, states=change(r.states.copy())))
+
+
+def forge_rollout(root: Path, episode: int, change) -> None:
+    """`forge` with `change` taking and returning the whole rollout (states, points, …)."""
     m, ds = manifest(root), Dataset(root)
     for entry in m["shards"]:
         if entry["episodes"][0] <= episode < entry["episodes"][1]:
-            records = [replace(r, rollout=replace(r.rollout, states=change(r.rollout.states.copy())))
-                       if r.index == episode else r for r in ds.records(range(*entry["episodes"]))]
+            records = [replace(r, rollout=change(r.rollout)) if r.index == episode else r
+                       for r in ds.records(range(*entry["episodes"]))]
             entry["files"] = write_shard(root, Shard(entry["id"], *entry["episodes"]), records, ds.layout,
                                          m["formats"])["files"]
     write_manifest(root, m)
@@ -253,6 +258,26 @@ def test_fluid_card(dam_break_dataset):
     card = (dam_break_dataset / CARD).read_text()
     assert "liquid volume ratio" in card and front_matter(card)["tags"][4] == "fluid"
     assert verify(dam_break_dataset) == []
+
+
+@pytest.mark.genesis
+def test_compressed_liquid_fails_the_certificate(dam_break_dataset, tmp_path):
+    """A dam-break episode's last state squashed to half its height over the floor fails the volume figure.
+    (The clean full-length dam break reads 0.87-0.91 here, against 0.9: `volume_ratio` under-reads its
+    thin final pool, see docs/card.md; the squashed one reads far below that.)"""
+    root = Path(shutil.copytree(dam_break_dataset, tmp_path / "dam"))
+
+    def squashed(rollout):
+        pos = rollout.points["particle_pos"].copy()
+        floor = pos[0, :, 2].min()
+        pos[-1, :, 2] = floor + (pos[-1, :, 2] - floor) / 2
+        return replace(rollout, points={**rollout.points, "particle_pos": pos})
+
+    forge_rollout(root, 1, squashed)
+    cert = json.loads((root / VALIDITY).read_text())
+    ratio = next(f for f in cert["figures"] if f["name"] == "liquid volume ratio (lowest episode)")
+    assert not cert["passed"] and not ratio["passed"] and ratio["worst_episodes"][0] == 1
+    assert ratio["value"] < 0.7
 
 
 def test_momentum_residual_on_hand_made_contacts():

@@ -33,6 +33,7 @@ def _sweep(recipe: Recipe, tmp_path: Path, capfd, engines: str | None = None) ->
     path.write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     ds = str(tmp_path / "ds")
     commands = [["validate", str(path)], ["run", str(path), "--out", ds, "--quiet"], ["inspect", ds], ["verify", ds],
+                ["card", ds],
                 ["preview", ds, "--episode", "1"], ["probes", ds, "--out", str(tmp_path / "probes.jsonl")],
                 ["report", ds, "--train-seconds", "2", "--epochs", "1"],
                 *[["export", ds, "-f", fmt, "--out", str(tmp_path / fmt), "--quiet"] for fmt in EXPORTERS],
