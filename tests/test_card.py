@@ -399,8 +399,9 @@ def test_card_and_verify_name_what_an_older_manifest_lacks(pushes_copy, capsys):
     note = ("does not record: git_commit, python, platform, quarantined, documents, counts.quarantined; "
             "no card or certificate: `factory card DATASET` writes them")
     assert note in capsys.readouterr().out
-    assert main(["card", str(pushes_copy)]) == 0
-    assert "certificate passed" in capsys.readouterr().out
+    assert main(["card", str(pushes_copy), "--no-preview"]) == 0
+    out = capsys.readouterr().out
+    assert "certificate passed" in out and "preview" not in out and not (pushes_copy / PREVIEW).exists()
     card = (pushes_copy / CARD).read_text()
     assert "- not recorded in this manifest: git commit, platform, python, quarantined, counts.quarantined" in card
     assert "- format version: `2`" in card and verify(pushes_copy) == []

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from factory.cli.options import FORMAT_CHOICE, add_storage_options, where
+from factory.cli.options import FORMAT_CHOICE, add_preview_option, add_storage_options, preview_card, where
 
 if TYPE_CHECKING:
     from factory.storage.location import Location
@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(Hugging Face front matter, scenario, distributions, certificate, provenance) and list "
                        "both in the manifest. A run writes them itself; this redoes them, e.g. for an older dataset.")
     p.add_argument("dataset", help="dataset folder or URL")
+    add_preview_option(p)
     add_storage_options(p)
     p.set_defaults(func=_card)
 
@@ -113,7 +114,6 @@ def _indices(text: str) -> tuple[int, ...]:
 
 def _card(args: argparse.Namespace) -> int:
     from factory.certify.documents import rewrite_documents
-    from factory.preview import card_preview
     from factory.storage.manifest import older_manifest_note, read_manifest
 
     location = where(args.dataset, args)
@@ -121,7 +121,7 @@ def _card(args: argparse.Namespace) -> int:
         print(f"{args.dataset}: note: {note}")
     outcome = rewrite_documents(location)
     print(f"{args.dataset}: {outcome}")
-    print(card_preview(location))
+    preview_card(location, args)
     return 0
 
 
