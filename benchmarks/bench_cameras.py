@@ -40,11 +40,12 @@ def frames_per_second(side: int, stream: str, runs: int) -> float:
     recipe = _recipe(1, [SIDE | {"resolution": [side, side], "streams": [stream]}])
     engine = MuJoCoEngine(recipe)
     try:
-        rollout = engine.run_batch(sample_episodes(recipe, [0]))[0]
+        spec = sample_episodes(recipe, [0])[0]
+        rollout = engine.run_batch([spec])[0]
         best = float("inf")
         for _ in range(runs):
             t = time.perf_counter()
-            engine._rig.film(engine._models[0], rollout)
+            engine._rig.film(engine._models[0], rollout, spec)
             best = min(best, time.perf_counter() - t)
     finally:
         engine.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from helpers import shipped
+from helpers import gl_problem, shipped
 
 from engines.mujoco import MuJoCoEngine  # first: it picks MUJOCO_GL before mujoco is imported
 from factory.contract.sampling import sample_episodes
@@ -60,19 +60,9 @@ cameras:
 """
 
 
-def _gl_available() -> str | None:
-    import mujoco
-
-    try:
-        with mujoco.Renderer(mujoco.MjModel.from_xml_string("<mujoco/>"), 8, 8):
-            return None
-    except Exception as e:  # no GL backend on this machine
-        return str(e)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def gl() -> None:
-    if (problem := _gl_available()) is not None:
+    if (problem := gl_problem()) is not None:
         message = f"MuJoCo cannot render here ({problem}); install libosmesa6 (setup.sh does)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)

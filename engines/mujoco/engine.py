@@ -108,7 +108,8 @@ class MuJoCoEngine:
             rollouts = setup.rollouts(specs, states, readings, initial)
         if self._rig is None:
             return rollouts
-        return [replace(r, frames=self._rig.film(m, r)) for m, r in zip(models, rollouts, strict=True)]
+        rig = self._rig
+        return [replace(r, frames=rig.film(m, r, s)) for m, r, s in zip(models, rollouts, specs, strict=True)]
 
     def _qpos(self, r: Rollout) -> np.ndarray:
         """An episode's recorded states as joint positions (T+1, nq), for rendering."""

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from factory import checks
-from factory.certify.bodies import episode_bodies
 from factory.certify.figures import figure, percentiles
 from factory.certify.impacts import compliance_times, contact_runs, impact_mask
 from factory.certify.laws import restitutions, sliding_decelerations
@@ -120,7 +119,7 @@ def measure_rigid(tally: Tally, record: EpisodeRecord, states: np.ndarray, recip
     tally.pool("compliance", compliance_times(roll.contacts, runs, layout.record_dt))
     tally.pool("impact_depth", roll.contacts.penetration[impact])
     try:
-        bodies = episode_bodies(recipe, params)
+        bodies = checks.bodies_for(recipe.model_dump(mode="json"), params)
     except FactoryError as exc:  # a mesh file no longer where the recipe says
         tally.not_measured["energy, momentum, restitution and sliding"] = str(exc)
         return

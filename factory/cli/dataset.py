@@ -45,15 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_inspect)
 
     p = sub.add_parser("preview", help="render one episode to an animated GIF or MP4",
-                       description="Draw episode K of DATASET frame by frame (top and side views: bodies, "
-                       "contacts, liquid particles or cloth vertices) into DATASET/previews/episode_K.gif "
-                       "unless --out says otherwise.")
+                       description="Draw episode K of DATASET frame by frame into DATASET/previews/episode_K.gif "
+                       "unless --out says otherwise: through its cameras when the dataset has some (every "
+                       "camera and stream side by side), else top and side views (bodies, contacts, liquid "
+                       "particles or cloth vertices).")
     p.add_argument("dataset", help="dataset folder or URL")
     p.add_argument("--episode", type=int, required=True, metavar="K", help="episode index")
     p.add_argument("--out", type=Path, metavar="FILE", help="output file (default: DATASET/previews/episode_K.gif)")
     p.add_argument("--format", choices=["gif", "mp4"],
                    help="default: --out's suffix, else gif; mp4 needs ffmpeg (imageio-ffmpeg ships one)")
     p.add_argument("--fps", type=int, default=15, help="frames per second (default 15; at most 60 frames)")
+    p.add_argument("--schematic", action="store_true", help="top and side views even where there are cameras")
     p.set_defaults(func=_preview)
 
 
@@ -139,5 +141,5 @@ def _preview(args: argparse.Namespace) -> int:
     if args.fps < 1:
         print("error: --fps must be at least 1", file=sys.stderr)
         return 2
-    print(render_preview(args.dataset, args.episode, args.out, args.format, args.fps))
+    print(render_preview(args.dataset, args.episode, args.out, args.format, args.fps, args.schematic))
     return 0
