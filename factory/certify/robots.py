@@ -15,7 +15,7 @@ from factory.contract.rollout import Layout
 from factory.labels.robot import tracking_error
 from factory.recipe.robots import Robot
 
-MAX_TRACKING = 0.95  # median share of a command's way left: measured 0.82-0.86 on the shipped robot recipes
+MAX_TRACKING = 0.95  # median share of a command's way left: an arm that follows covers a part of each way
 MIN_WAY = 1e-6  # rad or m: a command this close to where the arm is asks for nothing
 
 
