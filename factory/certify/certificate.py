@@ -97,9 +97,9 @@ def measure(ds: Dataset) -> Tally:
             for name, ratio in tracking_ratios(ds.layout, ctx.robots, states, roll.actions).items():
                 tally.pool(f"tracking:{name}", ratio)
             tally.not_measured["energy and momentum"] = "a robot's motors do work on the scene"
-            measure_rigid(tally, record, states, recipe, ctx.base, robots=True)
+            measure_rigid(tally, record, states, recipe, ds.manifest["recipe"], ctx.base, robots=True)
         elif isinstance(ctx, LabelContext):
-            measure_rigid(tally, record, states, recipe, ctx, robots=False)
+            measure_rigid(tally, record, states, recipe, ds.manifest["recipe"], ctx, robots=False)
         elif isinstance(ctx, FluidContext):
             pos = np.nan_to_num(roll.points["particle_pos"])
             tally.episode("volume_ratio", i, float(liquid_volume_ratio(pos[[0, -1]], ctx, states[[0, -1]])[-1]))
@@ -109,9 +109,10 @@ def measure(ds: Dataset) -> Tally:
     return tally
 
 
-def measure_rigid(tally: Tally, record: EpisodeRecord, states: np.ndarray, recipe: Recipe, ctx: LabelContext,
-                  robots: bool) -> None:
-    """Contacts, energy, momentum, restitution and sliding of one rigid episode."""
+def measure_rigid(tally: Tally, record: EpisodeRecord, states: np.ndarray, recipe: Recipe, resolved: dict[str, Any],
+                  ctx: LabelContext, robots: bool) -> None:
+    """Contacts, energy, momentum, restitution and sliding of one rigid episode (`resolved`: the recipe as
+    the manifest holds it, which the body checks read)."""
     roll, layout, params = record.rollout, ctx.layout, record.params
     runs = contact_runs(states, roll.contacts, layout)
     impact = impact_mask(roll.contacts, runs, layout.record_dt)
@@ -121,7 +122,7 @@ def measure_rigid(tally: Tally, record: EpisodeRecord, states: np.ndarray, recip
     tally.pool("compliance", compliance_times(roll.contacts, runs, layout.record_dt))
     tally.pool("impact_depth", roll.contacts.penetration[impact])
     try:
-        bodies = checks.bodies_for(recipe.model_dump(mode="json"), params)
+        bodies = checks.bodies_for(resolved, params)
     except FactoryError as exc:  # a mesh file no longer where the recipe says
         tally.not_measured["energy, momentum, restitution and sliding"] = str(exc)
         return
