@@ -450,3 +450,16 @@ def test_card_preview_replay_and_export_under_a_url(scheme, tmp_path, capsys):
     assert (tmp_path / "hf" / PREVIEW).read_bytes() == where.read_bytes(PREVIEW)
     if scheme == "memory":
         where.fs.rm(where.fs_root, recursive=True)
+
+
+def test_replay_of_a_dataset_it_cannot_write_is_verified_not_recorded(pushes, capsys, monkeypatch):
+    import factory.certify.documents
+
+    def read_only(where, replay):
+        raise PermissionError(13, "Permission denied", f"{where}/{VALIDITY}")
+
+    monkeypatch.setattr(factory.certify.documents, "record_replay", read_only)
+    assert main(["verify", str(pushes), "--replay-episodes", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "replay episode 0: identical" in out and "the replay is not recorded: [Errno 13] Permission denied" in out
+    assert "results" not in json.loads((pushes / VALIDITY).read_text())["replay"]

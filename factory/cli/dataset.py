@@ -85,6 +85,7 @@ def _replay(location: Location, count: int, named: tuple[int, ...]) -> list[str]
     from pydantic import ValidationError
 
     from factory.certify.documents import record_replay, stored_certificate, why
+    from factory.errors import StorageError
     from factory.generate.replay import choose, replay
     from factory.recipe.schema import Recipe
     from factory.storage.dataset import Dataset
@@ -102,7 +103,10 @@ def _replay(location: Location, count: int, named: tuple[int, ...]) -> list[str]
     if stored_certificate(location) is None:
         print(f"{location}: no validity.json to record the replay in (`factory card` writes one)")
     else:
-        record_replay(location, done.to_dict())
+        try:
+            record_replay(location, done.to_dict())
+        except (StorageError, OSError) as exc:  # a dataset this user may read but not write
+            print(f"{location}: the replay is not recorded: {exc}")
     engine = done.engine
     return [f"replay on {engine.get('name')} {engine.get('version')}: {r}" for r in done.results if not r.identical]
 
