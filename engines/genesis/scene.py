@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from engines.genesis import restitution
-from engines.genesis.cup import cup_file
+from engines.genesis.cup import DRIVEN_MASS, cup_file
 from engines.genesis.meshes import mesh_morph
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
 from factory.errors import EngineUnsupported
@@ -156,9 +156,10 @@ def _morph(gs, obj: RigidObject, mover: bool = False):
     shape = obj.shape
     if isinstance(shape, CupShape):  # fixed or free by its joint: a fixed cup's body has none
         return gs.morphs.MJCF(file=cup_file(shape, free=mover), pos=(0.0, 0.0, 0.0))
-    if isinstance(shape, MESH_SHAPES):
+    if isinstance(shape, MESH_SHAPES):  # a driven one (a pouring mug) is as heavy as a driven cup
         asset = shape_asset(shape)
-        return mesh_morph(gs, obj.name, asset, obj.nominal_mass(asset.volume), free=not obj.fixed or mover)
+        mass = DRIVEN_MASS if mover else obj.nominal_mass(asset.volume)
+        return mesh_morph(gs, obj.name, asset, mass, free=not obj.fixed or mover)
     common = {"pos": (0.0, 0.0, 0.0), "fixed": obj.fixed and not mover}
     if isinstance(shape, BoxShape):
         return gs.morphs.Box(size=tuple(nominal(s) for s in shape.size), **common)
