@@ -126,10 +126,11 @@ def test_factory_report_runs_on_push_cube(push_cube, tmp_path):
     assert "joint_q" in one["model"]["rmse"] and (tmp_path / "r" / "index.html").is_file()
 
 
-def test_one_robot_episode_through_every_command(tmp_path, capfd):
-    """A 1-episode reach (commanded in ee_delta) through verify, card, preview, every export and the report."""
+@pytest.mark.parametrize("recipe", sorted(p.name for p in (ROOT / "recipes" / "robot").glob("*.yaml")))
+def test_one_robot_episode_through_every_command(recipe, tmp_path, capfd):
+    """Every shipped robot recipe at 1 episode through verify, card, preview, every export and the report."""
     out = str(tmp_path / "one")
-    commands = [["run", "recipes/robot/random_reach.yaml", "--episodes", "1", "--out", out, "--quiet"],
+    commands = [["run", f"recipes/robot/{recipe}", "--episodes", "1", "--out", out, "--quiet"],
                 ["verify", out], ["card", out], ["preview", out, "--episode", "0"],
                 *[["export", out, "-f", fmt, "--out", str(tmp_path / fmt), "--quiet"] for fmt in EXPORTERS],
                 ["report", out, "--train-seconds", "2"]]
@@ -138,7 +139,8 @@ def test_one_robot_episode_through_every_command(tmp_path, capfd):
         err = capfd.readouterr().err
         assert code == 0 and "Traceback" not in err, (command, err)
     summary = json.loads((tmp_path / "one" / "report" / "summary.json").read_text())
-    assert summary["checks"]["tracking"]["arm"]["unit"] == "m"
+    space = load_recipe(ROOT / "recipes" / "robot" / recipe).robots[0].action_space
+    assert summary["checks"]["tracking"]["arm"]["unit"] == ("m" if space == "ee_delta" else "rad")
     assert summary["not_computed"]  # nothing to test on: said, not a traceback
 
 
