@@ -189,3 +189,14 @@ def test_a_robot_preview_draws_the_arm(push_cube, monkeypatch):
     drawn = chain_grey(preview._draw_frames(ds, ep))
     monkeypatch.setattr(preview, "_arms", lambda *_: [])
     assert chain_grey(preview._draw_frames(ds, ep)) < drawn / 3  # the links' grey: text and axes have some too
+
+
+def test_train_then_evaluate_a_robot_checkpoint(push_cube, tmp_path, capfd):
+    ckpt = tmp_path / "robot.pt"
+    assert main(["train", str(push_cube), "--train-seconds", "1", "--epochs", "1", "--out", str(ckpt)]) == 0
+    assert torch.load(ckpt, weights_only=False)["kind"] == "robot"
+    capfd.readouterr()
+    assert main(["evaluate", str(push_cube), "--model", str(ckpt), "--json"]) == 0
+    result = json.loads(capfd.readouterr().out)
+    one = result["test"]["one_step"]
+    assert {"model", "linear"} <= set(one) and "joint_dq" in one["model"]["rmse"]
