@@ -1,12 +1,13 @@
 """Cameras on MuJoCo: frames per second per stream and resolution, and a whole run's slowdown.
 
-    .venv/bin/python benchmarks/bench_cameras.py [--episodes 8] [--runs 2]
+    .venv/bin/python benchmarks/bench_cameras.py [--episodes 8] [--runs 2] [--quick]
 
 `frames/s`: push_cube's first episode (the Panda scene, 101 recorded states) rendered by one camera
 of each stream alone at 64², 128² and 256², timed around the engine's rendering pass only (its
 recorded states set into a data, kinematics, render, read back), best of `--runs`. `run`: `factory.run`
 of the first `--episodes` episodes into a fresh folder, without cameras and with one 128² camera of all
 three streams every recorded state (both formats), best of `--runs`; the ratio is the slowdown.
+`--quick`: 2 episodes, one run.
 The GL backend is the one the engine picks (`engines.mujoco.gl`): OSMesa on a machine without a GPU.
 """
 
@@ -69,7 +70,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--episodes", type=int, default=8)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="2 episodes, one run")
     args = parser.parse_args()
+    if args.quick:
+        args.episodes, args.runs = 2, 1
     from engines.mujoco.gl import loaded_backend
 
     print(f"backend: {loaded_backend()}")

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import replace
 
 import numpy as np
 
+from engines.genesis.cameras import Film, check_cameras
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
+from factory.contract.cameras import camera_blocks
 from factory.contract.engine import EngineInfo
 from factory.contract.rollout import STATE_PER_OBJECT, Layout, Rollout
 from factory.contract.sampling import (
@@ -111,17 +114,18 @@ class GenesisEngine:
             raise EngineUnsupported("robots: the Genesis adapter does not load robots yet (MuJoCo runs them first; "
                                     "Genesis support is still to come): use engine: mujoco")
         if recipe.cameras:
-            raise EngineUnsupported("cameras: the Genesis adapter records no frames yet (its rasterizer needs an "
-                                    "OpenGL context the factory does not set up): use engine: mujoco")
+            check_cameras(recipe)
         check_representable(recipe)
         self.recipe = recipe
-        self.layout = layout_of(recipe)
+        self.layout = replace(layout_of(recipe), cameras=camera_blocks(recipe.cameras))
         self._built: BuiltScene | None = None
+        self._film: Film | None = None
 
     def info(self) -> EngineInfo:
         import genesis as gs
 
-        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend)
+        renderer = os.environ.get("PYOPENGL_PLATFORM", "egl") if self.recipe.cameras else None
+        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend, renderer)
 
     def open(self) -> None:
         if self._built is None:
@@ -137,6 +141,8 @@ class GenesisEngine:
             self._object_links = np.array([e.base_link.idx for e in self._built.objects])
             self._contacts = ContactReader(self._built, self.layout)
             self._points = PointsDriver(self._built, self.recipe)
+            if self.recipe.cameras:
+                self._film = Film(self._built, self.recipe, self.layout)
 
     def close(self) -> None:
         if self._built is not None:
@@ -183,9 +189,12 @@ class GenesisEngine:
         # Non-finite states stay in their rollouts: the runner quarantines those episodes one by one,
         # so one blown-up env does not cost the rest of its batch.
         per_env = self._contacts.split(contact_parts, n_envs)
-        return [Rollout(spec.index, states[b], self._actions(spec), per_env[b],
-                        {name: values[b] for name, values in points.items()}, self._points.index)
-                for b, spec in enumerate(specs)]
+        rollouts = [Rollout(spec.index, states[b], self._actions(spec), per_env[b],
+                            {name: values[b] for name, values in points.items()}, self._points.index)
+                    for b, spec in enumerate(specs)]
+        film = self._film
+        return rollouts if film is None else [replace(r, frames=film.film(r, s)) for r, s in zip(rollouts, specs,
+                                                                                               strict=True)]
 
     def _actions(self, spec: EpisodeSpec) -> np.ndarray:
         every = self.recipe.outputs.record_every
