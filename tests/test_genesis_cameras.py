@@ -1,4 +1,4 @@
-"""Cameras on Genesis (its rasterizer, through OSMesa on a machine without a GPU): a sphere seen where
+"""Cameras on Genesis (its rasterizer; EGL on Mesa's llvmpipe or OSMesa without a GPU): a sphere seen where
 the pinhole projection of each episode's drawn pose puts it, at its distance, segmentation naming
 the layout's bodies, frames that depend only on the episode, and the refusals (lighting, particles).
 """

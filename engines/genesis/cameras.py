@@ -1,7 +1,8 @@
 """Render the recipe's cameras on Genesis: rgb, depth (metres) and layout-body segmentation frames.
 
-Genesis' rasterizer (pyrender over OpenGL) draws env 0 of the batched scene; on a Linux machine with
-neither EGL nor a display Genesis itself selects OSMesa, a software renderer. After a batch is stepped,
+Genesis' rasterizer (pyrender over OpenGL) draws env 0 of the batched scene, through EGL (on a machine
+without a GPU, Mesa's software llvmpipe) or OSMesa, which Genesis itself selects on a headless Linux
+machine without EGL (`PYOPENGL_PLATFORM`, read by `renderer()`). After a batch is stepped,
 each episode's recorded states are set into env 0 one by one and every camera is shot, so an episode's
 frames depend only on its states (not on its batch or env slot), and the simulation is untouched: every
 batch starts from the scene's checkpoint. Only rigid scenes are filmed: liquid particles and cloth
@@ -10,6 +11,7 @@ vertices would have to be put back per frame as well.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -100,3 +102,9 @@ class Film:
                                               segmentation="segmentation" in streams, force_render=True)
         frames = {"rgb": rgb, "depth": depth, "segmentation": None if seg is None else self.seg_value[seg]}
         return {s: np.ascontiguousarray(frames[s], np.float32 if s == "depth" else np.uint8) for s in streams}
+
+
+def renderer() -> str:
+    """The OpenGL platform pyrender renders with: PYOPENGL_PLATFORM as set when Genesis was imported,
+    else pyrender's default on Linux."""
+    return os.environ.get("PYOPENGL_PLATFORM", "egl")

@@ -9,12 +9,13 @@ dropped, so the compiled scene never changes shape.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from dataclasses import replace
 
 import numpy as np
 
-from engines.genesis.cameras import Film, check_cameras
+from engines.genesis.cameras import Film, check_cameras, renderer
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
@@ -73,6 +74,18 @@ def _checkpoint(gs, scene):
         return saved
 
 
+@contextlib.contextmanager
+def _errors_only():
+    """Genesis' log shows errors only inside the block."""
+    logger = logging.getLogger("genesis")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _restore(scene, checkpoint) -> None:
     if not isinstance(checkpoint, dict):
         scene.__setstate__(checkpoint)
@@ -124,8 +137,8 @@ class GenesisEngine:
     def info(self) -> EngineInfo:
         import genesis as gs
 
-        renderer = os.environ.get("PYOPENGL_PLATFORM", "egl") if self.recipe.cameras else None
-        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend, renderer)
+        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend,
+                          renderer() if self.recipe.cameras else None)
 
     def open(self) -> None:
         if self._built is None:
@@ -135,7 +148,8 @@ class GenesisEngine:
                                       "from `factory.scene_fields.pin_scene` (the runner does)")
             gs = _genesis(_config(self.recipe).backend)
             self._built = build_scene(gs, self.recipe, self.recipe.n_envs)
-            self._pristine = _checkpoint(gs, self._built.scene)
+            with _errors_only():  # Genesis warns that a checkpoint leaves the cameras out: they stay in the scene
+                self._pristine = _checkpoint(gs, self._built.scene)
             self._movable = [i for i, o in enumerate(self.recipe.scene.objects) if not o.fixed]
             self._movable_links = [self._built.objects[i].base_link.idx for i in self._movable]
             self._object_links = np.array([e.base_link.idx for e in self._built.objects])
