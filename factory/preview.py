@@ -1,30 +1,38 @@
 """`factory preview`: one episode drawn frame by frame, so a user can see what the numbers in a
-dataset mean (bodies, contacts, liquid particles, cloth vertices) before training on it. A dataset
-with cameras is shown through them (every camera and stream side by side); others, or `schematic`,
-as top and side views drawn from the states.
+dataset mean (bodies, contacts, liquid particles, cloth vertices, a robot's links and tool path) before
+training on it. A dataset with cameras is shown through them (every camera and stream side by side);
+others, or `schematic`, as top and side views drawn from the states.
 
 matplotlib is imported inside functions: `import factory` must stay light.
 """
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from factory.certify.card import CARD, DOCUMENTS, PREVIEW
+from factory.certify.documents import stored_certificate, why, write_documents
 from factory.contract.rollout import Layout
 from factory.errors import FactoryError
 from factory.recipe.meshes import MESH_TYPES, shape_asset
+from factory.recipe.robot_chain import euler_matrix, link_frames, read_chain
 from factory.recipe.scene_fields import episode_scene
 from factory.recipe.schema import Recipe
 from factory.storage.dataset import Dataset, Episode
+from factory.storage.location import Location
+from factory.storage.manifest import read_manifest, write_manifest
 from factory.storage.opener import open_dataset
 
 MAX_FRAMES = 60
+CARD_FRAMES, CARD_FPS = 24, 8  # the card's preview: a short loop, a few seconds to draw
 FIGSIZE = (6.0, 3.0)
 DPI = 80
 VIEWS = (("top", 0, 1), ("side", 0, 2))  # title, horizontal axis, vertical axis (0 x, 1 y, 2 z)
@@ -48,11 +56,7 @@ def render_preview(dataset: str | Path, episode: int, out: str | Path | None = N
     out.parent.mkdir(parents=True, exist_ok=True)
     frames = preview_frames(ds, ep, schematic)
     if ffmpeg is None:
-        from PIL import Image  # a matplotlib dependency
-
-        # fast octree: quicker than Pillow's default quantizer, no visible difference on flat plots
-        images = [Image.fromarray(f).quantize(method=Image.Quantize.FASTOCTREE) for f in frames]
-        images[0].save(out, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        out.write_bytes(_gif(frames, fps))
     else:
         height, width = frames[0].shape[:2]
         done = subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
@@ -61,6 +65,38 @@ def render_preview(dataset: str | Path, episode: int, out: str | Path | None = N
         if done.returncode:
             raise FactoryError(f"{ffmpeg} could not write {out}: {done.stderr.decode(errors='replace').strip()}")
     return out
+
+
+def card_preview(where: Location) -> str:
+    """Draw the dataset's first stored episode as `preview.gif` beside its card, list it in the manifest
+    and render the card again with it; what was done, in one line. Where it cannot be drawn (no
+    matplotlib, no episode) the card stays as it was and the line says why."""
+    manifest = read_manifest(where)
+    if not where.is_file(CARD):
+        return f"no preview: {where} has no card to put it in (`factory card` writes one)"
+    try:
+        ds = Dataset(where, manifest=manifest)
+        stored = sorted(int(e) for e in ds.column("episodes", "episode")) if ds.files else []
+        if not stored:
+            return "no preview: the dataset holds no episode"
+        data = _gif(_draw_frames(ds, ds.episode(stored[0]), CARD_FRAMES), CARD_FPS)
+    except (FactoryError, ImportError, OSError, ValueError) as exc:  # a pydantic ValidationError is a ValueError
+        return f"no preview in the card: {why(exc)}"
+    where.write_bytes(PREVIEW, data)
+    others = [d for d in manifest.get(DOCUMENTS, []) if d["path"] != PREVIEW]
+    listed = [*others, {"path": PREVIEW, "episode": stored[0]}]
+    write_manifest(where, write_documents(where, manifest | {DOCUMENTS: listed}, stored_certificate(where)))
+    return f"card preview: episode {stored[0]} in {where}/{PREVIEW}"
+
+
+def _gif(frames: list[np.ndarray], fps: int) -> bytes:
+    from PIL import Image  # a matplotlib dependency
+
+    # fast octree: quicker than Pillow's default quantizer, no visible difference on flat plots
+    images = [Image.fromarray(f).quantize(method=Image.Quantize.FASTOCTREE) for f in frames]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    return buffer.getvalue()
 
 
 def preview_frames(ds: Dataset, ep: Episode, schematic: bool = False) -> list[np.ndarray]:
@@ -94,9 +130,9 @@ def _ffmpeg() -> str:
     return found
 
 
-def _frames(n_states: int) -> np.ndarray:
-    """Recorded-state indices to draw: all of them, or MAX_FRAMES evenly spread (first and last kept)."""
-    return np.unique(np.linspace(0, n_states - 1, min(n_states, MAX_FRAMES)).round().astype(int))
+def _frames(n_states: int, most: int = MAX_FRAMES) -> np.ndarray:
+    """Recorded-state indices to draw: all of them, or `most` evenly spread (first and last kept)."""
+    return np.unique(np.linspace(0, n_states - 1, min(n_states, most)).round().astype(int))
 
 
 def _rotation(q: np.ndarray) -> np.ndarray:
@@ -158,12 +194,45 @@ def _point_colours(ep: Episode, layout: Layout) -> tuple[np.ndarray, np.ndarray,
     return pos, pos[..., 2], "height (m)"
 
 
+@dataclass(frozen=True)
+class Arm:
+    """A robot as a preview draws it: its links' origins per state and its tool point's path."""
+
+    links: np.ndarray  # (T+1, L, 3)
+    segments: tuple[tuple[int, int], ...]  # (parent, child) link pairs: the drawn chain
+    tool: np.ndarray  # (T+1, 3)
+
+    def chain(self, f: int, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """The chain at state f in view axes (i, j), segments separated by NaN, for one line artist."""
+        gap = np.full((len(self.segments), 1, 3), np.nan)
+        pts = np.concatenate([self.links[f, [a for a, _ in self.segments]][:, None],
+                              self.links[f, [b for _, b in self.segments]][:, None], gap], 1).reshape(-1, 3)
+        return pts[:, i], pts[:, j]
+
+
+def _arms(recipe: Recipe, layout: Layout, states: np.ndarray) -> list[Arm]:
+    """Each robot's links from its recorded joint positions (forward kinematics of its file, as its engine
+    placed it) and its recorded tool point."""
+    arms = []
+    for robot, block in zip(recipe.robots, layout.robots, strict=True):
+        start, _ = layout.robot_span(block.name)
+        q = {joint: states[:, start + k].astype(float) for k, joint in enumerate(block.joints)}
+        chain = read_chain(robot.path())
+        links, _ = link_frames(chain, q, np.asarray(robot.base.pos, float),
+                               euler_matrix(np.radians(robot.base.euler), "XYZ"))
+        segments = tuple((link.parent, k) for k, link in enumerate(chain) if link.parent >= 0)
+        n = len(block.joints)
+        arms.append(Arm(links, segments, states[:, start + 2 * n:start + 2 * n + 3].astype(float)))
+    return arms
+
+
 def _scene_extent(scene: dict, pos: dict[str, np.ndarray], reach: dict[str, float],
-                  points: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                  points: np.ndarray | None, arms: list[Arm]) -> tuple[np.ndarray, np.ndarray]:
     """Axis limits that hold everything the episode ever shows, so frames do not jump."""
     corners = [pos[o] + d * reach[o] for o in pos for d in (-1, 1)]
     if points is not None:
         corners.append(points.reshape(-1, 3))
+    corners += [arm.links.reshape(-1, 3) for arm in arms]
     fluid, ground = scene.get("fluid"), scene.get("ground")
     if fluid:
         corners.append(np.array([fluid["tank"]["lower"], fluid["tank"]["upper"]], float))
@@ -219,7 +288,7 @@ def _label_lines(ep: Episode, numeric: bool) -> list[str]:
     return textwrap.wrap(", ".join(parts) or "no label true", 95)
 
 
-def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
+def _draw_frames(ds: Dataset, ep: Episode, most: int = MAX_FRAMES) -> list[np.ndarray]:
     """RGB frames (H, W, 3). Axes, ticks and the static scene are drawn once and blitted: redrawing
     them every frame would be most of the time."""
     plt = _pyplot()
@@ -235,7 +304,8 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
     quat = {o: layout.field(ep.states, o, "quat") for o in shapes}
     coloured = _point_colours(ep, layout)
     points, values, value_name = coloured or (None, None, "")
-    lo, hi = _scene_extent(scene, pos, reach, points)
+    arms = _arms(recipe, layout, ep.states)
+    lo, hi = _scene_extent(scene, pos, reach, points, arms)
     contact_step = ep.contacts["step"].to_numpy()
     contact_pos = ep.contacts["position"].combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, 3)
     pairs = zip(ep.contacts["body_a"].to_pylist(), ep.contacts["body_b"].to_pylist(), strict=True)
@@ -259,6 +329,11 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
             scatter = ax.scatter(points[0, :, i], points[0, :, j], c=values[0], s=3 if name == "side" else 2,
                                  cmap="viridis", vmin=float(values.min()), vmax=float(values.max()), lw=0,
                                  zorder=3, animated=True)
+        for k, arm in enumerate(arms):  # the tool point's path, then the chain drawn per frame
+            ax.plot(arm.tool[:, i], arm.tool[:, j], color="0.35", lw=0.8, ls="--", alpha=0.6,
+                    label=f"{recipe.robots[k].name} tool path" if name == "top" else None)
+        chains = [ax.plot([], [], color="0.25", lw=1.6, marker="o", ms=2.5, solid_capstyle="round", zorder=3,
+                          animated=True)[0] for _ in arms]
         marks = [ax.plot([], [], **style, animated=True)[0] for style in CONTACT_STYLES]
         _fit_equal(ax, lo[[i, j]], hi[[i, j]])
         ax.set(title=f"{name} view", xlabel=f"{AXIS_NAMES[i]} (m)", ylabel=f"{AXIS_NAMES[j]} (m)")
@@ -266,23 +341,26 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
         ax.tick_params(labelsize=6)
         ax.xaxis.label.set_fontsize(7)
         ax.yaxis.label.set_fontsize(7)
-        views.append((i, j, polys, scatter, marks))
+        views.append((i, j, polys, scatter, marks, chains))
     if coloured:
         bar = fig.colorbar(views[-1][3], cax=fig.add_axes([0.9, 0.14, 0.015, top - 0.14]))
         bar.set_label(value_name, fontsize=7)
         bar.ax.tick_params(labelsize=6)
-    if shapes:
+    if shapes or arms:
         axes[0].legend(fontsize=6, loc="upper left", framealpha=0.6)
 
     canvas = fig.canvas
     canvas.draw()
     background = canvas.copy_from_bbox(fig.bbox)
     frames, previous = [], -1
-    for f in _frames(len(ep.states)):
+    for f in _frames(len(ep.states), most):
         window = (contact_step > previous) & (contact_step <= f)  # contacts since the last drawn frame
         previous = f
         canvas.restore_region(background)
-        for i, j, polys, scatter, marks in views:
+        for i, j, polys, scatter, marks, chains in views:
+            for arm, line in zip(arms, chains, strict=True):
+                line.set_data(*arm.chain(f, i, j))
+                fig.draw_artist(line)
             for o, poly in polys.items():
                 world = shapes[o] @ _rotation(quat[o][f]).T + pos[o][f]
                 poly.set_xy(_hull(world[:, [i, j]]))

@@ -1,6 +1,5 @@
 """Every shipped recipe at the smallest size that runs, through every command a user can type on it: exit 0 and no
-traceback (`report` may refuse, in one line, the bodies and robots it does not cover yet). Rigid and robot recipes
-run on MuJoCo in the default suite; every recipe on its own engine (Genesis), with
+traceback. Rigid and robot recipes run on MuJoCo in the default suite; every recipe on its own engine (Genesis), with
 `compare` on Genesis and MuJoCo, is the opt-in `genesis and slow` part."""
 
 from __future__ import annotations
@@ -22,9 +21,6 @@ FILMED = ("robot/push_cube_wrist.yaml",)
 more on 2 cores), so their sweep is in the slow run; tests/test_camera_outputs.py covers the frames."""
 RIGID = [pytest.param(p, marks=pytest.mark.slow) if p in FILMED else p
          for p in SHIPPED if p.split("/")[0] in ("collision", "phyworld", "robot")]
-NOT_YET = ("the physics checks and the baseline model know sphere, box, cylinder bodies only",
-           "the quality report does not cover robot datasets yet")
-"""`factory report`'s one-line refusals of what its checks and model do not cover yet (mesh bodies, robots)."""
 
 
 def _smallest(path: str, **engine) -> Recipe:
@@ -46,9 +42,6 @@ def _sweep(recipe: Recipe, tmp_path: Path, capfd, engines: str | None = None) ->
     for command in commands:
         code = main(command)
         err = capfd.readouterr().err
-        if command[0] == "report" and code == 1 and any(reason in err for reason in NOT_YET):
-            assert len(err.strip().splitlines()) == 1, err  # refused in one plain line
-            continue
         assert code == 0 and "Traceback" not in err, (command, err, _details(err))
 
 

@@ -20,9 +20,10 @@ import mujoco
 import numpy as np
 
 from engines.mujoco.mjcf import SENSOR_DATA, SceneModel, scene_model
+from engines.mujoco.urdf import HOLD, robot_spec
 from factory.contract.rollout import RobotBlock
 from factory.errors import EngineUnsupported
-from factory.recipe.robots import Robot
+from factory.recipe.robots import JointVelocity, Robot
 from factory.recipe.schema import Recipe
 
 LINK_SLOTS = 4  # contacts a (link, body) sensor reports per step
@@ -42,16 +43,11 @@ class RobotParts:
     limits: np.ndarray  # (n_actuated, 2) joint ranges
     ee: int  # body id of the end-effector link
     gripper: int | None  # actuator id
+    holds: tuple[tuple[int, int], ...] = ()  # (equality id, qpos address) of each joint held where it starts
 
     @property
     def action_names(self) -> list[str]:
-        r = self.recipe
-        if r.action_space == "ee_delta":
-            names = [f"{r.name}.ee.d{c}" for c in ("x", "y", "z", "yaw")]
-        else:
-            suffix = "target" if r.action_space == "joint_position" else "delta"
-            names = [f"{r.name}.{j}.{suffix}" for j in r.actuated]
-        return names + ([f"{r.name}.gripper"] if r.gripper else [])
+        return list(self.recipe.action_names)
 
 
 @dataclass(frozen=True)
@@ -69,7 +65,10 @@ def robot_scene(recipe: Recipe) -> RobotScene:
         geom.conaffinity = 1
     roots = {}
     for robot in recipe.robots:
-        child = mujoco.MjSpec.from_file(str(robot.path()))
+        child = robot_spec(robot)
+        if isinstance(robot.controller, JointVelocity):  # a velocity interface holds the arm against gravity
+            for body in child.bodies[1:]:  # not the world
+                body.gravcomp = 1.0
         spec.option.integrator = child.option.integrator  # the file's choice (Panda: implicitfast) for the whole scene
         frame = spec.worldbody.add_frame(pos=robot.base.pos, quat=_quat(robot.base.euler))
         root = child.worldbody.first_body()
@@ -142,12 +141,22 @@ def _parts(model: mujoco.MjModel, robot: Robot) -> RobotParts:
         limits=np.array([model.jnt_range[i] if model.jnt_limited[i] else (-math.inf, math.inf) for i in actuated_ids]),
         ee=model.body(f"{n}/{robot.ee_link}").id,
         gripper=model.actuator(f"{n}/{robot.gripper.actuator}").id if robot.gripper else None,
+        holds=tuple((e, int(model.jnt_qposadr[model.eq_obj1id[e]])) for e in range(model.neq)
+                    if model.equality(e).name.startswith(f"{n}/{HOLD}")),
     )
 
 
 def _set_gains(model: mujoco.MjModel, part: RobotParts) -> None:
-    """The recipe's PD gains on the actuated joints' actuators: force = kp·(ctrl − q) − kd·dq."""
+    """The recipe's gains on the actuated joints' actuators: PD, force = kp·(ctrl − q) − kd·dq, or velocity,
+    force = kv·(ctrl − dq) with ctrl unbounded (the file's control range is a position range)."""
     controller = part.recipe.controller
+    if isinstance(controller, JointVelocity):
+        for joint, actuator in zip(part.recipe.actuated, part.actuators, strict=True):
+            kv = controller.kv[joint] if isinstance(controller.kv, dict) else controller.kv  # every joint's: checked
+            model.actuator_gainprm[actuator, 0] = kv
+            model.actuator_biasprm[actuator, :3] = (0.0, 0.0, -kv)
+            model.actuator_ctrllimited[actuator] = 0
+        return
     for joint, actuator in zip(part.recipe.actuated, part.actuators, strict=True):
         kp, kd = (g.get(joint) if isinstance(g, dict) else g for g in (controller.kp, controller.kd))
         if kp is not None:

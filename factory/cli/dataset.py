@@ -59,10 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from factory.storage.manifest import older_manifest_note, read_manifest
     from factory.storage.verify import verify
 
     location = where(args.dataset, args)
     problems = verify(location)
+    if not problems and (note := older_manifest_note(read_manifest(location))):
+        print(f"{args.dataset}: note: {note}")
     if not problems and (args.replay or args.replay_episodes):
         problems = _replay(location, args.replay, args.replay_episodes)
     for problem in problems:
@@ -76,18 +79,31 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _replay(location: Location, count: int, named: tuple[int, ...]) -> list[str]:
-    """Print each replayed episode's verdict; return the differing ones as problems."""
+    """Print each replayed episode's verdict and record them in the certificate; return the differing
+    ones as problems."""
+    from pydantic import ValidationError
+
+    from factory.certify.documents import record_replay, stored_certificate, why
     from factory.generate.replay import choose, replay
+    from factory.recipe.schema import Recipe
     from factory.storage.dataset import Dataset
 
     ds = Dataset(location)
     if "merge" in ds.manifest:
         return ["a merged dataset has no one recipe and seed to replay: replay its sources (manifest: merge.sources)"]
-    results = replay(ds, choose(ds, count, named))
-    for result in results:
+    try:
+        Recipe.model_validate(ds.manifest["recipe"])
+    except ValidationError as exc:
+        return [f"cannot replay: {why(exc)}"]
+    done = replay(ds, choose(ds, count, named))
+    for result in done.results:
         print(f"replay {result}")
-    engine = ds.manifest["engine"]
-    return [f"replay on {engine.get('name')} {engine.get('version')}: {r}" for r in results if not r.identical]
+    if stored_certificate(location) is None:
+        print(f"{location}: no validity.json to record the replay in (`factory card` writes one)")
+    else:
+        record_replay(location, done.to_dict())
+    engine = done.engine
+    return [f"replay on {engine.get('name')} {engine.get('version')}: {r}" for r in done.results if not r.identical]
 
 
 def _indices(text: str) -> tuple[int, ...]:
@@ -99,10 +115,15 @@ def _indices(text: str) -> tuple[int, ...]:
 
 def _card(args: argparse.Namespace) -> int:
     from factory.certify.documents import rewrite_documents
+    from factory.preview import card_preview
+    from factory.storage.manifest import older_manifest_note, read_manifest
 
     location = where(args.dataset, args)
-    passed = rewrite_documents(location)
-    print(f"{args.dataset}: README.md and validity.json written; certificate {'passed' if passed else 'failed'}")
+    if note := older_manifest_note(read_manifest(location)):
+        print(f"{args.dataset}: note: {note}")
+    outcome = rewrite_documents(location)
+    print(f"{args.dataset}: {outcome}")
+    print(card_preview(location))
     return 0
 
 

@@ -78,4 +78,8 @@ def _merge(args: argparse.Namespace) -> int:
     m = manifest["merge"]
     print(f"merged {len(args.datasets)} datasets into {args.out}: {manifest['counts']['episodes']} episodes, "
           f"{manifest['counts']['transitions']} transitions ({m['duplicates']} duplicate episodes kept once)")
+    from factory.preview import card_preview
+    from factory.storage.location import location
+
+    print(card_preview(location(args.out)))
     return 0

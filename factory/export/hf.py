@@ -10,7 +10,8 @@
 Shards stream into one Arrow file per split in the scratch folder, which `Dataset.from_file` maps
 without loading; `save_to_disk` then writes the final files. The provenance (source manifest
 sha256, recipe, engine) is the JSON `description` of each split's DatasetInfo; the source's dataset card
-is the export's `README.md`.
+is the export's `README.md` (`factory.export.carry_card`), without `configs`: the Hub reads no
+`save_to_disk` folder.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import datasets
 import pyarrow as pa
 from datasets.table import table_cast
 
-from factory.certify.card import CARD, without_configs
 from factory.contract.rollout import CameraBlock
 from factory.export import Progress
 from factory.export.source import Block, Source
@@ -115,7 +115,5 @@ class HFExporter:
         finally:
             if bars:
                 datasets.enable_progress_bars()
-        if source.ds.location.is_file(CARD):  # the source's card, told of no Parquet files here
-            (out / CARD).write_text(without_configs(source.ds.location.read_bytes(CARD).decode()))
         return ["dataset_dict.json"]
 

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from factory.contract.rollout import EpisodeRecord, Layout
 from factory.errors import StorageError, did_you_mean
-from factory.names import TABLES, episode_row, next_column
+from factory.names import IMPORTANCE_WEIGHT, TABLES, episode_row, next_column
 from factory.storage.base import Piece, column_array, reader_for
 from factory.storage.location import Location, location
 from factory.storage.manifest import FORMAT_VERSION, read_manifest
@@ -78,6 +78,15 @@ class Dataset:
 
     def contacts(self) -> pa.Table:
         return _sorted(self._reader.contacts(self.location, self.files), ["episode", "step"])
+
+    def importance_weights(self, episodes: pa.Table | None = None) -> np.ndarray:
+        """Each episode's importance weight p(θ)/q(θ) in episode order (or `episodes`' order): a guided
+        dataset's own column, all ones for a dataset drawn from its recipe as written. Weighting each
+        episode by it turns an average over the dataset into one over the recipe's distributions."""
+        table = self.episodes() if episodes is None else episodes
+        if IMPORTANCE_WEIGHT not in table.column_names:
+            return np.ones(table.num_rows)
+        return np.asarray(table[IMPORTANCE_WEIGHT].to_numpy(zero_copy_only=False), np.float64)
 
     def triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(state, action, next_state) for every transition, as float32 arrays."""
