@@ -27,7 +27,7 @@ name: genesis_cameras
 engine: genesis
 seed: 3
 episodes: 3
-steps: 4
+steps: 20
 dt: 0.01
 n_envs: 2
 scene:
@@ -41,7 +41,7 @@ scene:
       shape: {{type: box, size: [0.1, 0.1, 0.1]}}
       mass: 1.0
       pos: {list(CUBE)}
-      vel: [{{type: uniform, low: -1, high: 1}}, 0, 0]
+      vel: [{{type: uniform, low: 1, high: 3}}, 0, 0]
 cameras:
   - name: front
     position: [-1.7, {{type: uniform, low: 0.0, high: 0.4}}, 0.5]
@@ -50,6 +50,13 @@ cameras:
     resolution: [{WIDTH}, {HEIGHT}]
     streams: [rgb, depth, segmentation]
     every: 2
+  - name: above                      # rides on the sliding cube, looking down at it
+    attach: cube
+    position: [0, 0, 0.5]
+    look_at: [0, 0, 0]
+    up: [1, 0, 0]
+    resolution: [33, 33]
+    streams: [segmentation]
 """
 
 
@@ -86,7 +93,7 @@ def test_the_sphere_is_seen_where_each_drawn_pose_puts_it_at_its_distance(filmed
     ball = layout.bodies.index("ball") + 1
     for spec, rollout in zip(specs, batched, strict=True):
         front = rollout.frames["front"]
-        assert front["rgb"].shape == (3, HEIGHT, WIDTH, 3) and front["depth"].dtype == np.float32
+        assert front["rgb"].shape == (11, HEIGHT, WIDTH, 3) and front["depth"].dtype == np.float32
         eye = np.array([spec.params[f"cameras.front.position.{a}"] for a in "xyz"])
         x0, y0, x1, y1 = bounding_boxes(front["segmentation"][:1], len(layout.bodies))[0, ball - 1]
         assert abs((x0 + x1 + 1) / 2 - WIDTH / 2) <= 1 and abs((y0 + y1 + 1) / 2 - HEIGHT / 2) <= 1
@@ -114,3 +121,15 @@ def test_genesis_refuses_lighting_and_filmed_particles():
     camera = {"name": "front", "position": [-1, 0, 0.5], "look_at": [0, 0, 0.2]}
     with pytest.raises(EngineUnsupported, match=r"cameras: Genesis films rigid .* 'fluid' recipe"):
         GenesisEngine(shipped("fluid/dam_break.yaml", cameras=[camera]))
+
+
+def test_a_camera_riding_on_the_sliding_cube_keeps_it_in_the_centre(filmed):
+    _, batched, _, layout, _ = filmed
+    cube = layout.bodies.index("cube") + 1
+    for rollout in batched:
+        x = layout.field(rollout.states, "cube", "pos")[:, 0]
+        assert x[-1] - x[0] > 0.05  # it slid
+        seg = rollout.frames["above"]["segmentation"]
+        assert len(seg) == len(rollout.states) and (seg[:, 16, 16] == cube).all()
+        boxes = bounding_boxes(seg, len(layout.bodies))[:, cube - 1]
+        assert (np.abs(boxes - boxes[0]) <= 1).all()
