@@ -9,13 +9,17 @@ dropped, so the compiled scene never changes shape.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+from dataclasses import replace
 
 import numpy as np
 
+from engines.genesis.cameras import Film, check_cameras, renderer
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
+from factory.contract.cameras import camera_blocks
 from factory.contract.engine import EngineInfo
 from factory.contract.rollout import STATE_PER_OBJECT, Layout, Rollout
 from factory.contract.sampling import (
@@ -70,6 +74,18 @@ def _checkpoint(gs, scene):
         return saved
 
 
+@contextlib.contextmanager
+def _errors_only():
+    """Genesis' log shows errors only inside the block."""
+    logger = logging.getLogger("genesis")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _restore(scene, checkpoint) -> None:
     if not isinstance(checkpoint, dict):
         scene.__setstate__(checkpoint)
@@ -111,17 +127,18 @@ class GenesisEngine:
             raise EngineUnsupported("robots: the Genesis adapter does not load robots yet (MuJoCo runs them first; "
                                     "Genesis support is still to come): use engine: mujoco")
         if recipe.cameras:
-            raise EngineUnsupported("cameras: the Genesis adapter records no frames yet (its rasterizer needs an "
-                                    "OpenGL context the factory does not set up): use engine: mujoco")
+            check_cameras(recipe)
         check_representable(recipe)
         self.recipe = recipe
-        self.layout = layout_of(recipe)
+        self.layout = replace(layout_of(recipe), cameras=camera_blocks(recipe.cameras))
         self._built: BuiltScene | None = None
+        self._film: Film | None = None
 
     def info(self) -> EngineInfo:
         import genesis as gs
 
-        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend)
+        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend,
+                          renderer() if self.recipe.cameras else None)
 
     def open(self) -> None:
         if self._built is None:
@@ -131,12 +148,15 @@ class GenesisEngine:
                                       "from `factory.scene_fields.pin_scene` (the runner does)")
             gs = _genesis(_config(self.recipe).backend)
             self._built = build_scene(gs, self.recipe, self.recipe.n_envs)
-            self._pristine = _checkpoint(gs, self._built.scene)
+            with _errors_only():  # Genesis warns that a checkpoint leaves the cameras out: they stay in the scene
+                self._pristine = _checkpoint(gs, self._built.scene)
             self._movable = [i for i, o in enumerate(self.recipe.scene.objects) if not o.fixed]
             self._movable_links = [self._built.objects[i].base_link.idx for i in self._movable]
             self._object_links = np.array([e.base_link.idx for e in self._built.objects])
             self._contacts = ContactReader(self._built, self.layout)
             self._points = PointsDriver(self._built, self.recipe)
+            if self.recipe.cameras:
+                self._film = Film(self._built, self.recipe, self.layout)
 
     def close(self) -> None:
         if self._built is not None:
@@ -183,9 +203,12 @@ class GenesisEngine:
         # Non-finite states stay in their rollouts: the runner quarantines those episodes one by one,
         # so one blown-up env does not cost the rest of its batch.
         per_env = self._contacts.split(contact_parts, n_envs)
-        return [Rollout(spec.index, states[b], self._actions(spec), per_env[b],
-                        {name: values[b] for name, values in points.items()}, self._points.index)
-                for b, spec in enumerate(specs)]
+        rollouts = [Rollout(spec.index, states[b], self._actions(spec), per_env[b],
+                            {name: values[b] for name, values in points.items()}, self._points.index)
+                    for b, spec in enumerate(specs)]
+        film = self._film
+        return rollouts if film is None else [replace(r, frames=film.film(r, s)) for r, s in zip(rollouts, specs,
+                                                                                               strict=True)]
 
     def _actions(self, spec: EpisodeSpec) -> np.ndarray:
         every = self.recipe.outputs.record_every

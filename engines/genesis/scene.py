@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from engines.genesis import restitution
+from engines.genesis.cameras import add_cameras, vis_options
 from engines.genesis.cup import DRIVEN_MASS, cup_file
 from engines.genesis.meshes import mesh_morph
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
@@ -65,6 +66,7 @@ class BuiltScene:
     objects: list  # Genesis entities in recipe order
     points: Any = None  # the liquid or cloth entity of a fluid or cloth recipe
     reads: int = 1  # Genesis steps per recipe step, contacts read after each (elastic scenes)
+    cameras: tuple = ()  # Genesis cameras of the recipe's `cameras:`, in its order (`engines.genesis.cameras`)
 
 
 def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
@@ -78,6 +80,7 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
         rigid_options=gs.options.RigidOptions(batch_links_info=True, batch_dofs_info=True,
                                               friction_cone=gs.friction_cone.elliptic),
         show_viewer=False,
+        **({"vis_options": vis_options(gs)} if recipe.cameras else {}),
     )
     ground = None
     g = recipe.scene.ground
@@ -102,8 +105,9 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
     for entity, params in _contact_params(recipe, ground, objects):
         for geom in entity.geoms:  # an array: a list would break the scene's checkpoint (`__getstate__`)
             geom.set_sol_params(np.asarray(params, np.float64))
+    cameras = tuple(add_cameras(scene, recipe.cameras))
     scene.build(n_envs=n_envs)
-    return BuiltScene(scene, ground, objects, points, reads)
+    return BuiltScene(scene, ground, objects, points, reads, cameras)
 
 
 def elastic(recipe: Recipe) -> bool:
