@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from factory.recipe.schema import Recipe
     from factory.storage.location import Location
 
-_DEFAULTS = {"strength": 1.0, "epsilon": 0.1, "explore": 0.25, "pool": 16, "target": "rollout", "horizon": 20,
+_DEFAULTS = {"strength": 2.0, "epsilon": 0.1, "explore": 0.25, "pool": 16, "target": "rollout", "horizon": 20,
              "train_seconds": 60.0}
 """GuideSettings' defaults, spelled here so `--help` needs no import of the guide (kept equal by a test)."""
 
