@@ -195,9 +195,15 @@ def test_the_same_guide_and_seed_give_the_same_bytes(work, guided_run, tmp_path)
     assert _data_bytes(tmp_path / "again") == _data_bytes(guided_run)
 
 
-def test_an_interrupted_guided_run_resumes_to_the_same_bytes(work, guided_run, tmp_path):
+def test_an_interrupted_guided_run_resumes_to_the_same_bytes(work, guided_run, tmp_path, monkeypatch):
     """The second shard's files and receipt gone and no manifest: the rerun takes the recorded selection
-    (without fitting again) and writes what the uninterrupted run wrote."""
+    (without fitting again: a fit would fail here) and writes what the uninterrupted run wrote."""
+    import factory.guide.select
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a resumed guided run fitted its error model again")
+
+    monkeypatch.setattr(factory.guide.select, "choose_regressor", no_fit)
     out = Path(shutil.copytree(guided_run, tmp_path / "ds"))
     gone = [*out.rglob("shard-00001*"), out / "manifest.json"]
     assert len(gone) == 6  # its three Parquet tables and HDF5 file (of two shards), its receipt, the manifest
