@@ -16,7 +16,6 @@ dataset against the uniform one.
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from factory.export.merge import merge
 from factory.generate.runner import run
 from factory.guide.select import GuideSettings, guided_recipe
 from factory.model.episode_errors import episode_errors
-from factory.model.rigid_train import RelationalConfig, train_relational
+from factory.model.rigid_train import train_relational
 from factory.model.split import Split, episode_info, split_episodes
 from factory.model.train import TrainConfig
 from factory.recipe.loader import load_recipe
@@ -73,18 +72,16 @@ def with_seed(recipe: Recipe, seed: int) -> Recipe:
 def train(path: Path, steps: int, seed: int, held_out: float) -> Path:
     """A relational model of the dataset at `path` saved to its report/model.pt: `held_out` of the episodes
     left for validation and test (M0 leaves HELD_OUT, whose errors teach the guide), the arms only 10%.
-    About `steps` optimizer steps (whole epochs), whatever else the machine runs: a time budget would
-    give a model fewer steps when the machine is busier, as large a difference as the data makes."""
+    `steps` optimizer steps, whatever else the machine runs: a time budget would give a model fewer
+    steps when the machine is busier, as large a difference as the data makes."""
     ds = open_dataset(path)
     table = ds.episodes()
     split = split_episodes(table, {}, seed=seed, val=0.1, test=held_out - 0.1)
     if held_out <= 0.1:
         split = Split(train=sorted(split.train + split.test), val=split.val, test=[], ood=[])
-    transitions = dict(zip(table["episode"].to_pylist(), table["transitions"].to_pylist(), strict=True))
-    windows = sum(transitions[e] - RelationalConfig().horizon + 1 for e in split.train)
-    epochs = max(1, round(steps / math.ceil(windows / BATCH)))
     out = path / "report" / "model.pt"
-    train_relational(ds, split, episode_info(table), TrainConfig(seed=seed, epochs=epochs, batch_size=BATCH), out=out)
+    config = TrainConfig(seed=seed, epochs=10_000, max_steps=steps, batch_size=BATCH)
+    train_relational(ds, split, episode_info(table), config, out=out)
     return out
 
 
@@ -174,7 +171,7 @@ def change(new: float, old: float) -> str:
 
 def print_tables(results: dict[str, list[dict]], balanced: dict, sizes: Sizes, seconds: float) -> None:
     print(f"\nN0 = {sizes.first} uniform episodes train M0; each arm adds {sizes.added}; every model "
-          f"about {sizes.train_steps} training steps of {BATCH} windows; {HORIZON}-step rollout position error (m)\n")
+          f"{sizes.train_steps} training steps of {BATCH} windows; {HORIZON}-step rollout position error (m)\n")
     print("| recipe | seed | uniform test: M0 | uniform | guided | guided vs uniform "
           "| worst decile: M0 | uniform | guided | guided vs uniform | error model (CV R², rank corr.) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from helpers import shipped
 
@@ -292,8 +293,10 @@ def test_the_report_weights_a_guided_dataset_only(work, guided_run):
 def test_the_loop_scores_both_arms_on_the_same_test_episodes(work, tmp_path):
     out = tmp_path / "loop"
     assert main(["loop", str(work / "recipe.yaml"), "--rounds", "1", "--episodes", "34", "--test-episodes", "8",
-                 "--out", str(out), "--guide-train-seconds", "1", "--pool", "4"]) == 0
+                 "--out", str(out), "--train-steps", "5", "--pool", "4"]) == 0
     result = json.loads((out / "loop.json").read_text())
+    for name in ("uniform-0", "uniform-1", "guided-1"):  # a step budget: the same for every model
+        assert torch.load(out / name / "report" / "model.pt", weights_only=False)["steps"] == 5
     assert [r["episodes"] for r in result["rounds"]] == [34, 68]
     assert result["rounds"][0]["uniform"] == result["rounds"][0]["guided"]  # round 0: one model, one dataset
     for arm in ("uniform", "guided"):
@@ -301,7 +304,8 @@ def test_the_loop_scores_both_arms_on_the_same_test_episodes(work, tmp_path):
     assert open_dataset(out / "uniform-1").manifest["counts"]["episodes"] == 68
     weights = open_dataset(out / "guided-1").importance_weights()
     assert weights[:34].tolist() == [1.0] * 34 and np.ptp(weights[34:]) > 0
-    assert (out / "index.html").read_text().count("<tr>") == 3 and (out / "loop.png").stat().st_size > 0
+    page = (out / "index.html").read_text()
+    assert page.count("<tr>") == 3 and "trained for 5 steps" in page and (out / "loop.png").stat().st_size > 0
 
 
 def test_a_particle_model_is_scored_per_episode(dam_break_dataset, tmp_path):
