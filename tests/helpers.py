@@ -32,11 +32,12 @@ def small(name: str, **update) -> Recipe:
 SHARDED_OUTPUTS = {"formats": list(FORMATS), "record_every": 2, "shard_size": 4}
 
 
-def robot_push(engine: str | dict, **update) -> Recipe:
+def robot_push(engine: str | dict, robot: dict | None = None, **update) -> Recipe:
     """push_cube on `engine` (a name, or an `engine:` section) without its noise and random moves:
-    pushes whose every difference between engines is the physics'."""
+    pushes whose every difference between engines is the physics'. `robot` replaces fields of its arm."""
     data = shipped("robot/push_cube.yaml").model_dump(mode="json")
     data["robots"][0]["policy"] |= {"noise": 0.0, "random_share": 0.0}
+    data["robots"][0] |= robot or {}
     return Recipe.model_validate(data | {"engine": engine if isinstance(engine, dict) else {"type": engine}} | update)
 
 

@@ -3,6 +3,8 @@ millimetres, an episode's bytes the same alone and in a batch, and IK over Genes
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 from helpers import robot_push
@@ -15,41 +17,54 @@ from factory.labels import label_context, label_rollouts
 pytestmark = pytest.mark.genesis
 
 EPISODES = [0, 1]
-# Measured over push_cube's first 16 noise-free pushes on both engines (2026-12-05, docs/recipes/robots.md):
-# joint positions at most 18 mrad apart, tool points 6.3 mm, final cube positions 5.4 mm (episode 0;
-# episode 1: 10 mrad, 2.4 mm, 0.7 mm), the largest tracking errors within 5 mrad of each other.
-JOINT_GAP, TOOL_GAP, CUBE_GAP, TRACKING_GAP = 0.02, 0.008, 0.008, 0.01
+# Measured over push_cube's first 16 noise-free pushes with the file's gains (2026-12-05,
+# docs/recipes/robots.md): joint positions at most 18 mrad apart, tool points 6.3 mm, final cube
+# positions 5.4 mm, the largest tracking errors within 5 mrad of each other. With the recipe's gains
+# below, the cube of episode 0 ended 12.9 mm apart: where the fingers meet the cube decides the rest.
+JOINT_GAP, TOOL_GAP, CUBE_GAP, TRACKING_GAP = 0.02, 0.008, 0.02, 0.01
 
 
-def _run(engine_class, recipe, indices):
+GAINS = {"kd": {"joint1": 500.0, "joint2": 500.0}}  # the recipe's gains over the file's (450) for two joints
+
+
+class Run(NamedTuple):
+    layout: object
+    records: list  # labelled EpisodeRecords of the batch
+    alone: object  # the last episode's Rollout, run alone
+    chain: object  # Genesis: the arm's kinematic chain
+    gains: tuple | None  # Genesis: the arm's actuator gains and biases (env 0)
+
+
+def _run(engine_class, recipe, indices) -> Run:
     engine = engine_class(recipe)
     try:
         specs = sample_episodes(recipe, indices)
         rollouts = engine.run_batch(specs)
         alone = engine.run_batch(specs[-1:])[0]
-        chain = engine._robots.parts[0].chain if engine_class is GenesisEngine else None
+        genesis = engine._robots.parts[0] if engine_class is GenesisEngine else None
+        gains = (genesis.entity.get_dofs_act_gain()[0].numpy(),
+                 np.stack([b[0].numpy() for b in genesis.entity.get_dofs_act_bias()])) if genesis else None
     finally:
         engine.close()
     records = label_rollouts(rollouts, [s.params for s in specs], label_context(recipe, engine.layout))
-    return engine.layout, records, alone, chain
+    return Run(engine.layout, records, alone, genesis.chain if genesis else None, gains)
 
 
 @pytest.fixture(scope="module")
 def pushes():
-    """The same two pushes on both engines: (layout, labelled records, the last episode run alone, chain)."""
+    """The same two pushes on both engines."""
     short = {"n_envs": 2, "episodes": 2}
-    return {"genesis": _run(GenesisEngine, robot_push("genesis", **short), EPISODES),
-            "mujoco": _run(MuJoCoEngine, robot_push("mujoco", **short), EPISODES)}
+    return {"genesis": _run(GenesisEngine, robot_push("genesis", {"controller": GAINS}, **short), EPISODES),
+            "mujoco": _run(MuJoCoEngine, robot_push("mujoco", {"controller": GAINS}, **short), EPISODES)}
 
 
 def test_both_engines_write_the_same_layout(pushes):
-    assert pushes["genesis"][0].to_dict() == pushes["mujoco"][0].to_dict()
-    assert "arm/hand" in pushes["genesis"][0].bodies
+    assert pushes["genesis"].layout.to_dict() == pushes["mujoco"].layout.to_dict()
+    assert "arm/hand" in pushes["genesis"].layout.bodies
 
 
 def test_genesis_pushes_the_cube_as_mujoco_does(pushes):
-    layout, genesis, _, _ = pushes["genesis"]
-    _, mujoco, _, _ = pushes["mujoco"]
+    layout, genesis, mujoco = pushes["genesis"].layout, pushes["genesis"].records, pushes["mujoco"].records
     start, stop = layout.robot_span("arm")
     for g, m in zip(genesis, mujoco, strict=True):
         gs, ms = g.rollout.states, m.rollout.states
@@ -63,7 +78,7 @@ def test_genesis_pushes_the_cube_as_mujoco_does(pushes):
 
 
 def test_the_arm_tracks_as_on_mujoco_and_settles(pushes):
-    for g, m in zip(pushes["genesis"][1], pushes["mujoco"][1], strict=True):
+    for g, m in zip(pushes["genesis"].records, pushes["mujoco"].records, strict=True):
         held = g.step_labels["tracking_error__arm"][-10:]  # the push's last tenth holds its end point
         assert held[-1] < 0.02
         worst = g.episode_labels["max_tracking_error__arm"]
@@ -71,15 +86,14 @@ def test_the_arm_tracks_as_on_mujoco_and_settles(pushes):
 
 
 def test_an_episode_alone_and_in_a_batch_is_the_same_bytes(pushes):
-    _, records, alone, _ = pushes["genesis"]
-    batch = records[-1].rollout
+    alone, batch = pushes["genesis"].alone, pushes["genesis"].records[-1].rollout
     assert alone.states.tobytes() == batch.states.tobytes() and alone.actions.tobytes() == batch.actions.tobytes()
     assert all(getattr(alone.contacts, c).tobytes() == getattr(batch.contacts, c).tobytes()
                for c in alone.contacts.COLUMNS)
 
 
 def test_contacts_name_the_links_and_leave_out_self_contacts(pushes):
-    layout, records, _, _ = pushes["genesis"]
+    layout, records = pushes["genesis"].layout, pushes["genesis"].records
     robot = {i for i, name in enumerate(layout.bodies) if name.startswith("arm/")}
     cube, root = layout.bodies.index("cube"), layout.bodies.index("arm/link0")
     for r in records:
@@ -91,8 +105,16 @@ def test_contacts_name_the_links_and_leave_out_self_contacts(pushes):
 
 def test_the_ik_chain_is_genesis_kinematics(pushes):
     """The chain's tool point at each recorded configuration is where Genesis put the tool."""
-    layout, records, _, chain = pushes["genesis"]
+    layout, records, chain = pushes["genesis"].layout, pushes["genesis"].records, pushes["genesis"].chain
     start, stop = layout.robot_span("arm")
     n = len(layout.robots[0].joints)
     for state in records[0].rollout.states[::5].astype(np.float64):
         assert np.abs(chain.tool(state[start:start + n]) - state[stop - 7:stop - 4]).max() < 1e-5
+
+
+def test_the_actuators_mean_what_they_mean_on_mujoco(pushes):
+    """The file's gains, the recipe's over them, and the tendon gripper's half share on each finger."""
+    gain, bias = pushes["genesis"].gains
+    assert gain[:7].tolist() == [4500, 4500, 3500, 3500, 2000, 2000, 2000]
+    assert bias[2, :7].tolist() == [-500, -500, -350, -350, -200, -200, -200]  # kd: the recipe's for joints 1-2
+    assert gain[7:] == pytest.approx([0.5 * 0.01568627451] * 2) and bias[1, 7:].tolist() == [-50, -50]

@@ -99,13 +99,19 @@ class RobotParts:
     entity: Any  # the Genesis entity (the library has no type information)
     block: RobotBlock
     dofs: np.ndarray  # solver dof index of each block joint
-    actuated: np.ndarray  # index into the block's joints of each actuated joint
-    limits: np.ndarray  # (n_actuated, 2)
     gripper: np.ndarray  # solver dof indices the gripper's actuator drives (empty without a gripper)
     ee: int  # solver link index of the ee link
-    links: tuple[int, ...]  # solver link index of each colliding link, in `robot_links` order
-    root: int  # solver link index of the root link
     chain: Chain
+
+    @property
+    def actuated(self) -> np.ndarray:
+        """Index into the block's joints of each actuated joint."""
+        return self.chain.actuated
+
+    @property
+    def limits(self) -> np.ndarray:
+        """(n_actuated, 2) the actuated joints' ranges."""
+        return self.chain.limits
 
 
 def robot_parts(robot: Robot, entity, block: RobotBlock) -> RobotParts:
@@ -116,7 +122,6 @@ def robot_parts(robot: Robot, entity, block: RobotBlock) -> RobotParts:
         raise EngineUnsupported(f"robots: {robot.name}: Genesis merged or dropped joints {', '.join(missing)} "
                                 "of the robot file")
     dofs = np.array([joints[name].dof_start for name in block.joints])
-    actuated = np.array([block.joints.index(name) for name in robot.actuated])
     links = {link.name: link for link in entity.links}
     facts = read_file(robot.path())
     lost = [name for name in facts.collidable if name not in links]
@@ -124,10 +129,8 @@ def robot_parts(robot: Robot, entity, block: RobotBlock) -> RobotParts:
         raise EngineUnsupported(f"robots: {robot.name}: Genesis merged links {', '.join(lost)} of the robot file")
     limits = np.array([joints[name].desc.dofs_limit[0] for name in robot.actuated], np.float64)
     gripper = facts.actuator_joints.get(robot.gripper.actuator, ()) if robot.gripper else ()
-    parts = RobotParts(robot, entity, block, dofs, actuated, limits,
-                       np.array([joints[name].dof_start for name, _ in gripper], int), links[robot.ee_link].idx,
-                       tuple(links[name].idx for name in facts.collidable), entity.base_link.idx,
-                       _chain(entity, robot, block, limits))
+    parts = RobotParts(robot, entity, block, dofs, np.array([joints[name].dof_start for name, _ in gripper], int),
+                       links[robot.ee_link].idx, _chain(entity, robot, block, limits))
     _set_gains(parts, [coef for _, coef in gripper])
     return parts
 
@@ -135,7 +138,7 @@ def robot_parts(robot: Robot, entity, block: RobotBlock) -> RobotParts:
 def _chain(entity, robot: Robot, block: RobotBlock, limits: np.ndarray) -> Chain:
     """The kinematic chain from the root to the ee link, from Genesis' description of the entity."""
     by_idx = {link.idx: link for link in entity.links}
-    path = [by_idx[next(link.idx for link in entity.links if link.name == robot.ee_link)]]
+    path = [next(link for link in entity.links if link.name == robot.ee_link)]
     while path[-1].parent_idx >= 0:
         path.append(by_idx[path[-1].parent_idx])
     path.reverse()
