@@ -113,7 +113,7 @@ def test_a_robot_engine_agrees_with_itself(tmp_path):
 
 
 @pytest.mark.genesis
-def test_compare_a_robot_recipe_on_mujoco_and_genesis(tmp_path):
+def test_compare_a_robot_recipe_on_mujoco_and_genesis(tmp_path, capsys):
     import yaml
     from helpers import robot_push
 
@@ -127,3 +127,4 @@ def test_compare_a_robot_recipe_on_mujoco_and_genesis(tmp_path):
     assert labels["pushed_to_target__cube"]["agreement"] == 1.0
     assert labels["displacement__cube"]["mean_abs_difference"] < 0.005
     assert "Robots" in (tmp_path / "c" / "index.html").read_text()
+    assert "arm: joint gap mean" in capsys.readouterr().out

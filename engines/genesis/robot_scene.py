@@ -136,18 +136,22 @@ def robot_parts(robot: Robot, entity, block: RobotBlock) -> RobotParts:
 
 
 def _chain(entity, robot: Robot, block: RobotBlock, limits: np.ndarray) -> Chain:
-    """The kinematic chain from the root to the ee link, from Genesis' description of the entity."""
+    """The kinematic chain from the root to the ee link, from Genesis' description of the entity: each
+    link's pose in its parent, the welded root's as the built scene holds it (the base pose applied)."""
     by_idx = {link.idx: link for link in entity.links}
     path = [next(link for link in entity.links if link.name == robot.ee_link)]
     while path[-1].parent_idx >= 0:
         path.append(by_idx[path[-1].parent_idx])
     path.reverse()
+    solver = entity.solver
+    root_pos = solver.get_links_pos()[0, path[0].idx].cpu().numpy()
+    root_quat = solver.get_links_quat()[0, path[0].idx].cpu().numpy()
     links = []
     for k, link in enumerate(path):
         joints = tuple(Joint(block.joints.index(j.name), *_axis(j), j.type.name == "REVOLUTE")
                        for j in link.joints if j.name in block.joints)
-        links.append(Link(k - 1, np.asarray(link.desc.pos, np.float64), quat_to_mat(np.asarray(link.desc.quat)),
-                          joints))
+        pos, quat = (root_pos, root_quat) if k == 0 else (link.desc.pos, link.desc.quat)
+        links.append(Link(k - 1, np.asarray(pos, np.float64), quat_to_mat(np.asarray(quat, np.float64)), joints))
     actuated = np.array([block.joints.index(name) for name in robot.actuated])
     return Chain(tuple(links), np.asarray(robot.ee_offset, np.float64), actuated, limits)
 
