@@ -24,7 +24,7 @@ from robot_scenes import HELD_BOUND, MOVING_BOUND, PANDA, PUSH, RECIPE, WALK, ru
 
 from engines.mujoco.engine import MuJoCoEngine
 from factory.errors import EngineUnsupported, RecipeError
-from factory.generate.conformance import check_engine, check_refuses
+from factory.generate.conformance import check_engine
 from factory.recipe.loader import parse_recipe
 from factory.recipe.robot_file import resolve
 
@@ -111,14 +111,9 @@ def test_mujoco_keeps_the_engine_contract_with_a_robot():
     recipe = parse_recipe(RECIPE.replace("steps: 1000", "steps: 200").replace("n_envs: 4", "n_envs: 2"))
     batch = check_engine("mujoco", recipe)
     assert len(batch) == 2 and batch[0].actions.shape == (20, 8)
-    check_refuses("genesis", parse_recipe(RECIPE.replace("engine: mujoco", "engine: genesis")), "robots")
 
 
-def test_genesis_and_unity_refuse_robot_recipes_saying_why():
-    from engines.genesis.engine import GenesisEngine
-
-    with pytest.raises(EngineUnsupported, match="robots: the Genesis adapter does not load robots yet"):
-        GenesisEngine(parse_recipe(RECIPE.replace("engine: mujoco", "engine: genesis")))
+def test_unity_refuses_robot_recipes_saying_why():
     unity = pytest.importorskip("engines.unity.engine")
     with pytest.raises(EngineUnsupported, match=r"robots: the Unity adapter's builds .* no articulated robot"):
         unity.UnityEngine(parse_recipe(RECIPE.replace("engine: mujoco", "engine: {type: unity, behavior_name: x}")))
