@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import RECIPES
 from robot_scenes import PANDA, run
 
+from factory.cli import main
 from factory.contract.rollout import Layout
 from factory.errors import RecipeError
 from factory.generate.conformance import check_engine
@@ -95,3 +97,34 @@ def test_mujoco_keeps_the_engine_contract_with_a_tilt():
         "steps: 1000", "steps: 300")
     batch = check_engine("mujoco", parse_recipe(text))
     assert len(batch) == 2 and not np.array_equal(batch[0].states, batch[1].states)
+
+
+POUR = (RECIPES / "robot" / "pour.yaml").read_text()
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("      into: basin", "      into: bowl",
+     "line 49: robots.0.policy.into: 'bowl' is not a fixed object of shape 'cup' or 'mug'; cups: basin"),
+    ("      into: basin\n", "", "robots: in a fluid recipe a robot pours: give one a 'tilt' policy"),
+    ("      fixed: true\n", "", "robots.0.policy.into: 'basin' is not a fixed object"),
+    ("size: [0.08, 0.08, 0.07]", "size: [0.08, 0.08, 0.12]",
+     "scene.fluid.block: the liquid must start inside the upright cavity of 'cup'"),
+])
+def test_what_a_robot_pour_cannot_do_is_refused_with_its_field(old, new, message):
+    assert old in POUR
+    with pytest.raises(RecipeError, match=message):
+        parse_recipe(POUR.replace(old, new, 1))
+
+
+def test_a_tilt_names_where_it_pours_only_over_a_liquid():
+    with pytest.raises(RecipeError, match=r"robots.0.policy.into: names where a liquid is poured: only a fluid recipe"):
+        parse_recipe(TILT.replace("angle_deg: 30}", "angle_deg: 30, into: ball}"))
+
+
+def test_mujoco_refuses_the_robot_pour_naming_fluid(tmp_path, capsys):
+    recipe = tmp_path / "pour.yaml"
+    recipe.write_text(POUR.replace("engine: genesis", "engine: mujoco"))
+    assert main(["run", str(recipe), "--out", str(tmp_path / "ds"), "--episodes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "scene.fluid needs particles" in err and "Traceback" not in err
+    assert not (tmp_path / "ds").exists()

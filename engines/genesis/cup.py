@@ -29,9 +29,12 @@ from factory.recipe.generated import MugShape
 DRIVEN_MASS = 1000.0
 
 
-def cup_file(shape: CupShape, free: bool) -> str:
-    """Path of an MJCF file holding the cup (written once per geometry, in the temp folder)."""
-    boxes = "".join(f'<geom type="box" pos="{_vec(c)}" size="{_vec(s / 2)}"/>' for c, s in shape.boxes())
+def cup_file(shape: CupShape, free: bool, held: bool = False) -> str:
+    """Path of an MJCF file holding the cup (written once per geometry, in the temp folder). A cup `held` in
+    a robot's hand collides with no rigid body (contype and conaffinity 2, the rest 1: it would push the
+    fingers holding it) and still with the liquid, which Genesis couples to every geom."""
+    bits = ' contype="2" conaffinity="2"' if held else ""
+    boxes = "".join(f'<geom type="box" pos="{_vec(c)}" size="{_vec(s / 2)}"{bits}/>' for c, s in shape.boxes())
     body = boxes
     if free:  # a free joint, and the mass centred on the outer box whatever the walls' own centroid
         inertia = DRIVEN_MASS * float(np.sum(shape.outer ** 2)) / 12

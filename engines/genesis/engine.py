@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from engines.genesis.cameras import Film, check_cameras, renderer
+from engines.genesis.carry import Carry
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
 from engines.genesis.robot_episode import RobotDriver
@@ -32,6 +33,7 @@ from factory.contract.sampling import (
 from factory.errors import SimulationError
 from factory.recipe.containers import Tilt, movers
 from factory.recipe.distributions import is_random
+from factory.recipe.robots import held_containers
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import GenesisEngine as GenesisConfig
 from factory.recipe.schema import Recipe
@@ -105,17 +107,18 @@ def layout_of(recipe: Recipe) -> Layout:
     objects = tuple(o.name for o in recipe.scene.objects)
     bodies = (("ground",) if recipe.scene.ground else ()) + objects
     record_dt = recipe.dt * recipe.outputs.record_every
-    if recipe.robots:  # robot links join the bodies; the robots' commands are the action
-        return Layout(objects, bodies + robot_links(recipe), record_dt, robots=robot_blocks(recipe),
+    section = recipe.scene.fluid or recipe.scene.cloth
+    prefix = "particle" if recipe.kind == "fluid" else "vertex"
+    points = (f"{prefix}_pos", f"{prefix}_vel") if section else ()
+    n_points = section.record_points if section else 0
+    if recipe.robots:  # robot links join the bodies; the robots' commands are the action (a pour's liquid: points)
+        return Layout(objects, bodies + robot_links(recipe), record_dt, points, n_points, robots=robot_blocks(recipe),
                       action_names_override=tuple(n for r in recipe.robots for n in action_names(r)))
     if recipe.kind == "collision":
         return Layout(objects, bodies, record_dt)
-    prefix = "particle" if recipe.kind == "fluid" else "vertex"
-    section = recipe.scene.fluid or recipe.scene.cloth
-    assert section is not None  # a fluid or cloth recipe has its section
     actions = tuple(f"{a.object}.{'ang_vel' if isinstance(a, Tilt) else 'velocity'}.{c}"
                     for a in movers(recipe.actions) for c in "xyz")
-    return Layout(objects, bodies, record_dt, (f"{prefix}_pos", f"{prefix}_vel"), section.record_points, actions)
+    return Layout(objects, bodies, record_dt, points, n_points, actions)
 
 
 def _config(recipe: Recipe) -> GenesisConfig:
@@ -158,6 +161,7 @@ class GenesisEngine:
             self._object_links = np.array([e.base_link.idx for e in self._built.objects])
             self._contacts = ContactReader(self._built, self.layout)
             self._points = PointsDriver(self._built, self.recipe)
+            self._carry = self._carrier()
             if self.recipe.cameras:
                 self._film = Film(self._built, self.recipe, self.layout)
 
@@ -180,6 +184,8 @@ class GenesisEngine:
         self._points.start(padded)
         if self._robots is not None:
             self._robots.start(padded)
+        if self._carry is not None:  # after the robots: it grips where their hands start
+            self._carry.start(padded)
 
         pushes = self._push_schedule(padded)
         velocities = np.stack([s.velocities for s in padded])  # (B, steps, n_moves, 3)
@@ -192,8 +198,8 @@ class GenesisEngine:
         solver = built.scene.sim.rigid_solver
         seen: list = []  # contact reads since the last recorded state (elastic scenes read every Genesis step)
         for step in range(recipe.steps):
-            if self._points.moves:
-                self._points.before_step(step, velocities[:, step])
+            if self._points.moves or self._carry is not None:
+                self._points.before_step(step, velocities[:, step], self._carry.poses() if self._carry else None)
             if self._robots is not None and step % every == 0:  # closed loop: the policies read the state
                 self._robots.command(step // every)
             for _ in range(built.reads):
@@ -232,6 +238,16 @@ class GenesisEngine:
                    if not o.fixed}
         return RobotDriver(self.recipe, self._built.scene.sim.rigid_solver, parts, movable)
 
+    def _carrier(self) -> Carry | None:
+        """The containers the robots hold, each to its holder's ee link (None when none is held)."""
+        held = held_containers(self.recipe)
+        if not held or self._robots is None or self._built is None:
+            return None
+        hands = {part.recipe.name: part.ee for part in self._robots.parts}
+        names = [o.name for o in self.recipe.scene.objects]
+        holds = {names.index(obj): hands[robot] for obj, robot in held.items()}
+        return Carry(self._built.scene.sim.rigid_solver, holds)
+
     def _record(self, k: int, states: np.ndarray, points: dict[str, np.ndarray]) -> None:
         objects = self._read_state()
         states[:, k, :objects.shape[1]] = objects
@@ -256,13 +272,14 @@ class GenesisEngine:
         built = self._built
         assert built is not None
         f32 = torch.float32
+        held = held_containers(self.recipe)  # driven: its mass is the driven cup's
         for i, entity in enumerate(built.objects):
             obj = self.recipe.scene.objects[i]
             bodies = [s.bodies[i] for s in specs]
             entity.set_pos(torch.tensor([b.pos for b in bodies], dtype=f32), zero_velocity=True)
             entity.set_quat(torch.tensor([b.quat for b in bodies], dtype=f32), zero_velocity=True)
             entity.set_friction_ratio(torch.tensor([[b.friction] for b in bodies], dtype=f32))
-            if not obj.fixed:
+            if not obj.fixed and obj.name not in held:
                 entity.set_mass(torch.tensor([b.mass for b in bodies], dtype=f32))
                 entity.set_dofs_velocity(torch.tensor([b.vel + b.ang_vel for b in bodies], dtype=f32))
         if built.ground is not None:

@@ -168,28 +168,25 @@ class PointsDriver:
             else:
                 self._mover_pos[move.object] = pos
 
-    def before_step(self, step: int, velocities: np.ndarray) -> None:
+    def before_step(self, step: int, velocities: np.ndarray, carried: dict | None = None) -> None:
         """Advance every mover by its velocity over one step; `velocities` is (B, n_moves, 3), m/s for a
-        move and rad/s for a tilt.
+        move and rad/s for a tilt. `carried` places the containers a robot holds (object index → pose and
+        velocity, `engines.genesis.carry`).
 
         Rigid movers are held on their path every step (at rest too), so the liquid cannot push them.
         """
         import torch
 
-        dt, f32 = self.recipe.dt, torch.float32
+        dt = self.recipe.dt
+        for i, (pos, quat, vel) in (carried or {}).items():
+            self._place(i, pos, quat, vel)
         for k, move in enumerate(self.moves):
             v = velocities[:, k]
             if isinstance(move, Tilt):  # placed where this step starts, turning at its rigid velocity
-                _, entity = self.objects[move.object]
                 path = self._tilts[move.object]
                 pos, quat = path.pose()
-                entity.set_pos(torch.as_tensor(pos, dtype=f32))
-                entity.set_quat(torch.as_tensor(quat, dtype=f32))
-                entity.set_dofs_velocity(torch.as_tensor(path.velocity(v), dtype=f32))
+                self._place(self.objects[move.object][0], pos, quat, path.velocity(v))
                 path.turned += v * dt
-                if self._cup_pose is not None:  # its walls, as liquid, where the step starts
-                    i, _ = self.objects[move.object]
-                    self._cup_pose[self.cups.index(i)] = _cavity_pose(pos, quat)
             elif move.object == "cloth":
                 self._corner_pos += v * dt
                 self.entity.set_particles_pos(torch.as_tensor(self._corner_pos[:, None], dtype=torch.float32),
@@ -202,6 +199,17 @@ class PointsDriver:
                 self._mover_pos[move.object] += v * dt
         if self._cup_pose is not None:
             self.entity.solver.set_cavity_poses(self._cup_pose)
+
+    def _place(self, i: int, pos: np.ndarray, quat: np.ndarray, vel: np.ndarray) -> None:
+        """Driven container `i` where this step starts, with its rigid velocity; its walls (as liquid) too."""
+        import torch
+
+        entity, f32 = self.objects[self.recipe.scene.objects[i].name][1], torch.float32
+        entity.set_pos(torch.as_tensor(pos, dtype=f32))
+        entity.set_quat(torch.as_tensor(quat, dtype=f32))
+        entity.set_dofs_velocity(torch.as_tensor(vel, dtype=f32))
+        if self._cup_pose is not None:
+            self._cup_pose[self.cups.index(i)] = _cavity_pose(pos, quat)
 
     def read(self) -> tuple[np.ndarray, np.ndarray]:
         """Positions and velocities of the recorded points: two (B, n_points, 3) arrays; a cloth

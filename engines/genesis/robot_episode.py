@@ -111,7 +111,8 @@ class RobotDriver:
                 target = chain.tool(trial)
             return np.append(target - tool, command.yaw - kin.yaw(quat.astype(np.float64), first))
         if joints is None:
-            joints = chain.solve(q, np.asarray(target), kin.turned(first, command.yaw))
+            held = first if command.turn is None else kin.quat_mul(command.turn, first)  # a tilt turns the hand
+            joints = chain.solve(q, np.asarray(target), kin.turned(held, command.yaw))
         return joints if space == "joint_position" else joints - q[part.actuated]
 
     @staticmethod

@@ -17,6 +17,7 @@ from factory.errors import EngineUnsupported
 from factory.recipe.containers import CupShape, movers
 from factory.recipe.distributions import Choice, is_random, nominal
 from factory.recipe.meshes import MESH_SHAPES, shape_asset
+from factory.recipe.robots import TiltPolicy, held_containers
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import (
     BoxShape,
@@ -32,8 +33,17 @@ TABLE_THICKNESS = 0.1  # m; a table-top ground is a fixed box this thick
 def check_representable(recipe: Recipe) -> None:
     """Raise `EngineUnsupported` naming every field Genesis cannot honour."""
     problems = []
+    held = held_containers(recipe)
+    for i, robot in enumerate(recipe.robots):
+        if isinstance(robot.policy, TiltPolicy) and recipe.kind != "fluid":
+            problems.append(f"robots.{i}.policy: Genesis carries a tilt's container only over a liquid (kind "
+                            "fluid: a cup placed at the hand every step, touching the liquid alone); a rigid tilt "
+                            "runs on MuJoCo, which welds it")
     for i, obj in enumerate(recipe.scene.objects):
-        if isinstance(obj.shape, CupShape) and not obj.fixed:  # its mass is placed for a driven cup, not a falling one
+        if obj.name in held and not isinstance(obj.shape, CupShape):
+            problems.append(f"scene.objects.{i}.shape: Genesis carries a cup in a robot's hand, not a "
+                            f"'{obj.shape.type}'")
+        elif isinstance(obj.shape, CupShape) and not obj.fixed and obj.name not in held:  # placed as driven
             problems.append(f"scene.objects.{i}.fixed: a cup is a fixed container or one a 'tilt' drives; "
                             "a free cup is not supported")
         weight = [v for v in (obj.mass, obj.density) if v is not None]
@@ -99,8 +109,9 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
     # a mover is a free body that floats (gravity compensated) and is given its velocity every step:
     # Genesis couples particles to rigid bodies through their velocity, so a teleported fixed body
     # would pass through the liquid or cloth instead of pushing it
-    driven = {a.object for a in movers(recipe.actions)}
-    objects = [scene.add_entity(_morph(gs, obj, obj.name in driven),
+    held = held_containers(recipe)  # a robot's held cup: driven too, placed at its hand every step
+    driven = {a.object for a in movers(recipe.actions)} | set(held)
+    objects = [scene.add_entity(_morph(gs, obj, obj.name in driven, obj.name in held),
                                 material=gs.materials.Rigid(friction=1.0,
                                                             gravity_compensation=float(obj.name in driven)),
                                 name=obj.name)
@@ -160,11 +171,11 @@ def _contact_params(recipe: Recipe, ground, objects: list) -> list[tuple[Any, li
     return [(entity, restitution.sol_params(zetas[name], sub_dt)) for name, entity in named]
 
 
-def _morph(gs, obj: RigidObject, mover: bool = False):
+def _morph(gs, obj: RigidObject, mover: bool = False, held: bool = False):
     """The Genesis primitive for one object, at a placeholder pose (each env sets its own)."""
     shape = obj.shape
     if isinstance(shape, CupShape):  # fixed or free by its joint: a fixed cup's body has none
-        return gs.morphs.MJCF(file=cup_file(shape, free=mover), pos=(0.0, 0.0, 0.0))
+        return gs.morphs.MJCF(file=cup_file(shape, free=mover, held=held), pos=(0.0, 0.0, 0.0))
     if isinstance(shape, MESH_SHAPES):  # a driven one (a pouring mug) is as heavy as a driven cup
         asset = shape_asset(shape)
         mass = DRIVEN_MASS if mover else obj.nominal_mass(asset.volume)

@@ -58,7 +58,7 @@ def check_representable(recipe: Recipe, max_restitution: float) -> None:
     if recipe.scene.ground is not None:
         named.insert(0, ("scene.ground.restitution", recipe.scene.ground.restitution))
     highest = [support(value)[1] if value is not None else 0.0 for _, value in named]
-    for a, b in scene_model(recipe).pairs:
+    for a, b in scene_model(recipe).pairs if recipe.kind == "collision" else ():  # a scene of rigid bodies only
         if (highest[a] + highest[b]) / 2 > max_restitution:  # a pair takes the mean of its two bodies
             problems.append(f"{named[a][0]}, {named[b][0]}: their mean can reach "
                             f"{(highest[a] + highest[b]) / 2:g}, and MuJoCo's soft contacts bounce back at "

@@ -27,6 +27,7 @@ from factory.recipe.containers import CupShape, Tilt, container_cavity
 from factory.recipe.distributions import nominal
 from factory.recipe.generated import MugShape
 from factory.recipe.meshes import MESH_TYPES
+from factory.recipe.robots import TiltPolicy
 from factory.recipe.scene_fields import episode_scene, scene_fields
 from factory.recipe.schema import BoxShape, CylinderShape, Recipe, SphereShape
 
@@ -34,13 +35,14 @@ Context = LabelContext | FluidContext | ClothContext | RobotLabelContext
 
 
 def label_context(recipe: Recipe, layout: Layout) -> Context:
+    if recipe.robots:  # a robot pouring (kind fluid) gets the liquid's labels beside the robot's
+        return RobotLabelContext(_rigid_context(recipe, layout), tuple(recipe.robots),
+                                 {o.name: o for o in recipe.scene.objects},
+                                 _fluid_context(recipe, layout) if recipe.kind == "fluid" else None)
     if recipe.kind == "fluid":
         return _fluid_context(recipe, layout)
     if recipe.kind == "cloth":
         return _cloth_context(recipe)
-    if recipe.robots:
-        return RobotLabelContext(_rigid_context(recipe, layout), tuple(recipe.robots),
-                                 {o.name: o for o in recipe.scene.objects})
     return _rigid_context(recipe, layout)
 
 
@@ -75,16 +77,19 @@ def _fluid_context(recipe: Recipe, layout: Layout) -> FluidContext:
 
 
 def _pour_context(recipe: Recipe, layout: Layout) -> PourContext | None:
-    tilt = next((a for a in recipe.actions if isinstance(a, Tilt)), None)
-    if tilt is None:
+    """The cup that pours and the container it pours into: a `tilt` action's, or a robot's tilt policy's."""
+    pours = [(a.object, a.into) for a in recipe.actions if isinstance(a, Tilt)] + \
+        [(r.policy.object, r.policy.into) for r in recipe.robots if isinstance(r.policy, TiltPolicy) and r.policy.into]
+    if not pours:
         return None
+    source, target = pours[0]
     shapes = {o.name: o.shape for o in recipe.scene.objects}
-    cup, into = shapes[tilt.object], shapes[tilt.into]
+    cup, into = shapes[source], shapes[target]
     assert recipe.scene.fluid is not None and isinstance(cup, (CupShape, MugShape)) and isinstance(
         into, (CupShape, MugShape))  # the recipe's check_pour
     slack = nominal(recipe.scene.fluid.particle_size) / 2
-    return PourContext(cup=layout.objects.index(tilt.object), cup_cavity=container_cavity(cup),
-                       target=layout.objects.index(tilt.into), target_cavity=container_cavity(into),
+    return PourContext(cup=layout.objects.index(source), cup_cavity=container_cavity(cup),
+                       target=layout.objects.index(target), target_cavity=container_cavity(into),
                        slack=slack, record_dt=layout.record_dt)
 
 
@@ -139,13 +144,23 @@ def label_rollouts(rollouts: list[Rollout], params: list[dict[str, float]], ctx:
     if not rollouts:
         return []
     if isinstance(ctx, RobotLabelContext):
-        return [robot_labels(r, ctx) for r in label_rollouts(rollouts, params, ctx.base)]
+        records = [robot_labels(r, ctx) for r in label_rollouts(rollouts, params, ctx.base)]
+        liquid = ctx.fluid
+        if liquid is None:
+            return records
+        return [_with_liquid(r, liquid) for r in records]
     if isinstance(ctx, LabelContext):
         steps, episodes = _collision_labels(rollouts, ctx)
     else:
         steps, episodes = zip(*(_particle_labels(r, ctx) for r in rollouts), strict=True)
     return [EpisodeRecord(rollout=r, params=p, step_labels=s, episode_labels=e)
             for r, p, s, e in zip(rollouts, params, steps, episodes, strict=True)]
+
+
+def _with_liquid(record: EpisodeRecord, ctx: FluidContext) -> EpisodeRecord:
+    """A robot episode's record with its liquid's labels added (a robot pouring)."""
+    steps, episode = _particle_labels(record.rollout, ctx)
+    return replace(record, step_labels=record.step_labels | steps, episode_labels=record.episode_labels | episode)
 
 
 def label_rollout(rollout: Rollout, params: dict[str, float], ctx: Context) -> EpisodeRecord:

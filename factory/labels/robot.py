@@ -13,6 +13,7 @@ import numpy as np
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout
 from factory.labels.collision import LabelContext
+from factory.labels.fluid import FluidContext
 from factory.labels.grasp import pick_place_labels
 from factory.labels.tilt import tilt_labels
 from factory.names import (
@@ -42,6 +43,7 @@ class RobotLabelContext:
     base: LabelContext
     robots: tuple[Robot, ...]
     objects: dict[str, RigidObject] = field(default_factory=dict)  # the scene's, by name: a tilt's container
+    fluid: FluidContext | None = None  # a robot pouring a liquid: its fluid and pour labels too
 
 
 def tracking_error(layout: Layout, robot: Robot, states: np.ndarray, actions: np.ndarray,

@@ -154,22 +154,29 @@ def tilt_schedule(omega: float, max_angle_deg: float, start: int, stop: int, dt:
 
 def check_pour(tilt: Tilt, index: int, objects: dict, fluid) -> None:
     """Refuse a pour scene whose cup, container or liquid do not fit together, naming the field."""
+    check_pour_scene(tilt.object, tilt.into, f"actions.{index}", objects, fluid, held=False)
+
+
+def check_pour_scene(cup_name: str, into: str, where: str, objects: dict, fluid, held: bool) -> None:
+    """The pour's checks for a cup driven by a `tilt` action (fixed) or held by a robot's tilt (movable),
+    `where` naming the recipe field that names them."""
     names = list(objects)
-    for field, name in (("object", tilt.object), ("into", tilt.into)):
+    for field, name, fixed in (("object", cup_name, not held), ("into", into, True)):
         obj = objects.get(name)
-        if obj is None or obj.shape.type not in POURING or not obj.fixed:
-            cups = [n for n, o in objects.items() if o.shape.type in POURING and o.fixed]
-            raise ValueError(f"actions.{index}.{field}: '{name}' is not a fixed object of shape 'cup' or 'mug'"
+        if obj is None or obj.shape.type not in POURING or obj.fixed != fixed:
+            kind = "fixed" if fixed else "movable"
+            cups = [n for n, o in objects.items() if o.shape.type in POURING and o.fixed == fixed]
+            raise ValueError(f"{where}.{field}: '{name}' is not a {kind} object of shape 'cup' or 'mug'"
                              f"; cups: {', '.join(cups) or 'none'} (objects: {', '.join(names)})")
-    if tilt.object == tilt.into:
-        raise ValueError(f"actions.{index}.into: the cup cannot pour into itself")
+    if cup_name == into:
+        raise ValueError(f"{where}.into: the cup cannot pour into itself")
     if fluid is None:
-        raise ValueError(f"actions.{index}.type: 'tilt' pours a liquid: only a fluid recipe has one")
+        raise ValueError(f"{where}.type: 'tilt' pours a liquid: only a fluid recipe has one")
     if fluid.target is not None or fluid.source is not None:
         raise ValueError("scene.fluid.target: a tilt names its cup and container, whose cavities the labels "
                          "use; drop scene.fluid.source and scene.fluid.target")
-    cup_i = names.index(tilt.object)
-    cup = objects[tilt.object]
+    cup_i = names.index(cup_name)
+    cup = objects[cup_name]
     if any(not isinstance(v, (int, float)) for v in cup.pos + cup.euler):
         raise ValueError(f"scene.objects.{cup_i}.pos: the pouring cup's pose must be fixed numbers (the "
                          "liquid is placed in it once per scene)")
@@ -183,11 +190,11 @@ def check_pour(tilt: Tilt, index: int, objects: dict, fluid) -> None:
             inside &= bool((np.linalg.norm(corners - centre[:2] - (lo[:2] + hi[:2]) / 2, axis=1) <= cavity[2]).all())
         if cup.euler != [0.0, 0.0, 0.0] or not inside:
             raise ValueError(f"scene.fluid.block: the liquid must start inside the upright cavity of "
-                             f"'{tilt.object}', {_fmt(centre + lo)} .. {_fmt(centre + hi)}"
+                             f"'{cup_name}', {_fmt(centre + lo)} .. {_fmt(centre + hi)}"
                              f"{f' within {cavity[2]:.4g} m of its axis' if len(cavity) == 3 else ''} "
                              f"(it can reach {_fmt(block_lo)} .. {_fmt(block_hi)}, euler {cup.euler})")
     tank_lo, tank_hi = np.array(fluid.tank.lower), np.array(fluid.tank.upper)
-    for name in (tilt.object, tilt.into):  # upright; what the liquid does on the way is the labels' to say
+    for name in (cup_name, into):  # upright; what the liquid does on the way is the labels' to say
         obj, i = objects[name], names.index(name)
         reach = np.array([support(v) for v in obj.pos])
         low, high = _extent(obj.shape)

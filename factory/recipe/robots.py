@@ -15,6 +15,7 @@ from pydantic import Discriminator, Field, Tag, ValidationInfo, model_validator
 
 from factory.errors import did_you_mean
 from factory.meshes import file_sha256
+from factory.recipe.containers import check_pour_scene
 from factory.recipe.distributions import support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.replay_file import ReplayFileError, check_replay
@@ -176,6 +177,9 @@ class TiltPolicy(Strict):
     lip: Literal["+x", "-x", "+y", "-y"] = Field("+x", description="The side of the container it tips over "
                                                  "(world frame).")
     angle_deg: Num = Field(description="How far it turns, degrees (0-180]: reached at 70 % of the episode.")
+    into: Name | None = Field(None, exclude_if=lambda v: v is None,
+                              description="A pour (kind fluid): the fixed cup or mug the liquid is poured into, "
+                              "for the pour labels.")
     noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
     random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
                               "instead of the policy's (drawn per episode).")
@@ -344,8 +348,13 @@ def check_robots(recipe: Recipe, check_files: bool = False) -> None:
     replay policy's file against the robot's actions and the recipe's episode length)."""
     if not recipe.robots:
         return
-    if recipe.kind != "collision" or recipe.actions:
-        raise ValueError("robots: a robot recipe is kind 'collision' with no 'actions' (the robots' policies act)")
+    if recipe.kind == "cloth" or recipe.actions:
+        raise ValueError("robots: a robot recipe is kind 'collision' (or 'fluid', a robot pouring) with no "
+                         "'actions' (the robots' policies act)")
+    pours = [i for i, r in enumerate(recipe.robots) if isinstance(r.policy, TiltPolicy) and r.policy.into]
+    if recipe.kind == "fluid" and not pours:
+        raise ValueError("robots: in a fluid recipe a robot pours: give one a 'tilt' policy holding a cup and "
+                         "naming the container it pours into (policy.into)")
     objects = {o.name: o for o in recipe.scene.objects}
     names = [r.name for r in recipe.robots]
     for i, robot in enumerate(recipe.robots):
@@ -367,6 +376,16 @@ def check_robots(recipe: Recipe, check_files: bool = False) -> None:
             k = list(objects).index(robot.policy.object)
             raise ValueError(f"scene.objects.{k}.euler: the container a tilt holds starts upright and unrotated "
                              "(its lip is a side of its box in the world frame): leave euler at 0")
+        if isinstance(robot.policy, TiltPolicy) and robot.policy.into is not None:
+            if recipe.kind != "fluid":
+                raise ValueError(f"robots.{i}.policy.into: names where a liquid is poured: only a fluid recipe has one")
+            check_pour_scene(robot.policy.object, robot.policy.into, f"robots.{i}.policy", objects,
+                             recipe.scene.fluid, held=True)
+
+
+def held_containers(recipe: Recipe) -> dict[str, str]:
+    """Container name → the robot whose tilt holds it (the engine carries it in that robot's hand)."""
+    return {r.policy.object: r.name for r in recipe.robots if isinstance(r.policy, TiltPolicy)}
 
 
 def robot_file_table(robots: list[Robot]) -> dict[str, list[dict[str, str]]]:

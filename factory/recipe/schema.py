@@ -401,7 +401,7 @@ class Recipe(Strict):
         if striker is not None and striker not in movable:
             raise ValueError(f"labels.striker: '{striker}' is not a movable object of the scene"
                              f"{did_you_mean(striker, movable)}; movable: {', '.join(movable)}")
-        if self.kind != "collision" and not any(isinstance(a, (Move, Tilt)) for a in self.actions):
+        if self.kind != "collision" and not self.robots and not any(isinstance(a, (Move, Tilt)) for a in self.actions):
             raise ValueError(f"actions: a {self.kind} recipe needs a 'move' action (a gate, wall, object or "
                              "grasped corner) or a 'tilt' (a cup), whose velocity is each transition's action")
         if -(-self.episodes // self.outputs.shard_size) > MAX_SHARDS:
