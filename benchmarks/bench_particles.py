@@ -7,10 +7,11 @@
 
 Per recipe, n_envs and thread count (each in its own process: `QD_NUM_THREADS` must be set before
 Genesis is imported, and peak RSS is then its own): the factory path (placement, movers, point
-recording, labels) against bare `scene.step()` of the same built scene with the same placement and
-movers, in env-steps/s and particle-substeps/s (particles per env × substeps × env-steps); then
-the Parquet / HDF5 shard writes of the episodes it produced against a plain
-`pyarrow.parquet.write_table` of the same transitions table. `--fast-math 0 1` prices the factory's
+recording, labels; a robot's policy and IK) against bare `scene.step()` of the same built scene with
+the same placement and movers (a robot replaying the factory's recorded joint targets), in
+env-steps/s and particle-substeps/s (particles per env × substeps × env-steps); then the Parquet /
+HDF5 shard writes of the episodes it produced against a plain `pyarrow.parquet.write_table` of the
+same transitions table. `--fast-math 0 1` prices the factory's
 choice to compile Genesis without fast math (`FACTORY_GENESIS_FAST_MATH`, see README).
 """
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-RECIPES = ["fluid/dam_break.yaml", "fluid/pour.yaml", "cloth/drape.yaml", "cloth/corner_pull.yaml"]
+RECIPES = ["fluid/dam_break.yaml", "fluid/pour.yaml", "robot/pour.yaml", "cloth/drape.yaml", "cloth/corner_pull.yaml"]
 
 
 def one(path: str, repeat: int, n_envs: int, steps: int | None) -> dict:
@@ -64,25 +65,40 @@ def one(path: str, repeat: int, n_envs: int, steps: int | None) -> dict:
     def factory_batch():
         return [label_rollout(r, s.params, ctx) for s, r in zip(specs, engine.run_batch(specs), strict=True)]
 
-    def bare_batch() -> float:
+    def bare_batch(records) -> float:
+        """The same placement and movers; a robot replays the factory's recorded joint targets (no policy or IK)."""
         _restore(scene, engine._pristine)
         engine._set_initial_state(specs)
         points.start(specs)
+        robots, carry = engine._robots, engine._carry
+        if robots is not None:
+            robots.start(specs)
+        if carry is not None:
+            carry.start(specs)
         velocities = np.stack([s.velocities for s in specs])
+        actions = np.stack([r.rollout.actions for r in records])  # (B, T, n_actions): joint targets, robot by robot
+        every = recipe.outputs.record_every
         t = time.perf_counter()
         for step in range(recipe.steps):
-            points.before_step(step, velocities[:, step])
+            if robots is not None and step % every == 0:
+                start = 0
+                for part in robots.parts:
+                    n = len(part.recipe.action_names)
+                    robots._control(part, actions[:, step // every, start:start + len(part.actuated)],
+                                    np.ones(len(specs)))
+                    start += n
+            points.before_step(step, velocities[:, step], carry.poses() if carry is not None else None)
             scene.step()
         return time.perf_counter() - t
 
     records = factory_batch()  # compiles the step kernels
-    bare_batch()
+    bare_batch(records)
     times = {"factory": [], "bare": []}
     for _ in range(repeat):
         t = time.perf_counter()
         records = factory_batch()
         times["factory"].append(time.perf_counter() - t)
-        times["bare"].append(bare_batch())
+        times["bare"].append(bare_batch(records))
     env_steps = recipe.n_envs * recipe.steps
     best = {k: min(v) for k, v in times.items()}
     table = transitions_table(records, engine.layout)
