@@ -14,8 +14,9 @@ from helpers import shipped
 
 from engines.genesis.engine import GenesisEngine
 from factory.contract.sampling import sample_episode
-from factory.labels import label_context, label_rollout
+from factory.labels import label_context, label_rollout, particle_context
 from factory.labels.pour import in_cavity
+from factory.model.particle_evaluate import readout
 from factory.recipe.containers import container_cavity
 
 pytestmark = pytest.mark.genesis
@@ -79,3 +80,14 @@ def test_a_pour_alone_is_the_same_bytes_as_in_its_batch(poured):
     together = records[1].rollout
     assert np.array_equal(alone.states, together.states) and np.array_equal(alone.actions, together.actions)
     assert all(np.array_equal(alone.points[k], together.points[k]) for k in together.points)
+
+
+def test_the_report_reads_a_robot_pour_s_liquid_as_its_labels_did(poured):
+    """The quality report's model readout labels predicted points with the liquid's own context."""
+    recipe, layout, records, _ = poured
+    ctx = label_context(recipe, layout)
+    assert particle_context(ctx) is ctx.fluid and ctx.fluid.pour is not None
+    r = records[1]
+    found = readout(r.rollout.points["particle_pos"], layout.record_dt, ctx, r.rollout.states)
+    assert {"surface_height", "max_splash_height"} <= set(found)
+    assert all(found[k] == pytest.approx(r.episode_labels[k], abs=1e-6) for k in found)

@@ -82,6 +82,12 @@ class Tally:
         return (values[ranked[0]] if ranked else 0.0), named[:WORST]
 
 
+def _measure_liquid(tally: Tally, i: int, particle_pos: np.ndarray, ctx: FluidContext, states: np.ndarray) -> None:
+    """The liquid's volume at the end against its start."""
+    pos = np.nan_to_num(particle_pos)
+    tally.episode("volume_ratio", i, float(liquid_volume_ratio(pos[[0, -1]], ctx, states[[0, -1]])[-1]))
+
+
 def measure(ds: Dataset) -> Tally:
     """One pass over the dataset's episodes: every per-kind measurement and state hash."""
     recipe = Recipe.model_validate(ds.manifest["recipe"])
@@ -98,11 +104,12 @@ def measure(ds: Dataset) -> Tally:
                 tally.pool(f"tracking:{name}", ratio)
             tally.not_measured["energy and momentum"] = "a robot's motors do work on the scene"
             measure_rigid(tally, record, states, recipe, ds.manifest["recipe"], ctx.base, robots=True)
+            if ctx.fluid is not None:  # a robot pouring: its liquid too
+                _measure_liquid(tally, i, roll.points["particle_pos"], ctx.fluid, states)
         elif isinstance(ctx, LabelContext):
             measure_rigid(tally, record, states, recipe, ds.manifest["recipe"], ctx, robots=False)
         elif isinstance(ctx, FluidContext):
-            pos = np.nan_to_num(roll.points["particle_pos"])
-            tally.episode("volume_ratio", i, float(liquid_volume_ratio(pos[[0, -1]], ctx, states[[0, -1]])[-1]))
+            _measure_liquid(tally, i, roll.points["particle_pos"], ctx, states)
         elif isinstance(ctx, ClothContext):
             pos = np.nan_to_num(roll.points["vertex_pos"])
             tally.episode("edge_strain", i, float(edge_strain(pos, *neighbour_edges(pos[0])).max()))

@@ -157,6 +157,14 @@ def label_rollouts(rollouts: list[Rollout], params: list[dict[str, float]], ctx:
             for r, p, s, e in zip(rollouts, params, steps, episodes, strict=True)]
 
 
+def particle_context(ctx: Context) -> FluidContext | ClothContext:
+    """The context a fluid or cloth episode's points are labelled with (a robot pouring: its liquid's)."""
+    inner = ctx.fluid if isinstance(ctx, RobotLabelContext) else ctx
+    if not isinstance(inner, (FluidContext, ClothContext)):
+        raise TypeError(f"no particles are labelled with a {type(ctx).__name__}")
+    return inner
+
+
 def _with_liquid(record: EpisodeRecord, ctx: FluidContext) -> EpisodeRecord:
     """A robot episode's record with its liquid's labels added (a robot pouring)."""
     steps, episode = _particle_labels(record.rollout, ctx)
@@ -191,4 +199,4 @@ def _particle_labels(rollout: Rollout, ctx: FluidContext | ClothContext) -> tupl
 
 
 __all__ = ["ClothContext", "Context", "FluidContext", "LabelContext", "RobotLabelContext", "episode_context",
-           "label_context", "label_rollout", "label_rollouts"]
+           "label_context", "label_rollout", "label_rollouts", "particle_context"]

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from factory.labels import Context, episode_context
+from factory.labels import Context, episode_context, particle_context
 from factory.labels.cloth import cloth_episode_labels
 from factory.labels.fluid import FluidContext, fluid_episode_labels
 from factory.model.particle_data import PointEpisode, iter_point_episodes
@@ -110,6 +110,7 @@ def evaluate_episodes(predictors: list[PointPredictor], episodes: list[PointEpis
 def readout(pos: np.ndarray, dt: float, ctx, states: np.ndarray | None = None) -> dict[str, float]:
     """The READOUT_LABELS of a trajectory (T+1, N, 3), by the functions that labelled the dataset (the
     recorded objects' `states` pose a liquid's containers)."""
+    ctx = particle_context(ctx)
     if isinstance(ctx, FluidContext):
         found = fluid_episode_labels(pos, np.gradient(pos, dt, axis=0), ctx, states)
     else:

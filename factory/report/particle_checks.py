@@ -16,7 +16,7 @@ import numpy as np
 
 from factory import checks
 from factory.contract.rollout import Layout
-from factory.labels import FluidContext, episode_context
+from factory.labels import FluidContext, episode_context, particle_context
 from factory.labels.cloth import ClothContext, cloth_episode_labels
 from factory.labels.fluid import fluid_episode_labels, inside
 from factory.model.particle_data import iter_point_episodes, scene_bounds
@@ -66,7 +66,7 @@ def check_particles(ds: Dataset, info: dict[int, dict]) -> dict:
         labels = info[ep.index]["labels"]
         if labels.get("particles_conserved") is False:
             not_conserved.append(ep.index)
-        ctx = context_of(info[ep.index]["params"])
+        ctx = particle_context(context_of(info[ep.index]["params"]))
         if isinstance(ctx, FluidContext):
             derived = fluid_episode_labels(ep.pos, ep.vel, ctx, ep.states)
         else:
