@@ -351,7 +351,7 @@ def check_robots(recipe: Recipe, check_files: bool = False) -> None:
     if recipe.kind == "cloth" or recipe.actions:
         raise ValueError("robots: a robot recipe is kind 'collision' (or 'fluid', a robot pouring) with no "
                          "'actions' (the robots' policies act)")
-    pours = [i for i, r in enumerate(recipe.robots) if isinstance(r.policy, TiltPolicy) and r.policy.into]
+    pours = any(isinstance(r.policy, TiltPolicy) and r.policy.into for r in recipe.robots)
     if recipe.kind == "fluid" and not pours:
         raise ValueError("robots: in a fluid recipe a robot pours: give one a 'tilt' policy holding a cup and "
                          "naming the container it pours into (policy.into)")
