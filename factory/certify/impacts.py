@@ -46,6 +46,8 @@ def body_velocity(states: np.ndarray, layout: Layout, index: int) -> np.ndarray 
 
 def contact_runs(states: np.ndarray, contacts: Contacts, layout: Layout) -> list[Run]:
     """Every run of every pair, in order of pair then first step."""
+    if not len(contacts):
+        return []
     low, high = np.minimum(contacts.body_a, contacts.body_b), np.maximum(contacts.body_a, contacts.body_b)
     order = np.lexsort((contacts.step, high, low))  # by pair, then step
     pair = low[order].astype(np.int64) * (1 << 16) + high[order]
