@@ -214,3 +214,20 @@ def test_no_cameras_dumps_and_hashes_as_before():
     without = SCENE[:SCENE.index("cameras:")]
     assert recipe_hash(recipe(without + "cameras: []\n")) == recipe_hash(recipe(without))
     assert "cameras" not in recipe(without).model_dump()
+
+
+def test_the_shipped_wrist_camera_moves_with_the_hand_and_sees_the_cube():
+    """push_cube_wrist: the hand stays on the same pixels of the wrist camera's frames while the arm
+    moves, and the cube it approaches fills more of them."""
+    engine = MuJoCoEngine(shipped("robot/push_cube_wrist.yaml", episodes=1, n_envs=1, steps=600))
+    try:
+        rollout = engine.run_batch(sample_episodes(engine.recipe, [1]))[0]
+    finally:
+        engine.close()
+    bodies = engine.layout.bodies
+    seg = rollout.frames["wrist"]["segmentation"]
+    hand = seg == bodies.index("arm/hand") + 1
+    assert hand[0].sum() > 100 and (hand != hand[0]).sum(axis=(1, 2)).max() <= 0.02 * hand[0].sum()
+    assert np.ptp(engine.layout.field(rollout.states, "cube", "pos")[:, 0]) > 0.01  # pushed, so the arm moved
+    cube = visible_pixels(seg, len(bodies))[:, bodies.index("cube")]
+    assert cube[0] > 0 and cube[-1] > 10 * cube[0]

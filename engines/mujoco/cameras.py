@@ -15,29 +15,13 @@ import mujoco
 import numpy as np
 
 from engines.mujoco.gl import loaded_backend
-from factory.contract.camera_draws import CameraPose, Light
-from factory.contract.rollout import CameraBlock, Layout, Rollout
+from factory.contract.cameras import CameraPose, Light, world_pose
+from factory.contract.rollout import Layout, Rollout
 from factory.contract.sampling import EpisodeSpec
 from factory.errors import EngineUnsupported
 from factory.recipe.cameras import Camera
 
 NO_BODY = 0  # segmentation value where no layout body is seen
-
-
-def camera_blocks(cameras: list[Camera]) -> tuple[CameraBlock, ...]:
-    return tuple(CameraBlock(c.name, c.resolution[0], c.resolution[1], tuple(c.streams), c.every) for c in cameras)
-
-
-def pose(view: CameraPose, frame: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:
-    """World (eye, forward, up) of a camera at `view`, up made orthogonal to forward; `frame`: the
-    attached body's (position, 3×3 rotation)."""
-    eye, target, up = (np.asarray(v, float) for v in (view.position, view.look_at, view.up))
-    if frame is not None:
-        origin, rotation = frame
-        eye, target, up = origin + rotation @ eye, origin + rotation @ target, rotation @ up
-    forward = (target - eye) / np.linalg.norm(target - eye)
-    up = up - (up @ forward) * forward
-    return eye, forward, up / np.linalg.norm(up)
 
 
 def check_cameras(cameras: list[Camera], robot_model: mujoco.MjModel | None, layout: Layout) -> None:
@@ -107,7 +91,7 @@ class CameraRig:
     def _shoot(self, k: int, data: mujoco.MjData, view: CameraPose, light: Light | None) -> dict[str, np.ndarray]:
         camera, renderer, body = self.cameras[k], self.renderers[k], self.attached[k]
         self.model.vis.global_.fovy = camera.fov  # sets the frustum `update_scene` computes
-        eye, forward, up = pose(view, None if camera.attach is None else
+        eye, forward, up = world_pose(view, None if camera.attach is None else
                                 (data.xpos[body], data.xmat[body].reshape(3, 3)))
         frames: dict[str, np.ndarray] = {}
         for stream in camera.streams:

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from factory.contract.camera_draws import CameraPose, Light, draw_views
+from factory.contract.cameras import CameraPose, Light, draw_views
 from factory.contract.robots import RobotInit, sample_robot
 from factory.contract.seeds import Reseeded, pcg64_seeds, seed_words
 from factory.recipe.containers import LIP_AXES, Tilt, movers, tilt_schedule

@@ -7,7 +7,7 @@ reader, so memory stays bounded by one piece whatever the dataset's size or form
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -19,6 +19,7 @@ from factory.storage.dataset import Dataset
 from factory.storage.group import DatasetGroup
 
 TRIPLE_COLUMNS = ["episode", "step", "state", "action", "next_state"]
+Frames = dict[str, dict[str, np.ndarray]]  # an episode's camera → stream (or label) → (F, …)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def read_piece(ds: Dataset | DatasetGroup, piece: Piece, episodes: frozenset[int
     """Stream one piece as chunks of at most `batch_rows`, keeping only `episodes` when given, with
     the `frames` streams (`<camera>.<stream>`, see `frame_streams`) of each row's state and next state."""
     streams = frame_streams(ds.layout, frames)
-    held: dict[int, dict[str, dict[str, np.ndarray]]] = {}  # the frames of the episode being read
+    held: dict[int, Frames] = {}  # the frames of the episode being read
     for table in ds.read_piece(piece, TRIPLE_COLUMNS, episodes, batch_rows):
         episode, step, state, action, next_state = (column_array(table[name]) for name in TRIPLE_COLUMNS)
         chunk = Chunk(episode, step, state, action, next_state)
@@ -78,7 +79,8 @@ def frame_streams(layout: Layout, keys: Sequence[str]) -> list[tuple[str, Camera
     return [(key, *known[key]) for key in keys]
 
 
-def frame_rows(chunk: Chunk, streams: list[tuple[str, CameraBlock, str]], frames_of) -> dict[str, np.ndarray]:
+def frame_rows(chunk: Chunk, streams: list[tuple[str, CameraBlock, str]],
+               frames_of: Callable[[int], Frames]) -> dict[str, np.ndarray]:
     """Each row's frames: the frame of its state (`<camera>.<stream>`) and next state (`next.…`), a
     camera recording every k-th state holding its latest frame; `frames_of(episode)` reads them."""
     starts = np.flatnonzero(np.r_[True, chunk.episode[1:] != chunk.episode[:-1]])
@@ -92,7 +94,7 @@ def frame_rows(chunk: Chunk, streams: list[tuple[str, CameraBlock, str]], frames
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def _frames_of(ds: Dataset | DatasetGroup, piece: Piece, episode: int, held: dict) -> dict:
+def _frames_of(ds: Dataset | DatasetGroup, piece: Piece, episode: int, held: dict[int, Frames]) -> Frames:
     """An episode's frames, read once while its rows stream by (only the latest episode's are kept)."""
     if episode not in held:
         held.clear()
