@@ -12,15 +12,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
+from scipy.spatial import ConvexHull
 
 from factory.contract.rollout import Layout
 from factory.errors import FactoryError
 from factory.labels.collision import LabelContext, left_support_step, rest_step
 from factory.labels.strike import motion_labels
+from factory.meshes import MeshAsset
 from factory.names import (
     BALLS_MOVED,
     CAME_TO_REST,
@@ -39,45 +41,56 @@ from factory.names import (
     pair_label,
 )
 from factory.recipe.distributions import Distribution
+from factory.recipe.meshes import MESH_TYPES, MeshBody, shape_asset
 
 GEOMETRY_TOL = 0.01  # m: slack for contact geometry read from recorded (subsampled) states
 
 
 # ---------------------------------------------------------------- bodies
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Body:
     """What the checks need of one rigid body: mass, extent and inertia in its own frame."""
 
-    shape: str
+    shape: str  # sphere, box, cylinder, or mesh (a file's or a generated container's convex parts)
     mass: float
-    dims: tuple[float, ...]  # sphere (r,), box (x, y, z), cylinder (r, h), mesh (radius around the centre,)
-    inertia: tuple[float, ...]  # principal moments (3), or a mesh's full tensor (9, row by row), kg·m²
-
-    @property
-    def tensor(self) -> np.ndarray:
-        """The (3, 3) inertia tensor in the body's frame."""
-        return np.diag(self.inertia) if len(self.inertia) == 3 else np.reshape(self.inertia, (3, 3))
+    dims: tuple[float, ...]  # sphere (r,), box (x, y, z), cylinder (r, h), mesh its bounding box about the centre
+    inertia: np.ndarray  # (3, 3) kg·m² about the centre of mass, body frame
+    hull: np.ndarray | None = None  # a mesh's hull vertices (n, 3), body frame: its support in any direction
+    core: float = 0.0  # a mesh's largest ball about its centre of mass inside one of its convex parts
 
     @property
     def inner(self) -> float:
-        """Radius of the largest ball inside the body."""
+        """Radius of the largest ball about the centre inside the body."""
         if self.shape == "box":
             return min(self.dims) / 2
         if self.shape == "cylinder":
             return min(self.dims[0], self.dims[1] / 2)
-        return self.dims[0]
+        return self.core if self.shape == "mesh" else self.dims[0]
 
     @property
     def outer(self) -> float:
-        """Radius of the smallest ball around the body."""
+        """Radius of the smallest ball about the centre around the body."""
         if self.shape == "box":
             return float(np.linalg.norm(self.dims)) / 2
         if self.shape == "cylinder":
             return float(np.hypot(self.dims[0], self.dims[1] / 2))
+        if self.hull is not None:
+            return float(np.linalg.norm(self.hull, axis=-1).max())
         return self.dims[0]
+
+    @property
+    def half(self) -> tuple[float, ...]:
+        """Half-extents of the box about the centre that holds the body, in its frame."""
+        if self.shape == "sphere":
+            return (self.dims[0],) * 3
+        if self.shape == "cylinder":
+            return self.dims[0], self.dims[0], self.dims[1] / 2
+        return tuple(d / 2 for d in self.dims)
 
     def lowest(self, rot: np.ndarray) -> np.ndarray:
         """Depth of the body's lowest point below its centre, for rotations (..., 3, 3)."""
+        if self.hull is not None:
+            return -(rot[..., 2, :] @ self.hull.T).min(-1)
         if self.shape == "box":
             return (np.abs(rot[..., 2, :]) * np.asarray(self.dims) / 2).sum(-1)
         if self.shape == "cylinder":
@@ -97,22 +110,35 @@ def make_body(shape: str, mass: float, dims: tuple[float, ...]) -> Body:
         r, h = dims
         side = mass * (3 * r * r + h * h) / 12
         inertia = (side, side, mass * r * r / 2)
-    return Body(shape, mass, tuple(dims), inertia)
+    return Body(shape, mass, tuple(dims), np.diag(inertia))
+
+
+def mesh_body(mass: float, asset: MeshAsset) -> Body:
+    """A mesh body from its convex parts: the hull of their vertices bounds it in every direction, and a
+    ball about the centre of mass inside one part is inside the body (a mug's centre, in its cavity, has none)."""
+    points = np.concatenate([v for v, _ in asset.parts])
+    hull = points[ConvexHull(points).vertices]
+    core = max(max(0.0, float(-ConvexHull(v).equations[:, 3].max())) for v, _ in asset.parts)
+    return Body("mesh", mass, tuple(2 * np.abs(hull).max(0)), asset.inertia * mass, hull, core)
 
 
 _DIMS = {"sphere": ("radius",), "box": ("size.x", "size.y", "size.z"), "cylinder": ("radius", "height")}
+_MESH_SHAPE: TypeAdapter = TypeAdapter(Annotated[MeshBody, Field(discriminator="type")])
 
 
 def bodies_for(recipe: dict, params: dict[str, float]) -> dict[str, Body]:
-    """Each object's body as drawn for one episode (`params` keyed 'ball.mass', 'target.size.x')."""
+    """Each object's body as drawn for one episode (`params` keyed 'ball.mass', 'target.size.x', 'bunny.mesh')."""
     out = {}
     for obj in recipe["scene"]["objects"]:
         n, shape = obj["name"], obj["shape"]["type"]
+        if shape in MESH_TYPES:  # the file and sizes this episode drew, as sampling weighed it
+            drawn = {key.removeprefix(f"{n}."): value for key, value in params.items() if key.startswith(f"{n}.")}
+            out[n] = mesh_body(params[f"{n}.mass"], shape_asset(_MESH_SHAPE.validate_python(obj["shape"]), drawn))
+            continue
         if shape not in _DIMS:
             raise FactoryError(f"object '{n}' is a '{shape}': the physics checks and the baseline model know "
-                               f"{', '.join(_DIMS)} bodies only")
-        dims = _DIMS[shape]
-        out[n] = make_body(shape, params[f"{n}.mass"], tuple(params[f"{n}.{d}"] for d in dims))
+                               f"{', '.join((*_DIMS, *MESH_TYPES))} bodies only")
+        out[n] = make_body(shape, params[f"{n}.mass"], tuple(params[f"{n}.{d}"] for d in _DIMS[shape]))
     return out
 
 
@@ -140,8 +166,8 @@ def energies(states: np.ndarray, layout: Layout, bodies: dict[str, Body], gravit
         vel, omega = layout.field(states, name, "vel"), layout.field(states, name, "ang_vel")
         rot = quat_to_matrix(layout.field(states, name, "quat"))
         body_omega = np.einsum("tji,tj->ti", rot, omega)  # world → body frame
-        kinetic += 0.5 * body.mass * (vel ** 2).sum(-1) + 0.5 * np.einsum("ti,ij,tj->t", body_omega, body.tensor,
-                                                                           body_omega)
+        spin = np.einsum("ti,ij,tj->t", body_omega, body.inertia, body_omega)
+        kinetic += 0.5 * body.mass * (vel ** 2).sum(-1) + 0.5 * spin
         potential -= body.mass * layout.field(states, name, "pos") @ gravity
     return kinetic, kinetic + potential
 

@@ -1,6 +1,7 @@
 """`factory preview`: one episode drawn frame by frame, so a user can see what the numbers in a
 dataset mean (bodies, contacts, liquid particles, cloth vertices, a robot's links and tool path) before
-training on it.
+training on it. A dataset with cameras is shown through them (every camera and stream side by side);
+others, or `schematic`, as top and side views drawn from the states.
 
 matplotlib is imported inside functions: `import factory` must stay light.
 """
@@ -34,7 +35,7 @@ from factory.storage.manifest import read_manifest, write_manifest
 from factory.storage.opener import open_dataset
 
 MAX_FRAMES = 60
-CARD_FRAMES, CARD_FPS = 24, 8  # the card's preview: a short loop, a few seconds to draw
+CARD_FRAMES, CARD_FPS = 12, 6  # the card's preview: a 2-second loop, a second or two to draw
 FIGSIZE = (6.0, 3.0)
 DPI = 80
 VIEWS = (("top", 0, 1), ("side", 0, 2))  # title, horizontal axis, vertical axis (0 x, 1 y, 2 z)
@@ -45,7 +46,7 @@ CONTACT_STYLES = ({"marker": "x", "ls": "none", "color": "0.45", "ms": 3, "mew":
 
 
 def render_preview(dataset: str | Path, episode: int, out: str | Path | None = None,
-                   fmt: str | None = None, fps: int = 15) -> Path:
+                   fmt: str | None = None, fps: int = 15, schematic: bool = False) -> Path:
     """Write episode `episode` of `dataset` as an animation; the format follows `fmt`, else `out`'s suffix, else gif."""
     if fmt is None:
         fmt = Path(out).suffix.lstrip(".") if out and Path(out).suffix in (".gif", ".mp4") else "gif"
@@ -56,7 +57,7 @@ def render_preview(dataset: str | Path, episode: int, out: str | Path | None = N
     ep = ds.episode(episode)
     out = Path(out) if out else ds.root / "previews" / f"episode_{episode}.{fmt}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    frames = _draw_frames(ds, ep)
+    frames = preview_frames(ds, ep, schematic)
     if ffmpeg is None:
         out.write_bytes(_gif(frames, fps))
     else:
@@ -99,6 +100,11 @@ def _gif(frames: list[np.ndarray], fps: int) -> bytes:
     buffer = io.BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
     return buffer.getvalue()
+
+
+def preview_frames(ds: Dataset, ep: Episode, schematic: bool = False) -> list[np.ndarray]:
+    """The animation's RGB frames (H, W, 3): through the cameras where the dataset has some."""
+    return _draw_camera_frames(ds, ep) if ds.layout.cameras and not schematic else _draw_frames(ds, ep)
 
 
 def _pyplot():
@@ -388,6 +394,54 @@ def _draw_frames(ds: Dataset, ep: Episode, most: int = MAX_FRAMES) -> list[np.nd
                 line.set_data(contact_pos[shown, i], contact_pos[shown, j])
                 fig.draw_artist(line)
         title.set_text("\n".join([f"{header} · t = {f * layout.record_dt:.2f} s", *labels]))
+        fig.draw_artist(title)
+        frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+    plt.close(fig)
+    return frames
+
+
+def _viewable(frames: np.ndarray, stream: str) -> np.ndarray:
+    """A stream's frames as RGB uint8: rgb as is, depth in grey (near light, over the episode's
+    range), segmentation one colour per body (black where no body is seen)."""
+    if stream == "rgb":
+        return frames
+    if stream == "depth":
+        lo, hi = float(frames.min()), float(frames.max())
+        grey = (255 * (hi - frames) / max(hi - lo, 1e-9)).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    palette = (np.asarray(_pyplot().get_cmap("tab20").colors) * 255).astype(np.uint8)
+    coloured = palette[(frames.astype(int) - 1) % len(palette)]
+    coloured[frames == 0] = 0
+    return coloured
+
+
+def _draw_camera_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
+    """RGB frames (H, W, 3) of the episode's camera frames, every camera and stream side by side, at
+    the recorded states `_frames` picks (a camera recording every k-th state shows its latest frame),
+    under the schematic's title."""
+    plt = _pyplot()
+    tiles = [(c, s, _viewable(ep.frames[c.name][s], s)) for c in ds.layout.cameras for s in c.streams]
+    labels = _label_lines(ep, numeric=bool(ds.layout.points))
+    fig, axes = plt.subplots(1, len(tiles), figsize=(max(FIGSIZE[0], 2.2 * len(tiles)), FIGSIZE[1]), dpi=DPI,
+                             squeeze=False)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.04, top=0.82 - 0.045 * len(labels), wspace=0.08)
+    title = fig.suptitle("", fontsize=7, animated=True)
+    images = []
+    for ax, (camera, stream, pixels) in zip(axes[0], tiles, strict=True):
+        ax.set_axis_off()
+        ax.set_title(f"{camera.name} · {stream}", fontsize=7)
+        images.append(ax.imshow(pixels[0], interpolation="nearest", animated=True))
+    canvas = fig.canvas
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+    header = f"{ds.manifest['recipe']['name']} · episode {ep.index}"
+    frames = []
+    for f in _frames(len(ep.states)):
+        canvas.restore_region(background)
+        for image, (camera, _, pixels) in zip(images, tiles, strict=True):
+            image.set_data(pixels[f // camera.every])
+            fig.draw_artist(image)
+        title.set_text("\n".join([f"{header} · t = {f * ds.layout.record_dt:.2f} s", *labels]))
         fig.draw_artist(title)
         frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
     plt.close(fig)

@@ -55,6 +55,15 @@ def assert_same_episode(got_params: dict, got_labels: dict, want: dict) -> None:
             assert got_labels[k] == v, k
 
 
+def lerobot_python() -> str | None:
+    """A Python with lerobot installed, kept out of the project's venv (see setup.sh)."""
+    root = Path(__file__).resolve().parent.parent
+    for candidate in (os.environ.get("LEROBOT_PYTHON"), root / ".venv-lerobot" / "bin" / "python"):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    return None
+
+
 def manifest_sha256(root: Path) -> str:
     return hashlib.sha256((root / "manifest.json").read_bytes()).hexdigest()
 
@@ -127,11 +136,14 @@ def check_lerobot_files(source, tmp_path):
     export(source, "lerobot", tmp_path / "lr")
     want, episodes = source_arrays(source)
     info = json.loads((tmp_path / "lr" / "meta" / "info.json").read_text())
-    assert info["codebase_version"] == "v3.0" and info["video_path"] is None
+    videos = [name for name, f in info["features"].items() if f["dtype"] == "video"]
+    assert info["codebase_version"] == "v3.0" and (info["video_path"] is None) == (not videos)
     assert info["total_frames"] == len(want["episode"]) and info["total_episodes"] == len(episodes)
     assert not any("/" in name for name in info["features"])
     feats = {}
     for name, f in info["features"].items():
+        if name in videos:  # in the videos, not the frames' Parquet (LeRobot's hf features skip them too)
+            continue
         shape = tuple(f["shape"])
         feats[name] = (datasets.Value(f["dtype"]) if shape == (1,) else
                        datasets.List(datasets.Value(f["dtype"]), length=shape[0]) if len(shape) == 1 else
@@ -165,15 +177,6 @@ for root, out in zip(sys.argv[1::2], sys.argv[2::2]):
 """
 LEROBOT_MISSING = ("no lerobot install: setup.sh makes .venv-lerobot with FACTORY_LEROBOT=1, or set LEROBOT_PYTHON "
                    "(lerobot 0.4.4 needs its own torch)")
-
-
-def lerobot_python() -> str | None:
-    """A Python with lerobot installed, kept out of the project's venv (see setup.sh)."""
-    root = Path(__file__).resolve().parent.parent
-    for candidate in (os.environ.get("LEROBOT_PYTHON"), root / ".venv-lerobot" / "bin" / "python"):
-        if candidate and Path(candidate).exists():
-            return str(candidate)
-    return None
 
 
 def check_lerobot_dataset(sources: list[Path], tmp_path: Path) -> list[dict]:

@@ -98,6 +98,6 @@ def test_a_mesh_body_weighs_its_spin_by_its_full_inertia_tensor():
     layout = Layout(("m",), ("m",), 0.01)
     s = np.zeros((1, layout.state_size), np.float32)
     s[0, 3], s[0, 10] = 1.0, 2.0
-    body = Body("mesh", 1.0, (0.1,), (3.0, 0.5, 0, 0.5, 1.0, 0, 0, 0, 1.0))
+    body = Body("mesh", 1.0, (0.2, 0.2, 0.2), np.array([[3.0, 0.5, 0], [0.5, 1.0, 0], [0, 0, 1.0]]))
     kinetic, _ = energies(s, layout, {"m": body}, np.zeros(3))
     assert kinetic == pytest.approx([6.0])

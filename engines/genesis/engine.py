@@ -9,13 +9,19 @@ dropped, so the compiled scene never changes shape.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+from dataclasses import replace
 
 import numpy as np
 
+from engines.genesis.cameras import Film, check_cameras, renderer
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
+from engines.genesis.robot_episode import RobotDriver
+from engines.genesis.robot_scene import action_names, robot_blocks, robot_links, robot_parts
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
+from factory.contract.cameras import camera_blocks
 from factory.contract.engine import EngineInfo
 from factory.contract.rollout import STATE_PER_OBJECT, Layout, Rollout
 from factory.contract.sampling import (
@@ -23,7 +29,7 @@ from factory.contract.sampling import (
     transition_impulses,
     transition_velocities,
 )
-from factory.errors import EngineUnsupported, SimulationError
+from factory.errors import SimulationError
 from factory.recipe.containers import Tilt, movers
 from factory.recipe.distributions import is_random
 from factory.recipe.scene_fields import scene_fields
@@ -70,6 +76,18 @@ def _checkpoint(gs, scene):
         return saved
 
 
+@contextlib.contextmanager
+def _errors_only():
+    """Genesis' log shows errors only inside the block."""
+    logger = logging.getLogger("genesis")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _restore(scene, checkpoint) -> None:
     if not isinstance(checkpoint, dict):
         scene.__setstate__(checkpoint)
@@ -87,6 +105,9 @@ def layout_of(recipe: Recipe) -> Layout:
     objects = tuple(o.name for o in recipe.scene.objects)
     bodies = (("ground",) if recipe.scene.ground else ()) + objects
     record_dt = recipe.dt * recipe.outputs.record_every
+    if recipe.robots:  # robot links join the bodies; the robots' commands are the action
+        return Layout(objects, bodies + robot_links(recipe), record_dt, robots=robot_blocks(recipe),
+                      action_names_override=tuple(n for r in recipe.robots for n in action_names(r)))
     if recipe.kind == "collision":
         return Layout(objects, bodies, record_dt)
     prefix = "particle" if recipe.kind == "fluid" else "vertex"
@@ -107,21 +128,19 @@ class GenesisEngine:
     shares_scene = True  # geometry, particle spacing and materials are fixed when the scene is built
 
     def __init__(self, recipe: Recipe):
-        if recipe.robots:
-            raise EngineUnsupported("robots: the Genesis adapter does not load robots yet (MuJoCo runs them first; "
-                                    "Genesis support is still to come): use engine: mujoco")
         if recipe.cameras:
-            raise EngineUnsupported("cameras: the Genesis adapter records no frames yet (its rasterizer needs an "
-                                    "OpenGL context the factory does not set up): use engine: mujoco")
+            check_cameras(recipe)
         check_representable(recipe)
         self.recipe = recipe
-        self.layout = layout_of(recipe)
+        self.layout = replace(layout_of(recipe), cameras=camera_blocks(recipe.cameras))
         self._built: BuiltScene | None = None
+        self._film: Film | None = None
 
     def info(self) -> EngineInfo:
         import genesis as gs
 
-        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend)
+        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend,
+                          renderer() if self.recipe.cameras else None)
 
     def open(self) -> None:
         if self._built is None:
@@ -131,12 +150,16 @@ class GenesisEngine:
                                       "from `factory.scene_fields.pin_scene` (the runner does)")
             gs = _genesis(_config(self.recipe).backend)
             self._built = build_scene(gs, self.recipe, self.recipe.n_envs)
-            self._pristine = _checkpoint(gs, self._built.scene)
+            self._robots = self._robot_driver() if self.recipe.robots else None  # its gains before the checkpoint
+            with _errors_only():  # Genesis warns that a checkpoint leaves the cameras out: they stay in the scene
+                self._pristine = _checkpoint(gs, self._built.scene)
             self._movable = [i for i, o in enumerate(self.recipe.scene.objects) if not o.fixed]
             self._movable_links = [self._built.objects[i].base_link.idx for i in self._movable]
             self._object_links = np.array([e.base_link.idx for e in self._built.objects])
             self._contacts = ContactReader(self._built, self.layout)
             self._points = PointsDriver(self._built, self.recipe)
+            if self.recipe.cameras:
+                self._film = Film(self._built, self.recipe, self.layout)
 
     def close(self) -> None:
         if self._built is not None:
@@ -155,6 +178,8 @@ class GenesisEngine:
         _restore(built.scene, self._pristine)
         self._set_initial_state(padded)
         self._points.start(padded)
+        if self._robots is not None:
+            self._robots.start(padded)
 
         pushes = self._push_schedule(padded)
         velocities = np.stack([s.velocities for s in padded])  # (B, steps, n_moves, 3)
@@ -169,6 +194,8 @@ class GenesisEngine:
         for step in range(recipe.steps):
             if self._points.moves:
                 self._points.before_step(step, velocities[:, step])
+            if self._robots is not None and step % every == 0:  # closed loop: the policies read the state
+                self._robots.command(step // every)
             for _ in range(built.reads):
                 if step in pushes:  # a wrench lasts one Genesis step: held over the whole recipe step
                     solver.apply_links_external_wrench(force=pushes[step], links_idx=self._movable_links)
@@ -183,9 +210,13 @@ class GenesisEngine:
         # Non-finite states stay in their rollouts: the runner quarantines those episodes one by one,
         # so one blown-up env does not cost the rest of its batch.
         per_env = self._contacts.split(contact_parts, n_envs)
-        return [Rollout(spec.index, states[b], self._actions(spec), per_env[b],
-                        {name: values[b] for name, values in points.items()}, self._points.index)
-                for b, spec in enumerate(specs)]
+        robots = self._robots
+        rollouts = [Rollout(spec.index, states[b], robots.episode_actions(b) if robots else self._actions(spec),
+                            per_env[b], {name: values[b] for name, values in points.items()}, self._points.index)
+                    for b, spec in enumerate(specs)]
+        film = self._film
+        return rollouts if film is None else [replace(r, frames=film.film(r, s)) for r, s in zip(rollouts, specs,
+                                                                                               strict=True)]
 
     def _actions(self, spec: EpisodeSpec) -> np.ndarray:
         every = self.recipe.outputs.record_every
@@ -193,8 +224,19 @@ class GenesisEngine:
             return transition_impulses(spec.forces, self.recipe.dt, every)
         return transition_velocities(spec.velocities, every)
 
+    def _robot_driver(self) -> RobotDriver:
+        assert self._built is not None
+        parts = tuple(robot_parts(r, e, b) for r, e, b in zip(self.recipe.robots, self._built.robots,
+                                                                self.layout.robots, strict=True))
+        movable = {o.name: e.base_link.idx for o, e in zip(self.recipe.scene.objects, self._built.objects, strict=True)
+                   if not o.fixed}
+        return RobotDriver(self.recipe, self._built.scene.sim.rigid_solver, parts, movable)
+
     def _record(self, k: int, states: np.ndarray, points: dict[str, np.ndarray]) -> None:
-        states[:, k] = self._read_state()
+        objects = self._read_state()
+        states[:, k, :objects.shape[1]] = objects
+        if self._robots is not None:
+            states[:, k, objects.shape[1]:] = self._robots.blocks()
         if points:
             pos, vel = self._points.read()
             points[self.layout.points[0]][:, k] = pos

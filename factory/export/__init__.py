@@ -29,7 +29,7 @@ EXPORTERS: dict[str, str] = {
     "hf": "factory.export.hf:HFExporter",
     "webdataset": "factory.export.webdataset:WebDatasetExporter",
 }
-INSTALL_HINT = "pip install -e '.[export]'  (minari, datasets, webdataset)"
+INSTALL_HINT = "pip install -e '.[export]'  (minari, datasets, webdataset, av)"
 # what each export's card says of its files: LeRobot's Hub datasets map their frames as the default config
 CARD_CONFIGS: dict[str, list[dict[str, Any]]] = {
     "lerobot": [{"config_name": "default", "data_files": "data/*/*.parquet"}]}

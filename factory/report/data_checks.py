@@ -11,6 +11,7 @@ from factory.labels import RobotLabelContext, label_context
 from factory.labels.collision import LabelContext
 from factory.labels.robot import tracking_error
 from factory.model.pieces import iter_episodes
+from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import Recipe
 from factory.storage.dataset import Dataset
 
@@ -111,18 +112,21 @@ def tracking_summary(errors: list[np.ndarray], tool: bool) -> dict:
 
 
 def parameter_coverage(recipe: dict, info: dict[int, dict]) -> dict[str, dict]:
-    """Histogram and filled-bin fraction of each randomized parameter over its declared range."""
+    """Histogram and filled-bin fraction of each randomized parameter over its declared range. A scene field
+    drawn for K scene variants takes K values at most, so it is asked to fill at most K bins."""
     if not info:
         return {}
     n = len(info)
     bins = int(np.clip(n // 5, 4, 20))
+    variants: int = recipe.get("scene_variants") or 0
+    per_scene = {f.name for f in scene_fields(Recipe.model_validate(recipe))} if variants else set()
     out = {}
     for name in next(iter(info.values()))["params"]:
         declared = checks.declared_range(checks.recipe_value(recipe, name))
         if declared is None:
             continue
         values = np.array([float(e["params"][name]) for e in info.values()])
-        out[name] = checks.coverage(values, *declared, bins=bins)
+        out[name] = checks.coverage(values, *declared, bins=min(bins, variants) if name in per_scene else bins)
     return out
 
 

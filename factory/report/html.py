@@ -41,6 +41,9 @@ def render(summary: dict, figures: dict[str, str]) -> str:
                     [[c["aspect"], c["name"], c["value"],
                       ("≥ " if c["higher_is_better"] else "≤ ") + f"{c['threshold']:.4g}", c["passed"]]
                      for c in v["criteria"]])]
+    if summary.get("importance_weighted"):
+        parts.append("<p>A guided dataset (docs/guided.md): every error, accuracy and label rate below is weighted "
+                     "by its episodes' importance weights, so it estimates the recipe's own distribution.</p>")
     if summary.get("not_computed"):
         parts += ["<h2>Not computed</h2><ul>", *[f"<li>{escape(n)}</li>" for n in summary["not_computed"]], "</ul>"]
     ev = summary.get("evaluation") or {}
