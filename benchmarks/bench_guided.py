@@ -2,7 +2,7 @@
 
 For each recipe (shipped, run on MuJoCo, without its out-of-distribution holdout so every episode may
 train) and each seed: a uniform dataset U0 of N0 episodes trains the first model M0; then two datasets
-of N0 + N1 episodes each train a model with the same budget and settings: U0 plus N1 more uniform
+of N0 + N1 episodes each train a model with the same settings and number of steps: U0 plus N1 more uniform
 episodes, and U0 merged with N1 episodes guided by M0 (`factory run --guided-by`). Every model is scored by
 its 20-step rollout position error (m, mean over episodes) on one fixed uniform test set per recipe and on
 the worst decile of a uniform pool as M0 saw it (the pool's episodes where M0's own error was highest).
@@ -37,6 +37,7 @@ from factory.storage.opener import open_dataset
 HORIZON = 20
 STRIDE = 10  # rollout windows every 10 recorded steps
 HELD_OUT = 0.5  # of M0's episodes: the guide's error model learns from these
+BATCH = 256  # rollout windows per step: on a CPU a step costs little more than one of 64
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,12 @@ class Sizes:
     added: int  # N1: episodes each arm adds
     test: int  # the fixed uniform test set
     pool: int  # uniform pool whose worst decile (by M0) is the second test set
-    train_seconds: float
+    train_steps: int
     balance_guide: int  # uniform episodes the --balance classifier learns from
 
 
-FULL = Sizes(first=128, added=128, test=64, pool=400, train_seconds=15.0, balance_guide=1024)
-QUICK = Sizes(first=64, added=64, test=32, pool=160, train_seconds=5.0, balance_guide=512)
+FULL = Sizes(first=48, added=48, test=64, pool=320, train_steps=120, balance_guide=1024)
+QUICK = Sizes(first=48, added=48, test=32, pool=160, train_steps=60, balance_guide=256)
 
 
 def bench_recipe(name: str) -> Recipe:
@@ -68,17 +69,19 @@ def with_seed(recipe: Recipe, seed: int) -> Recipe:
     return recipe.model_copy(update={"seed": seed})
 
 
-def train(path: Path, seconds: float, seed: int, held_out: float) -> Path:
+def train(path: Path, steps: int, seed: int, held_out: float) -> Path:
     """A relational model of the dataset at `path` saved to its report/model.pt: `held_out` of the episodes
-    left for validation and test (M0 leaves HELD_OUT, whose errors teach the guide), the arms only 10%."""
+    left for validation and test (M0 leaves HELD_OUT, whose errors teach the guide), the arms only 10%.
+    `steps` optimizer steps, whatever else the machine runs: a time budget would give a model fewer
+    steps when the machine is busier, as large a difference as the data makes."""
     ds = open_dataset(path)
     table = ds.episodes()
     split = split_episodes(table, {}, seed=seed, val=0.1, test=held_out - 0.1)
     if held_out <= 0.1:
         split = Split(train=sorted(split.train + split.test), val=split.val, test=[], ood=[])
     out = path / "report" / "model.pt"
-    train_relational(ds, split, episode_info(table), TrainConfig(seed=seed, max_seconds=seconds, epochs=10_000,
-                                                                 batch_size=64), out=out)
+    config = TrainConfig(seed=seed, epochs=10_000, max_steps=steps, batch_size=BATCH)
+    train_relational(ds, split, episode_info(table), config, out=out)
     return out
 
 
@@ -93,14 +96,14 @@ def one_seed(recipe: Recipe, seed: int, sizes: Sizes, tests: tuple[Path, Path], 
     base = with_seed(recipe, recipe.seed + 1000 * (seed + 1))
     first, uniform, guided, merged = (work / f"{n}-{seed}" for n in ("first", "uniform", "guided", "merged"))
     run(base, first, episodes=sizes.first)
-    m0 = train(first, sizes.train_seconds, seed, held_out=HELD_OUT)
+    m0 = train(first, sizes.train_steps, seed, held_out=HELD_OUT)
     run(base, uniform, episodes=sizes.first + sizes.added)
     settings = GuideSettings(seed=seed)
     chosen = guided_recipe(base, recipe.name, open_dataset(first), sizes.added, settings)
     run(chosen, guided)
     merge([first, guided], merged)
-    models = {"first": m0, "uniform": train(uniform, sizes.train_seconds, seed, 0.1),
-              "guided": train(merged, sizes.train_seconds, seed, 0.1)}
+    models = {"first": m0, "uniform": train(uniform, sizes.train_steps, seed, 0.1),
+              "guided": train(merged, sizes.train_steps, seed, 0.1)}
     test, pool = tests
     _, pool_errors = error(pool, m0)
     ids = open_dataset(pool).episodes()["episode"].to_numpy()
@@ -138,8 +141,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--recipes", default="push_target,elastic_collision")
     parser.add_argument("--work", type=Path, help="keep the datasets here (default: a temporary folder)")
+    parser.add_argument("--sizes", help="N0,N1,test,pool,train_steps,balance_guide instead of the preset")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
+    if args.sizes:
+        n0, n1, test, pool, steps, guide = args.sizes.split(",")
+        sizes = Sizes(int(n0), int(n1), int(test), int(pool), int(steps), int(guide))
     seeds = args.seeds or (1 if args.quick else 3)
     names = args.recipes.split(",")[:1] if args.quick and args.recipes == parser.get_default("recipes") \
         else args.recipes.split(",")
@@ -164,7 +171,7 @@ def change(new: float, old: float) -> str:
 
 def print_tables(results: dict[str, list[dict]], balanced: dict, sizes: Sizes, seconds: float) -> None:
     print(f"\nN0 = {sizes.first} uniform episodes train M0; each arm adds {sizes.added}; every model "
-          f"{sizes.train_seconds:g} s of training; {HORIZON}-step rollout position error (m)\n")
+          f"{sizes.train_steps} training steps of {BATCH} windows; {HORIZON}-step rollout position error (m)\n")
     print("| recipe | seed | uniform test: M0 | uniform | guided | guided vs uniform "
           "| worst decile: M0 | uniform | guided | guided vs uniform | error model (CV R², rank corr.) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

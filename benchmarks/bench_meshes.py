@@ -6,8 +6,8 @@
 Decomposition: CoACD on Genesis' 42k-vertex bunny into an empty cache (a fresh `$XDG_CACHE_HOME`),
 then the same call in a fresh process state (the cache read). Stepping: each engine adapter's
 `run_batch` (MuJoCo on one thread; Genesis one batched scene of `--episodes` envs, built and warmed
-before timing), `--episodes` episodes of a body dropped from 0.2 m and pushed, as a 0.1 m box
-primitive (the bare engine's own shape, the baseline), the same cube as a mesh (its hull), the
+before timing), `--episodes` episodes of a body dropped from 0.2 m and pushed at 3/5 of the steps, as
+a 0.1 m box primitive (the bare engine's own shape, the baseline), the same cube as a mesh (its hull), the
 bunny's hull, the decomposed bunny and a generated mug (41 parts); env-steps per CPU second (the
 machine may be shared: CPU seconds move less than wall seconds between runs). `--quick`: 16
 episodes of 100 steps, a coarser decomposition (threshold 0.2).
@@ -44,7 +44,7 @@ scene:
       pos: [0, 0, 0.2]
       euler: [{{type: uniform, low: 0, high: 360}}, {{type: uniform, low: 0, high: 360}}, 0]
 actions:
-  - {{type: random_push, object: body, step: 150, impulse: 0.3}}
+  - {{type: random_push, object: body, step: {steps * 3 // 5}, impulse: 0.3}}
 """
 
 

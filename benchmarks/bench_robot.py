@@ -1,6 +1,6 @@
-"""push_cube on MuJoCo: a whole `factory run` against bare stepping of the same model with the same controls.
+"""push_cube on MuJoCo and Genesis: whole `factory run`s against bare stepping of the same model with the same controls.
 
-    .venv/bin/python benchmarks/bench_robot.py [--episodes 32] [--runs 3]
+    .venv/bin/python benchmarks/bench_robot.py [--episodes 32] [--runs 3] [--quick]
 
 `run`: `factory.run` of push_cube's first N episodes (one shard, Parquet + HDF5, the plain executor
 `factory run` uses) into a fresh folder, timed from the call to the manifest: sampling, the closed
@@ -9,7 +9,11 @@ engine's `run_batch` alone over the same episodes. `bare`: the joint targets tha
 replayed on the same configured models from the same initial states with `mj_step` for `record_every`
 steps per target and nothing else (no policy, IK, state reads, contacts, labels or writes), timed
 around the steps, on one thread. Best of `--runs` interleaved repetitions, with the engine's episodes on
-1 and 2 threads (`engine.threads`). Genesis refuses robot recipes for now: no Genesis column yet.
+1 and 2 threads (`engine.threads`). Then the same `run` and `simulate` on Genesis (CPU backend, the
+recipe's n_envs as one batched scene; its run includes building that scene, as MuJoCo's includes
+compiling its model, but not importing and initialising Genesis, a fixed cost per process), and the
+ratio of the two whole runs (issue 29's target: MuJoCo ≥ 3× Genesis).
+`--quick`: 8 episodes, one run.
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ sys.path.insert(0, str(ROOT))
 RECIPE = ROOT / "recipes" / "robot" / "push_cube.yaml"
 
 
-def _recipe(episodes: int, threads: int):
+def _recipe(episodes: int, engine: dict):
     from factory.recipe.loader import load_recipe
+    from factory.recipe.schema import Recipe
 
     recipe = load_recipe(RECIPE)
-    return recipe.model_copy(update={"outputs": recipe.outputs.model_copy(update={"shard_size": episodes}),
-                                     "engine": recipe.engine.model_copy(update={"threads": threads})})
+    data = recipe.model_dump(mode="json") | {"engine": engine}
+    data["outputs"]["shard_size"] = episodes
+    return Recipe.model_validate(data)
 
 
 def whole_run(recipe, episodes: int) -> tuple[float, str]:
@@ -75,7 +81,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--episodes", type=int, default=32)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="8 episodes, one run")
     args = parser.parse_args()
+    if args.quick:
+        args.episodes, args.runs = 8, 1
 
     import factory
     from engines.mujoco.engine import MuJoCoEngine
@@ -83,7 +92,7 @@ def main() -> None:
 
     rows = []
     for threads in (1, 2):
-        recipe = _recipe(args.episodes, threads)
+        recipe = _recipe(args.episodes, {"type": "mujoco", "threads": threads})
         engine = MuJoCoEngine(recipe)
         engine.open()
         specs = sample_episodes(recipe, list(range(args.episodes)))
@@ -96,14 +105,41 @@ def main() -> None:
             best["simulate"] = min(best["simulate"], simulate(engine, specs))
             best["bare"] = min(best["bare"], bare(engine, specs, actions))
         engine.close()
-        rows += [(threads, name, seconds) for name, seconds in best.items()]
+        rows += [(f"mujoco {threads}", name, seconds) for name, seconds in best.items()]
+    rows += genesis_rows(args.episodes, args.runs)
     steps = args.episodes * recipe.steps
-    print(f"push_cube on MuJoCo {mujoco.__version__}, {args.episodes} episodes x {recipe.steps} steps, "
-          f"best of {args.runs}; bare is one thread")
-    print(f"{'threads':>7} {'':10} {'seconds':>8} {'env-steps/s':>12} {'vs bare':>8}")
-    bare_s = {t: s for t, name, s in rows if name == "bare"}
-    for threads, name, seconds in rows:
-        print(f"{threads:7} {name:10} {seconds:8.2f} {steps / seconds:12,.0f} {bare_s[threads] / seconds:8.2f}")
+    print(f"push_cube on MuJoCo {mujoco.__version__} and Genesis {_genesis_version()} (CPU), {args.episodes} episodes "
+          f"x {recipe.steps} steps, best of {args.runs}; bare is MuJoCo on one thread")
+    print(f"{'engine':>10} {'':10} {'seconds':>8} {'env-steps/s':>12} {'vs bare':>8}")
+    bare_s = {e: s for e, name, s in rows if name == "bare"}
+    for label, name, seconds in rows:
+        ratio = f"{bare_s[label] / seconds:8.2f}" if label in bare_s else f"{'-':>8}"
+        print(f"{label:>10} {name:10} {seconds:8.2f} {steps / seconds:12,.0f} {ratio}")
+    runs = {e: s for e, name, s in rows if name == "run"}
+    for label in ("mujoco 1", "mujoco 2"):
+        print(f"whole run, Genesis / {label}: {runs['genesis'] / runs[label]:.1f}x (target >= 3)")
+
+
+def genesis_rows(episodes: int, runs: int) -> list[tuple[str, str, float]]:
+    """The whole run and the simulation alone on Genesis' CPU backend."""
+    from engines.genesis.engine import GenesisEngine
+    from factory.contract.sampling import sample_episodes
+
+    recipe = _recipe(episodes, {"type": "genesis", "backend": "cpu"})
+    best = {"run": np.inf, "simulate": np.inf}
+    for _ in range(runs):  # simulate first: `import genesis` and `gs.init` (once a process) stay out of the run
+        engine = GenesisEngine(recipe)
+        engine.open()
+        best["simulate"] = min(best["simulate"], simulate(engine, sample_episodes(recipe, list(range(episodes)))))
+        engine.close()
+        best["run"] = min(best["run"], whole_run(recipe, episodes)[0])
+    return [("genesis", name, seconds) for name, seconds in best.items()]
+
+
+def _genesis_version() -> str:
+    import genesis
+
+    return genesis.__version__
 
 
 if __name__ == "__main__":

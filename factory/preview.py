@@ -32,7 +32,7 @@ from factory.storage.manifest import read_manifest, write_manifest
 from factory.storage.opener import open_dataset
 
 MAX_FRAMES = 60
-CARD_FRAMES, CARD_FPS = 24, 8  # the card's preview: a short loop, a few seconds to draw
+CARD_FRAMES, CARD_FPS = 12, 6  # the card's preview: a 2-second loop, a second or two to draw
 FIGSIZE = (6.0, 3.0)
 DPI = 80
 VIEWS = (("top", 0, 1), ("side", 0, 2))  # title, horizontal axis, vertical axis (0 x, 1 y, 2 z)

@@ -1,5 +1,6 @@
 """What several test modules share: shipped recipes made small, a valid recipe to break, the sharded
-dataset's recipe, S3 options, and the two-sphere scene the physics tests run on every engine.
+dataset's recipe, S3 options, the two-sphere scene the physics tests run on every engine, and the
+robot push both robot engines run.
 
 Test modules import from here (and from `hand_made.py`, `unity_peer.py`), never from each other.
 """
@@ -29,6 +30,15 @@ def small(name: str, **update) -> Recipe:
 
 
 SHARDED_OUTPUTS = {"formats": list(FORMATS), "record_every": 2, "shard_size": 4}
+
+
+def robot_push(engine: str | dict, robot: dict | None = None, **update) -> Recipe:
+    """push_cube on `engine` (a name, or an `engine:` section) without its noise and random moves:
+    pushes whose every difference between engines is the physics'. `robot` replaces fields of its arm."""
+    data = shipped("robot/push_cube.yaml").model_dump(mode="json")
+    data["robots"][0]["policy"] |= {"noise": 0.0, "random_share": 0.0}
+    data["robots"][0] |= robot or {}
+    return Recipe.model_validate(data | {"engine": engine if isinstance(engine, dict) else {"type": engine}} | update)
 
 
 def sharded(**update) -> Recipe:

@@ -57,11 +57,16 @@ def front_matter(card: str) -> dict:
 def forge(root: Path, episode: int, change) -> None:
     """Rewrite `episode`'s states with `change` in every format and recompute every checksum and state
     hash to match: what a careful forger does."""
+    forge_rollout(root, episode, lambda r: replace(r, states=change(r.states.copy())))
+
+
+def forge_rollout(root: Path, episode: int, change) -> None:
+    """`forge` with `change` taking and returning the whole rollout (states, points, …)."""
     m, ds = manifest(root), Dataset(root)
     for entry in m["shards"]:
         if entry["episodes"][0] <= episode < entry["episodes"][1]:
-            records = [replace(r, rollout=replace(r.rollout, states=change(r.rollout.states.copy())))
-                       if r.index == episode else r for r in ds.records(range(*entry["episodes"]))]
+            records = [replace(r, rollout=change(r.rollout)) if r.index == episode else r
+                       for r in ds.records(range(*entry["episodes"]))]
             entry["files"] = write_shard(root, Shard(entry["id"], *entry["episodes"]), records, ds.layout,
                                          m["formats"])["files"]
     write_manifest(root, m)
@@ -255,6 +260,26 @@ def test_fluid_card(dam_break_dataset):
     assert verify(dam_break_dataset) == []
 
 
+@pytest.mark.genesis
+def test_compressed_liquid_fails_the_certificate(dam_break_dataset, tmp_path):
+    """A dam-break episode's last state squashed to half its height over the floor fails the volume figure.
+    (The clean full-length dam break reads 0.87-0.91 here, against 0.9: `volume_ratio` under-reads its
+    thin final pool, see docs/card.md; the squashed one reads far below that.)"""
+    root = Path(shutil.copytree(dam_break_dataset, tmp_path / "dam"))
+
+    def squashed(rollout):
+        pos = rollout.points["particle_pos"].copy()
+        floor = pos[0, :, 2].min()
+        pos[-1, :, 2] = floor + (pos[-1, :, 2] - floor) / 2
+        return replace(rollout, points={**rollout.points, "particle_pos": pos})
+
+    forge_rollout(root, 1, squashed)
+    cert = json.loads((root / VALIDITY).read_text())
+    ratio = next(f for f in cert["figures"] if f["name"] == "liquid volume ratio (lowest episode)")
+    assert not cert["passed"] and not ratio["passed"] and ratio["worst_episodes"][0] == 1
+    assert ratio["value"] < 0.7
+
+
 def test_momentum_residual_on_hand_made_contacts():
     from factory.certify.rigid import momentum_residuals
     from factory.checks import make_body
@@ -374,8 +399,9 @@ def test_card_and_verify_name_what_an_older_manifest_lacks(pushes_copy, capsys):
     note = ("does not record: git_commit, python, platform, quarantined, documents, counts.quarantined; "
             "no card or certificate: `factory card DATASET` writes them")
     assert note in capsys.readouterr().out
-    assert main(["card", str(pushes_copy)]) == 0
-    assert "certificate passed" in capsys.readouterr().out
+    assert main(["card", str(pushes_copy), "--no-preview"]) == 0
+    out = capsys.readouterr().out
+    assert "certificate passed" in out and "preview" not in out and not (pushes_copy / PREVIEW).exists()
     card = (pushes_copy / CARD).read_text()
     assert "- not recorded in this manifest: git commit, platform, python, quarantined, counts.quarantined" in card
     assert "- format version: `2`" in card and verify(pushes_copy) == []
@@ -424,3 +450,16 @@ def test_card_preview_replay_and_export_under_a_url(scheme, tmp_path, capsys):
     assert (tmp_path / "hf" / PREVIEW).read_bytes() == where.read_bytes(PREVIEW)
     if scheme == "memory":
         where.fs.rm(where.fs_root, recursive=True)
+
+
+def test_replay_of_a_dataset_it_cannot_write_is_verified_not_recorded(pushes, capsys, monkeypatch):
+    import factory.certify.documents
+
+    def read_only(where, replay):
+        raise PermissionError(13, "Permission denied", f"{where}/{VALIDITY}")
+
+    monkeypatch.setattr(factory.certify.documents, "record_replay", read_only)
+    assert main(["verify", str(pushes), "--replay-episodes", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "replay episode 0: identical" in out and "the replay is not recorded: [Errno 13] Permission denied" in out
+    assert "results" not in json.loads((pushes / VALIDITY).read_text())["replay"]

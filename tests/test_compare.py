@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from factory.cli import main
-from factory.compare import laws, metrics
+from factory.compare import laws, metrics, robots
 from factory.compare.runs import aligned, run_engine
 from factory.recipe.loader import parse_recipe
+
+ROBOT_SHORT = {"n_envs": 2, "episodes": 2}
 
 TINY = """\
 name: tiny_head_on
@@ -91,3 +93,38 @@ def test_compare_genesis_and_mujoco(tmp_path):
     assert summary["episodes"] == 8 and (tmp_path / "c" / "index.html").exists()
     assert summary["labels"]["mujoco"]["touched"]["agreement"] >= 0.9
     assert summary["divergence"]["mujoco"]["median"][0] == pytest.approx(0.0, abs=1e-4)  # same initial states
+
+
+def test_a_robot_engine_agrees_with_itself(tmp_path):
+    """Robot episodes on MuJoCo at two thread counts: no joint or tool gap, every robot label the same,
+    and the object laws left out (the actions are the arm's, not pushes)."""
+    from helpers import robot_push
+
+    recipe = robot_push("mujoco", **ROBOT_SHORT)
+    one = run_engine(recipe, "mujoco", 2, tmp_path / "a")
+    two = run_engine(recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"threads": 1})}),
+                     "mujoco", 2, tmp_path / "b")
+    same = robots.robot_comparison(*aligned([one, two]), recipe)
+    assert same["robots"]["arm"]["joint_gap_rad"]["max"] == 0.0 and same["robots"]["arm"]["tool_gap_m"]["max"] == 0.0
+    assert same["labels"]["pushed_to_target__cube"]["agreement"] == 1.0
+    assert same["labels"]["displacement__cube"]["mean_abs_difference"] == 0.0
+    assert same["labels"]["first_robot_contact__arm__cube"]["agreement"] == 1.0
+    assert all(law["n"] == 0 for law in laws.residuals(one, recipe).values())
+
+
+@pytest.mark.genesis
+def test_compare_a_robot_recipe_on_mujoco_and_genesis(tmp_path, capsys):
+    import yaml
+    from helpers import robot_push
+
+    path = tmp_path / "push.yaml"
+    path.write_text(yaml.safe_dump(robot_push("mujoco", **ROBOT_SHORT).model_dump(mode="json", exclude_none=True)))
+    assert main(["compare", str(path), "--engines", "mujoco,genesis", "--out", str(tmp_path / "c")]) == 0
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text())
+    arm = summary["robots"]["genesis"]["robots"]["arm"]
+    assert 0 < arm["joint_gap_rad"]["max"] < 0.02 and arm["tool_gap_m"]["max"] < 0.008  # measured 10 mrad, 2.4 mm
+    labels = summary["robots"]["genesis"]["labels"]
+    assert labels["pushed_to_target__cube"]["agreement"] == 1.0
+    assert labels["displacement__cube"]["mean_abs_difference"] < 0.005
+    assert "Robots" in (tmp_path / "c" / "index.html").read_text()
+    assert "arm: joint gap mean" in capsys.readouterr().out

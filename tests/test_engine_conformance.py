@@ -55,6 +55,20 @@ def test_unity_conforms():
     check_engine("unity", recipe(n_envs=4))
 
 
+@pytest.mark.parametrize("engine", [pytest.param(e, marks=marks) for e, marks in CHECKED.items()])
+def test_a_robot_recipe_conforms_on_every_engine_that_takes_one(engine):
+    """A short push: shapes, actions, contacts naming the arm's links, one episode alone as in its batch."""
+    from helpers import robot_push
+
+    if engine == "unity":  # its builds simulate impulses on rigid bodies: it refuses, saying so
+        pytest.importorskip("mlagents_envs")
+        check_refuses("unity", robot_push({"type": "unity", "behavior_name": "x"}), "robots")
+        return
+    recipe = robot_push(engine, steps=200, n_envs=2, episodes=2)
+    batch = check_engine(engine, recipe, alone=1)
+    assert batch[0].actions.shape == (20, 8) and all(len(r.contacts) for r in batch)
+
+
 def test_refusal_must_name_the_field():
     with pytest.raises(ConformanceError, match="accepted a recipe"):
         check_refuses("mujoco", _push_target("mujoco"), "kind")

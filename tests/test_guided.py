@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from helpers import shipped
 
@@ -147,11 +148,11 @@ def test_a_selection_of_the_wrong_length_is_refused():
 # ---------------------------------------------------------------- guided runs on MuJoCo
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
-    """A recipe file, and a 48-episode guide dataset of it with a model trained for 4 s."""
+    """A recipe file, and a 48-episode guide dataset of it with a model trained for 2 s."""
     root = tmp_path_factory.mktemp("guided")
     (root / "recipe.yaml").write_text(yaml.safe_dump(RECIPE.model_dump(mode="json"), sort_keys=False))
     assert main(["run", str(root / "recipe.yaml"), "--out", str(root / "guide"), "--quiet"]) == 0
-    assert main(["train", str(root / "guide"), "--train-seconds", "4"]) == 0
+    assert main(["train", str(root / "guide"), "--train-seconds", "2"]) == 0
     return root
 
 
@@ -195,9 +196,15 @@ def test_the_same_guide_and_seed_give_the_same_bytes(work, guided_run, tmp_path)
     assert _data_bytes(tmp_path / "again") == _data_bytes(guided_run)
 
 
-def test_an_interrupted_guided_run_resumes_to_the_same_bytes(work, guided_run, tmp_path):
+def test_an_interrupted_guided_run_resumes_to_the_same_bytes(work, guided_run, tmp_path, monkeypatch):
     """The second shard's files and receipt gone and no manifest: the rerun takes the recorded selection
-    (without fitting again) and writes what the uninterrupted run wrote."""
+    (without fitting again: a fit would fail here) and writes what the uninterrupted run wrote."""
+    import factory.guide.select
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a resumed guided run fitted its error model again")
+
+    monkeypatch.setattr(factory.guide.select, "choose_regressor", no_fit)
     out = Path(shutil.copytree(guided_run, tmp_path / "ds"))
     gone = [*out.rglob("shard-00001*"), out / "manifest.json"]
     assert len(gone) == 6  # its three Parquet tables and HDF5 file (of two shards), its receipt, the manifest
@@ -230,6 +237,15 @@ def test_a_guide_of_another_recipe_is_refused_with_exit_2(work, tmp_path, capsys
     err = capsys.readouterr().err
     assert code == 2 and "--guided-by" in err and "ball.vel.x" in err and "left.vel.x" in err
     assert not out.exists()
+
+
+def test_the_command_line_defaults_are_the_settings_defaults():
+    from dataclasses import fields
+
+    from factory.cli.guide import _DEFAULTS
+    from factory.guide.select import GuideSettings
+
+    assert {f.name: f.default for f in fields(GuideSettings) if f.name in _DEFAULTS} == _DEFAULTS
 
 
 def test_bad_guide_settings_are_refused_with_exit_2(work, tmp_path, capsys):
@@ -276,14 +292,34 @@ def test_the_report_weights_a_guided_dataset_only(work, guided_run):
 # ---------------------------------------------------------------- factory loop
 def test_the_loop_scores_both_arms_on_the_same_test_episodes(work, tmp_path):
     out = tmp_path / "loop"
-    assert main(["loop", str(work / "recipe.yaml"), "--rounds", "1", "--episodes", "40", "--test-episodes", "12",
-                 "--out", str(out), "--guide-train-seconds", "2", "--pool", "4"]) == 0
+    assert main(["loop", str(work / "recipe.yaml"), "--rounds", "1", "--episodes", "34", "--test-episodes", "8",
+                 "--out", str(out), "--train-steps", "5", "--pool", "4"]) == 0
     result = json.loads((out / "loop.json").read_text())
-    assert [r["episodes"] for r in result["rounds"]] == [40, 80]
+    for name in ("uniform-0", "uniform-1", "guided-1"):  # a step budget: the same for every model
+        assert torch.load(out / name / "report" / "model.pt", weights_only=False)["steps"] == 5
+    assert [r["episodes"] for r in result["rounds"]] == [34, 68]
     assert result["rounds"][0]["uniform"] == result["rounds"][0]["guided"]  # round 0: one model, one dataset
     for arm in ("uniform", "guided"):
         assert 0 < result["rounds"][1][arm]["rollout"] < 1
-    assert open_dataset(out / "uniform-1").manifest["counts"]["episodes"] == 80
+    assert open_dataset(out / "uniform-1").manifest["counts"]["episodes"] == 68
     weights = open_dataset(out / "guided-1").importance_weights()
-    assert weights[:40].tolist() == [1.0] * 40 and np.ptp(weights[40:]) > 0
-    assert (out / "index.html").read_text().count("<tr>") == 3 and (out / "loop.png").stat().st_size > 0
+    assert weights[:34].tolist() == [1.0] * 34 and np.ptp(weights[34:]) > 0
+    page = (out / "index.html").read_text()
+    assert page.count("<tr>") == 3 and "trained for 5 steps" in page and (out / "loop.png").stat().st_size > 0
+
+
+def test_a_particle_model_is_scored_per_episode(dam_break_dataset, tmp_path):
+    """The guide's per-episode errors for the particle model (fluid and cloth datasets): one finite, positive
+    one-step and rollout error per episode, in the order asked."""
+    from factory.model.episode_errors import episode_errors
+    from factory.model.particle_train import train_particles
+    from factory.model.split import Split
+    from factory.model.train import TrainConfig
+
+    ds = open_dataset(dam_break_dataset)
+    checkpoint = tmp_path / "model.pt"
+    train_particles(ds, Split(train=[0], val=[1], test=[], ood=[]), TrainConfig(epochs=1), out=checkpoint)
+    errors = episode_errors(ds, checkpoint, [0, 1], horizon=5)
+    assert errors.episodes.tolist() == [0, 1] and errors.horizon == 5
+    assert np.all(np.isfinite(errors.one_step)) and np.all(errors.one_step > 0)
+    assert np.all(np.isfinite(errors.rollout)) and np.all(errors.rollout > 0)

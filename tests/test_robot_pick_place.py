@@ -3,16 +3,22 @@ hand-made arrays, and the refusal of a pick without a gripper."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from robot_scenes import PUSH, RECIPE, run
 
 from factory.contract.rollout import Contacts, Layout
 from factory.errors import RecipeError
+from factory.generate.conformance import check_engine
 from factory.labels.grasp import pick_place_labels
 from factory.labels.pose import UPRIGHT_COS
 from factory.recipe.loader import parse_recipe
 
+ROOT = Path(__file__).resolve().parent.parent
 PICK = ("policy: {type: pick_place, object: cube, place: [{type: uniform, low: 0.1, high: 0.2}, "
         "{type: uniform, low: -0.2, high: -0.1}, 0.025]}")
 PICK_RECIPE = RECIPE.replace(PUSH, PICK).replace("steps: 1000", "steps: 1600").replace("mass: 0.2", "mass: 0.1")
@@ -82,8 +88,22 @@ def test_pick_place_labels_a_cube_left_on_its_side_toppled():
     assert labels["toppled__cube"] and not labels["grasped__cube"] and labels["placed__cube"]
 
 
-def test_a_pick_place_for_a_robot_without_a_gripper_is_refused_at_its_line():
+NO_GRIPPER = ("line 27: robots.0.policy.type: a 'pick_place' policy grasps with the robot's gripper, and this "
+              "robot has none")
+
+
+def test_a_pick_place_for_a_robot_without_a_gripper_is_refused_at_its_line(tmp_path):
     text = PICK_RECIPE.replace("    gripper: {actuator: actuator8, open: 255, closed: 0}\n", "")
-    with pytest.raises(RecipeError, match=r"line 27: robots.0.policy.type: a 'pick_place' policy grasps with the "
-                                          r"robot's gripper, and this robot has none"):
+    with pytest.raises(RecipeError, match=NO_GRIPPER):
         parse_recipe(text)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "factory.cli", "run", str(recipe), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and NO_GRIPPER in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_mujoco_keeps_the_engine_contract_with_a_pick_place():
+    batch = check_engine("mujoco", parse_recipe(PICK_RECIPE.replace("steps: 1600", "steps: 400").replace(
+        "n_envs: 4", "n_envs: 2")))
+    assert len(batch) == 2 and batch[0].actions.shape == (40, 8)

@@ -3,6 +3,7 @@ the robot or the recipe is refused at load with its field and line."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from robot_scenes import PUSH, RECIPE, run
 
+from factory.cli import main
 from factory.errors import RecipeError
 from factory.recipe.loader import parse_recipe
+from factory.recipe.robots import robot_file_table
 
 ROOT = Path(__file__).resolve().parent.parent
 PUSHES = RECIPE.replace("steps: 1000", "steps: 400")
@@ -57,6 +60,12 @@ def test_a_replay_retraces_the_episodes_whose_actions_it_reads(recorded):
         assert np.abs(cube[0] - cube[1]).max() < 1e-6 and original.episode_labels["displacement__cube"] > 0.05
 
 
+def test_the_manifest_lists_the_replay_file_with_its_sha256(recorded):
+    path = recorded[2]
+    files = robot_file_table(parse_recipe(replay_recipe(path)).robots)["arm"]
+    assert files[1] == {"role": "replay", "file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
 def test_a_replay_file_that_does_not_fit_is_refused_with_its_field_and_line(recorded, tmp_path):
     layout, records, _ = recorded
     names, actions = layout.action_names, {0: records[0].rollout.actions}
@@ -81,3 +90,16 @@ def test_a_missing_replay_file_exits_2_and_writes_nothing(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "robots.0.policy.file: cannot read" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_replaying_a_stored_dataset_without_its_replay_file_is_one_plain_line(recorded, tmp_path, capsys):
+    actions = tmp_path / "actions.parquet"
+    actions.write_bytes(recorded[2].read_bytes())
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(replay_recipe(actions).replace("episodes: 4", "episodes: 2"))
+    assert main(["run", str(recipe), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    actions.unlink()
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "out"), "--replay", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read {actions}: No such file") and len(err.strip().splitlines()) == 1

@@ -110,10 +110,10 @@ def test_tracking_fails_on_shuffled_commands(push_cube):
     assert kept < 0.1 < shuffled  # QualityOptions.max_tracking_error
 
 
-def test_factory_report_runs_on_push_cube(push_cube, tmp_path):
-    done = factory("report", str(push_cube), "--train-seconds", "4", "--out", str(tmp_path / "r"))
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
+def test_factory_report_runs_on_push_cube(push_cube, tmp_path, capfd):
+    code = main(["report", str(push_cube), "--train-seconds", "2", "--epochs", "1", "--out", str(tmp_path / "r")])
+    err = capfd.readouterr().err
+    assert code == 0 and "Traceback" not in err, err
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     c = summary["checks"]
     assert c["tracking"]["arm"]["unit"] == "rad" and 0 < c["tracking"]["arm"]["median"] < 0.1
@@ -126,19 +126,21 @@ def test_factory_report_runs_on_push_cube(push_cube, tmp_path):
     assert "joint_q" in one["model"]["rmse"] and (tmp_path / "r" / "index.html").is_file()
 
 
-def test_one_robot_episode_through_every_command(tmp_path, capfd):
-    """A 1-episode reach (commanded in ee_delta) through verify, card, preview, every export and the report."""
+@pytest.mark.parametrize("recipe", sorted(p.name for p in (ROOT / "recipes" / "robot").glob("*.yaml")))
+def test_one_robot_episode_through_every_command(recipe, tmp_path, capfd):
+    """Every shipped robot recipe at 1 episode through verify, card, preview, every export and the report."""
     out = str(tmp_path / "one")
-    commands = [["run", "recipes/robot/random_reach.yaml", "--episodes", "1", "--out", out, "--quiet"],
+    commands = [["run", f"recipes/robot/{recipe}", "--episodes", "1", "--out", out, "--quiet"],
                 ["verify", out], ["card", out], ["preview", out, "--episode", "0"],
                 *[["export", out, "-f", fmt, "--out", str(tmp_path / fmt), "--quiet"] for fmt in EXPORTERS],
-                ["report", out, "--train-seconds", "2"]]
+                ["report", out, "--train-seconds", "2", "--epochs", "1"]]
     for command in commands:
         code = main(command)
         err = capfd.readouterr().err
         assert code == 0 and "Traceback" not in err, (command, err)
     summary = json.loads((tmp_path / "one" / "report" / "summary.json").read_text())
-    assert summary["checks"]["tracking"]["arm"]["unit"] == "m"
+    space = load_recipe(ROOT / "recipes" / "robot" / recipe).robots[0].action_space
+    assert summary["checks"]["tracking"]["arm"]["unit"] == ("m" if space == "ee_delta" else "rad")
     assert summary["not_computed"]  # nothing to test on: said, not a traceback
 
 
@@ -187,3 +189,14 @@ def test_a_robot_preview_draws_the_arm(push_cube, monkeypatch):
     drawn = chain_grey(preview._draw_frames(ds, ep))
     monkeypatch.setattr(preview, "_arms", lambda *_: [])
     assert chain_grey(preview._draw_frames(ds, ep)) < drawn / 3  # the links' grey: text and axes have some too
+
+
+def test_train_then_evaluate_a_robot_checkpoint(push_cube, tmp_path, capfd):
+    ckpt = tmp_path / "robot.pt"
+    assert main(["train", str(push_cube), "--train-seconds", "1", "--epochs", "1", "--out", str(ckpt)]) == 0
+    assert torch.load(ckpt, weights_only=False)["kind"] == "robot"
+    capfd.readouterr()
+    assert main(["evaluate", str(push_cube), "--model", str(ckpt), "--json"]) == 0
+    result = json.loads(capfd.readouterr().out)
+    one = result["test"]["one_step"]
+    assert {"model", "linear"} <= set(one) and "joint_dq" in one["model"]["rmse"]

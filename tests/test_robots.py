@@ -3,6 +3,8 @@ bad robot recipe is refused with its field and line before anything is written."
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -22,8 +24,9 @@ from robot_scenes import HELD_BOUND, MOVING_BOUND, PANDA, PUSH, RECIPE, WALK, ru
 
 from engines.mujoco.engine import MuJoCoEngine
 from factory.errors import EngineUnsupported, RecipeError
-from factory.generate.conformance import check_engine, check_refuses
+from factory.generate.conformance import check_engine
 from factory.recipe.loader import parse_recipe
+from factory.recipe.robot_file import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
@@ -108,14 +111,9 @@ def test_mujoco_keeps_the_engine_contract_with_a_robot():
     recipe = parse_recipe(RECIPE.replace("steps: 1000", "steps: 200").replace("n_envs: 4", "n_envs: 2"))
     batch = check_engine("mujoco", recipe)
     assert len(batch) == 2 and batch[0].actions.shape == (20, 8)
-    check_refuses("genesis", parse_recipe(RECIPE.replace("engine: mujoco", "engine: genesis")), "robots")
 
 
-def test_genesis_and_unity_refuse_robot_recipes_saying_why():
-    from engines.genesis.engine import GenesisEngine
-
-    with pytest.raises(EngineUnsupported, match="robots: the Genesis adapter does not load robots yet"):
-        GenesisEngine(parse_recipe(RECIPE.replace("engine: mujoco", "engine: genesis")))
+def test_unity_refuses_robot_recipes_saying_why():
     unity = pytest.importorskip("engines.unity.engine")
     with pytest.raises(EngineUnsupported, match=r"robots: the Unity adapter's builds .* no articulated robot"):
         unity.UnityEngine(parse_recipe(RECIPE.replace("engine: mujoco", "engine: {type: unity, behavior_name: x}")))
@@ -171,7 +169,13 @@ def test_push_cube_runs_inspects_and_verifies(push_cube):
     inspected = factory("inspect", str(push_cube))
     assert inspected.returncode == 0, inspected.stderr
     assert "pushed_to_target__cube" in inspected.stdout
-    assert "arm.joint1.target" in (push_cube / "manifest.json").read_text()
+    manifest = json.loads((push_cube / "manifest.json").read_text())
+    assert "arm.joint1.target" in manifest["features"]["action"]["names"]
+    assert manifest["features"]["action"]["unit"] == ("arm: joint position targets (rad, m), then the gripper "
+                                                      "(0 open .. 1 closed)")
+    panda = resolve("assets/xml/franka_emika_panda/panda.xml", "genesis")
+    assert manifest["robot_files"] == {"arm": [{"role": "robot", "file": str(panda),
+                                                "sha256": hashlib.sha256(panda.read_bytes()).hexdigest()}]}
     verified = factory("verify", str(push_cube))
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

@@ -32,11 +32,13 @@ def _sweep(recipe: Recipe, tmp_path: Path, capfd, engines: str | None = None) ->
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     ds = str(tmp_path / "ds")
+    # the run draws the card's preview; card and merge leave it out (the same drawing, seconds each)
     commands = [["validate", str(path)], ["run", str(path), "--out", ds, "--quiet"], ["inspect", ds], ["verify", ds],
+                ["card", ds, "--no-preview"],
                 ["preview", ds, "--episode", "1"], ["probes", ds, "--out", str(tmp_path / "probes.jsonl")],
                 ["report", ds, "--train-seconds", "2", "--epochs", "1"],
                 *[["export", ds, "-f", fmt, "--out", str(tmp_path / fmt), "--quiet"] for fmt in EXPORTERS],
-                ["merge", ds, ds, "--out", str(tmp_path / "merged"), "--quiet"]]
+                ["merge", ds, ds, "--out", str(tmp_path / "merged"), "--quiet", "--no-preview"]]
     if engines:
         commands.append(["compare", str(path), "--engines", engines, "--out", str(tmp_path / "compare")])
     for command in commands:

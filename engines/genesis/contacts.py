@@ -1,7 +1,9 @@
 """Read Genesis contacts for every env at once and hand them out per episode.
 
 Genesis reports contacts per geom pair with the force on geom A as `-force`; the reader maps
-links to the layout's body indices and keeps only the live contacts of each env.
+links to the layout's body indices and keeps only the live contacts of each env. A robot's links
+are bodies named `robot/link`; as on MuJoCo, its self-contacts and its root on the ground it stands
+on are not recorded.
 """
 
 from __future__ import annotations
@@ -20,6 +22,26 @@ class ContactReader:
         for body, entity in enumerate(entities):
             for link in entity.links:
                 self._body_of_link[link.idx] = body
+        self._skip = self._robot_links(built, layout) if built.robots else None
+
+    def _robot_links(self, built, layout: Layout) -> np.ndarray:
+        """Map the robots' colliding links to their bodies; the body pairs not recorded (the last row and
+        column stand for links of no body)."""
+        robots = dict(zip((r.name for r in layout.robots), built.robots, strict=True))
+        n = len(layout.bodies)
+        skip = np.zeros((n + 1, n + 1), bool)
+        skip[-1, :] = skip[:, -1] = True
+        links = []
+        for body, name in enumerate(layout.bodies):
+            owner, _, link = name.partition("/")
+            if owner in robots:
+                entity = robots[owner]
+                self._body_of_link[next(li.idx for li in entity.links if li.name == link)] = body
+                links.append(body)
+                if link == entity.base_link.name and layout.bodies[0] == "ground":
+                    skip[body, 0] = skip[0, body] = True
+        skip[np.ix_(links, links)] = True
+        return skip
 
     def read(self, step: int) -> tuple[np.ndarray, Contacts]:
         """Contacts live after the last `scene.step()`, tagged with recorded step `step`.
@@ -30,6 +52,9 @@ class ContactReader:
         n = data["n_contacts"].cpu().numpy().reshape(-1)
         capacity = data["link_a"].shape[-1]
         live = np.arange(capacity)[None, :] < n[:, None]
+        if self._skip is not None:
+            live &= ~self._skip[self._body_of_link[data["link_a"].cpu().numpy()],
+                                self._body_of_link[data["link_b"].cpu().numpy()]]
         env, slot = np.nonzero(live)
         if len(env) == 0:
             return env, Contacts.empty()

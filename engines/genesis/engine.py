@@ -18,6 +18,8 @@ import numpy as np
 from engines.genesis.cameras import Film, check_cameras, renderer
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
+from engines.genesis.robot_episode import RobotDriver
+from engines.genesis.robot_scene import action_names, robot_blocks, robot_links, robot_parts
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
 from factory.contract.cameras import camera_blocks
 from factory.contract.engine import EngineInfo
@@ -27,7 +29,7 @@ from factory.contract.sampling import (
     transition_impulses,
     transition_velocities,
 )
-from factory.errors import EngineUnsupported, SimulationError
+from factory.errors import SimulationError
 from factory.recipe.containers import Tilt, movers
 from factory.recipe.distributions import is_random
 from factory.recipe.scene_fields import scene_fields
@@ -103,6 +105,9 @@ def layout_of(recipe: Recipe) -> Layout:
     objects = tuple(o.name for o in recipe.scene.objects)
     bodies = (("ground",) if recipe.scene.ground else ()) + objects
     record_dt = recipe.dt * recipe.outputs.record_every
+    if recipe.robots:  # robot links join the bodies; the robots' commands are the action
+        return Layout(objects, bodies + robot_links(recipe), record_dt, robots=robot_blocks(recipe),
+                      action_names_override=tuple(n for r in recipe.robots for n in action_names(r)))
     if recipe.kind == "collision":
         return Layout(objects, bodies, record_dt)
     prefix = "particle" if recipe.kind == "fluid" else "vertex"
@@ -123,9 +128,6 @@ class GenesisEngine:
     shares_scene = True  # geometry, particle spacing and materials are fixed when the scene is built
 
     def __init__(self, recipe: Recipe):
-        if recipe.robots:
-            raise EngineUnsupported("robots: the Genesis adapter does not load robots yet (MuJoCo runs them first; "
-                                    "Genesis support is still to come): use engine: mujoco")
         if recipe.cameras:
             check_cameras(recipe)
         check_representable(recipe)
@@ -148,6 +150,7 @@ class GenesisEngine:
                                       "from `factory.scene_fields.pin_scene` (the runner does)")
             gs = _genesis(_config(self.recipe).backend)
             self._built = build_scene(gs, self.recipe, self.recipe.n_envs)
+            self._robots = self._robot_driver() if self.recipe.robots else None  # its gains before the checkpoint
             with _errors_only():  # Genesis warns that a checkpoint leaves the cameras out: they stay in the scene
                 self._pristine = _checkpoint(gs, self._built.scene)
             self._movable = [i for i, o in enumerate(self.recipe.scene.objects) if not o.fixed]
@@ -175,6 +178,8 @@ class GenesisEngine:
         _restore(built.scene, self._pristine)
         self._set_initial_state(padded)
         self._points.start(padded)
+        if self._robots is not None:
+            self._robots.start(padded)
 
         pushes = self._push_schedule(padded)
         velocities = np.stack([s.velocities for s in padded])  # (B, steps, n_moves, 3)
@@ -189,6 +194,8 @@ class GenesisEngine:
         for step in range(recipe.steps):
             if self._points.moves:
                 self._points.before_step(step, velocities[:, step])
+            if self._robots is not None and step % every == 0:  # closed loop: the policies read the state
+                self._robots.command(step // every)
             for _ in range(built.reads):
                 if step in pushes:  # a wrench lasts one Genesis step: held over the whole recipe step
                     solver.apply_links_external_wrench(force=pushes[step], links_idx=self._movable_links)
@@ -203,8 +210,9 @@ class GenesisEngine:
         # Non-finite states stay in their rollouts: the runner quarantines those episodes one by one,
         # so one blown-up env does not cost the rest of its batch.
         per_env = self._contacts.split(contact_parts, n_envs)
-        rollouts = [Rollout(spec.index, states[b], self._actions(spec), per_env[b],
-                            {name: values[b] for name, values in points.items()}, self._points.index)
+        robots = self._robots
+        rollouts = [Rollout(spec.index, states[b], robots.episode_actions(b) if robots else self._actions(spec),
+                            per_env[b], {name: values[b] for name, values in points.items()}, self._points.index)
                     for b, spec in enumerate(specs)]
         film = self._film
         return rollouts if film is None else [replace(r, frames=film.film(r, s)) for r, s in zip(rollouts, specs,
@@ -216,8 +224,19 @@ class GenesisEngine:
             return transition_impulses(spec.forces, self.recipe.dt, every)
         return transition_velocities(spec.velocities, every)
 
+    def _robot_driver(self) -> RobotDriver:
+        assert self._built is not None
+        parts = tuple(robot_parts(r, e, b) for r, e, b in zip(self.recipe.robots, self._built.robots,
+                                                                self.layout.robots, strict=True))
+        movable = {o.name: e.base_link.idx for o, e in zip(self.recipe.scene.objects, self._built.objects, strict=True)
+                   if not o.fixed}
+        return RobotDriver(self.recipe, self._built.scene.sim.rigid_solver, parts, movable)
+
     def _record(self, k: int, states: np.ndarray, points: dict[str, np.ndarray]) -> None:
-        states[:, k] = self._read_state()
+        objects = self._read_state()
+        states[:, k, :objects.shape[1]] = objects
+        if self._robots is not None:
+            states[:, k, objects.shape[1]:] = self._robots.blocks()
         if points:
             pos, vel = self._points.read()
             points[self.layout.points[0]][:, k] = pos

@@ -72,6 +72,11 @@ class RobotEpisodes:
                 d.ctrl[part.gripper] = part.recipe.gripper.closed
             for equality, qadr in part.holds:
                 m.eq_data[equality, 0] = d.qpos[qadr]  # q = its start (the polynomial's constant)
+        carries = [p.carry for p in self.scene.robots if p.carry is not None]
+        if carries:  # a tilt's container: held where it starts
+            mujoco.mj_kinematics(m, d)
+            for equality in carries:
+                _weld_as_is(m, d, equality)
         mujoco.mj_forward(m, d)
         quats = [d.xquat[p.ee].copy() for p in self.scene.robots]  # IK holds the first orientation
         tools = [ik.tool_point(d, p) for p in self.scene.robots]
@@ -128,7 +133,8 @@ class RobotEpisodes:
                 tool = ik.forward(m, scratch, d.qpos, part, np.asarray(joints))
             return np.append(tool - ik.tool_point(d, part), command.yaw - ik.yaw(d.xquat[part.ee], quat))
         if joints is None:
-            joints = ik.solve(m, scratch, d.qpos, part, np.asarray(tool), ik.turned(quat, command.yaw))
+            first = quat if command.turn is None else ik.rotated(command.turn, quat)
+            joints = ik.solve(m, scratch, d.qpos, part, np.asarray(tool), ik.turned(first, command.yaw))
         if space == "joint_velocity":  # reach the target in one recorded step
             return (joints - q) / (self.recipe.dt * self.recipe.outputs.record_every)
         return joints if space == "joint_position" else joints - q
@@ -155,3 +161,13 @@ class RobotEpisodes:
         """Every robot's state block: joint positions, joint velocities, tool point, ee orientation."""
         return np.concatenate([np.concatenate([d.qpos[p.qadr], d.qvel[p.dadr], ik.tool_point(d, p), d.xquat[p.ee]])
                                for p in self.scene.robots]).astype(np.float32)
+
+
+def _weld_as_is(m: mujoco.MjModel, d: mujoco.MjData, equality: int) -> None:
+    """Set a weld's relative pose to its two bodies' pose now (body2 in body1's frame), so it holds them so."""
+    one, two = m.eq_obj1id[equality], m.eq_obj2id[equality]
+    inverse = np.zeros(4)
+    mujoco.mju_negQuat(inverse, d.xquat[one])
+    m.eq_data[equality, 0:3] = 0.0  # the anchor: body2's origin
+    m.eq_data[equality, 3:6] = d.xmat[one].reshape(3, 3).T @ (d.xpos[two] - d.xpos[one])
+    mujoco.mju_mulQuat(m.eq_data[equality, 6:10], inverse, d.xquat[two])

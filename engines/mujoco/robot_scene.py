@@ -23,10 +23,11 @@ from engines.mujoco.mjcf import SENSOR_DATA, SceneModel, scene_model
 from engines.mujoco.urdf import HOLD, robot_spec
 from factory.contract.rollout import RobotBlock
 from factory.errors import EngineUnsupported
-from factory.recipe.robots import JointVelocity, Robot
+from factory.recipe.robots import JointVelocity, Robot, TiltPolicy
 from factory.recipe.schema import Recipe
 
 LINK_SLOTS = 4  # contacts a (link, body) sensor reports per step
+CARRY = "carries"  # the name of the weld holding a tilt's container to the hand: `arm/carries`
 _ONE_DOF = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
 
 
@@ -44,6 +45,7 @@ class RobotParts:
     ee: int  # body id of the end-effector link
     gripper: int | None  # actuator id
     holds: tuple[tuple[int, int], ...] = ()  # (equality id, qpos address) of each joint held where it starts
+    carry: int | None = None  # the weld holding a tilt's container to the ee link
 
     @property
     def action_names(self) -> list[str]:
@@ -76,6 +78,8 @@ def robot_scene(recipe: Recipe) -> RobotScene:
         frame.attach_body(root, f"{robot.name}/", "")
         if scene.bodies[:1] == ("ground",):
             spec.add_exclude(bodyname1=roots[robot.name], bodyname2="world")
+        if isinstance(robot.policy, TiltPolicy):
+            _carry(spec, robot, robot.policy.object)
     model = spec.compile()
     links = _collidable_links(model, recipe)
     bodies = scene.bodies + tuple(links)
@@ -85,9 +89,10 @@ def robot_scene(recipe: Recipe) -> RobotScene:
         for other in scene.bodies:
             if other == "ground" and link == roots[owner]:
                 continue
+            one_geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, other) >= 0  # a mesh: a geom per part
             spec.add_sensor(type=mujoco.mjtSensor.mjSENS_CONTACT, objtype=mujoco.mjtObj.mjOBJ_BODY, objname=link,
-                            reftype=mujoco.mjtObj.mjOBJ_GEOM, refname=other,
-                            intprm=[_data_bits(), 0, LINK_SLOTS])
+                            reftype=mujoco.mjtObj.mjOBJ_GEOM if one_geom else mujoco.mjtObj.mjOBJ_BODY,
+                            refname=other, intprm=[_data_bits(), 0, LINK_SLOTS])
             pairs.append((bodies.index(other), bodies.index(link)))
             slots.append(LINK_SLOTS)
     model = spec.compile()
@@ -95,6 +100,16 @@ def robot_scene(recipe: Recipe) -> RobotScene:
     for part in parts:
         _set_gains(model, part)
     return RobotScene(model, SceneModel(scene.xml, bodies, tuple(pairs), tuple(slots), scene.geom_pairs), parts)
+
+
+def _carry(spec: mujoco.MjSpec, robot: Robot, obj: str) -> None:
+    """Weld `obj` to the robot's ee link (at the pose each episode starts them in: `RobotEpisodes`), and
+    let none of the robot's links collide with what it holds."""
+    spec.add_equality(name=f"{robot.name}/{CARRY}", type=mujoco.mjtEq.mjEQ_WELD, objtype=mujoco.mjtObj.mjOBJ_BODY,
+                      name1=f"{robot.name}/{robot.ee_link}", name2=obj)
+    for body in spec.bodies:
+        if body.name.startswith(f"{robot.name}/"):
+            spec.add_exclude(bodyname1=body.name, bodyname2=obj)
 
 
 @cache
@@ -143,6 +158,7 @@ def _parts(model: mujoco.MjModel, robot: Robot) -> RobotParts:
         gripper=model.actuator(f"{n}/{robot.gripper.actuator}").id if robot.gripper else None,
         holds=tuple((e, int(model.jnt_qposadr[model.eq_obj1id[e]])) for e in range(model.neq)
                     if model.equality(e).name.startswith(f"{n}/{HOLD}")),
+        carry=model.equality(f"{n}/{CARRY}").id if isinstance(robot.policy, TiltPolicy) else None,
     )
 
 

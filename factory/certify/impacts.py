@@ -33,9 +33,6 @@ class Run:
     normal: np.ndarray  # (3,) unit
     approach: float  # m/s: |(v_a − v_b) · normal| at state first − 1 (0 where unknown)
 
-    def __contains__(self, step: int) -> bool:
-        return self.first <= step <= self.last
-
 
 def body_velocity(states: np.ndarray, layout: Layout, index: int) -> np.ndarray | None:
     """(T+1, 3) linear velocity of body `index`; zeros for the ground, None for a robot link (its

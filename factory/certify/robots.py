@@ -15,21 +15,25 @@ from factory.contract.rollout import Layout
 from factory.labels.robot import tracking_error
 from factory.recipe.robots import Robot
 
-MAX_TRACKING = 0.95  # median share of a command's way left: measured 0.82-0.86 on the shipped robot recipes
+MAX_TRACKING = 0.95  # median share of a command's way left: an arm that follows covers a part of each way
 MIN_WAY = 1e-6  # rad or m: a command this close to where the arm is asks for nothing
 
 
 def command_way(layout: Layout, robot: Robot, states: np.ndarray, actions: np.ndarray, action_start: int
                 ) -> np.ndarray:
     """(T,) how far each action asked the arm to go: the largest |target − q(t)| over the actuated
-    joints (rad or m), or for `ee_delta` the length of the asked tool displacement (m)."""
+    joints (rad or m; for `joint_velocity` |target − dq(t)|, rad/s or m/s), or for `ee_delta` the length
+    of the asked tool displacement (m)."""
     if robot.action_space == "ee_delta":
         return np.linalg.norm(actions[:, action_start:action_start + 3], axis=-1)
     start, _ = layout.robot_span(robot.name)
     block = next(b for b in layout.robots if b.name == robot.name)
     cols = [start + block.joints.index(j) for j in robot.actuated]
     asked = actions[:, action_start:action_start + len(cols)]
-    return np.abs(asked - states[:-1, cols] if robot.action_space == "joint_position" else asked).max(axis=-1)
+    if robot.action_space == "joint_delta":
+        return np.abs(asked).max(axis=-1)
+    now = states[:-1, [c + len(block.joints) for c in cols] if robot.action_space == "joint_velocity" else cols]
+    return np.abs(asked - now).max(axis=-1)
 
 
 def tracking_ratios(layout: Layout, robots: tuple[Robot, ...], states: np.ndarray, actions: np.ndarray

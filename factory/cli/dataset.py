@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from factory.cli.options import FORMAT_CHOICE, add_storage_options, where
+from factory.cli.options import FORMAT_CHOICE, add_preview_option, add_storage_options, preview_card, where
 
 if TYPE_CHECKING:
     from factory.storage.location import Location
@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(Hugging Face front matter, scenario, distributions, certificate, provenance) and list "
                        "both in the manifest. A run writes them itself; this redoes them, e.g. for an older dataset.")
     p.add_argument("dataset", help="dataset folder or URL")
+    add_preview_option(p)
     add_storage_options(p)
     p.set_defaults(func=_card)
 
@@ -84,6 +85,7 @@ def _replay(location: Location, count: int, named: tuple[int, ...]) -> list[str]
     from pydantic import ValidationError
 
     from factory.certify.documents import record_replay, stored_certificate, why
+    from factory.errors import StorageError
     from factory.generate.replay import choose, replay
     from factory.recipe.schema import Recipe
     from factory.storage.dataset import Dataset
@@ -101,7 +103,10 @@ def _replay(location: Location, count: int, named: tuple[int, ...]) -> list[str]
     if stored_certificate(location) is None:
         print(f"{location}: no validity.json to record the replay in (`factory card` writes one)")
     else:
-        record_replay(location, done.to_dict())
+        try:
+            record_replay(location, done.to_dict())
+        except (StorageError, OSError) as exc:  # a dataset this user may read but not write
+            print(f"{location}: the replay is not recorded: {exc}")
     engine = done.engine
     return [f"replay on {engine.get('name')} {engine.get('version')}: {r}" for r in done.results if not r.identical]
 
@@ -115,7 +120,6 @@ def _indices(text: str) -> tuple[int, ...]:
 
 def _card(args: argparse.Namespace) -> int:
     from factory.certify.documents import rewrite_documents
-    from factory.preview import card_preview
     from factory.storage.manifest import older_manifest_note, read_manifest
 
     location = where(args.dataset, args)
@@ -123,7 +127,7 @@ def _card(args: argparse.Namespace) -> int:
         print(f"{args.dataset}: note: {note}")
     outcome = rewrite_documents(location)
     print(f"{args.dataset}: {outcome}")
-    print(card_preview(location))
+    preview_card(location, args)
     return 0
 
 

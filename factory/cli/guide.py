@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from factory.recipe.schema import Recipe
     from factory.storage.location import Location
 
-_DEFAULTS = {"strength": 1.0, "epsilon": 0.1, "explore": 0.25, "pool": 16, "target": "rollout", "horizon": 20,
+_DEFAULTS = {"strength": 2.0, "epsilon": 0.1, "explore": 0.25, "pool": 16, "target": "rollout", "horizon": 20,
              "train_seconds": 60.0}
 """GuideSettings' defaults, spelled here so `--help` needs no import of the guide (kept equal by a test)."""
 
@@ -71,6 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, required=True, help="N: the first dataset's episodes and each round's")
     p.add_argument("--test-episodes", type=int, help="uniform test episodes both arms are scored on (default N)")
     p.add_argument("--out", type=Path, required=True, help="folder of every dataset, model and the page")
+    p.add_argument("--train-steps", type=int, help="train every model for this many optimizer steps instead of "
+                   "--guide-train-seconds: the same for both arms however busy the machine")
     add_guide_options(p, guided_by=False)
     p.set_defaults(func=_loop)
 
@@ -81,11 +83,13 @@ def _loop(args: argparse.Namespace) -> int:
 
     recipe = load(args.recipe)
     problems = [f"--{name} must be at least 1, got {value}" for name, value in
-                (("rounds", args.rounds), ("episodes", args.episodes), ("test-episodes", args.test_episodes))
+                (("rounds", args.rounds), ("episodes", args.episodes), ("test-episodes", args.test_episodes),
+                 ("train-steps", args.train_steps))
                 if value is not None and value < 1] + _settings(args).check()
     if problems:
         raise RecipeError(str(args.recipe), problems)
-    plan = LoopPlan(args.rounds, args.episodes, args.test_episodes or args.episodes, args.train_seconds)
+    plan = LoopPlan(args.rounds, args.episodes, args.test_episodes or args.episodes, args.train_seconds,
+                    args.train_steps)
     result = run_loop(recipe, str(args.recipe), plan, args.out, _settings(args), say=lambda m: print(m, flush=True))
     last = result["rounds"][-1]
     print(f"after {args.rounds} rounds ({last['episodes']} episodes): {args.horizon}-step error "

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from factory.cli.guide import add_guide_options, guide_recipe
-from factory.cli.options import add_storage_options, load, where, worker_count
+from factory.cli.options import add_preview_option, add_storage_options, load, preview_card, where, worker_count
 from factory.errors import RecipeError, StorageError
 
 
@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="start over: delete what --out holds (by default a rerun resumes it)")
     p.add_argument("--backend", choices=["cpu", "gpu"], help="override the Genesis backend")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_preview_option(p)
     p.add_argument("--verbose", action="store_true", help="show the engine's own output (kernel compilation, "
                    "warnings) instead of keeping it in OUT/.factory/engine.log, and a failure's traceback")
     where = p.add_mutually_exclusive_group()
@@ -97,9 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     log = "" if args.verbose else f"; engine output in {out}/{LOG_FILE}"
     print(f"wrote {c['episodes']} episodes{quarantined}, {c['transitions']} transitions, {c['contacts']} "
           f"contacts to {out}{log}")
-    from factory.preview import card_preview
-
-    print(card_preview(out))
+    preview_card(out, args)
     return 0
 
 

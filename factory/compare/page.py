@@ -94,6 +94,30 @@ def _bins(samples: list[np.ndarray], n: int = 20) -> np.ndarray | None:
     return np.linspace(low, high, n + 1)
 
 
+def _robot_tables(summary: dict) -> list[str]:
+    """The robots' joint and tool gaps between engines, and their labels side by side."""
+    if "robots" not in summary:
+        return []
+    ref, parts = summary["reference"], ["<h2>Robots</h2>"]
+    for other, comparison in summary["robots"].items():
+        gaps = comparison["robots"]
+        parts.append(_table([f"robot ({other} vs {ref})", "joint gap, mean (rad)", "joint gap, max (rad)",
+                             "tool gap, mean (m)", "tool gap, max (m)"],
+                            [[name, g["joint_gap_rad"]["mean"], g["joint_gap_rad"]["max"], g["tool_gap_m"]["mean"],
+                              g["tool_gap_m"]["max"]] for name, g in gaps.items()]))
+        rows = []
+        for name, values in comparison["labels"].items():
+            kind = "rate" if f"rate_{ref}" in values else "mean"
+            side = [values.get(f"{kind}_{ref}", "-"), values.get(f"{kind}_{other}", "-")]
+            rows.append([name, *side, values.get("agreement", "-"), _or_dash(values.get("mean_abs_difference"))])
+        parts.append(_table([f"label ({other} vs {ref})", ref, other, "agreement", "mean |difference|"], rows))
+    return parts
+
+
+def _or_dash(value) -> object:
+    return "-" if value is None else value
+
+
 def write(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     figs = figures(summary, outcomes, out)
@@ -116,7 +140,9 @@ def write(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], out: Path) 
         parts.append(_table([f"label ({other} vs {ref})", "agreement", "compared", "mean |difference|"],
                             [[n, a["agreement"], a["compared"], a["mean_abs_difference"] if a["mean_abs_difference"]
                               is not None else "-"] for n, a in agree.items()]))
-    parts += [f'<img src="{figs["labels"]}">', "<h2>Outcome distributions</h2>"]
+    parts.append(f'<img src="{figs["labels"]}">')
+    parts += _robot_tables(summary)
+    parts.append("<h2>Outcome distributions</h2>")
     for other, dist in summary["distributions"].items():
         parts.append(_table(["measure", "Wasserstein-1", "KS", f"mean {ref}", f"mean {other}"],
                             [[n, d["wasserstein"], d["ks"], d[f"mean_{ref}"], d[f"mean_{other}"]]

@@ -15,6 +15,7 @@ def compare(recipe: Recipe, engines: list[str], episodes: int, out: Path) -> dic
         laws,
         metrics,
         page,
+        robots,
     )
     from factory.compare.runs import aligned, run_engine
 
@@ -34,6 +35,8 @@ def compare(recipe: Recipe, engines: list[str], episodes: int, out: Path) -> dic
         "distributions": {r.engine: metrics.distribution_distances(ref, r, fixed) for r in others},
         "laws": {r.engine: laws.residuals(r, recipe) for r in runs},
     }
+    if recipe.robots:
+        summary["robots"] = {r.engine: robots.robot_comparison(ref, r, recipe) for r in others}
     summary["horizon"] = {o: {"1cm": metrics.horizon_within(d, 0.01), "5cm": metrics.horizon_within(d, 0.05)}
                           for o, d in summary["divergence"].items()}
     page.write(summary, {r.engine: metrics.outcomes(r, fixed) for r in runs}, out)

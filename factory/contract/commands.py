@@ -27,10 +27,12 @@ class Command:
     """Where the policy wants the robot: a tool-point target, joint targets, or the action itself (exactly
     one). With a tool target, `yaw` turns the ee link's first orientation about the world z axis (rad).
     `gripper` (0 open .. 1 closed) drives a robot's gripper; unset, the gripper stays closed. `action` is
-    a whole action row in the robot's action space, gripper included, applied as given (a replay)."""
+    a whole action row in the robot's action space, gripper included, applied as given (a replay). `turn`
+    rotates the ee link's first orientation before the yaw (a tilt)."""
 
     tool: np.ndarray | None = None
     joints: np.ndarray | None = None
     yaw: float = 0.0
     gripper: float | None = None
     action: np.ndarray | None = None
+    turn: np.ndarray | None = None  # a rotation (w, x, y, z, world frame) of the ee link's first orientation

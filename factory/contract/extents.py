@@ -6,6 +6,7 @@ import numpy as np
 
 from factory.recipe.containers import CupShape
 from factory.recipe.distributions import nominal
+from factory.recipe.meshes import MESH_SHAPES, shape_asset
 from factory.recipe.schema import BoxShape, CylinderShape, RigidObject, SphereShape
 
 
@@ -35,3 +36,30 @@ def half_extents(obj: RigidObject) -> np.ndarray:
     if isinstance(shape, CupShape):
         return (np.array(shape.inner) + np.array([2.0, 2.0, 1.0]) * shape.wall) / 2
     raise ValueError(f"no extent known for shape '{shape.type}' of '{obj.name}'")
+
+
+def body_bounds(obj: RigidObject) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) corners of the box around the object in its body frame: about its centre for a
+    primitive, about its centre of mass for a mesh or generated body (their frame's origin)."""
+    shape = obj.shape
+    if isinstance(shape, MESH_SHAPES):
+        points = np.concatenate([v for v, _ in shape_asset(shape).parts])
+        return points.min(axis=0), points.max(axis=0)
+    if isinstance(shape, SphereShape):
+        half = np.full(3, nominal(shape.radius))
+    elif isinstance(shape, CylinderShape):
+        r = nominal(shape.radius)
+        half = np.array([r, r, nominal(shape.height) / 2])
+    else:
+        half = half_extents(obj)
+    return -half, half
+
+
+def lip_point(obj: RigidObject, side: str) -> np.ndarray:
+    """The middle of the top edge of the object's box on `side` (`+x`, `-x`, `+y`, `-y`), in its body frame."""
+    lo, hi = body_bounds(obj)
+    point = (lo + hi) / 2
+    point[2] = hi[2]
+    axis = 0 if side[1] == "x" else 1
+    point[axis] = hi[axis] if side[0] == "+" else lo[axis]
+    return point

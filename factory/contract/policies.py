@@ -19,7 +19,16 @@ from factory.contract.paths import along
 from factory.contract.pick_place import pick_place
 from factory.contract.replay import replay
 from factory.contract.robots import RobotInit
-from factory.recipe.robots import PickPlacePolicy, PushPolicy, RandomWalkPolicy, ReachPolicy, ReplayPolicy, Robot
+from factory.contract.tilt import tilt
+from factory.recipe.robots import (
+    PickPlacePolicy,
+    PushPolicy,
+    RandomWalkPolicy,
+    ReachPolicy,
+    ReplayPolicy,
+    Robot,
+    TiltPolicy,
+)
 from factory.recipe.schema import RigidObject
 
 APPROACH, DESCEND, PUSH = 0.3, 0.45, 0.9  # fractions of the episode at which a push's phases end
@@ -40,6 +49,8 @@ def act(robot: Robot, init: RobotInit, obs: Observation, objects: dict[str, Rigi
         return pick_place(policy, init, obs, objects[policy.object], np.array(start[policy.object]))
     if isinstance(policy, ReplayPolicy):
         return replay(robot, policy, init, obs)
+    if isinstance(policy, TiltPolicy):
+        return tilt(policy, init, obs, objects[policy.object], np.array(start[policy.object]))
     return random_walk(robot, policy, init, obs)
 
 

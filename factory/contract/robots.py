@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from factory.recipe.distributions import Uniform, nominal
 from factory.recipe.replay_file import read_replay
 from factory.recipe.robot_file import describe
-from factory.recipe.robots import PickPlacePolicy, PushPolicy, RandomWalkPolicy, ReachPolicy, ReplayPolicy, Robot
+from factory.recipe.robots import (
+    PickPlacePolicy,
+    PushPolicy,
+    RandomWalkPolicy,
+    ReachPolicy,
+    ReplayPolicy,
+    Robot,
+    TiltPolicy,
+)
 
 Draw = Callable[[str, object], float]
 
@@ -46,6 +54,8 @@ def sample_robot(robot: Robot, draw: Draw, index: int = 0) -> RobotInit:
     elif isinstance(policy, ReplayPolicy):
         episodes = read_replay(policy.file, robot.action_names, policy.episode_column).episodes
         drawn = {"episode": draw(f"{n}.policy.episode", episodes[index % len(episodes)])}
+    elif isinstance(policy, TiltPolicy):
+        drawn = {"angle_deg": draw(f"{n}.policy.angle_deg", policy.angle_deg)}
     elif isinstance(policy, RandomWalkPolicy):
         limits = describe(robot.path()).joints
         drawn = {f"waypoint{k}.{joint}": draw(f"{n}.policy.waypoint{k}.{joint}", _around(

@@ -36,6 +36,7 @@ class LoopPlan:
     episodes: int  # N: the first dataset's size and each round's addition
     test_episodes: int
     train_seconds: float
+    train_steps: int | None = None  # instead of the time budget: the same for every model however busy the machine
 
 
 def run_loop(recipe: Recipe, source: str, plan: LoopPlan, out: Path, settings: GuideSettings,
@@ -74,12 +75,11 @@ def _scored(k: int, plan: LoopPlan, uniform: Path, guided: Path, test: Path, set
             ) -> dict[str, Any]:
     """Round k: each arm's model (trained once, kept beside its data) scored on the test episodes."""
     arms = {"uniform": uniform, "guided": guided}
-    scores = {name: _error(_trained(path, plan.train_seconds, settings.seed), test, settings.horizon)
-              for name, path in arms.items()}
+    scores = {name: _error(_trained(path, plan, settings.seed), test, settings.horizon) for name, path in arms.items()}
     return {"round": k, "episodes": open_dataset(guided).manifest["counts"]["episodes"]} | scores
 
 
-def _trained(path: Path, seconds: float, seed: int) -> Path:
+def _trained(path: Path, plan: LoopPlan, seed: int) -> Path:
     """The dataset's model at MODEL, trained now (no holdout bands) unless an earlier pass left it."""
     checkpoint = path / MODEL
     if checkpoint.is_file():
@@ -90,7 +90,8 @@ def _trained(path: Path, seconds: float, seed: int) -> Path:
     ds = open_dataset(path)
     table = ds.episodes()
     split = split_episodes(table, {}, seed=seed)
-    config = TrainConfig(seed=seed, max_seconds=seconds, epochs=10_000, batch_size=64)
+    config = TrainConfig(seed=seed, epochs=10_000, batch_size=64, max_steps=plan.train_steps,
+                         max_seconds=None if plan.train_steps else plan.train_seconds)
     if model_kind(ds) == "particle":
         train_particles(ds, split, config, out=checkpoint)
     else:

@@ -16,12 +16,13 @@ def write_page(result: dict[str, Any], out: Path) -> Path:
                    + "".join(f"<td>{r[a]['rollout']:.4g}</td><td>{r[a]['one_step']:.4g}</td>" for a in ARMS)
                    + f"<td>{_change(r)}</td></tr>" for r in result["rounds"])
     plan, settings = result["plan"], result["settings"]
+    budget = f"{plan['train_steps']} steps" if plan.get("train_steps") else f"{plan['train_seconds']:g} s"
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Closed loop: {escape(result['recipe'])}"
             "</title><style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .8em;"
             "border-bottom:1px solid #ddd;text-align:right}</style></head><body>"
             f"<h1>Closed loop: {escape(result['recipe'])}</h1>"
-            f"<p>{plan['rounds']} rounds of {plan['episodes']} episodes; each model trained for "
-            f"{plan['train_seconds']:g} s; scored on the same {plan['test_episodes']} uniform test episodes "
+            f"<p>{plan['rounds']} rounds of {plan['episodes']} episodes; each model trained for {budget}; "
+            f"scored on the same {plan['test_episodes']} uniform test episodes "
             f"({escape(result['test']['path'])}). Guided by {escape(settings['target'])} error at "
             f"{settings['horizon']} steps, strength {settings['strength']:g}, explore {settings['explore']:g}."
             f"</p><img src='{figure.name}' alt='test error against episodes'>"

@@ -46,7 +46,8 @@ BLOCKS = CANDIDATE_BASE // BLOCK
 class GuideSettings:
     """How strongly and toward what a guided run leans (each recorded in the manifest)."""
 
-    strength: float = 1.0  # α in q ∝ p·(ε + ê)^α; 0 leaves p unchanged
+    strength: float = 2.0  # α in q ∝ p·(ε + ê)^α; 0 leaves p unchanged (a cross-validated error model's
+    # predictions are shrunk toward their mean: the square restores their spread)
     epsilon: float = 0.1  # ε, in units of the candidates' median predicted error
     explore: float = 0.25  # share of the episodes drawn from p unchanged
     pool: int = 16  # candidates drawn per episode

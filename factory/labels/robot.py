@@ -7,13 +7,14 @@ drawn parameters), added to the collision labels every rigid episode gets.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout
 from factory.labels.collision import LabelContext
 from factory.labels.grasp import pick_place_labels
+from factory.labels.tilt import tilt_labels
 from factory.names import (
     DISPLACEMENT,
     DISPLACEMENT_HEADING_DEG,
@@ -30,7 +31,8 @@ from factory.names import (
     body_label,
     pair_label,
 )
-from factory.recipe.robots import PickPlacePolicy, PushPolicy, ReachPolicy, Robot
+from factory.recipe.robots import PickPlacePolicy, PushPolicy, ReachPolicy, Robot, TiltPolicy
+from factory.recipe.schema import RigidObject
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class RobotLabelContext:
 
     base: LabelContext
     robots: tuple[Robot, ...]
+    objects: dict[str, RigidObject] = field(default_factory=dict)  # the scene's, by name: a tilt's container
 
 
 def tracking_error(layout: Layout, robot: Robot, states: np.ndarray, actions: np.ndarray,
@@ -129,6 +132,10 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
             episode[body_label(REACH_ERROR, robot.name)] = float(error[-1])
             episode[body_label(REACHED, robot.name)] = bool(error[-1] <= robot.policy.tolerance)
             episode[body_label(REACH_STEP, robot.name)] = int(within[0]) if len(within) else -1
+        if isinstance(robot.policy, TiltPolicy):
+            container = ctx.objects[robot.policy.object]
+            others = [o for o in layout.objects if o != container.name and o not in ctx.base.fixed]
+            episode.update(tilt_labels(layout, rollout.states, container, robot.policy.lip, others))
         if isinstance(robot.policy, PickPlacePolicy):
             place = np.array([record.params[f"{robot.name}.policy.place.{axis}"] for axis in "xyz"])
             episode.update(pick_place_labels(layout, rollout.states, rollout.contacts, robot.name,

@@ -114,12 +114,12 @@ def rollout_error(predictors: list[Predictor], episodes: list[EpisodeArrays], la
     horizon = min(horizon, min(len(e.actions) for e in episodes))
     true, actions, index = windows(episodes, horizon, stride)
     pos = field_groups(layout)["pos"]
-    w = episode_weights(index, weights)
     out = {}
     for p in predictors:
         pred = rollout(p, true[:, 0], actions, index)
         err = ((pred[:, 1:, pos] - true[:, 1:, pos]) ** 2).reshape(len(true), horizon, -1, 3).sum(-1).mean(2)
-        out[p.name] = np.sqrt((w[:, None] * err).sum(0) / w.sum()).tolist()
+        mean = err.mean(0) if weights is None else np.average(err, axis=0, weights=episode_weights(index, weights))
+        out[p.name] = np.sqrt(mean).tolist()
     return out
 
 
@@ -141,12 +141,12 @@ def label_accuracy(predictors: list[Predictor], episodes: list[EpisodeArrays], l
     for p in predictors:
         runs[p.name] = episode_rollouts(p, episodes)
     w = episode_weights(np.array([ep.index for ep in episodes]), weights)
-    w = w / w.sum()
+    share = lambda hits: float(w @ hits) / float(w.sum())  # noqa: E731 - a plain share when every weight is 1
     out: dict[str, dict[str, float]] = {}
     for run, trajectories in runs.items():
         got = np.array([[read(s, ep)[n] for n in names] for s, ep in zip(trajectories, episodes, strict=True)])
-        out[run] = {n: float(w @ (got[:, j] == truth[:, j])) for j, n in enumerate(names)}
-    rate = {n: float(w @ truth[:, j]) for j, n in enumerate(names)}
+        out[run] = {n: share(got[:, j] == truth[:, j]) for j, n in enumerate(names)}
+    rate = {n: share(truth[:, j]) for j, n in enumerate(names)}
     out["majority"] = {n: max(r, 1 - r) for n, r in rate.items()}
     out["positive_rate"] = rate
     return out

@@ -94,7 +94,7 @@ def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: T
     model.set_normalization(pairs.states[:, 0], pairs.actions[:, 0], pairs.static, pairs.states[:, 1])
     model = model.to(device)
     gen = torch.Generator().manual_seed(config.seed)
-    clock = {"epoch": 0, "start": time.perf_counter()}
+    clock = {"epoch": 0, "start": time.perf_counter(), "steps": 0}
 
     def batches(epoch: int) -> list[tuple[torch.Tensor, ...]]:
         clock["epoch"] = epoch
@@ -103,8 +103,8 @@ def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: T
     def loss_of(batch) -> torch.Tensor:
         k = model_config.horizon
         if model_config.curriculum:  # the same progress measure as fit's learning-rate schedule
-            spent = (time.perf_counter() - clock["start"]) / config.max_seconds if config.max_seconds else 0.0
-            k = horizon_at(max(clock["epoch"] / config.epochs, spent), k)
+            k = horizon_at(config.progress(clock["epoch"], time.perf_counter() - clock["start"], clock["steps"]), k)
+        clock["steps"] += 1
         states, actions, static = (x.to(device) for x in batch)
         return model.rollout_loss(states[:, :k + 1], actions[:, :k], static, noise=model_config.noise)
 

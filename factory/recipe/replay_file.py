@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from factory.errors import did_you_mean
+from factory.errors import FactoryError, did_you_mean
 
 STEP = "step"
 
 
-class ReplayFileError(ValueError):
-    """A replay file that cannot be read or does not fit the robot."""
+class ReplayFileError(FactoryError, ValueError):
+    """A replay file that cannot be read or does not fit the robot: at load, a recipe problem with its line;
+    later (a replay of a stored dataset without the file), one plain error line."""
 
 
 @dataclass(frozen=True)

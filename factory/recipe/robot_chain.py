@@ -1,4 +1,4 @@
-"""Where a robot's links are, from its MJCF file and its joint positions: forward kinematics in numpy.
+"""Where a robot's links are, from its MJCF or URDF file and its joint positions: forward kinematics in numpy.
 
 A dataset stores a robot's joint positions and tool pose, not its links' poses; previews draw the arm
 from the joints again. Each body's frame is its parent's, moved by its `pos` and `quat` (or `euler`),
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from factory.recipe.robot_file import RobotFileError, _defaults, _load
+from factory.recipe.robot_file import RobotFileError, _defaults, _load, _parse
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class Link:
 
 
 def read_chain(path: Path) -> tuple[Link, ...]:
-    """Every body under the file's worldbody, parents before children."""
+    """Every body under the file's worldbody (a URDF: every link), parents before children."""
+    if path.suffix.lower() == ".urdf":
+        return _urdf_chain(path)
     root = _load(path)
     compiler = root.find("compiler")
     degrees = compiler is None or compiler.get("angle", "degree") == "degree"
@@ -59,6 +61,39 @@ def read_chain(path: Path) -> tuple[Link, ...]:
         raise RobotFileError(f"{path}: no <worldbody>")
     visit(worldbody, -1, "main")
     return tuple(links)
+
+
+URDF_KINDS = {"revolute": "hinge", "continuous": "hinge", "prismatic": "slide"}  # fixed: no joint
+
+
+def _urdf_chain(path: Path) -> tuple[Link, ...]:
+    """A URDF's links from its root: each at its joint's origin (xyz, then rpy turned about the fixed x, y,
+    z axes) in its parent's frame, moved by that joint about or along its axis through the origin."""
+    root = _parse(path)
+    joints = {_child(j, "child", "link"): j for j in root.findall("joint")}
+    parents = {child: _child(j, "parent", "link") for child, j in joints.items()}
+    links: list[Link] = []
+    order = [link.get("name", "") for link in root.findall("link") if link.get("name") not in joints]
+    while order:  # breadth first from the root link(s), welded at the base
+        name = order.pop(0)
+        joint = joints.get(name)
+        if joint is None:
+            links.append(Link(name, -1, np.zeros(3), np.eye(3), ()))
+        else:
+            kind = URDF_KINDS.get(joint.get("type", "fixed"))
+            axis = _vector(_child(joint, "axis", "xyz", "1 0 0"))
+            moves = (Joint(joint.get("name", ""), kind, axis / np.linalg.norm(axis), np.zeros(3)),) if kind else ()
+            parent = [link.name for link in links].index(parents[name])
+            links.append(Link(name, parent, _vector(_child(joint, "origin", "xyz", "0 0 0")),
+                              euler_matrix(_vector(_child(joint, "origin", "rpy", "0 0 0")), "XYZ"), moves))
+        order += [child for child, parent_name in parents.items() if parent_name == name]
+    return tuple(links)
+
+
+def _child(element: ET.Element, tag: str, key: str, default: str = "") -> str:
+    """Attribute `key` of `element`'s first `tag` child; `default` without one."""
+    found = element.find(tag)
+    return default if found is None else found.get(key, default)
 
 
 def _vector(text: str) -> np.ndarray:

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from factory.errors import FactoryError
 from factory.registry import package_dir
 
 
-class RobotFileError(ValueError):
-    """A robot file that cannot be found or read."""
+class RobotFileError(FactoryError, ValueError):
+    """A robot file that cannot be found or read: at load, a recipe problem with its line; later (a stored
+    dataset's replay without the file), one plain error line."""
 
 
 @dataclass(frozen=True)

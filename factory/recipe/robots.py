@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Discriminator, Field, Tag, ValidationInfo, model_validator
 
 from factory.errors import did_you_mean
+from factory.meshes import file_sha256
 from factory.recipe.distributions import support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.replay_file import ReplayFileError, check_replay
@@ -166,7 +167,21 @@ class ReplayPolicy(Strict):
                               "instead of the file's (drawn per episode).")
 
 
-Policy = Annotated[PushPolicy | RandomWalkPolicy | ReachPolicy | PickPlacePolicy | ReplayPolicy,
+class TiltPolicy(Strict):
+    """Hold `object`, a container welded to the hand where it starts (upright and unrotated), and tilt it
+    about the lip on its `lip` side by a drawn `angle_deg`, as a pour does; what it holds may spill."""
+
+    type: Literal["tilt"]
+    object: Name
+    lip: Literal["+x", "-x", "+y", "-y"] = Field("+x", description="The side of the container it tips over "
+                                                 "(world frame).")
+    angle_deg: Num = Field(description="How far it turns, degrees (0-180]: reached at 70 % of the episode.")
+    noise: float = Field(0.0, ge=0, description="Std of Gaussian noise on each action, in action units.")
+    random_share: Num = Field(0.0, description="Chance that a transition's command is a random joint move "
+                              "instead of the policy's (drawn per episode).")
+
+
+Policy = Annotated[PushPolicy | RandomWalkPolicy | ReachPolicy | PickPlacePolicy | ReplayPolicy | TiltPolicy,
                    Field(discriminator="type")]
 
 
@@ -192,6 +207,15 @@ class Robot(Strict):
                                       "joint_velocity: joint velocity targets (the joint_velocity controller's, "
                                       "and its default).")
     policy: Policy
+
+    @property
+    def action_unit(self) -> str:
+        """What the robot's action columns hold, in words with their units."""
+        command = {"joint_position": "joint position targets (rad, m)",
+                   "joint_delta": "joint targets minus positions (rad, m)",
+                   "ee_delta": "the tool point's move (m) and the hand's turn about z (rad)",
+                   "joint_velocity": "joint velocity targets (rad/s, m/s)"}[self.action_space]
+        return f"{self.name}: {command}" + (", then the gripper (0 open .. 1 closed)" if self.gripper else "")
 
     @property
     def action_names(self) -> tuple[str, ...]:
@@ -220,6 +244,12 @@ class Robot(Strict):
         if isinstance(self.policy, PushPolicy):
             require_range(self.policy.distance, "policy.distance", 0.0, low_open=False)
         self._check_controller()
+        if isinstance(self.policy, TiltPolicy):
+            require_range(self.policy.angle_deg, "policy.angle_deg", 0.0, 180.0)
+            if self.action_space == "ee_delta":
+                raise ValueError("action_space: a tilt turns the hand about a horizontal axis, and ee_delta moves "
+                                 "the tool and turns it about z only: use joint_position, joint_delta or "
+                                 "joint_velocity")
         if isinstance(self.policy, PickPlacePolicy) and self.gripper is None:
             raise ValueError(f"policy.type: a '{self.policy.type}' policy grasps with the robot's gripper, and "
                              "this robot has none: give it a 'gripper' (an actuator of its file) or choose push, "
@@ -333,3 +363,19 @@ def check_robots(recipe: Recipe, check_files: bool = False) -> None:
             movable = [n for n, o in objects.items() if not o.fixed]
             raise ValueError(f"robots.{i}.policy.object: '{target}' is not a movable object of the scene"
                              f"{did_you_mean(target, movable)}; movable: {', '.join(movable)}")
+        if isinstance(robot.policy, TiltPolicy) and objects[robot.policy.object].euler != [0.0, 0.0, 0.0]:
+            k = list(objects).index(robot.policy.object)
+            raise ValueError(f"scene.objects.{k}.euler: the container a tilt holds starts upright and unrotated "
+                             "(its lip is a side of its box in the world frame): leave euler at 0")
+
+
+def robot_file_table(robots: list[Robot]) -> dict[str, list[dict[str, str]]]:
+    """Each robot's files as the manifest lists them: its robot file and a replay policy's action file, each
+    with its sha256, so a dataset says which files made it (the recipe names them only by path)."""
+    table = {}
+    for robot in robots:
+        files = [("robot", robot.path())]
+        if isinstance(robot.policy, ReplayPolicy):
+            files.append(("replay", Path(robot.policy.file)))
+        table[robot.name] = [{"role": role, "file": str(path), "sha256": file_sha256(path)} for role, path in files]
+    return table

@@ -1,0 +1,120 @@
+"""A Panda on Genesis: the same state, actions and contacts as on MuJoCo, the same pushes within
+millimetres, an episode's bytes the same alone and in a batch, and IK over Genesis' own kinematics."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+from helpers import robot_push
+
+from engines.genesis.engine import GenesisEngine
+from engines.mujoco.engine import MuJoCoEngine
+from factory.contract.sampling import sample_episodes
+from factory.labels import label_context, label_rollouts
+
+pytestmark = pytest.mark.genesis
+
+EPISODES = [0, 1]
+# Measured over push_cube's first 16 noise-free pushes with the file's gains (2026-12-05,
+# docs/recipes/robots.md): joint positions at most 18 mrad apart, tool points 6.3 mm, final cube
+# positions 5.4 mm, the largest tracking errors within 5 mrad of each other. With the recipe's gains
+# below, the cube of episode 0 ended 12.9 mm apart: where the fingers meet the cube decides the rest.
+JOINT_GAP, TOOL_GAP, CUBE_GAP, TRACKING_GAP = 0.02, 0.008, 0.02, 0.01
+
+
+GAINS = {"kd": {"joint1": 500.0, "joint2": 500.0}}  # the recipe's gains over the file's (450) for two joints
+
+
+class Run(NamedTuple):
+    layout: object
+    records: list  # labelled EpisodeRecords of the batch
+    alone: object  # the last episode's Rollout, run alone
+    chain: object  # Genesis: the arm's kinematic chain
+    gains: tuple | None  # Genesis: the arm's actuator gains and biases (env 0)
+
+
+def _run(engine_class, recipe, indices) -> Run:
+    engine = engine_class(recipe)
+    try:
+        specs = sample_episodes(recipe, indices)
+        rollouts = engine.run_batch(specs)
+        alone = engine.run_batch(specs[-1:])[0]
+        genesis = engine._robots.parts[0] if engine_class is GenesisEngine else None
+        gains = (genesis.entity.get_dofs_act_gain()[0].numpy(),
+                 np.stack([b[0].numpy() for b in genesis.entity.get_dofs_act_bias()])) if genesis else None
+    finally:
+        engine.close()
+    records = label_rollouts(rollouts, [s.params for s in specs], label_context(recipe, engine.layout))
+    return Run(engine.layout, records, alone, genesis.chain if genesis else None, gains)
+
+
+@pytest.fixture(scope="module")
+def pushes():
+    """The same two pushes on both engines."""
+    short = {"n_envs": 2, "episodes": 2}
+    return {"genesis": _run(GenesisEngine, robot_push("genesis", {"controller": GAINS}, **short), EPISODES),
+            "mujoco": _run(MuJoCoEngine, robot_push("mujoco", {"controller": GAINS}, **short), EPISODES)}
+
+
+def test_both_engines_write_the_same_layout(pushes):
+    assert pushes["genesis"].layout.to_dict() == pushes["mujoco"].layout.to_dict()
+    assert "arm/hand" in pushes["genesis"].layout.bodies
+
+
+def test_genesis_pushes_the_cube_as_mujoco_does(pushes):
+    layout, genesis, mujoco = pushes["genesis"].layout, pushes["genesis"].records, pushes["mujoco"].records
+    start, stop = layout.robot_span("arm")
+    for g, m in zip(genesis, mujoco, strict=True):
+        gs, ms = g.rollout.states, m.rollout.states
+        assert np.abs(gs[:, start:start + 7] - ms[:, start:start + 7]).max() < JOINT_GAP
+        assert np.linalg.norm(gs[:, stop - 7:stop - 4] - ms[:, stop - 7:stop - 4], axis=1).max() < TOOL_GAP
+        cube = np.linalg.norm(layout.field(gs, "cube", "pos")[-1] - layout.field(ms, "cube", "pos")[-1])
+        assert cube < CUBE_GAP
+        assert g.episode_labels["displacement__cube"] > 0.05 and g.episode_labels["pushed_to_target__cube"]
+        assert abs(g.episode_labels["first_robot_contact__arm__cube"]
+                   - m.episode_labels["first_robot_contact__arm__cube"]) <= 1
+
+
+def test_the_arm_tracks_as_on_mujoco_and_settles(pushes):
+    for g, m in zip(pushes["genesis"].records, pushes["mujoco"].records, strict=True):
+        held = g.step_labels["tracking_error__arm"][-10:]  # the push's last tenth holds its end point
+        assert held[-1] < 0.02
+        worst = g.episode_labels["max_tracking_error__arm"]
+        assert abs(worst - m.episode_labels["max_tracking_error__arm"]) < TRACKING_GAP
+
+
+def test_an_episode_alone_and_in_a_batch_is_the_same_bytes(pushes):
+    alone, batch = pushes["genesis"].alone, pushes["genesis"].records[-1].rollout
+    assert alone.states.tobytes() == batch.states.tobytes() and alone.actions.tobytes() == batch.actions.tobytes()
+    assert all(getattr(alone.contacts, c).tobytes() == getattr(batch.contacts, c).tobytes()
+               for c in alone.contacts.COLUMNS)
+
+
+def test_contacts_name_the_links_and_leave_out_self_contacts(pushes):
+    layout, records = pushes["genesis"].layout, pushes["genesis"].records
+    robot = {i for i, name in enumerate(layout.bodies) if name.startswith("arm/")}
+    cube, root = layout.bodies.index("cube"), layout.bodies.index("arm/link0")
+    for r in records:
+        contacts = r.rollout.contacts
+        pairs = set(zip(contacts.body_a.tolist(), contacts.body_b.tolist(), strict=True))
+        assert any(cube in p and robot & set(p) for p in pairs)  # the fingers or hand on the cube
+        assert not any(set(p) <= robot for p in pairs) and (0, root) not in pairs and (root, 0) not in pairs
+
+
+def test_the_ik_chain_is_genesis_kinematics(pushes):
+    """The chain's tool point at each recorded configuration is where Genesis put the tool."""
+    layout, records, chain = pushes["genesis"].layout, pushes["genesis"].records, pushes["genesis"].chain
+    start, stop = layout.robot_span("arm")
+    n = len(layout.robots[0].joints)
+    for state in records[0].rollout.states[::5].astype(np.float64):
+        assert np.abs(chain.tool(state[start:start + n]) - state[stop - 7:stop - 4]).max() < 1e-5
+
+
+def test_the_actuators_mean_what_they_mean_on_mujoco(pushes):
+    """The file's gains, the recipe's over them, and the tendon gripper's half share on each finger."""
+    gain, bias = pushes["genesis"].gains
+    assert gain[:7].tolist() == [4500, 4500, 3500, 3500, 2000, 2000, 2000]
+    assert bias[2, :7].tolist() == [-500, -500, -350, -350, -200, -200, -200]  # kd: the recipe's for joints 1-2
+    assert gain[7:] == pytest.approx([0.5 * 0.01568627451] * 2) and bias[1, 7:].tolist() == [-50, -50]
