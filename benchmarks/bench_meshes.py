@@ -1,13 +1,16 @@
-"""What meshes cost: decomposing a file once (then the cache), and stepping mesh bodies on MuJoCo.
+"""What meshes cost: decomposing a file once (then the cache), and stepping mesh bodies on each engine.
 
-    .venv/bin/python benchmarks/bench_meshes.py [--threshold 0.1] [--episodes 64] [--steps 250]
+    .venv/bin/python benchmarks/bench_meshes.py [--quick] [--threshold 0.1] [--episodes 64] [--steps 250]
+                                                [--engines mujoco,genesis]
 
 Decomposition: CoACD on Genesis' 42k-vertex bunny into an empty cache (a fresh `$XDG_CACHE_HOME`),
-then the same call in a fresh process state (the cache read). Stepping: the MuJoCo adapter's
-`run_batch` on one thread, `--episodes` episodes of a body dropped from 0.2 m and pushed, as a
-0.1 m box primitive, the same cube as a mesh (its hull), the bunny's hull, the decomposed bunny
-and a generated mug (41 parts); env-steps per CPU second (the machine may be shared: CPU seconds
-move less than wall seconds between runs).
+then the same call in a fresh process state (the cache read). Stepping: each engine adapter's
+`run_batch` (MuJoCo on one thread; Genesis one batched scene of `--episodes` envs, built and warmed
+before timing), `--episodes` episodes of a body dropped from 0.2 m and pushed at 3/5 of the steps, as
+a 0.1 m box primitive (the bare engine's own shape, the baseline), the same cube as a mesh (its hull), the
+bunny's hull, the decomposed bunny and a generated mug (41 parts); env-steps per CPU second (the
+machine may be shared: CPU seconds move less than wall seconds between runs). `--quick`: 16
+episodes of 100 steps, a coarser decomposition (threshold 0.2).
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from pathlib import Path
 BUNNY = "genesis:assets/meshes/bunny.obj"
 
 
-def recipe_text(shape: str, weight: str, episodes: int, steps: int) -> str:
+ENGINES = {"mujoco": "{type: mujoco, threads: 1}", "genesis": "genesis"}
+
+
+def recipe_text(shape: str, weight: str, episodes: int, steps: int, engine: str) -> str:
     return f"""\
 name: bench_meshes
-engine: {{type: mujoco, threads: 1}}
+engine: {engine}
 seed: 1
 episodes: {episodes}
 steps: {steps}
@@ -38,7 +44,7 @@ scene:
       pos: [0, 0, 0.2]
       euler: [{{type: uniform, low: 0, high: 360}}, {{type: uniform, low: 0, high: 360}}, 0]
 actions:
-  - {{type: random_push, object: body, step: 150, impulse: 0.3}}
+  - {{type: random_push, object: body, step: {steps * 3 // 5}, impulse: 0.3}}
 """
 
 
@@ -54,10 +60,10 @@ def decompose(threshold: float) -> None:
         print(f"decompose bunny ({label}): {time.perf_counter() - start:.2f} s, {len(asset.parts)} parts")
 
 
-def step(episodes: int, steps: int, threshold: float, folder: Path) -> None:
+def step(episodes: int, steps: int, threshold: float, folder: Path, engines: list[str]) -> None:
     import trimesh
 
-    from engines.mujoco import MuJoCoEngine
+    from engines import load_engine
     from factory.contract.sampling import sample_episode
     from factory.recipe.loader import parse_recipe
 
@@ -70,29 +76,39 @@ def step(episodes: int, steps: int, threshold: float, folder: Path) -> None:
                              f"decompose: {{threshold: {threshold}}}}}", "density: 500"),
         "mug (generated)": ("{type: mug, radius: 0.04, height: 0.1, thickness: 0.005}", "density: 1200"),
     }
+    print(f"| body | {' | '.join(f'{e} env-steps / CPU s | {e} contacts / episode' for e in engines)} |")
+    print(f"|---|{'---:|---:|' * len(engines)}")
     for label, (shape, weight) in cases.items():
-        recipe = parse_recipe(recipe_text(shape, weight, episodes, steps), "bench", folder)
-        engine = MuJoCoEngine(recipe)
-        specs = [sample_episode(recipe, i) for i in range(episodes)]
-        engine.run_batch(specs[:1])  # compile and warm up
-        start = time.process_time()
-        rollouts = engine.run_batch(specs)
-        cpu = time.process_time() - start
-        engine.close()
-        contacts = sum(len(r.contacts) for r in rollouts) / episodes
-        print(f"{label:18s} {episodes * steps / cpu:10,.0f} env-steps/CPU s   {contacts:6.0f} contacts/episode")
+        cells = []
+        for name in engines:
+            recipe = parse_recipe(recipe_text(shape, weight, episodes, steps, ENGINES[name]), "bench", folder)
+            engine = load_engine(name)(recipe)
+            specs = [sample_episode(recipe, i) for i in range(episodes)]
+            engine.run_batch(specs)  # build, compile and warm up
+            start = time.process_time()
+            rollouts = engine.run_batch(specs)
+            cpu = time.process_time() - start
+            engine.close()
+            contacts = sum(len(r.contacts) for r in rollouts) / episodes
+            cells += [f"{episodes * steps / cpu:,.0f}", f"{contacts:,.0f}"]
+        print(f"| {label} | {' | '.join(cells)} |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threshold", type=float, default=0.1, help="CoACD concavity threshold")
-    parser.add_argument("--episodes", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--quick", action="store_true", help="16 episodes of 100 steps, threshold 0.2")
+    parser.add_argument("--threshold", type=float, default=None, help="CoACD concavity threshold (default 0.1)")
+    parser.add_argument("--episodes", type=int, default=None, help="default 64")
+    parser.add_argument("--steps", type=int, default=None, help="default 250")
+    parser.add_argument("--engines", default="mujoco,genesis", help="comma-separated engines to step")
     args = parser.parse_args()
+    quick = {"threshold": 0.2, "episodes": 16, "steps": 100} if args.quick else {}
+    threshold, episodes, steps = (getattr(args, k) or quick.get(k, full) for k, full in
+                                  (("threshold", 0.1), ("episodes", 64), ("steps", 250)))
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["XDG_CACHE_HOME"] = tmp  # an empty decomposition cache
-        decompose(args.threshold)
-        step(args.episodes, args.steps, args.threshold, Path(tmp))
+        decompose(threshold)
+        step(episodes, steps, threshold, Path(tmp), args.engines.split(","))
 
 
 if __name__ == "__main__":

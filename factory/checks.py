@@ -12,15 +12,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
+from scipy.spatial import ConvexHull
 
 from factory.contract.rollout import Layout
 from factory.errors import FactoryError
 from factory.labels.collision import LabelContext, left_support_step, rest_step
 from factory.labels.strike import motion_labels
+from factory.meshes import MeshAsset
 from factory.names import (
     BALLS_MOVED,
     CAME_TO_REST,
@@ -39,40 +41,56 @@ from factory.names import (
     pair_label,
 )
 from factory.recipe.distributions import Distribution
+from factory.recipe.meshes import MESH_TYPES, MeshBody, shape_asset
 
 GEOMETRY_TOL = 0.01  # m: slack for contact geometry read from recorded (subsampled) states
 
 
 # ---------------------------------------------------------------- bodies
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Body:
     """What the checks need of one rigid body: mass, extent and inertia in its own frame."""
 
-    shape: str
+    shape: str  # sphere, box, cylinder, or mesh (a file's or a generated container's convex parts)
     mass: float
-    dims: tuple[float, ...]  # sphere (r,), box (x, y, z), cylinder (r, h)
-    inertia: tuple[float, float, float]
+    dims: tuple[float, ...]  # sphere (r,), box (x, y, z), cylinder (r, h), mesh its bounding box about the centre
+    inertia: np.ndarray  # (3, 3) kg·m² about the centre of mass, body frame
+    hull: np.ndarray | None = None  # a mesh's hull vertices (n, 3), body frame: its support in any direction
+    core: float = 0.0  # a mesh's largest ball about its centre of mass inside one of its convex parts
 
     @property
     def inner(self) -> float:
-        """Radius of the largest ball inside the body."""
+        """Radius of the largest ball about the centre inside the body."""
         if self.shape == "box":
             return min(self.dims) / 2
         if self.shape == "cylinder":
             return min(self.dims[0], self.dims[1] / 2)
-        return self.dims[0]
+        return self.core if self.shape == "mesh" else self.dims[0]
 
     @property
     def outer(self) -> float:
-        """Radius of the smallest ball around the body."""
+        """Radius of the smallest ball about the centre around the body."""
         if self.shape == "box":
             return float(np.linalg.norm(self.dims)) / 2
         if self.shape == "cylinder":
             return float(np.hypot(self.dims[0], self.dims[1] / 2))
+        if self.hull is not None:
+            return float(np.linalg.norm(self.hull, axis=-1).max())
         return self.dims[0]
+
+    @property
+    def half(self) -> tuple[float, ...]:
+        """Half-extents of the box about the centre that holds the body, in its frame."""
+        if self.shape == "sphere":
+            return (self.dims[0],) * 3
+        if self.shape == "cylinder":
+            return self.dims[0], self.dims[0], self.dims[1] / 2
+        return tuple(d / 2 for d in self.dims)
 
     def lowest(self, rot: np.ndarray) -> np.ndarray:
         """Depth of the body's lowest point below its centre, for rotations (..., 3, 3)."""
+        if self.hull is not None:
+            return -(rot[..., 2, :] @ self.hull.T).min(-1)
         if self.shape == "box":
             return (np.abs(rot[..., 2, :]) * np.asarray(self.dims) / 2).sum(-1)
         if self.shape == "cylinder":
@@ -92,22 +110,35 @@ def make_body(shape: str, mass: float, dims: tuple[float, ...]) -> Body:
         r, h = dims
         side = mass * (3 * r * r + h * h) / 12
         inertia = (side, side, mass * r * r / 2)
-    return Body(shape, mass, tuple(dims), inertia)
+    return Body(shape, mass, tuple(dims), np.diag(inertia))
+
+
+def mesh_body(mass: float, asset: MeshAsset) -> Body:
+    """A mesh body from its convex parts: the hull of their vertices bounds it in every direction, and a
+    ball about the centre of mass inside one part is inside the body (a mug's centre, in its cavity, has none)."""
+    points = np.concatenate([v for v, _ in asset.parts])
+    hull = points[ConvexHull(points).vertices]
+    core = max(max(0.0, float(-ConvexHull(v).equations[:, 3].max())) for v, _ in asset.parts)
+    return Body("mesh", mass, tuple(2 * np.abs(hull).max(0)), asset.inertia * mass, hull, core)
 
 
 _DIMS = {"sphere": ("radius",), "box": ("size.x", "size.y", "size.z"), "cylinder": ("radius", "height")}
+_MESH_SHAPE: TypeAdapter = TypeAdapter(Annotated[MeshBody, Field(discriminator="type")])
 
 
 def bodies_for(recipe: dict, params: dict[str, float]) -> dict[str, Body]:
-    """Each object's body as drawn for one episode (`params` keyed 'ball.mass', 'target.size.x')."""
+    """Each object's body as drawn for one episode (`params` keyed 'ball.mass', 'target.size.x', 'bunny.mesh')."""
     out = {}
     for obj in recipe["scene"]["objects"]:
         n, shape = obj["name"], obj["shape"]["type"]
+        if shape in MESH_TYPES:  # the file and sizes this episode drew, as sampling weighed it
+            drawn = {key.removeprefix(f"{n}."): value for key, value in params.items() if key.startswith(f"{n}.")}
+            out[n] = mesh_body(params[f"{n}.mass"], shape_asset(_MESH_SHAPE.validate_python(obj["shape"]), drawn))
+            continue
         if shape not in _DIMS:
             raise FactoryError(f"object '{n}' is a '{shape}': the physics checks and the baseline model know "
-                               f"{', '.join(_DIMS)} bodies only")
-        dims = _DIMS[shape]
-        out[n] = make_body(shape, params[f"{n}.mass"], tuple(params[f"{n}.{d}"] for d in dims))
+                               f"{', '.join((*_DIMS, *MESH_TYPES))} bodies only")
+        out[n] = make_body(shape, params[f"{n}.mass"], tuple(params[f"{n}.{d}"] for d in _DIMS[shape]))
     return out
 
 
@@ -135,7 +166,8 @@ def energies(states: np.ndarray, layout: Layout, bodies: dict[str, Body], gravit
         vel, omega = layout.field(states, name, "vel"), layout.field(states, name, "ang_vel")
         rot = quat_to_matrix(layout.field(states, name, "quat"))
         body_omega = np.einsum("tji,tj->ti", rot, omega)  # world → body frame
-        kinetic += 0.5 * body.mass * (vel ** 2).sum(-1) + 0.5 * (np.asarray(body.inertia) * body_omega ** 2).sum(-1)
+        spin = np.einsum("ti,ij,tj->t", body_omega, body.inertia, body_omega)
+        kinetic += 0.5 * body.mass * (vel ** 2).sum(-1) + 0.5 * spin
         potential -= body.mass * layout.field(states, name, "pos") @ gravity
     return kinetic, kinetic + potential
 
@@ -192,7 +224,7 @@ def label_readouts(states: np.ndarray, ctx: LabelContext, bodies: dict[str, Body
     layout = ctx.layout
     out: dict[str, object] = {}
     pos = {n: layout.field(states, n, "pos") for n in layout.objects}
-    for a, b in combinations(layout.bodies, 2):
+    for a, b in combinations([b for b in layout.bodies if b == "ground" or b in pos], 2):  # not a robot's links
         if a == "ground" or b == "ground":
             obj = b if a == "ground" else a
             low = pos[obj][:, 2] - bodies[obj].lowest(quat_to_matrix(layout.field(states, obj, "quat")))
@@ -277,6 +309,42 @@ def agrees(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return bool(np.isclose(float(a), float(b), rtol=1e-3, atol=1e-4, equal_nan=True))
     return a == b
+
+
+# ---------------------------------------------------------------- robots
+CREEP_TOL = 1e-3  # m: how far a resting object may shift (settling into soft contact) before anything touches it
+
+
+def first_touches(objects: list[str], episode: np.ndarray, step: np.ndarray, body_a: np.ndarray,
+                  body_b: np.ndarray) -> dict[tuple[int, str], int]:
+    """(episode, object) → the first recorded step at which anything but the ground (a robot's link, another
+    object) touches the object, from the contacts table's columns (bodies by name); absent if nothing does."""
+    out: dict[tuple[int, str], int] = {}
+    for obj in objects:
+        hit = ((body_a == obj) & (body_b != "ground") & (body_b != obj)) | \
+              ((body_b == obj) & (body_a != "ground") & (body_a != obj))
+        for e, k in zip(episode[hit].tolist(), step[hit].tolist(), strict=True):
+            out[(e, obj)] = min(out.get((e, obj), k), k)
+    return out
+
+
+def creep_before_touch(states: np.ndarray, layout: Layout, obj: str, first: int) -> float:
+    """How far (m, horizontally) `obj` moved from its first state before the first touch at recorded step
+    `first` (-1: never touched, the whole episode). A contact seen at step k acted within the interval
+    that ends there, so the states before k must still hold the object where it started."""
+    pos = layout.field(states, obj, "pos")[:, :2].astype(np.float64)
+    upto = len(pos) if first < 0 else first
+    return float(np.linalg.norm(pos[:upto] - pos[0], axis=-1).max()) if upto else 0.0
+
+
+def at_rest(states: np.ndarray, layout: Layout, obj: str, speed: float) -> bool:
+    """Whether `obj` starts the episode still (a launched object moves before anything touches it)."""
+    return bool(np.linalg.norm(layout.field(states[:1], obj, "vel")) <= speed)
+
+
+def robot_action_start(layout: Layout, robot: str) -> int:
+    """Where robot `robot`'s commands start in the action vector (its action names start with its name)."""
+    return next(i for i, n in enumerate(layout.action_names) if n.startswith(f"{robot}."))
 
 
 # ---------------------------------------------------------------- diversity

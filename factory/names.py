@@ -35,6 +35,11 @@ TRANSITION_COLUMNS = ("episode", "step", "t", "state", "action", "next_state", "
 EPISODE_COLUMNS = ("episode", "shard", "transitions", "point_index", "transitions_offset")
 """The episodes table's own columns; the others are parameter columns and episode labels."""
 
+# Episode columns of a guided dataset (`factory run --guided-by`), beside the labels
+IMPORTANCE_WEIGHT = "importance_weight"  # p(θ)/q(θ), normalized to mean 1 over the dataset
+GUIDED_CANDIDATE = "guided_candidate"  # which candidate of the recipe's candidate stream the episode ran
+GUIDED_COLUMNS = (IMPORTANCE_WEIGHT, GUIDED_CANDIDATE)
+
 # Families of episode labels about a pair of bodies (`family__a__b`)
 TOUCHED = "touched"
 FIRST_CONTACT = "first_contact"
@@ -62,6 +67,15 @@ PUSHED_TO_TARGET = "pushed_to_target"
 REACH_ERROR = "reach_error"
 REACHED = "reached"
 REACH_STEP = "reach_step"
+GRASPED = "grasped"
+GRASP_STEP = "grasp_step"
+DROPPED = "dropped"
+PLACED = "placed"
+PLACE_MISS = "place_miss"
+TILT_DEG = "tilt_deg"  # of a container a robot tilts, at the end
+LIP_DRIFT = "lip_drift"  # how far its lip strayed from where it started, m
+SPILLED = "spilled"  # of what the container held: it ended outside
+SPILL_STEP = "spill_step"
 REST_POSE = "rest_pose"  # of a mesh body: upright 1, on its side 0, upside down -1
 UP_COS = "up_cos"
 TOPPLED = "toppled"

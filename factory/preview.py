@@ -1,28 +1,38 @@
 """`factory preview`: one episode drawn frame by frame, so a user can see what the numbers in a
-dataset mean (bodies, contacts, liquid particles, cloth vertices) before training on it.
+dataset mean (bodies, contacts, liquid particles, cloth vertices, a robot's links and tool path) before
+training on it. A dataset with cameras is shown through them (every camera and stream side by side);
+others, or `schematic`, as top and side views drawn from the states.
 
 matplotlib is imported inside functions: `import factory` must stay light.
 """
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from factory.certify.card import CARD, DOCUMENTS, PREVIEW
+from factory.certify.documents import stored_certificate, why, write_documents
 from factory.contract.rollout import Layout
 from factory.errors import FactoryError
 from factory.recipe.meshes import MESH_TYPES, shape_asset
+from factory.recipe.robot_chain import euler_matrix, link_frames, read_chain
 from factory.recipe.scene_fields import episode_scene
 from factory.recipe.schema import Recipe
 from factory.storage.dataset import Dataset, Episode
+from factory.storage.location import Location
+from factory.storage.manifest import read_manifest, write_manifest
 from factory.storage.opener import open_dataset
 
 MAX_FRAMES = 60
+CARD_FRAMES, CARD_FPS = 12, 6  # the card's preview: a 2-second loop, a second or two to draw
 FIGSIZE = (6.0, 3.0)
 DPI = 80
 VIEWS = (("top", 0, 1), ("side", 0, 2))  # title, horizontal axis, vertical axis (0 x, 1 y, 2 z)
@@ -33,7 +43,7 @@ CONTACT_STYLES = ({"marker": "x", "ls": "none", "color": "0.45", "ms": 3, "mew":
 
 
 def render_preview(dataset: str | Path, episode: int, out: str | Path | None = None,
-                   fmt: str | None = None, fps: int = 15) -> Path:
+                   fmt: str | None = None, fps: int = 15, schematic: bool = False) -> Path:
     """Write episode `episode` of `dataset` as an animation; the format follows `fmt`, else `out`'s suffix, else gif."""
     if fmt is None:
         fmt = Path(out).suffix.lstrip(".") if out and Path(out).suffix in (".gif", ".mp4") else "gif"
@@ -44,13 +54,9 @@ def render_preview(dataset: str | Path, episode: int, out: str | Path | None = N
     ep = ds.episode(episode)
     out = Path(out) if out else ds.root / "previews" / f"episode_{episode}.{fmt}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    frames = _draw_frames(ds, ep)
+    frames = preview_frames(ds, ep, schematic)
     if ffmpeg is None:
-        from PIL import Image  # a matplotlib dependency
-
-        # fast octree: quicker than Pillow's default quantizer, no visible difference on flat plots
-        images = [Image.fromarray(f).quantize(method=Image.Quantize.FASTOCTREE) for f in frames]
-        images[0].save(out, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        out.write_bytes(_gif(frames, fps))
     else:
         height, width = frames[0].shape[:2]
         done = subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
@@ -59,6 +65,43 @@ def render_preview(dataset: str | Path, episode: int, out: str | Path | None = N
         if done.returncode:
             raise FactoryError(f"{ffmpeg} could not write {out}: {done.stderr.decode(errors='replace').strip()}")
     return out
+
+
+def card_preview(where: Location) -> str:
+    """Draw the dataset's first stored episode as `preview.gif` beside its card, list it in the manifest
+    and render the card again with it; what was done, in one line. Where it cannot be drawn (no
+    matplotlib, no episode) the card stays as it was and the line says why."""
+    manifest = read_manifest(where)
+    if not where.is_file(CARD):
+        return f"no preview: {where} has no card to put it in (`factory card` writes one)"
+    try:
+        ds = Dataset(where, manifest=manifest)
+        stored = sorted(int(e) for e in ds.column("episodes", "episode")) if ds.files else []
+        if not stored:
+            return "no preview: the dataset holds no episode"
+        data = _gif(_draw_frames(ds, ds.episode(stored[0]), CARD_FRAMES), CARD_FPS)
+    except (FactoryError, ImportError, OSError, ValueError) as exc:  # a pydantic ValidationError is a ValueError
+        return f"no preview in the card: {why(exc)}"
+    where.write_bytes(PREVIEW, data)
+    others = [d for d in manifest.get(DOCUMENTS, []) if d["path"] != PREVIEW]
+    listed = [*others, {"path": PREVIEW, "episode": stored[0]}]
+    write_manifest(where, write_documents(where, manifest | {DOCUMENTS: listed}, stored_certificate(where)))
+    return f"card preview: episode {stored[0]} in {where}/{PREVIEW}"
+
+
+def _gif(frames: list[np.ndarray], fps: int) -> bytes:
+    from PIL import Image  # a matplotlib dependency
+
+    # fast octree: quicker than Pillow's default quantizer, no visible difference on flat plots
+    images = [Image.fromarray(f).quantize(method=Image.Quantize.FASTOCTREE) for f in frames]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    return buffer.getvalue()
+
+
+def preview_frames(ds: Dataset, ep: Episode, schematic: bool = False) -> list[np.ndarray]:
+    """The animation's RGB frames (H, W, 3): through the cameras where the dataset has some."""
+    return _draw_camera_frames(ds, ep) if ds.layout.cameras and not schematic else _draw_frames(ds, ep)
 
 
 def _pyplot():
@@ -87,9 +130,9 @@ def _ffmpeg() -> str:
     return found
 
 
-def _frames(n_states: int) -> np.ndarray:
-    """Recorded-state indices to draw: all of them, or MAX_FRAMES evenly spread (first and last kept)."""
-    return np.unique(np.linspace(0, n_states - 1, min(n_states, MAX_FRAMES)).round().astype(int))
+def _frames(n_states: int, most: int = MAX_FRAMES) -> np.ndarray:
+    """Recorded-state indices to draw: all of them, or `most` evenly spread (first and last kept)."""
+    return np.unique(np.linspace(0, n_states - 1, min(n_states, most)).round().astype(int))
 
 
 def _rotation(q: np.ndarray) -> np.ndarray:
@@ -151,12 +194,45 @@ def _point_colours(ep: Episode, layout: Layout) -> tuple[np.ndarray, np.ndarray,
     return pos, pos[..., 2], "height (m)"
 
 
+@dataclass(frozen=True)
+class Arm:
+    """A robot as a preview draws it: its links' origins per state and its tool point's path."""
+
+    links: np.ndarray  # (T+1, L, 3)
+    segments: tuple[tuple[int, int], ...]  # (parent, child) link pairs: the drawn chain
+    tool: np.ndarray  # (T+1, 3)
+
+    def chain(self, f: int, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """The chain at state f in view axes (i, j), segments separated by NaN, for one line artist."""
+        gap = np.full((len(self.segments), 1, 3), np.nan)
+        pts = np.concatenate([self.links[f, [a for a, _ in self.segments]][:, None],
+                              self.links[f, [b for _, b in self.segments]][:, None], gap], 1).reshape(-1, 3)
+        return pts[:, i], pts[:, j]
+
+
+def _arms(recipe: Recipe, layout: Layout, states: np.ndarray) -> list[Arm]:
+    """Each robot's links from its recorded joint positions (forward kinematics of its file, as its engine
+    placed it) and its recorded tool point."""
+    arms = []
+    for robot, block in zip(recipe.robots, layout.robots, strict=True):
+        start, _ = layout.robot_span(block.name)
+        q = {joint: states[:, start + k].astype(float) for k, joint in enumerate(block.joints)}
+        chain = read_chain(robot.path())
+        links, _ = link_frames(chain, q, np.asarray(robot.base.pos, float),
+                               euler_matrix(np.radians(robot.base.euler), "XYZ"))
+        segments = tuple((link.parent, k) for k, link in enumerate(chain) if link.parent >= 0)
+        n = len(block.joints)
+        arms.append(Arm(links, segments, states[:, start + 2 * n:start + 2 * n + 3].astype(float)))
+    return arms
+
+
 def _scene_extent(scene: dict, pos: dict[str, np.ndarray], reach: dict[str, float],
-                  points: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                  points: np.ndarray | None, arms: list[Arm]) -> tuple[np.ndarray, np.ndarray]:
     """Axis limits that hold everything the episode ever shows, so frames do not jump."""
     corners = [pos[o] + d * reach[o] for o in pos for d in (-1, 1)]
     if points is not None:
         corners.append(points.reshape(-1, 3))
+    corners += [arm.links.reshape(-1, 3) for arm in arms]
     fluid, ground = scene.get("fluid"), scene.get("ground")
     if fluid:
         corners.append(np.array([fluid["tank"]["lower"], fluid["tank"]["upper"]], float))
@@ -212,7 +288,7 @@ def _label_lines(ep: Episode, numeric: bool) -> list[str]:
     return textwrap.wrap(", ".join(parts) or "no label true", 95)
 
 
-def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
+def _draw_frames(ds: Dataset, ep: Episode, most: int = MAX_FRAMES) -> list[np.ndarray]:
     """RGB frames (H, W, 3). Axes, ticks and the static scene are drawn once and blitted: redrawing
     them every frame would be most of the time."""
     plt = _pyplot()
@@ -228,7 +304,8 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
     quat = {o: layout.field(ep.states, o, "quat") for o in shapes}
     coloured = _point_colours(ep, layout)
     points, values, value_name = coloured or (None, None, "")
-    lo, hi = _scene_extent(scene, pos, reach, points)
+    arms = _arms(recipe, layout, ep.states)
+    lo, hi = _scene_extent(scene, pos, reach, points, arms)
     contact_step = ep.contacts["step"].to_numpy()
     contact_pos = ep.contacts["position"].combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, 3)
     pairs = zip(ep.contacts["body_a"].to_pylist(), ep.contacts["body_b"].to_pylist(), strict=True)
@@ -252,6 +329,11 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
             scatter = ax.scatter(points[0, :, i], points[0, :, j], c=values[0], s=3 if name == "side" else 2,
                                  cmap="viridis", vmin=float(values.min()), vmax=float(values.max()), lw=0,
                                  zorder=3, animated=True)
+        for k, arm in enumerate(arms):  # the tool point's path, then the chain drawn per frame
+            ax.plot(arm.tool[:, i], arm.tool[:, j], color="0.35", lw=0.8, ls="--", alpha=0.6,
+                    label=f"{recipe.robots[k].name} tool path" if name == "top" else None)
+        chains = [ax.plot([], [], color="0.25", lw=1.6, marker="o", ms=2.5, solid_capstyle="round", zorder=3,
+                          animated=True)[0] for _ in arms]
         marks = [ax.plot([], [], **style, animated=True)[0] for style in CONTACT_STYLES]
         _fit_equal(ax, lo[[i, j]], hi[[i, j]])
         ax.set(title=f"{name} view", xlabel=f"{AXIS_NAMES[i]} (m)", ylabel=f"{AXIS_NAMES[j]} (m)")
@@ -259,23 +341,26 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
         ax.tick_params(labelsize=6)
         ax.xaxis.label.set_fontsize(7)
         ax.yaxis.label.set_fontsize(7)
-        views.append((i, j, polys, scatter, marks))
+        views.append((i, j, polys, scatter, marks, chains))
     if coloured:
         bar = fig.colorbar(views[-1][3], cax=fig.add_axes([0.9, 0.14, 0.015, top - 0.14]))
         bar.set_label(value_name, fontsize=7)
         bar.ax.tick_params(labelsize=6)
-    if shapes:
+    if shapes or arms:
         axes[0].legend(fontsize=6, loc="upper left", framealpha=0.6)
 
     canvas = fig.canvas
     canvas.draw()
     background = canvas.copy_from_bbox(fig.bbox)
     frames, previous = [], -1
-    for f in _frames(len(ep.states)):
+    for f in _frames(len(ep.states), most):
         window = (contact_step > previous) & (contact_step <= f)  # contacts since the last drawn frame
         previous = f
         canvas.restore_region(background)
-        for i, j, polys, scatter, marks in views:
+        for i, j, polys, scatter, marks, chains in views:
+            for arm, line in zip(arms, chains, strict=True):
+                line.set_data(*arm.chain(f, i, j))
+                fig.draw_artist(line)
             for o, poly in polys.items():
                 world = shapes[o] @ _rotation(quat[o][f]).T + pos[o][f]
                 poly.set_xy(_hull(world[:, [i, j]]))
@@ -290,6 +375,54 @@ def _draw_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
                 line.set_data(contact_pos[shown, i], contact_pos[shown, j])
                 fig.draw_artist(line)
         title.set_text("\n".join([f"{header} · t = {f * layout.record_dt:.2f} s", *labels]))
+        fig.draw_artist(title)
+        frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+    plt.close(fig)
+    return frames
+
+
+def _viewable(frames: np.ndarray, stream: str) -> np.ndarray:
+    """A stream's frames as RGB uint8: rgb as is, depth in grey (near light, over the episode's
+    range), segmentation one colour per body (black where no body is seen)."""
+    if stream == "rgb":
+        return frames
+    if stream == "depth":
+        lo, hi = float(frames.min()), float(frames.max())
+        grey = (255 * (hi - frames) / max(hi - lo, 1e-9)).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    palette = (np.asarray(_pyplot().get_cmap("tab20").colors) * 255).astype(np.uint8)
+    coloured = palette[(frames.astype(int) - 1) % len(palette)]
+    coloured[frames == 0] = 0
+    return coloured
+
+
+def _draw_camera_frames(ds: Dataset, ep: Episode) -> list[np.ndarray]:
+    """RGB frames (H, W, 3) of the episode's camera frames, every camera and stream side by side, at
+    the recorded states `_frames` picks (a camera recording every k-th state shows its latest frame),
+    under the schematic's title."""
+    plt = _pyplot()
+    tiles = [(c, s, _viewable(ep.frames[c.name][s], s)) for c in ds.layout.cameras for s in c.streams]
+    labels = _label_lines(ep, numeric=bool(ds.layout.points))
+    fig, axes = plt.subplots(1, len(tiles), figsize=(max(FIGSIZE[0], 2.2 * len(tiles)), FIGSIZE[1]), dpi=DPI,
+                             squeeze=False)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.04, top=0.82 - 0.045 * len(labels), wspace=0.08)
+    title = fig.suptitle("", fontsize=7, animated=True)
+    images = []
+    for ax, (camera, stream, pixels) in zip(axes[0], tiles, strict=True):
+        ax.set_axis_off()
+        ax.set_title(f"{camera.name} · {stream}", fontsize=7)
+        images.append(ax.imshow(pixels[0], interpolation="nearest", animated=True))
+    canvas = fig.canvas
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+    header = f"{ds.manifest['recipe']['name']} · episode {ep.index}"
+    frames = []
+    for f in _frames(len(ep.states)):
+        canvas.restore_region(background)
+        for image, (camera, _, pixels) in zip(images, tiles, strict=True):
+            image.set_data(pixels[f // camera.every])
+            fig.draw_artist(image)
+        title.set_text("\n".join([f"{header} · t = {f * ds.layout.record_dt:.2f} s", *labels]))
         fig.draw_artist(title)
         frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
     plt.close(fig)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,15 @@ def assert_same_episode(got_params: dict, got_labels: dict, want: dict) -> None:
     for k, v in want["labels"].items():
         if v is not None and not (isinstance(v, float) and np.isnan(v)):
             assert got_labels[k] == v, k
+
+
+def lerobot_python() -> str | None:
+    """A Python with lerobot installed, kept out of the project's venv (see setup.sh)."""
+    root = Path(__file__).resolve().parent.parent
+    for candidate in (os.environ.get("LEROBOT_PYTHON"), root / ".venv-lerobot" / "bin" / "python"):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    return None
 
 
 def manifest_sha256(root: Path) -> str:
@@ -125,11 +136,14 @@ def check_lerobot_files(source, tmp_path):
     export(source, "lerobot", tmp_path / "lr")
     want, episodes = source_arrays(source)
     info = json.loads((tmp_path / "lr" / "meta" / "info.json").read_text())
-    assert info["codebase_version"] == "v3.0" and info["video_path"] is None
+    videos = [name for name, f in info["features"].items() if f["dtype"] == "video"]
+    assert info["codebase_version"] == "v3.0" and (info["video_path"] is None) == (not videos)
     assert info["total_frames"] == len(want["episode"]) and info["total_episodes"] == len(episodes)
     assert not any("/" in name for name in info["features"])
     feats = {}
     for name, f in info["features"].items():
+        if name in videos:  # in the videos, not the frames' Parquet (LeRobot's hf features skip them too)
+            continue
         shape = tuple(f["shape"])
         feats[name] = (datasets.Value(f["dtype"]) if shape == (1,) else
                        datasets.List(datasets.Value(f["dtype"]), length=shape[0]) if len(shape) == 1 else
@@ -157,5 +171,31 @@ for root, out in zip(sys.argv[1::2], sys.argv[2::2]):
     ds = LeRobotDataset("local/export", root=root)
     items = [ds[i] for i in range(len(ds))]
     np.savez(out, **{k: np.stack([np.asarray(it[k]) for it in items]) for k in items[0] if k != "task"},
-             source_episode=np.asarray(ds.meta.episodes["source_episode"]), num_episodes=ds.num_episodes)
+             source_episode=np.asarray(ds.meta.episodes["source_episode"]), num_episodes=ds.num_episodes,
+             state_names=np.asarray(ds.meta.features["observation.state"]["names"]),
+             action_names=np.asarray(ds.meta.features["action"]["names"]))
 """
+LEROBOT_MISSING = ("no lerobot install: setup.sh makes .venv-lerobot with FACTORY_LEROBOT=1, or set LEROBOT_PYTHON "
+                   "(lerobot 0.4.4 needs its own torch)")
+
+
+def check_lerobot_dataset(sources: list[Path], tmp_path: Path) -> list[dict]:
+    """Export each source, open every export with LeRobot's own `LeRobotDataset(repo_id, root=DIR)` under
+    HF_HUB_OFFLINE in its own venv, and compare every frame with the source; return what LeRobot read."""
+    args = []
+    for i, src in enumerate(sources):
+        export(src, "lerobot", tmp_path / f"lr{i}")
+        args += [str(tmp_path / f"lr{i}"), str(tmp_path / f"lr{i}.npz")]
+    python = lerobot_python()
+    assert python is not None, LEROBOT_MISSING
+    subprocess.run([python, "-c", LEROBOT_READ, *args], check=True, capture_output=True, timeout=300)
+    read = []
+    for i, src in enumerate(sources):
+        want, episodes = source_arrays(src)
+        got = dict(np.load(tmp_path / f"lr{i}.npz"))
+        assert int(got["num_episodes"]) == len(episodes)
+        arrays = {name: got[lerobot_column(name)] for name in want if name != "episode"}
+        arrays["episode"] = got["source_episode"][got["episode_index"]]
+        assert_same_transitions(arrays, want)
+        read.append(got)
+    return read

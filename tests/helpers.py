@@ -126,3 +126,17 @@ def on_engine(recipe: Recipe, engine: str) -> Recipe:
 
         config = peer_engine([o.name for o in recipe.scene.objects], recipe.n_envs)
     return Recipe.model_validate(recipe.model_dump(mode="json") | {"engine": config})
+
+
+def gl_problem() -> str | None:
+    """Why MuJoCo cannot render offscreen here, or None where it can (the engine picks MUJOCO_GL)."""
+    from engines.mujoco.gl import choose_backend
+
+    choose_backend()  # before mujoco's import: it reads MUJOCO_GL once
+    import mujoco
+
+    try:
+        with mujoco.Renderer(mujoco.MjModel.from_xml_string("<mujoco/>"), 8, 8):
+            return None
+    except Exception as e:  # no GL backend on this machine
+        return str(e)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from helpers import shipped
+from helpers import gl_problem, shipped
 
 from engines.mujoco import MuJoCoEngine  # first: it picks MUJOCO_GL before mujoco is imported
 from factory.contract.sampling import sample_episodes
@@ -60,19 +60,9 @@ cameras:
 """
 
 
-def _gl_available() -> str | None:
-    import mujoco
-
-    try:
-        with mujoco.Renderer(mujoco.MjModel.from_xml_string("<mujoco/>"), 8, 8):
-            return None
-    except Exception as e:  # no GL backend on this machine
-        return str(e)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def gl() -> None:
-    if (problem := _gl_available()) is not None:
+    if (problem := gl_problem()) is not None:
         message = f"MuJoCo cannot render here ({problem}); install libosmesa6 (setup.sh does)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
@@ -224,3 +214,20 @@ def test_no_cameras_dumps_and_hashes_as_before():
     without = SCENE[:SCENE.index("cameras:")]
     assert recipe_hash(recipe(without + "cameras: []\n")) == recipe_hash(recipe(without))
     assert "cameras" not in recipe(without).model_dump()
+
+
+def test_the_shipped_wrist_camera_moves_with_the_hand_and_sees_the_cube():
+    """push_cube_wrist: the hand stays on the same pixels of the wrist camera's frames while the arm
+    moves, and the cube it approaches fills more of them."""
+    engine = MuJoCoEngine(shipped("robot/push_cube_wrist.yaml", episodes=1, n_envs=1, steps=600))
+    try:
+        rollout = engine.run_batch(sample_episodes(engine.recipe, [1]))[0]
+    finally:
+        engine.close()
+    bodies = engine.layout.bodies
+    seg = rollout.frames["wrist"]["segmentation"]
+    hand = seg == bodies.index("arm/hand") + 1
+    assert hand[0].sum() > 100 and (hand != hand[0]).sum(axis=(1, 2)).max() <= 0.02 * hand[0].sum()
+    assert np.ptp(engine.layout.field(rollout.states, "cube", "pos")[:, 0]) > 0.01  # pushed, so the arm moved
+    cube = visible_pixels(seg, len(bodies))[:, bodies.index("cube")]
+    assert cube[0] > 0 and cube[-1] > 10 * cube[0]

@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 import yaml
 from helpers import manifest, s3_options, small
+from PIL import Image
 
-from factory.certify.card import CARD
+from factory.certify.card import CARD, PREVIEW
 from factory.certify.certificate import VALIDITY
 from factory.certify.documents import rewrite_documents
 from factory.cli import main
+from factory.errors import FactoryError
 from factory.generate.plan import Shard
 from factory.generate.replay import choose, replay
 from factory.generate.runner import run
@@ -27,7 +29,7 @@ from factory.generate.shard import write_shard
 from factory.storage import FORMATS
 from factory.storage.dataset import Dataset
 from factory.storage.location import location
-from factory.storage.manifest import write_manifest
+from factory.storage.manifest import WRITTEN_FIELDS, write_manifest
 from factory.storage.verify import verify
 
 MUJOCO = {"type": "mujoco"}
@@ -55,11 +57,16 @@ def front_matter(card: str) -> dict:
 def forge(root: Path, episode: int, change) -> None:
     """Rewrite `episode`'s states with `change` in every format and recompute every checksum and state
     hash to match: what a careful forger does."""
+    forge_rollout(root, episode, lambda r: replace(r, states=change(r.states.copy())))
+
+
+def forge_rollout(root: Path, episode: int, change) -> None:
+    """`forge` with `change` taking and returning the whole rollout (states, points, …)."""
     m, ds = manifest(root), Dataset(root)
     for entry in m["shards"]:
         if entry["episodes"][0] <= episode < entry["episodes"][1]:
-            records = [replace(r, rollout=replace(r.rollout, states=change(r.rollout.states.copy())))
-                       if r.index == episode else r for r in ds.records(range(*entry["episodes"]))]
+            records = [replace(r, rollout=change(r.rollout)) if r.index == episode else r
+                       for r in ds.records(range(*entry["episodes"]))]
             entry["files"] = write_shard(root, Shard(entry["id"], *entry["episodes"]), records, ds.layout,
                                          m["formats"])["files"]
     write_manifest(root, m)
@@ -81,6 +88,7 @@ def nudge(states: np.ndarray) -> np.ndarray:
 def test_run_writes_card_and_certificate_listed_in_the_manifest(pushes):
     documents = {d["path"] for d in manifest(pushes)["documents"]}
     assert documents == {CARD, VALIDITY}
+    assert set(manifest(pushes)) == set(WRITTEN_FIELDS)  # what an older manifest is told it lacks
     assert verify(pushes) == []
     meta = front_matter((pushes / CARD).read_text())
     assert meta["license"] == "cc-by-4.0"
@@ -111,7 +119,8 @@ def test_clean_dataset_passes_the_certificate(pushes):
     assert cert["passed"], [f for f in cert["figures"] if not f["passed"]]
     names = {f["name"] for f in cert["figures"]}
     assert {"non-finite values", "energy gained without an action", "momentum residual across free contacts",
-            "penetration (99.9th percentile)"} == names
+            "penetration at rest (99.9th percentile)", "impact compliance time (median)"} == names
+    assert set(cert["not_measured"]) == {"restitution", "sliding deceleration"}  # no restitution; a ball rolls
     assert all({"value", "threshold", "passed"} <= set(f) for f in cert["figures"])
     assert sorted(cert["episode_states_sha256"], key=int) == [str(i) for i in range(8)]
     assert cert["replay"]["engine"]["name"] == "mujoco" and cert["replay"]["platform"]
@@ -128,8 +137,9 @@ def test_energy_jump_fails_the_certificate(pushes_copy):
 
 def test_replay_passes_a_fresh_dataset(pushes):
     ds = Dataset(pushes)
-    results = replay(ds, choose(ds, 2, seed=0))
-    assert len(results) == 2 and all(r.identical for r in results)
+    done = replay(ds, choose(ds, 2, seed=0))
+    assert len(done.results) == 2 and done.identical
+    assert done.engine["name"] == "mujoco" and done.engine["version"] == manifest(pushes)["engine"]["version"]
 
 
 def test_replay_catches_a_consistent_forgery(pushes_copy, capsys):
@@ -139,6 +149,16 @@ def test_replay_catches_a_consistent_forgery(pushes_copy, capsys):
     out, err = capsys.readouterr()
     assert "episode 4: identical" in out
     assert "episode 5: different from step 20, field state ball.pos.x" in err
+    # the replay is recorded in the certificate and the card, both listed in the manifest again
+    cert = json.loads((pushes_copy / VALIDITY).read_text())
+    (last,) = cert["replay"]["results"]
+    assert last["episodes"] == [{"episode": 4, "identical": True},
+                                {"episode": 5, "identical": False, "step": 20, "field": "state ball.pos.x"}]
+    assert not last["identical"] and last["engine"]["name"] == "mujoco" and last["platform"] and last["at"]
+    assert "- episode 5: **different** from step 20, field `state ball.pos.x`" in (pushes_copy / CARD).read_text()
+    assert verify(pushes_copy) == []
+    rewrite_documents(location(pushes_copy))  # `factory card` again: same states, the replay stays
+    assert json.loads((pushes_copy / VALIDITY).read_text())["replay"]["results"] == [last]
 
 
 def test_overwrite_replaces_a_carded_dataset(pushes_copy):
@@ -147,12 +167,34 @@ def test_overwrite_replaces_a_carded_dataset(pushes_copy):
     assert "# sliding_box" in (pushes_copy / CARD).read_text()
 
 
-def test_card_command_rewrites_the_documents(pushes_copy, capsys):
+def test_card_command_rewrites_the_documents_with_a_preview(pushes_copy, capsys):
     (pushes_copy / CARD).unlink()
     assert verify(pushes_copy) == [f"{CARD}: missing"]
     assert main(["card", str(pushes_copy)]) == 0
-    assert verify(pushes_copy) == []
-    assert "certificate passed" in capsys.readouterr().out
+    assert verify(pushes_copy) == []  # the preview is listed with its sha256 too
+    out = capsys.readouterr().out
+    assert "certificate passed" in out and f"card preview: episode 0 in {pushes_copy}/{PREVIEW}" in out
+    listed = {d["path"]: d for d in manifest(pushes_copy)["documents"]}
+    assert listed[PREVIEW]["episode"] == 0
+    with Image.open(pushes_copy / PREVIEW) as gif:
+        assert gif.format == "GIF" and gif.n_frames > 10
+    assert f"![episode 0, top and side views]({PREVIEW})" in (pushes_copy / CARD).read_text()
+    rewrite_documents(location(pushes_copy))  # measured again: the preview stays linked and listed
+    assert f"]({PREVIEW})" in (pushes_copy / CARD).read_text() and verify(pushes_copy) == []
+
+
+def test_card_renders_without_a_preview_when_none_can_be_drawn(pushes_copy, capsys, monkeypatch):
+    import factory.preview
+
+    def no_matplotlib():
+        raise FactoryError("factory preview needs matplotlib: pip install 'physics-data-factory[preview]'")
+
+    monkeypatch.setattr(factory.preview, "_pyplot", no_matplotlib)
+    assert main(["card", str(pushes_copy)]) == 0
+    assert "no preview in the card: factory preview needs matplotlib" in capsys.readouterr().out
+    card = (pushes_copy / CARD).read_text()
+    assert PREVIEW not in card and "## Physics certificate" in card
+    assert not (pushes_copy / PREVIEW).exists() and verify(pushes_copy) == []
 
 
 def test_one_episode_dataset_has_a_card(tmp_path):
@@ -167,20 +209,46 @@ def test_card_and_certificate_under_a_url(s3_bucket, s3_endpoint):
     run(small("sliding_box", episodes=2, engine=MUJOCO), where)
     assert front_matter(where.read_bytes(CARD).decode())["license"] == "cc-by-4.0"
     assert json.loads(where.read_bytes(VALIDITY))["passed"]
-    assert rewrite_documents(where) and verify(where) == []
+    assert rewrite_documents(where).endswith("certificate passed") and verify(where) == []
 
 
-def test_hf_export_and_merge_carry_a_card(pushes, tmp_path):
+def test_hf_and_lerobot_exports_carry_the_card(pushes_copy, tmp_path):
+    """Each export's README.md is the source's card, naming the export's own files for the Hub (LeRobot's
+    frames as its default config: `load_dataset` reads them) or none (HF's `save_to_disk` folder), with
+    the preview the card links."""
     datasets = pytest.importorskip("datasets")
     from factory.export import export
+    from factory.preview import card_preview
+
+    card_preview(location(pushes_copy))
+    export(pushes_copy, "hf", tmp_path / "hf")
+    hf_card = (tmp_path / "hf" / CARD).read_text()
+    meta = front_matter(hf_card)
+    assert meta["license"] == "cc-by-4.0" and "configs" not in meta  # the export holds no Parquet folders
+    assert f"*Exported as hf from `{pushes_copy}`" in hf_card and "## Physics certificate" in hf_card
+    assert (tmp_path / "hf" / PREVIEW).read_bytes() == (pushes_copy / PREVIEW).read_bytes()
+    assert datasets.load_from_disk(str(tmp_path / "hf"))["transitions"].num_rows == 400
+
+    export(pushes_copy, "lerobot", tmp_path / "lr")
+    meta = front_matter((tmp_path / "lr" / CARD).read_text())
+    assert meta["configs"] == [{"config_name": "default", "data_files": "data/*/*.parquet"}]
+    assert "LeRobot" in meta["tags"] and "mujoco" in meta["tags"]
+    frames = datasets.load_dataset(str(tmp_path / "lr"), split="train")
+    assert frames.num_rows == 400 and "observation.state" in frames.column_names
+
+
+def test_merge_carries_its_sources_cards(pushes, pushes_copy, tmp_path):
+    """The merged card lists each source with its certificate's verdict and last replay."""
     from factory.export.merge import merge
 
-    export(pushes, "hf", tmp_path / "hf")
-    meta = front_matter((tmp_path / "hf" / CARD).read_text())
-    assert meta["license"] == "cc-by-4.0" and "configs" not in meta  # the export holds no Parquet folders
-    assert datasets.load_from_disk(str(tmp_path / "hf"))["transitions"].num_rows == 400
-    merge([pushes, pushes], tmp_path / "merged")
-    assert "merged from" in (tmp_path / "merged" / CARD).read_text()
+    forge(pushes_copy, 3, energy_jump)
+    assert main(["verify", str(pushes_copy), "--replay-episodes", "2"]) == 0
+    merge([pushes, pushes_copy], tmp_path / "merged")
+    card = (tmp_path / "merged" / CARD).read_text()
+    assert "merged from" in card and "## Physics certificate" in card and "## Sources" in card
+    rows = [line for line in card.splitlines() if line.startswith(("| `" + str(pushes), "| `" + str(pushes_copy)))]
+    assert len(rows) == 2 and rows[0].endswith("| passed |")
+    assert "**failed**: energy gained without an action; replayed " in rows[1] and rows[1].endswith(": identical |")
     assert verify(tmp_path / "merged") == []
     assert main(["verify", str(tmp_path / "merged"), "--replay", "1"]) == 1
 
@@ -190,6 +258,26 @@ def test_fluid_card(dam_break_dataset):
     card = (dam_break_dataset / CARD).read_text()
     assert "liquid volume ratio" in card and front_matter(card)["tags"][4] == "fluid"
     assert verify(dam_break_dataset) == []
+
+
+@pytest.mark.genesis
+def test_compressed_liquid_fails_the_certificate(dam_break_dataset, tmp_path):
+    """A dam-break episode's last state squashed to half its height over the floor fails the volume figure.
+    (The clean full-length dam break reads 0.87-0.91 here, against 0.9: `volume_ratio` under-reads its
+    thin final pool, see docs/card.md; the squashed one reads far below that.)"""
+    root = Path(shutil.copytree(dam_break_dataset, tmp_path / "dam"))
+
+    def squashed(rollout):
+        pos = rollout.points["particle_pos"].copy()
+        floor = pos[0, :, 2].min()
+        pos[-1, :, 2] = floor + (pos[-1, :, 2] - floor) / 2
+        return replace(rollout, points={**rollout.points, "particle_pos": pos})
+
+    forge_rollout(root, 1, squashed)
+    cert = json.loads((root / VALIDITY).read_text())
+    ratio = next(f for f in cert["figures"] if f["name"] == "liquid volume ratio (lowest episode)")
+    assert not cert["passed"] and not ratio["passed"] and ratio["worst_episodes"][0] == 1
+    assert ratio["value"] < 0.7
 
 
 def test_momentum_residual_on_hand_made_contacts():
@@ -237,3 +325,141 @@ def test_documents_of_a_dataset_with_every_episode_quarantined(pushes_copy):
     listed = write_documents(location(pushes_copy), m)["documents"]
     assert [d["path"] for d in listed] == [VALIDITY, CARD]
     assert json.loads((pushes_copy / VALIDITY).read_text())["episodes"] == 0
+
+
+def figure_of(root: Path, name: str) -> dict:
+    return next(f for f in json.loads((root / VALIDITY).read_text())["figures"] if f["name"] == name)
+
+
+def test_sliding_deceleration_is_certified_and_a_faster_stop_fails(tmp_path):
+    """A box sliding to rest decelerates at μ·g; the same states with every slide's speed loss doubled
+    (velocities forged, positions left) fail the figure."""
+    root = tmp_path / "slide"
+    run(small("sliding_box", episodes=4, n_envs=4, steps=100, engine=MUJOCO), root)
+    sliding = figure_of(root, "sliding deceleration against μ·g (median)")
+    assert sliding["passed"] and sliding["slides"] >= 1
+
+    def faster(states: np.ndarray) -> np.ndarray:
+        vel = states[:, 7:9]
+        states[:, 7:9] = vel[0] - 2 * (vel[0] - vel)
+        return states
+
+    for episode in range(4):
+        forge(root, episode, faster)
+    assert not figure_of(root, "sliding deceleration against μ·g (median)")["passed"]
+
+
+def test_robot_tracking_is_certified_and_unfollowed_commands_fail(tmp_path):
+    from helpers import shipped
+
+    root = tmp_path / "push"
+    run(shipped("robot/push_cube.yaml", episodes=2, n_envs=2, steps=300), root)
+    cert = json.loads((root / VALIDITY).read_text())
+    tracking = figure_of(root, "joint tracking of arm (median)")
+    assert cert["passed"] and tracking["passed"] and tracking["transitions"] == 60
+    assert "penetration at rest (99.9th percentile)" in {f["name"] for f in cert["figures"]}
+    assert "energy and momentum" in cert["not_measured"]  # the motors do work
+
+    def frozen(states: np.ndarray) -> np.ndarray:
+        states[:, 13:20] = states[0, 13:20]  # the arm's joints never move, whatever it was told
+        return states
+
+    forge(root, 0, frozen)
+    forge(root, 1, frozen)
+    assert not figure_of(root, "joint tracking of arm (median)")["passed"]
+
+
+def test_mesh_bodies_get_energy_and_momentum_figures(tmp_path):
+    from helpers import shipped
+
+    root = tmp_path / "mesh"
+    run(shipped("collision/mesh_drop.yaml", episodes=2, n_envs=2, engine=MUJOCO), root)
+    cert = json.loads((root / VALIDITY).read_text())
+    assert "energy and momentum" not in cert["not_measured"]
+    assert cert["passed"] and figure_of(root, "energy gained without an action")["passed"]
+
+
+def make_older(root: Path, **recipe_update) -> None:
+    """`root` as an earlier factory left it: format_version 2, without the manifest fields added since
+    (and the card and certificate they list), its recipe's first object changed by `recipe_update`."""
+    m = manifest(root)
+    m["format_version"] = 2
+    for newer in ("documents", "quarantined", "platform", "python", "git_commit"):
+        del m[newer]
+    del m["counts"]["quarantined"]
+    m["recipe"]["scene"]["objects"][0].update(recipe_update)
+    write_manifest(root, m)
+    (root / CARD).unlink()
+    (root / VALIDITY).unlink()
+
+
+def test_card_and_verify_name_what_an_older_manifest_lacks(pushes_copy, capsys):
+    make_older(pushes_copy)
+    assert main(["verify", str(pushes_copy)]) == 0
+    note = ("does not record: git_commit, python, platform, quarantined, documents, counts.quarantined; "
+            "no card or certificate: `factory card DATASET` writes them")
+    assert note in capsys.readouterr().out
+    assert main(["card", str(pushes_copy), "--no-preview"]) == 0
+    out = capsys.readouterr().out
+    assert "certificate passed" in out and "preview" not in out and not (pushes_copy / PREVIEW).exists()
+    card = (pushes_copy / CARD).read_text()
+    assert "- not recorded in this manifest: git commit, platform, python, quarantined, counts.quarantined" in card
+    assert "- format version: `2`" in card and verify(pushes_copy) == []
+    assert main(["verify", str(pushes_copy), "--replay-episodes", "1"]) == 0  # recorded in the new certificate
+    assert json.loads((pushes_copy / VALIDITY).read_text())["replay"]["results"][0]["identical"]
+
+
+def test_card_says_why_it_cannot_measure_an_older_dataset(pushes_copy, tmp_path, capsys):
+    make_older(pushes_copy, bounciness=0.5)  # a field this factory does not know
+    assert main(["card", str(pushes_copy)]) == 0
+    why = "its recipe does not validate under this factory (scene.objects.0.bounciness: Extra inputs are not permitted)"
+    out = capsys.readouterr().out
+    assert f"README.md written; no certificate: {why}" in out and f"no preview in the card: {why}" in out
+    card = (pushes_copy / CARD).read_text()
+    assert f"Not measured: {why}." in card and "## Episode labels" in card  # the tables still read
+    assert not (pushes_copy / VALIDITY).exists() and verify(pushes_copy) == []
+    assert main(["verify", str(pushes_copy), "--replay", "1"]) == 1
+    assert f"cannot replay: {why}" in capsys.readouterr().err
+
+    hdf5_only = tmp_path / "h5"
+    run(small("sliding_box", episodes=1, engine=MUJOCO, outputs={"formats": ["hdf5"]}), hdf5_only)
+    make_older(hdf5_only)
+    assert main(["card", str(hdf5_only)]) == 0
+    assert f"Not measured: {hdf5_only}: HDF5 format_version 2 is no longer read. The parameter and label " \
+           "distributions are missing" in (hdf5_only / CARD).read_text()
+
+
+@pytest.mark.parametrize("scheme", ["memory", "file"])
+def test_card_preview_replay_and_export_under_a_url(scheme, tmp_path, capsys):
+    """Every document command on a dataset named by an fsspec URL: the preview, the recorded replay and
+    the carried card are written through the location, and `verify` checks them there."""
+    url = f"memory://card-{uuid.uuid4().hex[:8]}/ds" if scheme == "memory" else f"file://{tmp_path}/ds"
+    where = location(url)
+    run(small("sliding_box", episodes=2, n_envs=2, steps=60, engine=MUJOCO), where)
+    assert json.loads(where.read_bytes(VALIDITY))["passed"]
+    assert main(["card", url]) == 0
+    assert f"card preview: episode 0 in {where}/{PREVIEW}" in capsys.readouterr().out
+    assert f"]({PREVIEW})" in where.read_bytes(CARD).decode() and where.read_bytes(PREVIEW)[:3] == b"GIF"
+    assert main(["verify", url, "--replay-episodes", "1"]) == 0
+    (last,) = json.loads(where.read_bytes(VALIDITY))["replay"]["results"]
+    assert last["episodes"] == [{"episode": 1, "identical": True}] and verify(where) == []
+    from factory.export import export
+
+    export(url, "hf", tmp_path / "hf")
+    assert f"*Exported as hf from `{where}`" in (tmp_path / "hf" / CARD).read_text()
+    assert (tmp_path / "hf" / PREVIEW).read_bytes() == where.read_bytes(PREVIEW)
+    if scheme == "memory":
+        where.fs.rm(where.fs_root, recursive=True)
+
+
+def test_replay_of_a_dataset_it_cannot_write_is_verified_not_recorded(pushes, capsys, monkeypatch):
+    import factory.certify.documents
+
+    def read_only(where, replay):
+        raise PermissionError(13, "Permission denied", f"{where}/{VALIDITY}")
+
+    monkeypatch.setattr(factory.certify.documents, "record_replay", read_only)
+    assert main(["verify", str(pushes), "--replay-episodes", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "replay episode 0: identical" in out and "the replay is not recorded: [Errno 13] Permission denied" in out
+    assert "results" not in json.loads((pushes / VALIDITY).read_text())["replay"]

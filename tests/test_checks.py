@@ -16,7 +16,7 @@ from factory.contract.rollout import Layout
 from factory.labels.collision import LabelContext
 from factory.model.split import episode_info, quality_options
 from factory.recipe.loader import load_recipe
-from factory.report.data_checks import check_dataset
+from factory.report.data_checks import check_dataset, parameter_coverage
 from factory.report.verdict import verdict
 
 G = np.array([0.0, 0.0, -9.81])
@@ -107,6 +107,17 @@ def test_coverage_and_declared_ranges_from_a_recipe():
     spread = checks.coverage(np.linspace(0.2, 1.0, 50), 0.2, 1.0, bins=10)
     clumped = checks.coverage(np.full(50, 0.3), 0.2, 1.0, bins=10)
     assert spread["filled"] == 1.0 and clumped["filled"] == 0.1 and sum(clumped["counts"]) == 50
+
+
+def test_a_scene_field_drawn_for_k_variants_is_asked_to_fill_k_bins():
+    """mugs_tumble draws its mug's sizes for 4 scenes: 4 values spread over the range fill all they can, while
+    the drop height, drawn per episode, is still asked to fill a bin per 5 episodes."""
+    recipe = load_recipe(Path(__file__).parent.parent / "recipes/collision/mugs_tumble.yaml").model_dump(mode="json")
+    radii, heights = [0.032, 0.038, 0.043, 0.049], np.linspace(0.15, 0.3, 40)
+    info = {i: {"params": {"mug.radius": radii[i % 4], "mug.pos.z": 0.16 if i % 2 else heights[i]}} for i in range(40)}
+    coverage = parameter_coverage(recipe, info)
+    assert coverage["mug.radius"]["filled"] == 1.0 and len(coverage["mug.radius"]["counts"]) == 4
+    assert len(coverage["mug.pos.z"]["counts"]) == 8
 
 
 def test_labels_that_contradict_states_are_named():

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from export_checks import (
-    LEROBOT_READ,
+    LEROBOT_MISSING,
     assert_same_episode,
     assert_same_transitions,
     check_hf_export,
+    check_lerobot_dataset,
     check_lerobot_files,
     check_minari_export,
-    lerobot_column,
+    lerobot_python,
     manifest_sha256,
     source_arrays,
 )
@@ -65,34 +66,13 @@ def test_webdataset_decode(source, tmp_path):
     assert meta["physics_data_factory"]["manifest_sha256"] == manifest_sha256(source)
 
 
-def lerobot_python() -> str | None:
-    """A Python with lerobot installed, kept out of the project's venv (see setup.sh)."""
-    for candidate in (os.environ.get("LEROBOT_PYTHON"), ROOT / ".venv-lerobot" / "bin" / "python"):
-        if candidate and Path(candidate).exists():
-            return str(candidate)
-    return None
-
-
 def test_lerobot_files_read_as_lerobot_reads_them(source, tmp_path):
     check_lerobot_files(source, tmp_path)
 
-@pytest.mark.skipif(lerobot_python() is None, reason="no lerobot install: setup.sh makes .venv-lerobot, "
-                    "or set LEROBOT_PYTHON (lerobot 0.4.4 needs its own torch)")
+@pytest.mark.skipif(lerobot_python() is None, reason=LEROBOT_MISSING)
 def test_lerobot_dataset_loads_every_kind(push_target_dataset, dam_break_dataset, drape_dataset, tmp_path):
     """LeRobot's own `LeRobotDataset(repo_id, root=DIR)` under HF_HUB_OFFLINE, in its own venv."""
-    sources = [Path(push_target_dataset), Path(dam_break_dataset), Path(drape_dataset)]
-    args = []
-    for i, src in enumerate(sources):
-        export(src, "lerobot", tmp_path / f"lr{i}")
-        args += [str(tmp_path / f"lr{i}"), str(tmp_path / f"lr{i}.npz")]
-    subprocess.run([lerobot_python(), "-c", LEROBOT_READ, *args], check=True, capture_output=True, timeout=300)
-    for i, src in enumerate(sources):
-        want, episodes = source_arrays(src)
-        got = np.load(tmp_path / f"lr{i}.npz")
-        assert int(got["num_episodes"]) == len(episodes)
-        arrays = {name: got[lerobot_column(name)] for name in want if name != "episode"}
-        arrays["episode"] = got["source_episode"][got["episode_index"]]
-        assert_same_transitions(arrays, want)
+    check_lerobot_dataset([Path(push_target_dataset), Path(dam_break_dataset), Path(drape_dataset)], tmp_path)
 
 
 # ------------------------------------------------------------------ destination, atomicity, CLI

@@ -10,6 +10,7 @@ import pytest
 
 from factory.labels import volume
 from factory.labels.volume import Cavity, probe_radius, volume_ratio
+from factory.meshes.generated import mug_cavity
 from factory.recipe.containers import CupShape, rotation_matrices
 
 D = 0.02  # particle spacing
@@ -84,6 +85,28 @@ def test_a_tilted_cup_bounds_the_liquid_in_it(share):
     assert ratio[1] == pytest.approx(1, abs=0.1) and ratio[3] == pytest.approx(1, abs=0.02)
     assert ratio[2] == pytest.approx(0.5, abs=0.17)  # as the tank's floor reads it (0.57-0.61 there)
     assert ratio[2] < volume_ratio(pos[:, sub], D, TANK)[2] - 0.05  # without the cup it gains the shell below
+
+
+def test_a_mug_s_round_wall_bounds_the_liquid_in_it():
+    """A round cavity's wall, as its tangent planes, bounds the liquid pressed against it: a pool pressed
+    onto a mug's floor reads compressed with the mug as on the tank's floor, and the block standing in it
+    reads its true volume."""
+    lower, upper, radius = mug_cavity(0.4, 0.3, 0.02, True)
+    axis = (lower + upper) / 2
+    centre = np.array([0.5, 0.5, 0.6])
+    disk = POOL[np.linalg.norm(POOL[:, :2] - POOL[:, :2].mean(axis=0), axis=1) < 0.95 * radius]
+    pool = disk - disk.mean(axis=0) * [1, 1, 0] + [axis[0], axis[1], lower[2]]
+    block = BLOCK[:len(disk)] - BLOCK[:len(disk)].mean(axis=0) * [1, 1, 0] + [axis[0], axis[1], lower[2]]
+    pos = np.stack([block, pool, pool * [1, 1, 0] + (pool * [0, 0, 1] - [0, 0, lower[2]]) * 0.5 + [0, 0, lower[2]]])
+    pos = pos + centre
+    sub = np.sort(np.random.default_rng(1).choice(len(disk), len(disk) // 4, replace=False))
+    cavity = Cavity(np.repeat(centre[None], 3, axis=0), np.repeat(np.eye(3)[None], 3, axis=0), lower, upper, radius)
+    ratio = volume_ratio(pos[:, sub], D, TANK, [cavity])
+    assert ratio[1] == pytest.approx(1, abs=0.1)
+    assert ratio[2] == pytest.approx(0.5, abs=0.17)
+    walls = cavity.walls(0, pos[1], D)
+    assert len(walls) == 1 + volume.ROUND_WALL_PLANES
+    assert all((pos[1] @ n >= offset - D).all() for n, offset, _ in walls)  # every point on each wall's liquid side
 
 
 def test_the_probe_follows_step_zero_and_spray_is_left_out():

@@ -16,7 +16,7 @@ import pytest
 import trimesh
 from helpers import shipped
 
-from factory import open_dataset
+from factory import checks, open_dataset
 from factory.checks import quat_to_matrix
 from factory.contract.rollout import Layout
 from factory.contract.sampling import sample_episode, scene_draws
@@ -25,6 +25,7 @@ from factory.labels.pose import pose_labels, up_cosine
 from factory.meshes import Decomposition, mesh_asset, resolve
 from factory.meshes import asset as asset_module
 from factory.meshes import convex as convex_module
+from factory.meshes.generated import mug_asset
 from factory.recipe.loader import load_recipe, parse_recipe
 from factory.recipe.scene_fields import pin_scene
 
@@ -162,12 +163,65 @@ def test_cube_mass_and_inertia_from_density(cube):
 
 @pytest.mark.parametrize("suffix", ["stl", "glb", "gltf"])
 def test_every_format_gives_the_same_body(cube, suffix):
-    """STL, GLB and glTF (a scene of meshes, joined in the file's axes) weigh and extend as the OBJ does
+    """STL, GLB and glTF (a scene of meshes, joined) weigh and extend as the OBJ does
     (to float32, the precision they store)."""
     other = cube.with_suffix(f".{suffix}")
     trimesh.load(cube, force="mesh").export(other)
     a, b = mesh_asset(cube, 1.0, None), mesh_asset(other, 1.0, None)
     assert b.volume == pytest.approx(a.volume, rel=1e-6) and b.lowest() == pytest.approx(a.lowest(), abs=1e-7)
+
+
+def write_glb(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> None:
+    """A one-mesh GLB written by hand from the glTF 2.0 layout (positions as stored: +Y is up)."""
+    import struct
+
+    positions, indices = vertices.astype("<f4").tobytes(), triangles.astype("<u4").tobytes()
+    gltf = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+            "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1}]}],
+            "accessors": [{"bufferView": 0, "componentType": 5126, "count": len(vertices), "type": "VEC3",
+                           "min": vertices.min(0).tolist(), "max": vertices.max(0).tolist()},
+                          {"bufferView": 1, "componentType": 5125, "count": triangles.size, "type": "SCALAR"}],
+            "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": len(positions)},
+                            {"buffer": 0, "byteOffset": len(positions), "byteLength": len(indices)}],
+            "buffers": [{"byteLength": len(positions) + len(indices)}]}
+    text = json.dumps(gltf).encode()
+    text += b" " * (-len(text) % 4)
+    binary = positions + indices
+    chunks = struct.pack("<I4s", len(text), b"JSON") + text + struct.pack("<I4s", len(binary), b"BIN\0") + binary
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(chunks)) + chunks)
+
+
+def test_a_glb_is_turned_from_y_up_to_z_up(tmp_path):
+    """A pyramid standing on the file's x-z plane with its apex up (+Y) and leaning to its front (+Z) stands
+    on the factory's x-y plane, apex up (+Z), leaning to -Y: glTF's +Y up is the factory's +Z up."""
+    s, h, lean = 0.05, 0.3, 0.04
+    vertices = np.array([(-s, 0, -s), (s, 0, -s), (s, 0, s), (-s, 0, s), (0, h, lean)])
+    triangles = np.array([(0, 1, 2), (0, 2, 3), (0, 4, 1), (1, 4, 2), (2, 4, 3), (3, 4, 0)])
+    write_glb(tmp_path / "pyramid.glb", vertices, triangles)
+    asset = mesh_asset(tmp_path / "pyramid.glb", 1.0, None)
+    points = np.concatenate([v for v, _ in asset.parts])
+    apex = points[points[:, 2].argmax()]  # a pyramid's centre of mass is a quarter up from its base's centre
+    assert apex == pytest.approx([0.0, -0.75 * lean, 0.75 * h], abs=1e-6)
+    assert asset.lowest() == pytest.approx(h / 4, abs=1e-6)
+    assert np.ptp(points, axis=0) == pytest.approx([2 * s, 2 * s, h], abs=1e-6)
+
+
+def test_the_checks_weigh_and_reach_a_mesh_cube_as_the_box_it_is(cube):
+    """The data checks and the model take a mesh body from its parts: a cube mesh has the box's inertia,
+    reach, depth below its centre at any turn and inscribed ball; a mug's centre, in its cavity, has none."""
+    recipe = parse_recipe(recipe_text(f"{{type: mesh, file: {cube}, scale: 2}}"), "r.yaml")
+    params = sample_episode(recipe, 0).params
+    mesh = checks.bodies_for(recipe.model_dump(mode="json"), params)["thing"]
+    box = checks.make_body("box", params["thing.mass"], (0.2, 0.2, 0.2))
+    assert params["thing.mass"] == pytest.approx(8.0, rel=1e-6)
+    assert mesh.inertia == pytest.approx(box.inertia, rel=1e-6, abs=1e-9)
+    assert mesh.half == pytest.approx(box.half) and mesh.outer == pytest.approx(box.outer)
+    assert mesh.inner == pytest.approx(box.inner)
+    turns = quat_to_matrix(np.random.default_rng(0).normal(size=(20, 4)))
+    assert mesh.lowest(turns) == pytest.approx(box.lowest(turns))
+    mug = checks.bodies_for(shipped("collision/mugs_tumble.yaml").model_dump(mode="json"),
+                            {"mug.mass": 0.2, "mug.radius": 0.04, "mug.height": 0.1})["mug"]
+    assert mug.inner == 0.0 and mug.lowest(np.eye(3)) == pytest.approx(mug_asset(0.04, 0.1, 0.005, True).lowest())
 
 
 def test_sphere_volume_and_inertia(tmp_path):
@@ -398,10 +452,10 @@ def test_mesh_set_datasets_do_not_depend_on_the_batch_size(tmp_path):
         labels = open_dataset(tmp_path / f"out{n_envs}").episodes().to_pandas()
         assert (labels["rest_pose__thing"] == 1).all() and not labels["toppled__thing"].any()  # balls: never turned
     assert files[1] == files[4]
-    # the certificate measures what it can of mesh bodies and says what it cannot
+    # the certificate weighs mesh bodies by their parts' inertia: energy and momentum are measured
     cert = json.loads((tmp_path / "out1" / "validity.json").read_text())
-    assert "energy and momentum" in cert["not_measured"] and cert["figures"]
-    assert "Not measured, energy and momentum" in (tmp_path / "out1" / "README.md").read_text()
+    figures = {f["name"]: f for f in cert["figures"]}
+    assert "energy and momentum" not in cert["not_measured"] and figures["energy gained without an action"]["passed"]
 
 
 def test_mujoco_conforms_with_meshes():

@@ -1,10 +1,12 @@
 """Analytic laws, each written once and run on every registered engine (`engines.ENGINES`): free fall
-g·t²/2, a sliding box decelerating at μ·g, momentum kept through a head-on collision, and restitution
+g·t²/2, a sliding box decelerating at μ·g, a box sliding down a slope at g(sin θ − μ cos θ) or held on a
+gentler one, momentum kept through a head-on collision, and restitution
 (a head-on pair parting with the mean of its two e, a dropped body rebounding to e²·h).
 
 Each test takes an `engine` parameter (see `pytest_generate_tests`); conftest.py gives the Genesis
 runs the `genesis` mark and the Unity runs the `unity` mark (Unity runs the protocol peer build). An
-engine is skipped only where it refuses the scene with `EngineUnsupported` or is not installed.
+engine is skipped only where it refuses the scene with `EngineUnsupported` or is not installed (and the
+Unity protocol peer on the slope, whose boxes touch as spheres).
 Engines differ where their contact models differ: `TOLERANCES` holds those measured deviations.
 """
 
@@ -135,6 +137,61 @@ def test_sliding_box_decelerates_at_mu_g(engine):
         assert labels["came_to_rest"]
         assert labels["rest_step"] * layout.record_dt == pytest.approx(speed[0] / (mu * G), abs=tol.rest_time)
         assert labels["friction_cos__box"] < tol.friction_cos
+
+
+STEEP, GENTLE = 30.0, 10.0  # degrees; the boxes' μ (0.25-0.35) is above tan 10° = 0.18, below tan 30° = 0.58
+RAMP_CENTRE, RAMP_HALF, BOX_HALF, UPHILL = np.array([0.0, 0.0, 0.5]), 0.05, 0.05, 0.9  # m
+
+
+def slope_objects(name: str, degrees: float, y: float) -> str:
+    """A fixed ramp tilted about y (it falls away along +x) and a box resting on it, UPHILL metres up it."""
+    theta = np.radians(degrees)
+    normal, down = np.array([np.sin(theta), 0, np.cos(theta)]), np.array([np.cos(theta), 0, -np.sin(theta)])
+    ramp = RAMP_CENTRE + np.array([0, y, 0])
+    box = ramp + normal * (RAMP_HALF + BOX_HALF) - down * UPHILL
+    return f"""\
+    - {{name: ramp_{name}, shape: {{type: box, size: [2.4, 0.5, {2 * RAMP_HALF}]}}, fixed: true, friction: 0.1,
+       pos: [{ramp[0]:.6f}, {ramp[1]:.6f}, {ramp[2]:.6f}], euler: [0, {degrees}, 0]}}
+    - {{name: box_{name}, shape: {{type: box, size: [0.2, 0.2, {2 * BOX_HALF}]}},
+       mass: {{type: log_uniform, low: 0.5, high: 2.0}}, friction: {{type: uniform, low: 0.25, high: 0.35}},
+       pos: [{box[0]:.6f}, {box[1]:.6f}, {box[2]:.6f}], euler: [0, {degrees}, 0]}}
+"""
+
+
+SLOPES = f"""\
+name: slopes
+engine: genesis
+seed: 11
+episodes: 4
+n_envs: 4
+steps: 160
+dt: 0.005
+scene:
+  ground: null
+  objects:
+{slope_objects("steep", STEEP, -0.5)}{slope_objects("gentle", GENTLE, 0.5)}"""
+
+
+def test_a_box_slides_down_a_slope_steeper_than_its_friction_angle_and_rests_on_a_gentler_one(engine):
+    """On a fixed ramp steeper than atan μ a box accelerates down it at g(sin θ − μ cos θ); on one gentler
+    than atan μ static friction holds it where it was put. The ramps are fixed boxes tilted by `euler`: a
+    slope is an object, so the ground stays the flat plane the labels, checks and model read."""
+    if engine == "unity":  # the kit's scene is authored in the Editor; its protocol peer touches bodies as spheres
+        pytest.skip("the Unity protocol peer has no tilted box contact: a slope needs a real Unity build")
+    tol = TOLERANCES[engine]
+    _, specs, rollouts, layout = simulate(engine, parse_recipe(SLOPES))
+    theta = np.radians(STEEP)
+    down = np.array([np.cos(theta), 0, -np.sin(theta)])
+    for spec, r in zip(specs, rollouts, strict=True):
+        mu = PAIR_FRICTION[tol.pair_friction](spec.params["box_steep.friction"], 0.1)
+        along = layout.field(r.states, "box_steep", "vel") @ down
+        t = np.arange(len(along)) * layout.record_dt
+        moving = t >= 0.1  # past any settling into the ramp at the start
+        expected = G * (np.sin(theta) - mu * np.cos(theta))
+        assert np.polyfit(t[moving], along[moving], 1)[0] == pytest.approx(expected, abs=tol.deceleration * mu * G)
+        gentle = layout.field(r.states, "box_gentle", "pos")
+        assert np.linalg.norm(gentle - gentle[0], axis=-1).max() < 2e-3
+        assert np.linalg.norm(layout.field(r.states, "box_gentle", "vel")[-1]) < 0.01
 
 
 def test_head_on_collision_conserves_momentum(engine):

@@ -21,7 +21,8 @@ from factory.labels.pour import (
     pour_episode_labels,
     pour_step_labels,
 )
-from factory.recipe.containers import CupShape, tilt_schedule
+from factory.recipe.containers import CupShape, container_cavity, container_lip, in_cavity_frame, tilt_schedule
+from factory.recipe.distributions import nominal
 from factory.recipe.loader import load_recipe, parse_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,6 +150,47 @@ def test_a_bad_cup_is_refused_naming_field_and_line(old, new, at, message):
     with pytest.raises(RecipeError) as info:
         parse_recipe(bad, "pour.yaml")
     assert any(re.search(f"line {line}: {message}", p) for p in info.value.problems), info.value.problems
+
+
+POUR_MUG = ROOT / "recipes" / "fluid" / "pour_mug.yaml"
+BAD_MUGS = [  # a block reaching past the smallest mug's round wall, or above its lowest rim
+    ("pos: [0.0964, 0, 0.305]", "pos: [0.13, 0, 0.305]", "    block:",
+     r"scene.fluid.block: the liquid must start inside the upright cavity of 'mug', .* within 0.0627 m of its axis"),
+    ("size: [0.08, 0.08, 0.09]", "size: [0.08, 0.08, 0.15]", "    block:",
+     r"scene.fluid.block: the liquid must start inside the upright cavity of 'mug'"),
+    ("into: basin", "into: mug", "into: mug", r"actions.0.into: the cup cannot pour into itself"),
+]
+
+
+@pytest.mark.parametrize("old, new, at, message", BAD_MUGS)
+def test_a_mug_whose_liquid_does_not_fit_is_refused(old, new, at, message):
+    """The block is checked against the mug at every corner of its drawn sizes: its round wall and its
+    rim, where its floor is highest."""
+    text = POUR_MUG.read_text()
+    assert old in text
+    bad = text.replace(old, new, 1)
+    line = next(i for i, row in enumerate(bad.splitlines(), 1) if at in row)
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(bad, "pour_mug.yaml")
+    assert any(re.search(f"line {line}: {message}", p) for p in info.value.problems), info.value.problems
+
+
+def test_a_mug_s_round_cavity_and_lip():
+    """A mug's cavity is round about its axis (off its centre of mass, towards -x: the handle is on +x) and
+    its -x lip is on the outer wall at the rim: points inside the square about the circle are not in it."""
+    mug = load_recipe(POUR_MUG).scene.objects[0].shape
+    lower, upper, radius = container_cavity(mug, {"radius": 0.08, "height": 0.14})
+    axis = (lower + upper) / 2
+    assert radius == pytest.approx(0.068 * math.cos(math.pi / 32)) and -0.005 < axis[0] < 0 and axis[1] == 0
+    assert upper[2] - lower[2] == pytest.approx(0.14 - 0.012)
+    corner = np.array([axis[0] + 0.9 * radius, axis[1] + 0.9 * radius, axis[2]])  # in the box, off the circle
+    points = np.array([[*axis[:2], lower[2] + 0.01], [axis[0] - 0.99 * radius, 0.0, axis[2]], corner])
+    assert in_cavity_frame(points, (lower, upper, radius), 0.0).tolist() == [True, True, False]
+    low, high, _ = container_cavity(mug)  # at its nominal sizes, as the engine builds an undrawn scene
+    point, turn = container_lip(mug, "-x")
+    outer = nominal(mug.radius) * math.cos(math.pi / 32)  # the wall's outer face: the 32-gon's apothem
+    assert point == pytest.approx([(low[0] + high[0]) / 2 - outer, 0.0, high[2]])
+    assert turn.tolist() == [0.0, -1.0, 0.0]
 
 
 def test_cli_refuses_a_bad_cup_with_exit_2_and_writes_nothing(tmp_path):

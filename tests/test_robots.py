@@ -3,6 +3,8 @@ bad robot recipe is refused with its field and line before anything is written."
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -10,69 +12,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_checks import check_hf_export, check_lerobot_files, check_minari_export
+from export_checks import (
+    LEROBOT_MISSING,
+    check_hf_export,
+    check_lerobot_dataset,
+    check_lerobot_files,
+    check_minari_export,
+    lerobot_python,
+)
+from robot_scenes import HELD_BOUND, MOVING_BOUND, PANDA, PUSH, RECIPE, WALK, run, same_bytes
 
 from engines.mujoco.engine import MuJoCoEngine
-from factory.contract.sampling import sample_episodes
 from factory.errors import EngineUnsupported, RecipeError
 from factory.generate.conformance import check_engine
-from factory.labels import label_context, label_rollouts
 from factory.recipe.loader import parse_recipe
+from factory.recipe.robot_file import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
-PANDA = "{package: genesis, path: assets/xml/franka_emika_panda/panda.xml}"
-# The Panda file's PD gains (kd = kp / 10) make the arm lag a moving target by ~0.1 s: measured here,
-# |q(t+1) - target(t)| reached 0.103 rad on random walks (~0.75 rad/s) and 0.117 rad on pushes, and fell
-# to 0.012-0.015 rad after 0.24 s holding a push's last target.
-MOVING_BOUND, HELD_BOUND = 0.15, 0.02
-
-PUSH = "policy: {type: push, object: cube, heading_deg: {type: uniform, low: -30, high: 30}, distance: 0.12}"
-RECIPE = f"""\
-name: robot_test
-engine: mujoco
-seed: 7
-episodes: 4
-steps: 1000
-dt: 0.002
-n_envs: 4
-scene:
-  ground: {{friction: 0.4, size: [1.4, 1.2]}}
-  objects:
-    - name: cube
-      shape: {{type: box, size: [0.05, 0.05, 0.05]}}
-      mass: 0.2
-      pos: [{{type: uniform, low: 0.05, high: 0.15}}, {{type: uniform, low: -0.05, high: 0.05}}, 0.025]
-    - name: bystander
-      shape: {{type: box, size: [0.05, 0.05, 0.05]}}
-      pos: [0.1, 0.4, 0.025]
-robots:
-  - name: arm
-    file: {PANDA}
-    base: {{pos: [-0.45, 0.0, 0.0]}}
-    initial: {{joint2: -0.3, joint4: -2.2, joint6: 1.9, joint7: 0.785}}
-    actuated: [joint1, joint2, joint3, joint4, joint5, joint6, joint7]
-    gripper: {{actuator: actuator8, open: 255, closed: 0}}
-    ee_link: hand
-    ee_offset: [0.0, 0.0, 0.105]
-    action_space: joint_position
-    {PUSH}
-outputs: {{record_every: 10}}
-"""
-WALK = "policy: {type: random_walk, waypoints: 2, spread: 0.3}"
-
-
-def run(text: str, indices: list[int]):
-    recipe = parse_recipe(text)
-    engine = MuJoCoEngine(recipe)
-    try:
-        specs = sample_episodes(recipe, indices)
-        rollouts = engine.run_batch(specs)
-    finally:
-        engine.close()
-    ctx = label_context(recipe, engine.layout)
-    return engine.layout, label_rollouts(rollouts, [s.params for s in specs], ctx)
-
-
 @pytest.fixture(scope="module")
 def pushes():
     return run(RECIPE, [0, 1, 2, 3])
@@ -151,11 +107,6 @@ def test_noise_and_random_moves_replay_per_episode():
     assert not np.array_equal(alone[0].rollout.actions, quiet[0].rollout.actions)
 
 
-def same_bytes(a, b) -> bool:
-    return (a.states.tobytes() == b.states.tobytes() and a.actions.tobytes() == b.actions.tobytes()
-            and all(getattr(a.contacts, c).tobytes() == getattr(b.contacts, c).tobytes() for c in a.contacts.COLUMNS))
-
-
 def test_mujoco_keeps_the_engine_contract_with_a_robot():
     recipe = parse_recipe(RECIPE.replace("steps: 1000", "steps: 200").replace("n_envs: 4", "n_envs: 2"))
     batch = check_engine("mujoco", recipe)
@@ -218,7 +169,13 @@ def test_push_cube_runs_inspects_and_verifies(push_cube):
     inspected = factory("inspect", str(push_cube))
     assert inspected.returncode == 0, inspected.stderr
     assert "pushed_to_target__cube" in inspected.stdout
-    assert "arm.joint1.target" in (push_cube / "manifest.json").read_text()
+    manifest = json.loads((push_cube / "manifest.json").read_text())
+    assert "arm.joint1.target" in manifest["features"]["action"]["names"]
+    assert manifest["features"]["action"]["unit"] == ("arm: joint position targets (rad, m), then the gripper "
+                                                      "(0 open .. 1 closed)")
+    panda = resolve("assets/xml/franka_emika_panda/panda.xml", "genesis")
+    assert manifest["robot_files"] == {"arm": [{"role": "robot", "file": str(panda),
+                                                "sha256": hashlib.sha256(panda.read_bytes()).hexdigest()}]}
     verified = factory("verify", str(push_cube))
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
@@ -229,6 +186,18 @@ def test_push_cube_exports_open_in_their_loaders(push_cube, tmp_path, monkeypatc
     check_minari_export(push_cube, tmp_path / "minari", monkeypatch)
     check_lerobot_files(push_cube, tmp_path / "lerobot")
     check_hf_export(push_cube, tmp_path / "hf")
+
+
+@pytest.mark.skipif(lerobot_python() is None, reason=LEROBOT_MISSING)
+def test_lerobot_dataset_loads_a_robot_export(push_cube, tmp_path):
+    """LeRobot's own `LeRobotDataset` (in its own venv) on push_cube: every frame equal to the source, the
+    observation state the cube's pose then the arm's joints and tool, the action the recipe's joint targets."""
+    got = check_lerobot_dataset([push_cube], tmp_path)[0]
+    state, action = got["state_names"].tolist(), got["action_names"].tolist()
+    assert state[:3] == ["cube.pos.x", "cube.pos.y", "cube.pos.z"] and "arm.joint7.q" in state
+    assert "arm.finger_joint1.dq" in state and state[-7:-4] == ["arm.ee.pos.x", "arm.ee.pos.y", "arm.ee.pos.z"]
+    assert action == [f"arm.joint{k}.target" for k in range(1, 8)] + ["arm.gripper"]
+    assert got["observation.state"].shape[1] == 38 and got["action"].shape[1] == 8
 
 
 def test_object_only_recipes_and_layouts_serialize_as_before():

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from factory.recipe.containers import CupShape, rotation_matrices
+from factory.recipe.containers import CupShape, container_lip, rotation_matrices
+from factory.recipe.generated import MugShape
 
 # kg: a driven cup must not be pushed off its path by the liquid within a step (it is set back at the next
 # one, and the liquid resting on its floor would follow it down a little every step); its mass only
@@ -79,8 +80,8 @@ def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class TiltPath:
     """Where a cup tilted about its lip is, per env, after turning by a rotation vector."""
 
-    def __init__(self, shape: CupShape, lip: str, pos: np.ndarray, quat: np.ndarray):
-        point, _ = shape.lip(lip)
+    def __init__(self, shape: CupShape | MugShape, lip: str, pos: np.ndarray, quat: np.ndarray):
+        point, _ = container_lip(shape, lip)
         self.pos0, self.quat0 = pos.astype(np.float64), quat.astype(np.float64)  # (B, 3), (B, 4)
         self.pivot = self.pos0 + np.einsum("bij,j->bi", rotation_matrices(self.quat0), point)
         self.turned = np.zeros_like(self.pos0)  # rotation vector so far, world frame

@@ -9,15 +9,19 @@ dropped, so the compiled scene never changes shape.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+from dataclasses import replace
 
 import numpy as np
 
+from engines.genesis.cameras import Film, check_cameras, renderer
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
 from engines.genesis.robot_episode import RobotDriver
 from engines.genesis.robot_scene import action_names, robot_blocks, robot_links, robot_parts
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
+from factory.contract.cameras import camera_blocks
 from factory.contract.engine import EngineInfo
 from factory.contract.rollout import STATE_PER_OBJECT, Layout, Rollout
 from factory.contract.sampling import (
@@ -25,7 +29,7 @@ from factory.contract.sampling import (
     transition_impulses,
     transition_velocities,
 )
-from factory.errors import EngineUnsupported, SimulationError
+from factory.errors import SimulationError
 from factory.recipe.containers import Tilt, movers
 from factory.recipe.distributions import is_random
 from factory.recipe.scene_fields import scene_fields
@@ -72,6 +76,18 @@ def _checkpoint(gs, scene):
         return saved
 
 
+@contextlib.contextmanager
+def _errors_only():
+    """Genesis' log shows errors only inside the block."""
+    logger = logging.getLogger("genesis")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _restore(scene, checkpoint) -> None:
     if not isinstance(checkpoint, dict):
         scene.__setstate__(checkpoint)
@@ -113,17 +129,18 @@ class GenesisEngine:
 
     def __init__(self, recipe: Recipe):
         if recipe.cameras:
-            raise EngineUnsupported("cameras: the Genesis adapter records no frames yet (its rasterizer needs an "
-                                    "OpenGL context the factory does not set up): use engine: mujoco")
+            check_cameras(recipe)
         check_representable(recipe)
         self.recipe = recipe
-        self.layout = layout_of(recipe)
+        self.layout = replace(layout_of(recipe), cameras=camera_blocks(recipe.cameras))
         self._built: BuiltScene | None = None
+        self._film: Film | None = None
 
     def info(self) -> EngineInfo:
         import genesis as gs
 
-        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend)
+        return EngineInfo("genesis", gs.__version__, _config(self.recipe).backend,
+                          renderer() if self.recipe.cameras else None)
 
     def open(self) -> None:
         if self._built is None:
@@ -134,12 +151,15 @@ class GenesisEngine:
             gs = _genesis(_config(self.recipe).backend)
             self._built = build_scene(gs, self.recipe, self.recipe.n_envs)
             self._robots = self._robot_driver() if self.recipe.robots else None  # its gains before the checkpoint
-            self._pristine = _checkpoint(gs, self._built.scene)
+            with _errors_only():  # Genesis warns that a checkpoint leaves the cameras out: they stay in the scene
+                self._pristine = _checkpoint(gs, self._built.scene)
             self._movable = [i for i, o in enumerate(self.recipe.scene.objects) if not o.fixed]
             self._movable_links = [self._built.objects[i].base_link.idx for i in self._movable]
             self._object_links = np.array([e.base_link.idx for e in self._built.objects])
             self._contacts = ContactReader(self._built, self.layout)
             self._points = PointsDriver(self._built, self.recipe)
+            if self.recipe.cameras:
+                self._film = Film(self._built, self.recipe, self.layout)
 
     def close(self) -> None:
         if self._built is not None:
@@ -190,10 +210,13 @@ class GenesisEngine:
         # Non-finite states stay in their rollouts: the runner quarantines those episodes one by one,
         # so one blown-up env does not cost the rest of its batch.
         per_env = self._contacts.split(contact_parts, n_envs)
-        return [Rollout(spec.index, states[b], self._robots.episode_actions(b) if self._robots else self._actions(spec),
-                        per_env[b],
-                        {name: values[b] for name, values in points.items()}, self._points.index)
-                for b, spec in enumerate(specs)]
+        robots = self._robots
+        rollouts = [Rollout(spec.index, states[b], robots.episode_actions(b) if robots else self._actions(spec),
+                            per_env[b], {name: values[b] for name, values in points.items()}, self._points.index)
+                    for b, spec in enumerate(specs)]
+        film = self._film
+        return rollouts if film is None else [replace(r, frames=film.film(r, s)) for r, s in zip(rollouts, specs,
+                                                                                               strict=True)]
 
     def _actions(self, spec: EpisodeSpec) -> np.ndarray:
         every = self.recipe.outputs.record_every

@@ -15,8 +15,9 @@ from engines.genesis.bounds import check_inside, cloth_domain
 from engines.genesis.cup import TiltPath
 from factory.contract.sampling import EpisodeSpec, episode_rng
 from factory.errors import EngineUnsupported
-from factory.recipe.containers import CupShape, Tilt, movers, rotation_matrices
+from factory.recipe.containers import CupShape, Tilt, container_cavity, movers, rotation_matrices
 from factory.recipe.distributions import nominal
+from factory.recipe.generated import MugShape
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import Recipe
 
@@ -59,9 +60,9 @@ def substeps(recipe: Recipe) -> int:
 
 
 def containers(recipe: Recipe) -> list[int]:
-    """Indices of the scene's cups (any open container, the basin too): with walls of liquid their floors
-    and walls count as liquid as the tank's do (`engines.genesis.sph_walls`)."""
-    return [i for i, o in enumerate(recipe.scene.objects) if isinstance(o.shape, CupShape)]
+    """Indices of the scene's cups and mugs (any open container, the basin too): with walls of liquid their
+    floors and walls count as liquid as the tank's do (`engines.genesis.sph_walls`)."""
+    return [i for i, o in enumerate(recipe.scene.objects) if isinstance(o.shape, (CupShape, MugShape))]
 
 
 def _cavity_pose(pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
@@ -80,7 +81,8 @@ def add_particle_entity(gs, scene, recipe: Recipe):
         if fluid.walls == "liquid":
             from engines.genesis.sph_walls import use_walled_solver  # imports Genesis' solver
 
-            use_walled_solver(scene, [o.shape.cavity() for o in recipe.scene.objects if isinstance(o.shape, CupShape)])
+            shapes = [recipe.scene.objects[i].shape for i in containers(recipe)]
+            use_walled_solver(scene, [container_cavity(s) for s in shapes if isinstance(s, (CupShape, MugShape))])
         if _rest_sampled(recipe):
             squeeze = REST_SQUEEZE[fluid.walls]
             z, sz = z - sz / 2 + sz / squeeze / 2, sz / squeeze
@@ -161,7 +163,7 @@ class PointsDriver:
             if isinstance(move, Tilt):
                 quat = np.array([s.bodies[i].quat for s in specs], np.float64)
                 cup = self.recipe.scene.objects[i].shape
-                assert isinstance(cup, CupShape)  # the recipe tilts cups only
+                assert isinstance(cup, (CupShape, MugShape))  # the recipe tilts cups and mugs only
                 self._tilts[move.object] = TiltPath(cup, move.lip, pos, quat)
             else:
                 self._mover_pos[move.object] = pos

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from engines.genesis import restitution
-from engines.genesis.cup import cup_file
+from engines.genesis.cameras import add_cameras, vis_options
+from engines.genesis.cup import DRIVEN_MASS, cup_file
 from engines.genesis.meshes import mesh_morph
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
 from engines.genesis.robot_scene import add_robot, robot_integrator
@@ -66,6 +67,7 @@ class BuiltScene:
     objects: list  # Genesis entities in recipe order
     points: Any = None  # the liquid or cloth entity of a fluid or cloth recipe
     reads: int = 1  # Genesis steps per recipe step, contacts read after each (elastic scenes)
+    cameras: tuple = ()  # Genesis cameras of the recipe's `cameras:`, in its order (`engines.genesis.cameras`)
     robots: tuple = ()  # the recipe's robots' entities, in recipe order
 
 
@@ -82,6 +84,7 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
                                               friction_cone=gs.friction_cone.elliptic,
                                               **integrator),
         show_viewer=False,
+        **({"vis_options": vis_options(gs)} if recipe.cameras else {}),
     )
     ground = None
     g = recipe.scene.ground
@@ -107,8 +110,9 @@ def build_scene(gs, recipe: Recipe, n_envs: int) -> BuiltScene:
     for entity, params in _contact_params(recipe, ground, objects):
         for geom in entity.geoms:  # an array: a list would break the scene's checkpoint (`__getstate__`)
             geom.set_sol_params(np.asarray(params, np.float64))
+    cameras = tuple(add_cameras(scene, recipe.cameras))
     scene.build(n_envs=n_envs)
-    return BuiltScene(scene, ground, objects, points, reads, robots)
+    return BuiltScene(scene, ground, objects, points, reads, cameras, robots)
 
 
 def elastic(recipe: Recipe) -> bool:
@@ -161,9 +165,10 @@ def _morph(gs, obj: RigidObject, mover: bool = False):
     shape = obj.shape
     if isinstance(shape, CupShape):  # fixed or free by its joint: a fixed cup's body has none
         return gs.morphs.MJCF(file=cup_file(shape, free=mover), pos=(0.0, 0.0, 0.0))
-    if isinstance(shape, MESH_SHAPES):
+    if isinstance(shape, MESH_SHAPES):  # a driven one (a pouring mug) is as heavy as a driven cup
         asset = shape_asset(shape)
-        return mesh_morph(gs, obj.name, asset, obj.nominal_mass(asset.volume), free=not obj.fixed or mover)
+        mass = DRIVEN_MASS if mover else obj.nominal_mass(asset.volume)
+        return mesh_morph(gs, obj.name, asset, mass, free=not obj.fixed or mover)
     common = {"pos": (0.0, 0.0, 0.0), "fixed": obj.fixed and not mover}
     if isinstance(shape, BoxShape):
         return gs.morphs.Box(size=tuple(nominal(s) for s in shape.size), **common)

@@ -12,7 +12,8 @@ sigma being Genesis' own `cubic_kernel_plane_integral` (the derivative of -Phi).
 continuum limit of boundary particles mirroring the liquid (Koschier & Bender's density maps, with the
 plane's closed form). WCSPH only: DFSPH's own density solver keeps Genesis'.
 
-Rigid containers (cups, basins) get the same five planes, floor and walls of their cavity, for the
+Rigid containers (cups, basins) get the same five planes, floor and walls of their cavity (a mug's round
+wall as the plane tangent to it nearest the particle), for the
 particles whose centres are in it below the rim (or pressed `PRESSED` of a particle into a wall), in
 the container's frame as the engine poses it each step (`set_cavity_poses`): Genesis' rigid coupling
 only pushes particles out of a body, so liquid in a cup would pack against its floor and walls as it
@@ -37,7 +38,7 @@ class WalledSPHSolver(SPHSolver):
     """`SPHSolver` whose six domain walls, and the floor and walls of each container's cavity, add the
     density and pressure push of liquid beyond them."""
 
-    _cavities: tuple = ()  # (lower, upper) of each container's cavity in its frame, set before build
+    _cavities: tuple = ()  # (lower, upper, radius; 0: a box) of each container's cavity in its frame, set before build
 
     def build(self):
         super().build()
@@ -75,7 +76,17 @@ class WalledSPHSolver(SPHSolver):
                 ok = 0
             if local[k] > qd.static(self._cavities[c][1][k] + (PRESSED * self._support_radius / 2 if k < 2 else 0.0)):
                 ok = 0
+        if qd.static(self._cavities[c][2] > 0.0):  # noqa: SIM102 - a compile-time branch stands alone
+            # round: within the wall's radius (its box holds the circle)
+            if self._radial(c, local).norm() > qd.static(self._cavities[c][2] + PRESSED * self._support_radius / 2):
+                ok = 0
         return ok
+
+    @qd.func
+    def _radial(self, c: qd.template(), local):  # type: ignore[valid-type]  # quadrants' own annotation
+        """A point's offset (x, y) from a round cavity's axis, in container c's frame."""
+        return qd.Vector([local[0] - qd.static((self._cavities[c][0][0] + self._cavities[c][1][0]) / 2),
+                          local[1] - qd.static((self._cavities[c][0][1] + self._cavities[c][1][1]) / 2)])
 
     @qd.func
     def _wall_volume(self, dist):
@@ -106,9 +117,13 @@ class WalledSPHSolver(SPHSolver):
                 for c in qd.static(range(len(self._cavities))):
                     local = self._cavity_local(c, i_b, self._cavity_rotation(c, i_b), pos)
                     if self._in_cavity(c, local) == 1:
-                        for k in qd.static(range(2)):
-                            inside *= 1.0 - self._wall_volume(local[k] - qd.static(self._cavities[c][0][k])) - \
-                                self._wall_volume(qd.static(self._cavities[c][1][k]) - local[k])
+                        if qd.static(self._cavities[c][2] > 0.0):  # a round wall, as the plane tangent nearest
+                            inside *= 1.0 - self._wall_volume(
+                                qd.static(self._cavities[c][2]) - self._radial(c, local).norm())
+                        else:
+                            for k in qd.static(range(2)):
+                                inside *= 1.0 - self._wall_volume(local[k] - qd.static(self._cavities[c][0][k])) - \
+                                    self._wall_volume(qd.static(self._cavities[c][1][k]) - local[k])
                         inside *= 1.0 - self._wall_volume(local[2] - qd.static(self._cavities[c][0][2]))  # open top
                 self.particles_reordered[i_p, i_b].rho = (rho + den + 1.0 - inside) * self.particles_info_reordered[
                     i_p, i_b].rho
@@ -145,22 +160,32 @@ class WalledSPHSolver(SPHSolver):
                     local = self._cavity_local(c, i_b, rot, pos)
                     if self._in_cavity(c, local) == 1:
                         out = qd.Vector.zero(gs.qd_float, 3)  # in the container's frame, away from its walls
-                        for k in qd.static(range(2)):
-                            out[k] = self.cubic_kernel_plane_integral(
-                                qd.max(local[k] - qd.static(self._cavities[c][0][k]), 0.0)) - \
-                                self.cubic_kernel_plane_integral(
-                                    qd.max(qd.static(self._cavities[c][1][k]) - local[k], 0.0))
+                        if qd.static(self._cavities[c][2] > 0.0):  # towards a round wall's axis
+                            radial = self._radial(c, local)
+                            rho = qd.max(radial.norm(), 1e-9)
+                            inward = self.cubic_kernel_plane_integral(qd.max(qd.static(self._cavities[c][2]) - rho,
+                                                                             0.0))
+                            out[0] = -inward * radial[0] / rho
+                            out[1] = -inward * radial[1] / rho
+                        else:
+                            for k in qd.static(range(2)):
+                                out[k] = self.cubic_kernel_plane_integral(
+                                    qd.max(local[k] - qd.static(self._cavities[c][0][k]), 0.0)) - \
+                                    self.cubic_kernel_plane_integral(
+                                        qd.max(qd.static(self._cavities[c][1][k]) - local[k], 0.0))
                         out[2] = self.cubic_kernel_plane_integral(
                             qd.max(local[2] - qd.static(self._cavities[c][0][2]), 0.0))
                         acc += push * (rot @ out)
                 self.particles_reordered[i_p, i_b].acc += acc
 
 
-def use_walled_solver(scene, cavities: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> None:
-    """Swap the scene's SPH solver for `WalledSPHSolver` (before `scene.build`); `cavities`: (lower, upper)
-    of each rigid container's cavity in its own frame, posed later by `set_cavity_poses`."""
+def use_walled_solver(scene, cavities: Sequence[tuple] = ()) -> None:
+    """Swap the scene's SPH solver for `WalledSPHSolver` (before `scene.build`); `cavities`: each rigid
+    container's cavity in its own frame, (lower, upper) of a box or (lower, upper, radius) of a round one
+    (`factory.recipe.containers.Cavity`), posed later by `set_cavity_poses`."""
     solver = scene.sim.sph_solver
     if solver._pressure_solver != "WCSPH":
         raise ValueError("tank walls that count as liquid need the WCSPH pressure solver")
     solver.__class__ = WalledSPHSolver
-    solver._cavities = tuple((tuple(map(float, lo)), tuple(map(float, hi))) for lo, hi in cavities)
+    solver._cavities = tuple((tuple(map(float, c[0])), tuple(map(float, c[1])), float(c[2]) if len(c) == 3 else 0.0)
+                             for c in cavities)

@@ -15,27 +15,13 @@ import mujoco
 import numpy as np
 
 from engines.mujoco.gl import loaded_backend
-from factory.contract.rollout import CameraBlock, Layout, Rollout
+from factory.contract.cameras import CameraPose, Light, world_pose
+from factory.contract.rollout import Layout, Rollout
+from factory.contract.sampling import EpisodeSpec
 from factory.errors import EngineUnsupported
 from factory.recipe.cameras import Camera
 
 NO_BODY = 0  # segmentation value where no layout body is seen
-
-
-def camera_blocks(cameras: list[Camera]) -> tuple[CameraBlock, ...]:
-    return tuple(CameraBlock(c.name, c.resolution[0], c.resolution[1], tuple(c.streams), c.every) for c in cameras)
-
-
-def pose(camera: Camera, frame: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:
-    """World (eye, forward, up) of `camera`, up made orthogonal to forward; `frame`: the attached body's
-    (position, 3×3 rotation)."""
-    eye, target, up = (np.asarray(v, float) for v in (camera.position, camera.look_at, camera.up))
-    if frame is not None:
-        origin, rotation = frame
-        eye, target, up = origin + rotation @ eye, origin + rotation @ target, rotation @ up
-    forward = (target - eye) / np.linalg.norm(target - eye)
-    up = up - (up @ forward) * forward
-    return eye, forward, up / np.linalg.norm(up)
 
 
 def check_cameras(cameras: list[Camera], robot_model: mujoco.MjModel | None, layout: Layout) -> None:
@@ -76,7 +62,6 @@ class CameraRig:
             r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
             r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
         self.attached = [_body(model, c, i) for i, c in enumerate(cameras)]
-        self.fixed = [pose(c) if c.attach is None else None for c in cameras]
         atexit.register(self.close)  # engines stay cached until exit; a GL context freed at teardown raises
 
     def close(self) -> None:
@@ -85,8 +70,9 @@ class CameraRig:
             r.close()
         self.renderers = []
 
-    def film(self, model: mujoco.MjModel, rollout: Rollout) -> dict[str, dict[str, np.ndarray]]:
-        """Every camera's frames of one episode, whose model `model` is configured for it."""
+    def film(self, model: mujoco.MjModel, rollout: Rollout, spec: EpisodeSpec) -> dict[str, dict[str, np.ndarray]]:
+        """Every camera's frames of one episode, whose model `model` is configured for it, from the
+        poses and light drawn for it (`spec`)."""
         qpos = self.qpos_of(rollout)
         data = mujoco.MjData(model)
         out: dict[str, dict[str, list[np.ndarray]]] = {c.name: {s: [] for s in c.streams} for c in self.cameras}
@@ -98,14 +84,15 @@ class CameraRig:
             mujoco.mj_kinematics(model, data)
             mujoco.mj_camlight(model, data)
             for k in shots:
-                for stream, frame in self._shoot(k, data).items():
+                for stream, frame in self._shoot(k, data, spec.cameras[k], spec.light).items():
                     out[self.cameras[k].name][stream].append(frame)
         return {cam: {s: np.stack(frames) for s, frames in streams.items()} for cam, streams in out.items()}
 
-    def _shoot(self, k: int, data: mujoco.MjData) -> dict[str, np.ndarray]:
+    def _shoot(self, k: int, data: mujoco.MjData, view: CameraPose, light: Light | None) -> dict[str, np.ndarray]:
         camera, renderer, body = self.cameras[k], self.renderers[k], self.attached[k]
         self.model.vis.global_.fovy = camera.fov  # sets the frustum `update_scene` computes
-        eye, forward, up = self.fixed[k] or pose(camera, (data.xpos[body], data.xmat[body].reshape(3, 3)))
+        eye, forward, up = world_pose(view, None if camera.attach is None else
+                                (data.xpos[body], data.xmat[body].reshape(3, 3)))
         frames: dict[str, np.ndarray] = {}
         for stream in camera.streams:
             renderer.disable_depth_rendering()
@@ -117,12 +104,23 @@ class CameraRig:
             renderer.update_scene(data)
             for gl_camera in renderer.scene.camera:  # both eyes at the pose: a mono render is their mean
                 gl_camera.pos[:], gl_camera.forward[:], gl_camera.up[:] = eye, forward, up
+            if light is not None:
+                _light_scene(renderer.scene, light)
             pixels = renderer.render()
             if stream == "segmentation":
                 geom = np.where(pixels[..., 1] == mujoco.mjtObj.mjOBJ_GEOM, pixels[..., 0], -1)
                 pixels = np.where(geom >= 0, self.geom_value[np.maximum(geom, 0)], NO_BODY).astype(np.uint8)
             frames[stream] = np.ascontiguousarray(pixels, np.float32 if stream == "depth" else np.uint8)
         return frames
+
+
+def _light_scene(scene: mujoco.MjvScene, light: Light) -> None:
+    """Make `light` the scene's only light: directional, no specular part, no shadow."""
+    scene.nlight = 1
+    gl_light = scene.lights[0]
+    gl_light.type, gl_light.headlight, gl_light.castshadow = mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, 0, 0
+    gl_light.dir[:] = np.asarray(light.direction) / np.linalg.norm(light.direction)
+    gl_light.diffuse[:], gl_light.ambient[:], gl_light.specular[:] = light.intensity, light.ambient, 0.0
 
 
 def _body(model: mujoco.MjModel, camera: Camera, i: int) -> int:

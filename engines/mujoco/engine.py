@@ -16,13 +16,14 @@ import mujoco
 import numpy as np
 from mujoco import rollout
 
-from engines.mujoco.cameras import CameraRig, camera_blocks, check_cameras
+from engines.mujoco.cameras import CameraRig, check_cameras
 from engines.mujoco.episode import EpisodeSetup
 from engines.mujoco.gl import loaded_backend
 from engines.mujoco.mjcf import check_representable, scene_model
 from engines.mujoco.restitution import MAX_RESTITUTION
 from engines.mujoco.robot_episode import RobotEpisodes
 from engines.mujoco.robot_scene import robot_scene
+from factory.contract.cameras import camera_blocks
 from factory.contract.engine import EngineInfo
 from factory.contract.rollout import Layout, Rollout
 from factory.contract.sampling import EpisodeSpec
@@ -108,7 +109,8 @@ class MuJoCoEngine:
             rollouts = setup.rollouts(specs, states, readings, initial)
         if self._rig is None:
             return rollouts
-        return [replace(r, frames=self._rig.film(m, r)) for m, r in zip(models, rollouts, strict=True)]
+        rig = self._rig
+        return [replace(r, frames=rig.film(m, r, s)) for m, r, s in zip(models, rollouts, specs, strict=True)]
 
     def _qpos(self, r: Rollout) -> np.ndarray:
         """An episode's recorded states as joint positions (T+1, nq), for rendering."""

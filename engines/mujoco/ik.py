@@ -55,6 +55,13 @@ def forward(model: mujoco.MjModel, scratch: mujoco.MjData, qpos: np.ndarray, par
     return tool_point(scratch, part)
 
 
+def rotated(turn: np.ndarray, quat: np.ndarray) -> np.ndarray:
+    """Orientation `quat` (w, x, y, z) rotated by `turn` in the world frame."""
+    out = np.zeros(4)
+    mujoco.mju_mulQuat(out, np.asarray(turn, float), quat)
+    return out
+
+
 def turned(quat: np.ndarray, yaw: float) -> np.ndarray:
     """Orientation `quat` (w, x, y, z) turned by `yaw` rad about the world z axis."""
     out = np.zeros(4)

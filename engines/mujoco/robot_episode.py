@@ -66,9 +66,17 @@ class RobotEpisodes:
         mujoco.mj_setState(m, d, state, STATE)
         for part, init in zip(self.scene.robots, spec.robots, strict=True):
             d.qpos[part.qadr] = [init.initial.get(j, 0.0) for j in part.block.joints]
-            d.ctrl[part.actuators] = d.qpos[part.qadr[part.actuated]]  # hold the start
+            velocity = part.recipe.action_space == "joint_velocity"
+            d.ctrl[part.actuators] = 0.0 if velocity else d.qpos[part.qadr[part.actuated]]  # hold the start
             if part.gripper is not None and part.recipe.gripper is not None:
                 d.ctrl[part.gripper] = part.recipe.gripper.closed
+            for equality, qadr in part.holds:
+                m.eq_data[equality, 0] = d.qpos[qadr]  # q = its start (the polynomial's constant)
+        carries = [p.carry for p in self.scene.robots if p.carry is not None]
+        if carries:  # a tilt's container: held where it starts
+            mujoco.mj_kinematics(m, d)
+            for equality in carries:
+                _weld_as_is(m, d, equality)
         mujoco.mj_forward(m, d)
         quats = [d.xquat[p.ee].copy() for p in self.scene.robots]  # IK holds the first orientation
         tools = [ik.tool_point(d, p) for p in self.scene.robots]
@@ -95,8 +103,8 @@ class RobotEpisodes:
                 std = part.recipe.policy.noise
                 if std:
                     action = action + rng.normal(0.0, std, len(action))
-                if part.gripper is not None:
-                    action = np.append(action, 1.0)  # the scripted policies keep the gripper closed
+                if part.gripper is not None and command.action is None:  # closed unless the policy says otherwise
+                    action = np.append(action, 1.0 if command.gripper is None else command.gripper)
                 self._apply(m, d, scratch, part, action, quat)
                 row.append(action)
             actions.append(np.concatenate(row))
@@ -115,7 +123,9 @@ class RobotEpisodes:
 
     def _action(self, m, d: mujoco.MjData, scratch: mujoco.MjData, part: RobotParts, command: Command,
                 quat: np.ndarray) -> np.ndarray:
-        """The command in the robot's action space (before noise)."""
+        """The command in the robot's action space (before noise; a replayed action as it is)."""
+        if command.action is not None:
+            return command.action
         space, q = part.recipe.action_space, d.qpos[part.qadr[part.actuated]]
         tool, joints = command.tool, command.joints  # exactly one is set
         if space == "ee_delta":
@@ -123,7 +133,10 @@ class RobotEpisodes:
                 tool = ik.forward(m, scratch, d.qpos, part, np.asarray(joints))
             return np.append(tool - ik.tool_point(d, part), command.yaw - ik.yaw(d.xquat[part.ee], quat))
         if joints is None:
-            joints = ik.solve(m, scratch, d.qpos, part, np.asarray(tool), ik.turned(quat, command.yaw))
+            first = quat if command.turn is None else ik.rotated(command.turn, quat)
+            joints = ik.solve(m, scratch, d.qpos, part, np.asarray(tool), ik.turned(first, command.yaw))
+        if space == "joint_velocity":  # reach the target in one recorded step
+            return (joints - q) / (self.recipe.dt * self.recipe.outputs.record_every)
         return joints if space == "joint_position" else joints - q
 
     def _apply(self, m, d: mujoco.MjData, scratch: mujoco.MjData, part: RobotParts, action: np.ndarray,
@@ -133,10 +146,13 @@ class RobotEpisodes:
         if space == "ee_delta":
             yaw = ik.yaw(d.xquat[part.ee], quat) + action[3]
             targets = ik.solve(m, scratch, d.qpos, part, ik.tool_point(d, part) + action[:3], ik.turned(quat, yaw))
+        elif space == "joint_velocity":
+            targets = action[:len(part.actuated)]
         else:
             n = len(part.actuated)
             targets = action[:n] if space == "joint_position" else q + action[:n]
-        d.ctrl[part.actuators] = np.clip(targets, part.limits[:, 0], part.limits[:, 1])
+        d.ctrl[part.actuators] = targets if space == "joint_velocity" else np.clip(targets, part.limits[:, 0],
+                                                                                   part.limits[:, 1])
         g = part.recipe.gripper
         if part.gripper is not None and g is not None:
             d.ctrl[part.gripper] = g.open + (g.closed - g.open) * float(np.clip(action[-1], 0.0, 1.0))
@@ -145,3 +161,13 @@ class RobotEpisodes:
         """Every robot's state block: joint positions, joint velocities, tool point, ee orientation."""
         return np.concatenate([np.concatenate([d.qpos[p.qadr], d.qvel[p.dadr], ik.tool_point(d, p), d.xquat[p.ee]])
                                for p in self.scene.robots]).astype(np.float32)
+
+
+def _weld_as_is(m: mujoco.MjModel, d: mujoco.MjData, equality: int) -> None:
+    """Set a weld's relative pose to its two bodies' pose now (body2 in body1's frame), so it holds them so."""
+    one, two = m.eq_obj1id[equality], m.eq_obj2id[equality]
+    inverse = np.zeros(4)
+    mujoco.mju_negQuat(inverse, d.xquat[one])
+    m.eq_data[equality, 0:3] = 0.0  # the anchor: body2's origin
+    m.eq_data[equality, 3:6] = d.xmat[one].reshape(3, 3).T @ (d.xpos[two] - d.xpos[one])
+    mujoco.mju_mulQuat(m.eq_data[equality, 6:10], inverse, d.xquat[two])

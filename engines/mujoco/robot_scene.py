@@ -20,12 +20,14 @@ import mujoco
 import numpy as np
 
 from engines.mujoco.mjcf import SENSOR_DATA, SceneModel, scene_model
+from engines.mujoco.urdf import HOLD, robot_spec
 from factory.contract.rollout import RobotBlock
 from factory.errors import EngineUnsupported
-from factory.recipe.robots import Robot
+from factory.recipe.robots import JointVelocity, Robot, TiltPolicy
 from factory.recipe.schema import Recipe
 
 LINK_SLOTS = 4  # contacts a (link, body) sensor reports per step
+CARRY = "carries"  # the name of the weld holding a tilt's container to the hand: `arm/carries`
 _ONE_DOF = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
 
 
@@ -42,16 +44,12 @@ class RobotParts:
     limits: np.ndarray  # (n_actuated, 2) joint ranges
     ee: int  # body id of the end-effector link
     gripper: int | None  # actuator id
+    holds: tuple[tuple[int, int], ...] = ()  # (equality id, qpos address) of each joint held where it starts
+    carry: int | None = None  # the weld holding a tilt's container to the ee link
 
     @property
     def action_names(self) -> list[str]:
-        r = self.recipe
-        if r.action_space == "ee_delta":
-            names = [f"{r.name}.ee.d{c}" for c in ("x", "y", "z", "yaw")]
-        else:
-            suffix = "target" if r.action_space == "joint_position" else "delta"
-            names = [f"{r.name}.{j}.{suffix}" for j in r.actuated]
-        return names + ([f"{r.name}.gripper"] if r.gripper else [])
+        return list(self.recipe.action_names)
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,10 @@ def robot_scene(recipe: Recipe) -> RobotScene:
         geom.conaffinity = 1
     roots = {}
     for robot in recipe.robots:
-        child = mujoco.MjSpec.from_file(str(robot.path()))
+        child = robot_spec(robot)
+        if isinstance(robot.controller, JointVelocity):  # a velocity interface holds the arm against gravity
+            for body in child.bodies[1:]:  # not the world
+                body.gravcomp = 1.0
         spec.option.integrator = child.option.integrator  # the file's choice (Panda: implicitfast) for the whole scene
         frame = spec.worldbody.add_frame(pos=robot.base.pos, quat=_quat(robot.base.euler))
         root = child.worldbody.first_body()
@@ -77,6 +78,8 @@ def robot_scene(recipe: Recipe) -> RobotScene:
         frame.attach_body(root, f"{robot.name}/", "")
         if scene.bodies[:1] == ("ground",):
             spec.add_exclude(bodyname1=roots[robot.name], bodyname2="world")
+        if isinstance(robot.policy, TiltPolicy):
+            _carry(spec, robot, robot.policy.object)
     model = spec.compile()
     links = _collidable_links(model, recipe)
     bodies = scene.bodies + tuple(links)
@@ -86,9 +89,10 @@ def robot_scene(recipe: Recipe) -> RobotScene:
         for other in scene.bodies:
             if other == "ground" and link == roots[owner]:
                 continue
+            one_geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, other) >= 0  # a mesh: a geom per part
             spec.add_sensor(type=mujoco.mjtSensor.mjSENS_CONTACT, objtype=mujoco.mjtObj.mjOBJ_BODY, objname=link,
-                            reftype=mujoco.mjtObj.mjOBJ_GEOM, refname=other,
-                            intprm=[_data_bits(), 0, LINK_SLOTS])
+                            reftype=mujoco.mjtObj.mjOBJ_GEOM if one_geom else mujoco.mjtObj.mjOBJ_BODY,
+                            refname=other, intprm=[_data_bits(), 0, LINK_SLOTS])
             pairs.append((bodies.index(other), bodies.index(link)))
             slots.append(LINK_SLOTS)
     model = spec.compile()
@@ -96,6 +100,16 @@ def robot_scene(recipe: Recipe) -> RobotScene:
     for part in parts:
         _set_gains(model, part)
     return RobotScene(model, SceneModel(scene.xml, bodies, tuple(pairs), tuple(slots), scene.geom_pairs), parts)
+
+
+def _carry(spec: mujoco.MjSpec, robot: Robot, obj: str) -> None:
+    """Weld `obj` to the robot's ee link (at the pose each episode starts them in: `RobotEpisodes`), and
+    let none of the robot's links collide with what it holds."""
+    spec.add_equality(name=f"{robot.name}/{CARRY}", type=mujoco.mjtEq.mjEQ_WELD, objtype=mujoco.mjtObj.mjOBJ_BODY,
+                      name1=f"{robot.name}/{robot.ee_link}", name2=obj)
+    for body in spec.bodies:
+        if body.name.startswith(f"{robot.name}/"):
+            spec.add_exclude(bodyname1=body.name, bodyname2=obj)
 
 
 @cache
@@ -142,12 +156,23 @@ def _parts(model: mujoco.MjModel, robot: Robot) -> RobotParts:
         limits=np.array([model.jnt_range[i] if model.jnt_limited[i] else (-math.inf, math.inf) for i in actuated_ids]),
         ee=model.body(f"{n}/{robot.ee_link}").id,
         gripper=model.actuator(f"{n}/{robot.gripper.actuator}").id if robot.gripper else None,
+        holds=tuple((e, int(model.jnt_qposadr[model.eq_obj1id[e]])) for e in range(model.neq)
+                    if model.equality(e).name.startswith(f"{n}/{HOLD}")),
+        carry=model.equality(f"{n}/{CARRY}").id if isinstance(robot.policy, TiltPolicy) else None,
     )
 
 
 def _set_gains(model: mujoco.MjModel, part: RobotParts) -> None:
-    """The recipe's PD gains on the actuated joints' actuators: force = kp·(ctrl − q) − kd·dq."""
+    """The recipe's gains on the actuated joints' actuators: PD, force = kp·(ctrl − q) − kd·dq, or velocity,
+    force = kv·(ctrl − dq) with ctrl unbounded (the file's control range is a position range)."""
     controller = part.recipe.controller
+    if isinstance(controller, JointVelocity):
+        for joint, actuator in zip(part.recipe.actuated, part.actuators, strict=True):
+            kv = controller.kv[joint] if isinstance(controller.kv, dict) else controller.kv  # every joint's: checked
+            model.actuator_gainprm[actuator, 0] = kv
+            model.actuator_biasprm[actuator, :3] = (0.0, 0.0, -kv)
+            model.actuator_ctrllimited[actuator] = 0
+        return
     for joint, actuator in zip(part.recipe.actuated, part.actuators, strict=True):
         kp, kd = (g.get(joint) if isinstance(g, dict) else g for g in (controller.kp, controller.kd))
         if kp is not None:

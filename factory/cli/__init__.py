@@ -24,7 +24,7 @@ from factory.generate.interrupt import Terminated, sigterm_as_interrupt
 from factory.registry import FORMATS
 from factory.version import __version__
 
-COMMANDS = ("recipe", "recipes", "dataset", "model", "export", "compare")
+COMMANDS = ("recipe", "recipes", "dataset", "model", "guide", "export", "compare")
 """Modules of `factory.cli`, in the order their commands appear in `factory --help`."""
 
 EPILOG = """\

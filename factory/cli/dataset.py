@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from factory.cli.options import FORMAT_CHOICE, add_storage_options, where
+from factory.cli.options import FORMAT_CHOICE, add_preview_option, add_storage_options, preview_card, where
 
 if TYPE_CHECKING:
     from factory.storage.location import Location
@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(Hugging Face front matter, scenario, distributions, certificate, provenance) and list "
                        "both in the manifest. A run writes them itself; this redoes them, e.g. for an older dataset.")
     p.add_argument("dataset", help="dataset folder or URL")
+    add_preview_option(p)
     add_storage_options(p)
     p.set_defaults(func=_card)
 
@@ -44,23 +45,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_inspect)
 
     p = sub.add_parser("preview", help="render one episode to an animated GIF or MP4",
-                       description="Draw episode K of DATASET frame by frame (top and side views: bodies, "
-                       "contacts, liquid particles or cloth vertices) into DATASET/previews/episode_K.gif "
-                       "unless --out says otherwise.")
+                       description="Draw episode K of DATASET frame by frame into DATASET/previews/episode_K.gif "
+                       "unless --out says otherwise: through its cameras when the dataset has some (every "
+                       "camera and stream side by side), else top and side views (bodies, contacts, liquid "
+                       "particles or cloth vertices).")
     p.add_argument("dataset", help="dataset folder or URL")
     p.add_argument("--episode", type=int, required=True, metavar="K", help="episode index")
     p.add_argument("--out", type=Path, metavar="FILE", help="output file (default: DATASET/previews/episode_K.gif)")
     p.add_argument("--format", choices=["gif", "mp4"],
                    help="default: --out's suffix, else gif; mp4 needs ffmpeg (imageio-ffmpeg ships one)")
     p.add_argument("--fps", type=int, default=15, help="frames per second (default 15; at most 60 frames)")
+    p.add_argument("--schematic", action="store_true", help="top and side views even where there are cameras")
     p.set_defaults(func=_preview)
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from factory.storage.manifest import older_manifest_note, read_manifest
     from factory.storage.verify import verify
 
     location = where(args.dataset, args)
     problems = verify(location)
+    if not problems and (note := older_manifest_note(read_manifest(location))):
+        print(f"{args.dataset}: note: {note}")
     if not problems and (args.replay or args.replay_episodes):
         problems = _replay(location, args.replay, args.replay_episodes)
     for problem in problems:
@@ -74,18 +80,35 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _replay(location: Location, count: int, named: tuple[int, ...]) -> list[str]:
-    """Print each replayed episode's verdict; return the differing ones as problems."""
+    """Print each replayed episode's verdict and record them in the certificate; return the differing
+    ones as problems."""
+    from pydantic import ValidationError
+
+    from factory.certify.documents import record_replay, stored_certificate, why
+    from factory.errors import StorageError
     from factory.generate.replay import choose, replay
+    from factory.recipe.schema import Recipe
     from factory.storage.dataset import Dataset
 
     ds = Dataset(location)
     if "merge" in ds.manifest:
         return ["a merged dataset has no one recipe and seed to replay: replay its sources (manifest: merge.sources)"]
-    results = replay(ds, choose(ds, count, named))
-    for result in results:
+    try:
+        Recipe.model_validate(ds.manifest["recipe"])
+    except ValidationError as exc:
+        return [f"cannot replay: {why(exc)}"]
+    done = replay(ds, choose(ds, count, named))
+    for result in done.results:
         print(f"replay {result}")
-    engine = ds.manifest["engine"]
-    return [f"replay on {engine.get('name')} {engine.get('version')}: {r}" for r in results if not r.identical]
+    if stored_certificate(location) is None:
+        print(f"{location}: no validity.json to record the replay in (`factory card` writes one)")
+    else:
+        try:
+            record_replay(location, done.to_dict())
+        except (StorageError, OSError) as exc:  # a dataset this user may read but not write
+            print(f"{location}: the replay is not recorded: {exc}")
+    engine = done.engine
+    return [f"replay on {engine.get('name')} {engine.get('version')}: {r}" for r in done.results if not r.identical]
 
 
 def _indices(text: str) -> tuple[int, ...]:
@@ -97,10 +120,14 @@ def _indices(text: str) -> tuple[int, ...]:
 
 def _card(args: argparse.Namespace) -> int:
     from factory.certify.documents import rewrite_documents
+    from factory.storage.manifest import older_manifest_note, read_manifest
 
     location = where(args.dataset, args)
-    passed = rewrite_documents(location)
-    print(f"{args.dataset}: README.md and validity.json written; certificate {'passed' if passed else 'failed'}")
+    if note := older_manifest_note(read_manifest(location)):
+        print(f"{args.dataset}: note: {note}")
+    outcome = rewrite_documents(location)
+    print(f"{args.dataset}: {outcome}")
+    preview_card(location, args)
     return 0
 
 
@@ -118,5 +145,5 @@ def _preview(args: argparse.Namespace) -> int:
     if args.fps < 1:
         print("error: --fps must be at least 1", file=sys.stderr)
         return 2
-    print(render_preview(args.dataset, args.episode, args.out, args.format, args.fps))
+    print(render_preview(args.dataset, args.episode, args.out, args.format, args.fps, args.schematic))
     return 0

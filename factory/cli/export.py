@@ -10,7 +10,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 
-from factory.cli.options import add_storage_options
+from factory.cli.options import add_preview_option, add_storage_options, preview_card
 from factory.export import EXPORTERS
 from factory.registry import FORMATS
 
@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("datasets", nargs="+", help="dataset folders or URLs, in the order their episodes are numbered")
     p.add_argument("--out", required=True, help="new dataset folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_preview_option(p)
     p.set_defaults(func=_merge)
 
 
@@ -78,4 +79,7 @@ def _merge(args: argparse.Namespace) -> int:
     m = manifest["merge"]
     print(f"merged {len(args.datasets)} datasets into {args.out}: {manifest['counts']['episodes']} episodes, "
           f"{manifest['counts']['transitions']} transitions ({m['duplicates']} duplicate episodes kept once)")
+    from factory.storage.location import location
+
+    preview_card(location(args.out), args)
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from factory.cli.options import FORMAT_CHOICE
@@ -109,7 +110,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from factory.model import particles
-    from factory.model.relational import load_relational
+    from factory.model.relational import StepModel, load_relational
+    from factory.model.robot import load_robot
     from factory.model.split import Split, episode_info, ood_bands, quality_options
     from factory.model.stats import load_stats
     from factory.report.build import evaluate_model, is_particle_dataset
@@ -123,13 +125,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         result = evaluate_particle_model(ds, model, Split(**ckpt["split"]), args.horizon)
     else:
         ckpt = torch.load(args.model, map_location="cpu", weights_only=False)
-        if ckpt.get("kind") != "relational":
+        loaders: dict[str, Callable[[dict], StepModel]] = {"relational": load_relational, "robot": load_robot}
+        if ckpt.get("kind") not in loaders:
             raise FactoryError(f"{args.model} is a '{ckpt.get('kind')}' checkpoint, not one `factory train` "
                                "writes for a collision dataset; train again")
         table, split = ds.episodes(), Split(**ckpt["split"])
         bands = {k: v for k, v in ood_bands(table, quality_options(ds).holdout).items() if set(v) <= set(split.ood)}
-        result = evaluate_model(ds, load_relational(ckpt), split, load_stats(ds), episode_info(table), args.horizon,
-                                bands)
+        result = evaluate_model(ds, loaders[ckpt["kind"]](ckpt), split, load_stats(ds), episode_info(table),
+                                args.horizon, bands)
     print(json.dumps(result, indent=1) if args.json else render_evaluation(result))
     return 0
 

@@ -24,6 +24,19 @@ def add_storage_options(p: argparse.ArgumentParser, help: str = "fsspec option f
                    metavar="KEY=VALUE", help=help)
 
 
+def add_preview_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-preview", action="store_true",
+                   help="leave the card without its preview (preview.gif: one episode drawn, a few seconds)")
+
+
+def preview_card(where: Location, args: argparse.Namespace) -> None:
+    """Draw the card's preview (`factory.preview.card_preview`) unless --no-preview; say what was done."""
+    if not args.no_preview:
+        from factory.preview import card_preview
+
+        print(card_preview(where))
+
+
 def storage_option(text: str) -> tuple[str, object]:
     """One `--storage-option KEY=VALUE`, or argparse's usage error."""
     from factory.storage.location import parse_storage_option

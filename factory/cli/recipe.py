@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from factory.cli.options import add_storage_options, load, where, worker_count
+from factory.cli.guide import add_guide_options, guide_recipe
+from factory.cli.options import add_preview_option, add_storage_options, load, preview_card, where, worker_count
 from factory.errors import RecipeError, StorageError
 
 
@@ -23,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="start over: delete what --out holds (by default a rerun resumes it)")
     p.add_argument("--backend", choices=["cpu", "gpu"], help="override the Genesis backend")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_preview_option(p)
     p.add_argument("--verbose", action="store_true", help="show the engine's own output (kernel compilation, "
                    "warnings) instead of keeping it in OUT/.factory/engine.log, and a failure's traceback")
     where = p.add_mutually_exclusive_group()
@@ -34,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="run shards on an existing dask cluster (workers must see --out at the same path, "
                        "or --out is a URL)")
     add_storage_options(p)
+    add_guide_options(p)
     p.set_defaults(func=_run)
 
     p = sub.add_parser("validate", help="check a recipe; write nothing",
@@ -61,6 +64,11 @@ def _run(args: argparse.Namespace) -> int:
                                                  f"{recipe.engine.type}"])
         recipe = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"backend": args.backend})})
     out = where(args.out or str(Path("outputs") / recipe.name), args)
+    if args.guided_by:
+        recipe = guide_recipe(recipe, args, out)
+    elif args.balance:
+        raise RecipeError(str(args.recipe), ["--balance needs --guided-by DATASET: the episodes its classifier "
+                                             "learns from"])
     with contextlib.suppress(StorageError):  # a URL: a failure's details go to the temporary folder
         args.log_dir = out.local_path() / STATE_DIR
     total = args.episodes or recipe.episodes
@@ -90,6 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     log = "" if args.verbose else f"; engine output in {out}/{LOG_FILE}"
     print(f"wrote {c['episodes']} episodes{quarantined}, {c['transitions']} transitions, {c['contacts']} "
           f"contacts to {out}{log}")
+    preview_card(out, args)
     return 0
 
 

@@ -9,44 +9,32 @@ memory between steps, an episode replays exactly from its recorded states.
 
 from __future__ import annotations
 
-import itertools
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from factory.contract.commands import Command, Observation
+from factory.contract.extents import half_height, reach_along
+from factory.contract.paths import along
+from factory.contract.pick_place import pick_place
+from factory.contract.replay import replay
 from factory.contract.robots import RobotInit
-from factory.recipe.containers import CupShape
-from factory.recipe.distributions import nominal
-from factory.recipe.robots import PushPolicy, RandomWalkPolicy, ReachPolicy, Robot
-from factory.recipe.schema import BoxShape, CylinderShape, RigidObject, SphereShape
+from factory.contract.tilt import tilt
+from factory.recipe.robots import (
+    PickPlacePolicy,
+    PushPolicy,
+    RandomWalkPolicy,
+    ReachPolicy,
+    ReplayPolicy,
+    Robot,
+    TiltPolicy,
+)
+from factory.recipe.schema import RigidObject
 
 APPROACH, DESCEND, PUSH = 0.3, 0.45, 0.9  # fractions of the episode at which a push's phases end
 STEER = 4.0  # lateral gain of a push (see `push`)
 REACH = 0.6  # share of the episode at which a reach arrives
 RANDOM_MOVE = 0.1  # rad (m for slide joints): the largest move of each joint in a random command
-
-
-@dataclass(frozen=True)
-class Observation:
-    """The true state a policy reads at recorded step `step` of `steps`."""
-
-    step: int
-    steps: int
-    q: np.ndarray  # the actuated joints' positions, in `Robot.actuated` order
-    tool: np.ndarray  # the tool point (world, m)
-    tool_start: np.ndarray  # the tool point at step 0
-    objects: dict[str, np.ndarray]  # object name → its centre (world, m)
-
-
-@dataclass(frozen=True)
-class Command:
-    """Where the policy wants the robot: a tool-point target or joint targets (exactly one). With a
-    tool target, `yaw` turns the ee link's first orientation about the world z axis (rad)."""
-
-    tool: np.ndarray | None = None
-    joints: np.ndarray | None = None
-    yaw: float = 0.0
 
 
 def act(robot: Robot, init: RobotInit, obs: Observation, objects: dict[str, RigidObject],
@@ -57,6 +45,12 @@ def act(robot: Robot, init: RobotInit, obs: Observation, objects: dict[str, Rigi
         return push(policy, init, obs, objects[policy.object], np.array(start[policy.object]))
     if isinstance(policy, ReachPolicy):
         return reach(policy, init, obs)
+    if isinstance(policy, PickPlacePolicy):
+        return pick_place(policy, init, obs, objects[policy.object], np.array(start[policy.object]))
+    if isinstance(policy, ReplayPolicy):
+        return replay(robot, policy, init, obs)
+    if isinstance(policy, TiltPolicy):
+        return tilt(policy, init, obs, objects[policy.object], np.array(start[policy.object]))
     return random_walk(robot, policy, init, obs)
 
 
@@ -81,21 +75,19 @@ def push(policy: PushPolicy, init: RobotInit, obs: Observation, obj: RigidObject
     heading, modulo half a turn (closed fingers push alike either way round); pushed with an oblique
     face, the cube slid along it."""
     u = _heading(init)
-    before = start - u * (_reach(obj, u) + policy.standoff)
-    above = before + np.array([0.0, 0.0, _half_height(obj) + policy.clearance])
+    before = start - u * (reach_along(obj, u) + policy.standoff)
+    above = before + np.array([0.0, 0.0, half_height(obj) + policy.clearance])
     phase = (obs.step + 1) / obs.steps
     facing = (init.policy["heading_deg"] + 90.0) % 180.0 - 90.0  # closed fingers push alike either way round
     yaw = math.radians(facing) * min(phase / APPROACH, 1.0)  # the hand turns to face the heading
     if phase <= DESCEND:
-        path = [(0.0, obs.tool_start), (APPROACH, above), (DESCEND, before)]
-        for (t0, p0), (t1, p1) in itertools.pairwise(path):
-            if phase <= t1:
-                return Command(tool=p0 + (p1 - p0) * (phase - t0) / (t1 - t0), yaw=yaw)
-    along = min((phase - DESCEND) / (PUSH - DESCEND), 1.0) * (policy.standoff + init.policy["distance"])
+        return Command(tool=along([(0.0, obs.tool_start), (APPROACH, above), (DESCEND, before)], phase), yaw=yaw)
+    pushed = min((phase - DESCEND) / (PUSH - DESCEND), 1.0) * (policy.standoff + init.policy["distance"])
     side = np.array([-u[1], u[0], 0.0])
     drift = float(np.dot(obs.objects[policy.object] - start, side))
-    offset = np.clip(-drift * STEER, -_reach(obj, side) / 2, _reach(obj, side) / 2)  # within the object's face
-    return Command(tool=before + u * along + side * offset, yaw=yaw)
+    limit = reach_along(obj, side) / 2  # within the object's face
+    offset = np.clip(-drift * STEER, -limit, limit)
+    return Command(tool=before + u * pushed + side * offset, yaw=yaw)
 
 
 def reach_target(policy: ReachPolicy, init: RobotInit, objects: dict[str, np.ndarray]) -> np.ndarray:
@@ -125,31 +117,3 @@ def random_walk(robot: Robot, policy: RandomWalkPolicy, init: RobotInit, obs: Ob
 def _heading(init: RobotInit) -> np.ndarray:
     angle = math.radians(init.policy["heading_deg"])
     return np.array([math.cos(angle), math.sin(angle), 0.0])
-
-
-def _reach(obj: RigidObject, u: np.ndarray) -> float:
-    """How far the object extends from its centre along horizontal direction `u` (unrotated shape)."""
-    shape = obj.shape
-    if isinstance(shape, (SphereShape, CylinderShape)):
-        return nominal(shape.radius)
-    half = _half_extents(obj)
-    return abs(u[0]) * half[0] + abs(u[1]) * half[1]
-
-
-def _half_height(obj: RigidObject) -> float:
-    shape = obj.shape
-    if isinstance(shape, SphereShape):
-        return nominal(shape.radius)
-    if isinstance(shape, CylinderShape):
-        return nominal(shape.height) / 2
-    return float(_half_extents(obj)[2])
-
-
-def _half_extents(obj: RigidObject) -> np.ndarray:
-    """Half the outer size of a box or a cup along x, y, z."""
-    shape = obj.shape
-    if isinstance(shape, BoxShape):
-        return np.array([nominal(s) for s in shape.size]) / 2
-    if isinstance(shape, CupShape):
-        return (np.array(shape.inner) + np.array([2.0, 2.0, 1.0]) * shape.wall) / 2
-    raise ValueError(f"push: no extent known for shape '{shape.type}' of '{obj.name}'")

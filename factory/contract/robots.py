@@ -13,8 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from factory.recipe.distributions import Uniform, nominal
+from factory.recipe.replay_file import read_replay
 from factory.recipe.robot_file import describe
-from factory.recipe.robots import PushPolicy, RandomWalkPolicy, ReachPolicy, Robot
+from factory.recipe.robots import (
+    PickPlacePolicy,
+    PushPolicy,
+    RandomWalkPolicy,
+    ReachPolicy,
+    ReplayPolicy,
+    Robot,
+    TiltPolicy,
+)
 
 Draw = Callable[[str, object], float]
 
@@ -28,7 +37,8 @@ class RobotInit:
     policy: dict[str, float]  # the policy's drawn parameters by their name within the policy
 
 
-def sample_robot(robot: Robot, draw: Draw) -> RobotInit:
+def sample_robot(robot: Robot, draw: Draw, index: int = 0) -> RobotInit:
+    """The robot's draws for episode `index` (a replay's file episode depends on the index alone)."""
     n = robot.name
     initial = {joint: draw(f"{n}.initial.{joint}", value) for joint, value in robot.initial.items()}
     policy = robot.policy
@@ -38,6 +48,14 @@ def sample_robot(robot: Robot, draw: Draw) -> RobotInit:
     elif isinstance(policy, ReachPolicy):
         points = zip("xyz", policy.point or (), strict=False)
         drawn = {f"point.{axis}": draw(f"{n}.policy.point.{axis}", value) for axis, value in points}
+    elif isinstance(policy, PickPlacePolicy):
+        drawn = {f"place.{axis}": draw(f"{n}.policy.place.{axis}", value)
+                 for axis, value in zip("xyz", policy.place, strict=True)}
+    elif isinstance(policy, ReplayPolicy):
+        episodes = read_replay(policy.file, robot.action_names, policy.episode_column).episodes
+        drawn = {"episode": draw(f"{n}.policy.episode", episodes[index % len(episodes)])}
+    elif isinstance(policy, TiltPolicy):
+        drawn = {"angle_deg": draw(f"{n}.policy.angle_deg", policy.angle_deg)}
     elif isinstance(policy, RandomWalkPolicy):
         limits = describe(robot.path()).joints
         drawn = {f"waypoint{k}.{joint}": draw(f"{n}.policy.waypoint{k}.{joint}", _around(

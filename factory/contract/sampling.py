@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from factory.contract.cameras import CameraPose, Light, draw_views
 from factory.contract.robots import RobotInit, sample_robot
 from factory.contract.seeds import Reseeded, pcg64_seeds, seed_words
 from factory.recipe.containers import LIP_AXES, Tilt, movers, tilt_schedule
@@ -51,6 +52,8 @@ class EpisodeSpec:
     velocities: np.ndarray  # (steps, n_moves, 3) commanded velocity of each `move` (m/s) or `tilt` (rad/s) action
     points_shift: tuple[float, float, float] = (0.0, 0.0, 0.0)  # liquid block / cloth offset from nominal
     robots: tuple[RobotInit, ...] = ()  # each robot's initial joints and policy draws
+    cameras: tuple[CameraPose, ...] = ()  # each camera's pose, in the recipe's order
+    light: Light | None = None  # the cameras' light; None: the engine's default
 
 
 _UNIT = Uniform(type="uniform", low=0.0, high=1.0)
@@ -72,7 +75,6 @@ class _Draw:
     parameter's generator (by default `episode_rng`), and `random` lists their names as drawn."""
 
     def __init__(self, seed: int, index: int, rngs: Callable[[str], np.random.Generator] | None = None):
-        self.seed, self.index = seed, index
         self.rngs = rngs or (lambda name: episode_rng(seed, index, name))
         self.params: dict[str, float] = {}
         self.random: list[str] = []
@@ -96,16 +98,22 @@ def scene_variant(recipe: Recipe, index: int) -> int:
     return index % recipe.scene_variants if recipe.scene_variants else index
 
 
+def source_index(recipe: Recipe, index: int) -> int:
+    """The index episode `index` draws its values with: its own, or in a guided recipe the candidate it
+    took (`factory.recipe.guided`)."""
+    return index if recipe.guided is None else recipe.guided.source(index)
+
+
 def scene_draws(recipe: Recipe, index: int, fields: list[SceneField] | None = None) -> dict[str, float]:
     """The scene-shaping values of episode `index`, drawn from (seed, its scene variant, name);
     `fields` are the recipe's `scene_fields` where the caller has them already."""
-    variant = scene_variant(recipe, index)
+    variant = scene_variant(recipe, source_index(recipe, index))
     return {f.name: float(f.value) if isinstance(f.value, (int, float))
             else sample(f.value, episode_rng(recipe.seed, variant, f.name)) for f in fields or scene_fields(recipe)}
 
 
 def sample_episode(recipe: Recipe, index: int) -> EpisodeSpec:
-    return _sample(recipe, _Draw(recipe.seed, index), scene_draws(recipe, index))
+    return _sample(recipe, index, _Draw(recipe.seed, source_index(recipe, index)), scene_draws(recipe, index))
 
 
 def sample_episodes(recipe: Recipe, indices: Sequence[int]) -> list[EpisodeSpec]:
@@ -121,16 +129,17 @@ def sample_episodes(recipe: Recipe, indices: Sequence[int]) -> list[EpisodeSpec]
             variants[variant] = scene_draws(recipe, index, fields)
         return variants[variant]
 
-    first = _Draw(recipe.seed, indices[0])
-    specs = [_sample(recipe, first, scene(indices[0]))]
-    names, rest = first.random, list(indices[1:])
-    table = _seed_table(recipe.seed, rest, names)
+    sources = [source_index(recipe, i) for i in indices]
+    first = _Draw(recipe.seed, sources[0])
+    specs = [_sample(recipe, indices[0], first, scene(indices[0]))]
+    names = first.random
+    table = _seed_table(recipe.seed, sources[1:], names)
     column, reseeded = {name: k for k, name in enumerate(names)}, Reseeded()
-    for row, index in zip(table.tolist(), rest, strict=True):
-        def rngs(name: str, row=row, index=index) -> np.random.Generator:
+    for row, index, source in zip(table.tolist(), indices[1:], sources[1:], strict=True):
+        def rngs(name: str, row=row, source=source) -> np.random.Generator:
             k = column.get(name)
-            return episode_rng(recipe.seed, index, name) if k is None else reseeded.seeded(row[k])
-        specs.append(_sample(recipe, _Draw(recipe.seed, index, rngs), scene(index)))
+            return episode_rng(recipe.seed, source, name) if k is None else reseeded.seeded(row[k])
+        specs.append(_sample(recipe, index, _Draw(recipe.seed, source, rngs), scene(index)))
     return specs
 
 
@@ -145,8 +154,8 @@ def _seed_table(seed: int, indices: list[int], names: list[str]) -> np.ndarray:
     return seeds.reshape(len(indices), len(names), 4)
 
 
-def _sample(recipe: Recipe, draw: _Draw, scene: dict[str, float]) -> EpisodeSpec:
-    index = draw.index
+def _sample(recipe: Recipe, index: int, draw: _Draw, scene: dict[str, float]) -> EpisodeSpec:
+    """Episode `index`, its values drawn by `draw` (with the generators of its source index)."""
     draw.params.update(scene)
     ground = recipe.scene.ground
     ground_friction = draw("ground.friction", ground.friction) if ground else 0.0
@@ -167,8 +176,9 @@ def _sample(recipe: Recipe, draw: _Draw, scene: dict[str, float]) -> EpisodeSpec
         else:
             _schedule(action, f"actions.{i}", names.index(action.object), forces, recipe.dt, draw)
     shift = _points_shift(recipe, draw)
-    robots = tuple(sample_robot(robot, draw) for robot in recipe.robots)
-    return EpisodeSpec(index, draw.params, bodies, ground_friction, forces, velocities, shift, robots)
+    robots = tuple(sample_robot(robot, draw, index) for robot in recipe.robots)
+    cameras, light = draw_views(recipe, draw)
+    return EpisodeSpec(index, draw.params, bodies, ground_friction, forces, velocities, shift, robots, cameras, light)
 
 
 def _points_shift(recipe: Recipe, draw: _Draw) -> tuple[float, float, float]:

@@ -2,15 +2,19 @@
 
 Exporters are registered by name as "module:attr" strings and imported only when used, so
 `import factory` needs none of their libraries. Each reads the source one shard at a time
-(`factory.export.source`) and writes where no loader looks until it is complete (`staging`).
+(`factory.export.source`) and writes where no loader looks until it is complete (`staging`). The
+source's dataset card comes along as the export's `README.md` (with its preview), naming the export's
+own files for the Hub where the format has a Hub layout.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
+from factory.certify.card import CARD, PREVIEW, carried
 from factory.errors import ExportError
 from factory.export.source import Source
 from factory.export.staging import write_staged
@@ -25,7 +29,11 @@ EXPORTERS: dict[str, str] = {
     "hf": "factory.export.hf:HFExporter",
     "webdataset": "factory.export.webdataset:WebDatasetExporter",
 }
-INSTALL_HINT = "pip install -e '.[export]'  (minari, datasets, webdataset)"
+INSTALL_HINT = "pip install -e '.[export]'  (minari, datasets, webdataset, av)"
+# what each export's card says of its files: LeRobot's Hub datasets map their frames as the default config
+CARD_CONFIGS: dict[str, list[dict[str, Any]]] = {
+    "lerobot": [{"config_name": "default", "data_files": "data/*/*.parquet"}]}
+CARD_TAGS = {"lerobot": ("LeRobot",)}
 
 Progress = Callable[[int], object]  # called with a count; what it returns is ignored
 """Called with the number of transitions just written."""
@@ -61,9 +69,25 @@ def export(dataset: str | os.PathLike[str] | Dataset, fmt: str, out: str | os.Pa
     dest = location(out, storage_options)
     marker = {"format": fmt, "source": source.provenance["source"],
               "manifest_sha256": source.provenance["manifest_sha256"]}
-    write_staged(dest, lambda folder, scratch: exporter.write(source, folder, scratch, progress or (lambda n: None)),
-                 marker)
+
+    def write(folder: Path, scratch: Path) -> list[str]:
+        entry = exporter.write(source, folder, scratch, progress or (lambda n: None))
+        carry_card(source.ds, fmt, folder)
+        return entry
+
+    write_staged(dest, write, marker)
     return dest
 
 
-__all__ = ["EXPORTERS", "Exporter", "export", "load_exporter"]
+def carry_card(ds: Dataset, fmt: str, folder: Path) -> None:
+    """The source's card as `folder/README.md` (and the preview it links), where the source has one."""
+    where = ds.location
+    if not where.is_file(CARD):
+        return
+    (folder / CARD).write_text(carried(where.read_bytes(CARD).decode(), fmt, str(where), CARD_CONFIGS.get(fmt),
+                                       CARD_TAGS.get(fmt, ())))
+    if where.is_file(PREVIEW):
+        (folder / PREVIEW).write_bytes(where.read_bytes(PREVIEW))
+
+
+__all__ = ["EXPORTERS", "Exporter", "carry_card", "export", "load_exporter"]

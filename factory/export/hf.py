@@ -3,11 +3,15 @@
     transitions   one row per transition: episode, step, t, state, action, next_state (fixed-length
                   float32 lists), RLDS flags, point fields as Array2D (N, 3), per-step labels
     episodes      one row per episode: parameters (`factory.names.param_column`), labels, point_index
+    frames        with cameras: one row per camera frame: episode, camera, step (the recorded state it
+                  shows), `rgb`, `depth`, `segmentation` as `Image` features (PNG; depth a float32 TIFF,
+                  lossless; null where the camera lacks the stream), `visible_pixels` and `bbox`
 
 Shards stream into one Arrow file per split in the scratch folder, which `Dataset.from_file` maps
 without loading; `save_to_disk` then writes the final files. The provenance (source manifest
 sha256, recipe, engine) is the JSON `description` of each split's DatasetInfo; the source's dataset card
-is the export's `README.md`.
+is the export's `README.md` (`factory.export.carry_card`), without `configs`: the Hub reads no
+`save_to_disk` folder.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ import datasets
 import pyarrow as pa
 from datasets.table import table_cast
 
-from factory.certify.card import CARD, without_configs
+from factory.contract.rollout import CameraBlock
 from factory.export import Progress
-from factory.export.source import Source
+from factory.export.source import Block, Source
 from factory.names import next_column
 
 
@@ -54,11 +58,38 @@ def episode_features(source: Source) -> datasets.Features:
     return datasets.Features(feats)
 
 
+def frame_features(source: Source) -> datasets.Features:
+    """The frames split's features: the streams any camera records, and its labels if any segments."""
+    streams = [s for s in CameraBlock.DTYPES if any(s in c.streams for c in source.layout.cameras)]
+    feats = {"episode": datasets.Value("int64"), "camera": datasets.Value("string"), "step": datasets.Value("int32"),
+             **{s: datasets.Image() for s in streams}}
+    if "segmentation" in streams:
+        feats["visible_pixels"] = datasets.List(datasets.Value("int32"))
+        feats["bbox"] = datasets.List(datasets.List(datasets.Value("int32"), length=4))
+    return datasets.Features(feats)
+
+
+def frame_rows(source: Source, block: Block, feats: datasets.Features) -> pa.Table:
+    """Every camera frame of the block's episodes, images encoded as `datasets` stores them."""
+    rows = []
+    for ep in block.slices():
+        frames = source.frames(block, ep.index)
+        for camera in source.layout.cameras:
+            arrays = frames[camera.name]
+            for i, step in enumerate(camera.steps(ep.stop - ep.start + 1)):
+                row = {"episode": ep.index, "camera": camera.name, "step": int(step)}
+                row |= {k: arrays[k][i] if k in arrays else None for k in feats if k not in row}
+                rows.append(feats.encode_example(row))
+    return pa.Table.from_pylist(rows, schema=feats.arrow_schema)
+
+
 class HFExporter:
     FORMAT = "hf"
 
     def write(self, source: Source, out: Path, scratch: Path, progress: Progress) -> list[str]:
         feats = {"transitions": transition_features(source), "episodes": episode_features(source)}
+        if source.layout.cameras:
+            feats["frames"] = frame_features(source)
         files = {split: scratch / f"{split}.arrow" for split in feats}
         writers = {split: pa.ipc.new_stream(str(files[split]), f.arrow_schema)
                    for split, f in feats.items()}
@@ -68,6 +99,8 @@ class HFExporter:
                 writers["transitions"].write_table(table_cast(t, feats["transitions"].arrow_schema))
                 e = block.episodes.select([c for c in feats["episodes"] if c in block.episodes.column_names])
                 writers["episodes"].write_table(table_cast(e, feats["episodes"].arrow_schema))
+                if "frames" in feats:
+                    writers["frames"].write_table(frame_rows(source, block, feats["frames"]))
                 progress(len(block))
         finally:
             for w in writers.values():
@@ -82,7 +115,5 @@ class HFExporter:
         finally:
             if bars:
                 datasets.enable_progress_bars()
-        if source.ds.location.is_file(CARD):  # the source's card, told of no Parquet files here
-            (out / CARD).write_text(without_configs(source.ds.location.read_bytes(CARD).decode()))
         return ["dataset_dict.json"]
 

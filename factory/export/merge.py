@@ -3,13 +3,19 @@
 Each source shard is read back as episode records and written again with new episode ids
 (0, 1, … in source order) by the storage writers, in every format all sources hold, so the result
 is an ordinary dataset: `factory verify`, every reader, the loader and every export open it. The
-manifest keeps each source's manifest sha256, recipe, recipe hash and seed (`merge.sources`) and the
-map from each new episode back to (source, episode) (`merge.episodes`).
+manifest keeps each source's manifest sha256, recipe, recipe hash, seed and certificate verdict
+(`merge.sources`), which the merged card lists, and the map from each new episode back to (source,
+episode) (`merge.episodes`).
 
 An episode's content depends only on the recipe, the seed and its index, and not on how many
 episodes, envs or shards the run had: two sources that share those hold the same episode twice.
 Such an episode is kept once and counted (`merge.duplicates`). The recipe is compared without
-`episodes`, `n_envs`, `outputs.shard_size`, `outputs.formats`, `name`, `description` and `quality`.
+`episodes`, `n_envs`, `outputs.shard_size`, `outputs.formats`, `name`, `description`, `quality` and a
+guided selection (a guided episode is keyed by the candidate it ran, `factory.recipe.guided`).
+
+A guided source's episodes keep their importance weights and an unguided source's weigh 1. Each
+source's weights average 1 over its own episodes, so the merged weights still turn an average over the
+dataset into one over the recipe's distribution (each source an unbiased estimate, pooled by size).
 """
 
 from __future__ import annotations
@@ -23,13 +29,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from factory.certify.documents import write_documents
+from factory.certify.card import certificate_summary
+from factory.certify.documents import stored_certificate, write_documents
 from factory.contract.rollout import EpisodeRecord
 from factory.errors import MergeError
 from factory.export.source import shard_files
 from factory.generate.plan import Shard
 from factory.generate.provenance import redacted
 from factory.generate.shard import write_shard
+from factory.names import GUIDED_CANDIDATE, IMPORTANCE_WEIGHT
+from factory.recipe.guided import CANDIDATE_BASE
 from factory.storage import reader_for
 from factory.storage.dataset import Dataset
 from factory.storage.group import check_same_layout
@@ -39,7 +48,7 @@ from factory.storage.opener import open_dataset
 from factory.version import __version__
 
 # recipe fields that do not change any episode's content (tested byte-identical across them)
-NOT_CONTENT = ("episodes", "n_envs", "name", "description", "quality")
+NOT_CONTENT = ("episodes", "n_envs", "name", "description", "quality", "guided")
 NOT_CONTENT_OUTPUTS = ("shard_size", "formats")
 
 
@@ -52,10 +61,12 @@ def content_hash(recipe: dict[str, Any]) -> str:
 
 def episode_key(manifest: dict[str, Any]) -> Callable[[int], tuple[str, int, int]]:
     """(content hash, seed, episode index) of a dataset's episodes; a merged dataset's episodes keep
-    the key of the source episode they came from."""
+    the key of the source episode they came from; a guided dataset's episode is keyed by its candidate."""
     if "merge" not in manifest:
         recipe_key = content_hash(manifest["recipe"])
-        return lambda index: (recipe_key, int(manifest["seed"]), index)
+        guided = manifest["recipe"].get("guided")
+        source = (lambda index: CANDIDATE_BASE + guided["candidates"][index]) if guided else (lambda index: index)
+        return lambda index: (recipe_key, int(manifest["seed"]), source(index))
     sources = [episode_key({k: s[k] for k in ("recipe", "seed", "merge") if k in s})
                for s in manifest["merge"]["sources"]]
     back = manifest["merge"]["episodes"]
@@ -91,6 +102,7 @@ def merge(sources: list[str | os.PathLike[str] | Location], out: str | os.PathLi
 def _write(opened: list[Dataset], formats: list[str], dest: Location,
            progress: Callable[[int], object]) -> dict[str, Any]:
     """Every source's episodes, each key once, as shards of `dest`; the manifest to write last."""
+    guided = any(ds.manifest["recipe"].get("guided") for ds in opened)
     seen: set[tuple[str, int, int]] = set()
     episode_map: dict[str, list[int]] = {"source": [], "episode": []}
     shards: list[dict[str, Any]] = []
@@ -105,6 +117,9 @@ def _write(opened: list[Dataset], formats: list[str], dest: Location,
                     continue
                 new = len(episode_map["source"])
                 seen.add(key(r.index))
+                if guided:  # one episodes table: an unguided source's episodes weigh 1 and took no candidate
+                    r.episode_labels.setdefault(IMPORTANCE_WEIGHT, 1.0)
+                    r.episode_labels.setdefault(GUIDED_CANDIDATE, -1)
                 episode_map["source"].append(k)
                 episode_map["episode"].append(r.index)
                 records.append(dataclasses.replace(r, rollout=dataclasses.replace(r.rollout, index=new)))
@@ -125,7 +140,8 @@ def _manifest(opened: list[Dataset], formats: list[str], shards: list[dict[str, 
               episode_map: dict[str, list[int]], duplicates: int) -> dict[str, Any]:
     first = opened[0].manifest
     episodes = len(episode_map["source"])
-    recipe = dict(first["recipe"], episodes=episodes)
+    # the first source's, less a guided selection, which covered that source's episodes only
+    recipe = {k: v for k, v in first["recipe"].items() if k != "guided"} | {"episodes": episodes}
     return {
         "format_version": FORMAT_VERSION,
         "factory_version": __version__,
@@ -151,6 +167,7 @@ def _manifest(opened: list[Dataset], formats: list[str], shards: list[dict[str, 
                          "recipe_hash": d.manifest.get("recipe_hash"), "seed": d.manifest.get("seed"),
                          "episodes": d.manifest["counts"]["episodes"], "recipe": d.manifest["recipe"],
                          "engine": d.manifest.get("engine"), "created": d.manifest.get("created"),
+                         "certificate": certificate_summary(stored_certificate(d.location)),
                          **({"merge": d.manifest["merge"]} if "merge" in d.manifest else {})}
                         for d in opened],
             "episodes": episode_map,

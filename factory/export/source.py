@@ -44,10 +44,11 @@ class EpisodeSlice:
 
 @dataclass(frozen=True)
 class Block:
-    """One source shard: transitions sorted by (episode, step) and the shard's episode rows."""
+    """One source shard: transitions sorted by (episode, step), the shard's episode rows and its files."""
 
     transitions: pa.Table
     episodes: pa.Table
+    files: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return self.transitions.num_rows
@@ -110,7 +111,12 @@ class Source:
                                                                              ("step", "ascending")])
             e = self._reader.episodes(self.ds.location, files).sort_by([("episode", "ascending")])
             if t.num_rows:
-                yield Block(t, e)
+                yield Block(t, e, tuple(files))
+
+    def frames(self, block: Block, episode: int) -> dict[str, dict[str, np.ndarray]]:
+        """Episode `episode`'s camera frames and frame labels (camera → stream or label → array), read
+        from its block's shard alone: one episode's frames in memory at a time."""
+        return self._reader.frames(self.ds.location, block.files[0], self.layout, episode)
 
     @cached_property
     def _schemas(self) -> tuple[pa.Schema, pa.Schema]:

@@ -7,6 +7,9 @@
                             json                                     episode, step, t, RLDS flags,
                                                                      per-step labels, and the episode's
                                                                      `params` and `labels`
+                            <camera>.rgb.png                         with cameras, on a transition whose
+                            <camera>.<depth|segmentation>.npy        state has a frame: the frame (lossless)
+                            <camera>.<visible_pixels|bbox>.npy       and its labels
     dataset.json          provenance, features, shard list and counts (WebDataset has no metadata of
                           its own; written last to a URL)
 """
@@ -19,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from factory.export import Progress
-from factory.export.source import Block, Source, plain
+from factory.export.source import Block, EpisodeSlice, Source, plain
 from factory.names import next_column
 
 FLAGS = ("is_first", "is_last", "is_terminal")
@@ -48,13 +52,34 @@ def _samples(block: Block, source: Source):
     encoded = {f"{name}.npy": npy_rows(values) for name, values in arrays.items()}
     scalars = {name: block.column(name) for name in ("step", "t", *FLAGS, *source.step_labels)}
     for ep in block.slices():
+        frames = _frame_members(source, block, ep) if source.layout.cameras else {}
         # the episode's part of every sample's json, encoded once: `{"episode": …, step fields…, "params": …}`
         episode = json.dumps({"params": ep.params, "labels": ep.labels}, default=plain)[1:]
         for row in range(ep.start, ep.stop):
             step = json.dumps({"episode": ep.index, **{k: v[row].item() for k, v in scalars.items()}})
             members = {suffix: rows[row] for suffix, rows in encoded.items()}
             members["json"] = f"{step[:-1]}, {episode}".encode()
+            members |= frames.get(row - ep.start, {})
             yield sample_key(ep.index, int(scalars["step"][row])), members
+
+
+def _frame_members(source: Source, block: Block, ep: EpisodeSlice) -> dict[int, dict[str, bytes]]:
+    """The frame members of each of the episode's transitions (by step) whose state has a frame."""
+    members: dict[int, dict[str, bytes]] = {}
+    frames = source.frames(block, ep.index)
+    for camera in source.layout.cameras:
+        for name, values in frames[camera.name].items():
+            rows = [png(v) for v in values] if name == "rgb" else npy_rows(values)
+            suffix = f"{camera.name}.{name}.{'png' if name == 'rgb' else 'npy'}"
+            for i, step in enumerate(range(0, ep.stop - ep.start, camera.every)):
+                members.setdefault(step, {})[suffix] = rows[i]
+    return members
+
+
+def png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="png")
+    return buf.getvalue()
 
 
 def ustar_header(name: str, size: int) -> bytes:

@@ -20,7 +20,7 @@ from factory.recipe.schema import Recipe
 # scene variants (episode i runs on variant i mod scene_variants), so with fewer slots than variants
 # every batch rebuilt its scene: the shipped recipes draw up to 4.
 MAX_OPEN = 4
-_NOT_SCENE = ("name", "description", "seed", "episodes", "outputs", "labels", "quarantine")
+_NOT_SCENE = ("name", "description", "seed", "episodes", "outputs", "labels", "quarantine", "guided")
 
 _engines: OrderedDict[str, tuple[Engine, threading.Lock]] = OrderedDict()
 _guard = threading.Lock()

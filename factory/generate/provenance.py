@@ -15,6 +15,7 @@ from factory.contract.sampling import sample_episode
 from factory.names import param_column
 from factory.recipe.loader import recipe_hash
 from factory.recipe.meshes import mesh_table
+from factory.recipe.robots import robot_file_table
 from factory.recipe.schema import Recipe
 from factory.storage.manifest import FORMAT_VERSION
 from factory.version import __version__
@@ -34,6 +35,7 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
         "recipe": recipe.model_dump(mode="json"),
         "recipe_hash": recipe_hash(recipe),
         **({"meshes": meshes} if (meshes := mesh_table(recipe.scene.objects)) else {}),
+        **({"robot_files": files} if (files := robot_file_table(recipe.robots)) else {}),
         "seed": recipe.seed,
         "engine": engine,
         "git_commit": _git_commit(),
@@ -44,8 +46,7 @@ def build_manifest(recipe: Recipe, engine: dict[str, str], layout: Layout, shard
         "features": {
             "state": {"dtype": "float32", "shape": [layout.state_size], "names": layout.state_names},
             "action": {"dtype": "float32", "shape": [layout.action_size], "names": layout.action_names,
-                       "unit": "N*s impulse applied during the transition" if layout.action_names_override is None
-                       else "m/s mean commanded velocity of each mover during the transition"},
+                       "unit": _action_unit(recipe, layout)},
             "next_state": {"dtype": "float32", "shape": [layout.state_size], "names": layout.state_names},
             **{name: {"dtype": "float32", "shape": [layout.n_points, 3],
                       "unit": "m" if name.endswith("_pos") else "m/s"} for name in layout.points},
@@ -73,6 +74,14 @@ def redacted(argv: list[str]) -> list[str]:
             arg = f"{arg.partition('=')[0]}=***"
         out.append(arg)
     return out
+
+
+def _action_unit(recipe: Recipe, layout: Layout) -> str:
+    if recipe.robots:
+        return "; ".join(robot.action_unit for robot in recipe.robots)
+    if layout.action_names_override is None:
+        return "N*s impulse applied during the transition"
+    return "m/s mean commanded velocity of each mover during the transition"
 
 
 def _git_commit() -> str | None:

@@ -8,9 +8,12 @@ same engine, engine version and platform.
 
 from __future__ import annotations
 
+import platform as host
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +38,30 @@ class Replayed:
             return f"episode {self.episode}: identical"
         return f"episode {self.episode}: different from step {self.step}, field {self.field}"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"episode": self.episode, "identical": self.identical,
+                **({} if self.identical else {"step": self.step, "field": self.field})}
+
+
+@dataclass(frozen=True)
+class Replay:
+    """One replay: each episode's verdict, and the engine, platform and time it ran on."""
+
+    results: list[Replayed]
+    engine: dict[str, str]
+    platform: str = field(default_factory=host.platform)
+    python: str = field(default_factory=host.python_version)
+    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def identical(self) -> bool:
+        return all(r.identical for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `validity.json` records of it (`factory.certify.documents.record_replay`)."""
+        return {"at": self.at, "engine": self.engine, "platform": self.platform, "python": self.python,
+                "identical": self.identical, "episodes": [r.to_dict() for r in self.results]}
+
 
 def choose(ds: Dataset, count: int, named: Sequence[int] = (), seed: int | None = None) -> list[int]:
     """The episodes to replay: those `named`, else `count` stored ones drawn at random."""
@@ -47,20 +74,21 @@ def choose(ds: Dataset, count: int, named: Sequence[int] = (), seed: int | None 
     return sorted(random.Random(seed).sample(stored, min(count, len(stored))))
 
 
-def replay(ds: Dataset, episodes: Sequence[int]) -> list[Replayed]:
+def replay(ds: Dataset, episodes: Sequence[int]) -> Replay:
     """Re-simulate `episodes` of `ds` one at a time and compare every recorded array."""
     recipe = Recipe.model_validate(ds.manifest["recipe"])
     stored = {r.index: r for r in ds.records(episodes)}
-    out = []
+    out, engine = [], dict(ds.manifest["engine"])
     for index in episodes:
         shard = Shard(-1, index, index + 1)
-        simulated, _ = simulate_shard(recipe, shard, sample_shard(recipe, shard))
+        simulated, built = simulate_shard(recipe, shard, sample_shard(recipe, shard))
+        engine = built.info().to_dict()
         fresh = simulated.batches[0][2][0]
         mine = stored[index].rollout
         arrays = [("state", fresh.states, mine.states), ("action", fresh.actions, mine.actions),
                   *((name, fresh.points[name], mine.points[name]) for name in ds.layout.points)]
         out.append(first_difference(index, arrays, ds.layout))
-    return out
+    return Replay(out, engine)
 
 
 def first_difference(index: int, arrays: list[tuple[str, np.ndarray, np.ndarray]], layout: Layout) -> Replayed:

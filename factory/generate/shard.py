@@ -22,6 +22,7 @@ from factory.generate.plan import Shard, plan_batches
 from factory.generate.quarantine import screen
 from factory.generate.resume import write_receipt
 from factory.labels import Context, label_context, label_frames, label_rollouts
+from factory.names import GUIDED_CANDIDATE, IMPORTANCE_WEIGHT
 from factory.recipe.scene_fields import pin_scene
 from factory.recipe.schema import Recipe
 from factory.storage import check_records, writer_for
@@ -93,6 +94,10 @@ def label_shard(recipe: Recipe, simulated: Simulated) -> tuple[list[EpisodeRecor
                     quarantined.append({"episode": rollout.index, "seed": recipe.seed, "reason": reason})
         records += label_frames(label_rollouts([r for _, r in good], [p for p, _ in good], ctx), simulated.layout)
     records.sort(key=lambda r: r.index)
+    if recipe.guided is not None:
+        for r in records:
+            r.episode_labels.update({IMPORTANCE_WEIGHT: recipe.guided.weights[r.index],
+                                     GUIDED_CANDIDATE: recipe.guided.candidates[r.index]})
     return records, quarantined
 
 

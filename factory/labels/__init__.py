@@ -23,8 +23,9 @@ from factory.labels.pixels import frame_labels
 from factory.labels.pour import PourContext, object_pose, pour_episode_labels, pour_step_labels
 from factory.labels.robot import RobotLabelContext, robot_labels
 from factory.names import param_name
-from factory.recipe.containers import CupShape, Tilt
+from factory.recipe.containers import CupShape, Tilt, container_cavity
 from factory.recipe.distributions import nominal
+from factory.recipe.generated import MugShape
 from factory.recipe.meshes import MESH_TYPES
 from factory.recipe.scene_fields import episode_scene, scene_fields
 from factory.recipe.schema import BoxShape, CylinderShape, Recipe, SphereShape
@@ -38,7 +39,8 @@ def label_context(recipe: Recipe, layout: Layout) -> Context:
     if recipe.kind == "cloth":
         return _cloth_context(recipe)
     if recipe.robots:
-        return RobotLabelContext(_rigid_context(recipe, layout), tuple(recipe.robots))
+        return RobotLabelContext(_rigid_context(recipe, layout), tuple(recipe.robots),
+                                 {o.name: o for o in recipe.scene.objects})
     return _rigid_context(recipe, layout)
 
 
@@ -68,8 +70,8 @@ def _fluid_context(recipe: Recipe, layout: Layout) -> FluidContext:
         source_upper=np.array(source.upper) if source else None,
         particle_size=nominal(fluid.particle_size), record_dt=layout.record_dt, settle_speed=recipe.labels.rest_speed,
         pour=_pour_context(recipe, layout),
-        containers=tuple((layout.objects.index(o.name), *o.shape.cavity()) for o in recipe.scene.objects
-                         if isinstance(o.shape, CupShape) and o.name in layout.objects))
+        containers=tuple((layout.objects.index(o.name), container_cavity(o.shape)) for o in recipe.scene.objects
+                         if isinstance(o.shape, (CupShape, MugShape)) and o.name in layout.objects))
 
 
 def _pour_context(recipe: Recipe, layout: Layout) -> PourContext | None:
@@ -78,10 +80,11 @@ def _pour_context(recipe: Recipe, layout: Layout) -> PourContext | None:
         return None
     shapes = {o.name: o.shape for o in recipe.scene.objects}
     cup, into = shapes[tilt.object], shapes[tilt.into]
-    assert recipe.scene.fluid is not None and isinstance(cup, CupShape) and isinstance(into, CupShape)
+    assert recipe.scene.fluid is not None and isinstance(cup, (CupShape, MugShape)) and isinstance(
+        into, (CupShape, MugShape))  # the recipe's check_pour
     slack = nominal(recipe.scene.fluid.particle_size) / 2
-    return PourContext(cup=layout.objects.index(tilt.object), cup_cavity=cup.cavity(),
-                       target=layout.objects.index(tilt.into), target_cavity=into.cavity(),
+    return PourContext(cup=layout.objects.index(tilt.object), cup_cavity=container_cavity(cup),
+                       target=layout.objects.index(tilt.into), target_cavity=container_cavity(into),
                        slack=slack, record_dt=layout.record_dt)
 
 

@@ -23,8 +23,9 @@ class FluidContext:
     record_dt: float
     settle_speed: float  # m/s: mean particle speed below which the liquid counts as settled
     pour: PourContext | None = None  # a tilted cup and its target container (`factory.labels.pour`)
-    # rigid containers the liquid can rest in (cups, basins): (recorded object index, cavity lower, upper in its frame)
-    containers: tuple[tuple[int, np.ndarray, np.ndarray], ...] = ()
+    # rigid containers the liquid can rest in (cups, basins, mugs): (recorded object index, cavity in its frame,
+    # `factory.recipe.containers.Cavity`)
+    containers: tuple[tuple[int, tuple], ...] = ()
 
 
 def inside(pos: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -56,8 +57,8 @@ def liquid_volume_ratio(pos: np.ndarray, ctx: FluidContext, states: np.ndarray |
     and in the scene's containers, posed by the recorded `states` (T+1, S) (needed when there are any)."""
     if ctx.containers and states is None:
         raise ValueError("volume_ratio in a scene with containers needs the recorded states (their poses)")
-    posed = [(object_pose(states, i), lo, hi) for i, lo, hi in ctx.containers] if states is not None else []
-    cavities = [Cavity(pose[0], rotation_matrices(pose[1]), lower, upper) for pose, lower, upper in posed]
+    posed = [(object_pose(states, i), cavity) for i, cavity in ctx.containers] if states is not None else []
+    cavities = [Cavity(pose[0], rotation_matrices(pose[1]), *cavity) for pose, cavity in posed]
     return volume_ratio(pos, ctx.particle_size, (ctx.tank_lower, ctx.tank_upper), cavities)
 
 

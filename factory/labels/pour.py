@@ -14,15 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from factory.contract.rollout import STATE_PER_OBJECT
-from factory.recipe.containers import rotation_matrices
+from factory.recipe.containers import Cavity, in_cavity_frame, rotation_matrices
 
 
 @dataclass(frozen=True)
 class PourContext:
     cup: int  # the pouring cup's index among the recorded objects
-    cup_cavity: tuple[np.ndarray, np.ndarray]  # (lower, upper) in the cup's frame
+    cup_cavity: Cavity  # in the cup's frame: (lower, upper) of a box, (lower, upper, radius) of a round one
     target: int  # the container it pours into
-    target_cavity: tuple[np.ndarray, np.ndarray]
+    target_cavity: Cavity
     slack: float  # m of tolerance around a cavity
     record_dt: float
 
@@ -33,12 +33,10 @@ def object_pose(states: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]
     return states[:, start:start + 3], states[:, start + 3:start + 7]
 
 
-def in_cavity(pos: np.ndarray, centre: np.ndarray, quat: np.ndarray, cavity: tuple[np.ndarray, np.ndarray],
-              slack: float) -> np.ndarray:
-    """Which particles (T, N) lie in a container's cavity, given its pose per state."""
+def in_cavity(pos: np.ndarray, centre: np.ndarray, quat: np.ndarray, cavity: Cavity, slack: float) -> np.ndarray:
+    """Which particles (T, N) lie in a container's cavity (a box or round), given its pose per state."""
     local = np.einsum("tnj,tji->tni", pos - centre[:, None, :], rotation_matrices(quat))  # R^T (p - c)
-    lower, upper = cavity
-    return np.all((local >= lower - slack) & (local <= upper + slack), axis=-1)
+    return in_cavity_frame(local, cavity, slack)
 
 
 def _masks(pos: np.ndarray, states_poses: dict[str, tuple[np.ndarray, np.ndarray]],

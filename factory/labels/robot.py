@@ -7,12 +7,14 @@ drawn parameters), added to the collision labels every rigid episode gets.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from factory.contract.rollout import Contacts, EpisodeRecord, Layout
 from factory.labels.collision import LabelContext
+from factory.labels.grasp import pick_place_labels
+from factory.labels.tilt import tilt_labels
 from factory.names import (
     DISPLACEMENT,
     DISPLACEMENT_HEADING_DEG,
@@ -29,7 +31,8 @@ from factory.names import (
     body_label,
     pair_label,
 )
-from factory.recipe.robots import PushPolicy, ReachPolicy, Robot
+from factory.recipe.robots import PickPlacePolicy, PushPolicy, ReachPolicy, Robot, TiltPolicy
+from factory.recipe.schema import RigidObject
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,14 @@ class RobotLabelContext:
 
     base: LabelContext
     robots: tuple[Robot, ...]
+    objects: dict[str, RigidObject] = field(default_factory=dict)  # the scene's, by name: a tilt's container
 
 
 def tracking_error(layout: Layout, robot: Robot, states: np.ndarray, actions: np.ndarray,
                    action_start: int) -> np.ndarray:
     """(T,) per transition: how far the arm ended from what its action asked. Joint spaces: the largest
-    |q(t+1) − target(t)| over the actuated joints (rad or m); `ee_delta`: |tool(t+1) − tool(t) − Δ| (m,
-    the position part of the action)."""
+    |q(t+1) − target(t)| over the actuated joints (rad or m); `joint_velocity`: the largest |dq(t+1) −
+    target(t)| (rad/s or m/s); `ee_delta`: |tool(t+1) − tool(t) − Δ| (m, the position part of the action)."""
     start, _ = layout.robot_span(robot.name)
     block = next(b for b in layout.robots if b.name == robot.name)
     n = len(block.joints)
@@ -52,8 +56,10 @@ def tracking_error(layout: Layout, robot: Robot, states: np.ndarray, actions: np
         tool = states[:, start + 2 * n:start + 2 * n + 3]
         return np.linalg.norm(tool[1:] - tool[:-1] - actions[:, action_start:action_start + 3], axis=-1)
     cols = [start + block.joints.index(j) for j in robot.actuated]
-    q = states[:, cols]
     asked = actions[:, action_start:action_start + len(cols)]
+    if robot.action_space == "joint_velocity":
+        return np.abs(states[1:, [c + n for c in cols]] - asked).max(axis=-1)
+    q = states[:, cols]
     target = asked if robot.action_space == "joint_position" else q[:-1] + asked
     return np.abs(q[1:] - target).max(axis=-1)
 
@@ -105,7 +111,7 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
         steps[body_label(TRACKING_ERROR, robot.name)] = error.astype(np.float32)
         episode[body_label(MAX_TRACKING_ERROR, robot.name)] = float(error.max())
         episode[body_label(MEAN_TRACKING_ERROR, robot.name)] = float(error.mean())
-        action_start += _action_width(robot)
+        action_start += len(robot.action_names)
         for obj in layout.objects:
             if obj in ctx.base.fixed:
                 continue
@@ -126,11 +132,17 @@ def robot_labels(record: EpisodeRecord, ctx: RobotLabelContext) -> EpisodeRecord
             episode[body_label(REACH_ERROR, robot.name)] = float(error[-1])
             episode[body_label(REACHED, robot.name)] = bool(error[-1] <= robot.policy.tolerance)
             episode[body_label(REACH_STEP, robot.name)] = int(within[0]) if len(within) else -1
+        if isinstance(robot.policy, TiltPolicy):
+            container = ctx.objects[robot.policy.object]
+            others = [o for o in layout.objects if o != container.name and o not in ctx.base.fixed]
+            episode.update(tilt_labels(layout, rollout.states, container, robot.policy.lip, others))
+        if isinstance(robot.policy, PickPlacePolicy):
+            place = np.array([record.params[f"{robot.name}.policy.place.{axis}"] for axis in "xyz"])
+            episode.update(pick_place_labels(layout, rollout.states, rollout.contacts, robot.name,
+                                             robot.policy.object, place, robot.policy.tolerance))
     return EpisodeRecord(rollout, record.params, steps, episode)
 
 
-def _action_width(robot: Robot) -> int:
-    return (4 if robot.action_space == "ee_delta" else len(robot.actuated)) + (1 if robot.gripper else 0)
 
 
 def _link_pair(label: str) -> bool:

@@ -31,12 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from factory.recipe.containers import in_cavity_frame
+
 # a plane the liquid stays on one side of: (unit normal towards the liquid, offset, the points it bounds);
 # a point p is on the liquid's side when normal·p >= offset
 Wall = tuple[np.ndarray, float, np.ndarray | bool]
 
 NEIGHBOURS = 20  # the probe radius is the median distance to the 20th nearest recorded point at step 0
 OFF_SHELL = 1.0137  # nudges the radius off a lattice's exact neighbour distances (step 0 is a lattice)
+ROUND_WALL_PLANES = 16  # a round cavity's wall as tangent planes: 2% of its radius off the circle at most
 SHAPE = 1.6  # the ball the liquid's local shape is read from, in probe radii
 MIN_POINTS = 4  # recorded points at step 0 below which there is nothing to tell
 MIN_WEIGHT = 2.0  # tapered count of a ball (the point itself 1) below which its point is spray, left out
@@ -95,22 +98,29 @@ def tank_walls(lower: np.ndarray, upper: np.ndarray) -> list[Wall]:
 
 @dataclass(frozen=True)
 class Cavity:
-    """An open-topped box-shaped cavity (a cup, a basin) posed per state: its floor and four walls bound
+    """An open-topped cavity (a cup, a basin: a box; a mug: round) posed per state: its floor and walls bound
     the points inside it (within half a spacing: centres pressed onto a rigid wall sit on or in it)."""
 
     centre: np.ndarray  # (T+1, 3) the container's origin in the world
     rotation: np.ndarray  # (T+1, 3, 3) its frame's axes (columns) in the world
-    lower: np.ndarray  # (3,) the cavity's corners in its frame: floor top to rim
+    lower: np.ndarray  # (3,) the cavity's corners in its frame: floor top to rim (a round one's box about it)
     upper: np.ndarray
+    radius: float = 0.0  # > 0: round, about the vertical through the box's middle
 
     def walls(self, t: int, points: np.ndarray, spacing: float) -> list[Wall]:
         rot, centre = self.rotation[t], self.centre[t]
         local = (points - centre) @ rot
-        margin = spacing / 2
-        inside = np.all((local >= self.lower - margin) & (local <= self.upper + margin), axis=1)
+        cavity = (self.lower, self.upper, self.radius) if self.radius > 0 else (self.lower, self.upper)
+        inside = in_cavity_frame(local, cavity, spacing / 2)
         if not inside.any():
             return []
-        out = [(rot[:, 2], float(rot[:, 2] @ centre + self.lower[2]), inside)]  # the floor; the top is open
+        out: list[Wall] = [(rot[:, 2], float(rot[:, 2] @ centre + self.lower[2]), inside)]  # the floor; open top
+        if self.radius > 0:  # the round wall as the polygon of planes tangent to it (every one bounds the cavity)
+            axis = centre + rot[:, :2] @ ((self.lower[:2] + self.upper[:2]) / 2)
+            for angle in np.arange(ROUND_WALL_PLANES) * 2 * np.pi / ROUND_WALL_PLANES:
+                normal = -(rot[:, 0] * np.cos(angle) + rot[:, 1] * np.sin(angle))  # inwards
+                out.append((normal, float(normal @ axis - self.radius), inside))
+            return out
         for k in range(2):
             axis = rot[:, k]
             out += [(axis, float(axis @ centre + self.lower[k]), inside),

@@ -23,7 +23,7 @@ from factory.meshes.files import sha256_file
 @dataclass(frozen=True, eq=False)
 class MeshAsset:
     """One mesh file (or a generated body) at one scale, in its body frame (centre of mass at the origin,
-    the file's axes)."""
+    the file's axes, a glTF's turned to +Z up)."""
 
     file: Path | None  # None for a body the factory generated (`factory.meshes.generated`)
     sha256: str
@@ -70,8 +70,10 @@ def _sha256(file: str, mtime_ns: int, size: int) -> str:
 @lru_cache(maxsize=64)
 def _unscaled(file: str, sha256: str, decomposition: Decomposition | None) -> MeshAsset:
     mesh = load_mesh(Path(file))
+    # the cached parts are of the vertices as loaded: a Y-up file's turned ones get their own entry
+    key = f"{sha256}:z-up" if y_up(Path(file)) else sha256
     try:
-        parts = convex_parts(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64), sha256,
+        parts = convex_parts(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64), key,
                              decomposition)
     except MeshError as exc:
         raise MeshError(f"{file}: {exc}") from None
@@ -83,8 +85,18 @@ def _unscaled(file: str, sha256: str, decomposition: Decomposition | None) -> Me
     return MeshAsset(Path(file), sha256, 1.0, centred, volume, inertia, bool(mesh.is_watertight))
 
 
+Y_UP_SUFFIXES = (".glb", ".gltf")  # glTF 2.0 fixes +Y as up; the factory's up is +Z
+Y_TO_Z_UP = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+
+
+def y_up(file: Path) -> bool:
+    return file.suffix.lower() in Y_UP_SUFFIXES
+
+
 def load_mesh(file: Path):
-    """The file as one triangle mesh (a glTF scene's meshes joined, in its own axes), outward-facing."""
+    """The file as one triangle mesh in the factory's axes (+Z up), outward-facing: a glTF scene's meshes
+    joined through its node transforms, then turned +90° about x (the file's +Y up becomes +Z, its +Z
+    front becomes -Y), as Blender imports glTF."""
     import trimesh
 
     if not file.is_file():
@@ -95,6 +107,8 @@ def load_mesh(file: Path):
         raise MeshError(f"{file}: cannot read it as a mesh ({type(exc).__name__}: {exc})") from None
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
         raise MeshError(f"{file}: holds no triangles")
+    if y_up(file):
+        mesh.apply_transform(Y_TO_Z_UP)
     if mesh.is_watertight and mesh.volume < 0:  # inward-facing triangles: trimesh's volume is negative
         mesh.invert()
     return mesh

@@ -40,10 +40,11 @@ def cache_dir() -> Path:
     return root / "physics-data-factory" / "convex"
 
 
-def convex_parts(vertices: np.ndarray, faces: np.ndarray, sha256: str,
+def convex_parts(vertices: np.ndarray, faces: np.ndarray, mesh_key: str,
                  decomposition: Decomposition | None) -> list[Part]:
-    """The convex hull of the mesh (`decomposition` None) or its CoACD parts, from the cache when there."""
-    key = json.dumps({"format": _FORMAT, "mesh": sha256,
+    """The convex hull of the mesh (`decomposition` None) or its CoACD parts, from the cache when there;
+    `mesh_key` names the vertices (the file's sha256, marked where the loader turned them)."""
+    key = json.dumps({"format": _FORMAT, "mesh": mesh_key,
                       "decompose": asdict(decomposition) if decomposition else None}, sort_keys=True)
     path = cache_dir() / f"{hashlib.sha256(key.encode()).hexdigest()}.npy"
     if path.exists():

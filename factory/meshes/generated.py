@@ -35,6 +35,16 @@ def mug_asset(radius: float, height: float, thickness: float, handle: bool) -> M
     return _asset({"mug": [radius, height, thickness, handle]}, parts)
 
 
+def mug_cavity(radius: float, height: float, thickness: float, handle: bool) -> tuple[np.ndarray, np.ndarray, float]:
+    """The mug's cavity in its body frame (centred on its centre of mass): the (lower, upper) corners of the
+    box about it, floor top to rim, and its radius, the circle inscribed in the wall's inner polygon."""
+    floor = mug_asset(radius, height, thickness, handle).parts[0][0]  # the floor prism: the first part
+    axis, bottom = floor.mean(axis=0), float(floor[:, 2].min())
+    inner = (radius - thickness) * math.cos(math.pi / SECTIONS)
+    return (np.array([axis[0] - inner, axis[1] - inner, bottom + thickness]),
+            np.array([axis[0] + inner, axis[1] + inner, bottom + height]), inner)
+
+
 @lru_cache(maxsize=256)
 def bowl_asset(radius: float, bottom_radius: float, height: float, thickness: float) -> MeshAsset:
     """A bowl (or a plate, kept low): a floor of `bottom_radius` and a straight wall flaring to the rim's

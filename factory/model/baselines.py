@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from factory.contract.rollout import Layout
-from factory.model.kinematics import constant_velocity
+from factory.model.kinematics import constant_velocity_of
 from factory.model.pieces import Chunk
 from factory.model.stats import scale
 
@@ -35,7 +35,8 @@ class ZeroMotion:
 
 
 class ConstantVelocity:
-    """Every body keeps its linear and angular velocity for one recorded interval."""
+    """Every body keeps its linear and angular velocity, and every robot joint its velocity, for one
+    recorded interval."""
 
     name = "constant-velocity"
 
@@ -44,8 +45,7 @@ class ConstantVelocity:
 
     def predict(self, state: np.ndarray, action: np.ndarray, episode: np.ndarray | None = None) -> np.ndarray:
         with torch.no_grad():
-            return constant_velocity(torch.tensor(np.asarray(state), dtype=torch.float32),
-                                     self.layout.record_dt).numpy()
+            return constant_velocity_of(torch.tensor(np.asarray(state), dtype=torch.float32), self.layout).numpy()
 
 
 class Linear:

@@ -2,8 +2,9 @@
 ordered pair of bodies is an edge.
 
 Per-episode node features come from the episode's parameters (shape, half-extents, mass,
-friction, fixed); per-state features from the state. Edges carry the sender's position, velocity
-and orientation relative to the receiver, also in the receiver's own frame, and what contact needs:
+friction, fixed; a mesh body enters as the box about its centre of mass that holds it); per-state
+features from the state. Edges carry the sender's position, velocity and orientation relative to the
+receiver, also in the receiver's own frame, and what contact needs:
 the gap between the two surfaces (from each shape's reach along the line of centres) now and one
 interval ahead, the closing speed, and for the ground the margin to the table's edge. A collision
 inside the next interval, or a ball crossing the table's edge, shows in these look-ahead features,
@@ -64,10 +65,9 @@ def static_features(recipe: dict, params: dict[str, float], scene: Scene) -> np.
         ground_half = [min(h, NO_TABLE) for h in scene.ground_half]
         rows.append(_row("ground", (*ground_half, 0.0), 0.0, params.get("ground.friction", 0.5), True))
     for name in scene.objects:
-        b = bodies[name]
-        half = ((b.dims[0],) * 3 if b.shape == "sphere" else tuple(d / 2 for d in b.dims) if b.shape == "box"
-                else (b.dims[0], b.dims[0], b.dims[1] / 2))
-        rows.append(_row(b.shape, half, np.log(b.mass), params.get(f"{name}.friction", 0.5), name in fixed))
+        b = bodies[name]  # a mesh enters as the box about its centre that holds it
+        shape = "box" if b.shape == "mesh" else b.shape
+        rows.append(_row(shape, b.half, np.log(b.mass), params.get(f"{name}.friction", 0.5), name in fixed))
     return np.asarray(rows, np.float32)
 
 

@@ -2,7 +2,9 @@
 
 One-step error is the mean squared error of the predicted state change divided by the spread of
 that change, per state field (so positions, quaternions and spins count alike); rollout error is the
-position RMSE in metres after feeding each predictor its own output for 1..H steps.
+position RMSE in metres after feeding each predictor its own output for 1..H steps. Given episode
+weights (a guided dataset's importance weights), every mean over transitions, windows and episodes is
+weighted by its episode's, so the numbers estimate the recipe's own distribution.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from factory.checks import Body, bodies_for, label_readouts
-from factory.contract.rollout import STATE_FIELDS, Layout
-from factory.labels import LabelContext, label_context
+from factory.contract.rollout import STATE_FIELDS, STATE_PER_OBJECT, Layout
+from factory.labels import LabelContext, RobotLabelContext, label_context
 from factory.model.baselines import Predictor
 from factory.model.pieces import EpisodeArrays, iter_chunks, iter_episodes
 from factory.model.stats import scale
@@ -21,7 +23,8 @@ from factory.recipe.schema import Recipe
 from factory.storage.dataset import Dataset
 
 
-def one_step(predictors: list[Predictor], ds: Dataset, episodes: list[int], stats: dict) -> dict:
+def one_step(predictors: list[Predictor], ds: Dataset, episodes: list[int], stats: dict,
+             weights: dict[int, float] | None = None) -> dict:
     """Per predictor: normalized one-step MSE and physical RMSE per state field.
 
     `nmse` pools each field (pos, quat, vel, ang_vel) over objects: squared error over the variance
@@ -31,15 +34,17 @@ def one_step(predictors: list[Predictor], ds: Dataset, episodes: list[int], stat
     _, ds_std = scale(stats, "delta")
     groups = field_groups(ds.layout)
     sq = {p.name: np.zeros(ds.layout.state_size) for p in predictors}
-    rows = 0
+    rows, weight = 0, 0.0
     for chunk in iter_chunks(ds, episodes):
         rows += len(chunk)
+        w = episode_weights(chunk.episode, weights)
+        weight += float(w.sum())
         for p in predictors:
             err = p.predict(chunk.state, chunk.action, chunk.episode) - chunk.next_state
-            sq[p.name] += (err.astype(np.float64) ** 2).sum(0)
+            sq[p.name] += (w[:, None] * err.astype(np.float64) ** 2).sum(0)
     out = {}
     for name, s in sq.items():
-        mse = s / max(rows, 1)
+        mse = s / max(weight, 1e-300) if rows else s
         var = ds_std.astype(np.float64) ** 2
         out[name] = {"nmse": float(np.mean([mse[idx].sum() / var[idx].sum() for idx in groups.values()])),
                      "nmse_per_feature": float((mse / var).mean()),
@@ -48,10 +53,26 @@ def one_step(predictors: list[Predictor], ds: Dataset, episodes: list[int], stat
     return out
 
 
+def episode_weights(episode: np.ndarray, weights: dict[int, float] | None) -> np.ndarray:
+    """Each row's episode weight (all ones without weights)."""
+    if weights is None:
+        return np.ones(len(episode))
+    return np.array([weights[int(e)] for e in episode], np.float64)
+
+
 def field_groups(layout: Layout) -> dict[str, np.ndarray]:
-    """State indices of each field (pos, quat, vel, ang_vel) across all objects."""
+    """State indices of each field (pos, quat, vel, ang_vel) across all objects, and with robots of their joint
+    positions, joint velocities, tool points and hand quaternions across all robots."""
     names = layout.state_names
-    return {f: np.array([i for i, n in enumerate(names) if n.split(".")[1] == f]) for f, _ in STATE_FIELDS}
+    split = len(layout.objects) * STATE_PER_OBJECT
+    groups = {f: np.array([i for i, n in enumerate(names[:split]) if n.split(".")[1] == f]) for f, _ in STATE_FIELDS}
+    spans: dict[str, list[int]] = {"joint_q": [], "joint_dq": [], "tool_pos": [], "tool_quat": []}
+    for block in layout.robots:
+        start, _ = layout.robot_span(block.name)
+        n = len(block.joints)
+        for name, (a, b) in zip(spans, ((0, n), (n, 2 * n), (2 * n, 2 * n + 3), (2 * n + 3, 2 * n + 7)), strict=True):
+            spans[name] += range(start + a, start + b)
+    return groups | {k: np.array(v) for k, v in spans.items() if v}
 
 
 def rollout(predictor: Predictor, state0: np.ndarray, actions: np.ndarray, episode: np.ndarray) -> np.ndarray:
@@ -88,7 +109,7 @@ def windows(episodes: Iterable[EpisodeArrays], horizon: int, stride: int
 
 
 def rollout_error(predictors: list[Predictor], episodes: list[EpisodeArrays], layout: Layout,
-                  horizon: int, stride: int = 5) -> dict[str, list[float]]:
+                  horizon: int, stride: int = 5, weights: dict[int, float] | None = None) -> dict[str, list[float]]:
     """Position RMSE (m) at horizons 1..H, per predictor."""
     horizon = min(horizon, min(len(e.actions) for e in episodes))
     true, actions, index = windows(episodes, horizon, stride)
@@ -96,13 +117,15 @@ def rollout_error(predictors: list[Predictor], episodes: list[EpisodeArrays], la
     out = {}
     for p in predictors:
         pred = rollout(p, true[:, 0], actions, index)
-        err = ((pred[:, 1:, pos] - true[:, 1:, pos]) ** 2).reshape(len(true), horizon, -1, 3).sum(-1)
-        out[p.name] = np.sqrt(err.mean((0, 2))).tolist()
+        err = ((pred[:, 1:, pos] - true[:, 1:, pos]) ** 2).reshape(len(true), horizon, -1, 3).sum(-1).mean(2)
+        mean = err.mean(0) if weights is None else np.average(err, axis=0, weights=episode_weights(index, weights))
+        out[p.name] = np.sqrt(mean).tolist()
     return out
 
 
 def label_accuracy(predictors: list[Predictor], episodes: list[EpisodeArrays], labels: dict[int, dict],
-                   bodies: dict[int, dict[str, Body]], ctx: LabelContext) -> dict:
+                   bodies: dict[int, dict[str, Body]], ctx: LabelContext,
+                   weights: dict[int, float] | None = None) -> dict:
     """Accuracy of yes/no labels read out of whole-episode rollouts from the first state.
 
     'truth-readout' applies the same readout to the recorded states: the ceiling a perfect model
@@ -117,20 +140,26 @@ def label_accuracy(predictors: list[Predictor], episodes: list[EpisodeArrays], l
     runs: dict[str, list[np.ndarray]] = {"truth-readout": [ep.states for ep in episodes]}
     for p in predictors:
         runs[p.name] = episode_rollouts(p, episodes)
+    w = episode_weights(np.array([ep.index for ep in episodes]), weights)
+    share = lambda hits: float(w @ hits) / float(w.sum())  # noqa: E731 - a plain share when every weight is 1
     out: dict[str, dict[str, float]] = {}
     for run, trajectories in runs.items():
         got = np.array([[read(s, ep)[n] for n in names] for s, ep in zip(trajectories, episodes, strict=True)])
-        out[run] = {n: float((got[:, j] == truth[:, j]).mean()) for j, n in enumerate(names)}
-    out["majority"] = {n: float(max(truth[:, j].mean(), 1 - truth[:, j].mean())) for j, n in enumerate(names)}
-    out["positive_rate"] = {n: float(truth[:, j].mean()) for j, n in enumerate(names)}
+        out[run] = {n: share(got[:, j] == truth[:, j]) for j, n in enumerate(names)}
+    rate = {n: share(truth[:, j]) for j, n in enumerate(names)}
+    out["majority"] = {n: max(r, 1 - r) for n, r in rate.items()}
+    out["positive_rate"] = rate
     return out
 
 
 def evaluate(predictors: list[Predictor], ds: Dataset, split_sets: dict[str, list[int]], stats: dict,
-             episode_info: dict[int, dict], horizon: int = 20) -> dict:
-    """All metrics on each held-out set ('test', 'ood'): one-step, rollout, label readouts."""
+             episode_info: dict[int, dict], horizon: int = 20, weights: dict[int, float] | None = None) -> dict:
+    """All metrics on each held-out set ('test', 'ood'): one-step, rollout, label readouts; `weights`
+    (episode → importance weight) weight every mean."""
     recipe = ds.manifest["recipe"]
     ctx = label_context(Recipe.model_validate(recipe), ds.layout)
+    if isinstance(ctx, RobotLabelContext):  # the objects' labels are read out; the arm is what acts
+        ctx = ctx.base
     assert isinstance(ctx, LabelContext)  # the rigid-body model's datasets are collision ones
     out = {}
     for set_name, ids in split_sets.items():
@@ -141,8 +170,8 @@ def evaluate(predictors: list[Predictor], ds: Dataset, split_sets: dict[str, lis
         labels = {e.index: episode_info[e.index]["labels"] for e in eps}
         out[set_name] = {
             "episodes": len(eps),
-            "one_step": one_step(predictors, ds, ids, stats),
-            "rollout": rollout_error(predictors, eps, ds.layout, horizon),
-            "labels": label_accuracy(predictors, eps, labels, bodies, ctx),
+            "one_step": one_step(predictors, ds, ids, stats, weights),
+            "rollout": rollout_error(predictors, eps, ds.layout, horizon, weights=weights),
+            "labels": label_accuracy(predictors, eps, labels, bodies, ctx, weights),
         }
     return out

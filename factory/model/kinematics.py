@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from factory.contract.rollout import STATE_PER_OBJECT
+from factory.contract.rollout import STATE_PER_OBJECT, Layout
 
 
 def integrate_quat(q: torch.Tensor, omega: torch.Tensor, dt: float) -> torch.Tensor:
@@ -29,6 +29,20 @@ def constant_velocity(state: torch.Tensor, dt: float) -> torch.Tensor:
     pos, quat, vel, omega = s[..., 0:3], s[..., 3:7], s[..., 7:10], s[..., 10:13]
     out = torch.cat([pos + vel * dt, integrate_quat(quat, omega, dt), vel, omega], -1)
     return out.reshape(state.shape)
+
+
+def constant_velocity_of(state: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """`constant_velocity` over a layout's state: objects keep their velocities, robots' joints their
+    joint velocities (q += dq·dt); a tool pose stays where it is."""
+    if not layout.robots:
+        return constant_velocity(state, layout.record_dt)
+    split = STATE_PER_OBJECT * len(layout.objects)
+    out = torch.cat([constant_velocity(state[..., :split], layout.record_dt), state[..., split:]], -1)
+    for block in layout.robots:
+        start, _ = layout.robot_span(block.name)
+        n = len(block.joints)
+        out[..., start:start + n] += state[..., start + n:start + 2 * n] * layout.record_dt
+    return out
 
 
 def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:

@@ -8,13 +8,13 @@ torch batches, so a DataLoader runs with `batch_size=None` and no per-sample Pyt
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from factory.model.pieces import TRIPLE_COLUMNS, Chunk, read_piece
+from factory.model.pieces import TRIPLE_COLUMNS, Chunk, frame_streams, read_piece
 from factory.storage.base import Piece
 from factory.storage.dataset import Dataset
 from factory.storage.group import DatasetGroup
@@ -28,15 +28,21 @@ class TripleStream(IterableDataset):
     `ds` is one dataset or several of one layout (`open_dataset([A, B])`, or a list of datasets),
     whose episodes are then numbered across them (`DatasetGroup.offsets`).
 
+    `frames` adds camera frames to each batch: for each `<camera>.<stream>` key (`front.rgb`), the
+    frame of every row's state under that key and of its next state under `next.<camera>.<stream>`,
+    as stored (rgb uint8 (B, H, W, 3), depth float32 and segmentation uint8 (B, H, W)).
+
     `rank`/`world_size` default to torch.distributed's when it is initialized. Call
     `set_epoch` before each epoch (as with DistributedSampler) to draw a new order.
     """
 
     def __init__(self, ds: Dataset | DatasetGroup | list[Dataset], batch_size: int = 256, *,
                  episodes: Iterable[int] | None = None, shuffle: bool = True, buffer_size: int = 16384, seed: int = 0,
-                 rank: int | None = None, world_size: int | None = None):
+                 rank: int | None = None, world_size: int | None = None, frames: Sequence[str] = ()):
         self.ds = DatasetGroup(ds) if isinstance(ds, list) else ds
         ds = self.ds
+        frame_streams(ds.layout, frames)  # refuses an unknown stream now, not in a worker
+        self.frames = tuple(frames)
         self.pieces: list[Piece] = list(ds.pieces())  # the same order in every worker and rank
         self.episodes = frozenset(int(e) for e in episodes) if episodes is not None else None
         if self.episodes is not None:
@@ -64,7 +70,7 @@ class TripleStream(IterableDataset):
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, info.id if info else 0])
-        chunks = (c for p in self.my_pieces() for c in read_piece(self.ds, p, self.episodes))
+        chunks = (c for p in self.my_pieces() for c in read_piece(self.ds, p, self.episodes, frames=self.frames))
         yield from _batches(shuffle_buffer(chunks, self.buffer_size, rng) if self.shuffle else chunks,
                             self.batch_size)
 
@@ -106,8 +112,8 @@ def _batches(chunks: Iterable[Chunk], batch_size: int) -> Iterator[Batch]:
 
 
 def _tensors(chunk: Chunk, rows: slice) -> Batch:
-    return {f: torch.from_numpy(np.require(getattr(chunk, f)[rows], requirements=["C", "W"]))
-            for f in TRIPLE_COLUMNS}
+    arrays = {f: getattr(chunk, f) for f in TRIPLE_COLUMNS} | chunk.images
+    return {k: torch.from_numpy(np.require(v[rows], requirements=["C", "W"])) for k, v in arrays.items()}
 
 
 def make_loader(stream: TripleStream, workers: int = 0) -> DataLoader:

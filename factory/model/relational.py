@@ -14,8 +14,8 @@ learns to pull its own drifting predictions back instead of compounding them.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -83,9 +83,7 @@ class RelationalModel(nn.Module):
         and the next position less the trapezoid of the true velocities."""
         b, o = state.shape[0], len(self.scene.objects)
         s, n = state.reshape(b, o, -1), next_state.reshape(b, o, -1)
-        trapezoid = s[..., 0:3] + (s[..., 7:10] + n[..., 7:10]) / 2 * self.record_dt
-        return torch.cat([n[..., 7:10] - s[..., 7:10] - self._push(action, static, b, o), n[..., 10:] - s[..., 10:],
-                          n[..., 0:3] - trapezoid], -1)
+        return object_target(s, n, self._push(action, static, b, o), self.record_dt)
 
     def _push(self, action, static, b, o) -> torch.Tensor:
         if action.shape[-1] != 3 * o:
@@ -105,13 +103,7 @@ class RelationalModel(nn.Module):
         s = state.reshape(b, o, STATE_PER_OBJECT)
         change = self(state, action, static) * self.out_std + self.out_mean
         free = (object_static(static, self.scene)[..., -1:] < 0.5).to(state.dtype)
-        vel = s[..., 7:10] + (change[..., :3] + self._push(action, static, b, o)) * free
-        omega = s[..., 10:13] + change[..., 3:6] * free
-        dt = self.record_dt
-        pos = s[..., 0:3] + (s[..., 7:10] + vel) / 2 * dt + change[..., 6:] * free
-        quat = integrate_quat(s[..., 3:7], (s[..., 10:13] + omega) / 2, dt)
-        quat = quat / quat.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-        return torch.cat([pos, quat, vel, omega], -1).reshape(b, -1)
+        return integrate_objects(s, change, self._push(action, static, b, o), free, self.record_dt).reshape(b, -1)
 
     def rollout_loss(self, states: torch.Tensor, actions: torch.Tensor, static: torch.Tensor,
                      noise: float = 0.0) -> torch.Tensor:
@@ -120,29 +112,79 @@ class RelationalModel(nn.Module):
         The first state's velocities get Gaussian noise of `noise` output-stds (positions the
         same held for one interval); each step's error is the next velocities' error in
         output-stds plus the position error in (output-std × dt), against the recorded states."""
-        b, o = states.shape[0], len(self.scene.objects)
-        vel_scale = self.out_std[:6].repeat(o)
-        pos_scale = self.out_std[:3].repeat(o) * self.record_dt
-        per_object = torch.zeros(STATE_PER_OBJECT, dtype=torch.bool, device=states.device)
-        per_object[7:] = True
-        moving, placed = per_object.repeat(o), torch.zeros_like(per_object)
-        placed[:3] = True
-        placed = placed.repeat(o)
+        scales = ObjectScales.of(self.out_std, len(self.scene.objects), self.record_dt)
         s = states[:, 0]
         if noise > 0:
-            jitter = torch.zeros_like(s)
-            jitter[:, moving] = torch.randn(b, int(moving.sum()), device=s.device) * noise * vel_scale
-            jitter[:, placed] = torch.randn(b, int(placed.sum()), device=s.device) * noise * pos_scale
-            free = (object_static(static, self.scene)[..., -1] < 0.5).to(s.dtype)
-            free = free.repeat_interleave(STATE_PER_OBJECT, -1)
-            s = s + jitter * free
+            s = s + scales.jitter(s, noise, object_static(static, self.scene)[..., -1] < 0.5)
         loss = s.new_zeros(())
         for k in range(actions.shape[1]):
             s = self.step(s, actions[:, k], static)
-            true = states[:, k + 1]
-            loss = loss + (((s[:, moving] - true[:, moving]) / vel_scale) ** 2).mean() \
-                + (((s[:, placed] - true[:, placed]) / pos_scale) ** 2).mean()
+            loss = scales.add_error(loss, s, states[:, k + 1])
         return loss / actions.shape[1]
+
+
+def object_target(s: torch.Tensor, n: torch.Tensor, push: torch.Tensor, dt: float) -> torch.Tensor:
+    """What the network predicts per object from states s, n (B, O, 13) and pushes' J/m (B, O, 3): the change of
+    (vel, ang_vel) less the push, and the next position less the trapezoid of the true velocities."""
+    trapezoid = s[..., 0:3] + (s[..., 7:10] + n[..., 7:10]) / 2 * dt
+    return torch.cat([n[..., 7:10] - s[..., 7:10] - push, n[..., 10:] - s[..., 10:], n[..., 0:3] - trapezoid], -1)
+
+
+def integrate_objects(s: torch.Tensor, change: torch.Tensor, push: torch.Tensor, free: torch.Tensor,
+                      dt: float) -> torch.Tensor:
+    """Next object states (B, O, 13) from states, predicted changes (B, O, 9) in physical units, pushes' J/m
+    and a free mask (B, O, 1): velocities changed, positions by the trapezoid plus the correction,
+    quaternions rotated by the mean spin; fixed objects held."""
+    vel = s[..., 7:10] + (change[..., :3] + push) * free
+    omega = s[..., 10:13] + change[..., 3:6] * free
+    pos = s[..., 0:3] + (s[..., 7:10] + vel) / 2 * dt + change[..., 6:] * free
+    quat = integrate_quat(s[..., 3:7], (s[..., 10:13] + omega) / 2, dt)
+    quat = quat / quat.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    return torch.cat([pos, quat, vel, omega], -1)
+
+
+@dataclass(frozen=True)
+class ObjectScales:
+    """How the rollout loss weighs the objects' part of a state (the first O*13 entries): velocities in
+    output-stds, positions in output-std × dt."""
+
+    vel_scale: torch.Tensor
+    pos_scale: torch.Tensor
+    moving: torch.Tensor  # bool masks over the objects' part of the state
+    placed: torch.Tensor
+
+    @classmethod
+    def of(cls, out_std: torch.Tensor, objects: int, dt: float) -> ObjectScales:
+        per_object = torch.zeros(STATE_PER_OBJECT, dtype=torch.bool, device=out_std.device)
+        per_object[7:] = True
+        moving, placed = per_object.repeat(objects), torch.zeros_like(per_object)
+        placed[:3] = True
+        return cls(out_std[:6].repeat(objects), out_std[:3].repeat(objects) * dt, moving, placed.repeat(objects))
+
+    def jitter(self, s: torch.Tensor, noise: float, free: torch.Tensor) -> torch.Tensor:
+        """Gaussian noise (B, O*13) of `noise` scales on free objects' velocities and positions."""
+        b = s.shape[0]
+        jitter = torch.zeros_like(s[:, :len(self.moving)])
+        jitter[:, self.moving] = torch.randn(b, int(self.moving.sum()), device=s.device) * noise * self.vel_scale
+        jitter[:, self.placed] = torch.randn(b, int(self.placed.sum()), device=s.device) * noise * self.pos_scale
+        return jitter * free.to(s.dtype).repeat_interleave(STATE_PER_OBJECT, -1)
+
+    def add_error(self, loss: torch.Tensor, s: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+        """`loss` plus the mean squared scaled error of the objects' velocities and that of their positions."""
+        width = len(self.moving)  # a robot's block may follow the objects'
+        s, true = s[:, :width], true[:, :width]
+        return loss + (((s[:, self.moving] - true[:, self.moving]) / self.vel_scale) ** 2).mean() \
+            + (((s[:, self.placed] - true[:, self.placed]) / self.pos_scale) ** 2).mean()
+
+
+class StepModel(Protocol):
+    """What a predictor needs of a graph model: the relational model or the robot model."""
+
+    def eval(self) -> StepModel: ...
+
+    def to(self, device: str) -> StepModel: ...
+
+    def step(self, state: torch.Tensor, action: torch.Tensor, static: torch.Tensor) -> torch.Tensor: ...
 
 
 class RelationalPredictor:
@@ -150,7 +192,7 @@ class RelationalPredictor:
 
     name = "model"
 
-    def __init__(self, model: RelationalModel, static: dict[int, np.ndarray], device: str = "cpu"):
+    def __init__(self, model: StepModel, static: dict[int, np.ndarray], device: str = "cpu"):
         self.model, self.static, self.device = model.eval().to(device), static, device
 
     @torch.no_grad()

@@ -1,4 +1,5 @@
-"""`factory train` on collision datasets: fit the relational model on short rollout windows.
+"""`factory train` on collision datasets: fit the relational model (with robots, the robot model) on short
+rollout windows.
 
 Training episodes are held in memory as (K+1)-state windows (a 1,000-episode, 3-body push dataset
 is about 8 MB); each optimizer step unrolls a batch of windows K steps from noised first states.
@@ -16,6 +17,7 @@ import torch
 from factory.model.bodies import Scene, static_features
 from factory.model.pieces import EpisodeArrays, iter_episodes
 from factory.model.relational import RelationalModel
+from factory.model.robot import RobotModel
 from factory.model.split import Split
 from factory.model.train import TrainConfig, TrainResult, fit, pick_device
 from factory.storage.dataset import Dataset
@@ -73,7 +75,8 @@ def horizon_at(progress: float, horizon: int) -> int:
 
 
 def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: TrainConfig | None = None,
-                     model_config: RelationalConfig = RelationalConfig(), out=None) -> TrainResult[RelationalModel]:
+                     model_config: RelationalConfig = RelationalConfig(), out=None
+                     ) -> TrainResult[RelationalModel | RobotModel]:
     config = config or TrainConfig()
     device = pick_device(config.device)
     torch.set_num_threads(config.threads)
@@ -82,13 +85,16 @@ def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: T
     train_eps = list(iter_episodes(ds, split.train))
     windows = Windows(train_eps, statics, model_config.horizon)
     val = Windows(list(iter_episodes(ds, split.val)), statics, 1) if split.val else None
-    model = RelationalModel.for_scene(dataset_scene(ds), ds.layout.record_dt, hidden=model_config.hidden,
-                                      steps=model_config.steps)
+    model: RelationalModel | RobotModel = (
+        RobotModel.for_layout(dataset_scene(ds), ds.layout, hidden=model_config.hidden, steps=model_config.steps)
+        if ds.layout.robots else
+        RelationalModel.for_scene(dataset_scene(ds), ds.layout.record_dt, hidden=model_config.hidden,
+                                  steps=model_config.steps))
     pairs = Windows(train_eps, statics, 1)
     model.set_normalization(pairs.states[:, 0], pairs.actions[:, 0], pairs.static, pairs.states[:, 1])
     model = model.to(device)
     gen = torch.Generator().manual_seed(config.seed)
-    clock = {"epoch": 0, "start": time.perf_counter()}
+    clock = {"epoch": 0, "start": time.perf_counter(), "steps": 0}
 
     def batches(epoch: int) -> list[tuple[torch.Tensor, ...]]:
         clock["epoch"] = epoch
@@ -97,8 +103,8 @@ def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: T
     def loss_of(batch) -> torch.Tensor:
         k = model_config.horizon
         if model_config.curriculum:  # the same progress measure as fit's learning-rate schedule
-            spent = (time.perf_counter() - clock["start"]) / config.max_seconds if config.max_seconds else 0.0
-            k = horizon_at(max(clock["epoch"] / config.epochs, spent), k)
+            k = horizon_at(config.progress(clock["epoch"], time.perf_counter() - clock["start"], clock["steps"]), k)
+        clock["steps"] += 1
         states, actions, static = (x.to(device) for x in batch)
         return model.rollout_loss(states[:, :k + 1], actions[:, :k], static, noise=model_config.noise)
 
@@ -113,5 +119,5 @@ def train_relational(ds: Dataset, split: Split, info: dict[int, dict], config: T
             losses.append(float(model.rollout_loss(states, actions, static)) * len(b[0]))
         return sum(losses) / len(val)
 
-    return fit(model, "relational", config, model_config.lr, batches,
+    return fit(model, "robot" if ds.layout.robots else "relational", config, model_config.lr, batches,
                loss_of, validate, out, ds, split, extra={"model_config": model_config.__dict__})

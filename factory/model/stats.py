@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from factory.contract.rollout import Layout
 from factory.model.pieces import iter_chunks
 from factory.storage.dataset import Dataset
 from factory.storage.location import atomic_path
@@ -68,19 +69,19 @@ def compute_stats(ds: Dataset) -> dict:
         running["state"].add(chunk.state)
         running["action"].add(chunk.action)
         running["delta"].add(chunk.next_state - chunk.state)
-        running["residual"].add(chunk.next_state - _constant_velocity(chunk.state, ds.layout.record_dt))
+        running["residual"].add(chunk.next_state - _constant_velocity(chunk.state, ds.layout))
     names = {"state": ds.layout.state_names, "action": ds.layout.action_names,
              "delta": ds.layout.state_names, "residual": ds.layout.state_names}
     return {"fingerprint": fingerprint(ds)} | {f: running[f].to_dict(names[f]) for f in FEATURES}
 
 
-def _constant_velocity(state: np.ndarray, dt: float) -> np.ndarray:
+def _constant_velocity(state: np.ndarray, layout: Layout) -> np.ndarray:
     import torch  # only here: stats of the plain features need no torch
 
-    from factory.model.kinematics import constant_velocity
+    from factory.model.kinematics import constant_velocity_of
 
     with torch.no_grad():
-        return constant_velocity(torch.from_numpy(np.array(state, np.float32)), dt).numpy()
+        return constant_velocity_of(torch.from_numpy(np.array(state, np.float32)), layout).numpy()
 
 
 def load_stats(ds: Dataset, refresh: bool = False) -> dict:

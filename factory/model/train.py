@@ -33,6 +33,14 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 1  # CPU threads for torch: a small MLP gains nothing from more, and a shared box loses
     max_seconds: float | None = None  # stop training past this budget (the schedule fits it)
+    max_steps: int | None = None  # stop after this many optimizer steps (the schedule fits it): a budget that,
+    # unlike seconds, does not shrink when the machine is busy, for comparing models trained apart
+
+    def progress(self, epoch: float, seconds: float, steps: float) -> float:
+        """How much of the training is done (0..1+): of the epochs, the time budget or the step budget,
+        whichever is furthest along."""
+        return max(epoch / self.epochs, seconds / self.max_seconds if self.max_seconds else 0.0,
+                   steps / self.max_steps if self.max_steps else 0.0)
 
 
 @dataclass
@@ -76,8 +84,8 @@ def train(ds: Dataset, split: Split, stats: dict, config: TrainConfig = TrainCon
 def fit(model: M, kind: str, config: TrainConfig, lr: float, batches: Callable[[int], Iterable],
         loss_of: Callable[[object], torch.Tensor], validate: Callable[[], float], out: Path | None,
         ds: Dataset, split: Split, extra: dict | None = None) -> TrainResult[M]:
-    """The training loop every model shares: AdamW, a cosine schedule over the epochs or over the
-    time budget, whichever runs out first (so a budget cut ends at a low learning rate, not
+    """The training loop every model shares: AdamW, a cosine schedule over the epochs, the time budget
+    or the step budget, whichever runs out first (so a budget cut ends at a low learning rate, not
     mid-schedule), one validation per epoch, and the checkpoint with its provenance."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5)
     history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "val_loss": [], "seconds": []}
@@ -88,8 +96,8 @@ def fit(model: M, kind: str, config: TrainConfig, lr: float, batches: Callable[[
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
         for batch in batches(epoch):
-            if config.max_seconds is not None:
-                done = max(epoch / config.epochs, (time.perf_counter() - start) / config.max_seconds)
+            if config.max_seconds is not None or config.max_steps is not None:
+                done = config.progress(epoch, time.perf_counter() - start, steps)
                 if done >= 1.0 and losses:
                     break
                 for group in opt.param_groups:
@@ -105,7 +113,7 @@ def fit(model: M, kind: str, config: TrainConfig, lr: float, batches: Callable[[
         history["train_loss"].append(float(np.mean(losses)) if losses else float("nan"))
         history["val_loss"].append(validate())
         history["seconds"].append(elapsed)
-        if config.max_seconds is not None and elapsed > config.max_seconds:
+        if config.progress(epoch + 1, elapsed, steps) >= 1.0 and (config.max_seconds or config.max_steps):
             break
     seconds = time.perf_counter() - start
     result = TrainResult(model.eval(), None, history, steps, seconds)

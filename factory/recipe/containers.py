@@ -2,21 +2,26 @@
 
 A cup is a floor and four walls of one thickness around a box-shaped cavity, open at the top. Its
 `pos` is the centre of its outer box, which is also where its mass is centred, so the pose an
-engine reports is the pose the cavity is measured in. The geometry below is plain arithmetic on
-the recipe, shared by the engine that builds the walls and by the labels that ask which particles
-are still inside.
+engine reports is the pose the cavity is measured in. A generated `mug` pours too: its cavity is
+round, in its own frame (centred on its centre of mass, `factory.meshes.generated`). A cavity is
+`(lower, upper)`, the box's corners, or `(lower, upper, radius)` for a round one about the vertical
+through the middle of that box. The geometry below is plain arithmetic on the recipe, shared by the
+engine that builds the walls and by the labels that ask which particles are still inside.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from factory.recipe.distributions import support
+from factory.meshes.generated import SECTIONS, mug_cavity
+from factory.recipe.distributions import nominal, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, require_range
+from factory.recipe.generated import MugShape, generated_asset, largest
 from factory.recipe.particles import Move
 
 # the lip a cup pours over, as a side of its outer box → the axis (body frame) a positive tilt turns about
@@ -69,6 +74,40 @@ class CupShape(Strict):
         return point, np.array(LIP_AXES[side])
 
 
+Cavity = tuple  # (lower, upper) corners in the container's frame, or (lower, upper, radius) when round
+POURING = ("cup", "mug")  # the shapes a tilt pours from and into
+
+
+def container_cavity(shape: CupShape | MugShape, drawn: dict[str, float] | None = None) -> Cavity:
+    """A container's cavity in its frame: a cup's box, a mug's round one at its `drawn` sizes (else nominal)."""
+    if isinstance(shape, CupShape):
+        return shape.cavity()
+    size = {name: (drawn or {}).get(name, nominal(value)) for name, value in shape.sizes().items()}
+    return mug_cavity(size["radius"], size["height"], size["thickness"], shape.handle)
+
+
+def container_lip(shape: CupShape | MugShape, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """(point, axis) of the outer top edge on `side` a tilt turns about, in the container's frame."""
+    if isinstance(shape, CupShape):
+        return shape.lip(side)
+    lower, upper, _ = container_cavity(shape)
+    point = (lower + upper) / 2
+    point[2] = upper[2]
+    point[0 if side[1] == "x" else 1] += (1 if side[0] == "+" else -1) * nominal(shape.radius) * math.cos(
+        math.pi / SECTIONS)  # the wall's outer face, flat on the axes' directions
+    return point, np.array(LIP_AXES[side])
+
+
+def in_cavity_frame(local: np.ndarray, cavity: Cavity, slack: float) -> np.ndarray:
+    """Which points (..., 3), given in the container's frame, lie in its cavity give or take `slack`."""
+    lower, upper = cavity[0], cavity[1]
+    inside = np.all((local >= lower - slack) & (local <= upper + slack), axis=-1)
+    if len(cavity) == 3:
+        axis = (lower[:2] + upper[:2]) / 2
+        inside &= np.linalg.norm(local[..., :2] - axis, axis=-1) <= cavity[2] + slack
+    return inside
+
+
 def rotation_matrices(quat: np.ndarray) -> np.ndarray:
     """(T, 3, 3) rotations of unit quaternions (T, 4), w first."""
     w, x, y, z = np.moveaxis(np.asarray(quat, np.float64), -1, 0)
@@ -84,8 +123,8 @@ class Tilt(Strict):
     transition's action is its angular velocity (rad/s, world frame)."""
 
     type: Literal["tilt"]
-    object: Name = Field(description="The cup that pours: a fixed object of shape 'cup'.")
-    into: Name = Field(description="The container it pours into: another fixed 'cup' (for the labels).")
+    object: Name = Field(description="The cup that pours: a fixed object of shape 'cup' or 'mug'.")
+    into: Name = Field(description="The container it pours into: another fixed 'cup' or 'mug' (for the labels).")
     lip: Literal["+x", "-x", "+y", "-y"] = Field("+x", description="The side of the cup it pours over.")
     angular_velocity: Num = Field(description="rad/s about the lip, >= 0 (0: the cup stays upright).")
     max_angle_deg: Num = Field(180.0, description="The tilt stops at this angle, degrees (0-180].")
@@ -118,9 +157,9 @@ def check_pour(tilt: Tilt, index: int, objects: dict, fluid) -> None:
     names = list(objects)
     for field, name in (("object", tilt.object), ("into", tilt.into)):
         obj = objects.get(name)
-        if obj is None or not isinstance(obj.shape, CupShape) or not obj.fixed:
-            cups = [n for n, o in objects.items() if isinstance(o.shape, CupShape) and o.fixed]
-            raise ValueError(f"actions.{index}.{field}: '{name}' is not a fixed object of shape 'cup'"
+        if obj is None or obj.shape.type not in POURING or not obj.fixed:
+            cups = [n for n, o in objects.items() if o.shape.type in POURING and o.fixed]
+            raise ValueError(f"actions.{index}.{field}: '{name}' is not a fixed object of shape 'cup' or 'mug'"
                              f"; cups: {', '.join(cups) or 'none'} (objects: {', '.join(names)})")
     if tilt.object == tilt.into:
         raise ValueError(f"actions.{index}.into: the cup cannot pour into itself")
@@ -134,24 +173,46 @@ def check_pour(tilt: Tilt, index: int, objects: dict, fluid) -> None:
     if any(not isinstance(v, (int, float)) for v in cup.pos + cup.euler):
         raise ValueError(f"scene.objects.{cup_i}.pos: the pouring cup's pose must be fixed numbers (the "
                          "liquid is placed in it once per scene)")
-    lo, hi = cup.shape.cavity()
     centre = np.array(cup.pos, float)
     block_lo, block_hi = _block_reach(fluid.block)
-    if cup.euler != [0.0, 0.0, 0.0] or (block_lo < centre + lo).any() or (block_hi > centre + hi).any():
-        raise ValueError(f"scene.fluid.block: the liquid must start inside the upright cavity of "
-                         f"'{tilt.object}', {_fmt(centre + lo)} .. {_fmt(centre + hi)} "
-                         f"(it can reach {_fmt(block_lo)} .. {_fmt(block_hi)}, "
-                         f"euler {cup.euler})")
+    for cavity in _extreme_cavities(cup.shape):
+        lo, hi = cavity[0], cavity[1]
+        inside = not ((block_lo < centre + lo).any() or (block_hi > centre + hi).any())
+        if len(cavity) == 3:  # every corner of the block within the round wall
+            corners = np.array([(x, y) for x in (block_lo[0], block_hi[0]) for y in (block_lo[1], block_hi[1])])
+            inside &= bool((np.linalg.norm(corners - centre[:2] - (lo[:2] + hi[:2]) / 2, axis=1) <= cavity[2]).all())
+        if cup.euler != [0.0, 0.0, 0.0] or not inside:
+            raise ValueError(f"scene.fluid.block: the liquid must start inside the upright cavity of "
+                             f"'{tilt.object}', {_fmt(centre + lo)} .. {_fmt(centre + hi)}"
+                             f"{f' within {cavity[2]:.4g} m of its axis' if len(cavity) == 3 else ''} "
+                             f"(it can reach {_fmt(block_lo)} .. {_fmt(block_hi)}, euler {cup.euler})")
     tank_lo, tank_hi = np.array(fluid.tank.lower), np.array(fluid.tank.upper)
     for name in (tilt.object, tilt.into):  # upright; what the liquid does on the way is the labels' to say
         obj, i = objects[name], names.index(name)
         reach = np.array([support(v) for v in obj.pos])
-        half = obj.shape.outer / 2
-        if (reach[:, 0] - half < tank_lo - 1e-9).any() or (reach[:, 1] + half > tank_hi + 1e-9).any():
+        low, high = _extent(obj.shape)
+        if (reach[:, 0] + low < tank_lo - 1e-9).any() or (reach[:, 1] + high > tank_hi + 1e-9).any():
             raise ValueError(f"scene.objects.{i}.pos: '{name}' reaches "
-                             f"{_fmt(reach[:, 0] - half)} .. {_fmt(reach[:, 1] + half)}, "
+                             f"{_fmt(reach[:, 0] + low)} .. {_fmt(reach[:, 1] + high)}, "
                              f"outside the liquid's domain scene.fluid.tank {fluid.tank.lower} .. "
                              f"{fluid.tank.upper}, whose walls clamp the particles")
+
+
+def _extreme_cavities(shape: CupShape | MugShape) -> list[Cavity]:
+    """The container's cavity at every corner of its drawn sizes' ranges (a cup's is fixed)."""
+    if isinstance(shape, CupShape):
+        return [shape.cavity()]
+    ranges = {name: support(value) for name, value in shape.sizes().items()}
+    return [container_cavity(shape, dict(zip(ranges, corner, strict=True)))
+            for corner in itertools.product(*ranges.values())]
+
+
+def _extent(shape: CupShape | MugShape) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest offsets of the container's body from its `pos`, at its largest."""
+    if isinstance(shape, CupShape):
+        return -shape.outer / 2, shape.outer / 2
+    points = np.concatenate([v for v, _ in generated_asset(shape, largest(shape)).parts])
+    return points.min(axis=0), points.max(axis=0)
 
 
 def _fmt(values) -> list[float]:

@@ -8,16 +8,24 @@ representation and refuse, with a clear error, what they cannot represent.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from factory.errors import did_you_mean
-from factory.recipe.cameras import Camera, check_cameras
+from factory.recipe.cameras import Camera, Lighting, check_cameras
 from factory.recipe.containers import CupShape, Tilt, check_pour
 from factory.recipe.distributions import Uniform, nominal, support
 from factory.recipe.field_types import FixedVec3, Name, Num, Strict, Vec3, require_range
 from factory.recipe.generated import BottleShape, BowlShape, MugShape, TrayShape
+from factory.recipe.guided import Guided
 from factory.recipe.meshes import MESH_TYPES, MeshSetShape, MeshShape
 from factory.recipe.particles import Cloth, Fluid, Move
 from factory.recipe.robots import Robot, check_robots
@@ -313,6 +321,14 @@ class QualityOptions(Strict):
                                 "parameter must fill over its declared range.")
     max_ood_ratio: float = Field(5.0, gt=0, description="Out-of-distribution one-step error may be at "
                                  "most this multiple of the in-distribution error.")
+    max_tracking_error: float = Field(0.1, gt=0, description="Robots commanded in joint positions or deltas: "
+                                      "median |q(t+1) - target(t)| over transitions and actuated joints (rad "
+                                      "or m): how far the arm may lag what it was told.")
+    max_tool_tracking_error: float = Field(0.03, gt=0, description="Robots commanded in `ee_delta`: median "
+                                           "|tool(t+1) - tool(t) - Δ| over transitions (m).")
+
+    LATER: ClassVar[dict[str, float]] = {"max_tracking_error": 0.1, "max_tool_tracking_error": 0.03}
+    """Fields added after datasets existed: left out of a recipe's dump (and hash) at these defaults."""
 
 
 # ---------------------------------------------------------------- recipe
@@ -351,10 +367,15 @@ class Recipe(Strict):
                                 "(factory.recipe.robots); a recipe with robots takes no other actions.")
     cameras: list[Camera] = Field([], description="Cameras whose frames are recorded with each episode "
                                   "(factory.recipe.cameras); MuJoCo renders them.")
+    lighting: Lighting | None = Field(None, description="The light of the cameras' frames, drawn per episode; "
+                                      "null: the engine's default light.")
     outputs: Outputs = Field(default_factory=Outputs)
     labels: LabelOptions = Field(default_factory=LabelOptions)
     quality: QualityOptions = Field(default_factory=QualityOptions)
     quarantine: Quarantine = Field(default_factory=Quarantine)
+    guided: Guided | None = Field(None, description="Written by `factory run --guided-by`, not by hand: which "
+                                  "candidate of the recipe's own distributions each episode took "
+                                  "(factory.recipe.guided).")
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -363,7 +384,7 @@ class Recipe(Strict):
         return {"type": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Recipe:
+    def _cross_checks(self, info: ValidationInfo) -> Recipe:
         sections = {"fluid": self.scene.fluid, "cloth": self.scene.cloth}
         for kind, section in sections.items():
             if (kind == self.kind) != (section is not None):
@@ -371,8 +392,10 @@ class Recipe(Strict):
                                  f"scene.{kind}: only a kind '{kind}' recipe has one (this is '{self.kind}')")
         for i, action in enumerate(self.actions):
             self._check_action(i, action)
-        check_robots(self)
+        check_robots(self, bool((info.context or {}).get("check_files")))
         check_cameras(self.cameras, [o.name for o in self.scene.objects], [r.name for r in self.robots])
+        if self.lighting is not None and not self.cameras:
+            raise ValueError("lighting: lights only the cameras' frames; this recipe has no cameras")
         striker = self.labels.striker
         movable = [o.name for o in self.scene.objects if not o.fixed]
         if striker is not None and striker not in movable:
@@ -384,6 +407,8 @@ class Recipe(Strict):
         if -(-self.episodes // self.outputs.shard_size) > MAX_SHARDS:
             raise ValueError(f"outputs.shard_size: {self.episodes:,} episodes in shards of "
                              f"{self.outputs.shard_size} make more than {MAX_SHARDS:,} shards; raise shard_size")
+        if self.guided is not None and len(self.guided.candidates) != self.episodes:
+            raise ValueError(f"guided: selects {len(self.guided.candidates)} episodes, the recipe runs {self.episodes}")
         if self.steps % self.outputs.record_every:
             raise ValueError(f"outputs.record_every: steps ({self.steps}) must be a multiple of "
                              f"record_every ({self.outputs.record_every})")
@@ -421,15 +446,19 @@ class Recipe(Strict):
 
     @model_serializer(mode="wrap")
     def _without_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict:
-        """A recipe that leaves the fields added since the first datasets at their defaults (no robots, no
-        cameras, the default license) dumps, and so hashes, as it did before they existed: its datasets
-        still resume."""
+        """A recipe that leaves the fields added since the first datasets at their defaults (no robots,
+        cameras, lighting or guide, the default license) dumps, and so hashes, as it did before they
+        existed: its datasets still resume."""
         data = handler(self)
-        for section in ("robots", "cameras"):
+        for section in ("robots", "cameras", "lighting", "guided"):
             if not getattr(self, section):
                 data.pop(section, None)
         if data.get("license") == DEFAULT_LICENSE:
             data.pop("license")
+        quality = data.get("quality", {})
+        for name, default in QualityOptions.LATER.items():
+            if quality.get(name) == default:
+                quality.pop(name)
         return data
 
     @property

@@ -13,7 +13,7 @@ from factory.model.evaluate import episode_rollouts, evaluate
 from factory.model.particle_train import train_particles
 from factory.model.particles import ParticleModel
 from factory.model.pieces import iter_chunks, iter_episodes
-from factory.model.relational import RelationalModel, RelationalPredictor
+from factory.model.relational import RelationalPredictor, StepModel
 from factory.model.rigid_train import episode_statics, train_relational
 from factory.model.split import (
     Split,
@@ -24,6 +24,7 @@ from factory.model.split import (
 )
 from factory.model.stats import load_stats, write_json
 from factory.model.train import TrainConfig, TrainResult
+from factory.names import IMPORTANCE_WEIGHT
 from factory.report import html, plots
 from factory.report.bands import side_by_side
 from factory.report.data_checks import check_dataset
@@ -35,15 +36,16 @@ from factory.storage.dataset import Dataset
 from factory.storage.opener import open_dataset
 
 
-def evaluate_model(ds: Dataset, model: RelationalModel, split: Split, stats: dict, info: dict[int, dict],
+def evaluate_model(ds: Dataset, model: StepModel, split: Split, stats: dict, info: dict[int, dict],
                    horizon: int = 20, bands: dict[str, list[int]] | None = None) -> dict:
     """The model beside baselines fit on the same training episodes, on the test set, all OOD
-    episodes and each holdout band's episodes (PhyWorld-style, side by side)."""
+    episodes and each holdout band's episodes (PhyWorld-style, side by side); a guided dataset's
+    means weighted by its importance weights (`episode_weights`)."""
     predictors = [*baselines(ds.layout, stats, iter_chunks(ds, split.train)),
                   RelationalPredictor(model, episode_statics(ds, info))]
     bands = bands or {}
     sets = {"test": split.test, "ood": split.ood} | {k: v for k, v in bands.items() if len(bands) > 1}
-    out = evaluate(predictors, ds, sets, stats, info, horizon)
+    out = evaluate(predictors, ds, sets, stats, info, horizon, episode_weights(ds))
     for name in bands or {}:  # a lone band is the whole OOD set: evaluated once
         if name not in out and "ood" in out:
             out[name] = out["ood"]
@@ -59,9 +61,6 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
     config = config or TrainConfig()
     start = time.perf_counter()
     ds = open_dataset(path, fmt)
-    if ds.layout.robots:  # its model is object-centric and its checks know objects' shapes, not links
-        raise FactoryError(f"{path}: the quality report does not cover robot datasets yet; `factory verify` "
-                           "and `factory inspect` do")
     particles = is_particle_dataset(ds)
     out = Path(out) if out else ds.root / "report"
     out.mkdir(parents=True, exist_ok=True)
@@ -109,7 +108,10 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
         "verdict": verdict(checks, evaluation, quality),
         "not_computed": not_computed,
     }
-    figures = _figures(summary, out, info)
+    weights = episode_weights(ds)
+    if weights is not None:
+        summary["importance_weighted"] = True
+    figures = _figures(summary, out, info, weights)
     preview = None
     if trained is not None:
         model = trained.model  # a ParticleModel exactly when the dataset is of particles
@@ -123,11 +125,20 @@ def make_report(path: Path, out: Path | None = None, fmt: str | None = None,
     return summary
 
 
+def episode_weights(ds: Dataset) -> dict[int, float] | None:
+    """Episode → importance weight of a guided dataset (or one merged with a guided one); None for a
+    dataset drawn from its recipe as written, whose episodes all weigh the same."""
+    table = ds.episodes()
+    if IMPORTANCE_WEIGHT not in table.column_names:
+        return None
+    return dict(zip(table["episode"].to_pylist(), ds.importance_weights(table).tolist(), strict=True))
+
+
 def is_particle_dataset(ds: Dataset) -> bool:
     return ds.manifest["recipe"].get("kind", "collision") in ("fluid", "cloth")
 
 
-def _figures(summary: dict, out: Path, info: dict[int, dict]) -> dict[str, str]:
+def _figures(summary: dict, out: Path, info: dict[int, dict], weights: dict[int, float] | None) -> dict[str, str]:
     figures = {}
     if summary["training"]:
         figures["loss"] = plots.loss_curves(summary["training"]["history"], out / "loss.png")
@@ -135,14 +146,16 @@ def _figures(summary: dict, out: Path, info: dict[int, dict]) -> dict[str, str]:
         figures["rollout"] = rollout
     if summary["checks"]["coverage"]:
         figures["coverage"] = plots.coverage(summary["checks"]["coverage"], out / "coverage.png")
-    rates = {k: sum(bool(e["labels"][k]) for e in info.values()) / len(info)
+    w = dict.fromkeys(info, 1.0) if weights is None else weights
+    total = sum(w.values())
+    rates = {k: sum(w[i] for i, e in info.items() if e["labels"][k]) / total
              for k, v in next(iter(info.values()))["labels"].items() if isinstance(v, bool)}
     if rates:
         figures["labels"] = plots.label_rates(rates, out / "labels.png")
     return {k: p.name for k, p in figures.items()}
 
 
-def _rigid_preview(ds: Dataset, model: RelationalModel, split: Split, info: dict[int, dict],
+def _rigid_preview(ds: Dataset, model: StepModel, split: Split, info: dict[int, dict],
                    path: Path) -> Path | None:
     episodes = list(iter_episodes(ds, split.test[:3]))
     runs = episode_rollouts(RelationalPredictor(model, episode_statics(ds, info)), episodes)

@@ -41,6 +41,9 @@ def render(summary: dict, figures: dict[str, str]) -> str:
                     [[c["aspect"], c["name"], c["value"],
                       ("≥ " if c["higher_is_better"] else "≤ ") + f"{c['threshold']:.4g}", c["passed"]]
                      for c in v["criteria"]])]
+    if summary.get("importance_weighted"):
+        parts.append("<p>A guided dataset (docs/guided.md): every error, accuracy and label rate below is weighted "
+                     "by its episodes' importance weights, so it estimates the recipe's own distribution.</p>")
     if summary.get("not_computed"):
         parts += ["<h2>Not computed</h2><ul>", *[f"<li>{escape(n)}</li>" for n in summary["not_computed"]], "</ul>"]
     ev = summary.get("evaluation") or {}
@@ -115,11 +118,19 @@ def _check_rows(c: dict) -> list[list[object]]:
     rows: list[list[object]] = [["non-finite values", c["nonfinite"]]]
     if "penetration" in c:
         rows += [["max / p99.9 / p99 penetration (m)", f"{c['penetration']['max']:.4g} / "
-                  f"{c['penetration']['p999']:.4g} / {c['penetration']['p99']:.4g}"],
-                 ["max / median energy gain without action", f"{c['energy_gain']['max']:.4g} / "
+                  f"{c['penetration']['p999']:.4g} / {c['penetration']['p99']:.4g}"]]
+    if "energy_gain" in c:
+        rows += [["max / median energy gain without action", f"{c['energy_gain']['max']:.4g} / "
                   f"{c['energy_gain']['median']:.4g}"],
                  ["episodes gaining most energy", ", ".join(map(str, c["energy_gain"]["worst_episodes"]))],
                  ["push response residual (median over pushes)", c["action_residual"]["median"]]]
+    for robot, t in c.get("tracking", {}).items():
+        rows += [[f"{robot} tracking error median / p99 / max ({t['unit']})",
+                  f"{t['median']:.4g} / {t['p99']:.4g} / {t['max']:.4g}"]]
+    if "causality" in c:
+        k = c["causality"]
+        rows += [["resting objects moving before any touch (episodes)", ", ".join(map(str, k["episodes"])) or "none"],
+                 ["largest shift before a touch (m)", k["worst"]]]
     if "points_escaped" in c:
         e = c["points_escaped"]
         rows += [["episodes losing points (fraction)", e["fraction"]],

@@ -28,13 +28,21 @@ class Criterion:
 def criteria(checks: dict, evaluation: dict | None, q: QualityOptions) -> list[Criterion]:
     out = [Criterion("consistent", "non-finite values", checks["nonfinite"], q.max_nonfinite)]
     if "penetration" in checks:  # rigid bodies
+        out.append(Criterion("consistent", "99.9th percentile penetration (m)", checks["penetration"]["p999"],
+                             q.max_penetration))
+    if "energy_gain" in checks:  # objects pushed by impulses (a robot's arm does work on them all along)
         out += [
-            Criterion("consistent", "99.9th percentile penetration (m)", checks["penetration"]["p999"],
-                      q.max_penetration),
             Criterion("consistent", "energy gain without action (fraction)", checks["energy_gain"]["max"],
                       q.max_energy_gain),
             Criterion("consistent", "push response residual (median)", checks["action_residual"]["median"],
                       q.max_action_residual)]
+    if "tracking" in checks:  # robots follow their commands
+        for robot, t in checks["tracking"].items():
+            out.append(Criterion("consistent", f"{robot} tracking error, median ({t['unit']})", t["median"],
+                                 q.max_tracking_error if t["unit"] == "rad" else q.max_tool_tracking_error))
+    if "causality" in checks:  # resting objects move only once touched: no tolerance
+        out.append(Criterion("consistent", "resting objects moving before any touch (fraction of episodes)",
+                             checks["causality"]["fraction"], 0.0))
     if "points_escaped" in checks:  # particles / vertices: conservation has no tolerance
         out.append(Criterion("consistent", "episodes losing points through the walls (fraction)",
                              checks["points_escaped"]["fraction"], 0.0))

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from factory.contract.rollout import EpisodeRecord, Layout
 from factory.errors import StorageError, did_you_mean
-from factory.names import TABLES, episode_row, next_column
+from factory.names import IMPORTANCE_WEIGHT, TABLES, episode_row, next_column
 from factory.storage.base import Piece, column_array, reader_for
 from factory.storage.location import Location, location
 from factory.storage.manifest import FORMAT_VERSION, read_manifest
@@ -79,6 +79,15 @@ class Dataset:
     def contacts(self) -> pa.Table:
         return _sorted(self._reader.contacts(self.location, self.files), ["episode", "step"])
 
+    def importance_weights(self, episodes: pa.Table | None = None) -> np.ndarray:
+        """Each episode's importance weight p(θ)/q(θ) in episode order (or `episodes`' order): a guided
+        dataset's own column, all ones for a dataset drawn from its recipe as written. Weighting each
+        episode by it turns an average over the dataset into one over the recipe's distributions."""
+        table = self.episodes() if episodes is None else episodes
+        if IMPORTANCE_WEIGHT not in table.column_names:
+            return np.ones(table.num_rows)
+        return np.asarray(table[IMPORTANCE_WEIGHT].to_numpy(zero_copy_only=False), np.float64)
+
     def triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(state, action, next_state) for every transition, as float32 arrays."""
         t = self.transitions()
@@ -126,6 +135,11 @@ class Dataset:
         order: `writer_for(fmt).write_shard(root, shard, list_of_them, ds.layout)` writes them again."""
         return self._reader.records(self.location, self.files, self.layout, episodes)
 
+    def read_frames(self, piece: Piece, index: int) -> dict[str, dict[str, np.ndarray]]:
+        """Episode `index`'s camera frames and frame labels (camera → stream or label → array), read
+        from the shard of `piece`, one of `pieces()` that holds it; {} without cameras."""
+        return self._reader.frames(self.location, piece.file, self.layout, index)
+
     def episode(self, index: int) -> Episode:
         pieces = [p for p in self.pieces() if index in p.episodes]
         if not pieces:
@@ -138,7 +152,7 @@ class Dataset:
         points = {name: np.concatenate([column_array(t[name]), column_array(t[next_column(name)])[-1:]])
                   for name in self.layout.points}
         index_list = ep.get("point_index")
-        frames = self._reader.frames(self.location, pieces[0].file, self.layout, index)
+        frames = self.read_frames(pieces[0], index)
         return Episode(index, states, column_array(t["action"]), params, labels, contacts, points,
                        None if index_list is None else np.asarray(index_list), frames)
 

@@ -8,7 +8,7 @@ back to (dataset, episode). Nothing is copied; `factory merge` writes the same u
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -118,21 +118,30 @@ class DatasetGroup:
     def episode(self, index: int) -> Episode:
         k, own = self.locate(index)
         ep = self.datasets[k].episode(own)
-        return Episode(index, ep.states, ep.actions, ep.params, ep.labels, ep.contacts, ep.points, ep.point_index)
+        return replace(ep, index=index)
 
     # ------------------------------------------------------------ streaming, as Dataset (the loader's reads)
     def pieces(self) -> list[GroupPiece]:
         return [GroupPiece(p.file, p.key, tuple(e + off for e in p.episodes), k)
                 for k, (d, off) in enumerate(zip(self.datasets, self.offsets, strict=True)) for p in d.pieces()]
 
+    def _member(self, piece: Piece) -> tuple[Dataset, Piece, int]:
+        """The member dataset of a group piece, the piece in its own numbering, and its offset."""
+        assert isinstance(piece, GroupPiece)  # one of this group's `pieces()`
+        off = self.offsets[piece.member]
+        return self.datasets[piece.member], Piece(piece.file, piece.key, tuple(e - off for e in piece.episodes)), off
+
+    def read_frames(self, piece: Piece, index: int) -> dict[str, dict[str, np.ndarray]]:
+        """The member's `Dataset.read_frames` of group episode `index`."""
+        member, own, off = self._member(piece)
+        return member.read_frames(own, index - off)
+
     def read_piece(self, piece: Piece, columns: Sequence[str] | None = None,
                    episodes: Collection[int] | None = None, batch_rows: int = 8192) -> Iterator[pa.Table]:
         """The member's `Dataset.read_piece`, with episode numbers moved to the group's."""
-        assert isinstance(piece, GroupPiece)  # one of this group's `pieces()`
-        off = self.offsets[piece.member]
-        own = Piece(piece.file, piece.key, tuple(e - off for e in piece.episodes))
+        member, own, off = self._member(piece)
         keep = None if episodes is None else {int(e) - off for e in episodes}
-        for table in self.datasets[piece.member].read_piece(own, columns, keep, batch_rows):
+        for table in member.read_piece(own, columns, keep, batch_rows):
             if "episode" in table.column_names:
                 shifted = pc.add(table["episode"], pa.scalar(off, pa.int64()))
                 table = table.set_column(table.schema.get_field_index("episode"), "episode", shifted)

@@ -17,6 +17,28 @@ from factory.storage.location import Location, location, sha256_stream
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 3  # 3: HDF5 arrays one dataset per shard (episodes by offset); 2: a group per episode
 READABLE_VERSIONS = (1, 2, 3)  # versions 1 and 2 differ in their HDF5 files only: their Parquet files read as today
+# what a run's manifest holds today (and `meshes` where the scene has mesh bodies); a manifest written by an
+# earlier factory may lack some: the card and `verify` name them rather than fail
+WRITTEN_FIELDS = ("format_version", "factory_version", "created", "command", "recipe_path", "recipe", "recipe_hash",
+                  "seed", "engine", "git_commit", "python", "platform", "formats", "layout", "features",
+                  "episode_params", "counts", "shards", "quarantined", "documents")
+
+
+def missing_fields(manifest: dict[str, Any]) -> list[str]:
+    """The fields a manifest written today holds that this one does not (`counts.quarantined` too)."""
+    missing = [k for k in WRITTEN_FIELDS if k not in manifest]
+    return missing + ([] if "quarantined" in manifest.get("counts", {}) else ["counts.quarantined"])
+
+
+def older_manifest_note(manifest: dict[str, Any]) -> str | None:
+    """One line on what an earlier factory's manifest lacks, or None when it has all a run writes today."""
+    missing = missing_fields(manifest)
+    if not missing:
+        return None
+    made = f"format_version {manifest.get('format_version')}, factory {manifest.get('factory_version', '?')}"
+    return (f"this manifest ({made}; this factory writes format_version {FORMAT_VERSION}) does not record: "
+            f"{', '.join(missing)}" + ("; no card or certificate: `factory card DATASET` writes them"
+                                       if "documents" in missing else ""))
 
 
 def file_entry(root: Path, rel: Path) -> dict[str, Any]:
