@@ -13,6 +13,7 @@ from helpers import robot_push
 from engines.genesis.engine import GenesisEngine
 from engines.mujoco.engine import MuJoCoEngine
 from factory.contract.sampling import sample_episodes
+from factory.errors import EngineUnsupported
 from factory.labels import label_context, label_rollouts
 
 pytestmark = pytest.mark.genesis
@@ -114,3 +115,15 @@ def test_the_actuators_mean_what_they_mean_on_mujoco(pushes):
     assert gain[:7].tolist() == [4500, 4500, 3500, 3500, 2000, 2000, 2000]
     assert bias[2, :7].tolist() == [-500, -500, -350, -350, -200, -200, -200]  # kd: the recipe's for joints 1-2
     assert gain[7:] == pytest.approx([0.5 * 0.01568627451] * 2) and bias[1, 7:].tolist() == [-50, -50]
+
+
+REFUSED = [({"file": {"package": "genesis", "path": "assets/urdf/panda_bullet/panda.urdf"}}, "robots.0.file: a URDF"),
+           ({"controller": {"type": "joint_velocity", "kv": 50.0}, "action_space": "joint_velocity"},
+            "robots.0.controller: the Genesis adapter drives"),
+           ({"policy": {"type": "tilt", "object": "cube", "angle_deg": 90}}, "robots.0.policy: a tilt carries")]
+
+
+@pytest.mark.parametrize("arm, message", REFUSED, ids=["urdf", "velocity", "tilt"])
+def test_what_the_genesis_adapter_cannot_run_yet_is_refused_by_field(arm, message):
+    with pytest.raises(EngineUnsupported, match=message):
+        GenesisEngine(robot_push("genesis", arm))
