@@ -127,3 +127,26 @@ REFUSED = [({"file": {"package": "genesis", "path": "assets/urdf/panda_bullet/pa
 def test_what_the_genesis_adapter_cannot_run_yet_is_refused_by_field(arm, message):
     with pytest.raises(EngineUnsupported, match=message):
         GenesisEngine(robot_push("genesis", arm))
+
+
+@pytest.mark.slow
+def test_pick_place_opens_and_closes_the_gripper_on_genesis():
+    """The policy's gripper commands reach Genesis' fingers: they open for the grasp, close on the cube,
+    and the cube is carried to its place (measured: 8 of 8 grasped and placed, docs/recipes/robots.md)."""
+    from helpers import shipped
+
+    recipe = shipped("robot/pick_place.yaml", engine={"type": "genesis"}, episodes=2, n_envs=2)
+    engine = GenesisEngine(recipe)
+    try:
+        specs = sample_episodes(recipe, [0, 1])
+        records = label_rollouts(engine.run_batch(specs), [s.params for s in specs],
+                                 label_context(recipe, engine.layout))
+    finally:
+        engine.close()
+    start, _ = engine.layout.robot_span("arm")
+    finger = start + engine.layout.robots[0].joints.index("finger_joint1")
+    for r in records:
+        grip = r.rollout.actions[:, engine.layout.action_names.index("arm.gripper")]
+        assert grip.min() < 0.1 and grip.max() > 0.9  # opened and closed
+        assert r.rollout.states[:, finger].max() > 0.03  # the fingers opened (range 0..0.04 m)
+        assert r.episode_labels["grasped__cube"] and r.episode_labels["placed__cube"]
