@@ -19,7 +19,7 @@ from engines.genesis.cameras import Film, check_cameras, renderer
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
 from engines.genesis.robot_episode import RobotDriver
-from engines.genesis.robot_scene import action_names, robot_blocks, robot_links, robot_parts
+from engines.genesis.robot_scene import robot_blocks, robot_links, robot_parts
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
 from factory.contract.cameras import camera_blocks
 from factory.contract.engine import EngineInfo
@@ -107,7 +107,7 @@ def layout_of(recipe: Recipe) -> Layout:
     record_dt = recipe.dt * recipe.outputs.record_every
     if recipe.robots:  # robot links join the bodies; the robots' commands are the action
         return Layout(objects, bodies + robot_links(recipe), record_dt, robots=robot_blocks(recipe),
-                      action_names_override=tuple(n for r in recipe.robots for n in action_names(r)))
+                      action_names_override=tuple(n for r in recipe.robots for n in r.action_names))
     if recipe.kind == "collision":
         return Layout(objects, bodies, record_dt)
     prefix = "particle" if recipe.kind == "fluid" else "vertex"

@@ -12,7 +12,7 @@ from engines.genesis.cameras import add_cameras, vis_options
 from engines.genesis.cup import DRIVEN_MASS, cup_file
 from engines.genesis.meshes import mesh_morph
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
-from engines.genesis.robot_scene import add_robot, robot_integrator
+from engines.genesis.robot_scene import add_robot, robot_integrator, robot_problems
 from factory.errors import EngineUnsupported
 from factory.recipe.containers import CupShape, movers
 from factory.recipe.distributions import Choice, is_random, nominal
@@ -55,6 +55,7 @@ def check_representable(recipe: Recipe) -> None:
             contact_dampratios(recipe)
         except EngineUnsupported as err:
             problems.append(str(err))
+    problems += robot_problems(recipe)
     if problems:
         raise EngineUnsupported("the recipe asks for what Genesis cannot simulate:\n" +
                                 "\n".join(f"  - {p}" for p in problems))
