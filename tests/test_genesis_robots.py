@@ -129,7 +129,6 @@ def test_what_the_genesis_adapter_cannot_run_yet_is_refused_by_field(arm, messag
         GenesisEngine(robot_push("genesis", arm))
 
 
-@pytest.mark.slow
 def test_pick_place_opens_and_closes_the_gripper_on_genesis():
     """The policy's gripper commands reach Genesis' fingers: they open for the grasp, close on the cube,
     and the cube is carried to its place (measured: 8 of 8 grasped and placed, docs/recipes/robots.md)."""
