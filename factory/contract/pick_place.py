@@ -34,7 +34,8 @@ def pick_place(policy: PickPlacePolicy, init: RobotInit, obs: Observation, obj: 
     """The tool point goes `clearance` above the object's top with the fingers open, down to its centre,
     closes the fingers, lifts it `lift` above the higher of its start and its place, carries it above the
     place, lets the arm catch up there, lowers it until its centre is at the place, waits for
-    the arm to set it down there, opens the fingers and rises clear."""
+    the arm to set it down there, opens the fingers and rises clear; from the lowering on, never lower
+    than an object it does not hold as grasped allows (`lowest_safe`)."""
     phase = (obs.step + 1) / obs.steps
     place = place_point(init)
     up = np.array([0.0, 0.0, half_height(obj) + policy.clearance])
@@ -48,7 +49,7 @@ def pick_place(policy: PickPlacePolicy, init: RobotInit, obs: Observation, obj: 
             (LOWERED, place), (RELEASED, place), (RETREATED, place + up)]
     tool = along(path, phase)
     if phase > HOVERED:
-        tool[2] = max(tool[2], lowest_safe(policy, obs, obj, place))
+        tool = np.array([*tool[:2], max(tool[2], lowest_safe(policy, obs, obj, place))])
     return Command(tool=tool, gripper=CLOSE if phase <= SET else OPEN)
 
 
