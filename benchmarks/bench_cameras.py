@@ -120,7 +120,7 @@ def main() -> None:
         args.episodes, args.runs = 2, 1
     rates = (genesis_rates if args.engine == "genesis" else mujoco_rates)(args.runs)
     if args.engine == "mujoco":
-        from engines.mujoco.gl import loaded_backend
+        from engines.gl import loaded_backend
 
         backend = loaded_backend()
     else:

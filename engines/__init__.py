@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+from engines.gl import choose_backend
 from factory.contract.engine import Engine, EngineInfo
 from factory.errors import EngineNotInstalled, UnknownEngine
 from factory.registry import load_entry
+
+choose_backend()  # before any engine imports mujoco, which reads MUJOCO_GL once
 
 ENGINES: dict[str, str] = {
     "genesis": "engines.genesis:GenesisEngine",

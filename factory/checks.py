@@ -255,7 +255,7 @@ def label_mismatches(states: np.ndarray, labels: dict[str, Any], ctx: LabelConte
     read = label_readouts(states, ctx, bodies)
     exact = (LEFT_SUPPORT, MAX_SPEED, MOVED, FINAL_X, FINAL_Y, BALLS_MOVED)
     for name in (CAME_TO_REST, REST_STEP, *(k for k in read if label_family(k) in exact)):
-        if name in labels and not agrees(read[name], labels[name]):
+        if name in labels and name in read and not agrees(read[name], labels[name]):
             bad.append(name)
     for a, b in combinations(layout.objects, 2):
         touched = pair_label(TOUCHED, a, b)

@@ -22,8 +22,11 @@ from factory.certify.card import CARD, DOCUMENTS, PREVIEW
 from factory.certify.documents import stored_certificate, why, write_documents
 from factory.contract.rollout import Layout
 from factory.errors import FactoryError
+from factory.labels.robot import push_goal
+from factory.names import param_name
 from factory.recipe.meshes import MESH_TYPES, shape_asset
 from factory.recipe.robot_chain import euler_matrix, link_frames, read_chain
+from factory.recipe.robots import PushPolicy, ReachPolicy, Robot
 from factory.recipe.scene_fields import episode_scene
 from factory.recipe.schema import Recipe
 from factory.storage.dataset import Dataset, Episode
@@ -201,6 +204,7 @@ class Arm:
     links: np.ndarray  # (T+1, L, 3)
     segments: tuple[tuple[int, int], ...]  # (parent, child) link pairs: the drawn chain
     tool: np.ndarray  # (T+1, 3)
+    goal: np.ndarray | None  # (3,): where a push means to leave its object's centre, or a reach its tool
 
     def chain(self, f: int, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
         """The chain at state f in view axes (i, j), segments separated by NaN, for one line artist."""
@@ -210,9 +214,9 @@ class Arm:
         return pts[:, i], pts[:, j]
 
 
-def _arms(recipe: Recipe, layout: Layout, states: np.ndarray) -> list[Arm]:
+def _arms(recipe: Recipe, layout: Layout, states: np.ndarray, params: dict[str, float]) -> list[Arm]:
     """Each robot's links from its recorded joint positions (forward kinematics of its file, as its engine
-    placed it) and its recorded tool point."""
+    placed it), its recorded tool point and its policy's goal from the episode's draws (`params` by name)."""
     arms = []
     for robot, block in zip(recipe.robots, layout.robots, strict=True):
         start, _ = layout.robot_span(block.name)
@@ -222,8 +226,20 @@ def _arms(recipe: Recipe, layout: Layout, states: np.ndarray) -> list[Arm]:
                                euler_matrix(np.radians(robot.base.euler), "XYZ"))
         segments = tuple((link.parent, k) for k, link in enumerate(chain) if link.parent >= 0)
         n = len(block.joints)
-        arms.append(Arm(links, segments, states[:, start + 2 * n:start + 2 * n + 3].astype(float)))
+        arms.append(Arm(links, segments, states[:, start + 2 * n:start + 2 * n + 3].astype(float),
+                        _goal(robot, params)))
     return arms
+
+
+def _goal(robot: Robot, params: dict[str, float]) -> np.ndarray | None:
+    """A push's goal for its object's centre (`factory.labels.robot.push_goal`, at the object's start height) or
+    a reach's drawn point; None for a reach above a moving object and for random walks."""
+    policy = robot.policy
+    if isinstance(policy, PushPolicy):
+        return np.array([*push_goal(params, robot.name, policy.object), params[f"{policy.object}.pos.z"]])
+    if isinstance(policy, ReachPolicy) and policy.point is not None:
+        return np.array([params[f"{robot.name}.policy.point.{axis}"] for axis in "xyz"])
+    return None
 
 
 def _scene_extent(scene: dict, pos: dict[str, np.ndarray], reach: dict[str, float],
@@ -304,7 +320,7 @@ def _draw_frames(ds: Dataset, ep: Episode, most: int = MAX_FRAMES) -> list[np.nd
     quat = {o: layout.field(ep.states, o, "quat") for o in shapes}
     coloured = _point_colours(ep, layout)
     points, values, value_name = coloured or (None, None, "")
-    arms = _arms(recipe, layout, ep.states)
+    arms = _arms(recipe, layout, ep.states, {param_name(k): v for k, v in ep.params.items()})
     lo, hi = _scene_extent(scene, pos, reach, points, arms)
     contact_step = ep.contacts["step"].to_numpy()
     contact_pos = ep.contacts["position"].combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, 3)
@@ -332,6 +348,9 @@ def _draw_frames(ds: Dataset, ep: Episode, most: int = MAX_FRAMES) -> list[np.nd
         for k, arm in enumerate(arms):  # the tool point's path, then the chain drawn per frame
             ax.plot(arm.tool[:, i], arm.tool[:, j], color="0.35", lw=0.8, ls="--", alpha=0.6,
                     label=f"{recipe.robots[k].name} tool path" if name == "top" else None)
+            if arm.goal is not None:
+                ax.plot(arm.goal[i], arm.goal[j], marker="*", ms=8, color="gold", mec="k", mew=0.6, ls="none",
+                        zorder=6, label=f"{recipe.robots[k].name} goal" if name == "top" else None)
         chains = [ax.plot([], [], color="0.25", lw=1.6, marker="o", ms=2.5, solid_capstyle="round", zorder=3,
                           animated=True)[0] for _ in arms]
         marks = [ax.plot([], [], **style, animated=True)[0] for style in CONTACT_STYLES]

@@ -24,7 +24,7 @@ from types import ModuleType
 import pytest
 from helpers import s3_options, sharded, shipped, small
 
-from engines.mujoco.gl import choose_backend
+from engines.gl import choose_backend
 from factory.recipe.schema import Recipe
 from factory.storage import FORMATS
 

@@ -130,7 +130,7 @@ def on_engine(recipe: Recipe, engine: str) -> Recipe:
 
 def gl_problem() -> str | None:
     """Why MuJoCo cannot render offscreen here, or None where it can (the engine picks MUJOCO_GL)."""
-    from engines.mujoco.gl import choose_backend
+    from engines.gl import choose_backend
 
     choose_backend()  # before mujoco's import: it reads MUJOCO_GL once
     import mujoco

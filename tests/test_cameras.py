@@ -17,7 +17,8 @@ import pytest
 import yaml
 from helpers import gl_problem, shipped
 
-from engines.mujoco import MuJoCoEngine  # first: it picks MUJOCO_GL before mujoco is imported
+from engines.gl import default_backend
+from engines.mujoco import MuJoCoEngine
 from factory.contract.sampling import sample_episodes
 from factory.errors import EngineUnsupported, RecipeError
 from factory.generate.runner import run
@@ -231,3 +232,12 @@ def test_the_shipped_wrist_camera_moves_with_the_hand_and_sees_the_cube():
     assert np.ptp(engine.layout.field(rollout.states, "cube", "pos")[:, 0]) > 0.01  # pushed, so the arm moved
     cube = visible_pixels(seg, len(bodies))[:, bodies.index("cube")]
     assert cube[0] > 0 and cube[-1] > 10 * cube[0]
+
+
+def test_the_engines_package_picks_mujocos_gl_backend_before_any_engine_loads():
+    """Genesis imports mujoco for its MJCF parser: had the MuJoCo adapter chosen MUJOCO_GL itself, a
+    process that loaded Genesis first (`factory compare --engines genesis,mujoco`) could not render."""
+    code = "import os, sys; import engines; print(os.environ['MUJOCO_GL'], 'mujoco' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if k != "MUJOCO_GL"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+    assert out.stdout.split() == [default_backend(), "False"]

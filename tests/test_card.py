@@ -149,6 +149,7 @@ def test_replay_catches_a_consistent_forgery(pushes_copy, capsys):
     out, err = capsys.readouterr()
     assert "episode 4: identical" in out
     assert "episode 5: different from step 20, field state ball.pos.x" in err
+    assert "do not replay" in err and "factory run" not in err  # rerunning would not mend a forgery
     # the replay is recorded in the certificate and the card, both listed in the manifest again
     cert = json.loads((pushes_copy / VALIDITY).read_text())
     (last,) = cert["replay"]["results"]

@@ -44,6 +44,7 @@ def test_an_impact_is_told_from_resting_contacts():
     impact = impact_mask(c, runs, LAYOUT.record_dt)
     assert impact.tolist() == [False] * 8 + [True, True]
     assert compliance_times(c, runs, LAYOUT.record_dt) == pytest.approx([0.01])  # 2 cm at 2 m/s
+    assert contact_runs(s, Contacts.empty(), LAYOUT) == []  # an episode in the air
 
 
 def test_restitution_of_a_pair_is_their_relative_normal_speeds():

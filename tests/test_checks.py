@@ -130,6 +130,12 @@ def test_labels_that_contradict_states_are_named():
     assert set(checks.label_mismatches(states, wrong, ctx, BALL)) == {"max_speed__ball", "came_to_rest"}
 
 
+def test_a_scene_where_nothing_moves_has_no_rest_to_contradict():
+    ctx = LabelContext(LAYOUT, frozenset({"ball"}), 0.0, None, 0.02, 0.0)
+    still = _states(np.tile([0, 0, 0.1], (5, 1)), np.zeros((5, 3)))
+    assert checks.label_mismatches(still, {"came_to_rest": True, "rest_step": 0}, ctx, BALL) == []
+
+
 def corrupt(src: Path, dst: Path, how: str) -> Path:
     """A Parquet-only copy of a dataset with actions shuffled across transitions or states noised."""
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("hdf5", "stats.json", "report"))

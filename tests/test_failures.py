@@ -216,3 +216,32 @@ def test_a_racing_second_run_is_one_line_and_leaves_the_first_alone(tmp_path, ca
         lines = _lines(capfd.readouterr().err)
         assert len(lines) == 1 and lines[0].startswith(f"error: {out} is being written by another run (pid "), lines
     assert main(["run", str(recipe), "--out", str(out), "--quiet"]) == 0
+
+
+def test_a_bare_timeout_is_named():
+    assert describe(TimeoutError()).startswith("TimeoutError in ")
+
+
+def test_a_cluster_that_closes_slowly_keeps_a_finished_run(monkeypatch):
+    """Closing a LocalCluster on a loaded machine can time out after every shard is written: a note, not a failure."""
+    from types import SimpleNamespace
+
+    from factory.generate import distributed
+
+    class SlowToClose:
+        def __enter__(self):
+            return SimpleNamespace(scheduler=SimpleNamespace(address="tcp://here"), dashboard_link="")
+
+        def __exit__(self, *exc_info):
+            raise TimeoutError
+
+    def slow_to_close(stack, workers, scheduler, say):
+        return distributed._enter(stack, SlowToClose(), say)
+
+    monkeypatch.setattr(distributed, "_open_client", slow_to_close)
+    said: list[str] = []
+    with distributed.dask_client(workers=1, say=said.append):
+        pass
+    assert "SlowToClose did not close cleanly (TimeoutError)" in said[-1]
+    with pytest.raises(RuntimeError), distributed.dask_client(workers=1, say=said.append):
+        raise RuntimeError("a shard failed")  # an error while working still propagates

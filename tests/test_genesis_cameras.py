@@ -114,13 +114,15 @@ def test_an_episode_renders_the_same_bytes_in_any_batch_and_slot(filmed):
     assert np.array_equal(alone.states, batched[1].states)
 
 
-def test_genesis_refuses_lighting_and_filmed_particles():
+def test_genesis_refuses_lighting_filmed_particles_and_filmed_robots():
     data = yaml.safe_load(SCENE) | {"lighting": {"intensity": 0.5}}
     with pytest.raises(EngineUnsupported, match="lighting: Genesis' rasterizer fixes its lights"):
         GenesisEngine(recipe(yaml.safe_dump(data)))
     camera = {"name": "front", "position": [-1, 0, 0.5], "look_at": [0, 0, 0.2]}
     with pytest.raises(EngineUnsupported, match=r"cameras: Genesis films rigid .* 'fluid' recipe"):
         GenesisEngine(shipped("fluid/dam_break.yaml", cameras=[camera]))
+    with pytest.raises(EngineUnsupported, match="cameras: Genesis films scenes without robots so far"):
+        GenesisEngine(shipped("robot/push_cube_wrist.yaml", engine={"type": "genesis"}))
 
 
 def test_a_camera_riding_on_the_sliding_cube_keeps_it_in_the_centre(filmed):

@@ -17,6 +17,7 @@ from helpers import shipped
 from factory.cli import main
 from factory.contract.sampling import sample_episode, sample_episodes
 from factory.guide.proposal import balance_weights, error_weights, importance_weights, select, weighted_mean
+from factory.guide.select import MODEL
 from factory.model.regress import choose_regressor
 from factory.recipe.guided import CANDIDATE_BASE
 from factory.recipe.schema import Recipe
@@ -148,11 +149,19 @@ def test_a_selection_of_the_wrong_length_is_refused():
 # ---------------------------------------------------------------- guided runs on MuJoCo
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
-    """A recipe file, and a 48-episode guide dataset of it with a model trained for 2 s."""
+    """A recipe file, and a 48-episode guide dataset of it with a model trained for 40 steps (a step budget:
+    the same model on any machine, so the same guided selection)."""
+    from factory.model.rigid_train import train_relational
+    from factory.model.split import episode_info, split_episodes
+    from factory.model.train import TrainConfig
+
     root = tmp_path_factory.mktemp("guided")
     (root / "recipe.yaml").write_text(yaml.safe_dump(RECIPE.model_dump(mode="json"), sort_keys=False))
     assert main(["run", str(root / "recipe.yaml"), "--out", str(root / "guide"), "--quiet"]) == 0
-    assert main(["train", str(root / "guide"), "--train-seconds", "2"]) == 0
+    guide = open_dataset(root / "guide")
+    table = guide.episodes()
+    config = TrainConfig(epochs=10_000, max_steps=40, batch_size=64)
+    train_relational(guide, split_episodes(table, {}), episode_info(table), config, out=root / "guide" / MODEL)
     return root
 
 
@@ -183,12 +192,29 @@ def test_a_guided_run_stores_weights_and_its_provenance(work, guided_run):
     assert guided["candidates"] == table["guided_candidate"].to_pylist()
     guide = guided["guide"]
     assert guide["dataset_sha256"] and guide["model_sha256"] and guide["settings"]["pool"] == 8
-    assert guide["fit"]["regressor"] in guide["fit"]["scores"]
+    assert guide["fit"]["regressor"] in guide["fit"]["scores"] and guide["fit"]["steered"]
     assert open_dataset(work / "guide").importance_weights().tolist() == [1.0] * 48  # unguided: all ones
     left = np.asarray(table["param__left__vel__x"].to_numpy())
     prior = sample_episodes(RECIPE, [CANDIDATE_BASE + j for j in range(128)])
     low, high = min(p.params["left.vel.x"] for p in prior), max(p.params["left.vel.x"] for p in prior)
     assert np.all((left >= low) & (left <= high))  # every episode is a draw of the recipe's own distributions
+
+
+def test_an_error_model_no_better_than_the_mean_does_not_steer(work, tmp_path, monkeypatch):
+    import factory.guide.select
+
+    class Flat:
+        name = "k-nn"
+
+        def predict(self, x):
+            return np.linspace(0, 5, len(x))  # it would steer hard, were it trusted
+
+    monkeypatch.setattr(factory.guide.select, "choose_regressor", lambda x, y, seed: (Flat(), {"k-nn": {
+        "mse": 1.0, "r2": -0.1, "spearman": 0.0}}))
+    assert _run_guided(work, tmp_path / "flat") == 0
+    ds = open_dataset(tmp_path / "flat")
+    assert ds.importance_weights().tolist() == [1.0] * 24
+    assert ds.manifest["recipe"]["guided"]["guide"]["fit"]["steered"] is False
 
 
 def test_the_same_guide_and_seed_give_the_same_bytes(work, guided_run, tmp_path):

@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 from robot_scenes import PUSH, RECIPE, run
 
+from factory.certify.impacts import contact_runs, impact_mask
+from factory.contract.commands import Observation
+from factory.contract.pick_place import pick_place
+from factory.contract.robots import RobotInit
 from factory.contract.rollout import Contacts, Layout
 from factory.errors import RecipeError
 from factory.generate.conformance import check_engine
@@ -107,3 +111,34 @@ def test_mujoco_keeps_the_engine_contract_with_a_pick_place():
     batch = check_engine("mujoco", parse_recipe(PICK_RECIPE.replace("steps: 1600", "steps: 400").replace(
         "n_envs: 4", "n_envs: 2")))
     assert len(batch) == 2 and batch[0].actions.shape == (40, 8)
+
+
+def test_the_shipped_pick_place_never_presses_its_cube_into_the_table():
+    """Episodes 4 and 14 of `pick_place.yaml` lose the cube (dropped, turned in the grip): lowered to the
+    place regardless, the fingers pressed it 19-20 mm into the table while it rested there."""
+    layout, records = run((ROOT / "recipes/robot/pick_place.yaml").read_text(), [4, 14])
+    for r in records:
+        contacts = r.rollout.contacts
+        impact = impact_mask(contacts, contact_runs(r.rollout.states, contacts, layout), layout.record_dt)
+        assert contacts.penetration[~impact].max() < 0.005
+
+
+def test_the_lowering_tool_stays_clear_of_a_cube_it_does_not_hold_as_grasped():
+    recipe = parse_recipe((ROOT / "recipes/robot/pick_place.yaml").read_text())
+    arm, cube = recipe.robots[0], recipe.scene.objects[0]
+    init = RobotInit(name="arm", initial={}, policy={"place.x": 0.2, "place.y": 0.0, "place.z": 0.025})
+    start = np.array([0.1, 0.0, 0.025])
+
+    def tool_z(tool: list[float], centre: list[float]) -> float:
+        obs = Observation(step=150, steps=200, q=np.zeros(7), tool=np.array(tool), tool_start=np.zeros(3),
+                          objects={"cube": np.array(centre)})
+        command = pick_place(arm.policy, init, obs, cube, start)
+        assert command.tool is not None
+        return float(command.tool[2])
+
+    held = tool_z([0.2, 0.0, 0.06], [0.2, 0.0, 0.062])  # in the fingers as grasped: lowered toward the place
+    assert held < 0.06
+    # turned in the grip, hanging 35 mm below the tool: stopped where no corner of it can reach the table
+    assert tool_z([0.2, 0.0, 0.07], [0.2, 0.0, 0.035]) == pytest.approx(0.07 + np.sqrt(3) * 0.025 - 0.035)
+    # dropped on the place, under the fingers: they stay the approach clearance above its top
+    assert tool_z([0.21, 0.01, 0.1], [0.2, 0.0, 0.025]) == pytest.approx(0.05 + arm.policy.clearance)

@@ -21,6 +21,7 @@ from factory.labels.robot import tracking_error
 from factory.model.bodies import Scene
 from factory.model.evaluate import field_groups
 from factory.model.robot import TOOL_RADIUS, RobotModel
+from factory.names import param_name
 from factory.preview import _arms
 from factory.recipe.loader import load_recipe
 from factory.recipe.robot_chain import link_frames, read_chain
@@ -169,7 +170,7 @@ def test_the_chain_from_recorded_joints_ends_at_the_recorded_tool_point(push_cub
     recipe = load_recipe(ROOT / "recipes/robot/push_cube.yaml")
     robot = recipe.robots[0]
     ep = ds.episode(1)
-    arm = _arms(recipe, ds.layout, ep.states)[0]
+    arm = _arms(recipe, ds.layout, ep.states, {param_name(k): v for k, v in ep.params.items()})[0]
     chain = read_chain(robot.path())
     hand = [link.name for link in chain].index("hand")
     start, _ = ds.layout.robot_span("arm")
@@ -177,6 +178,8 @@ def test_the_chain_from_recorded_joints_ends_at_the_recorded_tool_point(push_cub
     _, rot = link_frames(chain, q, np.asarray(robot.base.pos), np.eye(3))
     tool = arm.links[:, hand] + rot[:, hand] @ np.asarray(robot.ee_offset)
     np.testing.assert_allclose(tool, arm.tool, atol=1e-5)  # float32 states
+    final = ds.layout.field(ep.states, "cube", "pos")[-1, :2]  # the drawn goal is the one the label measures
+    assert np.linalg.norm(final - arm.goal[:2]) == pytest.approx(ep.labels["goal_miss__cube"], abs=1e-6)
 
 
 def test_a_robot_preview_draws_the_arm(push_cube, monkeypatch):

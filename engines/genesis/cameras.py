@@ -5,8 +5,8 @@ without a GPU, Mesa's software llvmpipe) or OSMesa, which Genesis itself selects
 machine without EGL (`PYOPENGL_PLATFORM`, read by `renderer()`). After a batch is stepped,
 each episode's recorded states are set into env 0 one by one and every camera is shot, so an episode's
 frames depend only on its states (not on its batch or env slot), and the simulation is untouched: every
-batch starts from the scene's checkpoint. Only rigid scenes are filmed: liquid particles and cloth
-vertices would have to be put back per frame as well.
+batch starts from the scene's checkpoint. Only rigid scenes without robots are filmed: liquid
+particles, cloth vertices and robot joints would have to be put back per frame as well.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ def check_cameras(recipe: Recipe) -> None:
         raise EngineUnsupported(f"cameras: Genesis films rigid (collision) scenes only; this is a '{recipe.kind}' "
                                 "recipe (its particles would have to be set back per frame): use engine: mujoco "
                                 "or drop cameras")
+    if recipe.robots:
+        raise EngineUnsupported("cameras: Genesis films scenes without robots so far (a robot's links would need "
+                                "segmenting link by link and its joints set back per frame): use engine: mujoco")
     if recipe.lighting is not None:
         raise EngineUnsupported("lighting: Genesis' rasterizer fixes its lights when the scene is built, so they "
                                 "cannot be drawn per episode: use engine: mujoco or drop lighting")

@@ -20,7 +20,7 @@ from engines.genesis.carry import Carry
 from engines.genesis.contacts import ContactReader
 from engines.genesis.particles import PointsDriver
 from engines.genesis.robot_episode import RobotDriver
-from engines.genesis.robot_scene import action_names, robot_blocks, robot_links, robot_parts
+from engines.genesis.robot_scene import robot_blocks, robot_links, robot_parts
 from engines.genesis.scene import BuiltScene, build_scene, check_representable
 from factory.contract.cameras import camera_blocks
 from factory.contract.engine import EngineInfo
@@ -113,7 +113,7 @@ def layout_of(recipe: Recipe) -> Layout:
     n_points = section.record_points if section else 0
     if recipe.robots:  # robot links join the bodies; the robots' commands are the action (a pour's liquid: points)
         return Layout(objects, bodies + robot_links(recipe), record_dt, points, n_points, robots=robot_blocks(recipe),
-                      action_names_override=tuple(n for r in recipe.robots for n in action_names(r)))
+                      action_names_override=tuple(n for r in recipe.robots for n in r.action_names))
     if recipe.kind == "collision":
         return Layout(objects, bodies, record_dt)
     actions = tuple(f"{a.object}.{'ang_vel' if isinstance(a, Tilt) else 'velocity'}.{c}"

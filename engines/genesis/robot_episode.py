@@ -69,7 +69,8 @@ class RobotDriver:
                 if std:
                     action = action + self.noise[i][b].normal(0.0, std, len(action))
                 if part.recipe.gripper is not None:
-                    action = np.append(action, 1.0)  # the scripted policies keep the gripper closed
+                    if cmd.action is None:  # closed unless the policy says otherwise
+                        action = np.append(action, 1.0 if cmd.gripper is None else cmd.gripper)
                     grip[b] = action[-1]
                 targets[b] = self._targets(part, action, q[b], tool[b], quat[b, part.ee], self.first[i][b])
                 rows[b].append(action)
@@ -101,7 +102,9 @@ class RobotDriver:
     @staticmethod
     def _action(part: RobotParts, command: Command, q: np.ndarray, tool: np.ndarray, quat: np.ndarray,
                 first: np.ndarray) -> np.ndarray:
-        """The command in the robot's action space (before noise)."""
+        """The command in the robot's action space (before noise; a replayed action as it is)."""
+        if command.action is not None:
+            return np.asarray(command.action, np.float64)
         space, chain = part.recipe.action_space, part.chain
         target, joints = command.tool, command.joints  # exactly one is set
         if space == "ee_delta":
@@ -111,8 +114,8 @@ class RobotDriver:
                 target = chain.tool(trial)
             return np.append(target - tool, command.yaw - kin.yaw(quat.astype(np.float64), first))
         if joints is None:
-            held = first if command.turn is None else kin.quat_mul(command.turn, first)  # a tilt turns the hand
-            joints = chain.solve(q, np.asarray(target), kin.turned(held, command.yaw))
+            start = first if command.turn is None else kin.quat_mul(np.asarray(command.turn, np.float64), first)
+            joints = chain.solve(q, np.asarray(target), kin.turned(start, command.yaw))
         return joints if space == "joint_position" else joints - q[part.actuated]
 
     @staticmethod

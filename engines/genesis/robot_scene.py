@@ -25,7 +25,7 @@ from factory.contract.rollout import RobotBlock
 from factory.contract.sampling import euler_to_quat
 from factory.errors import EngineUnsupported
 from factory.recipe.robot_file import describe
-from factory.recipe.robots import Robot
+from factory.recipe.robots import JointVelocity, Robot, TiltPolicy
 from factory.recipe.schema import Recipe
 
 
@@ -57,14 +57,21 @@ def read_file(path: Path) -> RobotFile:
     return RobotFile(collidable, integrator, drives)
 
 
-def action_names(robot: Robot) -> list[str]:
-    """The robot's action columns: its command in the recipe's action space, then the gripper."""
-    if robot.action_space == "ee_delta":
-        names = [f"{robot.name}.ee.d{c}" for c in ("x", "y", "z", "yaw")]
-    else:
-        suffix = "target" if robot.action_space == "joint_position" else "delta"
-        names = [f"{robot.name}.{j}.{suffix}" for j in robot.actuated]
-    return names + ([f"{robot.name}.gripper"] if robot.gripper else [])
+def robot_problems(recipe: Recipe) -> list[str]:
+    """What of the recipe's robots the Genesis adapter cannot run yet, each naming its field."""
+    problems = []
+    for i, robot in enumerate(recipe.robots):
+        if robot.path().suffix.lower() == ".urdf":
+            problems.append(f"robots.{i}.file: a URDF robot has no actuators of its own; the MuJoCo adapter adds "
+                            "them, the Genesis adapter loads MJCF robots only for now")
+        if robot.action_space == "joint_velocity" or isinstance(robot.controller, JointVelocity):
+            problems.append(f"robots.{i}.controller: the Genesis adapter drives joint positions only for now "
+                            "(a joint_velocity controller runs on MuJoCo)")
+        if isinstance(robot.policy, TiltPolicy) and recipe.kind != "fluid":
+            problems.append(f"robots.{i}.policy: Genesis carries a tilt's container only over a liquid (kind "
+                            "fluid: a cup placed at the hand every step, touching the liquid alone); a rigid tilt "
+                            "runs on MuJoCo, which welds it")
+    return problems
 
 
 def robot_links(recipe: Recipe) -> tuple[str, ...]:

@@ -12,12 +12,12 @@ from engines.genesis.cameras import add_cameras, vis_options
 from engines.genesis.cup import DRIVEN_MASS, cup_file
 from engines.genesis.meshes import mesh_morph
 from engines.genesis.particles import add_particle_entity, solver_options, substeps
-from engines.genesis.robot_scene import add_robot, robot_integrator
+from engines.genesis.robot_scene import add_robot, robot_integrator, robot_problems
 from factory.errors import EngineUnsupported
 from factory.recipe.containers import CupShape, movers
 from factory.recipe.distributions import Choice, is_random, nominal
 from factory.recipe.meshes import MESH_SHAPES, shape_asset
-from factory.recipe.robots import TiltPolicy, held_containers
+from factory.recipe.robots import held_containers
 from factory.recipe.scene_fields import scene_fields
 from factory.recipe.schema import (
     BoxShape,
@@ -34,11 +34,6 @@ def check_representable(recipe: Recipe) -> None:
     """Raise `EngineUnsupported` naming every field Genesis cannot honour."""
     problems = []
     held = held_containers(recipe)
-    for i, robot in enumerate(recipe.robots):
-        if isinstance(robot.policy, TiltPolicy) and recipe.kind != "fluid":
-            problems.append(f"robots.{i}.policy: Genesis carries a tilt's container only over a liquid (kind "
-                            "fluid: a cup placed at the hand every step, touching the liquid alone); a rigid tilt "
-                            "runs on MuJoCo, which welds it")
     for i, obj in enumerate(recipe.scene.objects):
         if obj.name in held and not isinstance(obj.shape, CupShape):
             problems.append(f"scene.objects.{i}.shape: Genesis carries a cup in a robot's hand, not a "
@@ -65,6 +60,7 @@ def check_representable(recipe: Recipe) -> None:
             contact_dampratios(recipe)
         except EngineUnsupported as err:
             problems.append(str(err))
+    problems += robot_problems(recipe)
     if problems:
         raise EngineUnsupported("the recipe asks for what Genesis cannot simulate:\n" +
                                 "\n".join(f"  - {p}" for p in problems))

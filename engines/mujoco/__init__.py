@@ -1,9 +1,9 @@
-"""The MuJoCo engine adapter (rigid collisions on the CPU): `engine: mujoco` in a recipe."""
+"""The MuJoCo engine adapter (rigid collisions on the CPU): `engine: mujoco` in a recipe.
 
-from engines.mujoco.gl import choose_backend
+`MUJOCO_GL` is already chosen: the `engines` package does it before any engine (Genesis imports
+MuJoCo too) can import mujoco.
+"""
 
-choose_backend()  # before anything imports mujoco: it reads MUJOCO_GL once
-
-from engines.mujoco.engine import MuJoCoEngine  # noqa: E402
+from engines.mujoco.engine import MuJoCoEngine
 
 __all__ = ["MuJoCoEngine"]

@@ -14,7 +14,7 @@ import copy
 import mujoco
 import numpy as np
 
-from engines.mujoco.gl import loaded_backend
+from engines.gl import loaded_backend
 from factory.contract.cameras import CameraPose, Light, world_pose
 from factory.contract.rollout import Layout, Rollout
 from factory.contract.sampling import EpisodeSpec

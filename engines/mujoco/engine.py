@@ -16,9 +16,9 @@ import mujoco
 import numpy as np
 from mujoco import rollout
 
+from engines.gl import loaded_backend
 from engines.mujoco.cameras import CameraRig, check_cameras
 from engines.mujoco.episode import EpisodeSetup
-from engines.mujoco.gl import loaded_backend
 from engines.mujoco.mjcf import check_representable, scene_model
 from engines.mujoco.restitution import MAX_RESTITUTION
 from engines.mujoco.robot_episode import RobotEpisodes

@@ -21,7 +21,7 @@ IMPACT_SPEED = 0.1  # m/s: a run whose pair approaches at least this fast at its
 IMPACT_WINDOW = 0.1  # s: contacts this long after an impact's start belong to the impact, later ones rest
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Run:
     """A pair of bodies (indices into `Layout.bodies`, low first) in contact at recorded states
     `first`..`last`, with the mean contact normal at `first` and the approach speed before it."""
@@ -32,6 +32,7 @@ class Run:
     last: int
     normal: np.ndarray  # (3,) unit
     approach: float  # m/s: |(v_a − v_b) · normal| at state first − 1 (0 where unknown)
+    rows: np.ndarray  # indices of its contacts, by step
 
 
 def body_velocity(states: np.ndarray, layout: Layout, index: int) -> np.ndarray | None:
@@ -45,30 +46,32 @@ def body_velocity(states: np.ndarray, layout: Layout, index: int) -> np.ndarray 
 
 def contact_runs(states: np.ndarray, contacts: Contacts, layout: Layout) -> list[Run]:
     """Every run of every pair, in order of pair then first step."""
+    if not len(contacts):
+        return []
     low, high = np.minimum(contacts.body_a, contacts.body_b), np.maximum(contacts.body_a, contacts.body_b)
+    order = np.lexsort((contacts.step, high, low))  # by pair, then step
+    pair = low[order].astype(np.int64) * (1 << 16) + high[order]
+    step = contacts.step[order]
+    # a new run where the pair changes or a recorded state is skipped
+    starts = np.flatnonzero(np.r_[True, (np.diff(pair) != 0) | (np.diff(step) > 1)])
     out = []
-    for a, b in sorted(set(zip(low.tolist(), high.tolist(), strict=True))):
-        mine = (low == a) & (high == b)
-        steps = np.unique(contacts.step[mine])
-        breaks = np.flatnonzero(np.diff(steps) > 1)
+    for begin, end in zip(starts, np.r_[starts[1:], len(order)], strict=True):
+        rows = order[begin:end]
+        a, b, first, last = int(low[rows[0]]), int(high[rows[0]]), int(step[begin]), int(step[end - 1])
+        normal = contacts.normal[rows[step[begin:end] == first]].mean(0).astype(np.float64)
+        normal /= max(float(np.linalg.norm(normal)), 1e-12)
         va, vb = body_velocity(states, layout, a), body_velocity(states, layout, b)
-        for first, last in zip(steps[np.r_[0, breaks + 1]], steps[np.r_[breaks, len(steps) - 1]], strict=True):
-            at = mine & (contacts.step == first)
-            normal = contacts.normal[at].mean(0).astype(np.float64)
-            normal /= max(float(np.linalg.norm(normal)), 1e-12)
-            approach = 0.0
-            if first >= 1 and va is not None and vb is not None:
-                approach = abs(float((va[first - 1] - vb[first - 1]) @ normal))
-            out.append(Run(a, b, int(first), int(last), normal, approach))
+        approach = 0.0
+        if first >= 1 and va is not None and vb is not None:
+            approach = abs(float((va[first - 1] - vb[first - 1]) @ normal))
+        out.append(Run(a, b, first, last, normal, approach, rows))
     return out
 
 
 def impact_contacts(contacts: Contacts, run: Run, record_dt: float) -> np.ndarray:
-    """(n,) bool: the contacts of `run` within `IMPACT_WINDOW` of its start."""
-    low, high = np.minimum(contacts.body_a, contacts.body_b), np.maximum(contacts.body_a, contacts.body_b)
+    """Indices of the contacts of `run` within `IMPACT_WINDOW` of its start."""
     window = max(1, int(np.ceil(IMPACT_WINDOW / record_dt)))
-    return (low == run.a) & (high == run.b) & (contacts.step >= run.first) & \
-        (contacts.step <= min(run.last, run.first + window - 1))
+    return run.rows[contacts.step[run.rows] <= run.first + window - 1]
 
 
 def impact_mask(contacts: Contacts, runs: list[Run], record_dt: float) -> np.ndarray:
@@ -76,7 +79,7 @@ def impact_mask(contacts: Contacts, runs: list[Run], record_dt: float) -> np.nda
     out = np.zeros(len(contacts), bool)
     for run in runs:
         if run.approach >= IMPACT_SPEED:
-            out |= impact_contacts(contacts, run, record_dt)
+            out[impact_contacts(contacts, run, record_dt)] = True
     return out
 
 

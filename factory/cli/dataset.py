@@ -67,13 +67,15 @@ def _verify(args: argparse.Namespace) -> int:
     problems = verify(location)
     if not problems and (note := older_manifest_note(read_manifest(location))):
         print(f"{args.dataset}: note: {note}")
+    advice = "run the same `factory run` command again to redo the bad shards"
     if not problems and (args.replay or args.replay_episodes):
         problems = _replay(location, args.replay, args.replay_episodes)
+        advice = ("the files are whole but do not replay: the data was altered, or this engine, version or "
+                  "platform simulates differently from the one that wrote it (validity.json records both)")
     for problem in problems:
         print(f"{args.dataset}: {problem}", file=sys.stderr)
     if problems:
-        print(f"{len(problems)} problem(s); run the same `factory run` command again to redo the bad shards",
-              file=sys.stderr)
+        print(f"{len(problems)} problem(s); {advice}", file=sys.stderr)
         return 1
     print(f"{args.dataset}: ok")
     return 0

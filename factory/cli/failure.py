@@ -60,7 +60,8 @@ def describe(exc: BaseException, resumable: bool = False) -> str:
                 "missing, and the `factory run` command that wrote it redoes those shards")
     if isinstance(exc, OSError):
         name = f" ({exc.filename})" if exc.filename else ""
-        return f"{exc.strerror or _one_line(str(exc))}{name} in {where(exc)}; check the path, then {again}"
+        what = exc.strerror or _one_line(str(exc)) or type(exc).__name__  # a bare TimeoutError says nothing
+        return f"{what}{name} in {where(exc)}; check the path, then {again}"
     todo = ("finished shards are kept: run the same command to resume, and report the log if it fails again"
             if resumable else "this is a bug in the factory: please report it with the log")
     return f"unexpected {type(exc).__name__} in {where(exc)}: {_one_line(str(exc))[:300].rstrip('.')}; {todo}"

@@ -12,18 +12,26 @@ import numpy as np
 from factory.compare.runs import EngineRun
 from factory.names import (
     DISPLACEMENT,
+    DROPPED,
     FIRST_ROBOT_CONTACT,
+    GRASP_STEP,
+    GRASPED,
     MAX_TRACKING_ERROR,
     MEAN_TRACKING_ERROR,
+    PLACE_MISS,
+    PLACED,
     PUSHED_TO_TARGET,
     REACH_ERROR,
+    REACH_STEP,
     REACHED,
     label_family,
 )
 from factory.recipe.schema import Recipe
 
-VALUED = (MAX_TRACKING_ERROR, MEAN_TRACKING_ERROR, DISPLACEMENT, REACH_ERROR)  # means side by side, |difference|
-FLAGS = (PUSHED_TO_TARGET, REACHED)  # rates side by side, agreement
+# means side by side and their mean |difference|
+VALUED = (MAX_TRACKING_ERROR, MEAN_TRACKING_ERROR, DISPLACEMENT, REACH_ERROR, PLACE_MISS)
+FLAGS = (PUSHED_TO_TARGET, REACHED, GRASPED, DROPPED, PLACED)  # rates side by side, agreement
+STEPS = (FIRST_ROBOT_CONTACT, GRASP_STEP, REACH_STEP)  # recorded steps, -1 for never: agreement, |difference|
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -44,8 +52,7 @@ def robot_comparison(a: EngineRun, b: EngineRun, recipe: Recipe) -> dict:
             "joint_gap_rad": _stats(np.abs(q[0] - q[1]).max(axis=(1, 2))),
             "tool_gap_m": _stats(np.linalg.norm(tool[0] - tool[1], axis=-1).max(axis=1)),
         }
-    names = [k for k in a.labels[0] if label_family(k) in VALUED + FLAGS + (FIRST_ROBOT_CONTACT,)
-             and k in b.labels[0]]
+    names = [k for k in a.labels[0] if label_family(k) in VALUED + FLAGS + STEPS and k in b.labels[0]]
     for name in names:
         x = np.array([lab[name] for lab in a.labels], float)
         y = np.array([lab[name] for lab in b.labels], float)
@@ -53,7 +60,7 @@ def robot_comparison(a: EngineRun, b: EngineRun, recipe: Recipe) -> dict:
         if family in FLAGS:
             out["labels"][name] = {f"rate_{a.engine}": float(x.mean()), f"rate_{b.engine}": float(y.mean()),
                                    "agreement": float((x == y).mean())}
-        elif family == FIRST_ROBOT_CONTACT:
+        elif family in STEPS:
             both = (x >= 0) & (y >= 0)
             out["labels"][name] = {"agreement": float((x == y).mean()),
                                    "mean_abs_difference": float(np.abs(x - y)[both].mean()) if both.any() else None}

@@ -55,6 +55,12 @@ def body_bounds(obj: RigidObject) -> tuple[np.ndarray, np.ndarray]:
     return -half, half
 
 
+def reach_radius(obj: RigidObject) -> float:
+    """How far the object reaches from its centre in any orientation: its box's farthest corner."""
+    lo, hi = body_bounds(obj)
+    return float(np.linalg.norm(np.maximum(-lo, hi)))
+
+
 def lip_point(obj: RigidObject, side: str) -> np.ndarray:
     """The middle of the top edge of the object's box on `side` (`+x`, `-x`, `+y`, `-y`), in its body frame."""
     lo, hi = body_bounds(obj)

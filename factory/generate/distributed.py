@@ -30,26 +30,49 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
                 say: Callable[[str], None] = print) -> Iterator[Any]:
     """A client of `scheduler` (tcp://host:port), or of a new LocalCluster of `workers` processes."""
     try:
-        from dask.distributed import Client, LocalCluster
+        import dask.distributed  # noqa: F401
     except ImportError:
         raise FactoryError("--workers and --scheduler need dask.distributed: pip install 'dask[distributed]' "
                            "(or: pip install -e '.[dask]')") from None
 
     with contextlib.ExitStack() as stack:
-        if scheduler:
-            try:
-                client = stack.enter_context(Client(scheduler, timeout="30s"))
-            except OSError as exc:
-                raise FactoryError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
-        else:
-            # silence_logs: a worker holding a built scene takes a few seconds to exit, which the nanny
-            # reports as a warning on every shutdown; errors still show
-            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                       dashboard_address=":0", silence_logs=logging.ERROR))
-            client = stack.enter_context(Client(cluster))
+        client = _open_client(stack, workers, scheduler, say)
         n = len(client.scheduler_info(n_workers=-1)["workers"]) if scheduler else workers
         say(f"dask: {n} workers at {client.scheduler.address}; dashboard {client.dashboard_link}")
         yield client
+
+
+def _open_client(stack: contextlib.ExitStack, workers: int | None, scheduler: str | None,
+                 say: Callable[[str], None]) -> Any:
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return _enter(stack, Client(scheduler, timeout="30s"), say)
+        except OSError as exc:
+            raise FactoryError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
+    # silence_logs: a worker holding a built scene takes a few seconds to exit, which the nanny
+    # reports as a warning on every shutdown; errors still show
+    cluster = _enter(stack, LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=":0", silence_logs=logging.ERROR), say)
+    return _enter(stack, Client(cluster), say)
+
+
+def _enter(stack: contextlib.ExitStack, manager: Any, say: Callable[[str], None]) -> Any:
+    """Enter `manager` on `stack`, closing it so that a close timing out (a loaded machine's cluster) is a
+    note: what the tasks wrote is written, and an error of the work itself is not hidden by it."""
+    entered = manager.__enter__()
+
+    def close(*exc_info: Any) -> bool:
+        try:
+            manager.__exit__(*exc_info)
+        except OSError as exc:  # TimeoutError among them
+            say(f"dask: {type(manager).__name__} did not close cleanly ({type(exc).__name__}); "
+                "every shard it finished is written")
+        return False
+
+    stack.push(close)
+    return entered
 
 
 class DaskExecutor:

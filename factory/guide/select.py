@@ -6,7 +6,9 @@ how that per-episode error depends on the sampled parameters (`factory.model.reg
 drawn from the recipe's own distributions are weighted toward high predicted error and resampled
 (`factory.guide.proposal`). With `balance`, a classifier of the label's rare value over the guide's
 episodes steers instead, toward half the episodes holding it. The selection is written into the
-recipe (`factory.recipe.guided`), with the guide's dataset and model hashes and every setting.
+recipe (`factory.recipe.guided`), with the guide's dataset and model hashes and every setting. A fit
+that predicts no better than the mean (cross-validated R² ≤ 0) does not steer: the episodes are then
+drawn from the recipe unchanged, each of weight 1, and the manifest says so (`fit.steered`).
 """
 
 from __future__ import annotations
@@ -104,6 +106,11 @@ def guided_recipe(recipe: Recipe, source: str, guide: Dataset, episodes: int, se
     else:
         assert checkpoint is not None
         weights, fit = _toward_error(guide, checkpoint, table, x_guide, x_pool, settings)
+    fit["steered"] = steers(fit["scores"][fit["regressor"]])
+    if not fit["steered"]:  # a model that predicts worse than the mean would steer toward its own noise
+        weights = np.ones_like(weights)
+        say(f"guided by {guide.location}: no regressor predicts better than the mean (cross-validated R² "
+            f"{fit['scores'][fit['regressor']]['r2']:.2f}): the episodes are drawn from the recipe unchanged")
     rng = np.random.default_rng([recipe.seed, zlib.crc32(b"guided selection"), settings.block])
     chosen = select(weights, episodes, settings.explore, rng)
     ratio = importance_weights(weights, chosen, settings.explore)
@@ -112,6 +119,11 @@ def guided_recipe(recipe: Recipe, source: str, guide: Dataset, episodes: int, se
         f"importance weights {ratio.min():.2f}–{ratio.max():.2f}")
     guided = Guided(candidates=(first + chosen).tolist(), weights=ratio.tolist(), guide=provenance | {"fit": fit})
     return _with(recipe, guided)
+
+
+def steers(score: dict[str, float]) -> bool:
+    """Whether a fit is worth steering by: a cross-validated R² above zero (better than the mean)."""
+    return score["r2"] > 0.0
 
 
 def varying_parameters(params: list[dict[str, float]]) -> list[str]:

@@ -1,7 +1,8 @@
 """Which OpenGL backend MuJoCo renders offscreen with: EGL beside an NVIDIA GPU, OSMesa (CPU) otherwise.
 
-MuJoCo reads `MUJOCO_GL` once, when it is first imported, so the choice is made before that import
-(`engines.mujoco`'s package module) and a user's own `MUJOCO_GL` wins.
+MuJoCo reads `MUJOCO_GL` once, when it is first imported, by the MuJoCo adapter or by another engine
+(Genesis parses MJCF with it), so the `engines` package makes the choice before any engine loads; a
+user's own `MUJOCO_GL` wins.
 """
 
 from __future__ import annotations
