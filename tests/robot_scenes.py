@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from engines.mujoco.engine import MuJoCoEngine
 from factory.contract.sampling import sample_episodes
 from factory.labels import label_context, label_rollouts
 from factory.recipe.loader import parse_recipe
+from factory.recipe.robot_chain import link_frames
 
 PANDA = "{package: genesis, path: assets/xml/franka_emika_panda/panda.xml}"
 # The Panda file's PD gains (kd = kp / 10) make the arm lag a moving target by ~0.1 s: measured here,
@@ -63,3 +66,19 @@ def run(text: str, indices: list[int]):
 def same_bytes(a, b) -> bool:
     return (a.states.tobytes() == b.states.tobytes() and a.actions.tobytes() == b.actions.tobytes()
             and all(getattr(a.contacts, c).tobytes() == getattr(b.contacts, c).tobytes() for c in a.contacts.COLUMNS))
+
+
+def assert_chain_is_mujocos(chain, model) -> None:
+    """The chain's link poses (robot at the origin) equal MuJoCo's `model` at three random configurations."""
+    import mujoco
+
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        data.qpos[:] = rng.uniform(model.jnt_range[:, 0], model.jnt_range[:, 1])
+        mujoco.mj_kinematics(model, data)
+        q = {model.joint(i).name: np.array([data.qpos[model.jnt_qposadr[i]]]) for i in range(model.njnt)}
+        pos, rot = link_frames(chain, q, np.zeros(3), np.eye(3))
+        ids = [model.body(link.name).id for link in chain]
+        np.testing.assert_allclose(pos[0], data.xpos[ids], atol=1e-12)
+        np.testing.assert_allclose(rot[0], data.xmat[ids].reshape(-1, 3, 3), atol=1e-12)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from robot_scenes import assert_chain_is_mujocos
 
 from factory import checks
 from factory.cli import main
@@ -154,16 +155,7 @@ def test_the_link_chain_is_where_mujoco_puts_the_links():
     path = resolve("assets/xml/franka_emika_panda/panda.xml", "genesis")
     chain = read_chain(path)
     m = mujoco.MjModel.from_xml_path(str(path))
-    d = mujoco.MjData(m)
-    rng = np.random.default_rng(1)
-    for _ in range(3):
-        d.qpos[:] = rng.uniform(m.jnt_range[:, 0], m.jnt_range[:, 1])
-        mujoco.mj_kinematics(m, d)
-        q = {m.joint(i).name: np.array([d.qpos[m.jnt_qposadr[i]]]) for i in range(m.njnt)}
-        pos, rot = link_frames(chain, q, np.zeros(3), np.eye(3))
-        ids = [m.body(link.name).id for link in chain]
-        np.testing.assert_allclose(pos[0], d.xpos[ids], atol=1e-12)
-        np.testing.assert_allclose(rot[0], d.xmat[ids].reshape(-1, 3, 3), atol=1e-12)
+    assert_chain_is_mujocos(chain, m)
 
 
 def test_the_chain_from_recorded_joints_ends_at_the_recorded_tool_point(push_cube):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from robot_scenes import MOVING_BOUND, PANDA, PUSH, RECIPE, WALK, run
+from robot_scenes import MOVING_BOUND, PANDA, PUSH, RECIPE, WALK, assert_chain_is_mujocos, run
 
 from factory.errors import RecipeError
 from factory.recipe.loader import parse_recipe
@@ -83,21 +83,10 @@ def test_a_file_that_is_neither_mjcf_nor_urdf_is_refused(tmp_path):
 
 def test_the_urdf_link_chain_is_where_mujoco_puts_the_links():
     """Previews draw a URDF arm from its joints: the chain read from the URDF agrees with MuJoCo's model of it."""
-    import mujoco
-
     from engines.mujoco.urdf import robot_spec
-    from factory.recipe.robot_chain import link_frames, read_chain
+    from factory.recipe.robot_chain import read_chain
 
     robot = parse_recipe(URDF_RECIPE).robots[0]
     chain = read_chain(robot.path())
     m = robot_spec(robot).compile()
-    d = mujoco.MjData(m)
-    rng = np.random.default_rng(1)
-    for _ in range(3):
-        d.qpos[:] = rng.uniform(m.jnt_range[:, 0], m.jnt_range[:, 1])
-        mujoco.mj_kinematics(m, d)
-        q = {m.joint(i).name: np.array([d.qpos[m.jnt_qposadr[i]]]) for i in range(m.njnt)}
-        pos, rot = link_frames(chain, q, np.zeros(3), np.eye(3))
-        ids = [m.body(link.name).id for link in chain]
-        np.testing.assert_allclose(pos[0], d.xpos[ids], atol=1e-12)
-        np.testing.assert_allclose(rot[0], d.xmat[ids].reshape(-1, 3, 3), atol=1e-12)
+    assert_chain_is_mujocos(chain, m)
